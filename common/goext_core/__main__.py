@@ -1,0 +1,51 @@
+"""Offline CLI: run any goext command on a core file, with no debugger.
+
+    python3 -m goext_core EXECUTABLE CORE COMMAND [ARGS...]
+    python3 -m goext_core --core CORE COMMAND [ARGS...]   (executable from the core's file notes)
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Optional
+
+from .commands import COMMANDS, Context, dispatch
+from .coretarget import CoreTarget
+from .errors import GoextError
+from .program import GoProgram
+
+USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMANDS)) + "\n"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0 if argv else 2
+    if argv[0] == "--core":
+        if len(argv) < 3:
+            sys.stderr.write(USAGE)
+            return 2
+        executable, core, rest = None, argv[1], argv[2:]
+    else:
+        if len(argv) < 3:
+            sys.stderr.write(USAGE)
+            return 2
+        executable, core, rest = argv[0], argv[1], argv[2:]
+    name, arguments = rest[0], " ".join(shlex.quote(a) for a in rest[1:])
+
+    def factory() -> GoProgram:
+        return GoProgram(CoreTarget(executable, core))
+
+    try:
+        ok = dispatch(Context(factory), name, arguments, sys.stdout.write)
+    except GoextError as exc:  # dispatch already reports; this is belt and braces
+        sys.stdout.write(f"goext: error: {exc}\n")
+        ok = False
+    sys.stdout.flush()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Commands: go goroutines, go bt, go snapshot, go info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import OrderedDict
+from typing import Optional
+
+from .commands import Context, Write, command
+from .errors import GoextError, UsageError
+from .goroutines import GoroutineRecord
+from .snapshot import build_snapshot
+from .stacks import (created_by, goroutine_frames, match_state, printed_name, short_path, stack_signature,
+                     user_frame)
+from .unwind import STACK_GOROUTINE, Frame, Stack
+
+_DEFAULT_TRACE_DEPTH = 10
+
+
+# -- go goroutines ------------------------------------------------------------------
+def _configure_goroutines(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-s", "--state", help="only goroutines in this state (e.g. 'chan receive', running)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--user", dest="kind", action="store_const", const="user", help="only user goroutines")
+    kind.add_argument("--system", dest="kind", action="store_const", const="system", help="only runtime goroutines")
+    kind.add_argument("--all", dest="kind", action="store_const", const="all", help="every goroutine (default)")
+    parser.add_argument("--with", dest="with_func", metavar="FUNC",
+                        help="only goroutines with a frame whose function matches this regular expression")
+    parser.add_argument("--group", action="store_true", help="group goroutines with identical stacks, with counts")
+    parser.add_argument("-t", "--trace", nargs="?", type=int, const=_DEFAULT_TRACE_DEPTH, metavar="N",
+                        help=f"show N frames of each goroutine (default {_DEFAULT_TRACE_DEPTH})")
+    parser.set_defaults(kind="all")
+
+
+def _selected(context: Context, args: argparse.Namespace) -> list[GoroutineRecord]:
+    program = context.program
+    pattern = None
+    if args.with_func:
+        try:
+            pattern = re.compile(args.with_func)
+        except re.error as exc:
+            raise UsageError(f"--with: bad regular expression: {exc}") from None
+    out = []
+    for record in program.goroutines():
+        if args.kind == "user" and record.system or args.kind == "system" and not record.system:
+            continue
+        if args.state and not match_state(record, args.state):
+            continue
+        if pattern is not None:
+            stack = program.stack(record)
+            if not any(pattern.search(frame.function) for frame in stack.frames):
+                continue
+        out.append(record)
+    return out
+
+
+def _location(frame: Optional[Frame]) -> str:
+    if frame is None:
+        return "?"
+    return f"{printed_name(frame.function)} at {short_path(frame.file)}:{frame.line}"
+
+
+def _header_state(record: GoroutineRecord) -> str:
+    text = record.state
+    if record.wait_minutes:
+        text += f", {record.wait_minutes} minutes"
+    if record.locked_to_thread:
+        text += ", locked to thread"
+    return text
+
+
+def _created_text(context: Context, record: GoroutineRecord) -> str:
+    creator = created_by(context.program, record)
+    if creator is None:
+        return ""
+    text = f"created by {printed_name(creator.function)}"
+    if creator.goroutine:
+        text += f" in goroutine {creator.goroutine}"
+    return text
+
+
+def _thread_text(context: Context, record: GoroutineRecord) -> str:
+    machine = context.program.machine_of(record)
+    if machine is None:
+        return ""
+    return f"m{machine.id}" + (f"/tid {machine.procid}" if machine.procid else "")
+
+
+def _write_frames(write: Write, stack: Stack, limit: Optional[int], indent: str = "    ") -> None:
+    frames = stack.frames if limit is None else stack.frames[:limit]
+    for frame in frames:
+        marker = " (inlined)" if frame.inlined else ""
+        write(f"{indent}{printed_name(frame.function)}{marker}\n{indent}    {frame.file}:{frame.line}\n")
+    if limit is not None and len(stack.frames) > limit:
+        write(f"{indent}...({len(stack.frames) - limit} more frames)\n")
+    if stack.error:
+        write(f"{indent}[unwinding stopped: {stack.error}]\n")
+
+
+@command("goroutines", "List goroutines: id, state, wait, thread, user location, creator.", _configure_goroutines)
+def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> None:
+    program = context.program
+    records = _selected(context, args)
+    if args.group:
+        _write_groups(context, records, args, write)
+        return
+    current = current_goroutine(context)
+    for record in records:
+        if record.error:
+            write(f"  {record.id:>6}  <unreadable g at {record.address:#x}: {record.error}>\n")
+            continue
+        stack = program.stack(record)
+        mark = "*" if current is not None and record.address == current.address else " "
+        kind = " [system]" if record.system else ""
+        thread = _thread_text(context, record)
+        thread = f" ({thread})" if thread else ""
+        write(f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(user_frame(stack))}")
+        creator = _created_text(context, record)
+        write(f"  {creator}\n" if creator else "\n")
+        if args.trace:
+            _write_frames(write, stack, args.trace, indent="          ")
+    write(f"{len(records)} goroutines\n")
+
+
+def _write_groups(context: Context, records: list[GoroutineRecord], args: argparse.Namespace, write: Write) -> None:
+    groups: "OrderedDict[tuple, list[GoroutineRecord]]" = OrderedDict()
+    for record in records:
+        key = (record.state, stack_signature(context.program.stack(record))) if not record.error else ("?", ())
+        groups.setdefault(key, []).append(record)
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
+    for (state, _), members in ordered:
+        ids = ", ".join(str(r.id) for r in members[:10]) + (", ..." if len(members) > 10 else "")
+        write(f"{len(members)} goroutine{'s' if len(members) != 1 else ''} [{state}]: {ids}\n")
+        stack = context.program.stack(members[0])
+        limit = args.trace if args.trace else None
+        _write_frames(write, Stack(goroutine_frames(stack), stack.error), limit)
+        write("\n")
+    write(f"{len(records)} goroutines in {len(groups)} groups\n")
+
+
+# -- go bt ------------------------------------------------------------------------------
+def current_goroutine(context: Context) -> Optional[GoroutineRecord]:
+    """The goroutine on the selected thread (the crashing thread of a core)."""
+    program = context.program
+    thread = program.target.selected_thread()
+    if thread is None:
+        return None
+    for machine in program.machines():
+        if machine.procid == thread.tid and machine.curg:
+            for record in program.goroutines():
+                if record.address == machine.curg:
+                    return record
+    return None
+
+
+def _configure_bt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("goroutine", nargs="?", default=None,
+                        help="goroutine id, or 'all' (default: the goroutine of the selected thread)")
+    parser.add_argument("--full", action="store_true", help="also show sp and fp of each frame")
+    parser.add_argument("-n", "--limit", type=int, default=None, help="at most this many frames")
+
+
+def write_backtrace(context: Context, record: GoroutineRecord, write: Write, full: bool, limit: Optional[int]) -> None:
+    program = context.program
+    write(f"goroutine {record.id} [{_header_state(record)}]")
+    thread = _thread_text(context, record)
+    write(f" ({thread}):\n" if thread else ":\n")
+    if record.error:
+        write(f"    <unreadable: {record.error}>\n")
+        return
+    stack = program.stack(record)
+    current_stack = STACK_GOROUTINE
+    frames = stack.frames if limit is None else stack.frames[:limit]
+    for index, frame in enumerate(frames):
+        if frame.stack != current_stack:
+            write(f"    ---- {frame.stack} stack ----\n")
+            current_stack = frame.stack
+        if frame.inlined:
+            address = "(inlined)".ljust(18)
+        else:
+            address = f"{frame.pc:#018x}"
+        extra = f" sp={frame.sp:#x} fp={frame.fp:#x}" if full and not frame.inlined else ""
+        offset = f" +{frame.offset:#x}" if not frame.inlined and frame.offset > 0 else ""
+        write(f"#{index:<3} {address} in {printed_name(frame.function)}\n"
+              f"         at {frame.file}:{frame.line}{offset}{extra}\n")
+    if limit is not None and len(stack.frames) > limit:
+        write(f"    ...({len(stack.frames) - limit} more frames)\n")
+    if stack.error:
+        write(f"    [unwinding stopped: {stack.error}]\n")
+    creator = created_by(program, record)
+    if creator is not None:
+        where = f" in goroutine {creator.goroutine}" if creator.goroutine else ""
+        write(f"created by {printed_name(creator.function)}{where}\n         at {creator.file}:{creator.line}\n")
+
+
+def parse_goroutine_id(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise UsageError(f"'{text}' is not a goroutine id") from None
+    if value < 0:
+        raise UsageError(f"'{text}' is not a goroutine id")
+    return value
+
+
+@command("bt", "Backtrace of a goroutine (or all): functions, file:line, pc, inlined frames.", _configure_bt)
+def run_bt(context: Context, args: argparse.Namespace, write: Write) -> None:
+    program = context.program
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must not be negative")
+    if args.goroutine == "all":
+        for record in program.goroutines():
+            write_backtrace(context, record, write, args.full, args.limit)
+            write("\n")
+        return
+    if args.goroutine is None:
+        record = current_goroutine(context)
+        if record is None:
+            raise GoextError("the selected thread runs no goroutine; give a goroutine id (see 'go goroutines')")
+    else:
+        record = program.goroutine(parse_goroutine_id(args.goroutine))
+    write_backtrace(context, record, write, args.full, args.limit)
+
+
+# -- go snapshot ---------------------------------------------------------------------------
+def _configure_snapshot(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the JSON ('-' for here)")
+
+
+@command("snapshot", "Write every goroutine, frame and thread as JSON (format goext.snapshot/1).", _configure_snapshot)
+def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> None:
+    data = build_snapshot(context.program)
+    text = json.dumps(data, indent=1, sort_keys=False)
+    if args.output == "-":
+        write(text + "\n")
+        return
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    except OSError as exc:
+        raise GoextError(f"cannot write {args.output}: {exc.strerror}") from None
+    write(f"wrote {len(data['goroutines'])} goroutines to {args.output}\n")
+
+
+# -- go info ---------------------------------------------------------------------------
+def _configure_info(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--modules", action="store_true", help="list every dependency module")
+
+
+@command("info", "Go version, architecture, build settings, modules, tables and counts.", _configure_info)
+def run_info(context: Context, args: argparse.Namespace, write: Write) -> None:
+    program = context.program
+    binary = program.binary
+    info = binary.buildinfo
+    target = program.target
+    write(f"executable:    {binary.path}\n")
+    if target.core_path():
+        write(f"core:          {target.core_path()}\n")
+    write(f"go version:    {program.go_version or 'unknown'}\n")
+    write(f"arch:          {binary.arch} ({binary.ptr_size * 8}-bit, {'PIE' if binary.is_pie else 'not PIE'})\n")
+    write(f"debug info:    {'DWARF' if binary.has_dwarf() else 'none (stripped)'}; "
+          f"symbols: {'yes' if binary.symbols else 'none'}\n")
+    try:
+        write(f"pclntab:       {program.pclntab.version}\n")
+    except GoextError as exc:
+        write(f"pclntab:       unavailable: {exc}\n")
+    for label, value in (("gnu build-id", binary.gnu_build_id()), ("go build-id", binary.go_build_id())):
+        if value:
+            write(f"{label + ':':<15}{value}\n")
+    if info is not None:
+        if info.path:
+            write(f"main package:  {info.path}\n")
+        if info.main is not None:
+            write(f"main module:   {info.main.path} {info.main.version}\n")
+        for key, value in info.settings:
+            write(f"  build {key}={value}\n")
+        if info.deps:
+            write(f"modules:       {len(info.deps)} dependencies\n")
+            if args.modules:
+                for dep in info.deps:
+                    write(f"  {dep.path} {dep.version}\n")
+    try:
+        layouts = program.layouts
+        write(f"layouts:       from {layouts.source}\n")
+        records = program.goroutines()
+        user = sum(1 for r in records if not r.system)
+        write(f"goroutines:    {len(records)} ({user} user, {len(records) - user} system)\n")
+        write(f"threads:       {len(target.threads())} (Ms: {len(program.machines())})\n")
+    except GoextError as exc:
+        write(f"goroutines:    unavailable: {exc}\n")
+    for note in program.notes:
+        write(f"note: {note}\n")

@@ -1,0 +1,262 @@
+"""Offline target: an ELF core file plus its executable, read with pyelftools.
+
+Memory is the core's PT_LOAD segments layered over the executable's: the kernel
+leaves unmodified file-backed pages (text, rodata) out of the core (p_filesz 0
+or short), so those bytes are served from the executable instead (as delve's
+``core.buildMemory`` does).  Threads and registers come from NT_PRSTATUS notes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+from dataclasses import dataclass
+from typing import BinaryIO, Optional
+
+from .errors import CorruptDataError, GoextError, MemoryReadError
+from .target import Target, Thread
+
+# Linux elf_prstatus: pr_reg starts after signal info, pids and four timevals
+# (include/uapi/linux/elfcore.h; identical on amd64 and arm64).
+_PRSTATUS_PID_OFFSET = 32
+_PRSTATUS_REG_OFFSET = 112
+
+# struct user_regs_struct, arch/x86/include/asm/user_64.h
+_AMD64_REGS = (
+    "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
+    "rip cs eflags rsp ss fs_base gs_base ds es fs gs"
+).split()
+# struct user_pt_regs, arch/arm64/include/uapi/asm/ptrace.h
+_ARM64_REGS = [f"x{i}" for i in range(31)] + ["sp", "pc", "pstate"]
+
+_EM_TO_ARCH = {"EM_X86_64": "amd64", "EM_AARCH64": "arm64"}
+_MAX_SEGMENTS = 1 << 20
+_MAX_THREADS = 1 << 16
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: int
+    end: int  # exclusive, start + p_memsz
+    file_offset: int
+    file_size: int
+    readable: bool
+
+
+@dataclass(frozen=True)
+class FileMapping:
+    """One NT_FILE entry: a file mapped into the crashed process."""
+
+    start: int
+    end: int
+    file_offset: int  # in bytes
+    path: str
+
+
+def _open_elf(path: str) -> tuple[BinaryIO, "ELFFile"]:  # noqa: F821
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise GoextError(f"cannot open {path}: {exc.strerror}") from None
+    try:
+        return handle, ELFFile(handle)
+    except (ELFError, ValueError, OSError) as exc:
+        handle.close()
+        raise CorruptDataError(f"{path} is not a valid ELF file: {exc}") from None
+
+
+class _MappedFile:
+    """A read-only mmap of a file; reads past its end are short, never errors."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        size = os.fstat(handle.fileno()).st_size
+        self.size = size
+        self._map: Optional[mmap.mmap] = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+
+    def read(self, offset: int, size: int) -> bytes:
+        if self._map is None or offset >= self.size:
+            return b""
+        return self._map[offset:offset + size]
+
+
+class CoreTarget(Target):
+    """A core dump and the executable that produced it."""
+
+    def __init__(self, executable: Optional[str], core: str) -> None:
+        self._core_path = core
+        self._core_handle, core_elf = _open_elf(core)
+        if core_elf.header["e_type"] != "ET_CORE":
+            raise CorruptDataError(f"{core} is not a core file (ELF type {core_elf.header['e_type']})")
+        self.arch = _EM_TO_ARCH.get(core_elf.header["e_machine"], str(core_elf.header["e_machine"]))
+        self.ptr_size = 8 if core_elf.elfclass == 64 else 4
+        self.byte_order = "little" if core_elf.little_endian else "big"
+        self._core_file = _MappedFile(self._core_handle)
+        self._segments: list[_Segment] = []
+        self._threads: list[Thread] = []
+        self.mappings: list[FileMapping] = []
+        self._read_core(core_elf)
+        self._starts = [s.start for s in self._segments]
+
+        self._exe_path = executable or self._guess_executable()
+        self._exe_segments: list[tuple[int, int, int, int]] = []  # vaddr, memsz, offset, filesz
+        self._exe_file: Optional[_MappedFile] = None
+        self._bias = 0
+        if self._exe_path:
+            self._load_executable(self._exe_path)
+
+    # -- core parsing -----------------------------------------------------
+    def _read_core(self, elf: "ELFFile") -> None:  # noqa: F821
+        from elftools.common.exceptions import ELFError
+
+        try:
+            for count, segment in enumerate(elf.iter_segments()):
+                if count > _MAX_SEGMENTS:
+                    raise CorruptDataError("core has an absurd number of segments")
+                kind = segment["p_type"]
+                if kind == "PT_LOAD" and segment["p_memsz"]:
+                    self._segments.append(_Segment(
+                        start=segment["p_vaddr"],
+                        end=segment["p_vaddr"] + segment["p_memsz"],
+                        file_offset=segment["p_offset"],
+                        file_size=segment["p_filesz"],
+                        readable=bool(segment["p_flags"] & 4),
+                    ))
+                elif kind == "PT_NOTE":
+                    self._read_notes(segment)
+        except (ELFError, ValueError, OSError, KeyError) as exc:
+            raise CorruptDataError(f"core {self._core_path} is corrupt or truncated: {exc}") from None
+        self._segments.sort(key=lambda s: s.start)
+
+    def _read_notes(self, segment: object) -> None:
+        for note in segment.iter_notes():  # type: ignore[attr-defined]
+            if len(self._threads) > _MAX_THREADS:
+                break
+            kind = note["n_type"]
+            if kind == "NT_PRSTATUS":
+                self._threads.append(self._parse_prstatus(note["n_desc"], len(self._threads) + 1))
+            elif kind == "NT_FILE":
+                self._parse_nt_file(note["n_desc"])
+
+    def _parse_prstatus(self, desc: bytes, index: int) -> Thread:
+        if not isinstance(desc, (bytes, bytearray)) or len(desc) < _PRSTATUS_REG_OFFSET:
+            raise CorruptDataError("core has a truncated NT_PRSTATUS note")
+        order = self.byte_order
+        tid = int.from_bytes(desc[_PRSTATUS_PID_OFFSET:_PRSTATUS_PID_OFFSET + 4], order)
+        names = _AMD64_REGS if self.arch == "amd64" else _ARM64_REGS if self.arch == "arm64" else []
+        regs: dict[str, int] = {}
+        for i, name in enumerate(names):
+            start = _PRSTATUS_REG_OFFSET + i * 8
+            if start + 8 > len(desc):
+                break
+            regs[name] = int.from_bytes(desc[start:start + 8], order)
+        if self.arch == "amd64":
+            regs["pc"], regs["sp"] = regs.get("rip", 0), regs.get("rsp", 0)
+        return Thread(tid=tid, registers=regs, index=index)
+
+    def _parse_nt_file(self, desc: object) -> None:
+        try:
+            entries = desc["Elf_Nt_File_Entry"]  # type: ignore[index]
+            names = desc["filename"]  # type: ignore[index]
+            page = desc["page_size"]  # type: ignore[index]
+        except (KeyError, TypeError):
+            return
+        for entry, name in zip(entries, names):
+            path = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+            self.mappings.append(FileMapping(entry["vm_start"], entry["vm_end"], entry["page_offset"] * page, path))
+
+    def _guess_executable(self) -> Optional[str]:
+        """The first file mapped at offset 0 is the main executable (NT_FILE order)."""
+        for mapping in self.mappings:
+            if mapping.file_offset == 0 and os.path.isfile(mapping.path):
+                return mapping.path
+        return None
+
+    # -- executable --------------------------------------------------------
+    def _load_executable(self, path: str) -> None:
+        handle, elf = _open_elf(path)
+        self._exe_handle = handle
+        self._exe_file = _MappedFile(handle)
+        for segment in elf.iter_segments():
+            if segment["p_type"] == "PT_LOAD":
+                self._exe_segments.append(
+                    (segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"]))
+        if elf.header["e_type"] == "ET_DYN":
+            self._bias = self._pie_bias(path)
+
+    def _pie_bias(self, path: str) -> int:
+        """Run-time minus link-time address, from the NT_FILE mapping of offset 0."""
+        real = os.path.realpath(path)
+        base_name = os.path.basename(path)
+        lowest = min((vaddr for vaddr, _, _, _ in self._exe_segments), default=0)
+        for mapping in self.mappings:
+            if mapping.file_offset == 0 and (
+                os.path.realpath(mapping.path) == real or os.path.basename(mapping.path) == base_name
+            ):
+                return mapping.start - (lowest & ~0xFFF)
+        return 0
+
+    # -- Target API ---------------------------------------------------------
+    def read(self, address: int, size: int) -> bytes:
+        if size < 0 or size > 1 << 30 or address < 0:
+            raise MemoryReadError(address, size, "invalid request")
+        out = bytearray()
+        cursor = address
+        end = address + size
+        while cursor < end:
+            chunk = self._read_some(cursor, end - cursor)
+            if not chunk:
+                raise MemoryReadError(address, size, f"address {cursor:#x} is not in the core")
+            out += chunk
+            cursor += len(chunk)
+        return bytes(out)
+
+    def _read_some(self, address: int, size: int) -> bytes:
+        index = bisect.bisect_right(self._starts, address) - 1
+        if index >= 0:
+            segment = self._segments[index]
+            if address < segment.end:
+                if not segment.readable:
+                    return b""
+                size = min(size, segment.end - address)
+                delta = address - segment.start
+                if delta < segment.file_size:
+                    size = min(size, segment.file_size - delta)
+                    data = self._core_file.read(segment.file_offset + delta, size)
+                    return data
+                # Omitted by the kernel: file-backed pages come from the executable,
+                # anonymous ones were never touched and read as zeros.
+                from_exe = self._read_executable(address, size)
+                return from_exe if from_exe else bytes(size)
+        return self._read_executable(address, size)
+
+    def _read_executable(self, address: int, size: int) -> bytes:
+        if self._exe_file is None:
+            return b""
+        link_address = address - self._bias
+        for vaddr, memsz, offset, filesz in self._exe_segments:
+            if vaddr <= link_address < vaddr + memsz:
+                delta = link_address - vaddr
+                size = min(size, vaddr + memsz - link_address)
+                if delta < filesz:
+                    return self._exe_file.read(offset + delta, min(size, filesz - delta))
+                return bytes(size)
+        return b""
+
+    def threads(self) -> list[Thread]:
+        return list(self._threads)
+
+    def executable(self) -> Optional[str]:
+        return self._exe_path
+
+    def core_path(self) -> Optional[str]:
+        return self._core_path
+
+    def load_bias(self) -> int:
+        return self._bias
+
+    def describe(self) -> str:
+        return f"core {self._core_path} of {self._exe_path or '(unknown executable)'}"

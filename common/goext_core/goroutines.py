@@ -1,0 +1,278 @@
+"""Walk runtime.allgs and runtime.allm: one record per goroutine and per M.
+
+Each g and m is read with one bulk read of its whole struct and decoded from
+that buffer.  A goroutine that cannot be read becomes a record with ``error``
+set (like delve's Unreadable G), never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+from .errors import CorruptDataError, GoextError, MemoryReadError
+from .layouts import G_LEAKED, G_RUNNING, G_SCAN, G_SYSCALL, G_WAITING, is_dead_status, status_strings
+
+if TYPE_CHECKING:
+    from .program import GoProgram
+
+MAX_GOROUTINES = 5_000_000  # allglen above this is taken as corrupt
+MAX_MS = 100_000  # the runtime's own default limit is 10,000 (debug.SetMaxThreads)
+MAX_LABELS = 64
+_GS_PER_READ = 4096  # pointers of allgs fetched per bulk read
+
+
+@dataclass
+class MachineRecord:
+    """One runtime M (OS thread)."""
+
+    address: int
+    id: int = -1
+    procid: int = 0  # the OS thread id
+    g0: int = 0
+    gsignal: int = 0
+    curg: int = 0
+    p: int = 0
+    lockedg: int = 0
+    spinning: bool = False
+    blocked: bool = False
+    incgo: bool = False
+    throwing: int = 0
+    caughtsig: int = 0
+    libcallsp: int = 0
+    libcallpc: int = 0
+    vdsosp: int = 0
+    vdsopc: int = 0
+    error: Optional[str] = None
+
+
+@dataclass
+class GoroutineRecord:
+    """One goroutine as the runtime knows it (not yet unwound)."""
+
+    address: int
+    id: int = 0
+    status: int = -1  # raw atomicstatus, _Gscan bit included
+    state: str = ""  # as printed between the brackets of the traceback header
+    wait_reason: str = ""
+    waitsince: int = 0
+    wait_minutes: Optional[int] = None
+    locked_to_thread: bool = False
+    m: int = 0  # address of the M running it (or in syscall), else 0
+    stack_lo: int = 0
+    stack_hi: int = 0
+    sched_pc: int = 0
+    sched_sp: int = 0
+    sched_bp: int = 0
+    sched_lr: int = 0
+    syscall_pc: int = 0
+    syscall_sp: int = 0
+    syscall_bp: int = 0
+    gopc: int = 0
+    startpc: int = 0
+    parent_id: Optional[int] = None
+    sigcode0: int = 0
+    sigcode1: int = 0
+    sigpc: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    system: bool = False
+    error: Optional[str] = None
+
+    @property
+    def plain_status(self) -> int:
+        return self.status & ~G_SCAN if self.status >= 0 else -1
+
+    @property
+    def is_running(self) -> bool:
+        return self.plain_status == G_RUNNING
+
+
+def _u(buf: bytes, offset: int, size: int) -> int:
+    return int.from_bytes(buf[offset:offset + size], "little")
+
+
+def _s(buf: bytes, offset: int, size: int) -> int:
+    return int.from_bytes(buf[offset:offset + size], "little", signed=True)
+
+
+class _Fields:
+    """Decode fields of one struct buffer by name using a StructLayout."""
+
+    def __init__(self, layout: object, buf: bytes, byte_order: str) -> None:
+        self.layout = layout
+        self.buf = buf
+        self.order = byte_order
+
+    def u(self, name: str, default: int = 0) -> int:
+        entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
+        if entry is None:
+            return default
+        offset, size = entry
+        return int.from_bytes(self.buf[offset:offset + (size or 8)], self.order)
+
+    def i(self, name: str, default: int = 0) -> int:
+        entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
+        if entry is None:
+            return default
+        offset, size = entry
+        return int.from_bytes(self.buf[offset:offset + (size or 8)], self.order, signed=True)
+
+
+def read_allgs(program: "GoProgram") -> list[int]:
+    """Addresses of every g in runtime.allgs (bounded)."""
+    target = program.target
+    allgs = program.runtime_symbol("runtime.allgs")
+    if allgs is None:
+        raise GoextError("cannot find runtime.allgs in this binary")
+    header = target.read(allgs, 3 * target.ptr_size)
+    pointer = _u(header, 0, target.ptr_size)
+    length = _u(header, target.ptr_size, target.ptr_size)
+    if length > MAX_GOROUTINES:
+        raise CorruptDataError(f"runtime.allgs has an absurd length {length}")
+    out: list[int] = []
+    size = target.ptr_size
+    for start in range(0, length, _GS_PER_READ):
+        count = min(_GS_PER_READ, length - start)
+        data = target.read(pointer + start * size, count * size)
+        out.extend(int.from_bytes(data[i:i + size], target.byte_order) for i in range(0, len(data), size))
+    return out
+
+
+def read_allm(program: "GoProgram") -> list[MachineRecord]:
+    target = program.target
+    layout = program.layouts.m
+    head = program.runtime_symbol("runtime.allm")
+    if head is None:
+        return []
+    records: list[MachineRecord] = []
+    seen: set[int] = set()
+    address = target.read_ptr(head)
+    while address and address not in seen and len(records) < MAX_MS:
+        seen.add(address)
+        record = MachineRecord(address)
+        try:
+            buf = target.read(address, layout.size)
+        except MemoryReadError as exc:
+            record.error = str(exc)
+            records.append(record)
+            break
+        f = _Fields(layout, buf, target.byte_order)
+        record.id = f.i("id")
+        record.procid = f.u("procid")
+        record.g0, record.gsignal, record.curg = f.u("g0"), f.u("gsignal"), f.u("curg")
+        record.p, record.lockedg = f.u("p"), f.u("lockedg")
+        record.spinning, record.blocked = bool(f.u("spinning")), bool(f.u("blocked"))
+        record.incgo, record.throwing = bool(f.u("incgo")), f.i("throwing")
+        record.caughtsig = f.u("caughtsig")
+        record.libcallsp, record.libcallpc = f.u("libcallsp"), f.u("libcallpc")
+        record.vdsosp, record.vdsopc = f.u("vdsoSP"), f.u("vdsoPC")
+        records.append(record)
+        address = f.u("alllink")
+    return records
+
+
+def estimate_now(program: "GoProgram", waitsinces: list[int]) -> Optional[int]:
+    """The best nanotime() the core holds: sched.lastpoll (sysmon refreshes it about
+    every 10ms while the network poller is initialized, src/runtime/proc.go sysmon),
+    never earlier than the newest waitsince."""
+    candidates = [w for w in waitsinces if w > 0]
+    sched = program.runtime_symbol("runtime.sched")
+    schedt = program.layouts.structs.get("runtime.schedt")
+    if sched is not None and schedt is not None and schedt.has("lastpoll"):
+        try:
+            lastpoll = program.target.read_u64(sched + schedt.offset("lastpoll"))
+            if 0 < lastpoll < 1 << 62:
+                candidates.append(lastpoll)
+        except MemoryReadError:
+            pass
+    return max(candidates) if candidates else None
+
+
+def _labels(program: "GoProgram", pointer: int) -> dict[str, str]:
+    """pprof labels: Go 1.24+ store a pointer to a struct whose first field is a
+    []{key, value string} (runtime/pprof/label.go labelMap / internal/runtime/pprof/label.Set);
+    earlier releases a pointer to a map[string]string (runtime/pprof/label.go labelMap)."""
+    if not pointer:
+        return {}
+    target = program.target
+    if program.go_minor is not None and program.go_minor >= 24:
+        data = target.read(pointer, 3 * target.ptr_size)
+        items, length = _u(data, 0, 8), _u(data, 8, 8)
+        if length > MAX_LABELS:
+            raise CorruptDataError(f"absurd number of pprof labels ({length})")
+        out = {}
+        for i in range(length):
+            entry = items + i * 4 * target.ptr_size
+            out[target.read_go_string(entry, 4096)] = target.read_go_string(entry + 2 * target.ptr_size, 4096)
+        return out
+    from .maps import read_string_map  # classic hmap walker, only for old label maps
+
+    return read_string_map(program, target.read_ptr(pointer), MAX_LABELS)
+
+
+def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
+    record = GoroutineRecord(address)
+    target = program.target
+    layout = program.layouts.g
+    try:
+        buf = target.read(address, layout.size)
+    except MemoryReadError as exc:
+        record.error = str(exc)
+        return record
+    f = _Fields(layout, buf, target.byte_order)
+    record.id = f.u("goid")
+    record.status = f.u("atomicstatus")
+    record.waitsince = f.i("waitsince")
+    record.m = f.u("m")
+    record.stack_lo, record.stack_hi = f.u("stack.lo"), f.u("stack.hi")
+    record.sched_pc, record.sched_sp = f.u("sched.pc"), f.u("sched.sp")
+    record.sched_bp, record.sched_lr = f.u("sched.bp"), f.u("sched.lr")
+    record.syscall_pc, record.syscall_sp, record.syscall_bp = f.u("syscallpc"), f.u("syscallsp"), f.u("syscallbp")
+    record.gopc, record.startpc = f.u("gopc"), f.u("startpc")
+    record.locked_to_thread = f.u("lockedm") != 0
+    record.sigcode0, record.sigcode1, record.sigpc = f.u("sigcode0"), f.u("sigcode1"), f.u("sigpc")
+    if program.layouts.g.has("parentGoid"):
+        record.parent_id = f.u("parentGoid")
+    reason_index = f.u("waitreason")
+    record.wait_reason = program.wait_reason(reason_index) if reason_index else ""
+    record.state = _state_text(program, record, reason_index, f)
+    try:
+        record.labels = _labels(program, f.u("labels"))
+    except GoextError:
+        record.labels = {"<unreadable>": "labels could not be read"}
+    record.system = program.is_system_goroutine(record, f)
+    return record
+
+
+def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int, f: _Fields) -> str:
+    """The header state exactly as src/runtime/traceback.go goroutineheader prints it,
+    without the ", N minutes" and ", locked to thread" parts."""
+    plain = record.plain_status
+    minor = program.go_minor or 99
+    status = status_strings(minor).get(plain, "???" if not 0 <= plain < 16 else "")
+    if plain == G_WAITING or (plain == G_LEAKED and minor >= 26):
+        if reason_index:
+            status = record.wait_reason
+    if plain == G_LEAKED and minor >= 26:
+        status += " (leaked)"
+    if record.status & G_SCAN:
+        status += " (scan)"
+    return status
+
+
+def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[GoroutineRecord]:
+    """Every live goroutine in allgs order (the order the runtime prints them)."""
+    addresses = read_allgs(program)
+    # Wait minutes need "now", which is estimated from all the records.
+    records = [read_goroutine(program, address) for address in addresses]
+    now = estimate_now(program, [r.waitsince for r in records])
+    out: list[GoroutineRecord] = []
+    for record in records:
+        if record.error is None and is_dead_status(record.status) and not include_dead:
+            continue
+        if now is not None and record.error is None and record.waitsince and record.plain_status in (G_WAITING, G_SYSCALL):
+            minutes = (now - record.waitsince) // 60_000_000_000
+            record.wait_minutes = minutes if minutes >= 1 else None
+        out.append(record)
+    return out
+

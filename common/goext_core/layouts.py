@@ -1,0 +1,127 @@
+"""Runtime struct layouts and constants, per Go version.
+
+DWARF wins when the binary has it (any Go version, including future ones);
+otherwise the tables in :mod:`goext_core.layout_tables`, keyed by Go minor
+version, are used.  Those tables are generated from the DWARF of each
+toolchain's own binaries by ``tools/gen_layout_tables.py``, and a test checks
+them against DWARF again for every toolchain in the matrix (delve's rtype check,
+in spirit).  The structs are defined in src/runtime/runtime2.go of each release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .dwarflayout import StructLayout, read_struct_layouts
+from .errors import CorruptDataError, UnsupportedError
+
+# The fields the core reads.  Keep in sync with tools/gen_layout_tables.py.
+RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
+    "runtime.g": (
+        "stack.lo", "stack.hi", "_panic", "_defer", "m",
+        "sched.sp", "sched.pc", "sched.g", "sched.ctxt", "sched.lr", "sched.bp",
+        "syscallsp", "syscallpc", "syscallbp", "atomicstatus", "goid", "schedlink",
+        "waitsince", "waitreason", "preempt", "lockedm", "sigcode0", "sigcode1", "sigpc",
+        "parentGoid", "gopc", "ancestors", "startpc", "waiting", "labels", "param",
+        "runningCleanups", "bubble",
+    ),
+    "runtime.m": (
+        "g0", "morebuf.sp", "morebuf.pc", "procid", "gsignal", "curg", "caughtsig",
+        "p", "nextp", "oldp", "id", "mallocing", "throwing", "locks", "dying",
+        "spinning", "blocked", "incgo", "isextra", "ncgo", "alllink", "schedlink",
+        "lockedg", "mstartfn", "libcallpc", "libcallsp", "libcallg", "vdsoSP", "vdsoPC",
+    ),
+    "runtime.p": (
+        "id", "status", "link", "schedtick", "syscalltick", "m",
+        "runqhead", "runqtail", "runq", "runnext",
+    ),
+}
+
+# Goroutine status values, src/runtime/runtime2.go (unchanged 1.19..1.27 for 0..9).
+G_IDLE, G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING = 0, 1, 2, 3, 4
+G_MORIBUND_UNUSED, G_DEAD, G_ENQUEUE_UNUSED, G_COPYSTACK, G_PREEMPTED = 5, 6, 7, 8, 9
+G_LEAKED, G_DEADEXTRA = 10, 11  # Go 1.26+ (_Gleaked), 1.27 (_Gdeadextra)
+G_SCAN = 0x1000
+
+
+def status_strings(minor: int) -> dict[int, str]:
+    """gStatusStrings of src/runtime/traceback.go for Go 1.<minor>."""
+    table = {
+        G_IDLE: "idle", G_RUNNABLE: "runnable", G_RUNNING: "running", G_SYSCALL: "syscall",
+        G_WAITING: "waiting", G_DEAD: "dead", G_COPYSTACK: "copystack", G_PREEMPTED: "preempted",
+    }
+    if minor >= 26:
+        table[G_LEAKED] = "leaked"
+    if minor >= 27:
+        table[G_DEADEXTRA] = "waiting for cgo callback"
+    return table
+
+
+def is_dead_status(status: int) -> bool:
+    plain = status & ~G_SCAN
+    return plain == G_DEAD or plain == G_DEADEXTRA
+
+
+@dataclass
+class RuntimeLayouts:
+    """Struct layouts for one binary and where they came from."""
+
+    structs: dict[str, StructLayout]
+    source: str  # "dwarf" or "table go1.N"
+    notes: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> StructLayout:
+        try:
+            return self.structs[name]
+        except KeyError:
+            raise UnsupportedError(f"no layout for {name} ({self.source})") from None
+
+    @property
+    def g(self) -> StructLayout:
+        return self["runtime.g"]
+
+    @property
+    def m(self) -> StructLayout:
+        return self["runtime.m"]
+
+    @property
+    def p(self) -> StructLayout:
+        return self["runtime.p"]
+
+
+def _from_table(minor: int) -> tuple[dict[str, StructLayout], str, list[str]]:
+    from .layout_tables import LAYOUTS
+
+    notes: list[str] = []
+    available = sorted(LAYOUTS)
+    if not available:
+        raise UnsupportedError("no runtime layout tables are available")
+    chosen = minor
+    if minor not in LAYOUTS:
+        older = [v for v in available if v <= minor]
+        chosen = older[-1] if older else available[0]
+        notes.append(
+            f"Go 1.{minor} has no layout table and the binary has no DWARF: "
+            f"using Go 1.{chosen}'s layouts, results may be wrong")
+    structs = {}
+    for name, (size, fields) in LAYOUTS[chosen].items():
+        structs[name] = StructLayout(name, size, {path: (off, sz) for path, (off, sz) in fields.items()})
+    return structs, f"table go1.{chosen}", notes
+
+
+def load_layouts(elf: Optional[object], has_dwarf: bool, go_minor: Optional[int]) -> RuntimeLayouts:
+    """DWARF first; then the version table; raise UnsupportedError if neither works."""
+    notes: list[str] = []
+    if elf is not None and has_dwarf:
+        try:
+            structs = read_struct_layouts(elf, RUNTIME_FIELDS)
+            if "runtime.g" in structs and "runtime.m" in structs:
+                return RuntimeLayouts(structs, "dwarf", notes)
+            notes.append("DWARF lacks runtime.g; falling back to the version tables")
+        except CorruptDataError as exc:
+            notes.append(f"{exc}; falling back to the version tables")
+    if go_minor is None:
+        raise UnsupportedError("cannot tell the Go version of this binary and it has no DWARF")
+    structs, source, table_notes = _from_table(go_minor)
+    return RuntimeLayouts(structs, source, notes + table_notes)

@@ -1,0 +1,197 @@
+"""GoProgram: all Go-level analysis of one target, cached per target generation.
+
+Binary facts (pclntab, layouts, wait-reason table) live as long as the
+executable; goroutines, Ms and stacks are recomputed when the target's
+generation changes (it ran, or a different core was loaded).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+
+from .binary import GoBinary
+from .errors import GoextError, MemoryReadError, UnsupportedError
+from .goroutines import GoroutineRecord, MachineRecord, read_allm, walk_goroutines
+from .layouts import RuntimeLayouts, load_layouts
+from .target import Target
+
+if TYPE_CHECKING:
+    from .pclntab import Pclntab
+    from .unwind import Stack
+
+T = TypeVar("T")
+
+# Goroutines whose start function is in package runtime are "system" goroutines,
+# except these (src/runtime/traceback.go isSystemGoroutine).
+_USER_RUNTIME_STARTS = {"runtime.main", "runtime.corostart", "runtime.handleAsyncEvent"}
+_FINALIZER_STARTS = {"runtime.runfinq", "runtime.runFinalizers", "runtime.runCleanups"}
+
+
+class GoProgram:
+    """Entry point for commands and front ends."""
+
+    def __init__(self, target: Target, binary: Optional[GoBinary] = None) -> None:
+        self.target = target
+        path = target.executable()
+        if binary is None:
+            if not path:
+                raise GoextError("no executable: load a Go program (or give the core's executable)")
+            binary = GoBinary(path)
+        self.binary = binary
+        self._static: dict[str, Any] = {}
+        self._dynamic: dict[str, Any] = {}
+        self._generation = target.generation()
+        self.notes: list[str] = []
+
+    # -- caches --------------------------------------------------------------
+    def _static_value(self, key: str, compute: Callable[[], T]) -> T:
+        if key not in self._static:
+            self._static[key] = compute()
+        return self._static[key]
+
+    def _dynamic_value(self, key: str, compute: Callable[[], T]) -> T:
+        generation = self.target.generation()
+        if generation != self._generation:
+            self._dynamic.clear()
+            self._generation = generation
+        if key not in self._dynamic:
+            self._dynamic[key] = compute()
+        return self._dynamic[key]
+
+    def invalidate(self) -> None:
+        self._dynamic.clear()
+
+    # -- binary facts ----------------------------------------------------------
+    @property
+    def go_version(self) -> Optional[str]:
+        return self._static_value("go_version", self.binary.go_version)
+
+    @property
+    def go_minor(self) -> Optional[int]:
+        def compute() -> Optional[int]:
+            match = re.match(r"go1\.(\d+)", self.go_version or "")
+            return int(match.group(1)) if match else None
+
+        return self._static_value("go_minor", compute)
+
+    @property
+    def pclntab(self) -> "Pclntab":
+        from .pclntab import Pclntab
+
+        return self._static_value("pclntab", lambda: Pclntab.from_binary(self.binary))
+
+    @property
+    def layouts(self) -> RuntimeLayouts:
+        def compute() -> RuntimeLayouts:
+            layouts = load_layouts(self.binary.elf, self.binary.has_dwarf(), self.go_minor)
+            self.notes.extend(layouts.notes)
+            return layouts
+
+        return self._static_value("layouts", compute)
+
+    def runtime_symbol(self, name: str) -> Optional[int]:
+        """Run-time address of a runtime global (symbol table, else recovered)."""
+
+        def compute() -> dict[str, Optional[int]]:
+            return {}
+
+        cache = self._static_value("symbols", compute)
+        if name not in cache:
+            address = self.binary.symbol(name)
+            if address is None:
+                from .stripped import recover_runtime_symbol
+
+                address = recover_runtime_symbol(self, name)
+            elif address is not None:
+                address += self.target.load_bias()
+            cache[name] = address
+        return cache[name]
+
+    def wait_reason(self, index: int) -> str:
+        """g.waitreason as text: the binary's own runtime.waitReasonStrings, else the
+        table of its Go release (src/runtime/runtime2.go)."""
+        table = self._static_value("wait_reasons", self._load_wait_reasons)
+        if 0 <= index < len(table):
+            return table[index]
+        return f"waitreason {index}"
+
+    def _load_wait_reasons(self) -> list[str]:
+        address = self.binary.symbol("runtime.waitReasonStrings")
+        size = self.binary.symbol_size("runtime.waitReasonStrings")
+        ptr = self.target.ptr_size
+        if address is not None and size and size % (2 * ptr) == 0 and size < 1 << 16:
+            try:
+                return [self.binary.read_go_string(address + i, 256) for i in range(0, size, 2 * ptr)]
+            except GoextError:
+                pass
+        from .layout_tables import WAIT_REASONS
+
+        minor = self.go_minor
+        if minor in WAIT_REASONS:
+            return WAIT_REASONS[minor]
+        if minor is not None:
+            older = [v for v in WAIT_REASONS if v <= minor]
+            if older:
+                self.notes.append(f"no wait-reason table for Go 1.{minor}: using Go 1.{max(older)}'s")
+                return WAIT_REASONS[max(older)]
+        return []
+
+    def func_name(self, pc: int) -> Optional[str]:
+        func = self.pclntab.find_func(pc - self.target.load_bias())
+        return func.name if func is not None else None
+
+    def is_system_goroutine(self, record: GoroutineRecord, fields: Any = None) -> bool:
+        name = self.func_name(record.startpc) if record.startpc else None
+        if name is None or name in _USER_RUNTIME_STARTS:
+            return False
+        if name in _FINALIZER_STARTS:
+            # The finalizer/cleanup goroutines count as user code while they run user code.
+            return record.plain_status != 2
+        return name.startswith("runtime.")
+
+    # -- process state -------------------------------------------------------------
+    def goroutines(self) -> list[GoroutineRecord]:
+        return self._dynamic_value("goroutines", lambda: walk_goroutines(self))
+
+    def machines(self) -> list[MachineRecord]:
+        return self._dynamic_value("machines", lambda: read_allm(self))
+
+    def goroutine(self, goid: int) -> GoroutineRecord:
+        for record in self.goroutines():
+            if record.id == goid:
+                return record
+        raise GoextError(f"no goroutine with id {goid}")
+
+    def stack(self, record: GoroutineRecord) -> "Stack":
+        from .unwind import unwind_goroutine
+
+        stacks = self._dynamic_value("stacks", dict)
+        if record.address not in stacks:
+            stacks[record.address] = unwind_goroutine(self, record)
+        return stacks[record.address]
+
+    def machine_of(self, record: GoroutineRecord) -> Optional[MachineRecord]:
+        if not record.m:
+            return None
+        for machine in self.machines():
+            if machine.address == record.m:
+                return machine
+        return None
+
+    def thread_for(self, machine: MachineRecord) -> Optional[Any]:
+        for thread in self.target.threads():
+            if machine.procid and thread.tid == machine.procid:
+                return thread
+        return None
+
+    def read_ok(self, address: int, size: int) -> bool:
+        try:
+            self.target.read(address, size)
+            return True
+        except MemoryReadError:
+            return False
+
+    def require_go(self) -> None:
+        if self.go_version is None and self.binary.section(".gopclntab") is None:
+            raise UnsupportedError(f"{self.binary.path} does not look like a Go program")

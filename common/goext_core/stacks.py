@@ -1,0 +1,94 @@
+"""Goroutine-level views shared by commands and the snapshot: the user location,
+created-by, grouping of identical stacks, and how the runtime prints names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from .goroutines import GoroutineRecord
+from .unwind import STACK_GOROUTINE, Frame, Stack
+
+if TYPE_CHECKING:
+    from .program import GoProgram
+
+_RUNTIME_PREFIXES = ("runtime.", "runtime/internal/", "internal/runtime/")
+
+
+def is_runtime_function(name: str) -> bool:
+    return name.startswith(_RUNTIME_PREFIXES)
+
+
+def printed_name(name: str) -> str:
+    """A function name as the runtime's traceback prints it (printFuncName in
+    src/runtime/traceback.go): generic type arguments become "[...]" and
+    runtime.gopanic is shown as "panic"."""
+    if name == "runtime.gopanic":
+        return "panic"
+    start = name.find("[")
+    if start < 0:
+        return name
+    depth = 0
+    for index in range(start, len(name)):
+        if name[index] == "[":
+            depth += 1
+        elif name[index] == "]":
+            depth -= 1
+            if depth == 0:
+                return name[:start] + "[...]" + name[index + 1:]
+    return name
+
+
+@dataclass
+class CreatedBy:
+    function: str
+    file: str
+    line: int
+    goroutine: Optional[int]
+    pc: int
+
+
+def created_by(program: "GoProgram", record: GoroutineRecord) -> Optional[CreatedBy]:
+    """src/runtime/traceback.go printcreatedby: the function containing gopc,
+    at gopc-1 (the go statement), except for goroutine 1."""
+    if not record.gopc or record.id == 1:
+        return None
+    bias = program.target.load_bias()
+    func = program.pclntab.find_func(record.gopc - bias)
+    if func is None:
+        return None
+    pc = record.gopc - bias
+    lookup = pc - 1 if pc > func.entry else pc
+    file, line = func.file_line(lookup)
+    parent = record.parent_id if record.parent_id else None
+    return CreatedBy(func.name, file, line, parent, record.gopc)
+
+
+def user_frame(stack: Stack) -> Optional[Frame]:
+    """The innermost frame outside the runtime, or the innermost frame at all."""
+    for frame in stack.frames:
+        if frame.stack == STACK_GOROUTINE and not is_runtime_function(frame.function):
+            return frame
+    return stack.frames[0] if stack.frames else None
+
+
+def goroutine_frames(stack: Stack) -> list[Frame]:
+    """Only the frames on the goroutine's own stack (what the runtime prints for it)."""
+    return [frame for frame in stack.frames if frame.stack == STACK_GOROUTINE]
+
+
+def stack_signature(stack: Stack) -> tuple:
+    return tuple((f.function, f.file, f.line) for f in goroutine_frames(stack))
+
+
+def short_path(path: str) -> str:
+    """Last two path elements: enough to recognize a file in a one-line view."""
+    parts = path.rsplit("/", 2)
+    return "/".join(parts[-2:]) if len(parts) > 2 else path
+
+
+def match_state(record: GoroutineRecord, wanted: str) -> bool:
+    wanted = wanted.lower()
+    state = record.state.lower()
+    return state == wanted or state.startswith(wanted) or bool(re.search(re.escape(wanted), state))

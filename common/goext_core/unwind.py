@@ -1,0 +1,257 @@
+"""Goroutine stack unwinder: the Go runtime's own algorithm, run from outside.
+
+It follows src/runtime/traceback.go (``unwinder.resolveInternal`` / ``next``):
+frame sizes come from the pcsp table, the return address sits just below the
+caller's SP, ``runtime.goexit``/``mstart``/``rt0_go`` (FuncFlagTopFrame) end a
+stack, and on a system stack ``systemstack``/``morestack`` jump back to the
+user goroutine (m.curg).  In addition to what the runtime does for itself, it
+climbs out of signal handlers: at ``runtime.sigtramp`` the interrupted context
+is read from the ucontext the kernel pushed, so a goroutine interrupted on its
+thread (the other threads of a GOTRACEBACK=crash core) unwinds like the runtime
+printed it.  Stack barriers of Go 1.5-1.8 are undone from g.stkbar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+from .errors import GoextError, MemoryReadError
+from .goroutines import GoroutineRecord, MachineRecord
+from .layouts import G_RUNNING
+
+if TYPE_CHECKING:
+    from .program import GoProgram
+    from .target import Thread
+
+MAX_FRAMES = 10_000
+FUNC_FLAG_TOPFRAME = 1  # src/internal/abi/symtab.go FuncFlagTopFrame (1.21+; runtime/symtab.go before)
+FUNC_FLAG_SPWRITE = 2  # FuncFlagSPWrite
+
+# Functions that end a stack even where the func flags are unavailable (pre-1.21 tables).
+_TOP_FRAMES = {"runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.sigtramp",
+               "runtime.cgoSigtramp", "runtime.mcall", "runtime.morestack"}
+# Calls injected by the runtime: the frame below them was interrupted, not calling
+# (src/runtime/traceback.go next(): sigpanic, asyncPreempt, debugCallV2).
+_INJECTED = {"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"}
+_SIGNAL_TRAMPOLINES = {"runtime.sigtramp", "runtime.cgoSigtramp"}
+# x86-64 ucontext_t: uc_flags, uc_link, uc_stack (24 bytes), then uc_mcontext whose
+# gregs are r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip
+# (arch/x86/include/uapi/asm/sigcontext.h struct sigcontext_64).
+_AMD64_UC_MCONTEXT = 40
+_AMD64_SIGCTX = {"rbp": 10, "rsp": 15, "rip": 16}
+STACK_GOROUTINE, STACK_SYSTEM, STACK_SIGNAL = "goroutine", "system", "signal"
+
+
+@dataclass
+class Frame:
+    function: str
+    file: str
+    line: int
+    pc: int  # the frame's pc: a return address, or the interrupted pc (trap)
+    sp: int
+    fp: int
+    entry: int
+    inlined: bool = False
+    stack: str = STACK_GOROUTINE  # which stack the frame lives on
+    trap: bool = False  # this frame was interrupted (signal, preemption), not calling
+
+    @property
+    def offset(self) -> int:
+        return self.pc - self.entry
+
+
+@dataclass
+class Stack:
+    frames: list[Frame] = field(default_factory=list)
+    error: Optional[str] = None
+    origin: str = ""  # where unwinding started: "sched", "syscall", "thread N"
+
+
+@dataclass
+class _Cursor:
+    pc: int
+    sp: int
+    bp: int = 0
+    lr: int = 0
+    trap: bool = False
+    stack: str = STACK_GOROUTINE
+
+
+class _Unwinder:
+    def __init__(self, program: "GoProgram", record: GoroutineRecord, machine: Optional[MachineRecord]) -> None:
+        self.program = program
+        self.target = program.target
+        self.ptr = program.target.ptr_size
+        self.bias = program.target.load_bias()
+        self.record = record
+        self.machine = machine
+        self.stack = Stack()
+        self._stack_bounds: dict[str, tuple[int, int]] = {STACK_GOROUTINE: (record.stack_lo, record.stack_hi)}
+        if machine is not None:
+            for name, g in ((STACK_SYSTEM, machine.g0), (STACK_SIGNAL, machine.gsignal)):
+                bounds = self._g_stack(g)
+                if bounds:
+                    self._stack_bounds[name] = bounds
+
+    def _g_stack(self, g: int) -> Optional[tuple[int, int]]:
+        if not g:
+            return None
+        layout = self.program.layouts.g
+        try:
+            lo = self.target.read_ptr(g + layout.offset("stack.lo"))
+            hi = self.target.read_ptr(g + layout.offset("stack.hi"))
+        except (MemoryReadError, GoextError):
+            return None
+        return (lo, hi) if lo < hi else None
+
+    def which_stack(self, sp: int) -> str:
+        for name, (lo, hi) in self._stack_bounds.items():
+            if lo <= sp < hi:
+                return name
+        return STACK_GOROUTINE
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self, cursor: _Cursor) -> Stack:
+        pclntab = self.program.pclntab
+        seen: set[tuple[int, int]] = set()
+        innermost = True
+        while len(self.stack.frames) < MAX_FRAMES:
+            if (cursor.pc, cursor.sp) in seen:
+                self.stack.error = f"unwinding loops at pc={cursor.pc:#x} sp={cursor.sp:#x}"
+                break
+            seen.add((cursor.pc, cursor.sp))
+            func = pclntab.find_func(cursor.pc - self.bias)
+            if func is None:
+                if not self._leave_foreign_code(cursor, innermost):
+                    self.stack.error = f"pc {cursor.pc:#x} is not in Go code"
+                    break
+                innermost = False
+                continue
+            name = func.name
+            # Jump over system stack transitions (resolveInternal with unwindJumpStack).
+            curg = self.machine.curg if self.machine else 0
+            if cursor.stack == STACK_SYSTEM and curg == self.record.address:
+                if name == "runtime.morestack":
+                    # newstack gogo's to curg.sched: continue from there.
+                    cursor = _Cursor(self.record.sched_pc, self.record.sched_sp, self.record.sched_bp,
+                                     self.record.sched_lr, False, STACK_GOROUTINE)
+                    continue
+                if name == "runtime.systemstack":
+                    cursor.sp = self.record.sched_sp
+                    cursor.stack = STACK_GOROUTINE
+            try:
+                delta = func.sp_delta(cursor.pc - self.bias)
+            except GoextError as exc:
+                self.stack.error = f"bad frame size table for {name}: {exc}"
+                break
+            fp = cursor.sp + delta + (self.ptr if self.program.target.arch in ("amd64", "386") else 0)
+            self._emit(cursor, fp, func)
+            flags = getattr(func, "flags", 0) or 0
+            if name in _SIGNAL_TRAMPOLINES:
+                if not self._enter_signal_context(cursor, fp):
+                    break
+                innermost = False
+                continue
+            if flags & FUNC_FLAG_TOPFRAME or name in _TOP_FRAMES:
+                break
+            if flags & FUNC_FLAG_SPWRITE and not innermost:
+                self.stack.error = f"cannot unwind past {name}: it writes SP"
+                break
+            try:
+                return_pc = self.target.read_ptr(fp - self.ptr)
+                saved_bp = self.target.read_ptr(fp - 2 * self.ptr) if fp - 2 * self.ptr >= cursor.sp else cursor.bp
+            except MemoryReadError as exc:
+                self.stack.error = f"stack unreadable: {exc}"
+                break
+            if return_pc == 0:
+                break
+            cursor = _Cursor(return_pc, fp, saved_bp, 0, name in _INJECTED, self.which_stack(fp))
+            innermost = False
+        else:
+            self.stack.error = f"stack deeper than {MAX_FRAMES} frames: cut"
+        return self.stack
+
+    def _emit(self, cursor: _Cursor, fp: int, func: object) -> None:
+        entry = func.entry + self.bias  # type: ignore[attr-defined]
+        # The runtime symbolizes a return address at pc-1 (the call instruction),
+        # an interrupted pc as itself (unwinder.symPC).
+        sym_pc = cursor.pc if cursor.trap or cursor.pc <= entry else cursor.pc - 1
+        frames = self.program.pclntab.source_frames(sym_pc - self.bias)
+        if not frames:
+            self.stack.frames.append(Frame(func.name, "?", 0, cursor.pc, cursor.sp, fp, entry,  # type: ignore[attr-defined]
+                                           False, cursor.stack, cursor.trap))
+            return
+        for source in frames:
+            self.stack.frames.append(Frame(source.function, source.file, source.line, cursor.pc, cursor.sp, fp,
+                                           entry, source.inlined, cursor.stack, cursor.trap))
+
+    # -- special transitions ------------------------------------------------------------
+    def _enter_signal_context(self, cursor: _Cursor, fp: int) -> bool:
+        """At sigtramp: the kernel's rt_sigframe starts at the return-address slot
+        (its restorer pointer), the ucontext follows it."""
+        if self.program.target.arch != "amd64":
+            return False
+        mcontext = fp + _AMD64_UC_MCONTEXT
+        try:
+            regs = {name: self.target.read_u64(mcontext + index * 8) for name, index in _AMD64_SIGCTX.items()}
+        except MemoryReadError:
+            self.stack.error = "signal context unreadable"
+            return False
+        if not regs["rip"] or not regs["rsp"]:
+            return False
+        stack = self.which_stack(regs["rsp"])
+        cursor.pc, cursor.sp, cursor.bp, cursor.trap, cursor.stack = regs["rip"], regs["rsp"], regs["rbp"], True, stack
+        return True
+
+    def _leave_foreign_code(self, cursor: _Cursor, innermost: bool) -> bool:
+        """A pc outside Go (VDSO, libc): resume from m.vdsoPC/SP or m.libcall, else
+        follow the frame-pointer chain once."""
+        machine = self.machine
+        if innermost and machine is not None and machine.vdsopc and machine.vdsosp:
+            cursor.pc, cursor.sp, cursor.trap = machine.vdsopc, machine.vdsosp, False
+            cursor.stack = self.which_stack(cursor.sp)
+            machine.vdsopc = 0  # use once
+            return True
+        bp = cursor.bp
+        lo, hi = self._stack_bounds.get(cursor.stack, (0, 0))
+        if bp and lo <= bp < hi and bp >= cursor.sp:
+            try:
+                return_pc = self.target.read_ptr(bp + self.ptr)
+                saved_bp = self.target.read_ptr(bp)
+            except MemoryReadError:
+                return False
+            if return_pc:
+                cursor.pc, cursor.sp, cursor.bp, cursor.trap = return_pc, bp + 2 * self.ptr, saved_bp, False
+                return True
+        return False
+
+
+def _start_from_thread(unwinder: _Unwinder, thread: "Thread") -> _Cursor:
+    regs = thread.registers
+    pc = regs.get("pc", regs.get("rip", 0))
+    sp = regs.get("sp", regs.get("rsp", 0))
+    bp = regs.get("rbp", regs.get("x29", 0))
+    return _Cursor(pc, sp, bp, regs.get("x30", 0), True, unwinder.which_stack(sp))
+
+
+def unwind_goroutine(program: "GoProgram", record: GoroutineRecord) -> Stack:
+    """Frames of one goroutine, innermost first.  Never raises for bad target data."""
+    if record.error:
+        return Stack(error=record.error)
+    machine = program.machine_of(record) if record.m else None
+    unwinder = _Unwinder(program, record, machine)
+    thread = program.thread_for(machine) if machine is not None and record.plain_status == G_RUNNING else None
+    try:
+        if thread is not None:
+            unwinder.stack.origin = f"thread {thread.tid}"
+            return unwinder.run(_start_from_thread(unwinder, thread))
+        if record.syscall_sp:
+            # src/runtime/traceback.go initAt: a goroutine in a syscall unwinds from syscallpc/sp.
+            unwinder.stack.origin = "syscall"
+            return unwinder.run(_Cursor(record.syscall_pc, record.syscall_sp, record.syscall_bp))
+        unwinder.stack.origin = "sched"
+        return unwinder.run(_Cursor(record.sched_pc, record.sched_sp, record.sched_bp, record.sched_lr))
+    except GoextError as exc:
+        unwinder.stack.error = str(exc)
+        return unwinder.stack
