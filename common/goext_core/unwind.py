@@ -31,9 +31,12 @@ FUNC_FLAG_SPWRITE = 2  # FuncFlagSPWrite
 # Functions that end a stack even where the func flags are unavailable (pre-1.21 tables).
 _TOP_FRAMES = {"runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.sigtramp",
                "runtime.cgoSigtramp", "runtime.mcall", "runtime.morestack"}
-# Calls injected by the runtime: the frame below them was interrupted, not calling
-# (src/runtime/traceback.go next(): sigpanic, asyncPreempt, debugCallV2).
+# Calls injected by the runtime: the frame below them was interrupted, not calling,
+# so its pc is symbolized as is (src/runtime/traceback.go next(): sigpanic,
+# asyncPreempt, debugCallV2).  Before Go 1.21 gentraceback did that only below
+# sigpanic ("waspanic").
 _INJECTED = {"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"}
+_INJECTED_BEFORE_1_21 = {"runtime.sigpanic"}
 _SIGNAL_TRAMPOLINES = {"runtime.sigtramp", "runtime.cgoSigtramp"}
 # x86-64 ucontext_t: uc_flags, uc_link, uc_stack (24 bytes), then uc_mcontext whose
 # gregs are r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip
@@ -87,6 +90,8 @@ class _Unwinder:
         self.record = record
         self.machine = machine
         self.stack = Stack()
+        minor = program.go_minor
+        self.injected = _INJECTED_BEFORE_1_21 if minor is not None and minor < 21 else _INJECTED
         self._stack_bounds: dict[str, tuple[int, int]] = {STACK_GOROUTINE: (record.stack_lo, record.stack_hi)}
         if machine is not None:
             for name, g in ((STACK_SYSTEM, machine.g0), (STACK_SIGNAL, machine.gsignal)):
@@ -166,7 +171,7 @@ class _Unwinder:
                 break
             if return_pc == 0:
                 break
-            cursor = _Cursor(return_pc, fp, saved_bp, 0, name in _INJECTED, self.which_stack(fp))
+            cursor = _Cursor(return_pc, fp, saved_bp, 0, name in self.injected, self.which_stack(fp))
             innermost = False
         else:
             self.stack.error = f"stack deeper than {MAX_FRAMES} frames: cut"
