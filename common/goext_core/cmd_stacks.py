@@ -116,7 +116,7 @@ def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> 
         kind = " [system]" if record.system else ""
         thread = _thread_text(context, record)
         thread = f" ({thread})" if thread else ""
-        write(f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(user_frame(stack))}")
+        write(f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(user_frame(stack, program.goroot_src))}")
         creator = _created_text(context, record)
         write(f"  {creator}\n" if creator else "\n")
         if args.trace:

@@ -137,6 +137,22 @@ class GoProgram:
                 return WAIT_REASONS[max(older)]
         return []
 
+    @property
+    def goroot_src(self) -> Optional[str]:
+        """GOROOT/src/ as recorded in the binary's file names (from runtime.main's file)."""
+
+        def compute() -> Optional[str]:
+            try:
+                func = self.pclntab.func_by_name("runtime.main")
+                path = func.file_line(func.entry)[0] if func is not None else ""
+            except GoextError:
+                return None
+            marker = "/src/runtime/"
+            index = path.rfind(marker)
+            return path[:index + len("/src/")] if index >= 0 else None
+
+        return self._static_value("goroot_src", compute)
+
     def func_name(self, pc: int) -> Optional[str]:
         func = self.pclntab.find_func(pc - self.target.load_bias())
         return func.name if func is not None else None

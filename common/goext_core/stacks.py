@@ -65,10 +65,21 @@ def created_by(program: "GoProgram", record: GoroutineRecord) -> Optional[Create
     return CreatedBy(func.name, file, line, parent, record.gopc)
 
 
-def user_frame(stack: Stack) -> Optional[Frame]:
-    """The innermost frame outside the runtime, or the innermost frame at all."""
-    for frame in stack.frames:
-        if frame.stack == STACK_GOROUTINE and not is_runtime_function(frame.function):
+def user_frame(stack: Stack, goroot_src: Optional[str] = None) -> Optional[Frame]:
+    """The innermost frame of the program's own code: outside GOROOT when the
+    binary records where GOROOT was, else outside package runtime; failing
+    both, the innermost frame."""
+    frames = [frame for frame in stack.frames if frame.stack == STACK_GOROUTINE]
+    if goroot_src:
+        for frame in frames:
+            if not frame.file.startswith(goroot_src) and not is_runtime_function(frame.function):
+                return frame
+    for frame in frames:
+        if not is_runtime_function(frame.function):
+            return frame
+    # A runtime goroutine: its start function says more than the parking call.
+    for frame in reversed(frames):
+        if frame.function != "runtime.goexit" and not frame.inlined:
             return frame
     return stack.frames[0] if stack.frames else None
 

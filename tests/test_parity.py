@@ -1,0 +1,50 @@
+"""The offline snapshot of a kernel core equals what the Go runtime printed.
+
+For every fixture program x Go version x flavour (default, -N -l, -s -w) the
+runtime's own GOTRACEBACK=crash traceback is the oracle: goroutine ids, g
+addresses, states, wait minutes, locked-to-thread, every frame with inlined
+frames, and created-by.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from goext_core.coretarget import CoreTarget
+from goext_core.program import GoProgram
+from goext_core.snapshot import build_snapshot
+from support.cores import kernel_core
+from support.oracle import parse_traceback
+from support.parity import compare
+from support.toolchains import GO_VERSIONS
+from support.build import FLAVOURS
+
+# (program, mode, goroutine that crashed: compared on its caller frames)
+SCENARIOS = [
+    ("zoo", "panic", 1),
+    ("zoo", "segv", None),
+]
+
+
+def _crashing_goroutine(traceback, default):
+    """The goroutine whose frames the runtime printed from inside the crash."""
+    if default is not None:
+        return default
+    for block in traceback.goroutines:
+        if block.state == "running" and block.frames:
+            return block.id
+    return None
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("version", GO_VERSIONS)
+@pytest.mark.parametrize("program,mode,crashing", SCENARIOS, ids=[f"{p}-{m}" for p, m, _ in SCENARIOS])
+def test_snapshot_matches_runtime_traceback(go_matrix, program, mode, crashing, version, flavour):
+    go_matrix.require(version, flavour)
+    artifact = kernel_core(program, version, flavour, mode)
+    traceback = parse_traceback(artifact.traceback.read_text(errors="replace"))
+    assert traceback.goroutines, "the runtime printed no goroutines"
+    snapshot = build_snapshot(GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
+    report = compare(snapshot, traceback, _crashing_goroutine(traceback, crashing))
+    assert report.compared >= len(traceback.by_id()) - 1
+    assert report.ok(), f"{len(report.mismatches)} mismatches:\n{report.summary()}"
