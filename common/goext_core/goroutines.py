@@ -75,6 +75,7 @@ class GoroutineRecord:
     sigcode1: int = 0
     sigpc: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    stack_barriers: list[tuple[int, int]] = field(default_factory=list)  # (savedLRPtr, savedLRVal), Go 1.5-1.8
     system: bool = False
     error: Optional[str] = None
 
@@ -240,8 +241,33 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
         record.labels = _labels(program, f.u("labels"))
     except GoextError:
         record.labels = {"<unreadable>": "labels could not be read"}
+    if layout.has("stkbar"):
+        try:
+            record.stack_barriers = _stack_barriers(program, f)
+        except GoextError as exc:
+            record.error = f"stack barriers unreadable: {exc}"
     record.system = program.is_system_goroutine(record, f)
     return record
+
+
+MAX_STACK_BARRIERS = 1024
+
+
+def _stack_barriers(program: "GoProgram", f: _Fields) -> list[tuple[int, int]]:
+    """The pending stack barriers: g.stkbar[g.stkbarPos:], each {savedLRPtr, savedLRVal}
+    (src/runtime/runtime2.go and mstkbar.go of Go 1.5-1.8)."""
+    ptr = program.target.ptr_size
+    offset = program.layouts.g.offset("stkbar")
+    items = int.from_bytes(f.buf[offset:offset + ptr], f.order)
+    length = int.from_bytes(f.buf[offset + ptr:offset + 2 * ptr], f.order)
+    position = f.u("stkbarPos")
+    if length > MAX_STACK_BARRIERS or position > length:
+        raise CorruptDataError(f"absurd stack barrier list ({position} of {length})")
+    if position == length:
+        return []
+    data = program.target.read(items + position * 2 * ptr, (length - position) * 2 * ptr)
+    return [(int.from_bytes(data[i:i + ptr], f.order), int.from_bytes(data[i + ptr:i + 2 * ptr], f.order))
+            for i in range(0, len(data), 2 * ptr)]
 
 
 def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int, f: _Fields) -> str:

@@ -25,6 +25,7 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "waitsince", "waitreason", "preempt", "lockedm", "sigcode0", "sigcode1", "sigpc",
         "parentGoid", "gopc", "ancestors", "startpc", "waiting", "labels", "param",
         "runningCleanups", "bubble",
+        "stkbar", "stkbarPos",  # Go 1.5-1.8 stack barriers (src/runtime/runtime2.go of those releases)
     ),
     "runtime.m": (
         "g0", "morebuf.sp", "morebuf.pc", "procid", "gsignal", "curg", "caughtsig",

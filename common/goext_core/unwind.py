@@ -92,12 +92,32 @@ class _Unwinder:
         self.stack = Stack()
         minor = program.go_minor
         self.injected = _INJECTED_BEFORE_1_21 if minor is not None and minor < 21 else _INJECTED
+        self.barriers = list(record.stack_barriers)
+        self.barrier_pc = self._stack_barrier_pc() if self.barriers else None
         self._stack_bounds: dict[str, tuple[int, int]] = {STACK_GOROUTINE: (record.stack_lo, record.stack_hi)}
         if machine is not None:
             for name, g in ((STACK_SYSTEM, machine.g0), (STACK_SIGNAL, machine.gsignal)):
                 bounds = self._g_stack(g)
                 if bounds:
                     self._stack_bounds[name] = bounds
+
+    def _stack_barrier_pc(self) -> Optional[int]:
+        func = self.program.pclntab.func_by_name("runtime.stackBarrier")
+        return func.entry + self.bias if func is not None else None
+
+    def _undo_stack_barrier(self, slot: int, return_pc: int) -> int:
+        """Go 1.5-1.8 overwrote return addresses with runtime.stackBarrier during GC;
+        the original is in g.stkbar, in stack order (src/runtime/traceback.go of 1.8)."""
+        if self.barrier_pc is None or return_pc != self.barrier_pc:
+            return return_pc
+        if self.barriers and self.barriers[0][0] == slot:
+            return self.barriers.pop(0)[1]
+        for index, (saved_ptr, saved_pc) in enumerate(self.barriers):
+            if saved_ptr == slot:
+                del self.barriers[:index + 1]
+                return saved_pc
+        self.stack.error = f"missed stack barrier at {slot:#x}"
+        return 0
 
     def _g_stack(self, g: int) -> Optional[tuple[int, int]]:
         if not g:
@@ -151,6 +171,9 @@ class _Unwinder:
                 self.stack.error = f"bad frame size table for {name}: {exc}"
                 break
             fp = cursor.sp + delta + (self.ptr if self.program.target.arch in ("amd64", "386") else 0)
+            if delta < 0 or fp <= cursor.sp and self.program.target.arch in ("amd64", "386"):
+                self.stack.error = f"corrupt frame size {delta} for {name} at pc {cursor.pc:#x}"
+                break
             self._emit(cursor, fp, func)
             flags = getattr(func, "flags", 0) or 0
             if name in _SIGNAL_TRAMPOLINES:
@@ -169,6 +192,7 @@ class _Unwinder:
             except MemoryReadError as exc:
                 self.stack.error = f"stack unreadable: {exc}"
                 break
+            return_pc = self._undo_stack_barrier(fp - self.ptr, return_pc)
             if return_pc == 0:
                 break
             cursor = _Cursor(return_pc, fp, saved_bp, 0, name in self.injected, self.which_stack(fp))
