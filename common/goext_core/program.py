@@ -153,8 +153,26 @@ class GoProgram:
 
         return self._static_value("goroot_src", compute)
 
+    def func_for_pc(self, pc: int) -> Any:
+        """pclntab Func at a run-time pc, memoized (unwinding revisits the same pcs)."""
+        cache = self._static_value("func_for_pc", dict)
+        if pc not in cache:
+            if len(cache) > 1 << 20:
+                cache.clear()
+            cache[pc] = self.pclntab.find_func(pc - self.target.load_bias())
+        return cache[pc]
+
+    def source_frames(self, pc: int) -> list[Any]:
+        """Logical frames (inlined first) at a run-time symbolization pc, memoized."""
+        cache = self._static_value("source_frames", dict)
+        if pc not in cache:
+            if len(cache) > 1 << 20:
+                cache.clear()
+            cache[pc] = self.pclntab.source_frames(pc - self.target.load_bias())
+        return cache[pc]
+
     def func_name(self, pc: int) -> Optional[str]:
-        func = self.pclntab.find_func(pc - self.target.load_bias())
+        func = self.func_for_pc(pc)
         return func.name if func is not None else None
 
     def is_system_goroutine(self, record: GoroutineRecord, fields: Any = None) -> bool:

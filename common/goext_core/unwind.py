@@ -138,7 +138,6 @@ class _Unwinder:
 
     # -- the loop ---------------------------------------------------------------
     def run(self, cursor: _Cursor) -> Stack:
-        pclntab = self.program.pclntab
         seen: set[tuple[int, int]] = set()
         innermost = True
         while len(self.stack.frames) < MAX_FRAMES:
@@ -146,7 +145,7 @@ class _Unwinder:
                 self.stack.error = f"unwinding loops at pc={cursor.pc:#x} sp={cursor.sp:#x}"
                 break
             seen.add((cursor.pc, cursor.sp))
-            func = pclntab.find_func(cursor.pc - self.bias)
+            func = self.program.func_for_pc(cursor.pc)
             if func is None:
                 if not self._leave_foreign_code(cursor, innermost):
                     self.stack.error = f"pc {cursor.pc:#x} is not in Go code"
@@ -206,7 +205,7 @@ class _Unwinder:
         # The runtime symbolizes a return address at pc-1 (the call instruction),
         # an interrupted pc as itself (unwinder.symPC).
         sym_pc = cursor.pc if cursor.trap or cursor.pc <= entry else cursor.pc - 1
-        frames = self.program.pclntab.source_frames(sym_pc - self.bias)
+        frames = self.program.source_frames(sym_pc)
         if not frames:
             self.stack.frames.append(Frame(func.name, "?", 0, cursor.pc, cursor.sp, fp, entry,  # type: ignore[attr-defined]
                                            False, cursor.stack, cursor.trap))

@@ -104,6 +104,12 @@ class FakeProgram:
         self.layouts = RuntimeLayouts({"runtime.g": StructLayout("runtime.g", 160, dict(G_FIELDS))}, "fake")
         self.notes: list[str] = []
 
+    def func_for_pc(self, pc: int) -> Optional[FakeFunc]:
+        return self.pclntab.find_func(pc)
+
+    def source_frames(self, pc: int) -> list[FakeSource]:
+        return self.pclntab.source_frames(pc)
+
     def wait_reason(self, index: int) -> str:
         return ["", "chan receive"][index] if index < 2 else f"waitreason {index}"
 
