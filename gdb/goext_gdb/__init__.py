@@ -1,0 +1,52 @@
+"""goext's gdb front end: registers every goext command in gdb.
+
+Loaded by ``gdb/goext.py``; :func:`load` does the work once per gdb process.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gdb  # type: ignore[import-not-found]
+
+import goext_core
+
+from . import coexist, commands, goroutine_frames, target
+from goext_core.frontend import load_command_table
+
+_loaded = False
+
+
+def load() -> None:
+    """Register the commands and hooks (only the first call does anything)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    specs, warnings = load_command_table()
+    commands.register_all(specs)
+    if commands.ALIASES:
+        coexist.install_guard(
+            is_ours=lambda name: " ".join(name.split()) in commands.ALIASES,
+            reclaim=lambda name: commands.reclaim_alias(name, specs),
+        )
+    target.connect_events()
+    goroutine_frames.register()
+    for warning in warnings:
+        gdb.write(warning + "\n", gdb.STDERR)
+    if not quiet():
+        gdb.write(f"goext {goext_core.__version__}: go commands registered (go help)\n")
+
+
+def quiet() -> bool:
+    """GOEXT_QUIET=1, or ``set $goext_quiet = 1`` before loading."""
+    if os.environ.get("GOEXT_QUIET", "") not in ("", "0"):
+        return True
+    try:
+        value = gdb.convenience_variable("goext_quiet")
+    except (AttributeError, gdb.error):  # gdb < 8.3 has no convenience_variable()
+        return False
+    try:
+        return value is not None and bool(int(value))
+    except (gdb.error, ValueError, TypeError):
+        return False

@@ -1,0 +1,278 @@
+"""GdbTarget: goext's :class:`Target` over gdb's Python API.
+
+Everything is read through the selected inferior of one program space.  Values
+that need a gdb command to find out (core path, load bias, byte order) are
+cached until the next generation, which gdb events bump.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Optional, TypeVar
+
+import gdb  # type: ignore[import-not-found]
+
+from goext_core.errors import MemoryReadError
+from goext_core.target import Target, Thread
+
+from .elfhead import elf_entry
+
+T = TypeVar("T")
+
+# gdb architecture name -> Go's GOARCH.
+_ARCH_NAMES: tuple[tuple[str, str], ...] = (
+    ("i386:x86-64", "amd64"),
+    ("i386", "386"),
+    ("aarch64", "arm64"),
+    ("arm", "arm"),
+    ("riscv:rv64", "riscv64"),
+    ("powerpc:common64", "ppc64le"),
+    ("s390:64-bit", "s390x"),
+    ("mips:isa64", "mips64le"),
+    ("loongarch64", "loong64"),
+)
+
+# Registers read from every thread besides gdb's "general" group: the TLS
+# bases are not in that group, and Go keeps g in fs-relative TLS on amd64.
+_EXTRA_REGISTERS = ("fs_base", "gs_base")
+_PC_SP_NAMES = {"amd64": ("rip", "rsp"), "386": ("eip", "esp")}
+
+_CORE_FILE_RE = re.compile(r"Local core dump file:\s*\n\s*`(.+?)', file type")
+_ENTRY_RE = re.compile(r"Entry point: (0x[0-9a-fA-F]+)")
+
+
+class _Generation:
+    """A counter bumped by gdb events, plus a check of which inferior is
+    selected, since switching inferiors fires no event."""
+
+    def __init__(self) -> None:
+        self.counter = 1
+        self._last_identity: Optional[tuple[int, int, int]] = None
+
+    def bump(self, *_event: object) -> None:
+        self.counter += 1
+
+    def current(self) -> int:
+        inferior = gdb.selected_inferior()
+        identity = (inferior.num, inferior.pid, id(inferior.progspace))
+        if identity != self._last_identity:
+            self._last_identity = identity
+            self.counter += 1
+        return self.counter
+
+
+GENERATION = _Generation()
+
+_EVENTS_THAT_INVALIDATE = (
+    "stop", "cont", "exited", "new_objfile", "clear_objfiles", "free_objfile",
+    "memory_changed", "register_changed", "inferior_call", "new_inferior",
+    "inferior_deleted", "new_thread",
+)
+
+
+def connect_events() -> None:
+    """Connect the generation counter to gdb's events (call once per gdb)."""
+    for name in _EVENTS_THAT_INVALIDATE:
+        registry = getattr(gdb.events, name, None)  # older gdbs lack some
+        if registry is not None:
+            registry.connect(GENERATION.bump)
+
+
+class GdbTarget(Target):
+    """The inferior of one gdb program space."""
+
+    def __init__(self, progspace: "gdb.Progspace") -> None:
+        self.progspace = progspace
+        self._cache: dict[str, object] = {}
+        self._cache_generation = -1
+        self._register_names: dict[str, tuple[str, ...]] = {}
+
+    # -- per-generation cache ---------------------------------------------
+    def _cached(self, key: str, compute: Callable[[], T]) -> T:
+        generation = self.generation()
+        if generation != self._cache_generation:
+            self._cache.clear()
+            self._cache_generation = generation
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]  # type: ignore[return-value]
+
+    def _inferior(self) -> "gdb.Inferior":
+        selected = gdb.selected_inferior()
+        if selected.progspace == self.progspace:
+            return selected
+        for inferior in gdb.inferiors():
+            if inferior.progspace == self.progspace:
+                return inferior
+        return selected
+
+    # -- Target interface -----------------------------------------------
+    def generation(self) -> int:
+        return GENERATION.current()
+
+    @property  # type: ignore[override]
+    def arch(self) -> str:
+        return self._cached("arch", self._compute_arch)
+
+    @property  # type: ignore[override]
+    def ptr_size(self) -> int:
+        return self._cached("ptr_size", lambda: int(gdb.lookup_type("void").pointer().sizeof))
+
+    @property  # type: ignore[override]
+    def byte_order(self) -> str:
+        return self._cached("byte_order", _compute_byte_order)
+
+    def read(self, address: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        if address < 0 or address + size > 1 << (8 * self.ptr_size):
+            raise MemoryReadError(address, size, "address out of range")
+        try:
+            return bytes(self._inferior().read_memory(address, size))
+        except gdb.MemoryError as exc:
+            raise MemoryReadError(address, size, str(exc)) from None
+        except gdb.error as exc:  # e.g. "No process", a target that cannot read now
+            raise MemoryReadError(address, size, str(exc)) from None
+
+    def threads(self) -> list[Thread]:
+        return self._cached("threads", self._read_threads)
+
+    def selected_thread(self) -> Optional[Thread]:
+        """The thread selected in gdb (``thread N``), else the first one."""
+        selected = gdb.selected_thread()
+        threads = self.threads()
+        if selected is not None:
+            pid, lwp, tid = selected.ptid
+            for thread in threads:
+                if thread.tid == (lwp or tid or pid):
+                    return thread
+        return threads[0] if threads else None
+
+    def executable(self) -> Optional[str]:
+        if self.progspace.filename:
+            return self.progspace.filename
+        for objfile in self.progspace.objfiles():
+            if objfile.is_valid() and objfile.filename and not objfile.filename.startswith("system-supplied"):
+                return objfile.filename
+        return None
+
+    def core_path(self) -> Optional[str]:
+        return self._cached("core_path", self._compute_core_path)
+
+    def is_live(self) -> bool:
+        inferior = self._inferior()
+        return inferior.pid > 0 and self._connection_type() != "core"
+
+    def load_bias(self) -> int:
+        return self._cached("load_bias", self._compute_load_bias)
+
+    def describe(self) -> str:
+        inferior = self._inferior()
+        kind = "core" if self.core_path() else ("process" if self.is_live() else "file")
+        return f"gdb inferior {inferior.num} ({kind}, pid {inferior.pid}, {self.executable() or 'no executable'})"
+
+    # -- helpers -------------------------------------------------------------
+    def _connection_type(self) -> Optional[str]:
+        connection = getattr(self._inferior(), "connection", None)  # gdb >= 12
+        if connection is not None:
+            return connection.type
+        return "core" if self._compute_core_path() else None
+
+    def _info_target(self) -> str:
+        return self._cached("info_target", lambda: gdb.execute("info target", to_string=True))
+
+    def _compute_core_path(self) -> Optional[str]:
+        connection = getattr(self._inferior(), "connection", None)
+        if connection is not None and connection.type != "core":
+            return None
+        # gdb exposes the core's file name only in "info target".
+        match = _CORE_FILE_RE.search(self._info_target())
+        return match.group(1) if match else None
+
+    def _compute_load_bias(self) -> int:
+        """Relocated entry point (what gdb reports) minus the ELF's e_entry."""
+        path = self.executable()
+        file_entry = elf_entry(path) if path else None
+        match = _ENTRY_RE.search(self._info_target())
+        if file_entry is None or match is None:
+            return 0
+        return int(match.group(1), 16) - file_entry
+
+    def _compute_arch(self) -> str:
+        name = self._inferior().architecture().name()
+        for prefix, goarch in _ARCH_NAMES:
+            if name.startswith(prefix):
+                return goarch
+        return name
+
+    def _registers_to_read(self, architecture: "gdb.Architecture") -> tuple[str, ...]:
+        arch_name = architecture.name()
+        names = self._register_names.get(arch_name)
+        if names is None:
+            general = [reg.name for reg in architecture.registers("general")]
+            # fs_base/gs_base sit in the "system" group, not in "all".
+            every = {reg.name for group in ("all", "system") for reg in architecture.registers(group)}
+            names = tuple(general + [n for n in _EXTRA_REGISTERS if n in every and n not in general])
+            self._register_names[arch_name] = names
+        return names
+
+    def _read_threads(self) -> list[Thread]:
+        inferior = self._inferior()
+        if inferior.pid <= 0:
+            return []
+        previous_thread = gdb.selected_thread()
+        previous_frame = _selected_frame_or_none()
+        result: list[Thread] = []
+        try:
+            for thread in sorted(inferior.threads(), key=lambda t: t.num):
+                if not thread.is_valid() or thread.is_running() or thread.is_exited():
+                    continue
+                thread.switch()
+                frame = gdb.newest_frame()
+                registers = self._frame_registers(frame)
+                pid, lwp, tid = thread.ptid
+                result.append(Thread(tid=lwp or tid or pid, registers=registers, index=thread.num, name=thread.name or ""))
+        finally:
+            _restore_selection(previous_thread, previous_frame)
+        return result
+
+    def _frame_registers(self, frame: "gdb.Frame") -> dict[str, int]:
+        registers: dict[str, int] = {}
+        for name in self._registers_to_read(frame.architecture()):
+            try:
+                value = frame.read_register(name)
+                registers[name] = int(value) & ((1 << (8 * value.type.sizeof)) - 1)
+            except (gdb.error, ValueError, OverflowError):
+                continue  # unavailable in this core or not an integer register
+        pc_name, sp_name = _PC_SP_NAMES.get(self.arch, ("pc", "sp"))
+        if pc_name in registers:
+            registers.setdefault("pc", registers[pc_name])
+        else:
+            registers.setdefault("pc", int(frame.pc()))
+        if sp_name in registers:
+            registers.setdefault("sp", registers[sp_name])
+        return registers
+
+
+def _compute_byte_order() -> str:
+    text = gdb.execute("show endian", to_string=True)
+    return "big" if "big endian" in text else "little"
+
+
+def _selected_frame_or_none() -> Optional["gdb.Frame"]:
+    try:
+        return gdb.selected_frame()
+    except gdb.error:
+        return None
+
+
+def _restore_selection(thread: Optional["gdb.InferiorThread"], frame: Optional["gdb.Frame"]) -> None:
+    """Give the user back the thread and frame they had selected."""
+    if thread is None or not thread.is_valid():
+        return
+    thread.switch()
+    if frame is not None and frame.is_valid():
+        try:
+            frame.select()
+        except gdb.error:
+            pass

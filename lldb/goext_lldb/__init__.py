@@ -1,0 +1,43 @@
+"""goext's lldb front end: registers every goext command in lldb.
+
+Loaded by ``lldb/goext.py``'s ``__lldb_init_module``; :func:`load` registers
+the commands once per debugger.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import ModuleType
+
+import lldb  # type: ignore[import-not-found]
+
+import goext_core
+
+from . import commands
+from goext_core.frontend import load_command_table
+
+_registered_debuggers: set[int] = set()
+
+
+def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
+    """Register the ``go`` commands in ``debugger`` (again: nothing happens).
+
+    ``command script import`` reloads the entry module on a second import,
+    so the command classes are attached to it every time, while the
+    registration and the banner happen once.
+    """
+    specs, warnings = load_command_table()
+    commands.attach_classes(specs, entry_module)
+    if debugger.GetID() in _registered_debuggers:
+        return
+    _registered_debuggers.add(debugger.GetID())
+    warnings += commands.register_all(debugger, specs, entry_module)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    if not quiet():
+        print(f"goext {goext_core.__version__}: go commands registered (go help)")
+
+
+def quiet() -> bool:
+    return os.environ.get("GOEXT_QUIET", "") not in ("", "0")

@@ -1,0 +1,129 @@
+"""lldb commands: a ``go`` container with one ``go NAME`` per command spec.
+
+``command script add -c`` needs a class reachable from lldb's session
+namespace, so one class per spec is generated and attached to the entry
+module (the one ``command script import`` loaded).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from types import ModuleType
+from typing import Callable
+
+import lldb  # type: ignore[import-not-found]
+
+from goext_core.commands import CommandSpec, Context, dispatch
+from goext_core.errors import GoextError
+from goext_core.program import GoProgram
+
+from goext_core.frontend import HeldBackWriter
+from .target import LldbTarget
+
+PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
+
+_MAX_PROGRAMS = 8  # one per (debugger, target, executable); old ones are dropped
+_programs: "OrderedDict[tuple[int, int, str], GoProgram]" = OrderedDict()
+
+
+def _program_factory(debugger: "lldb.SBDebugger", exe_ctx: "lldb.SBExecutionContext") -> Callable[[], GoProgram]:
+    def current_program() -> GoProgram:
+        sbtarget = exe_ctx.GetTarget() if exe_ctx is not None else lldb.SBTarget()
+        if not sbtarget.IsValid():
+            sbtarget = debugger.GetSelectedTarget()
+        if not sbtarget.IsValid():
+            raise GoextError("no target: create one with a program, a core or a pid first")
+        executable = sbtarget.GetExecutable()
+        key = (debugger.GetID(), debugger.GetIndexOfTarget(sbtarget), executable.fullpath or "")
+        program = _programs.get(key)
+        if program is None:
+            program = _programs[key] = GoProgram(LldbTarget(sbtarget))
+            while len(_programs) > _MAX_PROGRAMS:
+                _programs.popitem(last=False)
+        elif isinstance(program.target, LldbTarget):
+            program.target.bind(sbtarget)
+        _programs.move_to_end(key)
+        return program
+
+    return current_program
+
+
+def run_command(
+    name: str,
+    arg: str,
+    debugger: "lldb.SBDebugger",
+    exe_ctx: "lldb.SBExecutionContext",
+    result: "lldb.SBCommandReturnObject",
+) -> None:
+    """Dispatch ``go NAME ARG``; a failure goes to ``result.SetError`` as one line."""
+    chunks: list[str] = []
+    writer = HeldBackWriter(chunks.append)
+    context = Context(_program_factory(debugger, exe_ctx), interactive=False)
+    succeeded = dispatch(context, name, arg, writer.write)
+    if succeeded:
+        writer.flush()
+    else:
+        error = writer.take_error()
+    if chunks:
+        result.Print("".join(chunks))
+    if succeeded:
+        result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
+    else:
+        # lldb prefixes "error: " itself.
+        result.SetError(re.sub(r"^goext: error: ", "goext: ", error))
+
+
+def class_name(spec_name: str) -> str:
+    return "GoextCommand_" + re.sub(r"\W", "_", spec_name)
+
+
+def command_class(spec: CommandSpec) -> type:
+    """A class for ``command script add -c`` running ``spec``."""
+
+    class GoCommand:
+        def __init__(self, debugger: "lldb.SBDebugger", internal_dict: dict) -> None:
+            pass
+
+        def __call__(self, debugger, command, exe_ctx, result) -> None:  # type: ignore[no-untyped-def]
+            run_command(spec.name, command, debugger, exe_ctx, result)
+
+        def get_short_help(self) -> str:
+            return spec.summary
+
+        def get_long_help(self) -> str:
+            try:
+                return spec.help_text()
+            except Exception as exc:  # noqa: BLE001 - help must not raise into lldb
+                return f"{spec.summary}\n(no help: {exc})"
+
+    GoCommand.__name__ = GoCommand.__qualname__ = class_name(spec.name)
+    return GoCommand
+
+
+def lldb_quote(text: str) -> str:
+    """Quote one argument for lldb's command line."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def attach_classes(specs: dict[str, CommandSpec], entry_module: ModuleType) -> None:
+    for spec in specs.values():
+        command = command_class(spec)
+        setattr(entry_module, command.__name__, command)
+
+
+def register_all(debugger: "lldb.SBDebugger", specs: dict[str, CommandSpec], entry_module: ModuleType) -> list[str]:
+    """Add the ``go`` container and its subcommands; returns error lines."""
+    interpreter = debugger.GetCommandInterpreter()
+    errors: list[str] = []
+
+    def run(command: str) -> None:
+        result = lldb.SBCommandReturnObject()
+        interpreter.HandleCommand(command, result)
+        if not result.Succeeded():
+            errors.append(f"goext: warning: '{command}' failed: {(result.GetError() or '').strip()}")
+
+    run(f"command container add -o -h {lldb_quote(PREFIX_HELP)} go")
+    for spec in specs.values():
+        run(f"command script add -o -c {entry_module.__name__}.{class_name(spec.name)} go {spec.name}")
+    return errors

@@ -1,0 +1,212 @@
+"""LldbTarget: goext's :class:`Target` over lldb's SB API."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, TypeVar
+
+import lldb  # type: ignore[import-not-found]
+
+from goext_core.errors import MemoryReadError
+from goext_core.target import Target, Thread
+
+from .corefile import find_mapped_core
+
+T = TypeVar("T")
+
+# lldb triple architecture -> Go's GOARCH.
+_ARCH_NAMES: dict[str, str] = {
+    "x86_64": "amd64",
+    "i386": "386",
+    "i686": "386",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "riscv64": "riscv64",
+    "powerpc64le": "ppc64le",
+    "s390x": "s390x",
+    "loongarch64": "loong64",
+}
+
+# lldb's register names that differ from the ones goext (and gdb) use.
+_REGISTER_RENAMES: dict[str, str] = {"rflags": "eflags", "fp": "x29", "lr": "x30"}
+# Not in lldb's general purpose set on some platforms; read by name when present.
+_EXTRA_REGISTERS = ("fs_base", "gs_base")
+_CORE_PLUGINS = ("elf-core", "mach-o-core", "minidump")
+_NOT_LIVE_STATES = {
+    lldb.eStateInvalid, lldb.eStateUnloaded, lldb.eStateDetached, lldb.eStateExited,
+}
+_INVALID_ADDRESS = lldb.LLDB_INVALID_ADDRESS
+
+
+class LldbTarget(Target):
+    """One lldb target (and its process, if any)."""
+
+    def __init__(self, sbtarget: "lldb.SBTarget") -> None:
+        self.sbtarget = sbtarget
+        self._generation = 1
+        self._last_identity: Optional[tuple] = None
+        self._cache: dict[str, object] = {}
+        self._cache_generation = -1
+
+    def bind(self, sbtarget: "lldb.SBTarget") -> None:
+        """Follow a new SBTarget for the same executable (the generation check
+        notices the different process)."""
+        self.sbtarget = sbtarget
+
+    # -- per-generation cache ---------------------------------------------
+    def _cached(self, key: str, compute: Callable[[], T]) -> T:
+        generation = self.generation()
+        if generation != self._cache_generation:
+            self._cache.clear()
+            self._cache_generation = generation
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]  # type: ignore[return-value]
+
+    def _process(self) -> "lldb.SBProcess":
+        return self.sbtarget.GetProcess()
+
+    # -- Target interface -----------------------------------------------
+    def generation(self) -> int:
+        # lldb counts stops and resumes per process; a new process or module
+        # list (dlopen, target replaced) also changes what we saw.
+        process = self._process()
+        identity = (
+            process.IsValid() and process.GetUniqueID(),
+            process.IsValid() and process.GetStopID(),
+            process.IsValid() and process.GetState(),
+            self.sbtarget.GetNumModules(),
+            self.sbtarget.GetExecutable().fullpath if self.sbtarget.IsValid() else None,
+        )
+        if identity != self._last_identity:
+            self._last_identity = identity
+            self._generation += 1
+        return self._generation
+
+    @property  # type: ignore[override]
+    def arch(self) -> str:
+        triple = self.sbtarget.GetTriple() or ""
+        machine = triple.split("-", 1)[0]
+        return _ARCH_NAMES.get(machine, machine)
+
+    @property  # type: ignore[override]
+    def ptr_size(self) -> int:
+        return self.sbtarget.GetAddressByteSize() or 8
+
+    @property  # type: ignore[override]
+    def byte_order(self) -> str:
+        return "big" if self.sbtarget.GetByteOrder() == lldb.eByteOrderBig else "little"
+
+    def read(self, address: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        if address < 0 or address + size > 1 << (8 * self.ptr_size):
+            raise MemoryReadError(address, size, "address out of range")
+        process = self._process()
+        if not process.IsValid():
+            raise MemoryReadError(address, size, "no process or core")
+        error = lldb.SBError()
+        data = process.ReadMemory(address, size, error)
+        if error.Fail() or data is None:
+            raise MemoryReadError(address, size, error.GetCString() or "read failed")
+        if len(data) != size:
+            raise MemoryReadError(address, size, f"only {len(data)} bytes readable")
+        return bytes(data)
+
+    def selected_thread(self) -> Optional[Thread]:
+        """The thread selected in lldb (``thread select N``), else the first one."""
+        threads = self.threads()
+        process = self.sbtarget.GetProcess()
+        if process.IsValid():
+            wanted = process.GetSelectedThread().GetThreadID()
+            for thread in threads:
+                if thread.tid == wanted:
+                    return thread
+        return threads[0] if threads else None
+
+    def threads(self) -> list[Thread]:
+        return self._cached("threads", self._read_threads)
+
+    def executable(self) -> Optional[str]:
+        spec = self.sbtarget.GetExecutable()
+        return spec.fullpath if spec.IsValid() else None
+
+    def core_path(self) -> Optional[str]:
+        return self._cached("core_path", self._compute_core_path)
+
+    def is_live(self) -> bool:
+        process = self._process()
+        return (
+            process.IsValid()
+            and process.GetPluginName() not in _CORE_PLUGINS
+            and process.GetState() not in _NOT_LIVE_STATES
+        )
+
+    def load_bias(self) -> int:
+        return self._cached("load_bias", self._compute_load_bias)
+
+    def describe(self) -> str:
+        process = self._process()
+        kind = "core" if self.core_path() else ("process" if self.is_live() else "file")
+        pid = process.GetProcessID() if process.IsValid() else 0
+        return f"lldb target ({kind}, pid {pid}, {self.executable() or 'no executable'})"
+
+    # -- helpers -------------------------------------------------------------
+    def _compute_core_path(self) -> Optional[str]:
+        process = self._process()
+        if not process.IsValid() or process.GetPluginName() != "elf-core":
+            return None
+        # lldb 16 has no API for the core's file name; lldb keeps the core
+        # mapped, so /proc/self/maps names it.
+        return find_mapped_core(process.GetProcessID())
+
+    def _compute_load_bias(self) -> int:
+        """Run-time minus link-time address of the executable's ELF header."""
+        module = self.sbtarget.GetModuleAtIndex(0)
+        if not module.IsValid():
+            return 0
+        header = module.GetObjectFileHeaderAddress()
+        load_address = header.GetLoadAddress(self.sbtarget)
+        file_address = header.GetFileAddress()
+        if _INVALID_ADDRESS in (load_address, file_address):
+            return 0
+        return load_address - file_address
+
+    def _read_threads(self) -> list[Thread]:
+        process = self._process()
+        if not process.IsValid() or process.GetState() in _NOT_LIVE_STATES:
+            return []
+        result: list[Thread] = []
+        for index in range(process.GetNumThreads()):
+            thread = process.GetThreadAtIndex(index)
+            frame = thread.GetFrameAtIndex(0)
+            if not frame.IsValid():
+                continue
+            result.append(Thread(
+                tid=thread.GetThreadID(),
+                registers=self._frame_registers(frame),
+                index=thread.GetIndexID(),
+                name=thread.GetName() or "",
+            ))
+        return result
+
+    def _frame_registers(self, frame: "lldb.SBFrame") -> dict[str, int]:
+        registers: dict[str, int] = {}
+        register_sets = frame.GetRegisters()
+        general = register_sets.GetFirstValueByName("General Purpose Registers")
+        if not general.IsValid() and register_sets.GetSize() > 0:
+            general = register_sets.GetValueAtIndex(0)
+        word = self.ptr_size
+        for index in range(general.GetNumChildren()):
+            register = general.GetChildAtIndex(index)
+            # The set also lists sub-registers (eax, ax, al): keep full words.
+            if register.GetByteSize() != word:
+                continue
+            name = register.GetName()
+            registers[_REGISTER_RENAMES.get(name, name)] = register.GetValueAsUnsigned()
+        for name in _EXTRA_REGISTERS:
+            register = frame.FindRegister(name)
+            if register.IsValid():
+                registers[name] = register.GetValueAsUnsigned()
+        registers["pc"] = frame.GetPC()
+        registers["sp"] = frame.GetSP()
+        return registers
