@@ -1,0 +1,3 @@
+module example.com/pclnprog
+
+go 1.19
