@@ -4,6 +4,8 @@
 #
 #   ./install.sh               install packages, register goext, verify
 #   ./install.sh --test-deps   the same plus what the test suite needs
+#   ./install.sh --demo        the default install plus a Go toolchain, then run
+#                              demo/run.sh: crash a bundled Go program, open its core
 #   ./install.sh --check       report versions; check both debuggers load goext
 #   ./install.sh --uninstall   remove what install.sh added (not packages)
 #
@@ -34,6 +36,7 @@ ROOT="${ROOT%/}"
 
 PACKAGES=(gdb lldb-16 python3-lldb-16 python3-pyelftools)
 TEST_PACKAGES=(python3-pytest python3-pip golang-1.19-go)
+DEMO_PACKAGES=(golang-1.19-go)
 LLDB_VERSIONED=lldb-16
 
 BLOCK_BEGIN="# >>> goext (added by install.sh; remove with install.sh --uninstall) >>>"
@@ -53,12 +56,14 @@ usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 # -- options -------------------------------------------------------------------
 action=install
 test_deps=0
+demo=0
 mode=""
 packages=1
 packages_only=0
 while (($#)); do
     case "$1" in
         --test-deps) test_deps=1 ;;
+        --demo) demo=1 ;;
         --uninstall) action=uninstall ;;
         --check) action=check ;;
         --user) mode=user ;;
@@ -211,6 +216,7 @@ remove_block() {
 wanted_packages() {
     printf '%s\n' "${PACKAGES[@]}"
     if [ "$test_deps" = 1 ]; then printf '%s\n' "${TEST_PACKAGES[@]}"; fi
+    if [ "$demo" = 1 ]; then printf '%s\n' "${DEMO_PACKAGES[@]}"; fi
 }
 
 missing_packages() {
@@ -455,7 +461,12 @@ do_check() {
 }
 
 case "$action" in
-    install) do_install ;;
+    install)
+        do_install
+        if [ "$demo" = 1 ]; then
+            exec "$REPO/demo/run.sh"
+        fi
+        ;;
     uninstall) do_uninstall ;;
     check) do_check ;;
 esac

@@ -16,8 +16,6 @@ from goext_core.snapshot import build_snapshot
 from support.cores import kernel_core
 from support.oracle import parse_traceback
 from support.parity import compare
-from support.toolchains import GO_VERSIONS
-from support.build import FLAVOURS
 
 # (program, mode, goroutine that crashed: compared on its caller frames)
 SCENARIOS = [
@@ -36,12 +34,9 @@ def _crashing_goroutine(traceback, default):
     return None
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
-@pytest.mark.parametrize("version", GO_VERSIONS)
 @pytest.mark.parametrize("program,mode,crashing", SCENARIOS, ids=[f"{p}-{m}" for p, m, _ in SCENARIOS])
-def test_snapshot_matches_runtime_traceback(go_matrix, program, mode, crashing, version, flavour):
-    go_matrix.require(version, flavour)
-    artifact = kernel_core(program, version, flavour, mode)
+def test_snapshot_matches_runtime_traceback(program, mode, crashing, go_version, flavour):
+    artifact = kernel_core(program, go_version, flavour, mode)
     traceback = parse_traceback(artifact.traceback.read_text(errors="replace"))
     assert traceback.goroutines, "the runtime printed no goroutines"
     snapshot = build_snapshot(GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))

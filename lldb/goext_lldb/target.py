@@ -106,10 +106,25 @@ class LldbTarget(Target):
             raise MemoryReadError(address, size, "no process or core")
         error = lldb.SBError()
         data = process.ReadMemory(address, size, error)
-        if error.Fail() or data is None:
-            raise MemoryReadError(address, size, error.GetCString() or "read failed")
-        if len(data) != size:
-            raise MemoryReadError(address, size, f"only {len(data)} bytes readable")
+        if error.Fail() or data is None or len(data) != size:
+            # A kernel core leaves out unmodified file-backed pages (text, rodata),
+            # and lldb's core process does not fall back to the executable for
+            # them; the target's section contents do.
+            from_file = self._read_from_sections(address, size)
+            if from_file is not None:
+                return from_file
+            reason = error.GetCString() if error.Fail() else f"only {len(data or b'')} bytes readable"
+            raise MemoryReadError(address, size, reason or "read failed")
+        return bytes(data)
+
+    def _read_from_sections(self, address: int, size: int) -> Optional[bytes]:
+        sbaddress = self.sbtarget.ResolveLoadAddress(address)
+        if not sbaddress.IsValid() or not sbaddress.GetSection().IsValid():
+            return None
+        error = lldb.SBError()
+        data = self.sbtarget.ReadMemory(sbaddress, size, error)
+        if error.Fail() or data is None or len(data) != size:
+            return None
         return bytes(data)
 
     def selected_thread(self) -> Optional[Thread]:

@@ -1,0 +1,140 @@
+"""Build the Go fixture programs in tests/programs/, cached per toolchain and flavour.
+
+A build is cached under ``<cache>/builds/<key>/<program>``; the key covers the
+program's source (path and content), the toolchain's full version and the
+flavour's flags, so editing a fixture or bumping a pin rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import cache_dir, file_lock
+from .toolchains import Toolchain, toolchain
+
+PROGRAMS_DIR = Path(__file__).resolve().parent.parent / "programs"
+
+# Flavour -> extra "go build" flags.
+FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "noopt": ("-gcflags=all=-N -l",),  # no optimisation, no inlining: every local has a home
+    "stripped": ("-ldflags=-s -w",),  # no symbol table, no DWARF
+}
+FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
+
+PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple")
+
+# A cold GOCACHE compiles the standard library first (~40 s per toolchain).
+_BUILD_TIMEOUT_S = 900
+
+
+class BuildError(RuntimeError):
+    """``go build`` failed; the message carries its output."""
+
+
+def program_dir(program: str) -> Path:
+    directory = PROGRAMS_DIR / program
+    if not (directory / "main.go").is_file():
+        raise ValueError(f"unknown fixture program {program!r} (no {directory / 'main.go'})")
+    return directory
+
+
+def _sources(program: str) -> list[Path]:
+    directory = program_dir(program)
+    return sorted(p for p in directory.glob("*.go") if not p.name.endswith("_test.go"))
+
+
+def source_hash(program: str) -> str:
+    """Hash of the program's sources, including their absolute paths.
+
+    The paths are compiled into the binary (DWARF, pclntab), so a checkout in
+    another directory must not reuse a binary that names the old one.
+    """
+    digest = hashlib.sha256()
+    for path in _sources(program):
+        digest.update(str(path).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build_key(program: str, version: str, flavour: str = "default", tc: Toolchain | None = None) -> str:
+    """The cache key of one build: readable prefix plus a hash of everything that matters."""
+    if flavour not in FLAVOUR_FLAGS:
+        raise ValueError(f"unknown flavour {flavour!r}; known: {', '.join(FLAVOURS)}")
+    tc = tc or toolchain(version)
+    digest = hashlib.sha256()
+    for part in (source_hash(program), tc.full_version, str(tc.go), *FLAVOUR_FLAGS[flavour], "linux/amd64", "cgo=0"):
+        digest.update(part.encode() + b"\0")
+    return f"{program}-go{tc.full_version}-{flavour}-{digest.hexdigest()[:16]}"
+
+
+def build(program: str, version: str, flavour: str = "default") -> Path:
+    """Path of ``program`` built with Go ``version`` ("1.22") in ``flavour``.
+
+    Builds on first use; later calls (from any process) return the cached
+    binary.  Raises :class:`support.Unavailable` if the toolchain cannot be
+    installed and :class:`BuildError` if the build fails.
+    """
+    tc = toolchain(version)
+    key = build_key(program, version, flavour, tc)
+    final = cache_dir() / "builds" / key
+    binary = final / program
+    if binary.is_file():
+        return binary
+    with file_lock(f"build-{key}"):
+        if binary.is_file():
+            return binary
+        _build_into(program, flavour, tc, final)
+    return binary
+
+
+def _build_into(program: str, flavour: str, tc: Toolchain, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    sources = _sources(program)
+    with tempfile.TemporaryDirectory(prefix=f".{final.name}-", dir=final.parent) as scratch:
+        staged = Path(scratch) / "entry"
+        staged.mkdir()
+        command = [str(tc.go), "build", "-o", str(staged / program), *FLAVOUR_FLAGS[flavour]]
+        command += [p.name for p in sources]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                command,
+                cwd=program_dir(program),
+                env=tc.env(),
+                capture_output=True,
+                text=True,
+                timeout=_BUILD_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BuildError(f"go{tc.full_version} build of {program} timed out after {exc.timeout}s") from exc
+        if done.returncode != 0:
+            raise BuildError(
+                f"go{tc.full_version} build of {program} ({flavour}) failed:\n{done.stderr.strip()}"
+            )
+        metadata = {
+            "program": program,
+            "go": tc.full_version,
+            "flavour": flavour,
+            "command": command,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        (staged / "build.json").write_text(json.dumps(metadata, indent=1))
+        if final.exists():  # leftovers of an interrupted build (we hold the lock)
+            shutil.rmtree(final)
+        os.rename(staged, final)
+
+
+def build_metadata(binary: Path) -> dict[str, object]:
+    """The build.json written next to a cached binary."""
+    return json.loads((binary.parent / "build.json").read_text())
+
+
+__all__ = ["BuildError", "FLAVOURS", "FLAVOUR_FLAGS", "PROGRAMS", "build", "build_key", "build_metadata", "source_hash"]
