@@ -43,3 +43,18 @@ def test_snapshot_matches_runtime_traceback(program, mode, crashing, go_version,
     report = compare(snapshot, traceback, _crashing_goroutine(traceback, crashing))
     assert report.compared >= len(traceback.by_id()) - 1
     assert report.ok(), f"{len(report.mismatches)} mismatches:\n{report.summary()}"
+
+
+@pytest.mark.slow
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_wait_minutes_match_runtime(go_version, flavour):
+    """Goroutines parked for over a minute: the runtime prints "N minutes";
+    goext estimates "now" from the core (this core takes a minute to make)."""
+    artifact = kernel_core("longwait", go_version, flavour, "panic")
+    traceback = parse_traceback(artifact.traceback.read_text(errors="replace"))
+    waiting = [g for g in traceback.by_id().values() if g.wait_minutes]
+    assert len(waiting) >= 3, artifact.traceback.read_text()[:2000]
+    snapshot = build_snapshot(GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
+    report = compare(snapshot, traceback, 1)
+    assert report.ok(), report.summary()

@@ -56,6 +56,7 @@ class GoroutineRecord:
     state: str = ""  # as printed between the brackets of the traceback header
     wait_reason: str = ""
     waitsince: int = 0
+    last_wake: int = 0  # nanotime when its last sleep ended (0: unknown or sleeping)
     wait_minutes: Optional[int] = None
     locked_to_thread: bool = False
     m: int = 0  # address of the M running it (or in syscall), else 0
@@ -172,11 +173,21 @@ def read_allm(program: "GoProgram") -> list[MachineRecord]:
     return records
 
 
-def estimate_now(program: "GoProgram", waitsinces: list[int]) -> Optional[int]:
-    """The best nanotime() the core holds: sched.lastpoll (sysmon refreshes it about
-    every 10ms while the network poller is initialized, src/runtime/proc.go sysmon),
-    never earlier than the newest waitsince."""
-    candidates = [w for w in waitsinces if w > 0]
+def estimate_now(program: "GoProgram", records: list[GoroutineRecord]) -> Optional[int]:
+    """The runtime's nanotime() at the moment of the snapshot.
+
+    A live process on this machine reads the same clock as we do.  For a core,
+    "now" is at least every timestamp the process holds: sched.lastpoll
+    (refreshed by sysmon about every 10ms while the poller runs, though Go
+    <= 1.20 stores the time *before* a blocking poll; src/runtime/proc.go),
+    every g.waitsince, and the wake-up time of every finished sleep
+    (g.sleepWhen on Go 1.23+, else g.timer.when; src/runtime/time.go), which
+    covers the usual "slept, woke up, crashed"."""
+    live = program.target.monotonic_now()
+    if live is not None:
+        return live
+    candidates = [r.waitsince for r in records if r.waitsince > 0]
+    candidates += [r.last_wake for r in records if r.last_wake > 0]
     sched = program.runtime_symbol("runtime.sched")
     schedt = program.layouts.structs.get("runtime.schedt")
     if sched is not None and schedt is not None and schedt.has("lastpoll"):
@@ -187,6 +198,23 @@ def estimate_now(program: "GoProgram", waitsinces: list[int]) -> Optional[int]:
         except MemoryReadError:
             pass
     return max(candidates) if candidates else None
+
+
+def _last_wake(program: "GoProgram", record: GoroutineRecord, f: _Fields) -> int:
+    """When this goroutine's last sleep ended, if it is not sleeping now."""
+    if record.state == "sleep":
+        return 0
+    if program.layouts.g.has("sleepWhen"):
+        return max(f.i("sleepWhen"), 0)
+    timer = f.u("timer")
+    layout = program.layouts.structs.get("runtime.timer")
+    if not timer or layout is None or not layout.has("when"):
+        return 0
+    try:
+        when = int.from_bytes(program.target.read(timer + layout.offset("when"), 8), "little", signed=True)
+    except MemoryReadError:
+        return 0
+    return when if 0 < when < 1 << 62 else 0
 
 
 def _labels(program: "GoProgram", pointer: int) -> dict[str, str]:
@@ -246,6 +274,7 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
             record.stack_barriers = _stack_barriers(program, f)
         except GoextError as exc:
             record.error = f"stack barriers unreadable: {exc}"
+    record.last_wake = _last_wake(program, record, f)
     record.system = program.is_system_goroutine(record, f)
     return record
 
@@ -291,7 +320,7 @@ def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[Go
     addresses = read_allgs(program)
     # Wait minutes need "now", which is estimated from all the records.
     records = [read_goroutine(program, address) for address in addresses]
-    now = estimate_now(program, [r.waitsince for r in records])
+    now = estimate_now(program, records)
     out: list[GoroutineRecord] = []
     for record in records:
         if record.error is None and is_dead_status(record.status) and not include_dead:

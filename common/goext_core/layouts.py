@@ -25,6 +25,7 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "waitsince", "waitreason", "preempt", "lockedm", "sigcode0", "sigcode1", "sigpc",
         "parentGoid", "gopc", "ancestors", "startpc", "waiting", "labels", "param",
         "runningCleanups", "bubble",
+        "timer", "sleepWhen",
         "stkbar", "stkbarPos",  # Go 1.5-1.8 stack barriers (src/runtime/runtime2.go of those releases)
     ),
     "runtime.m": (
@@ -33,6 +34,12 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "spinning", "blocked", "incgo", "isextra", "ncgo", "alllink", "schedlink",
         "lockedg", "mstartfn", "libcallpc", "libcallsp", "libcallg", "vdsoSP", "vdsoPC",
     ),
+    "runtime.schedt": (
+        "lastpoll", "pollUntil", "midle", "nmidle", "nmidlelocked", "mnext", "maxmcount", "nmsys",
+        "nmfreed", "ngsys", "pidle", "npidle", "nmspinning", "needspinning", "runq.head", "runq.tail",
+        "runq.size", "runqsize", "gcwaiting", "stopwait", "stopnote", "sysmonwait", "safePointWait",
+    ),
+    "runtime.timer": ("when",),
     "runtime.p": (
         "id", "status", "link", "schedtick", "syscalltick", "m",
         "runqhead", "runqtail", "runq", "runnext",

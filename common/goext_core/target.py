@@ -81,6 +81,11 @@ class Target:
     def is_live(self) -> bool:
         return False
 
+    def monotonic_now(self) -> Optional[int]:
+        """CLOCK_MONOTONIC of the target's machine now (what Go's nanotime() reads),
+        when the target is a live process on this machine; else None."""
+        return None
+
     def describe(self) -> str:
         return type(self).__name__
 

@@ -8,6 +8,7 @@ cached until the next generation, which gdb events bump.
 from __future__ import annotations
 
 import re
+import time
 from typing import Callable, Optional, TypeVar
 
 import gdb  # type: ignore[import-not-found]
@@ -165,6 +166,12 @@ class GdbTarget(Target):
 
     def load_bias(self) -> int:
         return self._cached("load_bias", self._compute_load_bias)
+
+    def monotonic_now(self) -> Optional[int]:
+        # A native inferior runs on this machine: its nanotime() is our CLOCK_MONOTONIC.
+        if self.is_live() and self._connection_type() == "native":
+            return time.monotonic_ns()
+        return None
 
     def describe(self) -> str:
         inferior = self._inferior()

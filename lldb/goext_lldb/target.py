@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Optional, TypeVar
 
 import lldb  # type: ignore[import-not-found]
@@ -147,6 +148,13 @@ class LldbTarget(Target):
 
     def core_path(self) -> Optional[str]:
         return self._cached("core_path", self._compute_core_path)
+
+    def monotonic_now(self) -> Optional[int]:
+        # A process on the host platform reads the same CLOCK_MONOTONIC as we do.
+        platform = self.sbtarget.GetPlatform()
+        if self.is_live() and platform.IsValid() and platform.GetName() == "host":
+            return time.monotonic_ns()
+        return None
 
     def is_live(self) -> bool:
         process = self._process()

@@ -29,7 +29,7 @@ FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
 }
 FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
 
-PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple")
+PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait")
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
 _BUILD_TIMEOUT_S = 900

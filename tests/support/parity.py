@@ -79,12 +79,22 @@ def _compare_frames(expected: GoroutineTrace, ours: list[tuple], suffix_only: bo
     return None
 
 
-def compare(snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: Optional[int] = None) -> ParityReport:
+# States of goroutines that may have moved between a live snapshot and the
+# runtime's later report of the same process.
+MOVING_STATES = ("running", "runnable", "syscall", "preempted")
+
+
+def compare(snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: Optional[int] = None,
+            parked_only: bool = False) -> ParityReport:
+    """``parked_only``: compare only goroutines parked in both (live processes,
+    where the report comes after the snapshot)."""
     report = ParityReport()
     ours = {g["id"]: g for g in snapshot["goroutines"]}
     expected_all = traceback.by_id()
     for goid, expected in expected_all.items():
         if goid == 0:
+            continue
+        if parked_only and (expected.state in MOVING_STATES or ours.get(goid, {}).get("state") in MOVING_STATES):
             continue
         entry = ours.get(goid)
         if entry is None:
@@ -98,6 +108,8 @@ def compare(snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: 
             problems.append(f"state {entry['state']!r} != {expected.state!r}")
         if expected.wait_minutes and entry["wait_minutes"] != expected.wait_minutes:
             problems.append(f"wait minutes {entry['wait_minutes']} != {expected.wait_minutes}")
+        if expected.labels and entry.get("labels") != expected.labels:
+            problems.append(f"labels {entry.get('labels')} != {expected.labels}")
         if entry["locked_to_thread"] != expected.locked_to_thread:
             problems.append(f"locked_to_thread {entry['locked_to_thread']} != {expected.locked_to_thread}")
         if expected.frames:
@@ -115,7 +127,7 @@ def compare(snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: 
             if got != want:
                 problems.append(f"created by {got} != {want}")
         report.mismatches.extend(Mismatch(goid, p) for p in problems)
-    extra = set(ours) - set(expected_all)
+    extra = set() if parked_only else set(ours) - set(expected_all)
     for goid in sorted(extra):
         report.mismatches.append(Mismatch(goid, "in the snapshot but not printed by the runtime"))
     return report
