@@ -107,6 +107,7 @@ class CoreTarget(Target):
         self._bias = 0
         if self._exe_path:
             self._load_executable(self._exe_path)
+            self._check_executable_matches()
 
     # -- core parsing -----------------------------------------------------
     def _read_core(self, elf: "ELFFile") -> None:  # noqa: F821
@@ -198,6 +199,32 @@ class CoreTarget(Target):
             ):
                 return mapping.start - (lowest & ~0xFFF)
         return 0
+
+    def _read_core_only(self, address: int, size: int) -> Optional[bytes]:
+        index = bisect.bisect_right(self._starts, address) - 1
+        if index < 0:
+            return None
+        segment = self._segments[index]
+        delta = address - segment.start
+        if address + size > segment.end or delta + size > segment.file_size:
+            return None
+        data = self._core_file.read(segment.file_offset + delta, size)
+        return data if len(data) == size else None
+
+    def _check_executable_matches(self) -> None:
+        """The kernel dumps the first page of every mapped ELF file (its headers
+        and, for Go, the build-id note): it must equal the executable's."""
+        assert self._exe_file is not None
+        lowest = min((vaddr for vaddr, _, offset, _ in self._exe_segments if offset == 0), default=None)
+        if lowest is None:
+            return
+        size = min(4096, self._exe_file.size)
+        in_core = self._read_core_only(lowest + self._bias, size)
+        if in_core is not None and in_core != self._exe_file.read(0, size):
+            made_by = self._guess_executable()
+            hint = f"; the core was made by {made_by}" if made_by and made_by != self._exe_path else ""
+            raise GoextError(f"{self._exe_path} does not match the core {self._core_path} "
+                             f"(its ELF headers differ from the ones in the core{hint})")
 
     # -- Target API ---------------------------------------------------------
     def read(self, address: int, size: int) -> bytes:
