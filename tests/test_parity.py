@@ -17,10 +17,12 @@ from support.cores import kernel_core
 from support.oracle import parse_traceback
 from support.parity import compare
 
-# (program, mode, goroutine that crashed: compared on its caller frames)
+# (program, mode, arguments, goroutine that crashed: compared on its caller frames)
 SCENARIOS = [
-    ("zoo", "panic", 1),
-    ("zoo", "segv", None),
+    ("zoo", "panic", (), 1),
+    ("zoo", "segv", (), None),
+    ("simple", "panic", (), 1),
+    ("many", "panic", ("500",), 1),
 ]
 
 
@@ -34,9 +36,10 @@ def _crashing_goroutine(traceback, default):
     return None
 
 
-@pytest.mark.parametrize("program,mode,crashing", SCENARIOS, ids=[f"{p}-{m}" for p, m, _ in SCENARIOS])
-def test_snapshot_matches_runtime_traceback(program, mode, crashing, go_version, flavour):
-    artifact = kernel_core(program, go_version, flavour, mode)
+@pytest.mark.parametrize("program,mode,arguments,crashing", SCENARIOS,
+                         ids=[f"{p}-{m}{'-' + '-'.join(a) if a else ''}" for p, m, a, _ in SCENARIOS])
+def test_snapshot_matches_runtime_traceback(program, mode, arguments, crashing, go_version, flavour):
+    artifact = kernel_core(program, go_version, flavour, mode, arguments)
     traceback = parse_traceback(artifact.traceback.read_text(errors="replace"))
     assert traceback.goroutines, "the runtime printed no goroutines"
     snapshot = build_snapshot(GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
