@@ -264,7 +264,7 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
         record.parent_id = f.u("parentGoid")
     reason_index = f.u("waitreason")
     record.wait_reason = program.wait_reason(reason_index) if reason_index else ""
-    record.state = _state_text(program, record, reason_index, f)
+    record.state = _state_text(program, record, reason_index)
     try:
         record.labels = _labels(program, f.u("labels"))
     except GoextError:
@@ -275,7 +275,7 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
         except GoextError as exc:
             record.error = f"stack barriers unreadable: {exc}"
     record.last_wake = _last_wake(program, record, f)
-    record.system = program.is_system_goroutine(record, f)
+    record.system = program.is_system_goroutine(record)
     return record
 
 
@@ -299,7 +299,7 @@ def _stack_barriers(program: "GoProgram", f: _Fields) -> list[tuple[int, int]]:
             for i in range(0, len(data), 2 * ptr)]
 
 
-def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int, f: _Fields) -> str:
+def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int) -> str:
     """The header state exactly as src/runtime/traceback.go goroutineheader prints it,
     without the ", N minutes" and ", locked to thread" parts."""
     plain = record.plain_status

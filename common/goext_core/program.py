@@ -82,9 +82,20 @@ class GoProgram:
         return self._static_value("pclntab", lambda: Pclntab.from_binary(self.binary))
 
     @property
+    def debug_binary(self) -> Optional[GoBinary]:
+        """The file holding this program's DWARF: the executable itself when it
+        has DWARF, else the debug file debuginfod serves for its GNU build-id
+        (when $DEBUGINFOD_URLS is set), else None."""
+        from .debuginfod import find_debug_binary
+
+        return self._static_value("debug_binary", lambda: find_debug_binary(self.binary, self.notes))
+
+    @property
     def layouts(self) -> RuntimeLayouts:
         def compute() -> RuntimeLayouts:
-            layouts = load_layouts(self.binary.elf, self.binary.has_dwarf(), self.go_minor)
+            debug = self.debug_binary
+            elf = debug.elf if debug is not None else self.binary.elf
+            layouts = load_layouts(elf, debug is not None, self.go_minor)
             self.notes.extend(layouts.notes)
             return layouts
 
@@ -93,18 +104,15 @@ class GoProgram:
     def runtime_symbol(self, name: str) -> Optional[int]:
         """Run-time address of a runtime global (symbol table, else recovered)."""
 
-        def compute() -> dict[str, Optional[int]]:
-            return {}
-
-        cache = self._static_value("symbols", compute)
+        cache: dict[str, Optional[int]] = self._static_value("symbols", dict)
         if name not in cache:
             address = self.binary.symbol(name)
-            if address is None:
+            if address is not None:
+                address += self.target.load_bias()
+            else:
                 from .stripped import recover_runtime_symbol
 
                 address = recover_runtime_symbol(self, name)
-            elif address is not None:
-                address += self.target.load_bias()
             cache[name] = address
         return cache[name]
 
@@ -175,7 +183,7 @@ class GoProgram:
         func = self.func_for_pc(pc)
         return func.name if func is not None else None
 
-    def is_system_goroutine(self, record: GoroutineRecord, fields: Any = None) -> bool:
+    def is_system_goroutine(self, record: GoroutineRecord) -> bool:
         name = self.func_name(record.startpc) if record.startpc else None
         if name is None or name in _USER_RUNTIME_STARTS:
             return False

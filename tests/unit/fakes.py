@@ -113,7 +113,7 @@ class FakeProgram:
     def wait_reason(self, index: int) -> str:
         return ["", "chan receive"][index] if index < 2 else f"waitreason {index}"
 
-    def is_system_goroutine(self, record: object, fields: object = None) -> bool:
+    def is_system_goroutine(self, record: object) -> bool:
         return False
 
     def machine_of(self, record: object) -> None:
