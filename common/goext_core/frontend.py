@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from .commands import COMMANDS, CommandSpec
+from .errors import MemoryReadError
 
 
 def load_command_table() -> tuple[dict[str, CommandSpec], list[str]]:
@@ -43,3 +44,44 @@ class HeldBackWriter:
         """The command failed: return the held message line instead of writing it."""
         held, self._held = self._held, None
         return (held or "goext: error: command failed").rstrip("\n")
+
+
+class PageCache:
+    """Whole pages of target memory, kept until the target's generation changes.
+
+    A debugger read costs far more than a dictionary lookup, and goext reads
+    many small pieces near each other (g structs, frames of one stack), so the
+    front ends read through this.  A page that cannot be read whole is never
+    cached: such reads go straight to the debugger."""
+
+    PAGE = 4096
+    MAX_PAGES = 16384  # 64 MiB
+    DIRECT = 4 * PAGE  # larger reads bypass the cache
+
+    def __init__(self, read_raw: Callable[[int, int], bytes]) -> None:
+        self._read_raw = read_raw
+        self._pages: dict[int, bytes] = {}
+        self._generation: Optional[int] = None
+
+    def read(self, address: int, size: int, generation: int) -> bytes:
+        if generation != self._generation:
+            self._pages.clear()
+            self._generation = generation
+        if size > self.DIRECT:
+            return self._read_raw(address, size)
+        first = address - address % self.PAGE
+        chunks = []
+        for page in range(first, address + size, self.PAGE):
+            data = self._pages.get(page)
+            if data is None:
+                try:
+                    data = self._read_raw(page, self.PAGE)
+                except MemoryReadError:  # a partly readable page: read exactly what was asked
+                    return self._read_raw(address, size)
+                if len(self._pages) >= self.MAX_PAGES:
+                    self._pages.clear()
+                self._pages[page] = data
+            chunks.append(data)
+        joined = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        start = address - first
+        return joined[start:start + size]

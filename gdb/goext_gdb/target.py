@@ -7,6 +7,7 @@ cached until the next generation, which gdb events bump.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Callable, Optional, TypeVar
@@ -14,6 +15,7 @@ from typing import Callable, Optional, TypeVar
 import gdb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
+from goext_core.frontend import PageCache
 from goext_core.target import Target, Thread
 
 from .elfhead import elf_entry
@@ -84,6 +86,7 @@ class GdbTarget(Target):
 
     def __init__(self, progspace: "gdb.Progspace") -> None:
         self.progspace = progspace
+        self._pages = PageCache(self._read_uncached)
         self._cache: dict[str, object] = {}
         self._cache_generation = -1
         self._register_names: dict[str, tuple[str, ...]] = {}
@@ -128,6 +131,9 @@ class GdbTarget(Target):
             return b""
         if address < 0 or address + size > 1 << (8 * self.ptr_size):
             raise MemoryReadError(address, size, "address out of range")
+        return self._pages.read(address, size, self.generation())
+
+    def _read_uncached(self, address: int, size: int) -> bytes:
         try:
             return bytes(self._inferior().read_memory(address, size))
         except gdb.MemoryError as exc:
@@ -177,6 +183,43 @@ class GdbTarget(Target):
         inferior = self._inferior()
         kind = "core" if self.core_path() else ("process" if self.is_live() else "file")
         return f"gdb inferior {inferior.num} ({kind}, pid {inferior.pid}, {self.executable() or 'no executable'})"
+
+    def load_symbol_file(self, path: str, bias: int) -> bool:
+        """Attach ``path`` to the executable's objfile as its separate debug
+        file, so gdb pairs the two .text sections and names frames (symbols in
+        an unrelated objfile are found by ``info symbol`` but not by ``bt``).
+        The debug file takes the executable's offsets, so ``bias`` only matters
+        for the ``add-symbol-file`` fallback."""
+        real = os.path.realpath(path)
+        if any(objfile.is_valid() and objfile.filename and os.path.realpath(objfile.filename) == real
+               for objfile in self.progspace.objfiles()):
+            return True  # loaded already
+        main = self._executable_objfile()
+        try:
+            if main is not None and hasattr(main, "add_separate_debug_file"):
+                main.add_separate_debug_file(path)
+                return True
+            quoted = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            confirm = gdb.parameter("confirm")
+            try:
+                gdb.execute("set confirm off", to_string=True)
+                gdb.execute(f"add-symbol-file {quoted} -o {bias:#x}", to_string=True)
+            finally:
+                if confirm:
+                    gdb.execute("set confirm on", to_string=True)
+        except gdb.error:
+            return False
+        return True
+
+    def _executable_objfile(self) -> Optional["gdb.Objfile"]:
+        path = self.executable()
+        if not path:
+            return None
+        real = os.path.realpath(path)
+        for objfile in self.progspace.objfiles():
+            if objfile.is_valid() and objfile.filename and os.path.realpath(objfile.filename) == real:
+                return objfile
+        return None
 
     # -- helpers -------------------------------------------------------------
     def _connection_type(self) -> Optional[str]:

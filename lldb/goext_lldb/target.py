@@ -8,6 +8,7 @@ from typing import Callable, Optional, TypeVar
 import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
+from goext_core.frontend import PageCache
 from goext_core.target import Target, Thread
 
 from .corefile import find_mapped_core
@@ -43,6 +44,7 @@ class LldbTarget(Target):
 
     def __init__(self, sbtarget: "lldb.SBTarget") -> None:
         self.sbtarget = sbtarget
+        self._pages = PageCache(self._read_uncached)
         self._generation = 1
         self._last_identity: Optional[tuple] = None
         self._cache: dict[str, object] = {}
@@ -102,6 +104,9 @@ class LldbTarget(Target):
             return b""
         if address < 0 or address + size > 1 << (8 * self.ptr_size):
             raise MemoryReadError(address, size, "address out of range")
+        return self._pages.read(address, size, self.generation())
+
+    def _read_uncached(self, address: int, size: int) -> bytes:
         process = self._process()
         if not process.IsValid():
             raise MemoryReadError(address, size, "no process or core")
@@ -173,6 +178,17 @@ class LldbTarget(Target):
         pid = process.GetProcessID() if process.IsValid() else 0
         return f"lldb target ({kind}, pid {pid}, {self.executable() or 'no executable'})"
 
+    def load_symbol_file(self, path: str, bias: int) -> bool:
+        """``target symbols add -s EXE PATH``: lldb applies the module's own
+        slide, so ``bias`` is not needed."""
+        executable = self.executable()
+        if not executable:
+            return False
+        interpreter = self.sbtarget.GetDebugger().GetCommandInterpreter()
+        result = lldb.SBCommandReturnObject()
+        interpreter.HandleCommand(f"target symbols add -s {_quoted(executable)} {_quoted(path)}", result)
+        return bool(result.Succeeded())
+
     # -- helpers -------------------------------------------------------------
     def _compute_core_path(self) -> Optional[str]:
         process = self._process()
@@ -233,3 +249,8 @@ class LldbTarget(Target):
         registers["pc"] = frame.GetPC()
         registers["sp"] = frame.GetSP()
         return registers
+
+
+def _quoted(text: str) -> str:
+    """A path as one argument of an lldb command."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
