@@ -43,6 +43,12 @@ _SIGNAL_TRAMPOLINES = {"runtime.sigtramp", "runtime.cgoSigtramp"}
 # (arch/x86/include/uapi/asm/sigcontext.h struct sigcontext_64).
 _AMD64_UC_MCONTEXT = 40
 _AMD64_SIGCTX = {"rbp": 10, "rsp": 15, "rip": 16}
+# arm64: the handler's SP points at rt_sigframe {siginfo (128 bytes), ucontext};
+# ucontext's uc_mcontext is at +176 (after uc_flags, uc_link, uc_stack and the
+# 1024-bit sigset area) and is {fault_address, regs[31], sp, pc, pstate}
+# (arch/arm64/kernel/signal.c, arch/arm64/include/uapi/asm/sigcontext.h).
+_ARM64_SIGCTX_BASE = 128 + 176
+_ARM64_SIGCTX = {"x29": 8 + 29 * 8, "x30": 8 + 30 * 8, "sp": 8 + 31 * 8, "pc": 8 + 32 * 8}
 STACK_GOROUTINE, STACK_SYSTEM, STACK_SIGNAL = "goroutine", "system", "signal"
 
 
@@ -92,6 +98,7 @@ class _Unwinder:
         self.stack = Stack()
         minor = program.go_minor
         self.injected = _INJECTED_BEFORE_1_21 if minor is not None and minor < 21 else _INJECTED
+        self.uses_lr = program.target.arch not in ("amd64", "386")
         self.barriers = list(record.stack_barriers)
         self.barrier_pc = self._stack_barrier_pc() if self.barriers else None
         self._stack_bounds: dict[str, tuple[int, int]] = {STACK_GOROUTINE: (record.stack_lo, record.stack_hi)}
@@ -153,6 +160,12 @@ class _Unwinder:
                 innermost = False
                 continue
             name = func.name
+            try:
+                delta = func.sp_delta(cursor.pc - self.bias)
+            except GoextError as exc:
+                self.stack.error = f"bad frame size table for {name}: {exc}"
+                break
+            flags = getattr(func, "flags", 0) or 0
             # Jump over system stack transitions (resolveInternal with unwindJumpStack).
             curg = self.machine.curg if self.machine else 0
             if cursor.stack == STACK_SYSTEM and curg == self.record.address:
@@ -162,19 +175,18 @@ class _Unwinder:
                                      self.record.sched_lr, False, STACK_GOROUTINE)
                     continue
                 if name == "runtime.systemstack":
-                    cursor.sp = self.record.sched_sp
-                    cursor.stack = STACK_GOROUTINE
-            try:
-                delta = func.sp_delta(cursor.pc - self.bias)
-            except GoextError as exc:
-                self.stack.error = f"bad frame size table for {name}: {exc}"
-                break
-            fp = cursor.sp + delta + (self.ptr if self.program.target.arch in ("amd64", "386") else 0)
-            if delta < 0 or fp <= cursor.sp and self.program.target.arch in ("amd64", "386"):
+                    if self.uses_lr and delta == 0:
+                        # In its prologue or epilogue: no switch has happened.
+                        flags &= ~FUNC_FLAG_SPWRITE
+                    else:
+                        cursor.sp = self.record.sched_sp
+                        cursor.stack = STACK_GOROUTINE
+            # On x86 the CALL pushed the return address: the frame ends one word higher.
+            fp = cursor.sp + delta + (0 if self.uses_lr else self.ptr)
+            if delta < 0 or (fp <= cursor.sp and not self.uses_lr):
                 self.stack.error = f"corrupt frame size {delta} for {name} at pc {cursor.pc:#x}"
                 break
             self._emit(cursor, fp, func)
-            flags = getattr(func, "flags", 0) or 0
             if name in _SIGNAL_TRAMPOLINES:
                 if not self._enter_signal_context(cursor, fp):
                     break
@@ -186,19 +198,48 @@ class _Unwinder:
                 self.stack.error = f"cannot unwind past {name}: it writes SP"
                 break
             try:
-                return_pc = self.target.read_ptr(fp - self.ptr)
-                saved_bp = self.target.read_ptr(fp - 2 * self.ptr) if fp - 2 * self.ptr >= cursor.sp else cursor.bp
+                return_pc, slot = self._return_address(cursor, fp, innermost)
+                saved_bp = cursor.bp
+                if not self.uses_lr and fp - 2 * self.ptr >= cursor.sp:
+                    saved_bp = self.target.read_ptr(fp - 2 * self.ptr)
             except MemoryReadError as exc:
                 self.stack.error = f"stack unreadable: {exc}"
                 break
-            return_pc = self._undo_stack_barrier(fp - self.ptr, return_pc)
+            if slot is not None:
+                return_pc = self._undo_stack_barrier(slot, return_pc)
             if return_pc == 0:
                 break
             cursor = _Cursor(return_pc, fp, saved_bp, 0, name in self.injected, self.which_stack(fp))
+            if self.uses_lr and cursor.trap:
+                self._skip_saved_lr(cursor)
             innermost = False
         else:
             self.stack.error = f"stack deeper than {MAX_FRAMES} frames: cut"
         return self.stack
+
+    def _return_address(self, cursor: _Cursor, fp: int, innermost: bool) -> tuple[int, Optional[int]]:
+        """The caller's pc and the stack slot it was read from (None: a register)."""
+        if not self.uses_lr:
+            return self.target.read_ptr(fp - self.ptr), fp - self.ptr
+        # Link-register machines save LR at the bottom of a frame that has one;
+        # a leaf (or a frame still in its prologue) has it in LR.
+        if (innermost and cursor.sp < fp) or cursor.lr == 0:
+            return self.target.read_ptr(cursor.sp), cursor.sp
+        return cursor.lr, None
+
+    def _skip_saved_lr(self, cursor: _Cursor) -> None:
+        """sigpanic/asyncPreempt on LR machines: the signal handler pushed the
+        interrupted LR before faking the call (src/runtime/traceback.go next)."""
+        try:
+            saved = self.target.read_ptr(cursor.sp)
+        except MemoryReadError:
+            return
+        cursor.sp += 16  # alignUp(sys.MinFrameSize, sys.StackAlign) on arm64
+        func = self.program.func_for_pc(cursor.pc)
+        if func is None:
+            cursor.pc = saved
+        elif func.sp_delta(cursor.pc - self.bias) == 0:
+            cursor.lr = saved
 
     def _emit(self, cursor: _Cursor, fp: int, func: object) -> None:
         entry = func.entry + self.bias  # type: ignore[attr-defined]
@@ -216,20 +257,28 @@ class _Unwinder:
 
     # -- special transitions ------------------------------------------------------------
     def _enter_signal_context(self, cursor: _Cursor, fp: int) -> bool:
-        """At sigtramp: the kernel's rt_sigframe starts at the return-address slot
-        (its restorer pointer), the ucontext follows it."""
-        if self.program.target.arch != "amd64":
-            return False
-        mcontext = fp + _AMD64_UC_MCONTEXT
+        """At sigtramp: continue with the context the kernel saved.  On x86-64
+        the rt_sigframe starts at the return-address slot (its restorer pointer)
+        and the ucontext follows it; on arm64 it starts at the handler's SP."""
+        arch = self.program.target.arch
         try:
-            regs = {name: self.target.read_u64(mcontext + index * 8) for name, index in _AMD64_SIGCTX.items()}
+            if arch == "amd64":
+                mcontext = fp + _AMD64_UC_MCONTEXT
+                regs = {name: self.target.read_u64(mcontext + index * 8) for name, index in _AMD64_SIGCTX.items()}
+                pc, sp, bp, lr = regs["rip"], regs["rsp"], regs["rbp"], 0
+            elif arch == "arm64":
+                mcontext = fp + _ARM64_SIGCTX_BASE
+                regs = {name: self.target.read_u64(mcontext + offset) for name, offset in _ARM64_SIGCTX.items()}
+                pc, sp, bp, lr = regs["pc"], regs["sp"], regs["x29"], regs["x30"]
+            else:
+                return False
         except MemoryReadError:
             self.stack.error = "signal context unreadable"
             return False
-        if not regs["rip"] or not regs["rsp"]:
+        if not pc or not sp:
             return False
-        stack = self.which_stack(regs["rsp"])
-        cursor.pc, cursor.sp, cursor.bp, cursor.trap, cursor.stack = regs["rip"], regs["rsp"], regs["rbp"], True, stack
+        cursor.pc, cursor.sp, cursor.bp, cursor.lr, cursor.trap = pc, sp, bp, lr, True
+        cursor.stack = self.which_stack(sp)
         return True
 
     def _leave_foreign_code(self, cursor: _Cursor, innermost: bool) -> bool:
