@@ -23,6 +23,7 @@ SCENARIOS = [
     ("zoo", "segv", (), None),
     ("simple", "panic", (), 1),
     ("many", "panic", ("500",), 1),
+    ("cgo", "panic", (), 1),
 ]
 
 

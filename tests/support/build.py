@@ -29,7 +29,7 @@ FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
 }
 FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
 
-PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait")
+PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "cgo")
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
 _BUILD_TIMEOUT_S = 900
@@ -103,12 +103,15 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path) -> None:
         staged.mkdir()
         command = [str(tc.go), "build", "-o", str(staged / program), *FLAVOUR_FLAGS[flavour]]
         command += [p.name for p in sources]
+        env = tc.env()
+        if any(b'import "C"' in path.read_bytes() for path in sources):
+            env["CGO_ENABLED"] = "1"  # the program calls C (gcc builds its C parts)
         started = time.monotonic()
         try:
             done = subprocess.run(
                 command,
                 cwd=program_dir(program),
-                env=tc.env(),
+                env=env,
                 capture_output=True,
                 text=True,
                 timeout=_BUILD_TIMEOUT_S,
