@@ -166,6 +166,10 @@ class _Unwinder:
                 self.stack.error = f"bad frame size table for {name}: {exc}"
                 break
             flags = getattr(func, "flags", 0) or 0
+            if name == "runtime.cgocallback":
+                # It writes SP to switch from g0 to the goroutine's stack, but keeps a frame
+                # valid for unwinding on both (src/runtime/traceback.go resolveInternal).
+                flags &= ~FUNC_FLAG_SPWRITE
             # Jump over system stack transitions (resolveInternal with unwindJumpStack).
             curg = self.machine.curg if self.machine else 0
             if cursor.stack == STACK_SYSTEM and curg == self.record.address:
