@@ -11,7 +11,7 @@ import sys
 from typing import Optional
 
 from .commands import COMMANDS, Context, dispatch
-from .coretarget import CoreTarget
+from .corefind import open_core
 from .errors import GoextError
 from .program import GoProgram
 
@@ -36,7 +36,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     name, arguments = rest[0], " ".join(shlex.quote(a) for a in rest[1:])
 
     def factory() -> GoProgram:
-        return GoProgram(CoreTarget(executable, core))
+        # Finds the executable from the core's notes and build-ids when not
+        # given; names build-ids and Go versions when the given one differs.
+        return GoProgram(open_core(core, executable))
 
     try:
         ok = dispatch(Context(factory), name, arguments, sys.stdout.write)

@@ -1,9 +1,8 @@
-"""Commands: go goroutines, go bt, go snapshot, go info."""
+"""Commands: go goroutines, go bt, go info."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections import OrderedDict
 from typing import Optional
@@ -11,7 +10,7 @@ from typing import Optional
 from .commands import Context, Write, command
 from .errors import GoextError, UsageError
 from .goroutines import GoroutineRecord
-from .snapshot import build_snapshot
+from .progress import steps
 from .stacks import (created_by, goroutine_frames, match_state, printed_name, short_path, stack_signature,
                      user_frame)
 from .unwind import STACK_GOROUTINE, Frame, Stack
@@ -43,7 +42,7 @@ def _selected(context: Context, args: argparse.Namespace) -> list[GoroutineRecor
         except re.error as exc:
             raise UsageError(f"--with: bad regular expression: {exc}") from None
     out = []
-    for record in program.goroutines():
+    for record in steps(program.goroutines(), "goroutines"):
         if args.kind == "user" and record.system or args.kind == "system" and not record.system:
             continue
         if args.state and not match_state(record, args.state):
@@ -195,6 +194,16 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
         write(f"created by {printed_name(creator.function)}{where}\n         at {creator.file}:{creator.line}\n")
 
 
+def goroutine_or_current(context: Context, text: Optional[str]) -> GoroutineRecord:
+    """The goroutine with id ``text``, or, without one, the selected thread's."""
+    if text is None:
+        record = current_goroutine(context)
+        if record is None:
+            raise GoextError("the selected thread runs no goroutine; give a goroutine id (see 'go goroutines')")
+        return record
+    return context.program.goroutine(parse_goroutine_id(text))
+
+
 def parse_goroutine_id(text: str) -> int:
     try:
         value = int(text, 0)
@@ -211,37 +220,11 @@ def run_bt(context: Context, args: argparse.Namespace, write: Write) -> None:
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must not be negative")
     if args.goroutine == "all":
-        for record in program.goroutines():
+        for record in steps(program.goroutines(), "backtraces"):
             write_backtrace(context, record, write, args.full, args.limit)
             write("\n")
         return
-    if args.goroutine is None:
-        record = current_goroutine(context)
-        if record is None:
-            raise GoextError("the selected thread runs no goroutine; give a goroutine id (see 'go goroutines')")
-    else:
-        record = program.goroutine(parse_goroutine_id(args.goroutine))
-    write_backtrace(context, record, write, args.full, args.limit)
-
-
-# -- go snapshot ---------------------------------------------------------------------------
-def _configure_snapshot(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the JSON ('-' for here)")
-
-
-@command("snapshot", "Write every goroutine, frame and thread as JSON (format goext.snapshot/1).", _configure_snapshot)
-def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> None:
-    data = build_snapshot(context.program)
-    text = json.dumps(data, indent=1, sort_keys=False)
-    if args.output == "-":
-        write(text + "\n")
-        return
-    try:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    except OSError as exc:
-        raise GoextError(f"cannot write {args.output}: {exc.strerror}") from None
-    write(f"wrote {len(data['goroutines'])} goroutines to {args.output}\n")
+    write_backtrace(context, goroutine_or_current(context, args.goroutine), write, args.full, args.limit)
 
 
 # -- go info ---------------------------------------------------------------------------

@@ -140,3 +140,6 @@ def _run_help(context: Context, args: argparse.Namespace, write: Write) -> None:
 
 # Command modules register themselves into COMMANDS on import.
 from . import cmd_stacks  # noqa: E402,F401
+from . import cmd_workflow  # noqa: E402,F401
+from . import cmd_process  # noqa: E402,F401
+from . import cmd_values  # noqa: E402,F401

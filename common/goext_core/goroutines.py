@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from .errors import CorruptDataError, GoextError, MemoryReadError
+from .progress import steps
 from .layouts import G_LEAKED, G_RUNNING, G_SCAN, G_SYSCALL, G_WAITING, is_dead_status, status_strings
 
 if TYPE_CHECKING:
@@ -319,7 +320,7 @@ def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[Go
     """Every live goroutine in allgs order (the order the runtime prints them)."""
     addresses = read_allgs(program)
     # Wait minutes need "now", which is estimated from all the records.
-    records = [read_goroutine(program, address) for address in addresses]
+    records = [read_goroutine(program, address) for address in steps(addresses, "goroutines")]
     now = estimate_now(program, records)
     out: list[GoroutineRecord] = []
     for record in records:

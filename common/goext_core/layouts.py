@@ -33,6 +33,7 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "p", "nextp", "oldp", "id", "mallocing", "throwing", "locks", "dying",
         "spinning", "blocked", "incgo", "isextra", "ncgo", "alllink", "schedlink",
         "lockedg", "mstartfn", "libcallpc", "libcallsp", "libcallg", "vdsoSP", "vdsoPC",
+        "lockedExt", "lockedInt", "syscalltick", "ncgocall", "preemptoff",  # go sched (sched.py)
     ),
     "runtime.schedt": (
         "lastpoll", "pollUntil", "midle", "nmidle", "nmidlelocked", "mnext", "maxmcount", "nmsys",
@@ -44,6 +45,22 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "id", "status", "link", "schedtick", "syscalltick", "m",
         "runqhead", "runqtail", "runq", "runnext",
     ),
+    # go sched's GC summary (src/runtime/mstats.go, mgcpacer.go).
+    "runtime.mstats": (
+        "last_gc_unix", "pause_total_ns", "numgc", "numforcedgc", "last_gc_nanotime", "lastHeapInUse", "enablegc",
+    ),
+    "runtime.gcControllerState": ("gcPercent", "heapLive", "heapMarked", "lastHeapGoal", "heapMinimum"),
+    # The wait graph (src/runtime/runtime2.go sudog, chan.go hchan, sema.go semaRoot).
+    "runtime.sudog": (
+        "g", "next", "prev", "elem", "acquiretime", "ticket", "isSelect", "success", "parent",
+        "waitlink", "waittail", "c",
+    ),
+    "runtime.hchan": (
+        "qcount", "dataqsiz", "buf", "elemsize", "closed", "elemtype", "sendx", "recvx",
+        "recvq.first", "recvq.last", "sendq.first", "sendq.last", "timer",
+    ),
+    "runtime.semaRoot": ("treap", "nwait"),
+    "runtime.moduledata": ("types", "etypes"),
 }
 
 # Goroutine status values, src/runtime/runtime2.go (unchanged 1.19..1.27 for 0..9).

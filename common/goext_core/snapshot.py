@@ -1,55 +1,88 @@
-"""The versioned JSON snapshot (format ``goext.snapshot/1``), documented in README.md."""
+"""The versioned JSON snapshot (format ``goext.snapshot/2``), documented in
+README.md and described by ``snapshot.schema.json`` next to this file.
+
+Everything in it is computed by the core from target memory, so a snapshot
+taken inside gdb, inside lldb or offline from the same core is the same
+document (the thread frames are goext's own symbolization, not a debugger's).
+
+Format history: /1 had target, threads (tid, pc, sp, m, goroutine), goroutines
+and notes.  /2 adds target.build (module path, dependencies, build settings),
+scheduler (Ps, Ms, run queues, idle lists), gc (phase, cycles, heap), richer
+threads (P, role, locked goroutine, syscall/cgo, top frames), per-goroutine
+wait_reason, status, parent and, with locals, each frame's locals.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import GoextError
+from .progress import steps
 from .stacks import created_by
 
 if TYPE_CHECKING:
     from .goroutines import GoroutineRecord
     from .program import GoProgram
 
-FORMAT = "goext.snapshot/1"
+FORMAT = "goext.snapshot/2"
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshot.schema.json")
+_THREAD_FRAMES = 4
 
 
-def _thread_entries(program: "GoProgram") -> list[dict[str, Any]]:
-    by_tid = {m.procid: m for m in program.machines() if m.procid}
+def _thread_entries(program: "GoProgram", sched: Any) -> list[dict[str, Any]]:
+    from .sched import read_threads
+
     out = []
-    for thread in program.target.threads():
-        machine = by_tid.get(thread.tid)
+    for view in read_threads(program, sched, frames=_THREAD_FRAMES, native=False):
         out.append({
-            "tid": thread.tid,
-            "pc": thread.pc,
-            "sp": thread.sp,
-            "m": machine.id if machine else None,
-            "goroutine": _goid_at(program, machine.curg) if machine else None,
+            "tid": view.tid,
+            "pc": view.pc,
+            "sp": view.sp,
+            "m": view.m,
+            "goroutine": view.goroutine,
+            "p": view.p,
+            "role": view.role,
+            "locked_goroutine": view.lockedg,
+            "in_syscall": view.in_syscall,
+            "in_cgo": view.in_cgo,
+            "frames": view.frames,
         })
     return out
 
 
-def _goid_at(program: "GoProgram", g: int) -> Optional[int]:
-    if not g:
+LocalsReader = Callable[[Any, Any, int], list[dict[str, Any]]]
+
+
+def _locals_reader(notes: list[str]) -> Optional[LocalsReader]:
+    """values.frame_locals_json(program, record, frame_index), when the values module provides it."""
+    try:
+        from . import values  # type: ignore[attr-defined]
+    except ImportError:
+        notes.append("locals: this goext has no value reader (goext_core.values); none captured")
         return None
-    for record in program.goroutines():
-        if record.address == g:
-            return record.id
-    return None
+    reader = getattr(values, "frame_locals_json", None)
+    if reader is None:
+        notes.append("locals: goext_core.values has no frame_locals_json; none captured")
+        return None
+    return reader  # type: ignore[no-any-return]
 
 
-def goroutine_entry(program: "GoProgram", record: "GoroutineRecord") -> dict[str, Any]:
+def goroutine_entry(program: "GoProgram", record: "GoroutineRecord",
+                    locals_reader: Optional[LocalsReader] = None) -> dict[str, Any]:
     machine = program.machine_of(record)
     entry: dict[str, Any] = {
         "id": record.id,
         "address": record.address,
         "state": record.state,
+        "status": record.plain_status,
+        "wait_reason": record.wait_reason or None,
         "wait_minutes": record.wait_minutes,
         "locked_to_thread": record.locked_to_thread,
         "system": record.system,
         "thread": machine.procid if machine and machine.procid else None,
         "m": machine.id if machine else None,
+        "parent": record.parent_id or None,
         "labels": dict(record.labels),
         "frames": [],
         "created_by": None,
@@ -63,6 +96,14 @@ def goroutine_entry(program: "GoProgram", record: "GoroutineRecord") -> dict[str
          "inlined": f.inlined, "stack": f.stack}
         for f in stack.frames
     ]
+    if locals_reader is not None:
+        for index, frame in enumerate(entry["frames"]):
+            try:
+                frame["locals"] = locals_reader(program, record, index)
+            except GoextError as exc:
+                frame["locals_error"] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not lose the snapshot
+                frame["locals_error"] = f"{type(exc).__name__}: {exc}"
     if stack.error:
         entry["error"] = stack.error
     creator = created_by(program, record)
@@ -72,7 +113,25 @@ def goroutine_entry(program: "GoProgram", record: "GoroutineRecord") -> dict[str
     return entry
 
 
-def build_snapshot(program: "GoProgram") -> dict[str, Any]:
+def _build_entry(program: "GoProgram") -> Optional[dict[str, Any]]:
+    info = program.binary.buildinfo
+    if info is None:
+        return None
+    return {
+        "path": info.path or None,
+        "main": {"path": info.main.path, "version": info.main.version, "sum": info.main.sum or None}
+        if info.main is not None else None,
+        "deps": [
+            {"path": dep.path, "version": dep.version, "sum": dep.sum or None,
+             "replace": ({"path": info.replacements[dep.path].path, "version": info.replacements[dep.path].version}
+                         if dep.path in info.replacements else None)}
+            for dep in info.deps
+        ],
+        "settings": [{"key": key, "value": value} for key, value in info.settings],
+    }
+
+
+def build_snapshot(program: "GoProgram", with_locals: bool = False) -> dict[str, Any]:
     target = program.target
     info = program.binary.buildinfo
     goos = info.setting("GOOS") if info else None
@@ -85,15 +144,43 @@ def build_snapshot(program: "GoProgram") -> dict[str, Any]:
             "executable": os.path.abspath(program.binary.path),
             "core": target.core_path(),
             "has_dwarf": program.binary.has_dwarf(),
+            "build": _build_entry(program),
         },
+        "scheduler": None,
+        "gc": None,
         "threads": [],
         "goroutines": [],
         "notes": [],
     }
+    notes: list[str] = snapshot["notes"]
+    sched = None
     try:
-        snapshot["threads"] = _thread_entries(program)
+        from .sched import read_sched
+
+        sched = read_sched(program)
+        data = sched.to_json()
+        snapshot["gc"] = data.pop("gc")
+        notes.extend(f"scheduler: {note}" for note in data.pop("notes"))
+        snapshot["scheduler"] = data
     except GoextError as exc:
-        snapshot["notes"].append(f"threads: {exc}")
-    snapshot["goroutines"] = [goroutine_entry(program, record) for record in program.goroutines()]
-    snapshot["notes"].extend(program.notes)
+        notes.append(f"scheduler: {exc}")
+    try:
+        snapshot["threads"] = _thread_entries(program, sched)
+    except GoextError as exc:
+        notes.append(f"threads: {exc}")
+    reader = _locals_reader(notes) if with_locals else None
+    records = program.goroutines()
+    snapshot["goroutines"] = [goroutine_entry(program, record, reader)
+                              for record in steps(records, "snapshot")]
+    notes.extend(program.notes)
     return snapshot
+
+
+def schema() -> dict[str, Any]:
+    import json
+
+    with open(SCHEMA_FILE, encoding="utf-8") as handle:
+        return json.load(handle)  # type: ignore[no-any-return]
+
+
+__all__ = ["FORMAT", "SCHEMA_FILE", "build_snapshot", "goroutine_entry", "schema"]

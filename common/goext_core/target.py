@@ -40,6 +40,15 @@ class Thread:
         return self.registers.get("rbp", self.registers.get("x29", 0))
 
 
+@dataclass
+class NativeFrame:
+    """One frame of an OS thread as the debugger itself unwinds it (C frames included)."""
+
+    pc: int
+    function: Optional[str]  # None when the debugger has no symbol for pc
+    location: str = ""  # "file:line", or the module, when known
+
+
 class Target:
     """Abstract target.  Subclasses implement the methods marked abstract."""
 
@@ -88,6 +97,17 @@ class Target:
 
     def describe(self) -> str:
         return type(self).__name__
+
+    def load_symbol_file(self, path: str, bias: int) -> bool:
+        """Hand the debugger an ELF symbol file for the main executable, its
+        addresses shifted by ``bias`` (the PIE load bias).  False when this
+        target has no debugger to tell (offline) or the debugger refused."""
+        return False
+
+    def native_frames(self, thread: Thread, limit: int) -> Optional[list[NativeFrame]]:
+        """The debugger's own innermost ``limit`` frames of ``thread`` (C code
+        included), or None when this target has no debugger to ask (offline)."""
+        return None
 
     # -- helpers built on read() ---------------------------------------
     def try_read(self, address: int, size: int) -> Optional[bytes]:

@@ -11,7 +11,7 @@ import gdb  # type: ignore[import-not-found]
 
 import goext_core
 
-from . import coexist, commands, goroutine_frames, target
+from . import coexist, commands, goroutine_frames, printers, symbols, target
 from goext_core.frontend import load_command_table
 
 _loaded = False
@@ -32,6 +32,8 @@ def load() -> None:
         )
     target.connect_events()
     goroutine_frames.register()
+    symbols.register()  # pclntab symbols for stripped Go executables
+    printers.register()  # Go value pretty-printers and $len/$cap/$dtype
     for warning in warnings:
         gdb.write(warning + "\n", gdb.STDERR)
     if not quiet():

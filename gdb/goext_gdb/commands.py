@@ -13,6 +13,7 @@ from goext_core.commands import CommandSpec, Context, dispatch
 from goext_core.program import GoProgram
 
 from goext_core.frontend import HeldBackWriter
+from goext_core.progress import set_reporter, terminal_reporter
 from .target import GdbTarget
 
 # gdb command name -> spec name, for aliases that other scripts may take over.
@@ -45,10 +46,22 @@ def run_command(name: str, arg: str, from_tty: bool) -> None:
     """Dispatch ``go NAME ARG``; a failure becomes a gdb error carrying the
     one-line message, so scripts stop and nothing is printed twice."""
     writer = HeldBackWriter(gdb.write)
-    if dispatch(Context(current_program, interactive=bool(from_tty)), name, arg, writer.write):
+    # Progress of long loops only for a person at the terminal; Ctrl-C raises KeyboardInterrupt.
+    reporter = terminal_reporter(_write_status) if from_tty else None
+    previous = set_reporter(reporter)
+    try:
+        succeeded = dispatch(Context(current_program, interactive=bool(from_tty)), name, arg, writer.write)
+    finally:
+        set_reporter(previous)
+    if succeeded:
         writer.flush()
         return
     raise gdb.GdbError(writer.take_error())
+
+
+def _write_status(text: str) -> None:
+    gdb.write(text, gdb.STDERR)
+    gdb.flush(gdb.STDERR)
 
 
 def _documentation(spec: CommandSpec) -> str:

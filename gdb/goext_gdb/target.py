@@ -16,7 +16,7 @@ import gdb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
 from goext_core.frontend import PageCache
-from goext_core.target import Target, Thread
+from goext_core.target import NativeFrame, Target, Thread
 
 from .elfhead import elf_entry
 
@@ -285,6 +285,32 @@ class GdbTarget(Target):
         finally:
             _restore_selection(previous_thread, previous_frame)
         return result
+
+    def native_frames(self, thread: Thread, limit: int) -> Optional[list[NativeFrame]]:
+        """gdb's own unwinding of one thread (go threads): C frames get gdb's names."""
+        inferior = self._inferior()
+        wanted = next((t for t in inferior.threads() if t.is_valid() and thread.tid in t.ptid[1:]), None)
+        if wanted is None or wanted.is_running() or wanted.is_exited():
+            return None
+        previous_thread = gdb.selected_thread()
+        previous_frame = _selected_frame_or_none()
+        out: list[NativeFrame] = []
+        try:
+            wanted.switch()
+            frame: Optional["gdb.Frame"] = gdb.newest_frame()
+            while frame is not None and frame.is_valid() and len(out) < limit:
+                sal = frame.find_sal()
+                location = f"{sal.symtab.filename}:{sal.line}" if sal.symtab is not None and sal.line else ""
+                if not location:
+                    solib = gdb.solib_name(frame.pc())
+                    location = solib or ""
+                out.append(NativeFrame(int(frame.pc()), frame.name(), location))
+                frame = frame.older()
+        except gdb.error:
+            pass
+        finally:
+            _restore_selection(previous_thread, previous_frame)
+        return out or None
 
     def _frame_registers(self, frame: "gdb.Frame") -> dict[str, int]:
         registers: dict[str, int] = {}

@@ -33,6 +33,10 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
         return
     _registered_debuggers.add(debugger.GetID())
     warnings += commands.register_all(debugger, specs, entry_module)
+    from . import printers  # Go value summaries and synthetic children, category "go"
+
+    printers.register(debugger, printers.__name__,
+                      lambda valobj: commands._program_factory(debugger, None)())
     for warning in warnings:
         print(warning, file=sys.stderr)
     if not quiet():

@@ -7,7 +7,9 @@ module (the one ``command script import`` loaded).
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections import OrderedDict
 from types import ModuleType
 from typing import Callable
@@ -19,6 +21,7 @@ from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 
 from goext_core.frontend import HeldBackWriter
+from goext_core.progress import set_reporter, terminal_reporter
 from .target import LldbTarget
 
 PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
@@ -59,8 +62,16 @@ def run_command(
     """Dispatch ``go NAME ARG``; a failure goes to ``result.SetError`` as one line."""
     chunks: list[str] = []
     writer = HeldBackWriter(chunks.append)
+    interactive = _at_terminal()
     context = Context(_program_factory(debugger, exe_ctx), interactive=False)
-    succeeded = dispatch(context, name, arg, writer.write)
+    # Progress only for a person at a terminal; lldb flags Ctrl-C instead of raising it.
+    interpreter = debugger.GetCommandInterpreter()
+    reporter = terminal_reporter(_write_status, interpreter.WasInterrupted) if interactive else None
+    previous = set_reporter(reporter)
+    try:
+        succeeded = dispatch(context, name, arg, writer.write)
+    finally:
+        set_reporter(previous)
     if succeeded:
         writer.flush()
     else:
@@ -72,6 +83,18 @@ def run_command(
     else:
         # lldb prefixes "error: " itself.
         result.SetError(re.sub(r"^goext: error: ", "goext: ", error))
+
+
+def _at_terminal() -> bool:
+    try:
+        return os.isatty(0) and os.isatty(2)
+    except OSError:
+        return False
+
+
+def _write_status(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def class_name(spec_name: str) -> str:

@@ -9,7 +9,7 @@ import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
 from goext_core.frontend import PageCache
-from goext_core.target import Target, Thread
+from goext_core.target import NativeFrame, Target, Thread
 
 from .corefile import find_mapped_core
 
@@ -227,6 +227,28 @@ class LldbTarget(Target):
                 name=thread.GetName() or "",
             ))
         return result
+
+    def native_frames(self, thread: Thread, limit: int) -> Optional[list[NativeFrame]]:
+        """lldb's own unwinding of one thread (go threads): C frames get lldb's names."""
+        process = self._process()
+        if not process.IsValid():
+            return None
+        sbthread = process.GetThreadByID(thread.tid)
+        if not sbthread.IsValid():
+            return None
+        out: list[NativeFrame] = []
+        for index in range(min(sbthread.GetNumFrames(), limit)):
+            frame = sbthread.GetFrameAtIndex(index)
+            if not frame.IsValid():
+                break
+            entry = frame.GetLineEntry()
+            spec = entry.GetFileSpec() if entry.IsValid() else None
+            if spec is not None and spec.IsValid() and entry.GetLine():
+                location = f"{spec.fullpath}:{entry.GetLine()}"
+            else:
+                location = frame.GetModule().GetFileSpec().GetFilename() or ""
+            out.append(NativeFrame(frame.GetPC(), frame.GetFunctionName(), location))
+        return out or None
 
     def _frame_registers(self, frame: "lldb.SBFrame") -> dict[str, int]:
         registers: dict[str, int] = {}

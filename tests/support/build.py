@@ -28,8 +28,21 @@ FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
     "stripped": ("-ldflags=-s -w",),  # no symbol table, no DWARF
 }
 FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
+# Flavours outside the test matrix, built only by the tests that name them.
+EXTRA_FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
+    "gobuildid": ("-ldflags=-B=gobuildid",),  # a GNU build-id before Go 1.24 made it the default (1.22+)
+}
 
-PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "cgo")
+
+def flavour_flags(flavour: str) -> tuple[str, ...]:
+    if flavour in FLAVOUR_FLAGS:
+        return FLAVOUR_FLAGS[flavour]
+    if flavour in EXTRA_FLAVOUR_FLAGS:
+        return EXTRA_FLAVOUR_FLAGS[flavour]
+    known = ", ".join((*FLAVOURS, *EXTRA_FLAVOUR_FLAGS))
+    raise ValueError(f"unknown flavour {flavour!r}; known: {known}")
+
+PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo")
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
 _BUILD_TIMEOUT_S = 900
@@ -66,11 +79,10 @@ def source_hash(program: str) -> str:
 
 def build_key(program: str, version: str, flavour: str = "default", tc: Toolchain | None = None) -> str:
     """The cache key of one build: readable prefix plus a hash of everything that matters."""
-    if flavour not in FLAVOUR_FLAGS:
-        raise ValueError(f"unknown flavour {flavour!r}; known: {', '.join(FLAVOURS)}")
+    flags = flavour_flags(flavour)
     tc = tc or toolchain(version)
     digest = hashlib.sha256()
-    for part in (source_hash(program), tc.full_version, str(tc.go), *FLAVOUR_FLAGS[flavour], "linux/amd64", "cgo=0"):
+    for part in (source_hash(program), tc.full_version, str(tc.go), *flags, "linux/amd64", "cgo=0"):
         digest.update(part.encode() + b"\0")
     return f"{program}-go{tc.full_version}-{flavour}-{digest.hexdigest()[:16]}"
 
@@ -101,7 +113,7 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path) -> None:
     with tempfile.TemporaryDirectory(prefix=f".{final.name}-", dir=final.parent) as scratch:
         staged = Path(scratch) / "entry"
         staged.mkdir()
-        command = [str(tc.go), "build", "-o", str(staged / program), *FLAVOUR_FLAGS[flavour]]
+        command = [str(tc.go), "build", "-o", str(staged / program), *flavour_flags(flavour)]
         command += [p.name for p in sources]
         env = tc.env()
         if any(b'import "C"' in path.read_bytes() for path in sources):
@@ -140,4 +152,4 @@ def build_metadata(binary: Path) -> dict[str, object]:
     return json.loads((binary.parent / "build.json").read_text())
 
 
-__all__ = ["BuildError", "FLAVOURS", "FLAVOUR_FLAGS", "PROGRAMS", "build", "build_key", "build_metadata", "source_hash"]
+__all__ = ["BuildError", "EXTRA_FLAVOUR_FLAGS", "FLAVOURS", "FLAVOUR_FLAGS", "PROGRAMS", "flavour_flags", "build", "build_key", "build_metadata", "source_hash"]

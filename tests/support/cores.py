@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from . import Unavailable, cache_dir, file_lock
 from .build import build, build_key
@@ -114,6 +114,24 @@ def _publish(staged: Path, final: Path, meta: dict[str, object]) -> CoreArtifact
     if artifact is None:
         raise CoreError(f"core cache entry {final} is incomplete")
     return artifact
+
+
+def cached_entry(final: Path, stage: Callable[[Path], dict[str, object]]) -> CoreArtifact:
+    """The artifact cached at ``final``, made on first use: ``stage(directory)``
+    fills a fresh directory and returns its metadata, then the directory is
+    published atomically (under a lock, so parallel test runs make it once)."""
+    cached = _load_entry(final)
+    if cached is not None:
+        return cached
+    with file_lock(f"core-{final.name}"):
+        cached = _load_entry(final)
+        if cached is not None:
+            return cached
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{final.name[:60]}-", dir=final.parent) as scratch:
+            staged = Path(scratch) / "entry"
+            staged.mkdir()
+            return _publish(staged, final, stage(staged))
 
 
 def _place_exe(exe: Path, staged: Path) -> None:
@@ -242,22 +260,14 @@ def kernel_core(
     """
     args = tuple(args)
     exe = build(program, version, flavour)
-    final = cache_dir() / "cores" / _entry_key(program, version, flavour, mode, args)
-    cached = _load_entry(final)
-    if cached is not None:
-        return cached
-    with file_lock(f"core-{final.name}"):
-        cached = _load_entry(final)
-        if cached is not None:
-            return cached
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{final.name[:60]}-", dir=final.parent) as scratch:
-            staged = Path(scratch) / "entry"
-            staged.mkdir()
-            meta = _crash_into(exe, staged, mode, args)
-            meta.update(program=program, version=version, go_version=_go_version(exe), flavour=flavour)
-            _place_exe(exe, staged)
-            return _publish(staged, final, meta)
+
+    def stage(staged: Path) -> dict[str, object]:
+        meta = _crash_into(exe, staged, mode, args)
+        meta.update(program=program, version=version, go_version=_go_version(exe), flavour=flavour)
+        _place_exe(exe, staged)
+        return meta
+
+    return cached_entry(cache_dir() / "cores" / _entry_key(program, version, flavour, mode, args), stage)
 
 
 def _crash_into(exe: Path, staged: Path, mode: str, args: tuple[str, ...]) -> dict[str, object]:
@@ -335,22 +345,14 @@ def gcore_live(program: str, version: str, flavour: str = "default", args: Seque
     if gcore is None:
         raise Unavailable("gcore (from gdb) is not installed")
     exe = build(program, version, flavour)
-    final = cache_dir() / "cores" / _entry_key(program, version, flavour, "gcore", args)
-    cached = _load_entry(final)
-    if cached is not None:
-        return cached
-    with file_lock(f"core-{final.name}"):
-        cached = _load_entry(final)
-        if cached is not None:
-            return cached
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{final.name[:60]}-", dir=final.parent) as scratch:
-            staged = Path(scratch) / "entry"
-            staged.mkdir()
-            meta = _gcore_into(gcore, exe, staged, args)
-            meta.update(program=program, version=version, go_version=_go_version(exe), flavour=flavour)
-            _place_exe(exe, staged)
-            return _publish(staged, final, meta)
+
+    def stage(staged: Path) -> dict[str, object]:
+        meta = _gcore_into(gcore, exe, staged, args)
+        meta.update(program=program, version=version, go_version=_go_version(exe), flavour=flavour)
+        _place_exe(exe, staged)
+        return meta
+
+    return cached_entry(cache_dir() / "cores" / _entry_key(program, version, flavour, "gcore", args), stage)
 
 
 def _wait_ready(process: subprocess.Popen[bytes], stdout_path: Path) -> None:

@@ -202,6 +202,7 @@ var (
 	gBigKVMap     map[BigKey]BigValue
 	gNestedMap    map[string]map[string]int
 	gInterfaceMap map[interface{}]interface{}
+	gGrowingMap   map[int]int // 1665 inserts: a classic map is caught growing
 
 	gBufferedChan    = make(chan int, 8) // 3 elements queued
 	gFullChan        = make(chan string, 2)
@@ -315,6 +316,13 @@ func init() {
 	}
 	gNestedMap = map[string]map[string]int{"outer": {"inner": 1}, "empty": {}}
 	gInterfaceMap = map[interface{}]interface{}{1: "one", "two": 2.0, Point{1, 1}: nil}
+	// A classic map (Go <= 1.23) with B=8 grows when its 1665th entry is
+	// inserted (count > 6.5 * 2^B, src/runtime/map.go overLoadFactor); the
+	// growth is finished only by later writes, so it stays half-evacuated.
+	gGrowingMap = make(map[int]int)
+	for i := 0; i < 1665; i++ {
+		gGrowingMap[i] = i * i
+	}
 
 	gBufferedChan <- 101
 	gBufferedChan <- 102
@@ -390,7 +398,7 @@ func init() {
 		&gSliceOfSlices, &gStructSlice, &gPointerSlice, &gInterfaceSlice,
 		&gArray, &gMatrix, &gCube, &gPointArray, &gEmptyArray, &gStringArray, &gBoolArray, &gFloatArray,
 		&gSmallMap, &gEmptyMap, &gNilMap, &gBigMap, &gStructMap, &gPointKeyMap, &gBigKVMap,
-		&gNestedMap, &gInterfaceMap,
+		&gNestedMap, &gInterfaceMap, &gGrowingMap,
 		&gBufferedChan, &gFullChan, &gSendWaitChan, &gRecvWaitChan, &gStructChan, &gNilChan,
 		&gClosedChan, &gSendOnlyChan, &gReceiveOnlyChan,
 		&gEmptyIface, &gIfaceInt, &gIfaceString, &gIfacePoint, &gIfacePointer, &gIfaceSlice,

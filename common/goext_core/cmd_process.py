@@ -1,0 +1,263 @@
+"""Whole-process commands: go sched, go threads, go deadlock, go report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Optional
+
+from .commands import Context, Write, command
+from .errors import GoextError, UsageError
+from .sched import SchedView, read_sched, read_threads
+
+if TYPE_CHECKING:
+    from .waitgraph import DeadlockReport, StuckGoroutine
+
+
+def _flag(value: Optional[bool]) -> str:
+    return "?" if value is None else ("yes" if value else "no")
+
+
+def _num(value: Optional[int]) -> str:
+    return "?" if value is None else str(value)
+
+
+def _bytes(value: Optional[int]) -> str:
+    if value is None:
+        return "?"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f} {unit} ({value} bytes)"
+    return f"{value} bytes"
+
+
+def _ids(ids: list[int], limit: int = 20) -> str:
+    if not ids:
+        return "-"
+    text = " ".join(str(i) for i in ids[:limit])
+    return text + (f" ... (+{len(ids) - limit})" if len(ids) > limit else "")
+
+
+# -- go sched -------------------------------------------------------------------
+def _configure_sched(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the scheduler view as JSON")
+
+
+def write_sched(view: SchedView, write: Write) -> None:
+    write(f"GOMAXPROCS: {_num(view.gomaxprocs)}   ncpu: {_num(view.ncpu)}\n")
+    write(f"gcwaiting: {_flag(view.gcwaiting)}   stopwait: {_num(view.stopwait)}   "
+          f"sysmonwait: {_flag(view.sysmonwait)}   sysmon: {'m' + str(view.sysmon) if view.sysmon is not None else '?'}\n")
+    write(f"idle Ps: {_num(view.npidle)} [{_ids(view.idle_processors)}]   idle Ms: {_num(view.nmidle)} "
+          f"(locked {_num(view.nmidlelocked)})   spinning Ms: {_num(view.nmspinning)}   system Ms: {_num(view.nmsys)}\n")
+    write(f"global run queue: {_num(view.global_runq_size)} [{_ids(view.global_runq)}]\n")
+    gc = view.gc
+    write(f"GC: phase {gc.phase}, {_num(gc.cycles)} cycles completed ({_num(gc.forced_cycles)} forced), "
+          f"GOGC {_num(gc.gc_percent)}, enabled {_flag(gc.enabled)}\n")
+    write(f"heap: live {_bytes(gc.heap_live)}, marked {_bytes(gc.heap_marked)}, goal {_bytes(gc.heap_goal)}\n")
+    write("\nPs:\n")
+    write(f"  {'P':>4} {'status':<10} {'M':>5} {'schedtick':>10} {'syscalltick':>11} {'runq':>5} {'runnext':>8}  queued\n")
+    for p in view.processors:
+        m = f"m{p.m}" if p.m is not None else "-"
+        runnext = str(p.runnext) if p.runnext is not None else "-"
+        line = (f"  {p.id:>4} {p.status:<10} {m:>5} {p.schedtick:>10} {p.syscalltick:>11} {len(p.runq):>5} "
+                f"{runnext:>8}  {_ids(p.runq)}")
+        if p.error:
+            line += f"  <{p.error}>"
+        write(line + "\n")
+    write("\nMs:\n")
+    write(f"  {'M':>5} {'tid':>8} {'P':>4} {'curg':>7} {'locked g':>8}  state\n")
+    for m in view.machines:
+        if m.error:
+            write(f"  {m.id:>5} <unreadable m at {m.address:#x}: {m.error}>\n")
+            continue
+        state = []
+        if m.role:
+            state.append(m.role)
+        for flag, word in ((m.in_syscall, "syscall"), (m.in_cgo, "cgo"), (m.spinning, "spinning"),
+                           (m.blocked, "blocked"), (m.idle, "idle")):
+            if flag:
+                state.append(word)
+        if m.throwing:
+            state.append(f"throwing {m.throwing}")
+        p = str(m.p) if m.p is not None else "-"
+        curg = str(m.curg) if m.curg is not None else "-"
+        locked = str(m.lockedg) if m.lockedg is not None else "-"
+        write(f"  {m.id:>5} {m.tid or '-':>8} {p:>4} {curg:>7} {locked:>8}  {', '.join(state) or 'running'}\n")
+    for note in view.notes:
+        write(f"note: {note}\n")
+
+
+@command("sched", "Scheduler state: GOMAXPROCS, Ps and run queues, Ms, idle/spinning, GC phase, heap.", _configure_sched)
+def run_sched(context: Context, args: argparse.Namespace, write: Write) -> None:
+    view = read_sched(context.program)
+    if args.json:
+        write(json.dumps(view.to_json(), indent=1) + "\n")
+        return
+    write_sched(view, write)
+
+
+# -- go threads -------------------------------------------------------------------
+def _configure_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--frames", type=int, default=3, metavar="N", help="top frames per thread (default 3)")
+    parser.add_argument("--json", action="store_true", help="print as JSON")
+
+
+@command("threads", "Every OS thread with its M, goroutine, P and top native frames.", _configure_threads)
+def run_threads(context: Context, args: argparse.Namespace, write: Write) -> None:
+    if args.frames < 0:
+        raise UsageError("--frames must not be negative")
+    program = context.program
+    views = read_threads(program, frames=args.frames)
+    if args.json:
+        from dataclasses import asdict
+
+        write(json.dumps([asdict(v) for v in views], indent=1) + "\n")
+        return
+    for view in views:
+        parts = [f"thread {view.index} tid {view.tid}"]
+        parts.append(f"m{view.m}" if view.m is not None else "no M")
+        if view.role:
+            parts.append(view.role)
+        if view.goroutine is not None:
+            parts.append(f"goroutine {view.goroutine} [{view.goroutine_state or '?'}]")
+        if view.p is not None:
+            parts.append(f"p{view.p}")
+        if view.lockedg is not None:
+            parts.append(f"locked to goroutine {view.lockedg}")
+        if view.in_syscall:
+            parts.append("in syscall")
+        if view.in_cgo:
+            parts.append("in cgo")
+        write("  ".join(parts) + "\n")
+        for number, frame in enumerate(view.frames):
+            name = frame["function"] or "??"
+            location = f" at {frame['location']}" if frame.get("location") else ""
+            write(f"    #{number:<2} {frame['pc']:#018x} in {name}{location}\n")
+    write(f"{len(views)} threads\n")
+
+
+# -- go deadlock -------------------------------------------------------------------------
+def _configure_deadlock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the analysis and the wait graph as JSON")
+    parser.add_argument("--waits", action="store_true", help="also list every channel and sync object waited on")
+
+
+def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) -> None:
+    stuck = {s.goroutine: s for s in report.stuck}
+    if report.all_asleep:
+        write(f"all goroutines are asleep: every one of the {report.user_goroutines} user goroutines "
+              f"is blocked and none can wake another (deadlock)\n")
+    elif report.stuck:
+        write(f"partial deadlock: {len(report.stuck)} of {report.user_goroutines} user goroutines can never "
+              f"proceed, while {len(report.progressing)} can still run\n")
+    else:
+        write(f"no deadlock found: {len(report.progressing)} of {report.user_goroutines} user goroutines can run, "
+              f"and every blocked one may still be released\n")
+    for number, cycle in enumerate(report.cycles, 1):
+        write(f"\nwait cycle {number}: " + " -> ".join(f"goroutine {g}" for g in cycle + cycle[:1]) + "\n")
+        for goroutine in cycle:
+            _write_stuck(stuck[goroutine], write)
+    in_cycles = {g for cycle in report.cycles for g in cycle}
+    rest = [s for s in report.stuck if s.goroutine not in in_cycles]
+    if rest:
+        write(f"\nstuck outside any cycle ({len(rest)}):\n")
+        for entry in rest[:50]:
+            _write_stuck(entry, write)
+        if len(rest) > 50:
+            write(f"  ... and {len(rest) - 50} more (see --json)\n")
+    if waits:
+        write("\nobjects waited on:\n")
+        for obj in report.graph.objects:
+            line = f"  {obj.label()}"
+            for label, ids in (("receivers", obj.receivers), ("senders", obj.senders), ("waiters", obj.waiters)):
+                if ids:
+                    line += f"; {label}: {_ids(ids, 10)}"
+            refs = sorted({r.goroutine for r in obj.holders})
+            if refs:
+                line += f"; referenced by: {_ids(refs, 10)}"
+            write(line + "\n")
+    for note in report.notes:
+        write(f"note: {note}\n")
+
+
+def _write_stuck(entry: "StuckGoroutine", write: Write) -> None:
+    write(f"  goroutine {entry.goroutine} [{entry.state}] at {entry.location}\n")
+    for label in entry.waits_on:
+        write(f"      waits on {label}\n")
+    if entry.released_by:
+        write(f"      could be released only by: {', '.join('goroutine ' + str(g) for g in entry.released_by)}\n")
+    for line in entry.evidence[:6]:
+        write(f"      evidence: {line}\n")
+
+
+@command("deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.",
+         _configure_deadlock)
+def run_deadlock(context: Context, args: argparse.Namespace, write: Write) -> None:
+    from .waitgraph import analyze_deadlock
+
+    report = analyze_deadlock(context.program)
+    if args.json:
+        write(json.dumps(report.to_json(), indent=1) + "\n")
+        return
+    write_deadlock(report, write, args.waits)
+
+
+# -- go snapshot (format goext.snapshot/2; replaces the /1 command of cmd_stacks) ------------
+def _configure_snapshot(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the JSON ('-' for here)")
+    parser.add_argument("--locals", action="store_true", help="also capture every frame's locals (slower, larger)")
+
+
+@command("snapshot", "Write goroutines, frames, scheduler, threads, GC and build info as JSON (goext.snapshot/2).",
+         _configure_snapshot)
+def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> None:
+    from .snapshot import build_snapshot
+
+    data = build_snapshot(context.program, with_locals=args.locals)
+    text = json.dumps(data, indent=1, sort_keys=False)
+    if args.output == "-":
+        write(text + "\n")
+        return
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    except OSError as exc:
+        raise GoextError(f"cannot write {args.output}: {exc.strerror}") from None
+    write(f"wrote {len(data['goroutines'])} goroutines to {args.output}\n")
+
+
+# -- go report --------------------------------------------------------------------------------
+def _configure_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--html", required=True, metavar="FILE", help="where to write the HTML page")
+    parser.add_argument("--from", dest="source", metavar="SNAPSHOT",
+                        help="build the page from this snapshot JSON instead of the current target")
+    parser.add_argument("--locals", action="store_true", help="capture every frame's locals for the page")
+    parser.add_argument("--no-deadlock", action="store_true", help="skip the deadlock analysis")
+
+
+@command("report", "Write one self-contained HTML page: groups, states, icicle, scheduler, threads, locals.",
+         _configure_report)
+def run_report(context: Context, args: argparse.Namespace, write: Write) -> None:
+    from .report import load_snapshot, write_report
+
+    deadlock = None
+    if args.source:
+        snapshot = load_snapshot(args.source)
+        deadlock = snapshot.get("deadlock")
+    else:
+        from .snapshot import build_snapshot
+
+        program = context.program
+        snapshot = build_snapshot(program, with_locals=args.locals)
+        if not args.no_deadlock:
+            from .waitgraph import analyze_deadlock
+
+            try:
+                analysis = analyze_deadlock(program).to_json()
+                analysis.pop("wait_graph", None)
+                deadlock = analysis
+            except GoextError as exc:
+                snapshot["notes"].append(f"deadlock analysis: {exc}")
+    data = write_report(args.html, snapshot, deadlock)
+    counts = data["counts"]
+    write(f"wrote {args.html}: {counts['goroutines']} goroutines in {counts['groups']} groups\n")

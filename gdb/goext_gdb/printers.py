@@ -1,0 +1,324 @@
+"""gdb pretty-printers and convenience functions for Go values, from the core's
+one recognizer/formatter table.
+
+- ``print``, ``info locals`` and gdb/MI varobjs show Go strings, slices,
+  arrays, maps, chans, interfaces, funcs and the recognized standard-library
+  types as Go does, with children and display hints so IDEs can expand maps
+  (hint "map": key, value, key, value...) and slices (hint "array").
+- Registered per objfile through ``gdb.printing`` as "goext-go" (see
+  ``info pretty-printer``; ``disable pretty-printer .* goext-go`` turns it off).
+- ``$len(v)``, ``$cap(v)`` and ``$dtype(v)`` work on every kind.
+
+The decoding itself is the core's (:mod:`goext_core.values`): a printer reads
+a value's memory in bulk through the same Target the commands use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+import gdb  # type: ignore[import-not-found]
+import gdb.printing  # type: ignore[import-not-found]
+
+from goext_core.errors import GoextError
+from goext_core.formatters import format_value
+from goext_core.types import GoType, Kind
+from goext_core.values import Decoder, Settings, Value, type_system
+
+PRINTER_NAME = "goext-go"
+_CONTAINER_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})
+_PRINTED_KINDS = frozenset({Kind.STRING, Kind.SLICE, Kind.MAP, Kind.CHAN, Kind.INTERFACE, Kind.FUNC})
+_RECOGNIZED_NAMES = ("time.Time", "time.Duration", "sync.Mutex", "sync.RWMutex", "sync.WaitGroup", "sync/atomic.")
+
+
+def _program() -> Any:
+    from .commands import current_program
+
+    return current_program()
+
+
+def _go_type_of(value: "gdb.Value") -> Optional[GoType]:
+    gdb_type = value.type
+    name = gdb_type.name or str(gdb_type)
+    if not name or name.startswith("struct ") and name[7:] in ("runtime.hchan", "runtime.hmap"):
+        return None
+    try:
+        types = type_system(_program())
+        if types.dwarf is None:
+            return None
+        return types.dwarf.type_by_name(name)
+    except GoextError:
+        return None
+
+
+def _decode(value: "gdb.Value", go_type: GoType, settings: Optional[Settings] = None) -> Optional[Value]:
+    decoder = Decoder(_program(), settings or Settings(max_depth=3))
+    address = value.address
+    if address is not None:
+        return decoder.decode(go_type, int(address))
+    # A value gdb holds itself (a function argument, a register): rebuild its bytes.
+    data = bytearray(max(go_type.size, 0))
+    if not _fill_bytes(value, data, 0, 0):
+        return None
+    return decoder.decode_bytes(go_type, bytes(data), None)
+
+
+def _fill_bytes(value: "gdb.Value", out: bytearray, offset: int, depth: int) -> bool:
+    if depth > 8:
+        return False
+    gdb_type = value.type.strip_typedefs()
+    size = gdb_type.sizeof
+    if gdb_type.code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_CHAR,
+                         gdb.TYPE_CODE_ENUM):
+        number = int(value) & ((1 << (8 * size)) - 1)
+        out[offset:offset + size] = number.to_bytes(size, "little")
+        return True
+    if gdb_type.code == gdb.TYPE_CODE_STRUCT:
+        for member in gdb_type.fields():
+            if member.bitpos is None or member.bitpos % 8:
+                return False
+            if not _fill_bytes(value[member], out, offset + member.bitpos // 8, depth + 1):
+                return False
+        return True
+    return False
+
+
+class GoPrinter:
+    """One Go value; children are gdb.Values where gdb has the type, so nested
+    values get their own printers (and MI varobjs can be expanded)."""
+
+    def __init__(self, value: "gdb.Value", go_type: GoType) -> None:
+        self.value = value
+        self.go_type = go_type
+        self._decoded: Optional[Value] = None
+
+    def decoded(self) -> Value:
+        if self._decoded is None:
+            decoded = _decode(self.value, self.go_type)
+            self._decoded = decoded if decoded is not None else Value(self.go_type.name, "invalid",
+                                                                      error="value has no address")
+        return self._decoded
+
+    def to_string(self) -> Any:
+        decoded = self.decoded()
+        if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil:
+            if self.go_type.kind == Kind.SLICE:
+                return f"{decoded.type_name} len {decoded.length} cap {decoded.capacity}"
+            if self.go_type.kind == Kind.MAP:
+                return f"{decoded.type_name} len {decoded.length}"
+            if self.go_type.kind == Kind.CHAN:
+                return format_value(decoded)
+            return decoded.type_name
+        return format_value(decoded, top=False)
+
+
+
+class GoContainerPrinter(GoPrinter):
+    """Slices, arrays, maps and chans: expandable children (gdb only asks a
+    printer with a ``children`` method for them, so scalars have none)."""
+
+    def display_hint(self) -> Optional[str]:
+        kind = self.go_type.kind
+        if kind == Kind.MAP:
+            return "map"
+        if kind in (Kind.SLICE, Kind.ARRAY):
+            return "array"
+        return None
+
+    def children(self) -> Iterator[tuple[str, Any]]:
+        kind = self.go_type.kind
+        decoded = self.decoded()
+        if not decoded.ok or decoded.is_nil:
+            return
+        types = _reachable_types(self.value.type)
+        if kind == Kind.MAP:
+            for index, (key, elem) in enumerate(decoded.entries):
+                yield f"[{index}].key", _child_value(key, types)
+                yield f"[{index}].value", _child_value(elem, types)
+            return
+        if kind in (Kind.SLICE, Kind.ARRAY, Kind.CHAN):
+            for name, child in decoded.children:
+                yield name, _child_value(child, types)
+
+
+_TYPE_INDEXES: dict[str, dict[str, Any]] = {}
+_MAX_TYPES_WALKED = 256
+
+
+def _reachable_types(root: Any) -> dict[str, Any]:
+    """gdb types by name reachable from a container's type (its buckets, groups,
+    buffers), so children can be gdb values of their element/key types."""
+    key = str(root)
+    if key in _TYPE_INDEXES:
+        return _TYPE_INDEXES[key]
+    found: dict[str, Any] = {}
+    pending = [(root, 0)]
+    # gdb.lookup_type("string") fails in Go mode: take the string struct from a
+    # runtime global that every Go program has (src/runtime/extern.go buildVersion).
+    try:
+        symbol = gdb.lookup_global_symbol("runtime.buildVersion") or \
+            gdb.lookup_static_symbol("runtime.buildVersion")
+        if symbol is not None:
+            pending.append((symbol.type, 5))
+    except (gdb.error, AttributeError):
+        pass
+    seen: set[str] = set()
+    while pending and len(seen) < _MAX_TYPES_WALKED:
+        gdb_type, depth = pending.pop()
+        label = str(gdb_type)
+        if label in seen or depth > 6:
+            continue
+        seen.add(label)
+        if gdb_type.name:
+            found.setdefault(gdb_type.name, gdb_type)
+        try:
+            if gdb_type.code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_ARRAY, gdb.TYPE_CODE_TYPEDEF):
+                pending.append((gdb_type.target(), depth + 1))
+            if gdb_type.code == gdb.TYPE_CODE_STRUCT:
+                for member in gdb_type.fields():
+                    pending.append((member.type, depth + 1))
+        except (gdb.error, RuntimeError):
+            continue
+    if len(_TYPE_INDEXES) > 1024:
+        _TYPE_INDEXES.clear()
+    _TYPE_INDEXES[key] = found
+    return found
+
+
+def _child_value(child: Value, types: dict[str, Any]) -> Any:
+    """A child as a gdb.Value of its own type when gdb knows it, else its text."""
+    go_type = child.go_type
+    if child.address and go_type is not None and go_type.name in types:
+        try:
+            return gdb.Value(child.address).cast(types[go_type.name].pointer()).dereference()
+        except (gdb.error, RuntimeError):
+            pass
+    if child.kind in ("int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64") \
+            and child.text is not None and child.ok:
+        try:
+            return int(child.text)
+        except ValueError:
+            pass
+    return format_value(child, top=False)
+
+
+def lookup(value: "gdb.Value") -> Optional[GoPrinter]:
+    """gdb's lookup hook: a printer for Go values of the kinds we format."""
+    try:
+        gdb_type = value.type
+        code = gdb_type.code
+        if value.address is None and gdb_type.strip_typedefs().code in (gdb.TYPE_CODE_ARRAY, gdb.TYPE_CODE_STRING):
+            return None  # gdb's own string (a Python str converted in Go mode), not target memory
+        if code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_FLT, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_PTR) and \
+                not (gdb_type.name or "").startswith(("map[", "chan ", "chan<-", "<-chan", "func(", "time.", "main.")):
+            return None
+        go_type = _go_type_of(value)
+        if go_type is None:
+            return None
+        if go_type.kind in _PRINTED_KINDS or go_type.name.startswith(_RECOGNIZED_NAMES) or \
+                go_type.kind == Kind.ARRAY and go_type.elem is not None and go_type.elem.kind in _PRINTED_KINDS:
+            printer = GoContainerPrinter if go_type.kind in _CONTAINER_KINDS else GoPrinter
+            return printer(value, go_type)
+    except (gdb.error, GoextError, RuntimeError):
+        return None
+    return None
+
+
+class _GoCollection(gdb.printing.PrettyPrinter):
+    def __init__(self) -> None:
+        super().__init__(PRINTER_NAME, [])
+
+    def __call__(self, value: "gdb.Value") -> Optional[GoPrinter]:
+        return lookup(value)
+
+
+# -- convenience functions ---------------------------------------------------------------------
+class _GoFunction(gdb.Function):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.function_name = name
+
+    def decoded(self, value: "gdb.Value") -> Value:
+        go_type = _go_type_of(value)
+        if go_type is None:
+            raise gdb.GdbError(f"${self.function_name}: not a Go value of a known type ({value.type})")
+        decoded = _decode(value, go_type, Settings(max_elements=0, max_depth=2))
+        if decoded is None:
+            raise gdb.GdbError(f"${self.function_name}: the value has no address")
+        if decoded.error:
+            raise gdb.GdbError(f"${self.function_name}: {decoded.error}")
+        return decoded
+
+
+class LenFunction(_GoFunction):
+    """$len(v): length of a Go string, slice, array, map or chan."""
+
+    def __init__(self) -> None:
+        super().__init__("len")
+
+    def invoke(self, value: "gdb.Value") -> int:
+        decoded = self.decoded(value)
+        if decoded.is_nil:
+            return 0
+        if decoded.length is None:
+            raise gdb.GdbError(f"$len: {decoded.type_name} has no length")
+        return int(decoded.length)
+
+
+class CapFunction(_GoFunction):
+    """$cap(v): capacity of a Go slice, array or chan."""
+
+    def __init__(self) -> None:
+        super().__init__("cap")
+
+    def invoke(self, value: "gdb.Value") -> int:
+        decoded = self.decoded(value)
+        if decoded.is_nil:
+            return 0
+        if decoded.kind == "array":
+            return int(decoded.length or 0)
+        if decoded.capacity is None:
+            raise gdb.GdbError(f"$cap: {decoded.type_name} has no capacity")
+        return int(decoded.capacity)
+
+
+class DtypeFunction(_GoFunction):
+    """$dtype(v): the dynamic type of a Go interface value, as a string ("<nil>" for nil)."""
+
+    def __init__(self) -> None:
+        super().__init__("dtype")
+
+    def invoke(self, value: "gdb.Value") -> str:
+        decoded = self.decoded(value)
+        if decoded.kind != "interface":
+            return decoded.type_name
+        if decoded.is_nil:
+            return "<nil>"
+        return str(decoded.details.get("dynamic_type", "?"))
+
+
+_registered_objfiles: set[str] = set()
+
+
+def _register_for(objfile: Any) -> None:
+    filename = getattr(objfile, "filename", None) or ""
+    if not filename or filename in _registered_objfiles:
+        return
+    try:  # only Go executables: their symbol table has runtime.main
+        if objfile.lookup_global_symbol("runtime.main") is None and \
+                objfile.lookup_static_symbol("runtime.main") is None:
+            return
+    except (gdb.error, AttributeError):
+        pass
+    _registered_objfiles.add(filename)
+    gdb.printing.register_pretty_printer(objfile, _GoCollection(), replace=True)
+
+
+def register() -> None:
+    """Printers for every loaded objfile and every one loaded later; the functions once."""
+    for objfile in gdb.objfiles():
+        _register_for(objfile)
+    gdb.events.new_objfile.connect(lambda event: _register_for(event.new_objfile))
+    LenFunction()
+    CapFunction()
+    DtypeFunction()

@@ -1,0 +1,176 @@
+"""Function symbols (and CFI) recovered from pclntab for stripped Go binaries.
+
+gdb's own ``bt`` on a ``-s -w`` core walks from the signal handler down to
+``main.main`` with Go names; ``info symbol`` and ``break FUNC`` agree with
+pclntab; lldb's ``bt`` names frames after ``go symbols``.  The generated CFI
+matches the compiler's own ``.debug_frame`` of the unstripped build.
+(Goroutine parity on the stripped builds is test_parity.py's stripped flavour.)
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from goext_core.binary import GoBinary
+from goext_core.pclntab import Pclntab
+from goext_core.symfile import FunctionSymbol, build_symbol_file, symbol_file_for
+from support.build import build
+from support.cores import kernel_core
+from support.debuggers import run_gdb, run_lldb
+
+# gdb shows minimal symbols through its Go demangler: "main.panicNested" reads
+# "main[panicNested]" (it does so for the original symbol table too).
+_GO_NAME = r"{pkg}(?:\.|\[){name}\]?"
+
+
+def _name(pkg: str, name: str) -> re.Pattern[str]:
+    return re.compile(_GO_NAME.format(pkg=re.escape(pkg), name=re.escape(name)))
+
+
+def test_symbol_file_layout(tmp_path):
+    symbols = [FunctionSymbol("main.main", 0x401000, 0x40, ((1, 0), (8, 8), (0x40, 24))),
+               FunctionSymbol("runtime.goexit", 0x401040, 0x10, ((0x10, 0),))]
+    image = build_symbol_file(symbols, "amd64", build_id="0123456789abcdef", entry=0x401000, cfi=True)
+    path = tmp_path / "x.sym"
+    path.write_bytes(image)
+    with open(path, "rb") as handle:
+        elf = ELFFile(handle)
+        names = {sym.name: sym for sym in elf.get_section_by_name(".symtab").iter_symbols()}
+        assert names["main.main"]["st_value"] == 0x401000 and names["main.main"]["st_size"] == 0x40
+        assert names["main.main"]["st_info"]["type"] == "STT_FUNC"
+        assert elf.get_section_by_name(".text")["sh_type"] == "SHT_NOBITS"
+        assert elf.header["e_entry"] == 0x401000
+        entries = [e for e in elf.get_dwarf_info().CFI_entries() if type(e).__name__ == "FDE"]
+        rows = entries[0].get_decoded().table
+        assert [(row["pc"], row["cfa"].offset) for row in rows] == [(0x401000, 8), (0x401001, 16), (0x401008, 32)]
+    with GoBinary(str(path)) as binary:
+        assert binary.gnu_build_id() == "0123456789abcdef"
+
+
+@pytest.mark.slow
+@pytest.mark.go_versions("1.19", "1.27")  # oldest and newest pclntab layouts; ~20 s each (pyelftools CFI)
+@pytest.mark.flavours("default")
+def test_cfi_matches_compiler_debug_frame(go_version, flavour, tmp_path):
+    """Our CFA offsets equal the ones the Go compiler wrote in .debug_frame."""
+    exe = build("zoo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        path = symbol_file_for(binary, Pclntab.from_binary(binary), str(tmp_path))
+    ours = _cfa_rows(path)
+    theirs = _cfa_rows(str(exe))
+    checked = 0
+    for entry, rows in theirs.items():
+        if entry in ours:
+            assert _expand(ours[entry]) == _expand(rows), f"CFA rules differ for the function at {entry:#x}"
+            checked += 1
+    assert checked > 1000
+
+
+def _cfa_rows(path: str) -> dict[int, list[tuple[int, int]]]:
+    """Function entry -> [(pc, CFA offset from rsp)], interpreting the CFA
+    instructions here: pyelftools 0.29 ignores DW_CFA_def_cfa_offset_sf,
+    which the Go linker uses."""
+    with open(path, "rb") as handle:
+        elf = ELFFile(handle)
+        dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for entry in dwarf.CFI_entries():
+            if type(entry).__name__ != "FDE":
+                continue
+            cie = entry.cie.header
+            code_align, data_align = cie["code_alignment_factor"], cie["data_alignment_factor"]
+            pc = start = entry.header["initial_location"]
+            end = start + entry.header["address_range"]
+            offset = 8
+            rows = [(pc, offset)]
+            for instruction in entry.instructions:
+                opcode, args = instruction.opcode, instruction.args
+                if opcode & 0xC0 == 0x40 or opcode in (0x02, 0x03, 0x04):  # advance_loc, advance_loc1/2/4
+                    pc += args[0] * code_align
+                elif opcode == 0x0E:  # def_cfa_offset
+                    offset = args[0]
+                elif opcode == 0x13:  # def_cfa_offset_sf
+                    offset = args[0] * data_align
+                elif opcode == 0x0C:  # def_cfa
+                    offset = args[1]
+                else:
+                    continue
+                if pc < end:
+                    rows.append((pc, offset))
+            out[start] = rows
+        return out
+
+
+def _expand(rows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The CFA offset in force at each pc where it changes (two encoders, same rules)."""
+    latest: dict[int, int] = {}
+    for pc, offset in rows:
+        latest[pc] = offset  # the last instruction at a pc wins
+    out: list[tuple[int, int]] = []
+    for pc in sorted(latest):
+        if not out or out[-1][1] != latest[pc]:
+            out.append((pc, latest[pc]))
+    return out
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.19", "1.22", "1.24", "1.27")
+@pytest.mark.flavours("stripped")
+def test_gdb_own_bt_on_stripped_core(go_version, flavour, tmp_path):
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    with GoBinary(str(artifact.exe)) as binary:
+        assert binary.symbol("main.main") is None and not binary.has_dwarf()
+        main_entry = Pclntab.from_binary(binary).func_by_name("main.main").entry
+    run = run_gdb(["bt", f"info symbol {main_entry:#x}", "break main.main", "go symbols"],
+                  exe=artifact.exe, core=artifact.core, env={"GOEXT_CACHE_DIR": str(tmp_path)})
+    bt, info, brk, symbols = run.outputs
+    assert "<signal handler called>" in bt, run.transcript()
+    for pkg, name in (("runtime", "sigtramp"), ("runtime", "gopanic"), ("main", "panicNested"), ("main", "main")):
+        assert _name(pkg, name).search(bt), f"{pkg}.{name} missing from gdb's bt:\n{bt}"
+    assert "??" not in bt.split("<signal handler called>")[1], bt
+    assert info.startswith("main.main in section .text"), info
+    assert f"Breakpoint 1 at {main_entry:#x}" in brk, brk
+    assert "loaded" in symbols, symbols
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.22")
+@pytest.mark.flavours("stripped")
+def test_gdb_auto_symbols_can_be_turned_off(go_version, flavour, tmp_path):
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    env = {"GOEXT_CACHE_DIR": str(tmp_path), "GOEXT_AUTO_SYMBOLS": "0"}
+    run = run_gdb(["bt 2", "go symbols", "bt 2"], exe=artifact.exe, core=artifact.core, env=env)
+    before, loaded, after = run.outputs
+    assert "raise" not in before, run.transcript()
+    assert "loaded" in loaded
+    assert _name("runtime", "raise").search(after), after
+
+
+@pytest.mark.e2e
+@pytest.mark.lldb
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("stripped")
+def test_lldb_bt_after_go_symbols(go_version, flavour, tmp_path):
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    run = run_lldb(["go symbols", "bt 3"], exe=artifact.exe, core=artifact.core,
+                   env={"GOEXT_CACHE_DIR": str(tmp_path)})
+    symbols, bt = run.outputs
+    assert "loaded" in symbols, run.transcript()
+    assert "runtime.raise" in bt and "runtime.dieFromSignal" in bt, bt
+
+
+@pytest.mark.go_versions("1.22")
+@pytest.mark.flavours("stripped")
+def test_offline_go_symbols_writes_file(go_version, flavour, tmp_path):
+    from goext_core.__main__ import main
+
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    out = tmp_path / "zoo.sym"
+    assert main([str(artifact.exe), str(artifact.core), "symbols", "-o", str(out)]) == 0
+    with open(out, "rb") as handle:
+        names = {sym.name for sym in ELFFile(handle).get_section_by_name(".symtab").iter_symbols()}
+    assert {"main.main", "runtime.main", "main.panicNested"} <= names
