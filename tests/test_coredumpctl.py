@@ -86,13 +86,15 @@ def test_missing_executable_says_what_was_tried(tmp_path, monkeypatch):
 
 # -- coredumpctl ----------------------------------------------------------------------------
 def _gdbinit_loads_goext() -> bool:
-    """Whether install.sh registered goext system-wide for a checkout that exists."""
+    """Whether install.sh registered this very checkout system-wide (another
+    checkout's registration would test other code)."""
     try:
         text = SYSTEM_GDBINIT.read_text()
     except OSError:
         return False
+    ours = os.path.realpath(REPO / "gdb" / "goext.py")
     for line in text.splitlines():
-        if line.startswith("source ") and os.path.isfile(line.split(None, 1)[1].strip()):
+        if line.startswith("source ") and os.path.realpath(line.split(None, 1)[1].strip()) == ours:
             return True
     return False
 
