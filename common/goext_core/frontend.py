@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .commands import COMMANDS, CommandSpec
 from .errors import MemoryReadError
@@ -85,3 +85,19 @@ class PageCache:
         joined = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         start = address - first
         return joined[start:start + size]
+
+
+class GenerationCache:
+    """Values computed from the target, dropped when its generation changes."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._generation: Optional[int] = None
+
+    def get(self, key: str, compute: Callable[[], Any], generation: int) -> Any:
+        if generation != self._generation:
+            self._values.clear()
+            self._generation = generation
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]

@@ -15,7 +15,7 @@ from typing import Callable, Optional, TypeVar
 import gdb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
-from goext_core.frontend import PageCache
+from goext_core.frontend import GenerationCache, PageCache
 from goext_core.target import NativeFrame, Target, Thread
 
 from .elfhead import elf_entry
@@ -87,19 +87,12 @@ class GdbTarget(Target):
     def __init__(self, progspace: "gdb.Progspace") -> None:
         self.progspace = progspace
         self._pages = PageCache(self._read_uncached)
-        self._cache: dict[str, object] = {}
-        self._cache_generation = -1
+        self._memo = GenerationCache()
         self._register_names: dict[str, tuple[str, ...]] = {}
 
     # -- per-generation cache ---------------------------------------------
     def _cached(self, key: str, compute: Callable[[], T]) -> T:
-        generation = self.generation()
-        if generation != self._cache_generation:
-            self._cache.clear()
-            self._cache_generation = generation
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]  # type: ignore[return-value]
+        return self._memo.get(key, compute, self.generation())  # type: ignore[no-any-return]
 
     def _inferior(self) -> "gdb.Inferior":
         selected = gdb.selected_inferior()

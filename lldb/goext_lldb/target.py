@@ -8,7 +8,7 @@ from typing import Callable, Optional, TypeVar
 import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
-from goext_core.frontend import PageCache
+from goext_core.frontend import GenerationCache, PageCache
 from goext_core.target import NativeFrame, Target, Thread
 
 from .corefile import find_mapped_core
@@ -47,8 +47,7 @@ class LldbTarget(Target):
         self._pages = PageCache(self._read_uncached)
         self._generation = 1
         self._last_identity: Optional[tuple] = None
-        self._cache: dict[str, object] = {}
-        self._cache_generation = -1
+        self._memo = GenerationCache()
 
     def bind(self, sbtarget: "lldb.SBTarget") -> None:
         """Follow a new SBTarget for the same executable (the generation check
@@ -57,13 +56,7 @@ class LldbTarget(Target):
 
     # -- per-generation cache ---------------------------------------------
     def _cached(self, key: str, compute: Callable[[], T]) -> T:
-        generation = self.generation()
-        if generation != self._cache_generation:
-            self._cache.clear()
-            self._cache_generation = generation
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]  # type: ignore[return-value]
+        return self._memo.get(key, compute, self.generation())  # type: ignore[no-any-return]
 
     def _process(self) -> "lldb.SBProcess":
         return self.sbtarget.GetProcess()
