@@ -27,6 +27,7 @@ from unit_data.pclnprog_fixture import PROGRAM_DIR, Built, build_pclnprog
 from goext_core.binary import GoBinary
 from goext_core.buildinfo import go_version_tuple
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
+from goext_core.symfile import encode_uleb128
 from goext_core.pclntab import (
     FORMAT_GO12,
     FORMAT_GO116,
@@ -458,21 +459,9 @@ def _pcvalue_table(runs: list[tuple[int, int]], quantum: int = 1) -> bytes:
     for new_value, length in runs:
         delta = new_value - value
         udelta = (-delta << 1) - 1 if delta < 0 else delta << 1
-        out += _uvarint(udelta) + _uvarint(length // quantum)
+        out += encode_uleb128(udelta) + encode_uleb128(length // quantum)
         value = new_value
     return bytes(out + b"\0")
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 class _Blob:

@@ -318,7 +318,8 @@ _AMD64_RSP = 7
 _AMD64_RA = 16
 
 
-def _uleb(value: int) -> bytes:
+def encode_uleb128(value: int) -> bytes:
+    """Unsigned LEB128 (DWARF), the same bytes as Go's uvarint."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -336,8 +337,8 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
     offset following the pcsp table as the runtime's unwinder does
     (src/runtime/traceback.go: frame.fp = sp + funcspdelta + PtrSize on x86)."""
     # CIE, version 1: no augmentation, code alignment 1, data alignment -8.
-    cie_body = bytes([1, 0]) + _uleb(1) + bytes([0x78]) + bytes([_AMD64_RA])
-    cie_body += bytes([_DW_CFA_def_cfa, _AMD64_RSP]) + _uleb(8) + bytes([_DW_CFA_offset | _AMD64_RA]) + _uleb(1)
+    cie_body = bytes([1, 0]) + encode_uleb128(1) + bytes([0x78]) + bytes([_AMD64_RA])
+    cie_body += bytes([_DW_CFA_def_cfa, _AMD64_RSP]) + encode_uleb128(8) + bytes([_DW_CFA_offset | _AMD64_RA]) + encode_uleb128(1)
     cie_body = struct.pack(endian + "I", 0xFFFFFFFF) + cie_body
     cie_body += bytes([_DW_CFA_nop]) * (-(len(cie_body) + 4) % 8)
     out = bytearray(struct.pack(endian + "I", len(cie_body)) + cie_body)
@@ -373,7 +374,7 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
                         instructions += bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
                     offset = previous_end
                 cfa = pushed + 8
-                instructions += bytes([_DW_CFA_def_cfa_offset]) + _uleb(cfa)
+                instructions += bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
             previous_end = end
         body = struct.pack(endian + "IQQ", 0, symbol.address, covered) + bytes(instructions)
         body += bytes([_DW_CFA_nop]) * (-(len(body) + 4) % 8)
