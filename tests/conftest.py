@@ -12,6 +12,7 @@ over the selection.  ``@pytest.mark.go_versions("1.19", "1.27")`` and
 
 from __future__ import annotations
 
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def _pick(option: str | None, known: tuple[str, ...], fallback: tuple[str, ...],
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in (
+        "unit: pure Python on fake memory, synthesized files or texts; 'pytest -m unit' runs in seconds",
         "slow: takes more than a few seconds (big cores, many goroutines)",
         "e2e: drives a real debugger end to end",
         "gdb: needs gdb with Python",
@@ -96,6 +98,36 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     flavours = _pick(config.getoption("--flavours"), FLAVOURS, QUICK_FLAVOURS if quick else FLAVOURS, "flavours")
     config.goext_matrix = Matrix(versions=versions, flavours=flavours, quick=quick)  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Two layers: a test is ``unit`` when marked so; every other test builds Go
+    programs, makes cores or drives a debugger, and is ``e2e``."""
+    for item in items:
+        if item.get_closest_marker("unit") is None and item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.e2e)
+
+
+# A skip that only reflects the selection (--go-versions, --flavours narrowed
+# to nothing for this test) is not a missing dependency.
+_SELECTION_SKIP = "got empty parameter set"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """GOEXT_REQUIRE_ALL=1 (what CI sets): a skipped test fails, so a missing
+    debugger, toolchain or package cannot pass as green."""
+    outcome = yield
+    if os.environ.get("GOEXT_REQUIRE_ALL", "") in ("", "0"):
+        return
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if _SELECTION_SKIP in str(reason):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"skipped, but GOEXT_REQUIRE_ALL=1 requires every test to run: {reason}"
 
 
 def pytest_report_header(config: pytest.Config) -> str:

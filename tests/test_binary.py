@@ -152,6 +152,7 @@ def test_buildinfo_matches_go_version_m(go_version: str, flavour: str) -> None:
         assert value == (raw[1:-1] if raw.startswith('"') else raw)
 
 
+@pytest.mark.unit
 def test_not_go(tmp_path: Path) -> None:
     path = tmp_path / "true"
     shutil.copy("/bin/true", path)
@@ -249,6 +250,7 @@ def _check_parsed(info: Optional[BuildInfo], version: str) -> None:
                              ("vcs.revision", "0123abc")]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("with_section", (True, False))
 def test_buildinfo_inline_format(with_section: bool) -> None:
     """Go 1.18+: flags&2, varint-prefixed strings after the 32-byte header."""
@@ -261,6 +263,7 @@ def test_buildinfo_inline_format(with_section: bool) -> None:
     _check_parsed(read_buildinfo(image), "go1.22.10")  # type: ignore[arg-type]
 
 
+@pytest.mark.unit
 def test_buildinfo_pointer_format() -> None:
     """Go 1.13–1.17: two pointers to Go string headers."""
     modinfo = _SENTINEL_START + _MODINFO.encode() + _SENTINEL_END
@@ -279,6 +282,7 @@ def test_buildinfo_pointer_format() -> None:
     _check_parsed(read_buildinfo(image), "go1.16.15")  # type: ignore[arg-type]
 
 
+@pytest.mark.unit
 def test_buildinfo_garbage() -> None:
     header = MAGIC + bytes([8, 2]) + bytes(16)
     blob = header + b"\xff" * 12  # a varint that never ends
@@ -295,6 +299,7 @@ def test_buildinfo_garbage() -> None:
     assert info is not None and info.go_version == "go1.22.10" and info.main is None
 
 
+@pytest.mark.unit
 def test_go_version_tuple() -> None:
     assert go_version_tuple("go1.22.10") == (1, 22, 10)
     assert go_version_tuple("go1.21") == (1, 21, 0)

@@ -117,6 +117,7 @@ def test_fetch_errors_are_one_line(scripted, go124_build, monkeypatch):
         debuginfod.fetch_debuginfo("../../etc")
 
 
+@pytest.mark.unit
 def test_no_urls_means_no_fetch(monkeypatch):
     monkeypatch.delenv("DEBUGINFOD_URLS", raising=False)
     assert debuginfod.fetch_debuginfo("abcd") is None

@@ -25,6 +25,7 @@ def _text(block: str) -> str:
 # Headers
 
 
+@pytest.mark.unit
 def test_old_header() -> None:
     header = parse_header("goroutine 18 [chan send]:")
     assert header is not None
@@ -32,6 +33,7 @@ def test_old_header() -> None:
     assert header.wait_minutes == 0 and not header.locked_to_thread
 
 
+@pytest.mark.unit
 def test_new_header_with_m() -> None:
     header = parse_header("goroutine 1 gp=0x1f280729a1e0 m=6 mp=0x1f2807380808 [running]:")
     assert header is not None
@@ -39,6 +41,7 @@ def test_new_header_with_m() -> None:
     assert header.gp == 0x1F280729A1E0 and header.m == 6 and header.mp == 0x1F2807380808
 
 
+@pytest.mark.unit
 def test_new_header_m_nil_minutes_locked() -> None:
     header = parse_header("goroutine 32 gp=0xc000102000 m=nil [chan receive, 5 minutes, locked to thread]:")
     assert header is not None
@@ -47,6 +50,7 @@ def test_new_header_m_nil_minutes_locked() -> None:
     assert header.wait_minutes == 5 and header.locked_to_thread
 
 
+@pytest.mark.unit
 def test_header_keeps_other_state_text() -> None:
     header = parse_header("goroutine 9 [chan receive (nil chan), 12 minutes]:")
     assert header is not None
@@ -55,6 +59,7 @@ def test_header_keeps_other_state_text() -> None:
     assert bubble is not None and bubble.state == "sleep (durable)" and bubble.synctest_bubble == 2
 
 
+@pytest.mark.unit
 def test_header_labels() -> None:
     header = parse_header('goroutine 41 gp=0x1 m=nil [chan receive] {kind: pprof, "odd key": "a, b: \\"c\\""}:')
     assert header is not None
@@ -63,6 +68,7 @@ def test_header_labels() -> None:
     assert parse_labels("zoo: labelled") == {"zoo": "labelled"}
 
 
+@pytest.mark.unit
 def test_not_a_header() -> None:
     assert parse_header("goroutine running on other thread; stack unavailable") is None
     assert parse_header("\tgoroutine 3 [x]:") is None
@@ -104,6 +110,7 @@ OLD_PANIC = _text(
 )
 
 
+@pytest.mark.unit
 def test_old_style_panic() -> None:
     tb = parse_traceback(OLD_PANIC)
     assert tb.message == "panic: boom\n\tpanic: second [recovered]"
@@ -165,6 +172,7 @@ NEW_SEGV = _text(
 )
 
 
+@pytest.mark.unit
 def test_new_style_segv() -> None:
     tb = parse_traceback(NEW_SEGV)
     assert tb.message == "panic: runtime error: invalid memory address or nil pointer dereference"
@@ -204,6 +212,7 @@ FATAL = _text(
 )
 
 
+@pytest.mark.unit
 def test_fatal_error_runtime_stack() -> None:
     tb = parse_traceback(FATAL)
     assert tb.message == "fatal error: all goroutines are asleep - deadlock!"
@@ -270,6 +279,7 @@ SIGQUIT = _text(
 )
 
 
+@pytest.mark.unit
 def test_signal_thread_sections() -> None:
     tb = parse_traceback(SIGQUIT)
     assert tb.message == "SIGQUIT: quit"
@@ -290,6 +300,7 @@ def test_signal_thread_sections() -> None:
     assert tb.unparsed == []
 
 
+@pytest.mark.unit
 def test_merge_prefers_the_block_with_frames() -> None:
     tb = parse_traceback(
         "goroutine 20 [running]:\n\tgoroutine running on other thread; stack unavailable\n"
@@ -303,6 +314,7 @@ def test_merge_prefers_the_block_with_frames() -> None:
         merge_goroutine(GoroutineTrace(id=1, state="x", raw_header=""), GoroutineTrace(id=2, state="x", raw_header=""))
 
 
+@pytest.mark.unit
 def test_garbage_is_kept_not_fatal() -> None:
     tb = parse_traceback("hello\n\ngoroutine 3 [sleep]:\n!!! what\nmain.f()\n\t/a.go:1 +0x2\n\tweird tab line\n")
     assert tb.message == "hello"

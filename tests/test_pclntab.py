@@ -379,6 +379,7 @@ def test_func_fields(go_version: str) -> None:
             assert shown == "main.mapInts[...]"
 
 
+@pytest.mark.unit
 def test_func_name_for_print() -> None:
     assert func_name_for_print("main.f") == "main.f"
     assert func_name_for_print("main.mapInts[go.shape.int]") == "main.mapInts[...]"
@@ -441,6 +442,7 @@ def test_truncated_table(matrix, tmp_path: Path) -> None:
     assert "truncated" in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.unit
 def test_not_go(tmp_path: Path) -> None:
     path = tmp_path / "true"
     shutil.copy("/bin/true", path)
@@ -612,6 +614,7 @@ def _reader(memory: dict[int, bytes]):
 _LAYOUTS = {"le64": _Layout("<", 8), "be64": _Layout(">", 8), "le32": _Layout("<", 4), "be32": _Layout(">", 4)}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("arch", sorted(_LAYOUTS))
 @pytest.mark.parametrize("layout", ("go1.13", "go1.11", "go1.16"))
 def test_hand_built_old_tables(layout: str, arch: str) -> None:
@@ -657,6 +660,7 @@ def test_hand_built_old_tables(layout: str, arch: str) -> None:
     assert [f.function for f in table.source_frames(beta.entry + 2)] == ["main.beta"]
 
 
+@pytest.mark.unit
 def test_bad_magic_and_header() -> None:
     with pytest.raises(CorruptDataError):
         Pclntab(bytes(64), 0, 64, 0x1000)

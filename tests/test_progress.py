@@ -13,6 +13,7 @@ from goext_core.program import GoProgram
 from support.cores import kernel_core
 
 
+@pytest.mark.unit
 def test_no_reporter_or_short_loops_report_nothing():
     calls: list[tuple] = []
     assert list(progress.steps(range(10), "x")) == list(range(10))
@@ -27,6 +28,7 @@ def test_no_reporter_or_short_loops_report_nothing():
     assert calls[-1] == ("long", progress.THRESHOLD, 0)  # the end clears the status line
 
 
+@pytest.mark.unit
 def test_terminal_reporter_rewrites_one_line_and_clears_it():
     written: list[str] = []
     report = progress.terminal_reporter(written.append)

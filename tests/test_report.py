@@ -127,6 +127,7 @@ def test_report_of_100k_goroutines_stays_small_and_lazy(tmp_path):
     _screenshot(page, tmp_path / "big.png")
 
 
+@pytest.mark.unit
 def test_report_offline_from_snapshot_json_rejects_bad_input(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something else"}')

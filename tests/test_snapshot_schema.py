@@ -105,6 +105,7 @@ def test_snapshot_with_locals_matches_its_schema(go_version, flavour, tmp_path):
     assert page.stat().st_size > 10_000
 
 
+@pytest.mark.unit
 def test_readme_documents_the_current_format():
     text = README.read_text()
     assert f"## The snapshot format (`{FORMAT}`)" in text

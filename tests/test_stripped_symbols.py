@@ -30,6 +30,7 @@ def _name(pkg: str, name: str) -> re.Pattern[str]:
     return re.compile(_GO_NAME.format(pkg=re.escape(pkg), name=re.escape(name)))
 
 
+@pytest.mark.unit
 def test_symbol_file_layout(tmp_path):
     symbols = [FunctionSymbol("main.main", 0x401000, 0x40, ((1, 0), (8, 8), (0x40, 24))),
                FunctionSymbol("runtime.goexit", 0x401040, 0x10, ((0x10, 0),))]

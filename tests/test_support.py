@@ -84,6 +84,7 @@ def test_flavours_are_what_they_say(go_version: str, flavour: str) -> None:
     assert ".gopclntab" in names or ".data.rel.ro" in names  # pclntab survives stripping
 
 
+@pytest.mark.unit
 def test_core_pattern_shapes() -> None:
     assert _pattern_is_relative_file("core")
     assert _pattern_is_relative_file("core.%e.%p")

@@ -4,6 +4,8 @@ fmt-compatible scalar spelling.  No Go toolchain needed."""
 
 from __future__ import annotations
 
+import pytest
+
 import struct
 from typing import Any, Callable, Optional
 
@@ -74,6 +76,7 @@ def _classic_bucket(cells: dict[int, tuple[int, int]], tophash: Optional[list[in
     return bytes(data)
 
 
+@pytest.mark.unit
 def test_classic_map_mid_growth_counts_each_entry_once():
     # hmap{count, flags, B=1, ..., buckets, oldbuckets}: old array of 1 bucket, half-evacuated picture:
     # the old bucket is NOT evacuated (tophash[0] >= 5), so its cells are live only there;
@@ -93,6 +96,7 @@ def test_classic_map_mid_growth_counts_each_entry_once():
     assert value.details.get("growing") is True
 
 
+@pytest.mark.unit
 def test_classic_map_skips_evacuated_old_buckets():
     hmap, new, old = 0x1000, 0x2000, 0x3000
     header = struct.pack("<QBBHIQQQQ", 1, 0, 1, 0, 0, new, old, 0, 0)
@@ -121,6 +125,7 @@ def _swiss_group(cells: dict[int, tuple[int, int]]) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.unit
 def test_swiss_directory_walks_a_shared_table_once():
     # dirLen 4, globalDepth 2: table A (localDepth 1) sits at indexes 0 and 1,
     # table B at 2, table C at 3.  A must be walked once (table.index == 0).
@@ -140,6 +145,7 @@ def test_swiss_directory_walks_a_shared_table_once():
     assert sorted((int(k.text), int(v.text)) for k, v in value.entries) == [(1, 10), (2, 20), (3, 30)]
 
 
+@pytest.mark.unit
 def test_swiss_small_map_is_one_group_and_deleted_slots_are_skipped():
     m, group = 0x1000, 0x2000
     data = bytearray(_swiss_group({0: (1, 10), 2: (3, 30)}))
@@ -149,6 +155,7 @@ def test_swiss_small_map_is_one_group_and_deleted_slots_are_skipped():
     assert sorted((k.text, v.text) for k, v in value.entries) == [("1", "10"), ("3", "30")]
 
 
+@pytest.mark.unit
 def test_garbage_headers_give_bounded_errors():
     target = FakeTarget({0x1000: struct.pack("<QQQ", 0x5000, 1 << 50, 1 << 50), 0x2000: b"\xff" * 64})
     slice_type = GoType("[]int", Kind.SLICE, 24, _elem=INT)
@@ -160,6 +167,7 @@ def test_garbage_headers_give_bounded_errors():
     assert format_value(hmap).startswith("<")
 
 
+@pytest.mark.unit
 def test_pointer_cycles_and_depth_are_bounded():
     node = GoType("main.Node", Kind.STRUCT, 16)
     pointer = GoType("*main.Node", Kind.POINTER, 8, _elem=node)
@@ -174,6 +182,7 @@ def test_pointer_cycles_and_depth_are_bounded():
     assert len(format_value(deep)) < 200
 
 
+@pytest.mark.unit
 def test_fmt_spelling_of_scalars():
     assert [format_float(x) for x in (3.25, -2.5e10, 1e100, 0.5, 36.6, 1e6, 123456.0, 1e-5, 1.0, 0.0)] == \
         ["3.25", "-2.5e+10", "1e+100", "0.5", "36.6", "1e+06", "123456", "1e-05", "1", "0"]
@@ -184,6 +193,7 @@ def test_fmt_spelling_of_scalars():
     assert quote_go_string(b'a"b\\\n\x00\xff\xe4\xb8\x96') == '"a\\"b\\\\\\n\\x00\\xff世"'
 
 
+@pytest.mark.unit
 def test_dwarf_expressions():
     target = FakeTarget({0x1000: struct.pack("<QQ", 0xAAAA, 0xBBBB)})
     program = _Program(target)

@@ -79,6 +79,48 @@ def connect_events() -> None:
         registry = getattr(gdb.events, name, None)  # older gdbs lack some
         if registry is not None:
             registry.connect(GENERATION.bump)
+    before_prompt = getattr(gdb.events, "before_prompt", None)
+    if before_prompt is not None:
+        before_prompt.connect(_quiet_core_registers_once)
+
+
+# Kernel cores carry each thread's XSAVE area (NT_X86_XSTATE), whose size
+# depends on the CPU that wrote it; gdb 13 warns "Unexpected size of section
+# `.reg-xstate/TID'" (older: "... too small") the first time it reads each
+# thread's registers.  The warning is harmless for Go, which keeps no vector
+# state in g.sched, so goext fetches every thread's registers once with the
+# output captured: gdb keeps them cached, and neither goext's commands nor the
+# user's own "info threads" / "thread apply all bt" repeat the warning.
+_quieted_cores: set[tuple[int, str]] = set()
+
+
+def quiet_core_registers(inferior: "gdb.Inferior") -> None:
+    """Fetch every thread's registers of a core with gdb's warnings captured."""
+    connection = getattr(inferior, "connection", None)
+    if inferior.pid <= 0 or connection is None or connection.type != "core":
+        return
+    key = (inferior.num, str(inferior.progspace.filename))
+    if key in _quieted_cores:
+        return
+    _quieted_cores.add(key)
+    previous_thread = gdb.selected_thread()
+    previous_frame = _selected_frame_or_none()
+    try:
+        for thread in inferior.threads():
+            if thread.is_valid():
+                thread.switch()
+                gdb.execute("info registers pc", to_string=True)
+    except gdb.error:
+        pass
+    finally:
+        _restore_selection(previous_thread, previous_frame)
+
+
+def _quiet_core_registers_once() -> None:
+    try:
+        quiet_core_registers(gdb.selected_inferior())
+    except Exception:  # noqa: BLE001 - a prompt hook must never disturb the session
+        pass
 
 
 class GdbTarget(Target):
@@ -263,6 +305,7 @@ class GdbTarget(Target):
         inferior = self._inferior()
         if inferior.pid <= 0:
             return []
+        quiet_core_registers(inferior)
         previous_thread = gdb.selected_thread()
         previous_frame = _selected_frame_or_none()
         result: list[Thread] = []

@@ -53,6 +53,15 @@ LLDB_ASYNC_NOISE = re.compile(
     r"^warning: This version of LLDB has no plugin for the language \"go\"\..*\n?", re.MULTILINE
 )
 
+# The debugger's own diagnostics (never goext's, which prefixes "goext:"):
+# kept in ``DebuggerRun.chatter`` and out of the per-command outputs, so a test
+# judges goext and not, say, gdb's complaint about the size of a kernel core's
+# XSAVE note (``.reg-xstate``), which differs from CPU to CPU.
+DEBUGGER_CHATTER = re.compile(
+    r"^\n?(?:warning: (?!goext)|BFD: warning: ).*\n?",
+    re.MULTILINE,
+)
+
 PathLike = Union[str, "os.PathLike[str]"]
 EnvLike = Mapping[str, Optional[str]]
 
@@ -84,6 +93,7 @@ class DebuggerRun:
     preamble_stderr: str = ""
     completed: int = 0
     succeeded: list[Optional[bool]] = field(default_factory=list)  # lldb only; None under gdb
+    chatter: list[str] = field(default_factory=list)  # the debugger's own warnings, dropped from stderrs
 
     @property
     def outputs(self) -> list[str]:
@@ -343,6 +353,11 @@ def _split(run: DebuggerRun, token: str) -> DebuggerRun:
     run.preamble_stderr, err_parts, _ = _frames(run.stderr, token, count)
     if run.debugger == "lldb":
         err_parts = [LLDB_ASYNC_NOISE.sub("", part) for part in err_parts]
+    cleaned: list[str] = []
+    for part in err_parts:
+        run.chatter.extend(match.group(0).rstrip("\n") for match in DEBUGGER_CHATTER.finditer(part))
+        cleaned.append(DEBUGGER_CHATTER.sub("", part))
+    err_parts = cleaned
     run.stdouts, run.stderrs = out_parts, err_parts
     run.completed = sum(1 for status in out_status if status is not None)
     if run.debugger == "lldb":
