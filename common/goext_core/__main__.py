@@ -10,6 +10,12 @@ import shlex
 import sys
 from typing import Optional
 
+try:
+    import elftools  # noqa: F401
+except ImportError:  # a Python without pyelftools (e.g. another python3 first on PATH)
+    sys.exit(f"goext: error: pyelftools is missing for {sys.executable} "
+             "(run install.sh, or apt-get install python3-pyelftools)")
+
 from .commands import COMMANDS, Context, dispatch
 from .corefind import open_core
 from .errors import GoextError

@@ -14,21 +14,29 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import weakref
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Optional
 
-from elftools.common.exceptions import ELFError, ELFParseError
+from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
+from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from .errors import CorruptDataError, GoextError, MemoryReadError, UnsupportedError
+from .regularfile import open_regular_file
 
 if TYPE_CHECKING:
     from .buildinfo import BuildInfo
 
-# Everything pyelftools (and the struct/zlib code under it) raises for a
-# malformed or truncated file.
-_PARSE_ERRORS = (ELFError, ELFParseError, struct.error, ValueError, EOFError, OSError, zlib.error, IndexError, KeyError)
+# Everything pyelftools (and the construct/struct/zlib code under it) raises
+# for a malformed or truncated file: its own errors, construct's, failed
+# asserts on header fields, the odd TypeError or AttributeError from a field
+# of the wrong shape or a section that is not there.
+ELF_PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ELFError, ELFParseError, DWARFError, ConstructError, struct.error, ValueError, EOFError, OSError, zlib.error,
+    IndexError, KeyError, TypeError, AttributeError, AssertionError, RecursionError)
+_PARSE_ERRORS = ELF_PARSE_ERRORS
 
 # e_machine -> Go's GOARCH; the second element is the 64-bit name where the
 # class decides (MIPS).  Byte order picks the "le" variants below.
@@ -63,6 +71,7 @@ _RAW_BUILD_ID_SCAN = 32 * 1024
 _MAX_NOTE_BYTES = 1 << 16
 _MAX_SYMBOLS = 1 << 22
 _MAX_CACHED_SECTION = 1 << 20  # bigger sections (DWARF) are handed out, not kept
+_MAX_SECTIONS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,7 @@ class GoBinary:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        try:
-            self._file = open(path, "rb")
-        except OSError as exc:
-            raise GoextError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        self._file = open_regular_file(path, "executable")
         try:
             size = os.fstat(self._file.fileno()).st_size
             if size < 16:
@@ -165,6 +171,7 @@ class GoBinary:
 
     # -- headers -------------------------------------------------------
     def _parse_headers(self) -> None:
+        self.notes: list[str] = []  # damage found in the file, and what it costs
         self.elf = ELFFile(self._file)
         header = self.elf.header
         self.ptr_size = 8 if self.elf.elfclass == 64 else 4
@@ -195,22 +202,43 @@ class GoBinary:
                     f" file has {file_size}"
                 )
 
+        table_end = int(header["e_shoff"]) + int(header["e_shnum"]) * int(header["e_shentsize"])
+        if header["e_shoff"] and table_end > file_size:
+            # The section header table is written last: a file cut short loses it first.
+            raise CorruptDataError(f"{self.path}: truncated: its section headers end at byte {table_end}, "
+                                   f"the file has {file_size}")
+
         self._sections: dict[str, Section] = {}
         self._section_list: list[Section] = []
-        for index, sec in enumerate(self.elf.iter_sections()):
-            entry = Section(
-                name=sec.name,
-                address=int(sec["sh_addr"]),
-                size=int(sec["sh_size"]),
-                offset=int(sec["sh_offset"]),
-                flags=int(sec["sh_flags"]),
-                type=str(sec["sh_type"]),
-                index=index,
-            )
-            if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset + entry.size > file_size:
-                raise CorruptDataError(f"{self.path}: truncated: section {entry.name} runs past the end of the file")
-            self._section_list.append(entry)
-            self._sections.setdefault(entry.name, entry)
+        # Section headers only describe the file (the loader never reads them):
+        # a damaged one costs that section, with a note, not the binary.
+        try:
+            for index, sec in enumerate(self.elf.iter_sections()):
+                if index >= _MAX_SECTIONS:
+                    self.notes.append(f"{self.path}: more than {_MAX_SECTIONS} section headers: the rest are ignored")
+                    break
+                entry = Section(
+                    name=sec.name,
+                    address=int(sec["sh_addr"]),
+                    size=int(sec["sh_size"]),
+                    offset=int(sec["sh_offset"]),
+                    flags=int(sec["sh_flags"]),
+                    type=str(sec["sh_type"]),
+                    index=index,
+                )
+                if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset < file_size < entry.offset + entry.size:
+                    # A section cut by the end of the file: the file was cut short.
+                    raise CorruptDataError(f"{self.path}: truncated: section {entry.name or index} needs "
+                                           f"{entry.offset + entry.size} bytes, the file has {file_size}")
+                if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset + entry.size > file_size:
+                    self.notes.append(f"{self.path}: section {entry.name or index} runs past the end of the file: "
+                                      "ignored (a truncated or damaged executable)")
+                    continue
+                self._section_list.append(entry)
+                self._sections.setdefault(entry.name, entry)
+        except _PARSE_ERRORS as exc:
+            self.notes.append(f"{self.path}: section headers are unreadable ({_one_line(exc)}): "
+                              f"kept the {len(self._section_list)} before the damage")
 
     def _goarch(self, machine: object) -> str:
         name = _GOARCH_BY_MACHINE.get(machine)  # type: ignore[arg-type]
@@ -407,7 +435,10 @@ class GoBinary:
                 sizes[name] = size
 
     def _link_of(self, section: Section) -> int:
-        return int(self.elf.get_section(section.index)["sh_link"])
+        try:
+            return int(self.elf.get_section(section.index)["sh_link"])
+        except _PARSE_ERRORS:
+            return -1  # a damaged header: no string table, so no symbols
 
     # -- notes and ids -------------------------------------------------
     def _notes(self) -> Iterator[tuple[bytes, int, bytes]]:
@@ -497,13 +528,38 @@ class GoBinary:
             raise UnsupportedError(f"{self.path}: not a Go executable")
 
 
+_DWARF_INFOS: "weakref.WeakKeyDictionary[ELFFile, Any]" = weakref.WeakKeyDictionary()
+
+
+def dwarf_info(elf: ELFFile) -> Any:
+    """``elf.get_dwarf_info()``, made once per file: it decompresses every
+    debug section.  A section that does not decompress or parse raises
+    CorruptDataError, so callers can go on without DWARF."""
+    if elf not in _DWARF_INFOS:
+        try:
+            info = elf.get_dwarf_info()
+        except ELF_PARSE_ERRORS as exc:
+            raise CorruptDataError(f"DWARF is unreadable: {_one_line(exc)}") from None
+        if info.debug_info_sec is None or info.debug_abbrev_sec is None:  # a section header renamed or lost
+            raise CorruptDataError("DWARF is unreadable: .debug_info or .debug_abbrev is missing")
+        _DWARF_INFOS[elf] = info
+    return _DWARF_INFOS[elf]
+
+
 def _align4(value: int) -> int:
     return (value + 3) & ~3
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, AssertionError):  # pyelftools asserts on header fields; its text is just the value
+        return f"a header field has an impossible value ({str(exc)[:40] or 'assertion'})"
+    if isinstance(exc, zlib.error):
+        return f"a compressed section does not decompress ({exc})"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["ByteOrder", "GoBinary", "Section", "Segment"]
+describe_parse_error = _one_line
+
+
+__all__ = ["ELF_PARSE_ERRORS", "ByteOrder", "GoBinary", "Section", "Segment", "describe_parse_error", "dwarf_info"]

@@ -6,9 +6,10 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Optional
 
-from .commands import Context, Write, command
+from .commands import MAX_FRAMES, Context, Write, bounded_int, command
 from .errors import GoextError, UsageError
 from .sched import SchedView, read_sched, read_threads
+from .textsafe import json_for_terminal, safe_field
 
 if TYPE_CHECKING:
     from .waitgraph import DeadlockReport, StuckGoroutine
@@ -91,14 +92,15 @@ def write_sched(view: SchedView, write: Write) -> None:
 def run_sched(context: Context, args: argparse.Namespace, write: Write) -> None:
     view = read_sched(context.program)
     if args.json:
-        write(json.dumps(view.to_json(), indent=1) + "\n")
+        write(json_for_terminal(view.to_json()) + "\n")
         return
     write_sched(view, write)
 
 
 # -- go threads -------------------------------------------------------------------
 def _configure_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-n", "--frames", type=int, default=3, metavar="N", help="top frames per thread (default 3)")
+    parser.add_argument("-n", "--frames", type=bounded_int(0, MAX_FRAMES), default=3, metavar="N",
+                        help="top frames per thread (default 3)")
     parser.add_argument("--json", action="store_true", help="print as JSON")
 
 
@@ -111,7 +113,7 @@ def run_threads(context: Context, args: argparse.Namespace, write: Write) -> Non
     if args.json:
         from dataclasses import asdict
 
-        write(json.dumps([asdict(v) for v in views], indent=1) + "\n")
+        write(json_for_terminal([asdict(v) for v in views]) + "\n")
         return
     for view in views:
         parts = [f"thread {view.index} tid {view.tid}"]
@@ -130,8 +132,8 @@ def run_threads(context: Context, args: argparse.Namespace, write: Write) -> Non
             parts.append("in cgo")
         write("  ".join(parts) + "\n")
         for number, frame in enumerate(view.frames):
-            name = frame["function"] or "??"
-            location = f" at {frame['location']}" if frame.get("location") else ""
+            name = safe_field(frame["function"] or "??")  # symbol names and files come from the target
+            location = f" at {safe_field(frame['location'])}" if frame.get("location") else ""
             write(f"    #{number:<2} {frame['pc']:#018x} in {name}{location}\n")
     write(f"{len(views)} threads\n")
 
@@ -168,7 +170,7 @@ def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) 
     if waits:
         write("\nobjects waited on:\n")
         for obj in report.graph.objects:
-            line = f"  {obj.label()}"
+            line = f"  {safe_field(obj.label())}"
             for label, ids in (("receivers", obj.receivers), ("senders", obj.senders), ("waiters", obj.waiters)):
                 if ids:
                     line += f"; {label}: {_ids(ids, 10)}"
@@ -181,13 +183,14 @@ def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) 
 
 
 def _write_stuck(entry: "StuckGoroutine", write: Write) -> None:
-    write(f"  goroutine {entry.goroutine} [{entry.state}] at {entry.location}\n")
+    # Locations, object labels and evidence name the target's functions, files and types.
+    write(f"  goroutine {entry.goroutine} [{entry.state}] at {safe_field(entry.location)}\n")
     for label in entry.waits_on:
-        write(f"      waits on {label}\n")
+        write(f"      waits on {safe_field(label)}\n")
     if entry.released_by:
         write(f"      could be released only by: {', '.join('goroutine ' + str(g) for g in entry.released_by)}\n")
     for line in entry.evidence[:6]:
-        write(f"      evidence: {line}\n")
+        write(f"      evidence: {safe_field(line)}\n")
 
 
 @command("deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.",
@@ -197,7 +200,7 @@ def run_deadlock(context: Context, args: argparse.Namespace, write: Write) -> No
 
     report = analyze_deadlock(context.program)
     if args.json:
-        write(json.dumps(report.to_json(), indent=1) + "\n")
+        write(json_for_terminal(report.to_json()) + "\n")
         return
     write_deadlock(report, write, args.waits)
 
@@ -214,10 +217,10 @@ def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> No
     from .snapshot import build_snapshot
 
     data = build_snapshot(context.program, with_locals=args.locals)
-    text = json.dumps(data, indent=1, sort_keys=False)
     if args.output == "-":
-        write(text + "\n")
+        write(json_for_terminal(data) + "\n")
         return
+    text = json.dumps(data, indent=1, sort_keys=False)
     try:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import re
 from collections import OrderedDict
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .commands import Context, Write, command
+from .commands import MAX_FRAMES, Context, Write, bounded_int, command
 from .errors import GoextError, UsageError
 from .goroutines import GoroutineRecord
+from .layouts import status_strings
 from .progress import steps
+from .textsafe import safe_field
 from .stacks import (created_by, goroutine_frames, match_state, printed_name, short_path, stack_signature,
                      user_frame)
 from .unwind import STACK_GOROUTINE, Frame, Stack
+
+if TYPE_CHECKING:
+    from .program import GoProgram
 
 _DEFAULT_TRACE_DEPTH = 10
 
@@ -28,13 +33,35 @@ def _configure_goroutines(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--with", dest="with_func", metavar="FUNC",
                         help="only goroutines with a frame whose function matches this regular expression")
     parser.add_argument("--group", action="store_true", help="group goroutines with identical stacks, with counts")
-    parser.add_argument("-t", "--trace", nargs="?", type=int, const=_DEFAULT_TRACE_DEPTH, metavar="N",
-                        help=f"show N frames of each goroutine (default {_DEFAULT_TRACE_DEPTH})")
+    parser.add_argument("-t", "--trace", nargs="?", type=bounded_int(1, MAX_FRAMES), const=_DEFAULT_TRACE_DEPTH,
+                        metavar="N", help=f"show N frames of each goroutine (N defaults to {_DEFAULT_TRACE_DEPTH})")
     parser.set_defaults(kind="all")
+
+
+def known_states(program: "GoProgram") -> list[str]:
+    """Every state text this runtime can print in a goroutine header."""
+    minor = program.go_minor or 99
+    texts = set(status_strings(minor).values()) | {reason for reason in program.wait_reasons() if reason}
+    texts |= {"leaked", "scan"}
+    return sorted(text for text in texts if text)
+
+
+def _check_state(program: "GoProgram", wanted: str) -> None:
+    """-s takes any part of a state the runtime can print; anything else is a
+    typo, which must not look like "no goroutine is in that state"."""
+    if not wanted.strip():
+        raise UsageError("-s/--state: empty state; give a state such as 'chan receive' or running")
+    states = known_states(program)
+    needle = wanted.lower()
+    if not any(needle in state.lower() for state in states):
+        raise UsageError(f"-s/--state: unknown state {wanted!r}; this runtime's states are: "
+                         + ", ".join(repr(state) for state in states))
 
 
 def _selected(context: Context, args: argparse.Namespace) -> list[GoroutineRecord]:
     program = context.program
+    if args.state is not None:
+        _check_state(program, args.state)
     pattern = None
     if args.with_func:
         try:
@@ -55,10 +82,15 @@ def _selected(context: Context, args: argparse.Namespace) -> list[GoroutineRecor
     return out
 
 
+def _name(function: str) -> str:
+    """A function name from the target's pclntab, as printed and terminal-safe."""
+    return safe_field(printed_name(function))
+
+
 def _location(frame: Optional[Frame]) -> str:
     if frame is None:
         return "?"
-    return f"{printed_name(frame.function)} at {short_path(frame.file)}:{frame.line}"
+    return f"{_name(frame.function)} at {safe_field(short_path(frame.file))}:{frame.line}"
 
 
 def _header_state(record: GoroutineRecord) -> str:
@@ -74,7 +106,7 @@ def _created_text(context: Context, record: GoroutineRecord) -> str:
     creator = created_by(context.program, record)
     if creator is None:
         return ""
-    text = f"created by {printed_name(creator.function)}"
+    text = f"created by {_name(creator.function)}"
     if creator.goroutine:
         text += f" in goroutine {creator.goroutine}"
     return text
@@ -91,11 +123,11 @@ def _write_frames(write: Write, stack: Stack, limit: Optional[int], indent: str 
     frames = stack.frames if limit is None else stack.frames[:limit]
     for frame in frames:
         marker = " (inlined)" if frame.inlined else ""
-        write(f"{indent}{printed_name(frame.function)}{marker}\n{indent}    {frame.file}:{frame.line}\n")
+        write(f"{indent}{_name(frame.function)}{marker}\n{indent}    {safe_field(frame.file)}:{frame.line}\n")
     if limit is not None and len(stack.frames) > limit:
         write(f"{indent}...({len(stack.frames) - limit} more frames)\n")
     if stack.error:
-        write(f"{indent}[unwinding stopped: {stack.error}]\n")
+        write(f"{indent}[unwinding stopped: {safe_field(stack.error)}]\n")
 
 
 @command("goroutines", "List goroutines: id, state, wait, thread, user location, creator.", _configure_goroutines)
@@ -108,18 +140,17 @@ def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> 
     current = current_goroutine(context)
     for record in records:
         if record.error:
-            write(f"  {record.id:>6}  <unreadable g at {record.address:#x}: {record.error}>\n")
+            write(f"  {record.id:>6}  <unreadable g at {record.address:#x}: {safe_field(record.error)}>\n")
             continue
-        stack = program.stack(record)
         mark = "*" if current is not None and record.address == current.address else " "
         kind = " [system]" if record.system else ""
         thread = _thread_text(context, record)
         thread = f" ({thread})" if thread else ""
-        write(f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(user_frame(stack, program.goroot_src))}")
+        write(f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}")
         creator = _created_text(context, record)
         write(f"  {creator}\n" if creator else "\n")
         if args.trace:
-            _write_frames(write, stack, args.trace, indent="          ")
+            _write_frames(write, program.stack(record), args.trace, indent="          ")
     write(f"{len(records)} goroutines\n")
 
 
@@ -158,7 +189,8 @@ def _configure_bt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("goroutine", nargs="?", default=None,
                         help="goroutine id, or 'all' (default: the goroutine of the selected thread)")
     parser.add_argument("--full", action="store_true", help="also show sp and fp of each frame")
-    parser.add_argument("-n", "--limit", type=int, default=None, help="at most this many frames")
+    parser.add_argument("-n", "--limit", type=bounded_int(1, MAX_FRAMES), default=None, metavar="N",
+                        help="at most this many frames (default: all)")
 
 
 def write_backtrace(context: Context, record: GoroutineRecord, write: Write, full: bool, limit: Optional[int]) -> None:
@@ -167,7 +199,7 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
     thread = _thread_text(context, record)
     write(f" ({thread}):\n" if thread else ":\n")
     if record.error:
-        write(f"    <unreadable: {record.error}>\n")
+        write(f"    <unreadable: {safe_field(record.error)}>\n")
         return
     stack = program.stack(record)
     current_stack = STACK_GOROUTINE
@@ -182,16 +214,16 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
             address = f"{frame.pc:#018x}"
         extra = f" sp={frame.sp:#x} fp={frame.fp:#x}" if full and not frame.inlined else ""
         offset = f" +{frame.offset:#x}" if not frame.inlined and frame.offset > 0 else ""
-        write(f"#{index:<3} {address} in {printed_name(frame.function)}\n"
-              f"         at {frame.file}:{frame.line}{offset}{extra}\n")
+        write(f"#{index:<3} {address} in {_name(frame.function)}\n"
+              f"         at {safe_field(frame.file)}:{frame.line}{offset}{extra}\n")
     if limit is not None and len(stack.frames) > limit:
         write(f"    ...({len(stack.frames) - limit} more frames)\n")
     if stack.error:
-        write(f"    [unwinding stopped: {stack.error}]\n")
+        write(f"    [unwinding stopped: {safe_field(stack.error)}]\n")
     creator = created_by(program, record)
     if creator is not None:
         where = f" in goroutine {creator.goroutine}" if creator.goroutine else ""
-        write(f"created by {printed_name(creator.function)}{where}\n         at {creator.file}:{creator.line}\n")
+        write(f"created by {_name(creator.function)}{where}\n         at {safe_field(creator.file)}:{creator.line}\n")
 
 
 def goroutine_or_current(context: Context, text: Optional[str]) -> GoroutineRecord:
@@ -238,10 +270,10 @@ def run_info(context: Context, args: argparse.Namespace, write: Write) -> None:
     binary = program.binary
     info = binary.buildinfo
     target = program.target
-    write(f"executable:    {binary.path}\n")
+    write(f"executable:    {safe_field(binary.path)}\n")
     if target.core_path():
-        write(f"core:          {target.core_path()}\n")
-    write(f"go version:    {program.go_version or 'unknown'}\n")
+        write(f"core:          {safe_field(target.core_path())}\n")
+    write(f"go version:    {safe_field(program.go_version or 'unknown')}\n")
     write(f"arch:          {binary.arch} ({binary.ptr_size * 8}-bit, {'PIE' if binary.is_pie else 'not PIE'})\n")
     write(f"debug info:    {'DWARF' if binary.has_dwarf() else 'none (stripped)'}; "
           f"symbols: {'yes' if binary.symbols else 'none'}\n")
@@ -254,16 +286,16 @@ def run_info(context: Context, args: argparse.Namespace, write: Write) -> None:
             write(f"{label + ':':<15}{value}\n")
     if info is not None:
         if info.path:
-            write(f"main package:  {info.path}\n")
+            write(f"main package:  {safe_field(info.path)}\n")
         if info.main is not None:
-            write(f"main module:   {info.main.path} {info.main.version}\n")
+            write(f"main module:   {safe_field(info.main.path)} {safe_field(info.main.version)}\n")
         for key, value in info.settings:
-            write(f"  build {key}={value}\n")
+            write(f"  build {safe_field(key)}={safe_field(value)}\n")
         if info.deps:
             write(f"modules:       {len(info.deps)} dependencies\n")
             if args.modules:
                 for dep in info.deps:
-                    write(f"  {dep.path} {dep.version}\n")
+                    write(f"  {safe_field(dep.path)} {safe_field(dep.version)}\n")
     try:
         layouts = program.layouts
         write(f"layouts:       from {layouts.source}\n")
@@ -274,4 +306,4 @@ def run_info(context: Context, args: argparse.Namespace, write: Write) -> None:
     except GoextError as exc:
         write(f"goroutines:    unavailable: {exc}\n")
     for note in program.notes:
-        write(f"note: {note}\n")
+        write(f"note: {safe_field(note)}\n")

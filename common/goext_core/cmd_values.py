@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from typing import Optional
 
-from .commands import Context, Write, command
+from .commands import MAX_ELEMENTS, MAX_FRAMES, MAX_GOROUTINE_ID, Context, Write, bounded_int, command
 from .errors import GoextError, MemoryReadError, UsageError
 from .formatters import format_value, value_to_json
 from .stacks import is_runtime_function, printed_name, short_path
+from .textsafe import json_for_terminal, safe_field
 from .types import GoType, Kind
 from .values import Decoder, Settings, Value, frame_variables, type_system
 
@@ -18,11 +18,11 @@ _TOKEN = re.compile(r"\s*(?:(\.)\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\])")
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-elements", type=int, default=Settings.max_elements, metavar="N",
-                        help=f"elements shown per slice/array/map/chan (default {Settings.max_elements})")
-    parser.add_argument("--max-string", type=int, default=Settings.max_string, metavar="N",
+    parser.add_argument("--max-elements", type=bounded_int(0, MAX_ELEMENTS), default=Settings.max_elements,
+                        metavar="N", help=f"elements shown per slice/array/map/chan (default {Settings.max_elements})")
+    parser.add_argument("--max-string", type=bounded_int(0, 1 << 24), default=Settings.max_string, metavar="N",
                         help=f"string bytes shown (default {Settings.max_string})")
-    parser.add_argument("--max-depth", type=int, default=Settings.max_depth, metavar="N",
+    parser.add_argument("--max-depth", type=bounded_int(0, 1000), default=Settings.max_depth, metavar="N",
                         help=f"nesting levels decoded (default {Settings.max_depth})")
 
 
@@ -38,9 +38,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _configure_print(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the decoded value as JSON")
     parser.add_argument("--type", metavar="NAME", help="decode the memory at address EXPR as the Go type NAME")
-    parser.add_argument("-g", "--goroutine", type=int, metavar="ID",
+    parser.add_argument("-g", "--goroutine", type=bounded_int(0, MAX_GOROUTINE_ID), metavar="ID",
                         help="look names up among the locals of this goroutine first")
-    parser.add_argument("-f", "--frame", type=int, metavar="N", help="frame of --goroutine (default: first user frame)")
+    parser.add_argument("-f", "--frame", type=bounded_int(0, MAX_FRAMES), metavar="N",
+                        help="frame of --goroutine (default: first user frame)")
     _add_limits(parser)
     parser.add_argument("expr", nargs="+", help="a package variable (main.gMap, or gMap for package main), "
                                                  "with .field, [index] and * dereference; or an address with --type")
@@ -61,7 +62,7 @@ def _run_print(context: Context, args: argparse.Namespace, write: Write) -> None
     else:
         value = evaluate(program, decoder, expression, args.goroutine, args.frame)
     if args.json:
-        write(json.dumps(value_to_json(value), indent=1, ensure_ascii=False) + "\n")
+        write(json_for_terminal(value_to_json(value)) + "\n")
     else:
         write(format_value(value) + "\n")
 
@@ -203,8 +204,8 @@ def default_frame(program, record) -> int:
 
 
 def _configure_locals(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("id", type=int, help="goroutine id")
-    parser.add_argument("frame", type=int, nargs="?", help="frame number as 'go bt' shows it "
+    parser.add_argument("id", type=bounded_int(0, MAX_GOROUTINE_ID), help="goroutine id")
+    parser.add_argument("frame", type=bounded_int(0, MAX_FRAMES), nargs="?", help="frame number as 'go bt' shows it "
                                                            "(default: the first frame outside the runtime)")
     parser.add_argument("--json", action="store_true", help="print the variables as JSON")
     _add_limits(parser)
@@ -220,14 +221,14 @@ def _variables(context: Context, args: argparse.Namespace, write: Write, params:
         payload = {"goroutine": record.id, "frame": index, "function": frame.function,
                    "variables": [dict(name=name, arg=is_param, **value_to_json(value))
                                  for name, value, is_param in variables]}
-        write(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+        write(json_for_terminal(payload) + "\n")
         return
-    write(f"goroutine {record.id} frame {index}: {printed_name(frame.function)} at "
-          f"{short_path(frame.file)}:{frame.line}\n")
+    write(f"goroutine {record.id} frame {index}: {safe_field(printed_name(frame.function))} at "
+          f"{safe_field(short_path(frame.file))}:{frame.line}\n")
     if not variables:
         write(f"  (no {'arguments' if params else 'locals'})\n")
     for name, value, _ in variables:
-        write(f"  {name} = {format_value(value)}\n")
+        write(f"  {safe_field(name)} = {format_value(value)}\n")
 
 
 @command("locals", "Local variables of a goroutine's frame (any goroutine, any frame).", _configure_locals)

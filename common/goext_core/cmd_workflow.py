@@ -14,9 +14,11 @@ from typing import Optional
 
 from . import debuginfod
 from .cmd_stacks import goroutine_or_current
-from .commands import Context, Write, command
+from .commands import MAX_FRAMES, Context, Write, bounded_int, command
 from .errors import GoextError, UsageError
+from .regularfile import open_regular_file
 from .stacks import printed_name, user_frame
+from .textsafe import safe_field, safe_output
 from .symfile import function_symbols, symbol_file_for, symbol_file_image
 
 _LIST_CONTEXT = 5  # lines shown before and after, as delve's "list"
@@ -64,9 +66,9 @@ def run_symbols(context: Context, args: argparse.Namespace, write: Write) -> Non
 def _configure_list(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("goroutine", nargs="?", default=None,
                         help="goroutine id (default: the goroutine of the selected thread)")
-    parser.add_argument("frame", nargs="?", type=int, default=None,
+    parser.add_argument("frame", nargs="?", type=bounded_int(0, MAX_FRAMES), default=None,
                         help="frame number as in 'go bt' (default: the innermost frame of the program's own code)")
-    parser.add_argument("-C", "--context", type=int, default=_LIST_CONTEXT, metavar="N",
+    parser.add_argument("-C", "--context", type=bounded_int(0, 10_000), default=_LIST_CONTEXT, metavar="N",
                         help=f"lines before and after (default {_LIST_CONTEXT})")
 
 
@@ -88,18 +90,22 @@ def run_list(context: Context, args: argparse.Namespace, write: Write) -> None:
             raise UsageError(f"goroutine {record.id} has frames 0-{len(stack.frames) - 1}, not {index}")
         frame = stack.frames[index]
     if not frame.file or frame.line <= 0:
-        raise GoextError(f"frame {index} ({printed_name(frame.function)}) has no source position")
+        raise GoextError(f"frame {index} ({safe_field(printed_name(frame.function))}) has no source position")
     text, origin = read_source(program, frame.file)
-    write(f"goroutine {record.id} frame {index}: {printed_name(frame.function)}\n")
-    write(f"{frame.file}:{frame.line}{origin}\n")
-    lines = text.splitlines()
+    write(f"goroutine {record.id} frame {index}: {safe_field(printed_name(frame.function))}\n")
+    write(f"{safe_field(frame.file)}:{frame.line}{origin}\n")
+    # Lines end at "\n" only, as the compiler counts them (splitlines would also
+    # split at \x0b, \x1c, \x85, U+2028... and shift every later line number).
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.removesuffix("\n").split("\n")]
     first = max(1, frame.line - args.context)
     last = min(len(lines), frame.line + args.context)
     if frame.line > len(lines):
-        raise GoextError(f"{frame.file} has {len(lines)} lines, not {frame.line}: is it the source the binary was built from?")
+        raise GoextError(f"{safe_field(frame.file)} has {len(lines)} lines, not {frame.line}: "
+                         "is it the source the binary was built from?")
     for number in range(first, last + 1):
         marker = "=>" if number == frame.line else "  "
-        write(f"{marker}{number:6d}:\t{lines[number - 1]}\n")
+        # A source line keeps its indentation tabs; any control or bidi character is escaped.
+        write(f"{marker}{number:6d}:\t{safe_output(lines[number - 1])}\n")
 
 
 def read_source(program: object, path: str) -> tuple[str, str]:
@@ -122,7 +128,7 @@ def read_source(program: object, path: str) -> tuple[str, str]:
         why += " and DEBUGINFOD_URLS is not set"
     else:
         why += " and the executable has no GNU build-id for debuginfod"
-    raise GoextError(f"source {path}: {why}")
+    raise GoextError(f"source {safe_field(path)}: {why}")
 
 
 def _local_source(path: str) -> Optional[str]:
@@ -133,7 +139,7 @@ def _local_source(path: str) -> Optional[str]:
 
 def _read_text(path: str) -> str:
     try:
-        with open(path, "rb") as handle:
+        with open_regular_file(path, "source file") as handle:
             data = handle.read(_MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         raise GoextError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 from .errors import GoextError, UsageError
+from .textsafe import safe_output
 
 if TYPE_CHECKING:
     from .program import GoProgram
@@ -38,6 +39,43 @@ class _Parser(argparse.ArgumentParser):
 
 class _HelpShown(Exception):
     pass
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none worth
+    saying (flags, None) or the help text names it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS or "default" in text
+                or action.nargs == 0):  # flags: their default is "off" or shared with a sibling flag
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a count: an integer from ``minimum`` to
+    ``maximum``, so -1 or 10**12 is a usage error, not a silent surprise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be from {minimum} to {maximum}, not {value}")
+        return value
+
+    parse.__name__ = "count"  # argparse names the type in some messages
+    return parse
+
+
+# Upper bounds for user-given counts: far above any real need, low enough
+# that nothing sized from them can exhaust memory.
+MAX_FRAMES = 100_000
+MAX_GOROUTINE_ID = (1 << 63) - 1
+MAX_ELEMENTS = 1_000_000
 
 
 class Context:
@@ -65,7 +103,8 @@ class CommandSpec:
     gdb_aliases: list[str] = field(default_factory=list)  # extra top-level gdb commands
 
     def parser(self) -> argparse.ArgumentParser:
-        parser = _Parser(prog=f"go {self.name}", description=self.summary, add_help=True)
+        parser = _Parser(prog=f"go {self.name}", description=self.summary, add_help=True,
+                         formatter_class=_HelpWithDefaults)
         self.configure(parser)
         return parser
 
@@ -95,7 +134,13 @@ def format_error(exc: BaseException) -> str:
 
 
 def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool:
-    """Run ``go NAME ARGS``.  Returns False when it failed (the message was written)."""
+    """Run ``go NAME ARGS``.  Returns False when it failed (the message was written).
+
+    Every chunk of text output, error lines included, passes through
+    :func:`goext_core.textsafe.safe_output`: the last line of defence, so a
+    target string a renderer forgot to escape still cannot drive the terminal.
+    """
+    write = _terminal_safe(write)
     spec = COMMANDS.get(name)
     if spec is None:
         write(f"goext: error: unknown command 'go {name}'; try 'go help'\n")
@@ -119,6 +164,13 @@ def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool
         if isinstance(exc, (SystemExit, GeneratorExit)):
             raise
         return False
+
+
+def _terminal_safe(write: Write) -> Write:
+    def write_safely(text: str) -> None:
+        write(safe_output(text))
+
+    return write_safely
 
 
 def _configure_help(parser: argparse.ArgumentParser) -> None:

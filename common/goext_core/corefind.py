@@ -21,6 +21,7 @@ from typing import Iterable, Optional
 
 from .binary import GoBinary
 from .errors import CorruptDataError, GoextError
+from .regularfile import open_regular_file, require_regular_file
 
 _PAGE = 4096
 _NT_GNU_BUILD_ID = 3
@@ -28,6 +29,7 @@ _NT_GO_BUILD_ID = 4  # cmd/link/internal/ld/elf.go ELF_NOTE_GOBUILDID_TAG
 _PT_NOTE = 4
 _MAX_CANDIDATES = 200  # files looked at per directory
 _MAX_NOTES = 64
+_MAX_SEGMENTS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -46,28 +48,41 @@ class CoreIdentity:
 
 
 def core_identity(core: str) -> CoreIdentity:
-    """Executable path and build-ids recorded in ``core``."""
-    from elftools.common.exceptions import ELFError
+    """Executable path and build-ids recorded in ``core``.  A damaged NT_FILE
+    note only loses the path and build-ids (an unknown identity), since the
+    core's memory may still be fine."""
     from elftools.elf.elffile import ELFFile
 
+    from .binary import ELF_PARSE_ERRORS
+    from .coretarget import MAX_NOTE_SEGMENT_BYTES, NT_FILE, iter_core_notes, parse_nt_file
+
     try:
-        with open(core, "rb") as handle:
+        with open_regular_file(core, "core") as handle:
             elf = ELFFile(handle)
             if elf.header["e_type"] != "ET_CORE":
                 raise CorruptDataError(f"{core} is not a core file")
+            byte_order = "little" if elf.little_endian else "big"
+            ptr_size = 8 if elf.elfclass == 64 else 4
             loads: list[tuple[int, int, int]] = []  # vaddr, file offset, file size
-            mappings: list[tuple[int, int, str]] = []  # start, file offset, path
-            for segment in elf.iter_segments():
+            notes: list[tuple[int, int]] = []  # file offset, size
+            for count, segment in enumerate(elf.iter_segments()):
+                if count > _MAX_SEGMENTS:
+                    raise CorruptDataError(f"core {core} has an absurd number of segments")
                 if segment["p_type"] == "PT_LOAD":
                     loads.append((segment["p_vaddr"], segment["p_offset"], segment["p_filesz"]))
                 elif segment["p_type"] == "PT_NOTE":
-                    for note in segment.iter_notes():
-                        if note["n_type"] == "NT_FILE":
-                            desc = note["n_desc"]
-                            page = desc["page_size"]
-                            for entry, name in zip(desc["Elf_Nt_File_Entry"], desc["filename"]):
-                                path = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-                                mappings.append((entry["vm_start"], entry["page_offset"] * page, path))
+                    notes.append((segment["p_offset"], segment["p_filesz"]))
+            mappings: list[tuple[int, int, str]] = []  # start, file offset, path
+            for offset, size in notes:
+                handle.seek(offset)
+                data = handle.read(min(size, MAX_NOTE_SEGMENT_BYTES))
+                try:
+                    for owner, kind, desc in iter_core_notes(data, byte_order, ptr_size):
+                        if owner == b"CORE" and kind == NT_FILE:
+                            mappings += [(m.start, m.file_offset, m.path)
+                                         for m in parse_nt_file(desc, ptr_size, byte_order)]
+                except CorruptDataError:
+                    pass  # CoreTarget reports the damage; here it only hides the identity
             main = next(((start, path) for start, offset, path in mappings if offset == 0), None)
             if main is None:
                 return CoreIdentity(None, None, None)
@@ -81,8 +96,9 @@ def core_identity(core: str) -> CoreIdentity:
             return CoreIdentity(main[1], go_id, gnu_id)
     except OSError as exc:
         raise GoextError(f"cannot read core {core}: {exc.strerror or exc}") from None
-    except (ELFError, ValueError, KeyError, TypeError, struct.error) as exc:
-        raise CorruptDataError(f"core {core} is corrupt or truncated: {exc}") from None
+    except ELF_PARSE_ERRORS as exc:
+        text = str(exc).strip().splitlines()
+        raise CorruptDataError(f"core {core} is corrupt or truncated: {text[0] if text else type(exc).__name__}") from None
 
 
 def _ids_from_first_page(head: bytes) -> tuple[Optional[str], Optional[str]]:
@@ -233,6 +249,10 @@ def open_core(core: str, executable: Optional[str] = None, search: Iterable[str]
     """CoreTarget for ``core``: the executable found when not given, checked when given."""
     from .coretarget import CoreTarget
 
+    # Refused before anything reads them: a FIFO or device would block or never end.
+    require_regular_file(core, "core")
+    if executable:
+        require_regular_file(executable, "executable")
     if executable:
         check_executable(executable, core)
     else:

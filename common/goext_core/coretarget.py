@@ -12,9 +12,10 @@ import bisect
 import mmap
 import os
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Iterator, Optional
 
 from .errors import CorruptDataError, GoextError, MemoryReadError
+from .regularfile import open_regular_file
 from .target import Target, Thread
 
 # Linux elf_prstatus: pr_reg starts after signal info, pids and four timevals
@@ -54,19 +55,17 @@ class FileMapping:
     path: str
 
 
-def _open_elf(path: str) -> tuple[BinaryIO, "ELFFile"]:  # noqa: F821
-    from elftools.common.exceptions import ELFError
+def _open_elf(path: str, what: str) -> tuple[BinaryIO, "ELFFile"]:  # noqa: F821
     from elftools.elf.elffile import ELFFile
 
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise GoextError(f"cannot open {path}: {exc.strerror}") from None
+    from .binary import ELF_PARSE_ERRORS
+
+    handle = open_regular_file(path, what)
     try:
         return handle, ELFFile(handle)
-    except (ELFError, ValueError, OSError) as exc:
+    except ELF_PARSE_ERRORS as exc:
         handle.close()
-        raise CorruptDataError(f"{path} is not a valid ELF file: {exc}") from None
+        raise CorruptDataError(f"{path} is not a valid ELF file: {_one_line(exc)}") from None
 
 
 class _MappedFile:
@@ -83,12 +82,72 @@ class _MappedFile:
         return self._map[offset:offset + size]
 
 
+# Note types (include/uapi/linux/elf.h), owner "CORE".
+NT_PRSTATUS = 1
+NT_FILE = 0x46494C45
+MAX_NOTE_SEGMENT_BYTES = 64 << 20
+_MAX_NOTES = 1 << 18
+_MAX_FILE_MAPPINGS = 1 << 20
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def iter_core_notes(data: bytes, byte_order: str, ptr_size: int) -> Iterator[tuple[bytes, int, bytes]]:
+    """(owner, type, descriptor) of each note in a PT_NOTE segment's bytes.
+
+    Parsed here rather than by pyelftools so that a damaged descriptor costs
+    that note only; a header whose sizes run past the segment raises
+    CorruptDataError (the notes after it cannot be found)."""
+    cursor = 0
+    for _ in range(_MAX_NOTES):
+        if cursor + 12 > len(data):
+            return
+        namesz = int.from_bytes(data[cursor:cursor + 4], byte_order)
+        descsz = int.from_bytes(data[cursor + 4:cursor + 8], byte_order)
+        kind = int.from_bytes(data[cursor + 8:cursor + 12], byte_order)
+        name_at = cursor + 12
+        desc_at = name_at + (namesz + 3) // 4 * 4
+        if desc_at + descsz > len(data):
+            raise CorruptDataError(f"core note at segment offset {cursor:#x} (type {kind:#x}) claims "
+                                   f"{namesz + descsz} bytes, past the end of its segment")
+        yield data[name_at:name_at + namesz].rstrip(b"\0"), kind, data[desc_at:desc_at + descsz]
+        cursor = desc_at + (descsz + 3) // 4 * 4
+
+
+def parse_nt_file(desc: bytes, ptr_size: int, byte_order: str) -> list[FileMapping]:
+    """The NT_FILE note: count, page size, count x (start, end, page offset), then
+    count NUL-terminated names (fs/binfmt_elf.c fill_files_note)."""
+    def word(index: int) -> int:
+        return int.from_bytes(desc[index * ptr_size:(index + 1) * ptr_size], byte_order)
+
+    if len(desc) < 2 * ptr_size:
+        raise CorruptDataError("the NT_FILE note is truncated")
+    count, page_size = word(0), word(1)
+    names_at = (2 + 3 * count) * ptr_size
+    if count > _MAX_FILE_MAPPINGS or names_at > len(desc):
+        raise CorruptDataError(f"the NT_FILE note claims {count} mappings in {len(desc)} bytes")
+    if page_size == 0 or page_size & (page_size - 1) or page_size > 1 << 30:
+        raise CorruptDataError(f"the NT_FILE note has page size {page_size}")
+    names = desc[names_at:].split(b"\0")
+    if len(names) < count:
+        raise CorruptDataError(f"the NT_FILE note has {len(names)} names for {count} mappings")
+    mappings = []
+    for index in range(count):
+        start, end, page_offset = word(2 + 3 * index), word(3 + 3 * index), word(4 + 3 * index)
+        path = names[index].decode("utf-8", "replace")
+        mappings.append(FileMapping(start, end, page_offset * page_size, path))
+    return mappings
+
+
 class CoreTarget(Target):
     """A core dump and the executable that produced it."""
 
     def __init__(self, executable: Optional[str], core: str) -> None:
         self._core_path = core
-        self._core_handle, core_elf = _open_elf(core)
+        self._core_handle, core_elf = _open_elf(core, "core")
         if core_elf.header["e_type"] != "ET_CORE":
             raise CorruptDataError(f"{core} is not a core file (ELF type {core_elf.header['e_type']})")
         self.arch = _EM_TO_ARCH.get(core_elf.header["e_machine"], str(core_elf.header["e_machine"]))
@@ -98,6 +157,7 @@ class CoreTarget(Target):
         self._segments: list[_Segment] = []
         self._threads: list[Thread] = []
         self.mappings: list[FileMapping] = []
+        self.notes: list[str] = []  # what was damaged, and what that costs
         self._read_core(core_elf)
         self._starts = [s.start for s in self._segments]
 
@@ -111,8 +171,9 @@ class CoreTarget(Target):
 
     # -- core parsing -----------------------------------------------------
     def _read_core(self, elf: "ELFFile") -> None:  # noqa: F821
-        from elftools.common.exceptions import ELFError
+        from .binary import ELF_PARSE_ERRORS
 
+        note_ranges: list[tuple[int, int]] = []
         try:
             for count, segment in enumerate(elf.iter_segments()):
                 if count > _MAX_SEGMENTS:
@@ -127,24 +188,37 @@ class CoreTarget(Target):
                         readable=bool(segment["p_flags"] & 4),
                     ))
                 elif kind == "PT_NOTE":
-                    self._read_notes(segment)
-        except (ELFError, ValueError, OSError, KeyError) as exc:
-            raise CorruptDataError(f"core {self._core_path} is corrupt or truncated: {exc}") from None
+                    note_ranges.append((segment["p_offset"], segment["p_filesz"]))
+        except ELF_PARSE_ERRORS as exc:
+            raise CorruptDataError(f"core {self._core_path} is corrupt or truncated: {_one_line(exc)}") from None
         self._segments.sort(key=lambda s: s.start)
+        for offset, size in note_ranges:
+            self._read_notes(self._core_file.read(offset, min(size, MAX_NOTE_SEGMENT_BYTES)))
 
-    def _read_notes(self, segment: object) -> None:
-        for note in segment.iter_notes():  # type: ignore[attr-defined]
-            if len(self._threads) > _MAX_THREADS:
-                break
-            kind = note["n_type"]
-            if kind == "NT_PRSTATUS":
-                self._threads.append(self._parse_prstatus(note["n_desc"], len(self._threads) + 1))
-            elif kind == "NT_FILE":
-                self._parse_nt_file(note["n_desc"])
+    def _read_notes(self, data: bytes) -> None:
+        """Threads and file mappings.  A damaged note costs what it describes
+        (a thread, the file mappings), with a note saying so, not the core."""
+        try:
+            for owner, kind, desc in iter_core_notes(data, self.byte_order, self.ptr_size):
+                if len(self._threads) > _MAX_THREADS:
+                    break
+                if owner != b"CORE":
+                    continue
+                if kind == NT_PRSTATUS:
+                    if len(desc) < _PRSTATUS_REG_OFFSET:
+                        self.notes.append(f"a thread's NT_PRSTATUS note is truncated ({len(desc)} bytes): "
+                                          "that thread is left out")
+                        continue
+                    self._threads.append(self._parse_prstatus(desc, len(self._threads) + 1))
+                elif kind == NT_FILE:
+                    try:
+                        self.mappings.extend(parse_nt_file(desc, self.ptr_size, self.byte_order))
+                    except CorruptDataError as exc:
+                        self.notes.append(f"{exc}: the core's file mappings are unknown")
+        except CorruptDataError as exc:
+            self.notes.append(f"{exc}: notes after it (threads, file mappings) are lost")
 
     def _parse_prstatus(self, desc: bytes, index: int) -> Thread:
-        if not isinstance(desc, (bytes, bytearray)) or len(desc) < _PRSTATUS_REG_OFFSET:
-            raise CorruptDataError("core has a truncated NT_PRSTATUS note")
         order = self.byte_order
         tid = int.from_bytes(desc[_PRSTATUS_PID_OFFSET:_PRSTATUS_PID_OFFSET + 4], order)
         names = _AMD64_REGS if self.arch == "amd64" else _ARM64_REGS if self.arch == "arm64" else []
@@ -158,17 +232,6 @@ class CoreTarget(Target):
             regs["pc"], regs["sp"] = regs.get("rip", 0), regs.get("rsp", 0)
         return Thread(tid=tid, registers=regs, index=index)
 
-    def _parse_nt_file(self, desc: object) -> None:
-        try:
-            entries = desc["Elf_Nt_File_Entry"]  # type: ignore[index]
-            names = desc["filename"]  # type: ignore[index]
-            page = desc["page_size"]  # type: ignore[index]
-        except (KeyError, TypeError):
-            return
-        for entry, name in zip(entries, names):
-            path = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-            self.mappings.append(FileMapping(entry["vm_start"], entry["vm_end"], entry["page_offset"] * page, path))
-
     def _guess_executable(self) -> Optional[str]:
         """The first file mapped at offset 0 is the main executable (NT_FILE order)."""
         for mapping in self.mappings:
@@ -178,13 +241,20 @@ class CoreTarget(Target):
 
     # -- executable --------------------------------------------------------
     def _load_executable(self, path: str) -> None:
-        handle, elf = _open_elf(path)
+        handle, elf = _open_elf(path, "executable")
         self._exe_handle = handle
         self._exe_file = _MappedFile(handle)
-        for segment in elf.iter_segments():
-            if segment["p_type"] == "PT_LOAD":
-                self._exe_segments.append(
-                    (segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"]))
+        from .binary import ELF_PARSE_ERRORS
+
+        try:
+            for count, segment in enumerate(elf.iter_segments()):
+                if count > _MAX_SEGMENTS:
+                    raise CorruptDataError(f"{path} has an absurd number of segments")
+                if segment["p_type"] == "PT_LOAD":
+                    self._exe_segments.append(
+                        (segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"]))
+        except ELF_PARSE_ERRORS as exc:
+            raise CorruptDataError(f"{path}: malformed program headers: {_one_line(exc)}") from None
         if elf.header["e_type"] == "ET_DYN":
             self._bias = self._pie_bias(path)
 

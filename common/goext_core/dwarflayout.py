@@ -81,13 +81,13 @@ def read_struct_layouts(elf: object, names: Iterable[str], package_cus: Iterable
 
     Returns only the structs found; raises CorruptDataError if DWARF is unreadable.
     """
-    from elftools.common.exceptions import DWARFError, ELFError
+    from .binary import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
 
     wanted = set(names)
     found: dict[str, StructLayout] = {}
     packages = {p.encode() for p in package_cus}
     try:
-        dwarf = elf.get_dwarf_info()  # type: ignore[attr-defined]
+        dwarf = dwarf_info(elf)  # type: ignore[arg-type]
         for cu in dwarf.iter_CUs():
             top = cu.get_top_DIE()
             if _attr(top, "DW_AT_name") not in packages:
@@ -103,7 +103,7 @@ def read_struct_layouts(elf: object, names: Iterable[str], package_cus: Iterable
                     found[name] = layout
             if len(found) == len(wanted):
                 break
-    except (DWARFError, ELFError, ValueError, KeyError, AssertionError) as exc:
-        raise CorruptDataError(f"cannot read DWARF: {exc}") from None
+    except ELF_PARSE_ERRORS as exc:
+        raise CorruptDataError(f"cannot read DWARF: {describe_parse_error(exc)}") from None
     return found
 

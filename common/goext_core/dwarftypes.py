@@ -15,8 +15,9 @@ an array of 3 "[4]int"), which is also how the model represents them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from .errors import CorruptDataError, GoextError
 from .types import CHAN_BOTH, CHAN_RECV, CHAN_SEND, Field, GoType, Kind, kind_from_int
@@ -84,11 +85,34 @@ class FunctionDie:
     cu_offset: int = 0
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _damage_is_corruption(method: F) -> F:
+    """pyelftools parses DIEs lazily, so damaged DWARF surfaces in whatever
+    lookup reaches it: turn what it raises into CorruptDataError there."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        from .binary import ELF_PARSE_ERRORS, describe_parse_error
+
+        try:
+            return method(*args, **kwargs)
+        except GoextError:
+            raise
+        except ELF_PARSE_ERRORS as exc:
+            raise CorruptDataError(f"DWARF is damaged: {describe_parse_error(exc)}") from None
+
+    return guarded  # type: ignore[return-value]
+
+
 class DwarfTypes:
     """Lazy Go type and variable index over one executable's DWARF."""
 
     def __init__(self, elf: Any, types_base: int = 0, ptr_size: int = 8) -> None:
-        self.dwarf = elf.get_dwarf_info()
+        from .binary import dwarf_info
+
+        self.dwarf = dwarf_info(elf)
         self.types_base = types_base
         self.ptr_size = ptr_size
         self._types: dict[int, GoType] = {}
@@ -100,6 +124,7 @@ class DwarfTypes:
         self._functions: dict[int, Optional[FunctionDie]] = {}
 
     # -- compile units ------------------------------------------------------
+    @_damage_is_corruption
     def compile_units(self) -> list[tuple[str, Any]]:
         if self._cus is None:
             out = []
@@ -140,6 +165,7 @@ class DwarfTypes:
         assert self._by_name is not None
         return iter(self._by_name)
 
+    @_damage_is_corruption
     def type_by_name(self, name: str) -> Optional[GoType]:
         self._ensure_type_index()
         assert self._by_name is not None
@@ -148,12 +174,14 @@ class DwarfTypes:
             offset = self._by_name.get("interface {}")
         return self.type_at(offset) if offset is not None else None
 
+    @_damage_is_corruption
     def type_by_runtime_type(self, address: int) -> Optional[GoType]:
         """The DWARF type whose runtime descriptor is at link-time ``address``."""
         self._ensure_type_index()
         offset = self._by_runtime_type.get(address)
         return self.type_at(offset) if offset is not None else None
 
+    @_damage_is_corruption
     def type_at(self, offset: int) -> GoType:
         cached = self._types.get(offset)
         if cached is not None:
@@ -296,6 +324,7 @@ class DwarfTypes:
         return out
 
     # -- globals ------------------------------------------------------------------
+    @_damage_is_corruption
     def global_variable(self, name: str) -> Optional[tuple[int, GoType]]:
         """(link-time address, type) of a package-level variable named like "main.gInt"."""
         if name not in self._globals:
@@ -312,6 +341,7 @@ class DwarfTypes:
             return None
         return entry[0], self.type_at(entry[1])
 
+    @_damage_is_corruption
     def global_names(self, package: str) -> list[str]:
         for cu_name, cu in self.compile_units():
             if cu_name == package:
@@ -334,6 +364,7 @@ class DwarfTypes:
             self._globals.setdefault(_name(die), (address, ref_offset(die, "DW_AT_type")))
 
     # -- functions ------------------------------------------------------------------
+    @_damage_is_corruption
     def function_at(self, pc: int) -> Optional[FunctionDie]:
         """The DW_TAG_subprogram containing link-time ``pc`` and its variables."""
         for entry, function in self._functions.items():

@@ -14,6 +14,7 @@ import datetime
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .errors import MemoryReadError
+from .textsafe import safe_field
 from .types import GoType, Kind
 
 if TYPE_CHECKING:
@@ -244,15 +245,21 @@ def error_message(decoder: "Decoder", value: "Value", depth: int = 0) -> Optiona
         return None
     fields = dict(target.children)
     if dynamic == "*errors.errorString":
-        message = fields.get("s")
-        return _unquote(message.text) if message is not None and message.text is not None else None
+        return _string_text(fields.get("s"))
     if dynamic in ("*fmt.wrapError", "*fmt.wrapErrors"):
-        message = fields.get("msg")
-        return _unquote(message.text) if message is not None and message.text is not None else None
+        return _string_text(fields.get("msg"))
     return None
 
 
-def _unquote(text: str) -> str:
+def _string_text(message: Optional["Value"]) -> Optional[str]:
+    """The exact text of a decoded string: from its bytes, so quoting it again
+    (the error's text form) does not escape its escapes twice."""
+    if message is None or message.text is None:
+        return None
+    blob = message.details.get("bytes")
+    if isinstance(blob, bytes):
+        return blob.decode("utf-8", "surrogateescape")
+    text = message.text
     return text[1:-1] if len(text) >= 2 and text[0] == '"' and text[-1] == '"' else text
 
 
@@ -309,7 +316,16 @@ def _more(count: int) -> str:
 
 
 def format_value(value: "Value", top: bool = True, depth: int = 0) -> str:
-    """Go-like text of a value.  ``top`` adds the type where Go code would need it."""
+    """Go-like text of a value.  ``top`` adds the type where Go code would need it.
+
+    The whole text is made terminal-safe once, at the outermost call: type,
+    field and zone names and error texts come from the target too, not only
+    its (already Go-quoted) strings."""
+    text = _format_value_unchecked(value, top, depth)
+    return safe_field(text) if depth == 0 else text
+
+
+def _format_value_unchecked(value: "Value", top: bool, depth: int) -> str:
     if depth > 32:
         return "…"
     if value.error and value.text is None and not value.children and not value.entries:

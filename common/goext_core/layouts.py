@@ -10,6 +10,8 @@ in spirit).  The structs are defined in src/runtime/runtime2.go of each release.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -70,6 +72,7 @@ G_LEAKED, G_DEADEXTRA = 10, 11  # Go 1.26+ (_Gleaked), 1.27 (_Gdeadextra)
 G_SCAN = 0x1000
 
 
+@functools.lru_cache(maxsize=None)
 def status_strings(minor: int) -> dict[int, str]:
     """gStatusStrings of src/runtime/traceback.go for Go 1.<minor>."""
     table = {

@@ -8,6 +8,7 @@ generation changes (it ran, or a different core was loaded).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from .binary import GoBinary
@@ -18,9 +19,12 @@ from .target import Target
 
 if TYPE_CHECKING:
     from .pclntab import Pclntab
-    from .unwind import Stack
+    from .unwind import Frame, FrameStep, Stack
 
 T = TypeVar("T")
+
+# Full stacks kept per target generation (least recently used dropped first).
+MAX_CACHED_STACKS = 4096
 
 # Goroutines whose start function is in package runtime are "system" goroutines,
 # except these (src/runtime/traceback.go isSystemGoroutine).
@@ -42,7 +46,8 @@ class GoProgram:
         self._static: dict[str, Any] = {}
         self._dynamic: dict[str, Any] = {}
         self._generation = target.generation()
-        self.notes: list[str] = []
+        # Damage found on opening the target and the executable, and what it costs.
+        self.notes: list[str] = list(getattr(target, "notes", ())) + list(getattr(binary, "notes", ()))
 
     # -- caches --------------------------------------------------------------
     def _static_value(self, key: str, compute: Callable[[], T]) -> T:
@@ -116,13 +121,29 @@ class GoProgram:
             cache[name] = address
         return cache[name]
 
+    def field_reader(self, struct_key: str, names: tuple[str, ...], signed: tuple[str, ...] = ()) -> Any:
+        """A goroutines.FieldReader for ``self.layouts.<struct_key>``, built once."""
+        from .goroutines import FieldReader
+
+        readers: dict[tuple, FieldReader] = self._static_value("field_readers", dict)
+        key = (struct_key, names, signed)
+        reader = readers.get(key)
+        if reader is None:
+            layout = getattr(self.layouts, struct_key)
+            reader = readers[key] = FieldReader(layout, names, signed, self.target.byte_order)
+        return reader
+
     def wait_reason(self, index: int) -> str:
         """g.waitreason as text: the binary's own runtime.waitReasonStrings, else the
         table of its Go release (src/runtime/runtime2.go)."""
-        table = self._static_value("wait_reasons", self._load_wait_reasons)
+        table = self.wait_reasons()
         if 0 <= index < len(table):
             return table[index]
         return f"waitreason {index}"
+
+    def wait_reasons(self) -> list[str]:
+        """Every wait reason of this binary's runtime, by index."""
+        return self._static_value("wait_reasons", self._load_wait_reasons)  # type: ignore[no-any-return]
 
     def _load_wait_reasons(self) -> list[str]:
         address = self.binary.symbol("runtime.waitReasonStrings")
@@ -170,6 +191,34 @@ class GoProgram:
             cache[pc] = self.pclntab.find_func(pc - self.target.load_bias())
         return cache[pc]
 
+    def sp_delta(self, pc: int) -> int:
+        """The pcsp value of the function at a run-time pc, memoized (a parked
+        goroutine's frames sit at the same few call sites); raises GoextError
+        for a bad table, like Func.sp_delta."""
+        cache: dict[int, int] = self._static_value("sp_delta", dict)
+        delta = cache.get(pc)
+        if delta is None:
+            func = self.func_for_pc(pc)
+            if func is None:
+                raise GoextError(f"pc {pc:#x} is not in Go code")
+            if len(cache) > 1 << 20:
+                cache.clear()
+            delta = cache[pc] = func.sp_delta(pc - self.target.load_bias())
+        return delta
+
+    def frame_step(self, pc: int) -> "Optional[FrameStep]":
+        """What unwinding needs to know about a run-time pc, computed once per pc
+        (unwind.frame_step); None outside Go code."""
+        from .unwind import frame_step
+
+        cache: dict[int, Optional[FrameStep]] = self._static_value("frame_steps", dict)
+        if pc in cache:
+            return cache[pc]
+        if len(cache) > 1 << 18:
+            cache.clear()
+        step = cache[pc] = frame_step(self, pc)
+        return step
+
     def source_frames(self, pc: int) -> list[Any]:
         """Logical frames (inlined first) at a run-time symbolization pc, memoized."""
         cache = self._static_value("source_frames", dict)
@@ -206,20 +255,54 @@ class GoProgram:
         raise GoextError(f"no goroutine with id {goid}")
 
     def stack(self, record: GoroutineRecord) -> "Stack":
+        """Every frame of a goroutine.  The most recent stacks stay cached (a
+        command often asks twice); not all of them, so 100,000 goroutines do not
+        keep 100,000 stacks alive."""
         from .unwind import unwind_goroutine
 
-        stacks = self._dynamic_value("stacks", dict)
-        if record.address not in stacks:
-            stacks[record.address] = unwind_goroutine(self, record)
-        return stacks[record.address]
+        stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
+        stack = stacks.get(record.address)
+        if stack is None:
+            stack = unwind_goroutine(self, record)
+            stacks[record.address] = stack
+            if len(stacks) > MAX_CACHED_STACKS:
+                stacks.popitem(last=False)
+        else:
+            stacks.move_to_end(record.address)
+        return stack
+
+    def user_frame(self, record: GoroutineRecord) -> "Optional[Frame]":
+        """The innermost frame of the program's own code (stacks.user_frame),
+        unwinding only as far as that frame when the stack is not cached."""
+        from .stacks import is_user_code, user_frame
+        from .unwind import unwind_goroutine
+
+        stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
+        goroot = self.goroot_src
+        stack = stacks.get(record.address)
+        if stack is None:
+            stack = unwind_goroutine(self, record, stop=lambda frame: is_user_code(frame, goroot))
+            if not stack.complete:  # it stopped at the physical frame holding the first user frame
+                return next(frame for frame in stack.frames if is_user_code(frame, goroot))
+        return user_frame(stack, goroot)
+
+    def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:
+        """(function, file, line) of the go statement at run-time pc ``gopc``, memoized."""
+        from .stacks import creation_site
+
+        cache: dict[int, Optional[tuple[str, str, int]]] = self._static_value("creation_sites", dict)
+        if gopc not in cache:
+            if len(cache) > 1 << 16:
+                cache.clear()
+            cache[gopc] = creation_site(self, gopc)
+        return cache[gopc]
 
     def machine_of(self, record: GoroutineRecord) -> Optional[MachineRecord]:
         if not record.m:
             return None
-        for machine in self.machines():
-            if machine.address == record.m:
-                return machine
-        return None
+        by_address: dict[int, MachineRecord] = self._dynamic_value(
+            "machines_by_address", lambda: {machine.address: machine for machine in self.machines()})
+        return by_address.get(record.m)
 
     def thread_for(self, machine: MachineRecord) -> Optional[Any]:
         for thread in self.target.threads():

@@ -14,8 +14,11 @@ Offline, from a snapshot file:  python3 -m goext_core.report SNAPSHOT.json REPOR
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import re
 import sys
 from collections import Counter
 from typing import Any, Optional
@@ -154,15 +157,46 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
 
 
 def _embedded_json(data: Any) -> str:
-    # Inside <script>, "</" would end the element and U+2028/9 break older parsers.
-    text = json.dumps(data, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    """JSON for the page's data block, with no character the HTML parser acts on.
+
+    Inside <script> the parser looks for "</script", "<!--" and "<script"; in
+    JSON "<", ">" and "&" occur only inside strings, so spelling them as
+    \\u003c, \\u003e and \\u0026 removes every such sequence while the parsed
+    data keeps the exact text.  ensure_ascii escapes every other non-ASCII
+    character (U+2028/9 included) the same way."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+_PLACEHOLDER = re.compile(r"@(TITLE|CSP|DATA)@")
+
+
+def _script_hash(page: str) -> str:
+    """The CSP source that allows exactly the page's own inline script."""
+    found = _INLINE_SCRIPT.search(page)
+    assert found is not None, "the report page has no inline script"
+    digest = hashlib.sha256(found.group(1).encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+# Nothing but the page's own script runs (no inline handlers, no injected
+# <script>, no javascript: URLs); nothing is loaded from anywhere; the page
+# cannot be re-based or submit forms.  Styles may be inline: they run no code.
+def _content_security_policy(page: str) -> str:
+    return ("default-src 'none'; script-src " + _script_hash(page) + "; style-src 'unsafe-inline'; "
+            "base-uri 'none'; form-action 'none'; object-src 'none'")
 
 
 def render_html(data: dict[str, Any]) -> str:
     title = f"goext report: {data['target'].get('executable') or 'Go process'}"
-    return (_PAGE.replace("@TITLE@", html.escape(title))
-            .replace("@DATA@", _embedded_json(data)))
+    parts = {
+        "TITLE": html.escape(title, quote=True),
+        "CSP": html.escape(_PAGE_POLICY, quote=True),
+        "DATA": _embedded_json(data),
+    }
+    # One pass, so a placeholder spelled inside the title or the data stays text.
+    return _PLACEHOLDER.sub(lambda match: parts[match.group(1)], _PAGE)
 
 
 def write_report(path: str, snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = None) -> dict[str, Any]:
@@ -176,18 +210,41 @@ def write_report(path: str, snapshot: dict[str, Any], deadlock: Optional[dict[st
     return data
 
 
+MAX_SNAPSHOT_BYTES = 1 << 30
+
+
 def load_snapshot(path: str) -> dict[str, Any]:
+    """The snapshot in ``path``, checked against snapshot.schema.json: a file
+    that is not one fails here in one line, never later in the renderer."""
+    from .regularfile import open_regular_file
+    from .schemacheck import SchemaViolation, validate
+    from .snapshot import schema
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)  # type: ignore[no-any-return]
+        with open_regular_file(path, "snapshot") as handle:
+            raw = handle.read(MAX_SNAPSHOT_BYTES + 1)
     except OSError as exc:
-        raise GoextError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
+        raise GoextError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SNAPSHOT_BYTES:
+        raise GoextError(f"{path} is over {MAX_SNAPSHOT_BYTES >> 30} GiB: not a goext snapshot")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise GoextError(f"{path} is not a goext snapshot: JSON nested too deeply") from None
+    except ValueError as exc:  # also UnicodeDecodeError
         raise GoextError(f"{path} is not JSON: {exc}") from None
+    try:
+        validate(document, schema())
+        if not isinstance(document.get("deadlock"), (dict, type(None))):
+            raise SchemaViolation(f"deadlock is {type(document['deadlock']).__name__}, expected object or null")
+    except SchemaViolation as exc:
+        raise GoextError(f"{path} is not a goext snapshot: {exc}") from None
+    return document  # type: ignore[no-any-return]
 
 
 _PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="@CSP@">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>@TITLE@</title>
 <style>
@@ -459,6 +516,8 @@ document.body.setAttribute("data-rendered", "yes");
 </script>
 </body></html>
 """
+
+_PAGE_POLICY = _content_security_policy(_PAGE)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -54,15 +54,32 @@ def created_by(program: "GoProgram", record: GoroutineRecord) -> Optional[Create
     at gopc-1 (the go statement), except for goroutine 1."""
     if not record.gopc or record.id == 1:
         return None
+    site = program.creation_site(record.gopc)
+    if site is None:
+        return None
+    function, file, line = site
+    parent = record.parent_id if record.parent_id else None
+    return CreatedBy(function, file, line, parent, record.gopc)
+
+
+def creation_site(program: "GoProgram", gopc: int) -> Optional[tuple[str, str, int]]:
+    """Function, file and line of a go statement's pc (uncached: see
+    GoProgram.creation_site, which memoizes it; goroutines share a few)."""
     bias = program.target.load_bias()
-    func = program.pclntab.find_func(record.gopc - bias)
+    func = program.func_for_pc(gopc)
     if func is None:
         return None
-    pc = record.gopc - bias
+    pc = gopc - bias
     lookup = pc - 1 if pc > func.entry else pc
     file, line = func.file_line(lookup)
-    parent = record.parent_id if record.parent_id else None
-    return CreatedBy(func.name, file, line, parent, record.gopc)
+    return func.name, file, line
+
+
+def is_user_code(frame: Frame, goroot_src: Optional[str]) -> bool:
+    """The program's own code on the goroutine's own stack (user_frame's first choice)."""
+    if frame.stack != STACK_GOROUTINE or is_runtime_function(frame.function):
+        return False
+    return not goroot_src or not frame.file.startswith(goroot_src)
 
 
 def user_frame(stack: Stack, goroot_src: Optional[str] = None) -> Optional[Frame]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from .errors import GoextError, UnsupportedError
+from .textsafe import safe_field
 
 if TYPE_CHECKING:
     from .binary import GoBinary
@@ -109,6 +110,9 @@ def function_symbols(pclntab: "Pclntab", with_frames: bool = False) -> list[Func
         # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
         # sigtramp check ("sigaction" in the name) finds it.  Do the same.
         name = _RENAMED.get(name, name)
+        # The debugger prints these names raw (bt, info symbol): a name made of
+        # the target's bytes must not carry terminal controls or bidi characters.
+        name = safe_field(name)
         symbols.append(FunctionSymbol(name, func.entry, func.end - func.entry, runs))
     return symbols
 

@@ -14,7 +14,7 @@ printed it.  Stack barriers of Go 1.5-1.8 are undone from g.stkbar.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from .errors import GoextError, MemoryReadError
 from .goroutines import GoroutineRecord, MachineRecord
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .target import Thread
 
 MAX_FRAMES = 10_000
+# A goroutine stack larger than this is read word by word (Go's max stack is 1 GB).
+MAX_BUFFERED_STACK = 1 << 20
 FUNC_FLAG_TOPFRAME = 1  # src/internal/abi/symtab.go FuncFlagTopFrame (1.21+; runtime/symtab.go before)
 FUNC_FLAG_SPWRITE = 2  # FuncFlagSPWrite
 
@@ -75,6 +77,11 @@ class Stack:
     frames: list[Frame] = field(default_factory=list)
     error: Optional[str] = None
     origin: str = ""  # where unwinding started: "sched", "syscall", "thread N"
+    complete: bool = True  # False: unwinding stopped early on request (see unwind_goroutine's stop)
+
+
+# Asked of each frame as it is found; True ends unwinding there (a partial stack).
+StopAt = Callable[[Frame], bool]
 
 
 @dataclass
@@ -88,14 +95,22 @@ class _Cursor:
 
 
 class _Unwinder:
-    def __init__(self, program: "GoProgram", record: GoroutineRecord, machine: Optional[MachineRecord]) -> None:
+    def __init__(self, program: "GoProgram", record: GoroutineRecord, machine: Optional[MachineRecord],
+                 stop: Optional[StopAt] = None) -> None:
         self.program = program
+        self.stop = stop
+        # m.vdsoPC/SP start the unwinding of a thread caught in the VDSO once; kept
+        # here, not in the shared MachineRecord, which other unwinds read too.
+        self.vdso_pending = machine is not None and bool(machine.vdsopc and machine.vdsosp)
         self.target = program.target
         self.ptr = program.target.ptr_size
         self.bias = program.target.load_bias()
         self.record = record
         self.machine = machine
         self.stack = Stack()
+        self.order = program.target.byte_order
+        self._buffer = b""
+        self._buffer_start = 0
         minor = program.go_minor
         self.injected = _INJECTED_BEFORE_1_21 if minor is not None and minor < 21 else _INJECTED
         self.uses_lr = program.target.arch not in ("amd64", "386")
@@ -107,6 +122,26 @@ class _Unwinder:
                 bounds = self._g_stack(g)
                 if bounds:
                     self._stack_bounds[name] = bounds
+
+    def read_ptr(self, address: int) -> int:
+        """A pointer from the stack being unwound: the goroutine's stack is read
+        once, whole (from the first sp to stack.hi), and served from that buffer;
+        anything else is an ordinary target read."""
+        offset = address - self._buffer_start
+        if 0 <= offset <= len(self._buffer) - self.ptr:
+            return int.from_bytes(self._buffer[offset:offset + self.ptr], self.order)
+        return self.target.read_ptr(address)
+
+    def buffer_stack(self, sp: int) -> None:
+        """Read [sp, stack.hi) of the goroutine's stack in one request, when it is sane."""
+        lo, hi = self.record.stack_lo, self.record.stack_hi
+        if not lo <= sp < hi or hi - sp > MAX_BUFFERED_STACK:
+            return
+        try:
+            self._buffer = self.target.read(sp, hi - sp)
+            self._buffer_start = sp
+        except (MemoryReadError, GoextError):
+            pass  # a partly unreadable stack: read word by word, and say where it fails
 
     def _stack_barrier_pc(self) -> Optional[int]:
         func = self.program.pclntab.func_by_name("runtime.stackBarrier")
@@ -145,8 +180,14 @@ class _Unwinder:
 
     # -- the loop ---------------------------------------------------------------
     def run(self, cursor: _Cursor) -> Stack:
-        seen: set[tuple[int, int]] = set()
+        self._seen: set[tuple[int, int]] = set()
         innermost = True
+        if self._fast_path_applies(cursor):
+            resumed = self._run_plain_frames(cursor)
+            if resumed is None:
+                return self.stack
+            cursor, innermost = resumed, not self.stack.frames
+        seen = self._seen
         while len(self.stack.frames) < MAX_FRAMES:
             if (cursor.pc, cursor.sp) in seen:
                 self.stack.error = f"unwinding loops at pc={cursor.pc:#x} sp={cursor.sp:#x}"
@@ -161,7 +202,7 @@ class _Unwinder:
                 continue
             name = func.name
             try:
-                delta = func.sp_delta(cursor.pc - self.bias)
+                delta = self.program.sp_delta(cursor.pc)
             except GoextError as exc:
                 self.stack.error = f"bad frame size table for {name}: {exc}"
                 break
@@ -190,7 +231,9 @@ class _Unwinder:
             if delta < 0 or (fp <= cursor.sp and not self.uses_lr):
                 self.stack.error = f"corrupt frame size {delta} for {name} at pc {cursor.pc:#x}"
                 break
-            self._emit(cursor, fp, func)
+            if self._emit(cursor, fp, func):
+                self.stack.complete = False
+                break
             if name in _SIGNAL_TRAMPOLINES:
                 if not self._enter_signal_context(cursor, fp):
                     break
@@ -205,7 +248,7 @@ class _Unwinder:
                 return_pc, slot = self._return_address(cursor, fp, innermost)
                 saved_bp = cursor.bp
                 if not self.uses_lr and fp - 2 * self.ptr >= cursor.sp:
-                    saved_bp = self.target.read_ptr(fp - 2 * self.ptr)
+                    saved_bp = self.read_ptr(fp - 2 * self.ptr)
             except MemoryReadError as exc:
                 self.stack.error = f"stack unreadable: {exc}"
                 break
@@ -221,14 +264,60 @@ class _Unwinder:
             self.stack.error = f"stack deeper than {MAX_FRAMES} frames: cut"
         return self.stack
 
+    def _fast_path_applies(self, cursor: _Cursor) -> bool:
+        """Most goroutines are parked on their own stack, with no M, no stack
+        barriers and on x86: their frames are plain pushes of return addresses."""
+        return (not self.uses_lr and self.machine is None and not self.barriers
+                and cursor.stack == STACK_GOROUTINE)
+
+    def _run_plain_frames(self, cursor: _Cursor) -> Optional[_Cursor]:
+        """The general loop below, specialised for frames that need none of its
+        special cases (per-pc facts memoized in GoProgram.frame_step).  Returns
+        the cursor at the first frame that does need them (the general loop goes
+        on from there), or None when the stack is done."""
+        program, frames, ptr, seen = self.program, self.stack.frames, self.ptr, self._seen
+        pc, sp, bp, trap = cursor.pc, cursor.sp, cursor.bp, cursor.trap
+        while len(frames) < MAX_FRAMES:
+            step = program.frame_step(pc)
+            if step is None or not step.plain or (pc, sp) in seen:
+                break
+            seen.add((pc, sp))
+            fp = sp + step.delta + ptr
+            sym_frames = step.at_trap if trap or pc <= step.entry else step.at_call
+            stop = self.stop
+            hit = False
+            for source in sym_frames:
+                frame = Frame(source.function, source.file, source.line, pc, sp, fp, step.entry,
+                              source.inlined, STACK_GOROUTINE, trap)
+                frames.append(frame)
+                if stop is not None and not hit and stop(frame):
+                    hit = True
+            if not sym_frames:
+                frames.append(Frame(step.name, "?", 0, pc, sp, fp, step.entry, False, STACK_GOROUTINE, trap))
+                hit = stop is not None and stop(frames[-1])
+            if hit:
+                self.stack.complete = False
+                return None
+            try:
+                return_pc = self.read_ptr(fp - ptr)
+                if fp - 2 * ptr >= sp:
+                    bp = self.read_ptr(fp - 2 * ptr)
+            except MemoryReadError as exc:
+                self.stack.error = f"stack unreadable: {exc}"
+                return None
+            if return_pc == 0:
+                return None
+            pc, sp, trap = return_pc, fp, step.name in self.injected
+        return _Cursor(pc, sp, bp, 0, trap, self.which_stack(sp))
+
     def _return_address(self, cursor: _Cursor, fp: int, innermost: bool) -> tuple[int, Optional[int]]:
         """The caller's pc and the stack slot it was read from (None: a register)."""
         if not self.uses_lr:
-            return self.target.read_ptr(fp - self.ptr), fp - self.ptr
+            return self.read_ptr(fp - self.ptr), fp - self.ptr
         # Link-register machines save LR at the bottom of a frame that has one;
         # a leaf (or a frame still in its prologue) has it in LR.
         if (innermost and cursor.sp < fp) or cursor.lr == 0:
-            return self.target.read_ptr(cursor.sp), cursor.sp
+            return self.read_ptr(cursor.sp), cursor.sp
         return cursor.lr, None
 
     def _skip_saved_lr(self, cursor: _Cursor) -> None:
@@ -245,19 +334,23 @@ class _Unwinder:
         elif func.sp_delta(cursor.pc - self.bias) == 0:
             cursor.lr = saved
 
-    def _emit(self, cursor: _Cursor, fp: int, func: object) -> None:
+    def _emit(self, cursor: _Cursor, fp: int, func: object) -> bool:
+        """Append the frames at the cursor; True when the stop predicate wants no more."""
         entry = func.entry + self.bias  # type: ignore[attr-defined]
         # The runtime symbolizes a return address at pc-1 (the call instruction),
         # an interrupted pc as itself (unwinder.symPC).
         sym_pc = cursor.pc if cursor.trap or cursor.pc <= entry else cursor.pc - 1
         frames = self.program.source_frames(sym_pc)
         if not frames:
-            self.stack.frames.append(Frame(func.name, "?", 0, cursor.pc, cursor.sp, fp, entry,  # type: ignore[attr-defined]
-                                           False, cursor.stack, cursor.trap))
-            return
-        for source in frames:
-            self.stack.frames.append(Frame(source.function, source.file, source.line, cursor.pc, cursor.sp, fp,
-                                           entry, source.inlined, cursor.stack, cursor.trap))
+            new = [Frame(func.name, "?", 0, cursor.pc, cursor.sp, fp, entry,  # type: ignore[attr-defined]
+                         False, cursor.stack, cursor.trap)]
+        else:
+            new = [Frame(source.function, source.file, source.line, cursor.pc, cursor.sp, fp,
+                         entry, source.inlined, cursor.stack, cursor.trap) for source in frames]
+        self.stack.frames.extend(new)
+        # All logical frames of one physical frame come out together: a stack
+        # never ends between an inlined frame and its caller.
+        return self.stop is not None and any(self.stop(frame) for frame in new)
 
     # -- special transitions ------------------------------------------------------------
     def _enter_signal_context(self, cursor: _Cursor, fp: int) -> bool:
@@ -289,10 +382,10 @@ class _Unwinder:
         """A pc outside Go (VDSO, libc): resume from m.vdsoPC/SP or m.libcall, else
         follow the frame-pointer chain once."""
         machine = self.machine
-        if innermost and machine is not None and machine.vdsopc and machine.vdsosp:
+        if innermost and machine is not None and self.vdso_pending:
             cursor.pc, cursor.sp, cursor.trap = machine.vdsopc, machine.vdsosp, False
             cursor.stack = self.which_stack(cursor.sp)
-            machine.vdsopc = 0  # use once
+            self.vdso_pending = False  # use once
             return True
         bp = cursor.bp
         lo, hi = self._stack_bounds.get(cursor.stack, (0, 0))
@@ -308,6 +401,41 @@ class _Unwinder:
         return False
 
 
+@dataclass(frozen=True)
+class FrameStep:
+    """Facts about one pc that every unwind through it needs."""
+
+    name: str
+    entry: int  # run-time entry of the function
+    delta: int  # pcsp value at pc (valid only when plain)
+    plain: bool  # no special case of the unwinder applies (see frame_step)
+    at_call: tuple  # source frames when pc is a return address (symbolized at pc-1)
+    at_trap: tuple  # source frames when pc was interrupted (symbolized at pc)
+
+
+# Functions the general loop treats specially: stack switches, cgo, signals, ends.
+_SPECIAL = _TOP_FRAMES | _SIGNAL_TRAMPOLINES | {"runtime.systemstack", "runtime.morestack",
+                                                 "runtime.cgocallback", "runtime.stackBarrier"}
+
+
+def frame_step(program: "GoProgram", pc: int) -> Optional[FrameStep]:
+    func = program.func_for_pc(pc)
+    if func is None:
+        return None
+    bias = program.target.load_bias()
+    entry = func.entry + bias
+    name = func.name
+    flags = getattr(func, "flags", 0) or 0
+    try:
+        delta = program.sp_delta(pc)
+    except GoextError:
+        delta = -1
+    plain = (delta >= 0 and name not in _SPECIAL and not flags & (FUNC_FLAG_TOPFRAME | FUNC_FLAG_SPWRITE))
+    at_call = tuple(program.source_frames(pc - 1)) if pc > entry else ()
+    at_trap = tuple(program.source_frames(pc))
+    return FrameStep(name, entry, delta, plain, at_call, at_trap)
+
+
 def _start_from_thread(unwinder: _Unwinder, thread: "Thread") -> _Cursor:
     regs = thread.registers
     pc = regs.get("pc", regs.get("rip", 0))
@@ -316,12 +444,17 @@ def _start_from_thread(unwinder: _Unwinder, thread: "Thread") -> _Cursor:
     return _Cursor(pc, sp, bp, regs.get("x30", 0), True, unwinder.which_stack(sp))
 
 
-def unwind_goroutine(program: "GoProgram", record: GoroutineRecord) -> Stack:
-    """Frames of one goroutine, innermost first.  Never raises for bad target data."""
+def unwind_goroutine(program: "GoProgram", record: GoroutineRecord, stop: Optional[StopAt] = None) -> Stack:
+    """Frames of one goroutine, innermost first.  Never raises for bad target data.
+
+    With ``stop``, unwinding ends after the first physical frame one of whose
+    frames ``stop`` accepts (``Stack.complete`` is then False): a goroutine
+    list needs only the innermost frame of the program's own code, not the
+    whole stack."""
     if record.error:
         return Stack(error=record.error)
     machine = program.machine_of(record) if record.m else None
-    unwinder = _Unwinder(program, record, machine)
+    unwinder = _Unwinder(program, record, machine, stop)
     thread = program.thread_for(machine) if machine is not None and record.plain_status == G_RUNNING else None
     try:
         if thread is not None:
@@ -330,8 +463,10 @@ def unwind_goroutine(program: "GoProgram", record: GoroutineRecord) -> Stack:
         if record.syscall_sp:
             # src/runtime/traceback.go initAt: a goroutine in a syscall unwinds from syscallpc/sp.
             unwinder.stack.origin = "syscall"
+            unwinder.buffer_stack(record.syscall_sp)
             return unwinder.run(_Cursor(record.syscall_pc, record.syscall_sp, record.syscall_bp))
         unwinder.stack.origin = "sched"
+        unwinder.buffer_stack(record.sched_sp)
         return unwinder.run(_Cursor(record.sched_pc, record.sched_sp, record.sched_bp, record.sched_lr))
     except GoextError as exc:
         unwinder.stack.error = str(exc)

@@ -19,7 +19,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from .errors import GoextError, MemoryReadError
+from .errors import CorruptDataError, GoextError, MemoryReadError
+from .textsafe import safe_field
 from .types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, Field, GoType, Kind
 
 if TYPE_CHECKING:
@@ -556,27 +557,11 @@ def format_complex(real: float, imag: float, single: bool = False) -> str:
 def quote_go_string(blob: bytes) -> str:
     """strconv.Quote of (possibly cut) string bytes."""
     text = blob.decode("utf-8", "surrogateescape")
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    # Backslash and quote first; then textsafe escapes controls, C1, bidi and
+    # format characters and undecodable bytes as %q does, so the target's
+    # string can never reach a terminal raw.
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{safe_field(escaped)}"'
 
 
 # -- type system: DWARF first, runtime metadata otherwise ------------------------------------
@@ -620,9 +605,19 @@ class TypeSystem:
         section = self.program.binary.section(".rodata")
         return section.address if section is not None else 0
 
+    def _dwarf_damaged(self, exc: GoextError) -> None:
+        """Damaged DWARF costs only DWARF: say so once, use the runtime's type metadata."""
+        note = f"{exc}; using the runtime's type metadata instead"
+        if note not in self.program.notes:
+            self.program.notes.append(note)
+
     def by_runtime_type(self, address: int) -> Optional[GoType]:
         if self.dwarf is not None:
-            found = self.dwarf.type_by_runtime_type(address - self.bias)
+            try:
+                found = self.dwarf.type_by_runtime_type(address - self.bias)
+            except CorruptDataError as exc:
+                self._dwarf_damaged(exc)
+                found = None
             if found is not None:
                 return found
         try:
@@ -632,7 +627,11 @@ class TypeSystem:
 
     def by_name(self, name: str) -> Optional[GoType]:
         if self.dwarf is not None:
-            found = self.dwarf.type_by_name(name)
+            try:
+                found = self.dwarf.type_by_name(name)
+            except CorruptDataError as exc:
+                self._dwarf_damaged(exc)
+                found = None
             if found is not None:
                 return found
         try:

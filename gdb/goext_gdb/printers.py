@@ -22,6 +22,7 @@ import gdb.printing  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError
 from goext_core.formatters import format_value
+from goext_core.textsafe import safe_field
 from goext_core.types import GoType, Kind
 from goext_core.values import Decoder, Settings, Value, type_system
 
@@ -102,13 +103,14 @@ class GoPrinter:
     def to_string(self) -> Any:
         decoded = self.decoded()
         if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil:
+            # Type names come from the target's DWARF: as terminal-safe as its strings.
             if self.go_type.kind == Kind.SLICE:
-                return f"{decoded.type_name} len {decoded.length} cap {decoded.capacity}"
+                return f"{safe_field(decoded.type_name)} len {decoded.length} cap {decoded.capacity}"
             if self.go_type.kind == Kind.MAP:
-                return f"{decoded.type_name} len {decoded.length}"
+                return f"{safe_field(decoded.type_name)} len {decoded.length}"
             if self.go_type.kind == Kind.CHAN:
                 return format_value(decoded)
-            return decoded.type_name
+            return safe_field(decoded.type_name)
         return format_value(decoded, top=False)
 
 
@@ -291,10 +293,10 @@ class DtypeFunction(_GoFunction):
     def invoke(self, value: "gdb.Value") -> str:
         decoded = self.decoded(value)
         if decoded.kind != "interface":
-            return decoded.type_name
+            return safe_field(decoded.type_name)
         if decoded.is_nil:
             return "<nil>"
-        return str(decoded.details.get("dynamic_type", "?"))
+        return safe_field(decoded.details.get("dynamic_type", "?"))
 
 
 _registered_objfiles: set[str] = set()

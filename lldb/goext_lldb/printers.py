@@ -19,6 +19,7 @@ import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError
 from goext_core.formatters import format_value
+from goext_core.textsafe import safe_field
 from goext_core.types import GoType
 from goext_core.values import Decoder, Settings, Value, type_system
 
@@ -58,7 +59,7 @@ def summary(valobj: "lldb.SBValue", internal_dict: dict) -> str:
     if decoded is None:
         return ""
     if decoded.kind in ("slice", "map", "chan") and decoded.ok and not decoded.is_nil:
-        parts = [decoded.type_name, f"len {decoded.length}"]
+        parts = [safe_field(decoded.type_name), f"len {decoded.length}"]  # a type name from the target
         if decoded.capacity is not None:
             parts.append(f"cap {decoded.capacity}")
         return " ".join(parts)

@@ -42,7 +42,7 @@ def flavour_flags(flavour: str) -> tuple[str, ...]:
     known = ", ".join((*FLAVOURS, *EXTRA_FLAVOUR_FLAGS))
     raise ValueError(f"unknown flavour {flavour!r}; known: {known}")
 
-PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo")
+PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo", "hostile")
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
 _BUILD_TIMEOUT_S = 900
