@@ -1,15 +1,27 @@
 #!/usr/bin/env python3
-"""Benchmark: list every goroutine of a 10,000-goroutine core.
+"""Benchmark goext against runtime-gdb.py and delve on the same cores, in one run.
 
-    bench/bench_goroutines.py [--go 1.22] [--count 10000] [--repeat 3]
+    bench/bench_goroutines.py                 # the full set (Go 1.22 and 1.27; ~20 minutes)
+    bench/bench_goroutines.py --quick         # Go 1.27 only, one repetition
+    bench/bench_goroutines.py --only list-1.27-100k,stripped
 
-Times, on the same kernel core: goext offline (no debugger), goext in gdb,
-goext in lldb, Go's own runtime-gdb.py `info goroutines` in gdb, and delve's
-`goroutines` (Debian's delve, with --check-go-version=false beyond Go 1.20).
-Each tool's time includes its start-up; the start-up of the bare debugger on
-the same core is printed too, so the command's own cost can be read off.
-Besides time it reports how many goroutines each tool listed and how many
-wait reasons it got right, against the runtime's own traceback.
+Scenarios (each on a kernel core of tests/programs/many, made and cached by
+the test support code):
+- ``list-V-N``: list every goroutine of a core with N parked goroutines
+  (``-deep50``: each 50 frames deep): goext offline, goext in gdb, goext in
+  lldb, runtime-gdb.py ``info goroutines`` (Go's own, from the toolchain),
+  delve ``goroutines``;
+- ``stacks-V-N``: every goroutine's stack: goext offline ``bt all`` against
+  delve ``goroutines -t``;
+- ``snapshot-V-N``: goext offline ``snapshot`` (peak memory against delve's list);
+- ``stripped``: the first command on a large stripped Debian Go program
+  (rclone, installed from Debian when root), cold and warm (goext's on-disk
+  index), against gdb's own load of the same core.
+
+Times are medians of ``--repeat`` runs and include each tool's start-up;
+``rss`` is the peak resident memory of the tool's process.  Ratios are
+computed between tools measured in this same run.  delve comes from PATH
+(``dlv``); a missing tool is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -23,109 +35,241 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "common"))
 
+from support import Unavailable  # noqa: E402
 from support.cores import kernel_core  # noqa: E402
 from support.debuggers import lldb_binary  # noqa: E402
-from support.oracle import parse_traceback  # noqa: E402
 from support.toolchains import toolchain  # noqa: E402
 
+GDB_ENTRY = REPO / "gdb" / "goext.py"
+LLDB_ENTRY = REPO / "lldb" / "goext.py"
+TIMEOUT_S = 1800
 
-def _timed(argv: list[str], stdin: Optional[str] = None, timeout: int = 900) -> tuple[float, str]:
+
+@dataclass
+class Measure:
+    seconds: float = float("nan")
+    rss_mb: float = float("nan")
+    note: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    rows: dict[str, Measure] = field(default_factory=dict)
+    ratios: list[tuple[str, str, str, float]] = field(default_factory=list)  # (label, a, b, target ratio)
+    skipped: str = ""
+
+
+def _run(argv: list[str], env: Optional[dict[str, str]] = None, stdin: str = "") -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, output) of one process, measured with wait4."""
+    merged = dict(os.environ, GOEXT_QUIET="1", **(env or {}))
     start = time.perf_counter()
-    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-                            env=dict(os.environ, GOEXT_QUIET="1"))
-    return time.perf_counter() - start, result.stdout + result.stderr
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, env=merged)
+        assert process.stdin is not None
+        process.stdin.write(stdin.encode())
+        process.stdin.close()
+        deadline = start + TIMEOUT_S
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.01)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        output = out.read().decode("utf-8", "replace")
+    return elapsed, usage.ru_maxrss / 1024, output
 
 
-def _best(repeat: int, run: Callable[[], tuple[float, str]]) -> tuple[float, str]:
-    times, output = [], ""
+def _measure(argv: list[str], repeat: int, env: Optional[dict[str, str]] = None, stdin: str = "",
+             expect: Optional[str] = None) -> Measure:
+    times, peaks, output = [], [], ""
     for _ in range(repeat):
-        elapsed, output = run()
+        elapsed, peak, output = _run(argv, env, stdin)
         times.append(elapsed)
-    return statistics.median(times), output
+        peaks.append(peak)
+    measure = Measure(statistics.median(times), max(peaks))
+    if expect is not None and not re.search(expect, output, re.M):
+        tail = output.strip().splitlines()[-1:] or ["no output"]
+        measure.note = f"unexpected output: {tail[0][:100]}"
+    return measure
+
+
+def _gdb(exe: str, core: str, *commands: str) -> list[str]:
+    argv = ["gdb", "-nx", "-batch", "-iex", "set auto-load python-scripts off"]
+    for command in commands:
+        argv += ["-ex", command]
+    return argv + [exe, core]
+
+
+def _delve(exe: str, core: str, command: str) -> tuple[list[str], str]:
+    script = tempfile.NamedTemporaryFile("w", suffix=".dlv", delete=False)
+    script.write(f"{command}\nexit\n")
+    script.close()
+    return ([shutil.which("dlv") or "dlv", "core", exe, core, "--check-go-version=false",
+             "--allow-non-terminal-interactive=true", "--init", script.name], "")
+
+
+def _offline(exe: str, core: str, *command: str) -> list[str]:
+    return [sys.executable, "-m", "goext_core", exe, core, *command]
+
+
+def _many_core(version: str, count: int, depth: int) -> tuple[str, str]:
+    args = (str(count),) if not depth else (str(count), str(depth))
+    artifact = kernel_core("many", version, "default", "panic", args)
+    return str(artifact.exe), str(artifact.core)
+
+
+def list_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario:
+    scenario = Scenario(f"list-{version}-{count // 1000}k" + (f"-deep{depth}" if depth else ""))
+    exe, core = _many_core(version, count, depth)
+    total = r"^\d+ goroutines"
+    rows = scenario.rows
+    rows["goext offline"] = _measure(_offline(exe, core, "goroutines"), repeat, expect=total)
+    rows["goext in gdb"] = _measure(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), repeat, expect=total)
+    lldb = lldb_binary()
+    if lldb:
+        rows["goext in lldb"] = _measure([lldb, "-b", "--no-lldbinit", "-o", f"command script import {LLDB_ENTRY}",
+                                          "-o", "go goroutines", exe, "-c", core], repeat, expect=total)
+    runtime_gdb = Path(toolchain(version).goroot) / "src" / "runtime" / "runtime-gdb.py"
+    if runtime_gdb.exists():
+        rows["runtime-gdb.py info goroutines"] = _measure(
+            _gdb(exe, core, f"source {runtime_gdb}", "info goroutines"), repeat, expect=r"^\*?\s*\d+ ")
+    if shutil.which("dlv"):
+        argv, stdin = _delve(exe, core, "goroutines")
+        rows["delve goroutines"] = _measure(argv, repeat, stdin=stdin, expect=r"Goroutine \d+")
+    scenario.ratios = [
+        ("offline / delve", "goext offline", "delve goroutines", 0.5),
+        ("offline / runtime-gdb.py", "goext offline", "runtime-gdb.py info goroutines", 0.5),
+        ("gdb / offline", "goext in gdb", "goext offline", 1.3),
+        ("lldb / offline", "goext in lldb", "goext offline", 1.3),
+    ]
+    return scenario
+
+
+def stacks_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario:
+    scenario = Scenario(f"stacks-{version}-{count // 1000}k" + (f"-deep{depth}" if depth else ""))
+    exe, core = _many_core(version, count, depth)
+    scenario.rows["goext offline bt all"] = _measure(_offline(exe, core, "bt", "all"), repeat, expect=r"^goroutine ")
+    if shutil.which("dlv"):
+        argv, stdin = _delve(exe, core, "goroutines -t")
+        scenario.rows["delve goroutines -t"] = _measure(argv, repeat, stdin=stdin, expect=r"Goroutine \d+")
+    scenario.ratios = [("bt all / delve -t", "goext offline bt all", "delve goroutines -t", 0.3)]
+    return scenario
+
+
+def snapshot_scenario(version: str, count: int, repeat: int) -> Scenario:
+    scenario = Scenario(f"snapshot-{version}-{count // 1000}k")
+    exe, core = _many_core(version, count, 0)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "snapshot.json")
+        scenario.rows["goext offline snapshot"] = _measure(_offline(exe, core, "snapshot", "-o", out), repeat)
+    scenario.rows["goext offline list"] = _measure(_offline(exe, core, "goroutines"), repeat)
+    if shutil.which("dlv"):
+        argv, stdin = _delve(exe, core, "goroutines")
+        scenario.rows["delve goroutines"] = _measure(argv, repeat, stdin=stdin, expect=r"Goroutine \d+")
+    scenario.ratios = [("snapshot RSS / delve list RSS", "goext offline snapshot", "delve goroutines", 1.0),
+                       ("list RSS / delve list RSS", "goext offline list", "delve goroutines", 1.0)]
+    return scenario
+
+
+def stripped_scenario(repeat: int) -> Scenario:
+    """A big stripped Go program from Debian, crashed with SIGQUIT."""
+    scenario = Scenario("stripped")
+    try:
+        from support.distro import apt_install, free_port, port_open, quit_core
+
+        apt_install("rclone", "/usr/bin/rclone")
+        port = free_port()
+        argv = ["/usr/bin/rclone", "rcd", "--rc-addr", f"127.0.0.1:{port}", "--rc-no-auth"]
+        artifact = quit_core(argv, "bench-rclone", ready=lambda: port_open(port))
+    except Unavailable as exc:
+        scenario.skipped = str(exc)
+        return scenario
+    exe, core = str(artifact.exe), str(artifact.core)
+    size = os.path.getsize(exe) >> 20
+    scenario.name = f"stripped ({Path(exe).name}, {size} MB)"
+    scenario.rows["gdb load (no command)"] = _measure(_gdb(exe, core), repeat)
+    with tempfile.TemporaryDirectory() as cache:
+        cold, warm = Measure(), Measure()
+        cold_times, warm_times = [], []
+        for index in range(repeat):
+            fresh = os.path.join(cache, f"cold{index}")
+            env = {"GOEXT_CACHE_DIR": fresh}
+            cold_times.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env)[0])
+            warm_times.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env)[0])
+        cold.seconds, warm.seconds = statistics.median(cold_times), statistics.median(warm_times)
+        scenario.rows["goext in gdb, first command, cold"] = cold
+        scenario.rows["goext in gdb, first command, warm"] = warm
+        env = {"GOEXT_CACHE_DIR": os.path.join(cache, "offline")}
+        _run(_offline(exe, core, "goroutines"), env)
+        scenario.rows["goext offline, warm"] = _measure(_offline(exe, core, "goroutines"), repeat, env)
+    scenario.ratios = [("cold / gdb load", "goext in gdb, first command, cold", "gdb load (no command)", 1.0),
+                       ("warm / gdb load", "goext in gdb, first command, warm", "gdb load (no command)", 0.3)]
+    return scenario
+
+
+def report(scenario: Scenario) -> None:
+    print(f"\n== {scenario.name}")
+    if scenario.skipped:
+        print(f"   skipped: {scenario.skipped}")
+        return
+    for name, measure in scenario.rows.items():
+        note = f"  {measure.note}" if measure.note else ""
+        print(f"   {name:<38}{measure.seconds:>8.2f} s{measure.rss_mb:>9.0f} MB{note}")
+    for label, a, b, goal in scenario.ratios:
+        if a not in scenario.rows or b not in scenario.rows:
+            continue
+        memory = "RSS" in label
+        first, second = scenario.rows[a], scenario.rows[b]
+        ratio = (first.rss_mb / second.rss_mb) if memory else (first.seconds / second.seconds)
+        verdict = "ok" if ratio <= goal else "MISSED"
+        print(f"   ratio {label:<32}{ratio:>7.2f}   (goal <= {goal}: {verdict})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--go", default="1.22", help="Go version key of the fixture (default 1.22)")
-    parser.add_argument("--count", type=int, default=10000, help="goroutines in the fixture")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median; default 3)")
+    parser.add_argument("--quick", action="store_true", help="Go 1.27 only, one run each")
+    parser.add_argument("--only", default="", help="comma-separated scenario name prefixes")
     args = parser.parse_args()
-
-    artifact = kernel_core("many", args.go, "default", "panic", (str(args.count),))
-    exe, core = str(artifact.exe), str(artifact.core)
-    oracle = parse_traceback(artifact.traceback.read_text(errors="replace"))
-    expected = {g.id: g.state for g in oracle.by_id().values() if g.id}
-    goroot = toolchain(args.go).goroot
-    gdb_py = REPO / "gdb" / "goext.py"
-    lldb_py = REPO / "lldb" / "goext.py"
-    runtime_gdb = Path(goroot) / "src" / "runtime" / "runtime-gdb.py"
-    print(f"core: {core} ({os.path.getsize(core) >> 20} MiB), Go {artifact.go_version}, "
-          f"{len(expected)} goroutines printed by the runtime\n")
-
-    gdb = ["gdb", "-nx", "-batch", "-iex", "set auto-load python-scripts off"]
-    rows: list[tuple[str, float, str]] = []
-    runs: dict[str, Callable[[], tuple[float, str]]] = {
-        "gdb start-up (no command)": lambda: _timed(gdb + [exe, core]),
-        "goext offline": lambda: _timed([sys.executable, "-m", "goext_core", exe, core, "goroutines"]),
-        "goext in gdb": lambda: _timed(gdb + ["-ex", f"source {gdb_py}", "-ex", "go goroutines", exe, core]),
-        "runtime-gdb.py info goroutines": lambda: _timed(
-            gdb + ["-ex", f"source {runtime_gdb}", "-ex", "info goroutines", exe, core]),
-    }
-    lldb = lldb_binary()
-    if lldb:
-        runs["lldb start-up (no command)"] = lambda: _timed([lldb, "-b", "--no-lldbinit", exe, "-c", core])
-        runs["goext in lldb"] = lambda: _timed(
-            [lldb, "-b", "--no-lldbinit", "-o", f"command script import {lldb_py}", "-o", "go goroutines",
-             exe, "-c", core])
-    dlv = shutil.which("dlv")
-    if dlv:
-        with tempfile.NamedTemporaryFile("w", suffix=".dlv", delete=False) as script:
-            script.write("goroutines\nexit\n")
-        runs["delve goroutines"] = lambda: _timed(
-            [dlv, "core", exe, core, "--check-go-version=false", "--allow-non-terminal-interactive=true",
-             "--init", script.name], stdin="")
+    repeat = 1 if args.quick else max(1, args.repeat)
+    versions = ("1.27",) if args.quick else ("1.22", "1.27")
     os.environ["PYTHONPATH"] = str(REPO / "common")
-    for name, run in runs.items():
-        try:
-            elapsed, output = _best(args.repeat, run)
-        except subprocess.TimeoutExpired:
-            rows.append((name, float("nan"), "timed out"))
+    plans = []
+    for version in versions:
+        plans += [
+            (f"list-{version}-10k", lambda v=version: list_scenario(v, 10_000, 0, repeat)),
+            (f"list-{version}-100k", lambda v=version: list_scenario(v, 100_000, 0, repeat)),
+            (f"list-{version}-10k-deep50", lambda v=version: list_scenario(v, 10_000, 50, repeat)),
+            (f"stacks-{version}-100k", lambda v=version: stacks_scenario(v, 100_000, 0, repeat)),
+            (f"snapshot-{version}-100k", lambda v=version: snapshot_scenario(v, 100_000, repeat)),
+        ]
+    plans.append(("stripped", lambda: stripped_scenario(repeat)))
+    wanted = [item for item in args.only.split(",") if item]
+    print(f"goext benchmark: {os.cpu_count()} cores, repeat {repeat}, delve: {shutil.which('dlv') or 'not found'}")
+    for name, plan in plans:
+        if wanted and not any(name.startswith(prefix) for prefix in wanted):
             continue
-        rows.append((name, elapsed, _accuracy(name, output, expected)))
-    base = next((t for n, t, _ in rows if n == "goext in gdb"), None)
-    print(f"{'tool':<34}{'seconds':>9}{'x goext-gdb':>13}  answers")
-    for name, elapsed, accuracy in rows:
-        ratio = f"{elapsed / base:.2f}" if base else "-"
-        print(f"{name:<34}{elapsed:>9.2f}{ratio:>13}  {accuracy}")
+        try:
+            report(plan())
+        except Unavailable as exc:
+            report(Scenario(name, skipped=str(exc)))
     return 0
-
-
-def _accuracy(name: str, output: str, expected: dict[int, str]) -> str:
-    """How many goroutines the tool listed, and how many states match the runtime's."""
-    if "start-up" in name:
-        return ""
-    listed: dict[int, str] = {}
-    if name.startswith("goext"):
-        for match in re.finditer(r"^\*?\s+(\d+)\s+\[([^\]]*)\]", output, re.M):
-            listed[int(match.group(1))] = match.group(2).split(", ")[0]
-    elif name.startswith("runtime-gdb"):
-        for match in re.finditer(r"^\*?\s*(\d+)\s+(\w+)\s", output, re.M):
-            listed[int(match.group(1))] = match.group(2)
-    elif name.startswith("delve"):
-        for match in re.finditer(r"Goroutine (\d+) - .*?(?: \[([^\]]*)\])?$", output, re.M):
-            listed[int(match.group(1))] = re.sub(r" -?\d+$", "", (match.group(2) or "").strip())
-    right = sum(1 for goid, state in listed.items() if expected.get(goid) == state)
-    errors = [line for line in output.splitlines() if "rror" in line][:1]
-    note = f"; first error: {errors[0].strip()[:80]}" if errors else ""
-    return f"{len(listed)} listed, {right}/{len(expected)} states as the runtime printed{note}"
 
 
 if __name__ == "__main__":

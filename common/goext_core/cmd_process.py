@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 from typing import TYPE_CHECKING, Optional
 
 from .commands import MAX_FRAMES, Context, Write, bounded_int, command
@@ -214,19 +216,33 @@ def _configure_snapshot(parser: argparse.ArgumentParser) -> None:
 @command("snapshot", "Write goroutines, frames, scheduler, threads, GC and build info as JSON (goext.snapshot/2).",
          _configure_snapshot)
 def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> None:
-    from .snapshot import build_snapshot
+    from .snapshot import write_snapshot
 
-    data = build_snapshot(context.program, with_locals=args.locals)
     if args.output == "-":
-        write(json_for_terminal(data) + "\n")
+        write_snapshot(context.program, _WriteAdapter(write), with_locals=args.locals, dumps=json_for_terminal)
         return
-    text = json.dumps(data, indent=1, sort_keys=False)
     try:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        # Written next to the target and renamed: a failed run leaves no half file.
+        directory = os.path.dirname(os.path.abspath(args.output))
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, prefix=".goext-snapshot-",
+                                         delete=False) as handle:
+            try:
+                count = write_snapshot(context.program, handle, with_locals=args.locals)
+            except BaseException:
+                handle.close()
+                os.unlink(handle.name)
+                raise
+        os.replace(handle.name, args.output)
     except OSError as exc:
-        raise GoextError(f"cannot write {args.output}: {exc.strerror}") from None
-    write(f"wrote {len(data['goroutines'])} goroutines to {args.output}\n")
+        raise GoextError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    write(f"wrote {count} goroutines to {args.output}\n")
+
+
+class _WriteAdapter:
+    """A text file whose writes go to a command's write function."""
+
+    def __init__(self, write: Write) -> None:
+        self.write = write
 
 
 # -- go report --------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ wait_reason, status, parent and, with locals, each frame's locals.
 
 from __future__ import annotations
 
+import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TextIO
 
 from .errors import GoextError
 from .progress import steps
@@ -131,11 +132,12 @@ def _build_entry(program: "GoProgram") -> Optional[dict[str, Any]]:
     }
 
 
-def build_snapshot(program: "GoProgram", with_locals: bool = False) -> dict[str, Any]:
+def _snapshot_head(program: "GoProgram") -> tuple[dict[str, Any], Any]:
+    """Everything but the goroutines and the notes, plus the scheduler view (or None)."""
     target = program.target
     info = program.binary.buildinfo
     goos = info.setting("GOOS") if info else None
-    snapshot: dict[str, Any] = {
+    head: dict[str, Any] = {
         "format": FORMAT,
         "target": {
             "go_version": program.go_version,
@@ -149,38 +151,72 @@ def build_snapshot(program: "GoProgram", with_locals: bool = False) -> dict[str,
         "scheduler": None,
         "gc": None,
         "threads": [],
-        "goroutines": [],
-        "notes": [],
     }
-    notes: list[str] = snapshot["notes"]
+    notes: list[str] = []
     sched = None
     try:
         from .sched import read_sched
 
         sched = read_sched(program)
         data = sched.to_json()
-        snapshot["gc"] = data.pop("gc")
+        head["gc"] = data.pop("gc")
         notes.extend(f"scheduler: {note}" for note in data.pop("notes"))
-        snapshot["scheduler"] = data
+        head["scheduler"] = data
     except GoextError as exc:
         notes.append(f"scheduler: {exc}")
     try:
-        snapshot["threads"] = _thread_entries(program, sched)
+        head["threads"] = _thread_entries(program, sched)
     except GoextError as exc:
         notes.append(f"threads: {exc}")
+    return head, notes
+
+
+def iter_goroutine_entries(program: "GoProgram", with_locals: bool, notes: list[str]) -> Iterator[dict[str, Any]]:
+    """One snapshot entry per goroutine, made as it is consumed (nothing retained)."""
     reader = _locals_reader(notes) if with_locals else None
-    records = program.goroutines()
-    snapshot["goroutines"] = [goroutine_entry(program, record, reader)
-                              for record in steps(records, "snapshot")]
-    notes.extend(program.notes)
+    for record in steps(program.goroutines(), "snapshot"):
+        yield goroutine_entry(program, record, reader)
+
+
+def build_snapshot(program: "GoProgram", with_locals: bool = False) -> dict[str, Any]:
+    """The whole snapshot as one document (see write_snapshot for a file)."""
+    head, notes = _snapshot_head(program)
+    snapshot = dict(head)
+    snapshot["goroutines"] = list(iter_goroutine_entries(program, with_locals, notes))
+    snapshot["notes"] = notes + program.notes
     return snapshot
 
 
-def schema() -> dict[str, Any]:
-    import json
+def write_snapshot(program: "GoProgram", handle: TextIO, with_locals: bool = False,
+                   dumps: Callable[[Any], str] = lambda data: json.dumps(data, indent=1)) -> int:
+    """Write the snapshot to ``handle`` goroutine by goroutine, so its size in
+    memory does not grow with the number of goroutines; the text parses to
+    exactly what build_snapshot returns.  Returns the number of goroutines."""
+    head, notes = _snapshot_head(program)
+    marker = "@@goext-goroutines@@"
+    text = dumps({**head, "goroutines": marker, "notes": []})
+    before, _, after = text.rpartition(json.dumps(marker))
+    handle.write(before + "[")
+    count = 0
+    for entry in iter_goroutine_entries(program, with_locals, notes):
+        handle.write(("," if count else "") + "\n" + _indented(dumps(entry), "  "))
+        count += 1
+    handle.write(("\n " if count else "") + "]")
+    # The notes come last: the walk above adds to them.
+    closing = after.rstrip()
+    notes_text = dumps(notes + program.notes)
+    handle.write(closing.replace("[]", _indented(notes_text, " ").lstrip(), 1) + "\n")
+    return count
 
+
+def _indented(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def schema() -> dict[str, Any]:
     with open(SCHEMA_FILE, encoding="utf-8") as handle:
         return json.load(handle)  # type: ignore[no-any-return]
 
 
-__all__ = ["FORMAT", "SCHEMA_FILE", "build_snapshot", "goroutine_entry", "schema"]
+__all__ = ["FORMAT", "SCHEMA_FILE", "build_snapshot", "goroutine_entry", "iter_goroutine_entries", "schema",
+           "write_snapshot"]

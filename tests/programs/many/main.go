@@ -1,12 +1,13 @@
 // Command many parks a large number of goroutines in a handful of distinct
 // stacks, then panics: a fixture for goroutine grouping and for benchmarks.
 //
-// Usage: many [MODE] [COUNT]
+// Usage: many [MODE] [COUNT [DEPTH]]
 //
 //	MODE   panic (default) or wait ("READY <pid>" on stdout, then block)
 //	COUNT  goroutines to park (default 10000); "many 500" is "many panic 500"
-//
-// Goroutine i parks in stack kind i%5, so each kind holds COUNT/5 goroutines.
+//	DEPTH  with DEPTH, every goroutine parks DEPTH frames deep in kindDeep
+//	       (benchmarks of deep stacks); without, goroutine i parks in stack
+//	       kind i%5, so each kind holds COUNT/5 goroutines.
 package main
 
 import (
@@ -70,9 +71,13 @@ func kindDeep(depth int) int {
 }
 
 //go:noinline
-func start(count int) {
+func start(count, depth int) {
 	for i := 0; i < count; i++ {
 		parked.Add(1)
+		if depth > 0 {
+			go kindDeep(depth)
+			continue
+		}
 		switch i % 5 {
 		case 0:
 			go kindChanRecv()
@@ -94,26 +99,26 @@ func explode(count int) {
 }
 
 func main() {
-	mode, count := "panic", 10000
+	mode, count, depth := "panic", 10000, 0
 	args := os.Args[1:]
 	if len(args) > 0 {
-		if n, err := strconv.Atoi(args[0]); err == nil {
-			count = n
-		} else {
+		if _, err := strconv.Atoi(args[0]); err != nil {
 			mode = args[0]
-			if len(args) > 1 {
-				n, err := strconv.Atoi(args[1])
-				if err != nil || n < 0 {
-					fmt.Fprintf(os.Stderr, "many: bad count %q\n", args[1])
-					os.Exit(2)
-				}
-				count = n
-			}
+			args = args[1:]
 		}
+	}
+	numbers := []*int{&count, &depth}
+	for i, arg := range args {
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 0 || i >= len(numbers) {
+			fmt.Fprintf(os.Stderr, "many: bad argument %q\n", arg)
+			os.Exit(2)
+		}
+		*numbers[i] = n
 	}
 	heldMutex.Lock()
 	neverDone.Add(1)
-	start(count)
+	start(count, depth)
 	parked.Wait()
 	time.Sleep(300 * time.Millisecond)
 	switch mode {
@@ -128,7 +133,7 @@ func main() {
 			time.Sleep(time.Hour)
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "usage: many [panic|wait] [COUNT] (got %q)\n", mode)
+		fmt.Fprintf(os.Stderr, "usage: many [panic|wait] [COUNT [DEPTH]] (got %q)\n", mode)
 		os.Exit(2)
 	}
 }
