@@ -2,9 +2,10 @@
 
 DWARF wins when the binary has it (any Go version, including future ones);
 otherwise the tables in :mod:`goext_core.layout_tables`, keyed by Go minor
-version, are used.  Those tables are generated from the DWARF of each
-toolchain's own binaries by ``tools/gen_layout_tables.py``, and a test checks
-them against DWARF again for every toolchain in the matrix (delve's rtype check,
+version and GOARCH (amd64, arm64; 64-bit only), are used.  Those tables are
+generated from the DWARF of each toolchain's own binaries (cross-built for
+arm64) by ``tools/gen_layout_tables.py``, and a test checks them against DWARF
+again for every toolchain in the matrix and each GOARCH (delve's rtype check,
 in spirit).  The structs are defined in src/runtime/runtime2.go of each release.
 """
 
@@ -96,7 +97,7 @@ class RuntimeLayouts:
     """Struct layouts for one binary and where they came from."""
 
     structs: dict[str, StructLayout]
-    source: str  # "dwarf" or "table go1.N"
+    source: str  # "dwarf" or "table go1.N GOARCH"
     notes: list[str] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> StructLayout:
@@ -118,28 +119,66 @@ class RuntimeLayouts:
         return self["runtime.p"]
 
 
-def _from_table(minor: int) -> tuple[dict[str, StructLayout], str, list[str]]:
-    from .layout_tables import LAYOUTS
+# GOARCHes whose pointers are 4 bytes (src/internal/goarch/zgoarch_*.go, PtrSize): every
+# runtime struct is laid out differently there, and the tables are 64-bit only.
+_GOARCHES_32BIT = frozenset({"386", "arm", "armbe", "mips", "mipsle", "mips64p32", "mips64p32le",
+                             "ppc", "riscv", "s390", "sparc", "amd64p32"})
 
+
+def _from_table(minor: int, goarch: str, ptr_size: int) -> tuple[dict[str, StructLayout], str, list[str]]:
+    """The generated layouts for Go 1.<minor> on ``goarch``: the nearest older release
+    with a table for that GOARCH, amd64's for a 64-bit GOARCH without tables, never
+    for a 32-bit GOARCH."""
+    from .layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS
+
+    table_goarches = sorted({arch for arches in LAYOUT_GOARCHES.values() for arch in arches})
+    if ptr_size != 8 or goarch in _GOARCHES_32BIT:
+        raise UnsupportedError(
+            f"{goarch} is a 32-bit architecture and the binary has no DWARF: goext's runtime layout "
+            f"tables are for 64-bit {', '.join(table_goarches)} only (a 32-bit runtime lays out every "
+            "struct differently); use a binary with DWARF or its debug file")
     notes: list[str] = []
-    available = sorted(LAYOUTS)
+    table_goarch = goarch if goarch in table_goarches else BASE_GOARCH
+    available = sorted(version for version, arches in LAYOUT_GOARCHES.items() if table_goarch in arches)
     if not available:
         raise UnsupportedError("no runtime layout tables are available")
     chosen = minor
-    if minor not in LAYOUTS:
-        older = [v for v in available if v <= minor]
+    if minor not in available:
+        older = [version for version in available if version <= minor]
         chosen = older[-1] if older else available[0]
+    if chosen != minor or table_goarch != goarch:
+        reasons = []
+        if table_goarch != goarch:
+            reasons.append(f"goext has tables for {', '.join(table_goarches)} only")
+        if chosen != minor:
+            which = "the nearest older release with" if chosen < minor else "the oldest release with"
+            versions = ", ".join(f"1.{version}" for version in available)
+            reasons.append(f"Go 1.{chosen} is {which} a table for {table_goarch}; {table_goarch} tables: Go {versions}")
         notes.append(
-            f"Go 1.{minor} has no layout table and the binary has no DWARF: "
-            f"using Go 1.{chosen}'s layouts, results may be wrong")
+            f"the binary has no DWARF and goext has no runtime layout table for Go 1.{minor} {goarch}: "
+            f"using Go 1.{chosen} {table_goarch}'s ({'; '.join(reasons)}); results may be wrong")
     structs = {}
     for name, (size, fields) in LAYOUTS[chosen].items():
         structs[name] = StructLayout(name, size, {path: (off, sz) for path, (off, sz) in fields.items()})
-    return structs, f"table go1.{chosen}", notes
+    for name, difference in ARCH_DIFFERENCES.get((chosen, table_goarch), {}).items():
+        if difference is None:  # a struct this GOARCH lacks
+            structs.pop(name, None)
+            continue
+        size, changed_fields = difference
+        layout = structs.setdefault(name, StructLayout(name, size))
+        layout.size = size
+        for path, location in changed_fields.items():
+            if location is None:  # a field this GOARCH lacks
+                layout.fields.pop(path, None)
+            else:
+                layout.fields[path] = location
+    return structs, f"table go1.{chosen} {table_goarch}", notes
 
 
-def load_layouts(elf: Optional[object], has_dwarf: bool, go_minor: Optional[int]) -> RuntimeLayouts:
-    """DWARF first; then the version table; raise UnsupportedError if neither works."""
+def load_layouts(elf: Optional[object], has_dwarf: bool, go_minor: Optional[int],
+                 goarch: str, ptr_size: int) -> RuntimeLayouts:
+    """DWARF first; then the table of the Go version and GOARCH; raise UnsupportedError
+    if neither works."""
     notes: list[str] = []
     if elf is not None and has_dwarf:
         try:
@@ -151,5 +190,5 @@ def load_layouts(elf: Optional[object], has_dwarf: bool, go_minor: Optional[int]
             notes.append(f"{exc}; falling back to the version tables")
     if go_minor is None:
         raise UnsupportedError("cannot tell the Go version of this binary and it has no DWARF")
-    structs, source, table_notes = _from_table(go_minor)
+    structs, source, table_notes = _from_table(go_minor, goarch, ptr_size)
     return RuntimeLayouts(structs, source, notes + table_notes)

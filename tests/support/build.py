@@ -1,8 +1,10 @@
 """Build the Go fixture programs in tests/programs/, cached per toolchain and flavour.
 
 A build is cached under ``<cache>/builds/<key>/<program>``; the key covers the
-program's source (path and content), the toolchain's full version and the
-flavour's flags, so editing a fixture or bumping a pin rebuilds it.
+program's source (path and content), the toolchain's full version, the
+flavour's flags and the GOARCH, so editing a fixture or bumping a pin rebuilds
+it.  Builds are for linux/amd64 unless a test asks for another GOARCH (Go
+cross-compiles; such a binary is only read, or run under QEMU by support.foreign).
 """
 
 from __future__ import annotations
@@ -77,25 +79,27 @@ def source_hash(program: str) -> str:
     return digest.hexdigest()
 
 
-def build_key(program: str, version: str, flavour: str = "default", tc: Toolchain | None = None) -> str:
+def build_key(program: str, version: str, flavour: str = "default", tc: Toolchain | None = None,
+              goarch: str = "amd64") -> str:
     """The cache key of one build: readable prefix plus a hash of everything that matters."""
     flags = flavour_flags(flavour)
     tc = tc or toolchain(version)
     digest = hashlib.sha256()
-    for part in (source_hash(program), tc.full_version, str(tc.go), *flags, "linux/amd64", "cgo=0"):
+    for part in (source_hash(program), tc.full_version, str(tc.go), *flags, f"linux/{goarch}", "cgo=0"):
         digest.update(part.encode() + b"\0")
-    return f"{program}-go{tc.full_version}-{flavour}-{digest.hexdigest()[:16]}"
+    arch_part = "" if goarch == "amd64" else f"-{goarch}"  # amd64 keys stay as they were
+    return f"{program}-go{tc.full_version}-{flavour}{arch_part}-{digest.hexdigest()[:16]}"
 
 
-def build(program: str, version: str, flavour: str = "default") -> Path:
-    """Path of ``program`` built with Go ``version`` ("1.22") in ``flavour``.
+def build(program: str, version: str, flavour: str = "default", goarch: str = "amd64") -> Path:
+    """Path of ``program`` built with Go ``version`` ("1.22") in ``flavour`` for linux/``goarch``.
 
     Builds on first use; later calls (from any process) return the cached
     binary.  Raises :class:`support.Unavailable` if the toolchain cannot be
     installed and :class:`BuildError` if the build fails.
     """
     tc = toolchain(version)
-    key = build_key(program, version, flavour, tc)
+    key = build_key(program, version, flavour, tc, goarch)
     final = cache_dir() / "builds" / key
     binary = final / program
     if binary.is_file():
@@ -103,11 +107,11 @@ def build(program: str, version: str, flavour: str = "default") -> Path:
     with file_lock(f"build-{key}"):
         if binary.is_file():
             return binary
-        _build_into(program, flavour, tc, final)
+        _build_into(program, flavour, tc, final, goarch)
     return binary
 
 
-def _build_into(program: str, flavour: str, tc: Toolchain, final: Path) -> None:
+def _build_into(program: str, flavour: str, tc: Toolchain, final: Path, goarch: str = "amd64") -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     sources = _sources(program)
     with tempfile.TemporaryDirectory(prefix=f".{final.name}-", dir=final.parent) as scratch:
@@ -115,7 +119,7 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path) -> None:
         staged.mkdir()
         command = [str(tc.go), "build", "-o", str(staged / program), *flavour_flags(flavour)]
         command += [p.name for p in sources]
-        env = tc.env()
+        env = dict(tc.env(), GOARCH=goarch)
         if any(b'import "C"' in path.read_bytes() for path in sources):
             env["CGO_ENABLED"] = "1"  # the program calls C (gcc builds its C parts)
         started = time.monotonic()
@@ -138,6 +142,7 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path) -> None:
             "program": program,
             "go": tc.full_version,
             "flavour": flavour,
+            "goarch": goarch,
             "command": command,
             "seconds": round(time.monotonic() - started, 2),
         }
