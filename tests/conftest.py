@@ -13,7 +13,9 @@ over the selection.  ``@pytest.mark.go_versions("1.19", "1.27")`` and
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +81,10 @@ def _pick(option: str | None, known: tuple[str, ...], fallback: tuple[str, ...],
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # goext's own cache (symbol files, the on-disk index) must never land in the user's ~/.cache/goext.
+    if not os.environ.get("GOEXT_CACHE_DIR"):
+        os.environ["GOEXT_CACHE_DIR"] = tempfile.mkdtemp(prefix="goext-test-cache-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("GOEXT_CACHE_DIR"), ignore_errors=True))
     for marker in (
         "unit: pure Python on fake memory, synthesized files or texts; 'pytest -m unit' runs in seconds",
         "slow: takes more than a few seconds (big cores, many goroutines)",

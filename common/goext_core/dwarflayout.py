@@ -8,7 +8,7 @@ deliberately small so that it can run first and cheaply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
 from .errors import CorruptDataError
 
@@ -36,6 +36,41 @@ class StructLayout:
 
     def field_size(self, path: str) -> int:
         return self.fields[path][1]
+
+
+def struct_layouts_to_json(structs: dict[str, StructLayout]) -> dict[str, Any]:
+    """``structs`` as plain JSON data (for the on-disk index)."""
+    return {name: {"size": layout.size, "fields": {path: list(entry) for path, entry in layout.fields.items()},
+                   "type_names": dict(layout.type_names)}
+            for name, layout in structs.items()}
+
+
+def _is_count(value: object) -> bool:
+    return type(value) is int and 0 <= value < 1 << 32  # bool is not a count
+
+
+def struct_layouts_from_json(data: Any) -> Optional[dict[str, StructLayout]]:
+    """The inverse of :func:`struct_layouts_to_json`; None unless ``data`` has exactly that shape."""
+    if not isinstance(data, dict):
+        return None
+    structs: dict[str, StructLayout] = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not _is_count(entry.get("size")):
+            return None
+        fields, type_names = entry.get("fields"), entry.get("type_names")
+        if not isinstance(fields, dict) or not isinstance(type_names, dict) or len(fields) > _MAX_MEMBERS + 1:
+            return None
+        layout = StructLayout(name, entry["size"])
+        for path, pair in fields.items():
+            if not isinstance(pair, list) or len(pair) != 2 or not all(_is_count(item) for item in pair):
+                return None
+            layout.fields[path] = (pair[0], pair[1])
+        for path, type_name in type_names.items():
+            if not isinstance(type_name, str):
+                return None
+            layout.type_names[path] = type_name
+        structs[name] = layout
+    return structs
 
 
 def _attr(die: object, name: str) -> object:

@@ -7,14 +7,19 @@ generation changes (it ran, or a different core was loaded).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from .binary import GoBinary
+from .diskindex import DiskIndex, sections_digest
+from .dwarflayout import struct_layouts_from_json, struct_layouts_to_json
 from .errors import GoextError, MemoryReadError, UnsupportedError
 from .goroutines import GoroutineRecord, MachineRecord, read_allm, walk_goroutines
-from .layouts import RuntimeLayouts, load_layouts
+from .layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
+from .stripped import recover_runtime_symbol
 from .target import Target
 
 if TYPE_CHECKING:
@@ -30,6 +35,23 @@ MAX_CACHED_STACKS = 4096
 # except these (src/runtime/traceback.go isSystemGoroutine).
 _USER_RUNTIME_STARTS = {"runtime.main", "runtime.corostart", "runtime.handleAsyncEvent"}
 _FINALIZER_STARTS = {"runtime.runfinq", "runtime.runFinalizers", "runtime.runCleanups"}
+
+# What cached DWARF layouts depend on besides the file: the fields asked for.
+_LAYOUT_FIELDS_DIGEST = hashlib.sha256(json.dumps(RUNTIME_FIELDS, sort_keys=True).encode()).hexdigest()[:16]
+# ... and the DWARF bytes they are read from (dwarflayout.read_struct_layouts).
+_LAYOUT_DWARF_SECTIONS = (".debug_info", ".debug_abbrev", ".debug_str", ".zdebug_info", ".zdebug_abbrev", ".zdebug_str")
+# Where stripped.py found runtime globals, relative to the load bias (PIE relocates).
+_RUNTIME_GLOBALS_KIND = "runtime-globals"
+_RUNTIME_GLOBALS_DEPENDS_ON = "found-by-shape"
+
+
+def _runtime_globals_from_json(data: Any) -> Optional[dict[str, int]]:
+    if not isinstance(data, dict):
+        return None
+    if not all(isinstance(name, str) and type(offset) is int and 0 <= offset < 1 << 64
+               for name, offset in data.items()):
+        return None
+    return dict(data)
 
 
 class GoProgram:
@@ -96,15 +118,45 @@ class GoProgram:
         return self._static_value("debug_binary", lambda: find_debug_binary(self.binary, self.notes))
 
     @property
+    def disk_index(self) -> DiskIndex:
+        """The on-disk index of this executable (shared with other processes)."""
+        return self._static_value("disk_index", lambda: DiskIndex.for_binary(self.binary))
+
+    def _index_of(self, binary: GoBinary) -> DiskIndex:
+        return self.disk_index if binary is self.binary else DiskIndex.for_binary(binary)
+
+    def _store_in_index(self, index: DiskIndex, kind: str, depends_on: str, payload: Any) -> None:
+        index.store(kind, depends_on, payload)
+        self.notes.extend(note for note in index.notes if note not in self.notes)
+
+    @property
     def layouts(self) -> RuntimeLayouts:
         def compute() -> RuntimeLayouts:
             debug = self.debug_binary
-            elf = debug.elf if debug is not None else self.binary.elf
-            layouts = load_layouts(elf, debug is not None, self.go_minor)
+            if debug is None:
+                layouts = load_layouts(self.binary.elf, False, self.go_minor, self.binary.arch, self.binary.ptr_size)
+            else:
+                layouts = self._dwarf_layouts(debug)
             self.notes.extend(layouts.notes)
             return layouts
 
         return self._static_value("layouts", compute)
+
+    def _dwarf_layouts(self, debug: GoBinary) -> RuntimeLayouts:
+        """Layouts from ``debug``'s DWARF, through the on-disk index: parsing takes seconds."""
+        source = "exe" if debug is self.binary else "debug-file"
+        dwarf_digest = sections_digest(debug, _LAYOUT_DWARF_SECTIONS)
+        depends_on = f"dwarf-of-{source};dwarf={dwarf_digest};fields={_LAYOUT_FIELDS_DIGEST}"
+        # Unreadable DWARF sections: no index, the parser below says what is wrong.
+        index = self._index_of(debug) if dwarf_digest is not None else None
+        if index is not None:
+            structs = index.load("layouts", depends_on, struct_layouts_from_json)
+            if structs is not None and "runtime.g" in structs and "runtime.m" in structs:
+                return RuntimeLayouts(structs, "dwarf")
+        layouts = load_layouts(debug.elf, True, self.go_minor, self.binary.arch, self.binary.ptr_size)
+        if index is not None and layouts.source == "dwarf":  # the table fallback is cheap; its notes show every time
+            self._store_in_index(index, "layouts", depends_on, struct_layouts_to_json(layouts.structs))
+        return layouts
 
     def runtime_symbol(self, name: str) -> Optional[int]:
         """Run-time address of a runtime global (symbol table, else recovered)."""
@@ -115,11 +167,24 @@ class GoProgram:
             if address is not None:
                 address += self.target.load_bias()
             else:
-                from .stripped import recover_runtime_symbol
-
-                address = recover_runtime_symbol(self, name)
+                address = self._recovered_runtime_symbol(name)
             cache[name] = address
         return cache[name]
+
+    def _recovered_runtime_symbol(self, name: str) -> Optional[int]:
+        """stripped.recover_runtime_symbol, told where an earlier process found the
+        global: checking one word there replaces a scan of the data sections."""
+        index = self.disk_index
+        known: dict[str, int] = self._static_value(
+            "indexed_runtime_globals",
+            lambda: index.load(_RUNTIME_GLOBALS_KIND, _RUNTIME_GLOBALS_DEPENDS_ON, _runtime_globals_from_json) or {})
+        bias = self.target.load_bias()
+        offset = known.get(name)
+        address = recover_runtime_symbol(self, name, None if offset is None else offset + bias)
+        if address is not None and address - bias != offset:
+            known[name] = address - bias
+            self._store_in_index(index, _RUNTIME_GLOBALS_KIND, _RUNTIME_GLOBALS_DEPENDS_ON, known)
+        return address
 
     def field_reader(self, struct_key: str, names: tuple[str, ...], signed: tuple[str, ...] = ()) -> Any:
         """A goroutines.FieldReader for ``self.layouts.<struct_key>``, built once."""

@@ -10,12 +10,14 @@ validated against the runtime's own invariants:
   goroutine that has one.
 
 Every scan is bounded by the section sizes; candidates are checked with
-reads of the target, so a wrong guess costs time, never a wrong answer.
+reads of the target, so a wrong guess costs time, never a wrong answer.  A
+caller that knows where an earlier process found the global (the on-disk
+index) passes it as a hint: that one word is checked first, the same way.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
 from .errors import GoextError, MemoryReadError
 
@@ -44,6 +46,27 @@ def _words(program: "GoProgram") -> Iterator[tuple[int, bytes]]:
             continue
 
 
+def _hinted_words(program: "GoProgram", hint: int, count: int) -> Iterator[tuple[int, bytes]]:
+    """The ``count`` words at run-time address ``hint``, if they lie in a data section."""
+    bias = program.target.load_bias()
+    link_address = hint - bias
+    ptr = program.target.ptr_size
+    for name in _DATA_SECTIONS:
+        section = program.binary.section(name)
+        if section is None or not section.address <= link_address < section.address + section.size:
+            continue
+        if link_address % ptr:
+            return
+        size = count * ptr
+        if link_address + size > section.address + section.size:
+            return
+        try:
+            yield hint, program.target.read(hint, size)
+        except MemoryReadError:
+            pass
+        return
+
+
 def _plausible_g(program: "GoProgram", g: int, expect_goid: Optional[int] = None) -> bool:
     layout = program.layouts.g
     try:
@@ -64,10 +87,11 @@ def _plausible_g(program: "GoProgram", g: int, expect_goid: Optional[int] = None
     return (lo == 0 and hi == 0) or (lo < hi and hi - lo <= 1 << 30)
 
 
-def _find_allgs(program: "GoProgram") -> Optional[int]:
+def _find_allgs(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted: bool) -> Optional[int]:
+    """A []*g whose first entries are plausible goroutines, goid 1 first (the same checks when hinted)."""
     ptr = program.target.ptr_size
     order = program.target.byte_order
-    for base, data in _words(program):
+    for base, data in words:
         for offset in range(0, len(data) - 3 * ptr + 1, ptr):
             length = int.from_bytes(data[offset + ptr:offset + 2 * ptr], order)
             capacity = int.from_bytes(data[offset + 2 * ptr:offset + 3 * ptr], order)
@@ -89,8 +113,9 @@ def _find_allgs(program: "GoProgram") -> Optional[int]:
     return None
 
 
-def _find_allm(program: "GoProgram") -> Optional[int]:
-    """A word from which m.alllink reaches the M of some goroutine."""
+def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted: bool) -> Optional[int]:
+    """A word from which m.alllink reaches the M of some goroutine (a hinted
+    word: of every goroutine, as the real allm does)."""
     from .goroutines import read_allgs, read_goroutine
 
     layout_m = program.layouts.m
@@ -106,7 +131,7 @@ def _find_allm(program: "GoProgram") -> Optional[int]:
     alllink = layout_m.offset("alllink")
     best: tuple[int, Optional[int]] = (0, None)
     budget = 2_000_000  # chain steps over all candidates
-    for base, data in _words(program):
+    for base, data in words:
         for offset in range(0, len(data) - ptr + 1, ptr):
             head = int.from_bytes(data[offset:offset + ptr], order)
             if not head or head % ptr or budget <= 0:
@@ -122,19 +147,28 @@ def _find_allm(program: "GoProgram") -> Optional[int]:
                     seen = set()
                     break
             hits = len(seen & known)
+            if hinted and hits < len(known):
+                continue
             if hits and hits * _MAX_CHAIN + len(seen) > best[0]:
                 best = (hits * _MAX_CHAIN + len(seen), base + offset)
     return best[1]
 
 
-_FINDERS = {"runtime.allgs": _find_allgs, "runtime.allm": _find_allm}
+# name -> (finder, words a candidate spans: allgs is a slice header, allm a pointer)
+_FINDERS = {"runtime.allgs": (_find_allgs, 3), "runtime.allm": (_find_allm, 1)}
 
 
-def recover_runtime_symbol(program: "GoProgram", name: str) -> Optional[int]:
-    finder = _FINDERS.get(name)
-    if finder is None:
+def recover_runtime_symbol(program: "GoProgram", name: str, hint: Optional[int] = None) -> Optional[int]:
+    """Run-time address of runtime global ``name``, found by shape; ``hint``, a
+    run-time address where it probably is, is checked before any scan."""
+    if name not in _FINDERS:
         return None
+    finder, words = _FINDERS[name]
     try:
-        return finder(program)
+        if hint is not None:
+            found = finder(program, _hinted_words(program, hint, words), True)
+            if found is not None:
+                return found
+        return finder(program, _words(program), False)
     except GoextError:
         return None

@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional
 
+from .diskindex import goext_cache_dir
 from .errors import GoextError, UnsupportedError
 from .textsafe import safe_field
 
@@ -131,11 +132,7 @@ def _frame_runs(func: "Func") -> tuple[tuple[int, int], ...]:
 
 def symbol_cache_dir() -> str:
     """``$GOEXT_CACHE_DIR/symbols``, else ``$XDG_CACHE_HOME/goext/symbols``, else ``~/.cache/goext/symbols``."""
-    explicit = os.environ.get("GOEXT_CACHE_DIR")
-    if explicit:
-        return os.path.join(explicit, "symbols")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "goext", "symbols")
+    return os.path.join(goext_cache_dir(), "symbols")
 
 
 def _cache_name(binary: "GoBinary") -> str:
