@@ -24,6 +24,10 @@ from .program import GoProgram
 USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMANDS)) + "\n"
 
 
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -47,7 +51,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return GoProgram(open_core(core, executable))
 
     try:
-        ok = dispatch(Context(factory), name, arguments, sys.stdout.write)
+        ok = dispatch(Context(factory), name, arguments, _write_stdout)
     except GoextError as exc:  # dispatch already reports; this is belt and braces
         sys.stdout.write(f"goext: error: {exc}\n")
         ok = False

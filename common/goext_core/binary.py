@@ -25,6 +25,7 @@ from elftools.elf.elffile import ELFFile
 
 from .errors import CorruptDataError, GoextError, MemoryReadError, UnsupportedError
 from .regularfile import open_regular_file
+from .target import ByteOrder
 
 if TYPE_CHECKING:
     from .buildinfo import BuildInfo
@@ -53,7 +54,6 @@ _GOARCH_BY_MACHINE = {
     258: "loong64",  # pyelftools versions without the EM_LOONGARCH name
 }
 
-ByteOrder = Literal["little", "big"]
 
 _SHF_ALLOC = 0x2
 _PF_X = 0x1

@@ -59,13 +59,13 @@ def write_sched(view: SchedView, write: Write) -> None:
     write(f"heap: live {_bytes(gc.heap_live)}, marked {_bytes(gc.heap_marked)}, goal {_bytes(gc.heap_goal)}\n")
     write("\nPs:\n")
     write(f"  {'P':>4} {'status':<10} {'M':>5} {'schedtick':>10} {'syscalltick':>11} {'runq':>5} {'runnext':>8}  queued\n")
-    for p in view.processors:
-        m = f"m{p.m}" if p.m is not None else "-"
-        runnext = str(p.runnext) if p.runnext is not None else "-"
-        line = (f"  {p.id:>4} {p.status:<10} {m:>5} {p.schedtick:>10} {p.syscalltick:>11} {len(p.runq):>5} "
-                f"{runnext:>8}  {_ids(p.runq)}")
-        if p.error:
-            line += f"  <{p.error}>"
+    for processor in view.processors:
+        m_text = f"m{processor.m}" if processor.m is not None else "-"
+        runnext = str(processor.runnext) if processor.runnext is not None else "-"
+        line = (f"  {processor.id:>4} {processor.status:<10} {m_text:>5} {processor.schedtick:>10} "
+                f"{processor.syscalltick:>11} {len(processor.runq):>5} {runnext:>8}  {_ids(processor.runq)}")
+        if processor.error:
+            line += f"  <{processor.error}>"
         write(line + "\n")
     write("\nMs:\n")
     write(f"  {'M':>5} {'tid':>8} {'P':>4} {'curg':>7} {'locked g':>8}  state\n")
@@ -82,10 +82,10 @@ def write_sched(view: SchedView, write: Write) -> None:
                 state.append(word)
         if m.throwing:
             state.append(f"throwing {m.throwing}")
-        p = str(m.p) if m.p is not None else "-"
+        p_text = str(m.p) if m.p is not None else "-"
         curg = str(m.curg) if m.curg is not None else "-"
         locked = str(m.lockedg) if m.lockedg is not None else "-"
-        write(f"  {m.id:>5} {m.tid or '-':>8} {p:>4} {curg:>7} {locked:>8}  {', '.join(state) or 'running'}\n")
+        write(f"  {m.id:>5} {m.tid or '-':>8} {p_text:>4} {curg:>7} {locked:>8}  {', '.join(state) or 'running'}\n")
     for note in view.notes:
         write(f"note: {note}\n")
 

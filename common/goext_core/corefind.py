@@ -17,11 +17,15 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from .binary import GoBinary
 from .errors import CorruptDataError, GoextError
 from .regularfile import open_regular_file, require_regular_file
+from .target import ByteOrder
+
+if TYPE_CHECKING:
+    from .coretarget import CoreTarget
 
 _PAGE = 4096
 _NT_GNU_BUILD_ID = 3
@@ -61,7 +65,7 @@ def core_identity(core: str) -> CoreIdentity:
             elf = ELFFile(handle)
             if elf.header["e_type"] != "ET_CORE":
                 raise CorruptDataError(f"{core} is not a core file")
-            byte_order = "little" if elf.little_endian else "big"
+            byte_order: ByteOrder = "little" if elf.little_endian else "big"
             ptr_size = 8 if elf.elfclass == 64 else 4
             loads: list[tuple[int, int, int]] = []  # vaddr, file offset, file size
             notes: list[tuple[int, int]] = []  # file offset, size
@@ -245,7 +249,7 @@ def check_executable(executable: str, core: str) -> None:
                      f"({version or 'unknown Go version'}), the core was made by {identity.describe()}{versions}")
 
 
-def open_core(core: str, executable: Optional[str] = None, search: Iterable[str] = ()) -> "CoreTarget":  # noqa: F821
+def open_core(core: str, executable: Optional[str] = None, search: Iterable[str] = ()) -> "CoreTarget":
     """CoreTarget for ``core``: the executable found when not given, checked when given."""
     from .coretarget import CoreTarget
 

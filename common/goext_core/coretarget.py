@@ -11,11 +11,14 @@ from __future__ import annotations
 import bisect
 import os
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 from .errors import CorruptDataError, GoextError, MemoryReadError
 from .regularfile import open_regular_file
-from .target import Target, Thread
+from .target import ByteOrder, Target, Thread
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 # Linux elf_prstatus: pr_reg starts after signal info, pids and four timevals
 # (include/uapi/linux/elfcore.h; identical on amd64 and arm64).
@@ -54,7 +57,7 @@ class FileMapping:
     path: str
 
 
-def _open_elf(path: str, what: str) -> tuple[BinaryIO, "ELFFile"]:  # noqa: F821
+def _open_elf(path: str, what: str) -> tuple[BinaryIO, "ELFFile"]:
     from elftools.elf.elffile import ELFFile
 
     from .binary import ELF_PARSE_ERRORS
@@ -100,7 +103,7 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def iter_core_notes(data: bytes, byte_order: str, ptr_size: int) -> Iterator[tuple[bytes, int, bytes]]:
+def iter_core_notes(data: bytes, byte_order: ByteOrder, ptr_size: int) -> Iterator[tuple[bytes, int, bytes]]:
     """(owner, type, descriptor) of each note in a PT_NOTE segment's bytes.
 
     Parsed here rather than by pyelftools so that a damaged descriptor costs
@@ -122,7 +125,7 @@ def iter_core_notes(data: bytes, byte_order: str, ptr_size: int) -> Iterator[tup
         cursor = desc_at + (descsz + 3) // 4 * 4
 
 
-def parse_nt_file(desc: bytes, ptr_size: int, byte_order: str) -> list[FileMapping]:
+def parse_nt_file(desc: bytes, ptr_size: int, byte_order: ByteOrder) -> list[FileMapping]:
     """The NT_FILE note: count, page size, count x (start, end, page offset), then
     count NUL-terminated names (fs/binfmt_elf.c fill_files_note)."""
     def word(index: int) -> int:
@@ -175,7 +178,7 @@ class CoreTarget(Target):
             self._check_executable_matches()
 
     # -- core parsing -----------------------------------------------------
-    def _read_core(self, elf: "ELFFile") -> None:  # noqa: F821
+    def _read_core(self, elf: "ELFFile") -> None:
         from .binary import ELF_PARSE_ERRORS
 
         note_ranges: list[tuple[int, int]] = []

@@ -80,10 +80,12 @@ def _attr(die: object, name: str) -> object:
 
 def _name(die: object) -> str:
     value = _attr(die, "DW_AT_name")
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else ""
 
 
-def _strip_typedefs(die: object) -> object:
+def _strip_typedefs(die: Any) -> Any:
     for _ in range(16):
         if die.tag != "DW_TAG_typedef" or "DW_AT_type" not in die.attributes:  # type: ignore[attr-defined]
             return die
@@ -91,8 +93,8 @@ def _strip_typedefs(die: object) -> object:
     return die
 
 
-def _flatten(die: object, prefix: str, base: int, layout: StructLayout, depth: int) -> None:
-    for member in die.iter_children():  # type: ignore[attr-defined]
+def _flatten(die: Any, prefix: str, base: int, layout: StructLayout, depth: int) -> None:
+    for member in die.iter_children():
         if len(layout.fields) > _MAX_MEMBERS:
             return
         if member.tag != "DW_TAG_member":

@@ -287,8 +287,8 @@ class DwarfTypes:
                 if underlying.kind == kind:
                     go_type._elem, go_type._key = underlying.elem, underlying.key
         elif kind == Kind.INTERFACE:
-            underlying = self._underlying_struct_name(die)
-            go_type.facts["empty_interface"] = underlying.endswith("eface") if underlying else go_type.name in (
+            struct_name = self._underlying_struct_name(die)
+            go_type.facts["empty_interface"] = struct_name.endswith("eface") if struct_name else go_type.name in (
                 "interface {}", "any")
         elif kind == Kind.STRING:
             go_type._fields = self._members(die)

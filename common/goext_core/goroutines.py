@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from .errors import CorruptDataError, GoextError, MemoryReadError
+from .target import ByteOrder
 from .progress import steps
 from .layouts import G_LEAKED, G_RUNNING, G_SCAN, G_SYSCALL, G_WAITING, is_dead_status, status_strings
 
@@ -102,7 +103,7 @@ def _s(buf: bytes, offset: int, size: int) -> int:
 class _Fields:
     """Decode fields of one struct buffer by name using a StructLayout."""
 
-    def __init__(self, layout: object, buf: bytes, byte_order: str) -> None:
+    def __init__(self, layout: object, buf: bytes, byte_order: ByteOrder) -> None:
         self.layout = layout
         self.buf = buf
         self.order = byte_order
@@ -131,7 +132,7 @@ class FieldReader:
     structs, where one call per field is the dominant cost.  Missing fields read
     as 0; ``signed`` names are two's complement."""
 
-    def __init__(self, layout: object, names: tuple[str, ...], signed: tuple[str, ...], byte_order: str) -> None:
+    def __init__(self, layout: object, names: tuple[str, ...], signed: tuple[str, ...], byte_order: ByteOrder) -> None:
         fields: dict[str, tuple[int, int]] = layout.fields  # type: ignore[attr-defined]
         wanted = sorted((fields[name][0], fields[name][1] or 8, name) for name in names if name in fields)
         codes, position, order = [], 0, []

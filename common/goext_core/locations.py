@@ -232,9 +232,10 @@ def evaluate_location(program: "GoProgram", dwarf: "DwarfTypes", variable: "Vari
             return Location(optimized_out=True)
         return evaluator.evaluate(ops)
     if form in _LOCLIST_FORMS:
-        ops = _loclist_expression(dwarf, variable, pc)
-        if ops is None:
+        listed = _loclist_expression(dwarf, variable, pc)
+        if listed is None:
             return None
+        ops = listed
         if not ops:
             return Location(optimized_out=True)
         return evaluator.evaluate(ops)

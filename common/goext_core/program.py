@@ -249,7 +249,7 @@ class GoProgram:
 
     def func_for_pc(self, pc: int) -> Any:
         """pclntab Func at a run-time pc, memoized (unwinding revisits the same pcs)."""
-        cache = self._static_value("func_for_pc", dict)
+        cache: dict[int, Any] = self._static_value("func_for_pc", dict)
         if pc not in cache:
             if len(cache) > 1 << 20:
                 cache.clear()
@@ -286,7 +286,7 @@ class GoProgram:
 
     def source_frames(self, pc: int) -> list[Any]:
         """Logical frames (inlined first) at a run-time symbolization pc, memoized."""
-        cache = self._static_value("source_frames", dict)
+        cache: dict[int, list[Any]] = self._static_value("source_frames", dict)
         if pc not in cache:
             if len(cache) > 1 << 20:
                 cache.clear()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol
 
 from .errors import GoextError
 from .progress import steps
@@ -187,7 +187,13 @@ def build_snapshot(program: "GoProgram", with_locals: bool = False) -> dict[str,
     return snapshot
 
 
-def write_snapshot(program: "GoProgram", handle: TextIO, with_locals: bool = False,
+class TextSink(Protocol):
+    """Anything with a text write(): a file, or a command's output."""
+
+    def write(self, text: str) -> Any: ...
+
+
+def write_snapshot(program: "GoProgram", handle: TextSink, with_locals: bool = False,
                    dumps: Callable[[Any], str] = lambda data: json.dumps(data, indent=1)) -> int:
     """Write the snapshot to ``handle`` goroutine by goroutine, so its size in
     memory does not grow with the number of goroutines; the text parses to

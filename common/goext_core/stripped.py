@@ -137,7 +137,8 @@ def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted:
             if not head or head % ptr or budget <= 0:
                 continue
             # The real allm head is a pointer whose alllink chain reaches every known M.
-            seen, cursor = set(), head
+            seen: set[int] = set()
+            cursor = head
             while cursor and cursor not in seen and len(seen) < _MAX_CHAIN and budget > 0:
                 seen.add(cursor)
                 budget -= 1

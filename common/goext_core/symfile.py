@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 from .diskindex import goext_cache_dir
 from .errors import GoextError, UnsupportedError
+from .target import ByteOrder
 from .textsafe import safe_field
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
 
 
 def build_symbol_file(symbols: Iterable[FunctionSymbol], arch: str, ptr_size: int = 8,
-                      byte_order: str = "little", build_id: Optional[str] = None,
+                      byte_order: ByteOrder = "little", build_id: Optional[str] = None,
                       sections: Optional[list[MirroredSection]] = None, entry: int = 0,
                       cfi: bool = False) -> bytes:
     """The bytes of an ELF (ET_EXEC, no segments) whose ``.symtab`` lists ``symbols``.

@@ -8,9 +8,12 @@ Everything above this layer (pclntab, goroutines, unwinder, values) talks to a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 from .errors import MemoryReadError
+
+# How multi-byte integers are laid out in the target (int.from_bytes' spelling).
+ByteOrder = Literal["little", "big"]
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Target:
     """Abstract target.  Subclasses implement the methods marked abstract."""
 
     ptr_size: int = 8
-    byte_order: str = "little"
+    byte_order: ByteOrder = "little"
     arch: str = "amd64"  # Go's GOARCH name
 
     # -- abstract -------------------------------------------------------
@@ -150,11 +153,11 @@ class Target:
         return data.decode("utf-8", "replace")
 
 
-def unpack_uint(buf: bytes, offset: int, size: int, byte_order: str = "little") -> int:
+def unpack_uint(buf: bytes, offset: int, size: int, byte_order: ByteOrder = "little") -> int:
     """Decode an unsigned integer of ``size`` bytes from ``buf`` at ``offset``."""
     return int.from_bytes(buf[offset:offset + size], byte_order)
 
 
-def unpack_int(buf: bytes, offset: int, size: int, byte_order: str = "little") -> int:
+def unpack_int(buf: bytes, offset: int, size: int, byte_order: ByteOrder = "little") -> int:
     return int.from_bytes(buf[offset:offset + size], byte_order, signed=True)
 

@@ -240,11 +240,14 @@ class _TypeNames:
 
     def _read(self, type_address: int) -> Optional[str]:
         target = self.program.target
+        base = self._types_base
+        if base is None:
+            return None
         try:
             header = target.read(type_address, 48)
             tflag = header[self.TFLAG_OFFSET]
             name_off = int.from_bytes(header[self.STR_OFFSET:self.STR_OFFSET + 4], "little", signed=True)
-            data = target.read(self._types_base + name_off, 12)
+            data = target.read(base + name_off, 12)
             length, shift, position = 0, 0, 1
             while position < len(data):
                 byte = data[position]
@@ -255,7 +258,7 @@ class _TypeNames:
                 shift += 7
             if length > 4096:
                 return None
-            text = target.read(self._types_base + name_off + position, length).decode("utf-8", "replace")
+            text = target.read(base + name_off + position, length).decode("utf-8", "replace")
         except MemoryReadError:
             return None
         return text[1:] if tflag & self.TFLAG_EXTRA_STAR and text.startswith("*") else text
@@ -675,11 +678,11 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     releases_by: dict[int, list[int]] = {}
     unknown_wait: list[int] = []
     for gid in blocked:
-        wait = graph.waits.get(gid)
-        if wait is None or (not wait.objects and records[gid].wait_reason not in _FOREVER_REASONS):
+        found = graph.waits.get(gid)
+        if found is None or (not found.objects and records[gid].wait_reason not in _FOREVER_REASONS):
             unknown_wait.append(gid)  # a wait goext could not resolve may end
             continue
-        for index in wait.objects:
+        for index in found.objects:
             waiters_of.setdefault(index, []).append(gid)
     for index, release in enumerate(releases):
         for gid in release.who:
@@ -712,17 +715,17 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     stuck: list[StuckGoroutine] = []
     edges: dict[int, list[int]] = {}
     for gid in stuck_ids:
-        wait = graph.waits.get(gid)
-        objects = wait.objects if wait else []
+        found = graph.waits.get(gid)
+        objects = found.objects if found else []
         who: set[int] = set()
         evidence: list[str] = []
         for index in objects:
             who.update(g for g in list(releases[index].who)[:MAX_RELEASERS_SHOWN * 4] if g != gid)
             evidence.extend(releases[index].evidence)
-        if wait is None:
+        if found is None:
             evidence.append("wait not understood")
         edges[gid] = sorted(who & stuck_set)[:MAX_RELEASERS_SHOWN * 4]
-        stuck.append(StuckGoroutine(gid, records[gid].state, wait.location if wait else "?",
+        stuck.append(StuckGoroutine(gid, records[gid].state, found.location if found else "?",
                                     [graph.objects[i].label() for i in objects],
                                     sorted(who)[:MAX_RELEASERS_SHOWN], evidence[:8]))
     cycles = _cycles(edges)
