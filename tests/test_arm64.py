@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.snapshot import build_snapshot
+from goext_core.output.snapshot import build_snapshot
 from support.foreign import qemu_core
 from support.oracle import parse_traceback
 from support.parity import compare

@@ -70,8 +70,8 @@ def test_wrong_files(zoo, tmp_path, swap):
 
 def test_garbage_in_the_goroutine_list(zoo, tmp_path):
     """Corrupt g structs: the goroutines still list, each bad one marked."""
-    from goext_core.coretarget import CoreTarget
-    from goext_core.goroutines import read_allgs
+    from goext_core.target.core import CoreTarget
+    from goext_core.runtime.goroutines import read_allgs
     from goext_core.program import GoProgram
 
     core = tmp_path / "core"

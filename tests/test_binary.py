@@ -17,8 +17,8 @@ import pytest
 
 from unit_data.pclnprog_fixture import Built, build_pclnprog
 
-from goext_core.binary import GoBinary
-from goext_core.buildinfo import MAGIC, BuildInfo, Module, go_version_tuple, read_buildinfo
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.buildinfo import MAGIC, BuildInfo, Module, go_version_tuple, read_buildinfo
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from goext_core.corefind import check_executable, core_identity, find_executable, open_core
+from goext_core.target.corefind import check_executable, core_identity, find_executable, open_core
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from support.build import build

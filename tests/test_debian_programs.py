@@ -17,10 +17,10 @@ from typing import Callable
 
 import pytest
 
-from goext_core.binary import GoBinary
-from goext_core.coretarget import CoreTarget
+from goext_core.binary.elf import GoBinary
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.snapshot import build_snapshot
+from goext_core.output.snapshot import build_snapshot
 from support.cores import CoreArtifact
 from support.debuggers import run_gdb
 from support.distro import apt_install, free_port, port_open, quit_core

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.snapshot import build_snapshot
+from goext_core.output.snapshot import build_snapshot
 from support.cores import kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 

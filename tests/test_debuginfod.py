@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from goext_core import debuginfod
-from goext_core.binary import GoBinary
-from goext_core.cmd_workflow import read_source
-from goext_core.coretarget import CoreTarget
+from goext_core.binary import debuginfod
+from goext_core.binary.elf import GoBinary
+from goext_core.commands.workflow import read_source
+from goext_core.target.core import CoreTarget
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
-from goext_core.snapshot import build_snapshot
+from goext_core.output.snapshot import build_snapshot
 from support.build import build
 from support.debuggers import run_gdb
 from support.distro import crash, debuginfod_server, stripped_copy

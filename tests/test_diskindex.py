@@ -1,4 +1,4 @@
-"""The on-disk index (goext_core.diskindex): keys, concurrency, damage, versions,
+"""The on-disk index (goext_core.binary.diskindex): keys, concurrency, damage, versions,
 pruning; and a second offline run on the same core reading it."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Optional
 
 import pytest
 
-from goext_core import diskindex
-from goext_core.diskindex import DiskIndex, binary_identity, prune
-from goext_core.dwarflayout import StructLayout, struct_layouts_from_json, struct_layouts_to_json
+from goext_core.binary import diskindex
+from goext_core.binary.diskindex import DiskIndex, binary_identity, prune
+from goext_core.runtime.dwarflayout import StructLayout, struct_layouts_from_json, struct_layouts_to_json
 from support.cores import kernel_core
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -179,24 +179,24 @@ def test_report_from_rejects_what_is_not_a_snapshot(seeds: list[fuzz.FuzzSeed], 
     line = _one_error_line(_cli(str(seed.exe), str(seed.core), "report", "--html", str(tmp_path / "r.html"),
                                 "--from", str(bad)))
     assert str(bad) in line
-    offline = _cli(str(bad), str(tmp_path / "r2.html"), module="goext_core.report")
+    offline = _cli(str(bad), str(tmp_path / "r2.html"), module="goext_core.output.report")
     _one_error_line(offline)
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "r2.html").exists()
 
 
 def test_report_from_a_real_snapshot_and_a_fifo(seeds: list[fuzz.FuzzSeed], tmp_path: Path) -> None:
     snapshot = _snapshot(seeds[1], tmp_path)
-    result = _cli(str(snapshot), str(tmp_path / "r.html"), module="goext_core.report")
+    result = _cli(str(snapshot), str(tmp_path / "r.html"), module="goext_core.output.report")
     assert result.returncode == 0, result.stdout + result.stderr
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    line = _one_error_line(_cli(str(fifo), str(tmp_path / "r2.html"), module="goext_core.report"))
+    line = _one_error_line(_cli(str(fifo), str(tmp_path / "r2.html"), module="goext_core.output.report"))
     assert "FIFO" in line
 
 
 def test_schema_checker_matches_the_schema_on_real_snapshots(seeds: list[fuzz.FuzzSeed], tmp_path: Path) -> None:
-    from goext_core.schemacheck import SchemaViolation, validate
-    from goext_core.snapshot import schema
+    from goext_core.output.schemacheck import SchemaViolation, validate
+    from goext_core.output.snapshot import schema
 
     document = json.loads(_snapshot(seeds[2], tmp_path).read_text())
     validate(document, schema())

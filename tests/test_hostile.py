@@ -23,7 +23,7 @@ from typing import Any, Optional
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
 from goext_core.textsafe import unsafe_characters
 from support.cores import CoreArtifact, kernel_core
@@ -186,7 +186,7 @@ def test_lldb_text_output_and_summaries_hold_no_raw_control_character(go_version
     commands = _text_commands(program)
     # lldb 16 makes no SBValue for a Go variable, so the summary and synthetic
     # providers are called the way lldb calls them, on a stand-in value.
-    probe = ("script import goext_lldb.printers as P; from goext_core.values import type_system as T; "
+    probe = ("script import goext_lldb.printers as P; from goext_core.values.decode import type_system as T; "
              "prog = P._program_factory(None); "
              "V = lambda name, kind: type('V', (), {'GetNonSyntheticValue': lambda s: s, "
              "'GetTypeName': lambda s: kind, 'GetLoadAddress': lambda s: T(prog).global_variable(name)[0]})(); "
@@ -407,7 +407,7 @@ def _hostile_snapshot() -> dict[str, Any]:
 
 @pytest.mark.e2e
 def test_report_of_a_snapshot_with_html_everywhere_runs_no_injected_script(tmp_path):
-    from goext_core.report import write_report
+    from goext_core.output.report import write_report
 
     page = tmp_path / "evil.html"
     snapshot = _hostile_snapshot()

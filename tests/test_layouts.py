@@ -10,11 +10,11 @@ import re
 
 import pytest
 
-from goext_core.binary import GoBinary
-from goext_core.dwarflayout import read_struct_layouts
+from goext_core.binary.elf import GoBinary
+from goext_core.runtime.dwarflayout import read_struct_layouts
 from goext_core.errors import UnsupportedError
-from goext_core.layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS, WAIT_REASONS
-from goext_core.layouts import RUNTIME_FIELDS, _from_table, load_layouts
+from goext_core.runtime.layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS, WAIT_REASONS
+from goext_core.runtime.layouts import RUNTIME_FIELDS, _from_table, load_layouts
 from support.build import build
 
 # The GOARCHes the tables are generated and checked for (tools/gen_layout_tables.py).

@@ -12,9 +12,9 @@ import subprocess
 
 import pytest
 
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.snapshot import build_snapshot
+from goext_core.output.snapshot import build_snapshot
 from support.build import build
 from support.cores import _fixture_env, _kill, _no_core, _wait_ready, gcore_live
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb

@@ -2,7 +2,7 @@
 
 For each toolchain and build flavour, tests/unit_data/pclnprog reports what the
 runtime says (runtime.Callers + CallersFrames, FuncForPC, debug.Stack) and the
-same pcs are resolved with :class:`goext_core.pclntab.Pclntab` from the file.
+same pcs are resolved with :class:`goext_core.binary.pclntab.Pclntab` from the file.
 Entries are checked against ``go tool nm`` and frame sizes against the DWARF
 call-frame information.  Hand-built tables cover the 0xfffffffb/0xfffffffa
 layouts no installable toolchain produces any more.
@@ -24,11 +24,11 @@ import pytest
 
 from unit_data.pclnprog_fixture import PROGRAM_DIR, Built, build_pclnprog
 
-from goext_core.binary import GoBinary
-from goext_core.buildinfo import go_version_tuple
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.buildinfo import go_version_tuple
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
-from goext_core.symfile import encode_uleb128
-from goext_core.pclntab import (
+from goext_core.binary.symfile import encode_uleb128
+from goext_core.binary.pclntab import (
     FORMAT_GO12,
     FORMAT_GO116,
     FORMAT_GO118,

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.report import main as report_main
-from goext_core.report import report_data
+from goext_core.output.report import main as report_main
+from goext_core.output.report import report_data
 from support.cores import kernel_core
 
 _CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -83,7 +83,7 @@ def test_report_renders_groups_counts_deadlock_and_scheduler(go_version, flavour
 
 
 def report_data_for(program: GoProgram) -> dict:
-    from goext_core.snapshot import build_snapshot
+    from goext_core.output.snapshot import build_snapshot
 
     return report_data(build_snapshot(program))
 

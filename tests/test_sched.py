@@ -8,9 +8,9 @@ import json
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.sched import read_sched, read_threads
+from goext_core.runtime.sched import read_sched, read_threads
 from support.cores import kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 

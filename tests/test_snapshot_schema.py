@@ -1,5 +1,5 @@
 """The snapshot (goext.snapshot/2) against its documented JSON Schema
-(common/goext_core/snapshot.schema.json), README's example against both."""
+(common/goext_core/output/snapshot.schema.json), README's example against both."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.snapshot import FORMAT, build_snapshot, schema
+from goext_core.output.snapshot import FORMAT, build_snapshot, schema
 from support.cores import kernel_core
 
 README = Path(__file__).resolve().parent.parent / "README.md"

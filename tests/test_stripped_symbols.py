@@ -14,9 +14,9 @@ import re
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from goext_core.binary import GoBinary
-from goext_core.pclntab import Pclntab
-from goext_core.symfile import FunctionSymbol, build_symbol_file, symbol_file_for
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.pclntab import Pclntab
+from goext_core.binary.symfile import FunctionSymbol, build_symbol_file, symbol_file_for
 from support.build import build
 from support.cores import kernel_core
 from support.debuggers import run_gdb, run_lldb

@@ -9,11 +9,11 @@ import unicodedata
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.formatters import format_value
-from goext_core.report import _embedded_json, render_html
+from goext_core.values.formatters import format_value
+from goext_core.output.report import _embedded_json, render_html
 from goext_core.textsafe import (escape_char, is_terminal_safe, json_for_terminal, safe_field, safe_output,
                                  unsafe_characters)
-from goext_core.values import Value, quote_go_string
+from goext_core.values.decode import Value, quote_go_string
 
 pytestmark = pytest.mark.unit
 

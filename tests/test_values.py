@@ -15,9 +15,9 @@ import re
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
-from goext_core.values import frame_locals_json
+from goext_core.values.decode import frame_locals_json
 from support.cores import kernel_core
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")

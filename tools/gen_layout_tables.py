@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate common/goext_core/layout_tables.py from real Go toolchains.
+"""Regenerate common/goext_core/runtime/layout_tables.py from real Go toolchains.
 
 Usage: gen_layout_tables.py [--goarch amd64,arm64] GOROOT [GOROOT ...]
 
 For each toolchain and each GOARCH it builds (cross-compiles, for a foreign
 GOARCH) a tiny program, reads the runtime struct layouts named in
-goext_core.layouts.RUNTIME_FIELDS from the binary's DWARF, and the runtime's
+goext_core.runtime.layouts.RUNTIME_FIELDS from the binary's DWARF, and the runtime's
 own wait-reason strings (runtime.waitReasonStrings, defined in
 src/runtime/runtime2.go) from its data.  The result is what goext uses for
 binaries without DWARF.
@@ -39,11 +39,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "common"))
 
 from elftools.elf.elffile import ELFFile  # noqa: E402
 
-from goext_core.dwarflayout import read_struct_layouts  # noqa: E402
-from goext_core.layouts import RUNTIME_FIELDS  # noqa: E402
+from goext_core.runtime.dwarflayout import read_struct_layouts  # noqa: E402
+from goext_core.runtime.layouts import RUNTIME_FIELDS  # noqa: E402
 
 PROGRAM = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("layout") }\n'
-OUTPUT = os.path.join(HERE, "..", "common", "goext_core", "layout_tables.py")
+OUTPUT = os.path.join(HERE, "..", "common", "goext_core", "runtime", "layout_tables.py")
 BASE_GOARCH = "amd64"
 DEFAULT_GOARCHES = ("amd64", "arm64")
 

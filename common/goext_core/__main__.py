@@ -16,10 +16,10 @@ except ImportError:  # a Python without pyelftools (e.g. another python3 first o
     sys.exit(f"goext: error: pyelftools is missing for {sys.executable} "
              "(run install.sh, or apt-get install python3-pyelftools)")
 
-from .commands import COMMANDS, Context, dispatch
-from .corefind import open_core
-from .errors import GoextError
-from .program import GoProgram
+from goext_core.commands import COMMANDS, Context, dispatch
+from goext_core.target.corefind import open_core
+from goext_core.errors import GoextError
+from goext_core.program import GoProgram
 
 USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMANDS)) + "\n"
 

@@ -13,18 +13,18 @@ import re
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from .binary import GoBinary
-from .diskindex import DiskIndex, sections_digest
-from .dwarflayout import struct_layouts_from_json, struct_layouts_to_json
-from .errors import GoextError, MemoryReadError, UnsupportedError
-from .goroutines import GoroutineRecord, MachineRecord, read_allm, walk_goroutines
-from .layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
-from .stripped import recover_runtime_symbol
-from .target import Target
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.diskindex import DiskIndex, sections_digest
+from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layouts_to_json
+from goext_core.errors import GoextError, MemoryReadError, UnsupportedError
+from goext_core.runtime.goroutines import GoroutineRecord, MachineRecord, read_allm, walk_goroutines
+from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
+from goext_core.runtime.stripped import recover_runtime_symbol
+from goext_core.target import Target
 
 if TYPE_CHECKING:
-    from .pclntab import Pclntab
-    from .unwind import Frame, FrameStep, Stack
+    from goext_core.binary.pclntab import Pclntab
+    from goext_core.runtime.unwind import Frame, FrameStep, Stack
 
 T = TypeVar("T")
 
@@ -104,7 +104,7 @@ class GoProgram:
 
     @property
     def pclntab(self) -> "Pclntab":
-        from .pclntab import Pclntab
+        from goext_core.binary.pclntab import Pclntab
 
         return self._static_value("pclntab", lambda: Pclntab.from_binary(self.binary))
 
@@ -113,7 +113,7 @@ class GoProgram:
         """The file holding this program's DWARF: the executable itself when it
         has DWARF, else the debug file debuginfod serves for its GNU build-id
         (when $DEBUGINFOD_URLS is set), else None."""
-        from .debuginfod import find_debug_binary
+        from goext_core.binary.debuginfod import find_debug_binary
 
         return self._static_value("debug_binary", lambda: find_debug_binary(self.binary, self.notes))
 
@@ -188,7 +188,7 @@ class GoProgram:
 
     def field_reader(self, struct_key: str, names: tuple[str, ...], signed: tuple[str, ...] = ()) -> Any:
         """A goroutines.FieldReader for ``self.layouts.<struct_key>``, built once."""
-        from .goroutines import FieldReader
+        from goext_core.runtime.goroutines import FieldReader
 
         readers: dict[tuple, FieldReader] = self._static_value("field_readers", dict)
         key = (struct_key, names, signed)
@@ -219,7 +219,7 @@ class GoProgram:
                 return [self.binary.read_go_string(address + i, 256) for i in range(0, size, 2 * ptr)]
             except GoextError:
                 pass
-        from .layout_tables import WAIT_REASONS
+        from goext_core.runtime.layout_tables import WAIT_REASONS
 
         minor = self.go_minor
         if minor in WAIT_REASONS:
@@ -274,7 +274,7 @@ class GoProgram:
     def frame_step(self, pc: int) -> "Optional[FrameStep]":
         """What unwinding needs to know about a run-time pc, computed once per pc
         (unwind.frame_step); None outside Go code."""
-        from .unwind import frame_step
+        from goext_core.runtime.unwind import frame_step
 
         cache: dict[int, Optional[FrameStep]] = self._static_value("frame_steps", dict)
         if pc in cache:
@@ -323,7 +323,7 @@ class GoProgram:
         """Every frame of a goroutine.  The most recent stacks stay cached (a
         command often asks twice); not all of them, so 100,000 goroutines do not
         keep 100,000 stacks alive."""
-        from .unwind import unwind_goroutine
+        from goext_core.runtime.unwind import unwind_goroutine
 
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
         stack = stacks.get(record.address)
@@ -339,8 +339,8 @@ class GoProgram:
     def user_frame(self, record: GoroutineRecord) -> "Optional[Frame]":
         """The innermost frame of the program's own code (stacks.user_frame),
         unwinding only as far as that frame when the stack is not cached."""
-        from .stacks import is_user_code, user_frame
-        from .unwind import unwind_goroutine
+        from goext_core.runtime.stacks import is_user_code, user_frame
+        from goext_core.runtime.unwind import unwind_goroutine
 
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
         goroot = self.goroot_src
@@ -353,7 +353,7 @@ class GoProgram:
 
     def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:
         """(function, file, line) of the go statement at run-time pc ``gopc``, memoized."""
-        from .stacks import creation_site
+        from goext_core.runtime.stacks import creation_site
 
         cache: dict[int, Optional[tuple[str, str, int]]] = self._static_value("creation_sites", dict)
         if gopc not in cache:

@@ -12,7 +12,7 @@ import gdb  # type: ignore[import-not-found]
 import goext_core
 
 from . import coexist, commands, goroutine_frames, printers, symbols, target
-from goext_core.frontend import load_command_table
+from goext_core.commands.frontend import load_command_table
 
 _loaded = False
 

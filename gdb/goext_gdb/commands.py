@@ -12,9 +12,9 @@ import gdb  # type: ignore[import-not-found]
 from goext_core.commands import CommandSpec, Context, dispatch
 from goext_core.program import GoProgram
 
-from goext_core.frontend import HeldBackWriter
+from goext_core.commands.frontend import HeldBackWriter
 from goext_core.progress import set_reporter, terminal_reporter
-from .target import GdbTarget
+from goext_core.target import GdbTarget
 
 # gdb command name -> spec name, for aliases that other scripts may take over.
 ALIASES: dict[str, str] = {}

@@ -24,10 +24,10 @@ import gdb  # type: ignore[import-not-found]
 from gdb.unwinder import Unwinder, register_unwinder  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError, UsageError
-from goext_core.goroutines import GoroutineRecord
-from goext_core.unwind import STACK_GOROUTINE
+from goext_core.runtime.goroutines import GoroutineRecord
+from goext_core.runtime.unwind import STACK_GOROUTINE
 
-from .commands import current_program
+from goext_core.commands import current_program
 
 
 @dataclass

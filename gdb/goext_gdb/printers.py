@@ -9,7 +9,7 @@ one recognizer/formatter table.
   ``info pretty-printer``; ``disable pretty-printer .* goext-go`` turns it off).
 - ``$len(v)``, ``$cap(v)`` and ``$dtype(v)`` work on every kind.
 
-The decoding itself is the core's (:mod:`goext_core.values`): a printer reads
+The decoding itself is the core's (:mod:`goext_core.values.decode`): a printer reads
 a value's memory in bulk through the same Target the commands use.
 """
 
@@ -21,10 +21,10 @@ import gdb  # type: ignore[import-not-found]
 import gdb.printing  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError
-from goext_core.formatters import format_value
+from goext_core.values.formatters import format_value
 from goext_core.textsafe import safe_field
-from goext_core.types import GoType, Kind
-from goext_core.values import Decoder, Settings, Value, type_system
+from goext_core.values.types import GoType, Kind
+from goext_core.values.decode import Decoder, Settings, Value, type_system
 
 PRINTER_NAME = "goext-go"
 _CONTAINER_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})
@@ -33,7 +33,7 @@ _RECOGNIZED_NAMES = ("time.Time", "time.Duration", "sync.Mutex", "sync.RWMutex",
 
 
 def _program() -> Any:
-    from .commands import current_program
+    from goext_core.commands import current_program
 
     return current_program()
 

@@ -2,7 +2,7 @@
 
 When the main executable of a program space is a Go binary without a symbol
 table, goext writes the pclntab functions (and, on amd64, CFI from the pcsp
-tables) into a small ELF file (:mod:`goext_core.symfile`) and attaches it as
+tables) into a small ELF file (:mod:`goext_core.binary.symfile`) and attaches it as
 the executable's separate debug file: gdb's own ``bt``, ``info symbol`` and
 ``break FUNC`` then work.  ``set goext-auto-symbols off`` (or
 ``GOEXT_AUTO_SYMBOLS=0`` in the environment) turns this off; ``go symbols``
@@ -15,10 +15,10 @@ import os
 
 import gdb  # type: ignore[import-not-found]
 
-from goext_core.binary import GoBinary
+from goext_core.binary.elf import GoBinary
 from goext_core.errors import GoextError
-from goext_core.pclntab import Pclntab
-from goext_core.symfile import symbol_file_for
+from goext_core.binary.pclntab import Pclntab
+from goext_core.binary.symfile import symbol_file_for
 
 
 class AutoSymbolsParameter(gdb.Parameter):

@@ -14,8 +14,8 @@ import lldb  # type: ignore[import-not-found]
 
 import goext_core
 
-from . import commands
-from goext_core.frontend import load_command_table
+from goext_core import commands
+from goext_core.commands.frontend import load_command_table
 
 _registered_debuggers: set[int] = set()
 

@@ -20,9 +20,9 @@ from goext_core.commands import CommandSpec, Context, dispatch
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 
-from goext_core.frontend import HeldBackWriter
+from goext_core.commands.frontend import HeldBackWriter
 from goext_core.progress import set_reporter, terminal_reporter
-from .target import LldbTarget
+from goext_core.target import LldbTarget
 
 PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
 

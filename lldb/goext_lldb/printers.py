@@ -18,10 +18,10 @@ from typing import Any, Optional
 import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError
-from goext_core.formatters import format_value
+from goext_core.values.formatters import format_value
 from goext_core.textsafe import safe_field
-from goext_core.types import GoType
-from goext_core.values import Decoder, Settings, Value, type_system
+from goext_core.values.types import GoType
+from goext_core.values.decode import Decoder, Settings, Value, type_system
 
 CATEGORY = "go"
 # Go type names that get a summary: strings, slices, maps, chans, funcs,

@@ -8,7 +8,7 @@ from typing import Callable, Optional, TypeVar
 import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import MemoryReadError
-from goext_core.frontend import GenerationCache, PageCache
+from goext_core.commands.frontend import GenerationCache, PageCache
 from goext_core.target import NativeFrame, Target, Thread
 
 from .corefile import find_mapped_core

@@ -189,8 +189,8 @@ def find_landmarks(exe: Path, core: Path) -> Landmarks:
     """Read the seed with goext itself (it is intact) to find its runtime structures."""
     if str(COMMON_DIR) not in sys.path:
         sys.path.insert(0, str(COMMON_DIR))
-    from goext_core.coretarget import CoreTarget
-    from goext_core.goroutines import read_allgs
+    from goext_core.target.core import CoreTarget
+    from goext_core.runtime.goroutines import read_allgs
     from goext_core.program import GoProgram
 
     core_data = core.read_bytes()

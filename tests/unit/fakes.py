@@ -6,9 +6,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Optional
 
-from goext_core.dwarflayout import StructLayout
+from goext_core.runtime.dwarflayout import StructLayout
 from goext_core.errors import MemoryReadError
-from goext_core.layouts import RuntimeLayouts
+from goext_core.runtime.layouts import RuntimeLayouts
 from goext_core.target import Target, Thread
 
 

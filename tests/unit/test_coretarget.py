@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from goext_core.coretarget import CoreTarget
+from goext_core.target.core import CoreTarget
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 
 from unit.fakes import write_core

@@ -3,8 +3,8 @@ are not available), loops, garbage and depth caps."""
 
 from __future__ import annotations
 
-from goext_core.goroutines import GoroutineRecord
-from goext_core.unwind import MAX_FRAMES, FUNC_FLAG_TOPFRAME, unwind_goroutine
+from goext_core.runtime.goroutines import GoroutineRecord
+from goext_core.runtime.unwind import MAX_FRAMES, FUNC_FLAG_TOPFRAME, unwind_goroutine
 
 from unit.fakes import FakeFunc, FakePclntab, FakeProgram, FakeTarget
 

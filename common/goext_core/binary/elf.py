@@ -1,0 +1,565 @@
+"""Static facts about an ELF executable: sections, segments, symbols, notes.
+
+:class:`GoBinary` reads the file only: no debugger, no process.  The file is
+memory-mapped once; pyelftools parses the headers, and the hot paths (symbol
+table, segment reads) decode the raw bytes directly because pyelftools' object
+per symbol is too slow for Go binaries with tens of thousands of symbols.
+
+Addresses are link-time virtual addresses.  For a position-independent
+executable the caller adds the load bias (see ``Target.load_bias``).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import weakref
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Optional
+
+from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
+from elftools.construct.core import ConstructError
+from elftools.elf.elffile import ELFFile
+
+from goext_core.errors import CorruptDataError, GoextError, MemoryReadError, UnsupportedError
+from goext_core.target.regularfile import open_regular_file
+from goext_core.target import ByteOrder
+
+if TYPE_CHECKING:
+    from goext_core.binary.buildinfo import BuildInfo
+
+# Everything pyelftools (and the construct/struct/zlib code under it) raises
+# for a malformed or truncated file: its own errors, construct's, failed
+# asserts on header fields, the odd TypeError or AttributeError from a field
+# of the wrong shape or a section that is not there.
+ELF_PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ELFError, ELFParseError, DWARFError, ConstructError, struct.error, ValueError, EOFError, OSError, zlib.error,
+    IndexError, KeyError, TypeError, AttributeError, AssertionError, RecursionError)
+_PARSE_ERRORS = ELF_PARSE_ERRORS
+
+# e_machine -> Go's GOARCH; the second element is the 64-bit name where the
+# class decides (MIPS).  Byte order picks the "le" variants below.
+_GOARCH_BY_MACHINE = {
+    "EM_X86_64": "amd64",
+    "EM_386": "386",
+    "EM_AARCH64": "arm64",
+    "EM_ARM": "arm",
+    "EM_PPC64": "ppc64",
+    "EM_S390": "s390x",
+    "EM_RISCV": "riscv64",
+    "EM_MIPS": "mips",
+    "EM_LOONGARCH": "loong64",
+    258: "loong64",  # pyelftools versions without the EM_LOONGARCH name
+}
+
+
+_SHF_ALLOC = 0x2
+_PF_X = 0x1
+_PF_W = 0x2
+
+_NT_GNU_BUILD_ID = 3
+# cmd/link/internal/ld/elf.go: ELF_NOTE_GOBUILDID_TAG = 4, owner "Go\x00\x00".
+_NT_GO_BUILD_ID = 4
+# cmd/internal/buildid (readRaw): outside the ELF note, the build ID is stored
+# near the start of the file as `\xff Go build ID: "…"\n \xff`.
+_RAW_BUILD_ID_PREFIX = b'\xff Go build ID: "'
+_RAW_BUILD_ID_SCAN = 32 * 1024
+
+# Upper bounds that keep malformed files from making us loop or allocate a lot.
+_MAX_NOTE_BYTES = 1 << 16
+_MAX_SYMBOLS = 1 << 22
+_MAX_CACHED_SECTION = 1 << 20  # bigger sections (DWARF) are handed out, not kept
+_MAX_SECTIONS = 1 << 16
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One PT_LOAD program header."""
+
+    vaddr: int
+    memsz: int
+    offset: int
+    filesz: int
+    flags: int  # PF_R=4, PF_W=2, PF_X=1
+
+    @property
+    def end(self) -> int:
+        return self.vaddr + self.memsz
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.flags & _PF_W)
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.flags & _PF_X)
+
+    def contains(self, address: int) -> bool:
+        return self.vaddr <= address < self.vaddr + self.memsz
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section header, with lazy access to its (decompressed) contents."""
+
+    name: str
+    address: int
+    size: int  # size in the file (compressed size for SHF_COMPRESSED)
+    offset: int
+    flags: int
+    type: str
+    index: int
+
+    @property
+    def allocated(self) -> bool:
+        return bool(self.flags & _SHF_ALLOC)
+
+
+class GoBinary:
+    """An ELF executable opened read-only.
+
+    Construction maps the file and parses the ELF, program and section headers;
+    a file that is not ELF, or whose headers are truncated, raises
+    :class:`CorruptDataError`.  Everything else is computed on first use.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open_regular_file(path, "executable")
+        try:
+            size = os.fstat(self._file.fileno()).st_size
+            if size < 16:
+                raise CorruptDataError(f"{path}: not an ELF file ({size} bytes)")
+            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+            if self._map[:4] != b"\x7fELF":
+                raise CorruptDataError(f"{path}: not an ELF file (bad magic)")
+            self._parse_headers()
+        except CorruptDataError:
+            self.close()
+            raise
+        except _PARSE_ERRORS as exc:
+            self.close()
+            raise CorruptDataError(f"{path}: malformed ELF: {_one_line(exc)}") from None
+        self._symbols: Optional[dict[str, int]] = None
+        self._symbol_sizes: Optional[dict[str, int]] = None
+        self._buildinfo_done = False
+        self._buildinfo: Optional["BuildInfo"] = None
+        self._section_data: dict[str, bytes] = {}
+
+    # -- lifetime ------------------------------------------------------
+    def close(self) -> None:
+        mapped = getattr(self, "_map", None)
+        if mapped is not None:
+            try:
+                mapped.close()
+            except BufferError:
+                pass  # a memoryview still points into the map; the GC frees it later
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
+    def __enter__(self) -> "GoBinary":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"GoBinary({self.path!r}, arch={self.arch})"
+
+    # -- headers -------------------------------------------------------
+    def _parse_headers(self) -> None:
+        self.notes: list[str] = []  # damage found in the file, and what it costs
+        self.elf = ELFFile(self._file)
+        header = self.elf.header
+        self.ptr_size = 8 if self.elf.elfclass == 64 else 4
+        self.byte_order: ByteOrder = "little" if self.elf.little_endian else "big"
+        self.is_pie = header["e_type"] == "ET_DYN"
+        self.entry = int(header["e_entry"])
+        self.arch = self._goarch(header["e_machine"])
+
+        self.segments: list[Segment] = []
+        for phdr in self.elf.iter_segments():
+            if phdr["p_type"] != "PT_LOAD":
+                continue
+            self.segments.append(
+                Segment(
+                    vaddr=int(phdr["p_vaddr"]),
+                    memsz=int(phdr["p_memsz"]),
+                    offset=int(phdr["p_offset"]),
+                    filesz=int(phdr["p_filesz"]),
+                    flags=int(phdr["p_flags"]),
+                )
+            )
+        self.segments.sort(key=lambda s: s.vaddr)
+        file_size = len(self._map)
+        for seg in self.segments:
+            if seg.offset + seg.filesz > file_size:
+                raise CorruptDataError(
+                    f"{self.path}: truncated: segment at {seg.vaddr:#x} needs {seg.offset + seg.filesz} bytes,"
+                    f" file has {file_size}"
+                )
+
+        table_end = int(header["e_shoff"]) + int(header["e_shnum"]) * int(header["e_shentsize"])
+        if header["e_shoff"] and table_end > file_size:
+            # The section header table is written last: a file cut short loses it first.
+            raise CorruptDataError(f"{self.path}: truncated: its section headers end at byte {table_end}, "
+                                   f"the file has {file_size}")
+
+        self._sections: dict[str, Section] = {}
+        self._section_list: list[Section] = []
+        # Section headers only describe the file (the loader never reads them):
+        # a damaged one costs that section, with a note, not the binary.
+        try:
+            for index, sec in enumerate(self.elf.iter_sections()):
+                if index >= _MAX_SECTIONS:
+                    self.notes.append(f"{self.path}: more than {_MAX_SECTIONS} section headers: the rest are ignored")
+                    break
+                entry = Section(
+                    name=sec.name,
+                    address=int(sec["sh_addr"]),
+                    size=int(sec["sh_size"]),
+                    offset=int(sec["sh_offset"]),
+                    flags=int(sec["sh_flags"]),
+                    type=str(sec["sh_type"]),
+                    index=index,
+                )
+                if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset < file_size < entry.offset + entry.size:
+                    # A section cut by the end of the file: the file was cut short.
+                    raise CorruptDataError(f"{self.path}: truncated: section {entry.name or index} needs "
+                                           f"{entry.offset + entry.size} bytes, the file has {file_size}")
+                if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset + entry.size > file_size:
+                    self.notes.append(f"{self.path}: section {entry.name or index} runs past the end of the file: "
+                                      "ignored (a truncated or damaged executable)")
+                    continue
+                self._section_list.append(entry)
+                self._sections.setdefault(entry.name, entry)
+        except _PARSE_ERRORS as exc:
+            self.notes.append(f"{self.path}: section headers are unreadable ({_one_line(exc)}): "
+                              f"kept the {len(self._section_list)} before the damage")
+
+    def _goarch(self, machine: object) -> str:
+        name = _GOARCH_BY_MACHINE.get(machine)  # type: ignore[arg-type]
+        if name is None:
+            return str(machine).removeprefix("EM_").lower()
+        if name == "ppc64" and self.byte_order == "little":
+            return "ppc64le"
+        if name == "mips":
+            base = "mips64" if self.ptr_size == 8 else "mips"
+            return base + ("le" if self.byte_order == "little" else "")
+        return name
+
+    # -- sections ------------------------------------------------------
+    def sections(self) -> list[Section]:
+        return list(self._section_list)
+
+    def section(self, name: str) -> Optional[Section]:
+        return self._sections.get(name)
+
+    def section_data(self, name: str) -> Optional[bytes]:
+        """Contents of section ``name`` (decompressed when SHF_COMPRESSED), or None.
+
+        NOBITS sections give zeros.  Raises CorruptDataError when the data lies
+        beyond the end of the file or does not decompress.
+        """
+        if name in self._section_data:
+            return self._section_data[name]
+        entry = self._sections.get(name)
+        if entry is None:
+            return None
+        if entry.type == "SHT_NOBITS":
+            data = bytes(entry.size)
+        else:
+            if entry.offset + entry.size > len(self._map):
+                raise CorruptDataError(f"{self.path}: section {name} is truncated")
+            try:
+                data = self.elf.get_section(entry.index).data()
+            except _PARSE_ERRORS as exc:
+                raise CorruptDataError(f"{self.path}: section {name}: {_one_line(exc)}") from None
+        if len(data) <= _MAX_CACHED_SECTION:
+            self._section_data[name] = data
+        return data
+
+    def section_view(self, name: str) -> Optional[memoryview]:
+        """A zero-copy view of an uncompressed PROGBITS section's file bytes, or None."""
+        entry = self._sections.get(name)
+        if entry is None or entry.type == "SHT_NOBITS":
+            return None
+        if entry.offset + entry.size > len(self._map):
+            raise CorruptDataError(f"{self.path}: section {name} is truncated")
+        return memoryview(self._map)[entry.offset:entry.offset + entry.size]
+
+    @property
+    def mapped(self) -> mmap.mmap:
+        """The whole file, memory-mapped read-only (for fast scanning)."""
+        return self._map
+
+    # -- segments ------------------------------------------------------
+    def segment_for(self, address: int) -> Optional[Segment]:
+        for seg in self.segments:
+            if seg.contains(address):
+                return seg
+        return None
+
+    def file_offset(self, address: int) -> Optional[int]:
+        """File offset holding the byte at link-time ``address``, if it is file-backed."""
+        seg = self.segment_for(address)
+        if seg is None or address - seg.vaddr >= seg.filesz:
+            return None
+        return seg.offset + (address - seg.vaddr)
+
+    def read_static(self, address: int, size: int) -> bytes:
+        """Read ``size`` bytes of the initial image at link-time ``address``.
+
+        Bytes come from the PT_LOAD segments; the zero-fill tail of a segment
+        (.bss) reads as zeros.  A range not covered by segments raises
+        MemoryReadError; a segment cut short by a truncated file raises
+        CorruptDataError.
+        """
+        if size < 0 or address < 0:
+            raise MemoryReadError(address, size, "negative address or size")
+        out = bytearray()
+        cursor = address
+        end = address + size
+        while cursor < end:
+            seg = self.segment_for(cursor)
+            if seg is None:
+                raise MemoryReadError(address, size, "not in any loadable segment")
+            chunk_end = min(end, seg.end)
+            rel = cursor - seg.vaddr
+            file_part = max(0, min(chunk_end - seg.vaddr, seg.filesz) - rel)
+            if file_part:
+                start = seg.offset + rel
+                if start + file_part > len(self._map):
+                    raise CorruptDataError(f"{self.path}: segment at {seg.vaddr:#x} is truncated")
+                out += self._map[start:start + file_part]
+            out += bytes(chunk_end - cursor - file_part)
+            cursor = chunk_end
+        return bytes(out)
+
+    def read_ptr(self, address: int) -> int:
+        return int.from_bytes(self.read_static(address, self.ptr_size), self.byte_order)
+
+    def read_go_string(self, address: int, limit: int = 1 << 16) -> str:
+        """A Go string header {ptr, len} at ``address`` and its bytes (capped at ``limit``)."""
+        header = self.read_static(address, 2 * self.ptr_size)
+        ptr = int.from_bytes(header[:self.ptr_size], self.byte_order)
+        length = int.from_bytes(header[self.ptr_size:], self.byte_order)
+        if length == 0:
+            return ""
+        if length > limit:
+            raise CorruptDataError(f"string at {address:#x} claims {length} bytes")
+        return self.read_static(ptr, length).decode("utf-8", "replace")
+
+    def data_ranges(self, writable: Optional[bool] = None) -> Iterator[tuple[int, int]]:
+        """(address, file-backed size) of each PT_LOAD segment, filtered by writability."""
+        for seg in self.segments:
+            if writable is not None and seg.writable != writable:
+                continue
+            if seg.filesz:
+                yield seg.vaddr, min(seg.filesz, seg.memsz)
+
+    def text_range(self) -> Optional[tuple[int, int]]:
+        """[start, end) of the .text section, else of the first executable segment."""
+        text = self._sections.get(".text")
+        if text is not None and text.size:
+            return text.address, text.address + text.size
+        for seg in self.segments:
+            if seg.executable:
+                return seg.vaddr, seg.end
+        return None
+
+    def is_executable_address(self, address: int) -> bool:
+        seg = self.segment_for(address)
+        return seg is not None and seg.executable
+
+    # -- symbols -------------------------------------------------------
+    @property
+    def symbols(self) -> dict[str, int]:
+        """name -> value of every named .symtab symbol (empty when stripped)."""
+        if self._symbols is None:
+            self._load_symbols()
+        assert self._symbols is not None
+        return self._symbols
+
+    def symbol(self, name: str) -> Optional[int]:
+        return self.symbols.get(name)
+
+    def symbol_size(self, name: str) -> Optional[int]:
+        if self._symbol_sizes is None:
+            self._load_symbols()
+        assert self._symbol_sizes is not None
+        return self._symbol_sizes.get(name)
+
+    def _load_symbols(self) -> None:
+        """One pass over .symtab, decoding Elf32_Sym/Elf64_Sym records directly."""
+        symbols: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        self._symbols, self._symbol_sizes = symbols, sizes
+        symtab = self._sections.get(".symtab")
+        if symtab is None or symtab.type != "SHT_SYMTAB":
+            return
+        strtab = next((s for s in self._section_list if s.index == self._link_of(symtab)), None)
+        if strtab is None:
+            return
+        end = symtab.offset + symtab.size
+        str_end = strtab.offset + strtab.size
+        if end > len(self._map) or str_end > len(self._map):
+            raise CorruptDataError(f"{self.path}: symbol table is truncated")
+        bo = "<" if self.byte_order == "little" else ">"
+        if self.ptr_size == 8:
+            record = struct.Struct(bo + "IBBHQQ")  # name, info, other, shndx, value, size
+        else:
+            record = struct.Struct(bo + "IIIBBH")  # name, value, size, info, other, shndx
+        count = min(symtab.size // record.size, _MAX_SYMBOLS)
+        data = self._map
+        for index in range(count):
+            fields = record.unpack_from(data, symtab.offset + index * record.size)
+            if self.ptr_size == 8:
+                name_off, _info, _other, _shndx, value, size = fields
+            else:
+                name_off, value, size, _info, _other, _shndx = fields
+            if name_off == 0:
+                continue
+            start = strtab.offset + name_off
+            if start >= str_end:
+                continue
+            stop = data.find(b"\0", start, str_end)
+            if stop < 0:
+                stop = str_end
+            name = data[start:stop].decode("utf-8", "replace")
+            if name not in symbols:
+                symbols[name] = value
+                sizes[name] = size
+
+    def _link_of(self, section: Section) -> int:
+        try:
+            return int(self.elf.get_section(section.index)["sh_link"])
+        except _PARSE_ERRORS:
+            return -1  # a damaged header: no string table, so no symbols
+
+    # -- notes and ids -------------------------------------------------
+    def _notes(self) -> Iterator[tuple[bytes, int, bytes]]:
+        """(owner, type, desc) of every note in SHT_NOTE sections, else PT_NOTE segments."""
+        regions: list[tuple[int, int]] = [
+            (s.offset, s.size) for s in self._section_list if s.type == "SHT_NOTE"
+        ]
+        if not regions:
+            for phdr in self.elf.iter_segments():
+                if phdr["p_type"] == "PT_NOTE":
+                    regions.append((int(phdr["p_offset"]), int(phdr["p_filesz"])))
+        bo = "<" if self.byte_order == "little" else ">"
+        for offset, size in regions:
+            size = min(size, _MAX_NOTE_BYTES, max(0, len(self._map) - offset))
+            data = self._map[offset:offset + size]
+            cursor = 0
+            while cursor + 12 <= len(data):
+                namesz, descsz, note_type = struct.unpack_from(bo + "III", data, cursor)
+                name_start = cursor + 12
+                desc_start = name_start + _align4(namesz)
+                desc_end = desc_start + descsz
+                if desc_end > len(data):
+                    break
+                yield data[name_start:name_start + namesz], note_type, data[desc_start:desc_end]
+                cursor = desc_start + _align4(descsz)
+
+    def gnu_build_id(self) -> Optional[str]:
+        """The GNU build ID as lowercase hex (``-B gobuildid`` or external linking), or None."""
+        for owner, note_type, desc in self._notes():
+            if owner.rstrip(b"\0") == b"GNU" and note_type == _NT_GNU_BUILD_ID:
+                return desc.hex()
+        return None
+
+    def go_build_id(self) -> Optional[str]:
+        """The Go build ID from ``.note.go.buildid`` (owner "Go", type 4), else from
+        the raw marker near the start of the file."""
+        for owner, note_type, desc in self._notes():
+            if owner.rstrip(b"\0") == b"Go" and note_type == _NT_GO_BUILD_ID:
+                return desc.decode("utf-8", "replace")
+        head = self._map[:_RAW_BUILD_ID_SCAN]
+        start = head.find(_RAW_BUILD_ID_PREFIX)
+        if start < 0:
+            return None
+        start += len(_RAW_BUILD_ID_PREFIX)
+        stop = head.find(b'"', start)
+        if stop < 0:
+            return None
+        return head[start:stop].decode("utf-8", "replace")
+
+    def has_dwarf(self) -> bool:
+        """Whether DWARF is present (Go compresses it with SHF_COMPRESSED since 1.11,
+        older toolchains used .zdebug_* sections)."""
+        for name in (".debug_info", ".zdebug_info"):
+            sec = self._sections.get(name)
+            if sec is not None and sec.size > 0:
+                return True
+        return False
+
+    # -- Go facts --------------------------------------------------------
+    @property
+    def buildinfo(self) -> Optional["BuildInfo"]:
+        """Parsed ``.go.buildinfo`` (Go 1.13+), or None when the binary has none."""
+        if not self._buildinfo_done:
+            from goext_core.binary.buildinfo import read_buildinfo
+
+            self._buildinfo = read_buildinfo(self)
+            self._buildinfo_done = True
+        return self._buildinfo
+
+    def go_version(self) -> Optional[str]:
+        """"go1.22.10" from the build info, else from ``runtime.buildVersion``."""
+        info = self.buildinfo
+        if info is not None and info.go_version:
+            return info.go_version
+        address = self.symbol("runtime.buildVersion")
+        if address is None:
+            return None
+        try:
+            text = self.read_go_string(address, limit=256)
+        except (MemoryReadError, CorruptDataError):
+            return None
+        return text or None
+
+    def require_go(self) -> None:
+        """Raise UnsupportedError unless this looks like a Go executable."""
+        if self.buildinfo is None and self.go_build_id() is None and self.section(".gopclntab") is None:
+            raise UnsupportedError(f"{self.path}: not a Go executable")
+
+
+_DWARF_INFOS: "weakref.WeakKeyDictionary[ELFFile, Any]" = weakref.WeakKeyDictionary()
+
+
+def dwarf_info(elf: ELFFile) -> Any:
+    """``elf.get_dwarf_info()``, made once per file: it decompresses every
+    debug section.  A section that does not decompress or parse raises
+    CorruptDataError, so callers can go on without DWARF."""
+    if elf not in _DWARF_INFOS:
+        try:
+            info = elf.get_dwarf_info()
+        except ELF_PARSE_ERRORS as exc:
+            raise CorruptDataError(f"DWARF is unreadable: {_one_line(exc)}") from None
+        if info.debug_info_sec is None or info.debug_abbrev_sec is None:  # a section header renamed or lost
+            raise CorruptDataError("DWARF is unreadable: .debug_info or .debug_abbrev is missing")
+        _DWARF_INFOS[elf] = info
+    return _DWARF_INFOS[elf]
+
+
+def _align4(value: int) -> int:
+    return (value + 3) & ~3
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, AssertionError):  # pyelftools asserts on header fields; its text is just the value
+        return f"a header field has an impossible value ({str(exc)[:40] or 'assertion'})"
+    if isinstance(exc, zlib.error):
+        return f"a compressed section does not decompress ({exc})"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+describe_parse_error = _one_line
+
+
+__all__ = ["ELF_PARSE_ERRORS", "ByteOrder", "GoBinary", "Section", "Segment", "describe_parse_error", "dwarf_info"]

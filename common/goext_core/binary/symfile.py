@@ -1,0 +1,397 @@
+"""A small ELF symbol file made from pclntab, for debuggers looking at a stripped Go binary.
+
+``go build -ldflags=-s -w`` (and every Debian package) drops ``.symtab`` and
+DWARF, so gdb's own ``bt``, ``info symbol`` and ``break FUNC`` see nothing.
+The function table the runtime itself uses (pclntab) survives stripping; this
+module writes its functions as ``STT_FUNC`` symbols into a minimal ELF file,
+and on amd64 a ``.debug_frame`` derived from the pcsp tables (the same CFA
+rules the Go linker writes into an unstripped binary), so the debugger's own
+unwinder walks Go frames and, through the signal trampoline, past a crash.
+
+The file holds no code: every allocated section of the executable is repeated
+as ``SHT_NOBITS`` at its link address, with the executable's entry point, so
+gdb accepts the file as the executable's separate debug file
+(``Objfile.add_separate_debug_file``; PIE offsets follow the executable) and
+lldb with ``target symbols add -s EXE FILE``.  A GNU build-id is copied when
+the executable has one.
+
+Files are written once per executable into the cache directory
+(:func:`symbol_cache_dir`), named by build-id or by path, size and mtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Optional
+
+from goext_core.binary.diskindex import goext_cache_dir
+from goext_core.errors import GoextError, UnsupportedError
+from goext_core.target import ByteOrder
+from goext_core.textsafe import safe_field
+
+if TYPE_CHECKING:
+    from goext_core.binary.elf import GoBinary
+    from goext_core.binary.pclntab import Func, Pclntab
+
+# ELF constants (System V gABI, elf.h).
+_ET_EXEC = 2
+_EV_CURRENT = 1
+_SHT_PROGBITS = 1
+_SHT_SYMTAB = 2
+_SHT_STRTAB = 3
+_SHT_NOTE = 7
+_SHT_NOBITS = 8
+_SHF_ALLOC = 0x2
+_SHF_EXECINSTR = 0x4
+_STB_GLOBAL = 1
+_STT_FUNC = 2
+_SHN_ABS = 0xFFF1
+_NT_GNU_BUILD_ID = 3
+
+_EM_BY_GOARCH = {"amd64": 62, "386": 3, "arm64": 183, "arm": 40, "riscv64": 243, "ppc64": 21,
+                 "ppc64le": 21, "s390x": 22, "loong64": 258, "mips": 8, "mips64": 8, "mipsle": 8, "mips64le": 8}
+
+# A Go binary has at most a few hundred thousand functions; a pclntab that
+# claims more is corrupt and must not make us write gigabytes.
+_MAX_FUNCTIONS = 2_000_000
+# Bump when the file layout changes, so cached files are rewritten.
+_FORMAT_VERSION = 7
+
+
+@dataclass(frozen=True)
+class FunctionSymbol:
+    name: str
+    address: int  # link-time entry
+    size: int
+    # pcsp runs: (end offset from entry, bytes pushed before that end); empty when unknown
+    frame_runs: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class MirroredSection:
+    """An allocated section of the executable, repeated (as SHT_NOBITS) in the symbol file."""
+
+    name: str
+    address: int
+    size: int
+    flags: int
+
+
+# Functions that must get no CFI: gdb recognizes the signal return trampoline
+# by name ("sigaction" in it) and by its instructions, and only when no FDE
+# claims the frame first (src/runtime/sys_linux_amd64.s sigreturn__sigaction).
+_NO_CFI = frozenset({"runtime.sigreturn__sigaction", "runtime.sigreturn"})
+_RENAMED = {"runtime.sigreturn": "runtime.sigreturn__sigaction"}
+# Where a stack starts: the runtime's traceback stops at these too
+# (src/runtime/symtab.go: abi.FuncID_goexit, FuncID_mstart, FuncID_rt0_go).
+_OUTERMOST = frozenset({"runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.goexit.abi0",
+                        "runtime.mstart.abi0", "runtime.rt0_go.abi0"})
+
+
+def function_symbols(pclntab: "Pclntab", with_frames: bool = False) -> list[FunctionSymbol]:
+    """Every pclntab function as (name, link-time entry, size), in address order;
+    with ``with_frames`` also its pcsp runs (for CFI)."""
+    if len(pclntab) > _MAX_FUNCTIONS:
+        raise UnsupportedError(f"pclntab lists {len(pclntab)} functions: too many to export")
+    symbols: list[FunctionSymbol] = []
+    for func in pclntab.funcs():
+        try:
+            name = func.name
+        except GoextError:
+            continue  # one unreadable name must not lose every other symbol
+        if not name or func.end <= func.entry:
+            continue
+        runs: tuple[tuple[int, int], ...] = ()
+        if with_frames and func.pcsp and name not in _NO_CFI:
+            runs = _frame_runs(func)
+        # Before Go 1.20 the signal restorer was plain runtime.sigreturn; Go
+        # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
+        # sigtramp check ("sigaction" in the name) finds it.  Do the same.
+        name = _RENAMED.get(name, name)
+        # The debugger prints these names raw (bt, info symbol): a name made of
+        # the target's bytes must not carry terminal controls or bidi characters.
+        name = safe_field(name)
+        symbols.append(FunctionSymbol(name, func.entry, func.end - func.entry, runs))
+    return symbols
+
+
+def _frame_runs(func: "Func") -> tuple[tuple[int, int], ...]:
+    try:
+        # The decoded pcsp table (runtime pcvalue's runs); Func only offers
+        # point lookups, which would cost one binary search per instruction.
+        ends, values = func.table._decode_values(func, func.pcsp)  # noqa: SLF001
+    except GoextError:
+        return ()
+    if any(value < 0 for value in values):
+        return ()  # no frame information for part of the function
+    return tuple(zip(ends, values))
+
+
+def symbol_cache_dir() -> str:
+    """``$GOEXT_CACHE_DIR/symbols``, else ``$XDG_CACHE_HOME/goext/symbols``, else ``~/.cache/goext/symbols``."""
+    return os.path.join(goext_cache_dir(), "symbols")
+
+
+def _cache_name(binary: "GoBinary") -> str:
+    build_id = binary.gnu_build_id()
+    if build_id:
+        return f"{build_id}-v{_FORMAT_VERSION}.sym"
+    try:
+        info = os.stat(binary.path)
+        identity = f"{os.path.realpath(binary.path)}\0{info.st_size}\0{info.st_mtime_ns}"
+    except OSError:
+        identity = binary.path
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return f"{os.path.basename(binary.path)}-{digest}-v{_FORMAT_VERSION}.sym"
+
+
+def symbol_file_for(binary: "GoBinary", pclntab: "Pclntab", directory: Optional[str] = None) -> str:
+    """Path of the symbol file for ``binary`` (written on first use, then reused)."""
+    directory = directory or symbol_cache_dir()
+    path = os.path.join(directory, _cache_name(binary))
+    if os.path.isfile(path):
+        return path
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise GoextError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    image = symbol_file_image(binary, pclntab)
+    # Write to a temporary name, then rename: a concurrent debugger never reads half a file.
+    try:
+        handle, staging = tempfile.mkstemp(prefix=".sym-", dir=directory)
+        with os.fdopen(handle, "wb") as out:
+            out.write(image)
+        os.replace(staging, path)
+    except OSError as exc:
+        raise GoextError(f"cannot write the symbol file in {directory}: {exc.strerror or exc}") from None
+    return path
+
+
+def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
+    """The symbol file of ``binary``: its functions, CFI on amd64, and its
+    allocated sections mirrored so that gdb pairs the file with the executable."""
+    sections = [MirroredSection(sec.name, sec.address, sec.size, sec.flags)
+                for sec in binary.sections() if sec.allocated and sec.name]
+    with_frames = binary.arch == "amd64"
+    return build_symbol_file(function_symbols(pclntab, with_frames), binary.arch, binary.ptr_size,
+                             binary.byte_order, build_id=binary.gnu_build_id(), sections=sections,
+                             entry=binary.entry, cfi=with_frames)
+
+
+def build_symbol_file(symbols: Iterable[FunctionSymbol], arch: str, ptr_size: int = 8,
+                      byte_order: ByteOrder = "little", build_id: Optional[str] = None,
+                      sections: Optional[list[MirroredSection]] = None, entry: int = 0,
+                      cfi: bool = False) -> bytes:
+    """The bytes of an ELF (ET_EXEC, no segments) whose ``.symtab`` lists ``symbols``.
+
+    ``sections`` and ``entry`` should be the executable's allocated sections and
+    ``e_entry``: gdb pairs a separate debug file's sections with the
+    executable's by name, size and address relative to the entry point.  With
+    ``cfi`` (amd64 only) a ``.debug_frame`` built from the pcsp runs lets the
+    debugger's own unwinder walk Go frames."""
+    machine = _EM_BY_GOARCH.get(arch)
+    if machine is None:
+        raise UnsupportedError(f"no ELF machine number known for GOARCH {arch}")
+    is64 = ptr_size == 8
+    endian = "<" if byte_order == "little" else ">"
+    ordered = sorted(symbols, key=lambda s: s.address)
+    mirrored = list(sections or [])
+    if not any(sec.name == ".text" for sec in mirrored):
+        text_start = ordered[0].address if ordered else 0
+        text_end = max((s.address + s.size for s in ordered), default=0)
+        mirrored.insert(0, MirroredSection(".text", text_start, text_end - text_start, _SHF_ALLOC | _SHF_EXECINSTR))
+    note = _build_id_note(build_id, endian) if build_id else b""
+    debug_frame = _debug_frame(ordered, endian) if cfi and is64 else b""
+
+    # Section indexes: 0 null, mirrored sections, .symtab, .strtab, .shstrtab, [.debug_frame], [build-id note]
+    names = [b""] + [sec.name.encode() for sec in mirrored] + [b".symtab", b".strtab", b".shstrtab"]
+    symtab_index = len(mirrored) + 1
+    if debug_frame:
+        names.append(b".debug_frame")
+    if note:
+        names.append(b".note.gnu.build-id")
+    shstrtab = bytearray()
+    name_offsets = []
+    for name in names:
+        name_offsets.append(len(shstrtab))
+        shstrtab += name + b"\0"
+
+    def section_of(address: int) -> int:
+        for index, sec in enumerate(mirrored, start=1):
+            if sec.address <= address < sec.address + sec.size and sec.flags & _SHF_EXECINSTR:
+                return index
+        return _SHN_ABS
+
+    strtab = bytearray(b"\0")
+    symbol_format = endian + ("IBBHQQ" if is64 else "IIIBBH")
+    symbol_size = struct.calcsize(symbol_format)
+
+    def pack_symbol(name_offset: int, value: int, size: int, info: int, section: int) -> bytes:
+        if is64:
+            return struct.pack(symbol_format, name_offset, info, 0, section, value, size)
+        return struct.pack(symbol_format, name_offset, value, size, info, 0, section)
+
+    symtab = bytearray(pack_symbol(0, 0, 0, 0, 0))
+    first_global = 1
+    seen: set[tuple[str, int]] = set()
+    for symbol in ordered:
+        key = (symbol.name, symbol.address)
+        if key in seen:
+            continue
+        seen.add(key)
+        offset = len(strtab)
+        strtab += symbol.name.encode("utf-8", "replace").replace(b"\0", b"?") + b"\0"
+        symtab += pack_symbol(offset, symbol.address, symbol.size, (_STB_GLOBAL << 4) | _STT_FUNC,
+                              section_of(symbol.address))
+
+    header_size = 64 if is64 else 52
+    section_header_format = endian + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
+    section_header_size = struct.calcsize(section_header_format)
+
+    body = bytearray()
+    offsets: dict[str, int] = {}
+
+    def place(key: str, data: bytes, align: int) -> None:
+        while (header_size + len(body)) % align:
+            body.append(0)
+        offsets[key] = header_size + len(body)
+        body.extend(data)
+
+    if note:
+        place("note", note, 4)
+    place("symtab", bytes(symtab), 8)
+    place("strtab", bytes(strtab), 1)
+    place("shstrtab", bytes(shstrtab), 1)
+    if debug_frame:
+        place("debug_frame", debug_frame, 8)
+    while (header_size + len(body)) % 8:
+        body.append(0)
+    section_headers_at = header_size + len(body)
+
+    def section(name_index: int, kind: int, flags: int, address: int, offset: int, size: int,
+                link: int = 0, info: int = 0, align: int = 1, entsize: int = 0) -> bytes:
+        return struct.pack(section_header_format, name_offsets[name_index], kind, flags, address, offset, size,
+                           link, info, align, entsize)
+
+    headers = bytearray(section_header_size)  # the null section
+    for index, sec in enumerate(mirrored, start=1):
+        headers += section(index, _SHT_NOBITS, sec.flags, sec.address, offsets["symtab"], sec.size, align=16)
+    headers += section(symtab_index, _SHT_SYMTAB, 0, 0, offsets["symtab"], len(symtab), link=symtab_index + 1,
+                       info=first_global, align=8, entsize=symbol_size)
+    headers += section(symtab_index + 1, _SHT_STRTAB, 0, 0, offsets["strtab"], len(strtab))
+    headers += section(symtab_index + 2, _SHT_STRTAB, 0, 0, offsets["shstrtab"], len(shstrtab))
+    next_index = symtab_index + 3
+    if debug_frame:
+        headers += section(next_index, _SHT_PROGBITS, 0, 0, offsets["debug_frame"], len(debug_frame), align=8)
+        next_index += 1
+    if note:
+        # Not SHF_ALLOC: the executable's note is what the debugger maps.
+        headers += section(next_index, _SHT_NOTE, 0, 0, offsets["note"], len(note), align=4)
+    section_count = len(names)
+
+    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1 if byte_order == "little" else 2, _EV_CURRENT, 0]) + bytes(8)
+    if is64:
+        header = ident + struct.pack(endian + "HHIQQQIHHHHHH", _ET_EXEC, machine, _EV_CURRENT, entry, 0,
+                                     section_headers_at, 0, header_size, 0, 0, section_header_size,
+                                     section_count, symtab_index + 2)
+    else:
+        header = ident + struct.pack(endian + "HHIIIIIHHHHHH", _ET_EXEC, machine, _EV_CURRENT, entry, 0,
+                                     section_headers_at, 0, header_size, 0, 0, section_header_size,
+                                     section_count, symtab_index + 2)
+    return bytes(header) + bytes(body) + bytes(headers)
+
+
+# -- CFI ------------------------------------------------------------------------
+# DWARF call frame instructions (DWARF 4 section 6.4.2) and amd64 register
+# numbers (System V psABI: 7 = rsp, 16 = return address).
+_DW_CFA_advance_loc1 = 0x02
+_DW_CFA_advance_loc2 = 0x03
+_DW_CFA_advance_loc4 = 0x04
+_DW_CFA_def_cfa = 0x0C
+_DW_CFA_def_cfa_offset = 0x0E
+_DW_CFA_offset = 0x80
+_DW_CFA_nop = 0x00
+_DW_CFA_undefined = 0x07
+_AMD64_RSP = 7
+_AMD64_RA = 16
+
+
+def encode_uleb128(value: int) -> bytes:
+    """Unsigned LEB128 (DWARF), the same bytes as Go's uvarint."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
+    """``.debug_frame`` for amd64: CFA = rsp + pushed bytes + 8 (the CALL's
+    return address), return address at CFA-8, one FDE per function, the CFA
+    offset following the pcsp table as the runtime's unwinder does
+    (src/runtime/traceback.go: frame.fp = sp + funcspdelta + PtrSize on x86)."""
+    # CIE, version 1: no augmentation, code alignment 1, data alignment -8.
+    cie_body = bytes([1, 0]) + encode_uleb128(1) + bytes([0x78]) + bytes([_AMD64_RA])
+    cie_body += bytes([_DW_CFA_def_cfa, _AMD64_RSP]) + encode_uleb128(8) + bytes([_DW_CFA_offset | _AMD64_RA]) + encode_uleb128(1)
+    cie_body = struct.pack(endian + "I", 0xFFFFFFFF) + cie_body
+    cie_body += bytes([_DW_CFA_nop]) * (-(len(cie_body) + 4) % 8)
+    out = bytearray(struct.pack(endian + "I", len(cie_body)) + cie_body)
+    for position, symbol in enumerate(symbols):
+        if not symbol.frame_runs:
+            continue
+        covered = symbol.size
+        following = symbols[position + 1] if position + 1 < len(symbols) else None
+        if following is not None and following.name in _NO_CFI and following.address <= symbol.address + covered:
+            # The debugger looks a caller frame up at its return address - 1:
+            # for the signal trampoline's frame that byte is the end of this
+            # function, and an FDE covering it would hide the trampoline
+            # (glibc puts a nop before __restore_rt for the same reason).
+            covered = max(1, following.address - symbol.address - 1)
+        instructions = bytearray()
+        if symbol.name in _OUTERMOST:
+            # No caller: say so, or the debugger unwinds into garbage.
+            instructions += bytes([_DW_CFA_undefined, _AMD64_RA])
+        offset = 0
+        previous_end = 0
+        cfa = 8
+        for end, pushed in symbol.frame_runs:
+            if end > symbol.size:
+                break
+            if pushed + 8 != cfa:
+                advance = previous_end - offset
+                if advance:
+                    if advance < 1 << 8:
+                        instructions += bytes([_DW_CFA_advance_loc1, advance])
+                    elif advance < 1 << 16:
+                        instructions += bytes([_DW_CFA_advance_loc2]) + struct.pack(endian + "H", advance)
+                    else:
+                        instructions += bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
+                    offset = previous_end
+                cfa = pushed + 8
+                instructions += bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
+            previous_end = end
+        body = struct.pack(endian + "IQQ", 0, symbol.address, covered) + bytes(instructions)
+        body += bytes([_DW_CFA_nop]) * (-(len(body) + 4) % 8)
+        out += struct.pack(endian + "I", len(body)) + body
+    return bytes(out)
+
+
+def _build_id_note(build_id: str, endian: str) -> bytes:
+    try:
+        desc = bytes.fromhex(build_id)
+    except ValueError:
+        return b""
+    owner = b"GNU\0"
+    return struct.pack(endian + "III", len(owner), len(desc), _NT_GNU_BUILD_ID) + owner + desc + bytes(-len(desc) % 4)
+
+
+__all__ = ["FunctionSymbol", "MirroredSection", "build_symbol_file", "function_symbols", "symbol_cache_dir", "symbol_file_for",
+           "symbol_file_image"]

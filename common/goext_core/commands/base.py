@@ -1,0 +1,191 @@
+"""The one command table.  Front ends (gdb, lldb, offline CLI) register every
+:class:`CommandSpec` in :data:`COMMANDS` as ``go NAME`` and call :func:`dispatch`.
+
+A command's ``run`` gets a :class:`Context` (whose ``program`` is the
+:class:`goext_core.program.GoProgram` of the current target, made on first use),
+the parsed arguments and a ``write`` function.  User-facing failures raise :class:`GoextError`; :func:`dispatch` turns
+every exception into one line so no debugger ever shows a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Optional
+
+from goext_core.errors import GoextError, UsageError
+from goext_core.textsafe import safe_output
+
+if TYPE_CHECKING:
+    from goext_core.program import GoProgram
+
+Write = Callable[[str], None]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting the debugger."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
+        if message:
+            raise UsageError(message.strip())
+        raise _HelpShown()
+
+
+class _HelpShown(Exception):
+    pass
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none worth
+    saying (flags, None) or the help text names it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS or "default" in text
+                or action.nargs == 0):  # flags: their default is "off" or shared with a sibling flag
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a count: an integer from ``minimum`` to
+    ``maximum``, so -1 or 10**12 is a usage error, not a silent surprise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be from {minimum} to {maximum}, not {value}")
+        return value
+
+    parse.__name__ = "count"  # argparse names the type in some messages
+    return parse
+
+
+# Upper bounds for user-given counts: far above any real need, low enough
+# that nothing sized from them can exhaust memory.
+MAX_FRAMES = 100_000
+MAX_GOROUTINE_ID = (1 << 63) - 1
+MAX_ELEMENTS = 1_000_000
+
+
+class Context:
+    """What a command runs against.  ``program`` is built only when first used,
+    so ``go help`` works with no target loaded."""
+
+    def __init__(self, program_factory: Callable[[], "GoProgram"], interactive: bool = False) -> None:
+        self._factory = program_factory
+        self._program: Optional["GoProgram"] = None
+        self.interactive = interactive
+
+    @property
+    def program(self) -> "GoProgram":
+        if self._program is None:
+            self._program = self._factory()
+        return self._program
+
+
+@dataclass
+class CommandSpec:
+    name: str  # registered as "go NAME"
+    summary: str  # one line, shown in the debugger's help list
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[Context, argparse.Namespace, Write], None]
+    gdb_aliases: list[str] = field(default_factory=list)  # extra top-level gdb commands
+
+    def parser(self) -> argparse.ArgumentParser:
+        parser = _Parser(prog=f"go {self.name}", description=self.summary, add_help=True,
+                         formatter_class=_HelpWithDefaults)
+        self.configure(parser)
+        return parser
+
+    def help_text(self) -> str:
+        return self.parser().format_help()
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+
+
+def command(name: str, summary: str, configure: Callable[[argparse.ArgumentParser], None]) -> Callable:
+    """Decorator: declare a command once; every front end registers it."""
+
+    def register(run: Callable[[Context, argparse.Namespace, Write], None]) -> Callable:
+        COMMANDS[name] = CommandSpec(name, summary, configure, run)
+        return run
+
+    return register
+
+
+def format_error(exc: BaseException) -> str:
+    if isinstance(exc, GoextError):
+        return f"goext: error: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "goext: interrupted"
+    return f"goext: internal error: {type(exc).__name__}: {exc} (set GOEXT_DEBUG=1 for a traceback)"
+
+
+def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool:
+    """Run ``go NAME ARGS``.  Returns False when it failed (the message was written).
+
+    Every chunk of text output, error lines included, passes through
+    :func:`goext_core.textsafe.safe_output`: the last line of defence, so a
+    target string a renderer forgot to escape still cannot drive the terminal.
+    """
+    write = _terminal_safe(write)
+    spec = COMMANDS.get(name)
+    if spec is None:
+        write(f"goext: error: unknown command 'go {name}'; try 'go help'\n")
+        return False
+    try:
+        try:
+            argv = shlex.split(arg_string or "")
+        except ValueError as exc:
+            raise UsageError(f"go {name}: {exc}") from None
+        try:
+            args = spec.parser().parse_args(argv)
+        except _HelpShown:
+            write(spec.help_text())
+            return True
+        spec.run(context, args, write)
+        return True
+    except BaseException as exc:  # noqa: BLE001 - the debugger must never see a traceback
+        if os.environ.get("GOEXT_DEBUG"):
+            write(traceback.format_exc())
+        write(format_error(exc) + "\n")
+        if isinstance(exc, (SystemExit, GeneratorExit)):
+            raise
+        return False
+
+
+def _terminal_safe(write: Write) -> Write:
+    def write_safely(text: str) -> None:
+        write(safe_output(text))
+
+    return write_safely
+
+
+def _configure_help(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("topic", nargs="?", help="a command name")
+
+
+@command("help", "List goext's commands, or show one command's help.", _configure_help)
+def _run_help(context: Context, args: argparse.Namespace, write: Write) -> None:
+    if args.topic:
+        spec = COMMANDS.get(args.topic)
+        if spec is None:
+            raise UsageError(f"no command 'go {args.topic}'")
+        write(spec.help_text())
+        return
+    write("goext commands:\n")
+    for spec in sorted(COMMANDS.values(), key=lambda s: s.name):
+        write(f"  go {spec.name:<12} {spec.summary}\n")
+

@@ -1,0 +1,384 @@
+"""Walk runtime.allgs and runtime.allm: one record per goroutine and per M.
+
+Each g and m is read with one bulk read of its whole struct and decoded from
+that buffer.  A goroutine that cannot be read becomes a record with ``error``
+set (like delve's Unreadable G), never an exception.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
+from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
+from goext_core.target import ByteOrder
+from goext_core.progress import steps
+from goext_core.runtime.layouts import G_LEAKED, G_RUNNING, G_SCAN, G_SYSCALL, G_WAITING, is_dead_status, status_strings
+
+if TYPE_CHECKING:
+    from goext_core.program import GoProgram
+
+MAX_GOROUTINES = 5_000_000  # allglen above this is taken as corrupt
+MAX_MS = 100_000  # the runtime's own default limit is 10,000 (debug.SetMaxThreads)
+MAX_LABELS = 64
+_GS_PER_READ = 4096  # pointers of allgs fetched per bulk read
+
+
+@dataclass
+class MachineRecord:
+    """One runtime M (OS thread)."""
+
+    address: int
+    id: int = -1
+    procid: int = 0  # the OS thread id
+    g0: int = 0
+    gsignal: int = 0
+    curg: int = 0
+    p: int = 0
+    lockedg: int = 0
+    spinning: bool = False
+    blocked: bool = False
+    incgo: bool = False
+    throwing: int = 0
+    caughtsig: int = 0
+    libcallsp: int = 0
+    libcallpc: int = 0
+    vdsosp: int = 0
+    vdsopc: int = 0
+    error: Optional[str] = None
+
+
+@dataclass
+class GoroutineRecord:
+    """One goroutine as the runtime knows it (not yet unwound)."""
+
+    address: int
+    id: int = 0
+    status: int = -1  # raw atomicstatus, _Gscan bit included
+    state: str = ""  # as printed between the brackets of the traceback header
+    wait_reason: str = ""
+    waitsince: int = 0
+    last_wake: int = 0  # nanotime when its last sleep ended (0: unknown or sleeping)
+    wait_minutes: Optional[int] = None
+    locked_to_thread: bool = False
+    m: int = 0  # address of the M running it (or in syscall), else 0
+    stack_lo: int = 0
+    stack_hi: int = 0
+    sched_pc: int = 0
+    sched_sp: int = 0
+    sched_bp: int = 0
+    sched_lr: int = 0
+    syscall_pc: int = 0
+    syscall_sp: int = 0
+    syscall_bp: int = 0
+    gopc: int = 0
+    startpc: int = 0
+    parent_id: Optional[int] = None
+    sigcode0: int = 0
+    sigcode1: int = 0
+    sigpc: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    stack_barriers: list[tuple[int, int]] = field(default_factory=list)  # (savedLRPtr, savedLRVal), Go 1.5-1.8
+    system: bool = False
+    error: Optional[str] = None
+
+    @property
+    def plain_status(self) -> int:
+        return self.status & ~G_SCAN if self.status >= 0 else -1
+
+    @property
+    def is_running(self) -> bool:
+        return self.plain_status == G_RUNNING
+
+
+def _u(buf: bytes, offset: int, size: int) -> int:
+    return int.from_bytes(buf[offset:offset + size], "little")
+
+
+def _s(buf: bytes, offset: int, size: int) -> int:
+    return int.from_bytes(buf[offset:offset + size], "little", signed=True)
+
+
+class _Fields:
+    """Decode fields of one struct buffer by name using a StructLayout."""
+
+    def __init__(self, layout: object, buf: bytes, byte_order: ByteOrder) -> None:
+        self.layout = layout
+        self.buf = buf
+        self.order = byte_order
+
+    def u(self, name: str, default: int = 0) -> int:
+        entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
+        if entry is None:
+            return default
+        offset, size = entry
+        return int.from_bytes(self.buf[offset:offset + (size or 8)], self.order)
+
+    def i(self, name: str, default: int = 0) -> int:
+        entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
+        if entry is None:
+            return default
+        offset, size = entry
+        return int.from_bytes(self.buf[offset:offset + (size or 8)], self.order, signed=True)
+
+
+_INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+class FieldReader:
+    """Decodes a fixed set of integer fields of one struct layout with a single
+    struct.unpack_from call: the goroutine walk decodes ~20 fields of 100,000 g
+    structs, where one call per field is the dominant cost.  Missing fields read
+    as 0; ``signed`` names are two's complement."""
+
+    def __init__(self, layout: object, names: tuple[str, ...], signed: tuple[str, ...], byte_order: ByteOrder) -> None:
+        fields: dict[str, tuple[int, int]] = layout.fields  # type: ignore[attr-defined]
+        wanted = sorted((fields[name][0], fields[name][1] or 8, name) for name in names if name in fields)
+        codes, position, order = [], 0, []
+        self._fallback: Optional[list[tuple[str, int, int]]] = None
+        for offset, size, name in wanted:
+            code = _INT_CODES.get(size)
+            if code is None or offset < position:  # odd size or overlapping fields: decode one by one
+                self._fallback = [(n, o, s) for o, s, n in wanted]
+                break
+            codes.append(f"{offset - position}x" if offset > position else "")
+            codes.append(code.lower() if name in signed else code)
+            order.append(name)
+            position = offset + size
+        self._struct = struct.Struct(("<" if byte_order == "little" else ">") + "".join(codes))
+        self._names = order
+        self._signed = set(signed)
+        self._order = byte_order
+        self.size = position
+
+    def read(self, buf: bytes) -> dict[str, int]:
+        if self._fallback is not None:
+            return {name: int.from_bytes(buf[offset:offset + size], self._order, signed=name in self._signed)
+                    for name, offset, size in self._fallback}
+        return dict(zip(self._names, self._struct.unpack_from(buf)))
+
+
+_G_FIELDS = ("goid", "atomicstatus", "waitsince", "m", "stack.lo", "stack.hi", "sched.pc", "sched.sp", "sched.bp",
+             "sched.lr", "syscallpc", "syscallsp", "syscallbp", "gopc", "startpc", "lockedm", "sigcode0",
+             "sigcode1", "sigpc", "parentGoid", "waitreason", "labels", "sleepWhen", "timer")
+_G_SIGNED_FIELDS = ("waitsince", "sleepWhen")
+
+
+def read_allgs(program: "GoProgram") -> list[int]:
+    """Addresses of every g in runtime.allgs (bounded)."""
+    target = program.target
+    allgs = program.runtime_symbol("runtime.allgs")
+    if allgs is None:
+        raise GoextError("cannot find runtime.allgs in this binary")
+    header = target.read(allgs, 3 * target.ptr_size)
+    pointer = _u(header, 0, target.ptr_size)
+    length = _u(header, target.ptr_size, target.ptr_size)
+    if length > MAX_GOROUTINES:
+        raise CorruptDataError(f"runtime.allgs has an absurd length {length}")
+    out: list[int] = []
+    size = target.ptr_size
+    for start in range(0, length, _GS_PER_READ):
+        count = min(_GS_PER_READ, length - start)
+        data = target.read(pointer + start * size, count * size)
+        out.extend(int.from_bytes(data[i:i + size], target.byte_order) for i in range(0, len(data), size))
+    return out
+
+
+def read_allm(program: "GoProgram") -> list[MachineRecord]:
+    target = program.target
+    layout = program.layouts.m
+    head = program.runtime_symbol("runtime.allm")
+    if head is None:
+        return []
+    records: list[MachineRecord] = []
+    seen: set[int] = set()
+    address = target.read_ptr(head)
+    while address and address not in seen and len(records) < MAX_MS:
+        seen.add(address)
+        record = MachineRecord(address)
+        try:
+            buf = target.read(address, layout.size)
+        except MemoryReadError as exc:
+            record.error = str(exc)
+            records.append(record)
+            break
+        f = _Fields(layout, buf, target.byte_order)
+        record.id = f.i("id")
+        record.procid = f.u("procid")
+        record.g0, record.gsignal, record.curg = f.u("g0"), f.u("gsignal"), f.u("curg")
+        record.p, record.lockedg = f.u("p"), f.u("lockedg")
+        record.spinning, record.blocked = bool(f.u("spinning")), bool(f.u("blocked"))
+        record.incgo, record.throwing = bool(f.u("incgo")), f.i("throwing")
+        record.caughtsig = f.u("caughtsig")
+        record.libcallsp, record.libcallpc = f.u("libcallsp"), f.u("libcallpc")
+        record.vdsosp, record.vdsopc = f.u("vdsoSP"), f.u("vdsoPC")
+        records.append(record)
+        address = f.u("alllink")
+    return records
+
+
+def estimate_now(program: "GoProgram", records: list[GoroutineRecord]) -> Optional[int]:
+    """The runtime's nanotime() at the moment of the snapshot.
+
+    A live process on this machine reads the same clock as we do.  For a core,
+    "now" is at least every timestamp the process holds: sched.lastpoll
+    (refreshed by sysmon about every 10ms while the poller runs, though Go
+    <= 1.20 stores the time *before* a blocking poll; src/runtime/proc.go),
+    every g.waitsince, and the wake-up time of every finished sleep
+    (g.sleepWhen on Go 1.23+, else g.timer.when; src/runtime/time.go), which
+    covers the usual "slept, woke up, crashed"."""
+    live = program.target.monotonic_now()
+    if live is not None:
+        return live
+    candidates = [r.waitsince for r in records if r.waitsince > 0]
+    candidates += [r.last_wake for r in records if r.last_wake > 0]
+    sched = program.runtime_symbol("runtime.sched")
+    schedt = program.layouts.structs.get("runtime.schedt")
+    if sched is not None and schedt is not None and schedt.has("lastpoll"):
+        try:
+            lastpoll = program.target.read_u64(sched + schedt.offset("lastpoll"))
+            if 0 < lastpoll < 1 << 62:
+                candidates.append(lastpoll)
+        except MemoryReadError:
+            pass
+    return max(candidates) if candidates else None
+
+
+def _last_wake(program: "GoProgram", record: GoroutineRecord, fields: dict[str, int]) -> int:
+    """When this goroutine's last sleep ended, if it is not sleeping now."""
+    if record.state == "sleep":
+        return 0
+    if "sleepWhen" in fields:
+        return max(fields["sleepWhen"], 0)
+    timer = fields.get("timer", 0)
+    layout = program.layouts.structs.get("runtime.timer")
+    if not timer or layout is None or not layout.has("when"):
+        return 0
+    try:
+        when = int.from_bytes(program.target.read(timer + layout.offset("when"), 8), "little", signed=True)
+    except MemoryReadError:
+        return 0
+    return when if 0 < when < 1 << 62 else 0
+
+
+def _labels(program: "GoProgram", pointer: int) -> dict[str, str]:
+    """pprof labels: Go 1.24+ store a pointer to a struct whose first field is a
+    []{key, value string} (runtime/pprof/label.go labelMap / internal/runtime/pprof/label.Set);
+    earlier releases a pointer to a map[string]string (runtime/pprof/label.go labelMap)."""
+    if not pointer:
+        return {}
+    target = program.target
+    if program.go_minor is not None and program.go_minor >= 24:
+        data = target.read(pointer, 3 * target.ptr_size)
+        items, length = _u(data, 0, 8), _u(data, 8, 8)
+        if length > MAX_LABELS:
+            raise CorruptDataError(f"absurd number of pprof labels ({length})")
+        out = {}
+        for i in range(length):
+            entry = items + i * 4 * target.ptr_size
+            out[target.read_go_string(entry, 4096)] = target.read_go_string(entry + 2 * target.ptr_size, 4096)
+        return out
+    from goext_core.values.maps import read_string_map  # classic hmap walker, only for old label maps
+
+    return read_string_map(program, target.read_ptr(pointer), MAX_LABELS)
+
+
+def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
+    record = GoroutineRecord(address)
+    target = program.target
+    layout = program.layouts.g
+    try:
+        buf = target.read(address, layout.size)
+    except MemoryReadError as exc:
+        record.error = str(exc)
+        return record
+    f = _Fields(layout, buf, target.byte_order)
+    reader: FieldReader = program.field_reader("g", _G_FIELDS, _G_SIGNED_FIELDS)
+    if len(buf) < reader.size:
+        record.error = f"g struct cut short ({len(buf)} of {reader.size} bytes)"
+        return record
+    v = reader.read(buf)
+    get = v.get
+    record.id = get("goid", 0)
+    record.status = get("atomicstatus", 0)
+    record.waitsince = get("waitsince", 0)
+    record.m = get("m", 0)
+    record.stack_lo, record.stack_hi = get("stack.lo", 0), get("stack.hi", 0)
+    record.sched_pc, record.sched_sp = get("sched.pc", 0), get("sched.sp", 0)
+    record.sched_bp, record.sched_lr = get("sched.bp", 0), get("sched.lr", 0)
+    record.syscall_pc, record.syscall_sp, record.syscall_bp = get("syscallpc", 0), get("syscallsp", 0), get("syscallbp", 0)
+    record.gopc, record.startpc = get("gopc", 0), get("startpc", 0)
+    record.locked_to_thread = get("lockedm", 0) != 0
+    record.sigcode0, record.sigcode1, record.sigpc = get("sigcode0", 0), get("sigcode1", 0), get("sigpc", 0)
+    if "parentGoid" in v:
+        record.parent_id = v["parentGoid"]
+    reason_index = get("waitreason", 0)
+    record.wait_reason = program.wait_reason(reason_index) if reason_index else ""
+    record.state = _state_text(program, record, reason_index)
+    try:
+        record.labels = _labels(program, get("labels", 0))
+    except GoextError:
+        record.labels = {"<unreadable>": "labels could not be read"}
+    if layout.has("stkbar"):
+        try:
+            record.stack_barriers = _stack_barriers(program, f)
+        except GoextError as exc:
+            record.error = f"stack barriers unreadable: {exc}"
+    record.last_wake = _last_wake(program, record, v)
+    record.system = program.is_system_goroutine(record)
+    return record
+
+
+MAX_STACK_BARRIERS = 1024
+
+
+def _stack_barriers(program: "GoProgram", f: _Fields) -> list[tuple[int, int]]:
+    """The pending stack barriers: g.stkbar[g.stkbarPos:], each {savedLRPtr, savedLRVal}
+    (src/runtime/runtime2.go and mstkbar.go of Go 1.5-1.8)."""
+    ptr = program.target.ptr_size
+    offset = program.layouts.g.offset("stkbar")
+    items = int.from_bytes(f.buf[offset:offset + ptr], f.order)
+    length = int.from_bytes(f.buf[offset + ptr:offset + 2 * ptr], f.order)
+    position = f.u("stkbarPos")
+    if length > MAX_STACK_BARRIERS or position > length:
+        raise CorruptDataError(f"absurd stack barrier list ({position} of {length})")
+    if position == length:
+        return []
+    data = program.target.read(items + position * 2 * ptr, (length - position) * 2 * ptr)
+    return [(int.from_bytes(data[i:i + ptr], f.order), int.from_bytes(data[i + ptr:i + 2 * ptr], f.order))
+            for i in range(0, len(data), 2 * ptr)]
+
+
+def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int) -> str:
+    """The header state exactly as src/runtime/traceback.go goroutineheader prints it,
+    without the ", N minutes" and ", locked to thread" parts."""
+    plain = record.plain_status
+    minor = program.go_minor or 99
+    status = status_strings(minor).get(plain, "???" if not 0 <= plain < 16 else "")
+    if plain == G_WAITING or (plain == G_LEAKED and minor >= 26):
+        if reason_index:
+            status = record.wait_reason
+    if plain == G_LEAKED and minor >= 26:
+        status += " (leaked)"
+    if record.status & G_SCAN:
+        status += " (scan)"
+    return status
+
+
+def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[GoroutineRecord]:
+    """Every live goroutine in allgs order (the order the runtime prints them)."""
+    addresses = read_allgs(program)
+    # Wait minutes need "now", which is estimated from all the records.
+    records = [read_goroutine(program, address) for address in steps(addresses, "goroutines")]
+    now = estimate_now(program, records)
+    out: list[GoroutineRecord] = []
+    for record in records:
+        if record.error is None and is_dead_status(record.status) and not include_dead:
+            continue
+        if now is not None and record.error is None and record.waitsince and record.plain_status in (G_WAITING, G_SYSCALL):
+            minutes = (now - record.waitsince) // 60_000_000_000
+            record.wait_minutes = minutes if minutes >= 1 else None
+        out.append(record)
+    return out
+

@@ -1,0 +1,736 @@
+"""Decode Go values from target memory into a neutral tree of :class:`Value`.
+
+The decoder reads a value's bytes once (whole structs, whole bucket arrays,
+whole channel buffers) through a page cache, then slices fields out of that
+buffer, so a debugger front end sees a few large reads rather than one call per
+field.  Every loop is bounded by :class:`Settings`; anything unreadable becomes
+a Value with ``error`` set, never an exception.
+
+Runtime layouts used here cite their source:
+- slices/strings: src/runtime/slice.go, string.go ({ptr, len[, cap]});
+- interfaces: src/runtime/runtime2.go (eface{_type, data}, iface{tab, data};
+  itab{inter, _type, ...} / internal/abi.ITab{Inter, Type, ...} since 1.23);
+- maps and chans: :mod:`goext_core.values.maps` and :func:`Decoder._chan`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
+from goext_core.textsafe import safe_field
+from goext_core.values.types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, Field, GoType, Kind
+
+if TYPE_CHECKING:
+    from goext_core.program import GoProgram
+
+_PAGE = 4096
+_MAX_CACHED_PAGES = 4096
+_DIRECT_READ = 1 << 16
+
+
+@dataclass
+class Settings:
+    """Bounds on what one value prints."""
+
+    max_elements: int = 64  # slice/array/map/chan elements shown
+    max_string: int = 256  # string bytes shown
+    max_depth: int = 6  # nesting levels decoded
+    follow_pointers: bool = True  # one level past each pointer, cycle-safe
+    max_map_groups: int = 1 << 20  # groups/buckets scanned in one map
+    max_values: int = 1500  # values decoded for one printed value, all levels together
+
+
+@dataclass
+class Value:
+    """One decoded Go value.  ``text`` holds a scalar's Go spelling; composite
+    values carry ``children`` (name, Value) or ``entries`` (key, value)."""
+
+    type_name: str
+    kind: str  # the Go kind name ("int", "map", ...), or a recognizer's name ("time.Time", "error")
+    address: Optional[int] = None
+    text: Optional[str] = None
+    children: list[tuple[str, "Value"]] = field(default_factory=list)
+    entries: list[tuple["Value", "Value"]] = field(default_factory=list)
+    length: Optional[int] = None
+    capacity: Optional[int] = None
+    more: int = 0  # elements not shown
+    error: Optional[str] = None
+    is_nil: bool = False
+    details: dict[str, Any] = field(default_factory=dict)  # recognizer extras
+    go_type: Optional[GoType] = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Memory:
+    """Page-cached reads for one decoding pass (the target does not run meanwhile)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self._pages: dict[int, Optional[bytes]] = {}
+        self.reads = 0
+
+    def read(self, address: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        if address <= 0 or address + size > 1 << 64:
+            raise MemoryReadError(address, size, "bad address")
+        if size >= _DIRECT_READ:
+            self.reads += 1
+            return self.target.read(address, size)
+        first = address // _PAGE
+        last = (address + size - 1) // _PAGE
+        chunks = []
+        for page in range(first, last + 1):
+            data = self._page(page)
+            if data is None:
+                # The page is not wholly readable: fall back to the exact range.
+                self.reads += 1
+                return self.target.read(address, size)
+            chunks.append(data)
+        blob = b"".join(chunks)
+        start = address - first * _PAGE
+        return blob[start:start + size]
+
+    def _page(self, page: int) -> Optional[bytes]:
+        if page not in self._pages:
+            if len(self._pages) > _MAX_CACHED_PAGES:
+                self._pages.clear()
+            self.reads += 1
+            try:
+                self._pages[page] = self.target.read(page * _PAGE, _PAGE)
+            except MemoryReadError:
+                self._pages[page] = None
+        return self._pages[page]
+
+    def ptr(self, address: int) -> int:
+        return int.from_bytes(self.read(address, self.target.ptr_size), "little")
+
+
+def alignment(go_type: GoType, ptr_size: int = 8) -> int:
+    """Go's alignment of a type (src/cmd/compile/internal/types/size.go rules)."""
+    kind = go_type.kind
+    if kind in COMPLEX_KINDS:
+        return go_type.size // 2
+    if kind in SIGNED_KINDS or kind in UNSIGNED_KINDS or kind in FLOAT_KINDS or kind == Kind.BOOL:
+        return max(1, min(go_type.size, ptr_size))
+    if kind == Kind.STRUCT:
+        best = 1
+        for member in go_type.fields[:256]:
+            best = max(best, alignment(member.type, ptr_size))
+        return best
+    if kind == Kind.ARRAY:
+        return alignment(go_type.elem, ptr_size) if go_type.elem is not None else 1
+    return ptr_size
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+# Kinds whose values are one pointer word: stored directly in an interface's
+# data word (src/internal/abi/type.go IsDirectIface; cmd/compile types.IsDirectIface).
+_POINTER_SHAPED = frozenset({Kind.POINTER, Kind.CHAN, Kind.MAP, Kind.FUNC, Kind.UNSAFE_POINTER})
+
+
+def is_direct_iface(go_type: GoType, depth: int = 0) -> bool:
+    if "direct_iface" in go_type.facts:
+        return bool(go_type.facts["direct_iface"])
+    if go_type.kind in _POINTER_SHAPED:
+        return True
+    if depth > 8:
+        return False
+    if go_type.kind == Kind.STRUCT:
+        fields = [f for f in go_type.fields if f.type.size > 0]
+        return len(fields) == 1 and go_type.size == fields[0].type.size and is_direct_iface(fields[0].type, depth + 1)
+    if go_type.kind == Kind.ARRAY:
+        return go_type.length == 1 and go_type.elem is not None and is_direct_iface(go_type.elem, depth + 1)
+    return False
+
+
+class Decoder:
+    """Turns (type, address) into :class:`Value` trees for one program."""
+
+    def __init__(self, program: "GoProgram", settings: Optional[Settings] = None) -> None:
+        self.program = program
+        self.settings = settings or Settings()
+        self.memory = Memory(program.target)
+        self.ptr_size = program.target.ptr_size
+        self.types = type_system(program)
+        self._path: set[tuple[int, str]] = set()  # pointers being followed (cycle check)
+        self.decoded_values = 0
+
+    # -- entry points -------------------------------------------------------------
+    def decode(self, go_type: GoType, address: int, depth: int = 0) -> Value:
+        try:
+            data = self.memory.read(address, go_type.size) if go_type.size else b""
+        except MemoryReadError as exc:
+            return self.unreadable(go_type, address, exc)
+        key = (address, go_type.name)
+        if go_type.kind != Kind.STRUCT or key in self._path:
+            return self.decode_bytes(go_type, data, address, depth)
+        # A pointer back to this struct while it is being shown is a cycle.
+        self._path.add(key)
+        try:
+            return self.decode_bytes(go_type, data, address, depth)
+        finally:
+            self._path.discard(key)
+
+    def decode_bytes(self, go_type: GoType, data: bytes, address: Optional[int], depth: int = 0) -> Value:
+        self.decoded_values += 1
+        if self.decoded_values > self.settings.max_values:
+            # The whole printout is over budget: stop expanding, say so once per value.
+            return Value(go_type.name, _kind_name(go_type), address, text="…", go_type=go_type)
+        try:
+            from goext_core.values.formatters import recognize
+
+            special = recognize(self, go_type)
+            if special is not None:
+                result = special(self, go_type, data, address, depth)
+                if result is not None:
+                    return result
+            return self._by_kind(go_type, data, address, depth)
+        except MemoryReadError as exc:
+            return self.unreadable(go_type, address, exc)
+        except GoextError as exc:
+            return Value(go_type.name, _kind_name(go_type), address, error=str(exc), go_type=go_type)
+        except (ValueError, IndexError, struct.error, OverflowError, RecursionError) as exc:
+            return Value(go_type.name, _kind_name(go_type), address,
+                         error=f"cannot decode: {type(exc).__name__}", go_type=go_type)
+
+    def unreadable(self, go_type: GoType, address: Optional[int], exc: Exception) -> Value:
+        where = f" at {address:#x}" if address else ""
+        return Value(go_type.name, _kind_name(go_type), address, error=f"unreadable{where}", go_type=go_type)
+
+    # -- helpers --------------------------------------------------------------------
+    def word(self, data: bytes, offset: int) -> int:
+        return int.from_bytes(data[offset:offset + self.ptr_size], "little")
+
+    def field_bytes(self, data: bytes, member: Field) -> bytes:
+        return data[member.offset:member.offset + member.type.size]
+
+    def runtime_type(self, address: int) -> Optional[GoType]:
+        return self.types.by_runtime_type(address)
+
+    # -- kinds --------------------------------------------------------------------------
+    def _by_kind(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
+        kind = t.kind
+        if len(data) < t.size:
+            raise MemoryReadError(address or 0, t.size, "short read")
+        if kind == Kind.BOOL:
+            return self._scalar(t, address, "true" if data[0] else "false")
+        if kind in SIGNED_KINDS:
+            return self._scalar(t, address, str(int.from_bytes(data[:t.size], "little", signed=True)))
+        if kind in UNSIGNED_KINDS:
+            number = int.from_bytes(data[:t.size], "little")
+            text = f"{number:#x}" if kind == Kind.UINTPTR else str(number)
+            return self._scalar(t, address, text)
+        if kind in FLOAT_KINDS:
+            value = struct.unpack("<f" if t.size == 4 else "<d", data[:t.size])[0]
+            return self._scalar(t, address, format_float(value, t.size == 4))
+        if kind in COMPLEX_KINDS:
+            half = t.size // 2
+            fmt = "<f" if half == 4 else "<d"
+            real = struct.unpack(fmt, data[:half])[0]
+            imag = struct.unpack(fmt, data[half:t.size])[0]
+            return self._scalar(t, address, format_complex(real, imag, half == 4))
+        if kind == Kind.STRING:
+            return self._string(t, data, address)
+        if kind == Kind.SLICE:
+            return self._slice(t, data, address, depth)
+        if kind == Kind.ARRAY:
+            return self._array(t, data, address, depth)
+        if kind == Kind.STRUCT:
+            return self._struct(t, data, address, depth)
+        if kind == Kind.POINTER:
+            return self._pointer(t, data, address, depth)
+        if kind == Kind.UNSAFE_POINTER:
+            pointer = self.word(data, 0)
+            value = self._scalar(t, address, "nil" if pointer == 0 else f"{pointer:#x}")
+            value.is_nil = pointer == 0
+            return value
+        if kind == Kind.INTERFACE:
+            return self._interface(t, data, address, depth)
+        if kind == Kind.MAP:
+            from goext_core.values.maps import decode_map
+
+            return decode_map(self, t, self.word(data, 0), address, depth)
+        if kind == Kind.CHAN:
+            return self._chan(t, self.word(data, 0), address, depth)
+        if kind == Kind.FUNC:
+            return self._func(t, self.word(data, 0), address)
+        return Value(t.name, "invalid", address, error=f"unknown kind of {t.name}", go_type=t)
+
+    def _scalar(self, t: GoType, address: Optional[int], text: str) -> Value:
+        return Value(t.name, t.kind.name.lower().replace("unsafe_pointer", "unsafe.Pointer"), address, text=text,
+                     go_type=t)
+
+    def read_string(self, pointer: int, length: int) -> tuple[bytes, int]:
+        """Up to max_string bytes of a string, and how many were left out."""
+        if length < 0 or length > 1 << 40:
+            raise GoextError(f"bad string length {length}")
+        shown = min(length, self.settings.max_string)
+        blob = self.memory.read(pointer, shown) if shown else b""
+        return blob, length - shown
+
+    def _string(self, t: GoType, data: bytes, address: Optional[int]) -> Value:
+        pointer, length = self.word(data, 0), self.word(data, self.ptr_size)
+        if length > 1 << 40:
+            return Value(t.name, "string", address, error=f"bad string length {length}", go_type=t)
+        blob, more = self.read_string(pointer, length) if length else (b"", 0)
+        return Value(t.name, "string", address, text=quote_go_string(blob), length=length, more=more,
+                     details={"bytes": blob}, go_type=t)
+
+    def elements(self, elem: GoType, base: int, count: int, depth: int) -> tuple[list[tuple[str, Value]], int]:
+        """Decode ``count`` consecutive elements (bounded); returns (children, omitted)."""
+        shown = min(count, self.settings.max_elements)
+        children: list[tuple[str, Value]] = []
+        if shown and elem.size:
+            try:
+                blob = self.memory.read(base, shown * elem.size)
+            except MemoryReadError as exc:
+                return [("[0]", self.unreadable(elem, base, exc))], count - 1
+            for index in range(shown):
+                chunk = blob[index * elem.size:(index + 1) * elem.size]
+                children.append((f"[{index}]", self.decode_bytes(elem, chunk, base + index * elem.size, depth + 1)))
+        elif shown:
+            children = [(f"[{i}]", self.decode_bytes(elem, b"", base, depth + 1)) for i in range(shown)]
+        return children, count - shown
+
+    def _slice(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
+        pointer = self.word(data, 0)
+        length = self.word(data, self.ptr_size)
+        capacity = self.word(data, 2 * self.ptr_size)
+        value = Value(t.name, "slice", address, length=length, capacity=capacity, go_type=t)
+        if pointer == 0 and length == 0:
+            value.is_nil = True
+            return value
+        if length > capacity or length > 1 << 40:
+            value.error = f"bad slice header (len {length}, cap {capacity})"
+            return value
+        elem = t.elem
+        if elem is None:
+            value.error = f"unknown element type of {t.name}"
+            return value
+        if depth >= self.settings.max_depth:
+            value.more = length
+            return value
+        value.children, value.more = self.elements(elem, pointer, length, depth)
+        return value
+
+    def _array(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
+        value = Value(t.name, "array", address, length=t.length, go_type=t)
+        elem = t.elem
+        if elem is None:
+            value.error = f"unknown element type of {t.name}"
+            return value
+        if depth >= self.settings.max_depth:
+            value.more = t.length
+            return value
+        shown = min(t.length, self.settings.max_elements)
+        for index in range(shown):
+            chunk = data[index * elem.size:(index + 1) * elem.size]
+            where = address + index * elem.size if address is not None else None
+            value.children.append((f"[{index}]", self.decode_bytes(elem, chunk, where, depth + 1)))
+        value.more = t.length - shown
+        return value
+
+    def _struct(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
+        value = Value(t.name, "struct", address, go_type=t)
+        if depth >= self.settings.max_depth:
+            value.more = len(t.fields)
+            return value
+        for member in t.fields[:self.settings.max_elements * 4]:
+            where = address + member.offset if address is not None else None
+            child = self.decode_bytes(member.type, self.field_bytes(data, member), where, depth + 1)
+            if member.embedded:
+                child.details["embedded"] = True
+            value.children.append((member.name, child))
+        return value
+
+    def _pointer(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
+        pointer = self.word(data, 0)
+        value = Value(t.name, "pointer", address, text="nil" if pointer == 0 else f"{pointer:#x}", go_type=t)
+        value.details["target"] = pointer
+        if pointer == 0:
+            value.is_nil = True
+            return value
+        elem = t.elem
+        if elem is None or elem.size == 0 or not self.settings.follow_pointers or depth >= self.settings.max_depth:
+            return value
+        key = (pointer, elem.name)
+        if key in self._path:
+            value.details["cycle"] = True
+            return value
+        self._path.add(key)
+        try:
+            # One level only: the pointee's own pointers show their address.
+            saved = self.settings.follow_pointers
+            self.settings.follow_pointers = elem.kind != Kind.STRUCT or depth == 0
+            try:
+                value.children.append(("*", self.decode(elem, pointer, depth + 1)))
+            finally:
+                self.settings.follow_pointers = saved
+        finally:
+            self._path.discard(key)
+        return value
+
+    def dynamic_type(self, t: GoType, data: bytes) -> tuple[int, int]:
+        """(run-time address of the dynamic type descriptor, data word) of an interface."""
+        first, data_word = self.word(data, 0), self.word(data, self.ptr_size)
+        if first == 0 or t.is_empty_interface:
+            return first, data_word
+        # itab{inter, _type, ...}: the dynamic type is the second word
+        # (src/runtime/runtime2.go itab; src/internal/abi/iface.go ITab since 1.23).
+        return self.memory.ptr(first + self.ptr_size), data_word
+
+    def _interface(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
+        value = Value(t.name, "interface", address, go_type=t)
+        type_address, data_word = self.dynamic_type(t, data)
+        if type_address == 0:
+            value.is_nil = True
+            return value
+        dynamic = self.runtime_type(type_address)
+        if dynamic is None:
+            value.error = f"bad interface: no type descriptor at {type_address:#x}"
+            return value
+        value.details["dynamic_type"] = dynamic.name
+        saved = self.settings.follow_pointers
+        self.settings.follow_pointers = True  # a boxed pointer is shown with its target
+        try:
+            self._box(value, dynamic, data_word, depth)
+        finally:
+            self.settings.follow_pointers = saved
+        from goext_core.values.formatters import error_message, wrapped_chain
+
+        message = error_message(self, value)
+        if message is not None:
+            value.details["error_message"] = message
+            chain = wrapped_chain(value)
+            if chain:
+                value.details["wraps"] = chain
+        return value
+
+    def _box(self, value: Value, dynamic: GoType, data_word: int, depth: int) -> None:
+        if is_direct_iface(dynamic):
+            inner = self.decode_bytes(dynamic, data_word.to_bytes(self.ptr_size, "little")[:dynamic.size]
+                                      .ljust(dynamic.size, b"\0"), None, depth + 1)
+        elif data_word == 0:
+            inner = Value(dynamic.name, _kind_name(dynamic), None, error="nil data word", go_type=dynamic)
+        else:
+            inner = self.decode(dynamic, data_word, depth + 1)
+        value.children.append((dynamic.name, inner))
+
+    def _func(self, t: GoType, closure: int, address: Optional[int]) -> Value:
+        value = Value(t.name, "func", address, go_type=t)
+        if closure == 0:
+            value.is_nil = True
+            value.text = "nil"
+            return value
+        # A func value points at a closure whose first word is the code pointer
+        # (src/runtime/runtime2.go funcval).
+        try:
+            pc = self.memory.ptr(closure)
+        except MemoryReadError:
+            value.error = f"unreadable closure at {closure:#x}"
+            return value
+        name = None
+        try:
+            name = self.program.func_name(pc)
+        except GoextError:
+            pass
+        value.text = name or f"{pc:#x}"
+        value.details["pc"] = pc
+        return value
+
+    def _chan(self, t: GoType, hchan: int, address: Optional[int], depth: int) -> Value:
+        value = Value(t.name, "chan", address, go_type=t)
+        if hchan == 0:
+            value.is_nil = True
+            return value
+        value.details["hchan"] = hchan
+        layout = self.program.layouts["runtime.hchan"]
+        header = self.memory.read(hchan, layout.size)
+
+        def get(name: str) -> int:
+            offset, size = layout.fields[name]
+            return int.from_bytes(header[offset:offset + size], "little")
+
+        count, capacity = get("qcount"), get("dataqsiz")
+        if count > capacity or capacity > 1 << 32:
+            value.error = f"bad channel header (len {count}, cap {capacity})"
+            return value
+        value.length, value.capacity = count, capacity
+        value.details["closed"] = get("closed") != 0
+        elem = t.elem
+        if elem is not None and count and depth < self.settings.max_depth:
+            buffer, recvx = get("buf"), get("recvx")
+            shown = min(count, self.settings.max_elements)
+            for index in range(shown):
+                slot = (recvx + index) % capacity
+                where = buffer + slot * elem.size
+                value.children.append((f"[{index}]", self.decode(elem, where, depth + 1)))
+            value.more = count - shown
+        value.details["recv_waiters"] = self._waiters(get("recvq.first"))
+        value.details["send_waiters"] = self._waiters(get("sendq.first"))
+        return value
+
+    def _waiters(self, sudog: int) -> list[int]:
+        """Goroutine ids on a waitq (runtime.sudog{g, next, ...}, src/runtime/runtime2.go)."""
+        layouts = self.program.layouts
+        sudog_layout = layouts["runtime.sudog"]
+        goid_offset = layouts.g.offset("goid")
+        out: list[int] = []
+        seen: set[int] = set()
+        while sudog and sudog not in seen and len(out) < self.settings.max_elements:
+            seen.add(sudog)
+            g = self.memory.ptr(sudog + sudog_layout.offset("g"))
+            if g:
+                out.append(int.from_bytes(self.memory.read(g + goid_offset, 8), "little"))
+            sudog = self.memory.ptr(sudog + sudog_layout.offset("next"))
+        return out
+
+
+def _kind_name(t: GoType) -> str:
+    return "unsafe.Pointer" if t.kind == Kind.UNSAFE_POINTER else t.kind.name.lower()
+
+
+# -- scalar spelling, as fmt's %v does ----------------------------------------------------
+def format_float(value: float, single: bool = False) -> str:
+    """fmt %v of a float: strconv 'g' with the shortest digits, exponent form when
+    exp < -4 || exp >= 6 (src/fmt/print.go fmtFloat %v; src/strconv/ftoa.go formatDigits)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    if single:
+        text = None
+        for precision in range(1, 10):
+            candidate = f"{value:.{precision}g}"
+            if struct.unpack("<f", struct.pack("<f", float(candidate)))[0] == value:
+                text = candidate
+                break
+        text = text or repr(value)
+    else:
+        text = repr(value)
+    sign = "-" if text.startswith("-") else ""
+    text = text.lstrip("-")
+    if "e" in text:
+        mantissa, exponent_text = text.split("e")
+        exponent = int(exponent_text)
+    else:
+        mantissa, exponent = text, 0
+    if "." in mantissa:
+        whole, frac = mantissa.split(".")
+    else:
+        whole, frac = mantissa, ""
+    frac = frac.rstrip("0")
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return sign + "0"
+    # decimal point position relative to the digit string
+    point = len(whole.lstrip("0")) + exponent if whole.strip("0") else exponent - (len(frac) - len(frac.lstrip("0")))
+    digits = digits.rstrip("0") or "0"
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def format_complex(real: float, imag: float, single: bool = False) -> str:
+    imag_text = format_float(imag, single)
+    if not imag_text.startswith(("-", "+")):
+        imag_text = "+" + imag_text
+    return f"({format_float(real, single)}{imag_text}i)"
+
+
+def quote_go_string(blob: bytes) -> str:
+    """strconv.Quote of (possibly cut) string bytes."""
+    text = blob.decode("utf-8", "surrogateescape")
+    # Backslash and quote first; then textsafe escapes controls, C1, bidi and
+    # format characters and undecodable bytes as %q does, so the target's
+    # string can never reach a terminal raw.
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{safe_field(escaped)}"'
+
+
+# -- type system: DWARF first, runtime metadata otherwise ------------------------------------
+class TypeSystem:
+    """Type lookups for one program: DWARF when present, else runtime metadata."""
+
+    def __init__(self, program: "GoProgram") -> None:
+        self.program = program
+        self.bias = program.target.load_bias()
+        self._dwarf: Any = None
+        self._dwarf_loaded = False
+        self._runtime: Any = None
+
+    @property
+    def dwarf(self) -> Any:
+        if not self._dwarf_loaded:
+            self._dwarf_loaded = True
+            from goext_core.values.dwarftypes import load_dwarf_types
+
+            try:
+                # The executable's own DWARF, or the debug file debuginfod served for it.
+                source = self.program.debug_binary or self.program.binary
+                self._dwarf = load_dwarf_types(source, self.types_base_static())
+            except GoextError as exc:
+                self.program.notes.append(str(exc))
+                self._dwarf = None
+        return self._dwarf
+
+    @property
+    def runtime(self) -> Any:
+        if self._runtime is None:
+            from goext_core.values.rtypes import RuntimeTypes
+
+            self._runtime = RuntimeTypes(self.program)
+        return self._runtime
+
+    def types_base_static(self) -> int:
+        address = self.program.binary.symbol("runtime.types")
+        if address is not None:
+            return address
+        section = self.program.binary.section(".rodata")
+        return section.address if section is not None else 0
+
+    def _dwarf_damaged(self, exc: GoextError) -> None:
+        """Damaged DWARF costs only DWARF: say so once, use the runtime's type metadata."""
+        note = f"{exc}; using the runtime's type metadata instead"
+        if note not in self.program.notes:
+            self.program.notes.append(note)
+
+    def by_runtime_type(self, address: int) -> Optional[GoType]:
+        if self.dwarf is not None:
+            try:
+                found = self.dwarf.type_by_runtime_type(address - self.bias)
+            except CorruptDataError as exc:
+                self._dwarf_damaged(exc)
+                found = None
+            if found is not None:
+                return found
+        try:
+            return self.runtime.type_at(address)
+        except GoextError:
+            return None
+
+    def by_name(self, name: str) -> Optional[GoType]:
+        if self.dwarf is not None:
+            try:
+                found = self.dwarf.type_by_name(name)
+            except CorruptDataError as exc:
+                self._dwarf_damaged(exc)
+                found = None
+            if found is not None:
+                return found
+        try:
+            return self.runtime.type_by_name(name)
+        except GoextError:
+            return None
+
+    def global_variable(self, name: str) -> Optional[tuple[int, GoType]]:
+        if self.dwarf is None:
+            return None
+        found = self.dwarf.global_variable(name)
+        if found is None:
+            return None
+        return found[0] + self.bias, found[1]
+
+
+def type_system(program: "GoProgram") -> TypeSystem:
+    cache = program._static_value("type_system", lambda: {})
+    if "types" not in cache:
+        cache["types"] = TypeSystem(program)
+    return cache["types"]
+
+
+# -- locals -----------------------------------------------------------------------------
+def frame_variables(program: "GoProgram", record: Any, frame_index: int,
+                    settings: Optional[Settings] = None, params: Optional[bool] = None) -> list[tuple[str, Value, bool]]:
+    """(name, value, is_param) of the variables of one frame of a goroutine."""
+    from goext_core.values.locations import evaluate_location
+
+    stack = program.stack(record)
+    frames = stack.frames
+    if not 0 <= frame_index < len(frames):
+        raise GoextError(f"goroutine {record.id} has no frame {frame_index} (it has {len(frames)})")
+    frame = frames[frame_index]
+    types = type_system(program)
+    if types.dwarf is None:
+        raise GoextError("locals need DWARF, and this binary has none")
+    bias = program.target.load_bias()
+    if frame.inlined:
+        raise GoextError(f"frame {frame_index} ({frame.function}) is inlined: its variables live in the caller's frame")
+    # A return address points after the call: look the variables up at the call.
+    running = frame_index == 0 and record.plain_status == 2
+    lookup_pc = frame.pc - bias if frame.trap or running else frame.pc - bias - 1
+    function = types.dwarf.function_at(lookup_pc)
+    if function is None:
+        raise GoextError(f"no DWARF for {frame.function}")
+    decoder = Decoder(program, settings)
+    registers = frame_registers(program, record, frame_index)
+    out: list[tuple[str, Value, bool]] = []
+    for variable in function.variables:
+        decoder.decoded_values = 0  # each variable has the whole output budget
+        if params is not None and variable.is_param != params:
+            continue
+        if variable.type_offset is None or not variable.name:
+            continue
+        go_type = types.dwarf.type_at(variable.type_offset)
+        try:
+            location = evaluate_location(program, types.dwarf, variable, lookup_pc, frame, registers)
+        except GoextError as exc:
+            out.append((variable.name, Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type),
+                        variable.is_param))
+            continue
+        if location is None:
+            continue  # not live at this pc
+        if location.optimized_out:
+            value = Value(go_type.name, _kind_name(go_type), error="optimized out", go_type=go_type)
+        elif location.address is not None:
+            value = decoder.decode(go_type, location.address)
+        else:
+            data = location.data.ljust(go_type.size, b"\0")[:go_type.size]
+            value = decoder.decode_bytes(go_type, data, None)
+            if location.partial:
+                value.details["partial"] = True
+        out.append((variable.name, value, variable.is_param))
+    return out
+
+
+def frame_registers(program: "GoProgram", record: Any, frame_index: int) -> dict[str, int]:
+    """Registers known for a frame: the innermost frame of a goroutine on a thread
+    has the thread's; every frame has its CFA (frame.fp on amd64) and sp/pc."""
+    frame = program.stack(record).frames[frame_index]
+    registers: dict[str, int] = {"rsp": frame.sp, "rip": frame.pc, "cfa": frame.fp}
+    if frame_index == 0:
+        machine = program.machine_of(record)
+        thread = program.thread_for(machine) if machine is not None and record.plain_status == 2 else None
+        if thread is not None:
+            registers.update(thread.registers)
+            registers["cfa"] = frame.fp
+    return registers
+
+
+def frame_locals_json(program: "GoProgram", record: Any, frame_index: int) -> list[dict[str, Any]]:
+    """Locals and arguments of one frame for the snapshot's --locals:
+    [{"name", "type", "value" (formatted text), "kind"}]; never raises GoextError."""
+    from goext_core.values.formatters import format_value
+
+    try:
+        variables = frame_variables(program, record, frame_index)
+    except GoextError as exc:
+        return [{"name": "", "type": "", "value": "", "kind": "error", "error": str(exc)}]
+    return [{"name": name, "type": value.type_name, "value": format_value(value), "kind": value.kind,
+             "arg": is_param} for name, value, is_param in variables]
