@@ -13,7 +13,7 @@ from goext_core.values.formatters import format_value
 from goext_core.output.report import _embedded_json, render_html
 from goext_core.textsafe import (escape_char, is_terminal_safe, json_for_terminal, safe_field, safe_output,
                                  unsafe_characters)
-from goext_core.values.decode import Value, quote_go_string
+from goext_core.values.model import Value, quote_go_string
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,8 @@ from goext_core.values.formatters import format_duration, format_value
 from goext_core.values.locations import ExpressionEvaluator
 from goext_core.values.maps import BUCKET_COUNT, slot_layout
 from goext_core.values.types import Field, GoType, Kind
-from goext_core.values.decode import Decoder, Settings, format_complex, format_float, quote_go_string
+from goext_core.values.decode import Decoder, format_complex, format_float
+from goext_core.values.model import Settings, quote_go_string
 from unit.fakes import FakeTarget
 
 INT = GoType("int", Kind.INT, 8)

@@ -24,7 +24,8 @@ from goext_core.errors import GoextError
 from goext_core.values.formatters import format_value
 from goext_core.textsafe import safe_field
 from goext_core.values.types import GoType, Kind
-from goext_core.values.decode import Decoder, Settings, Value, type_system
+from goext_core.values.decode import Decoder, type_system
+from goext_core.values.model import Settings, Value
 
 PRINTER_NAME = "goext-go"
 _CONTAINER_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})

@@ -21,7 +21,8 @@ from goext_core.errors import GoextError
 from goext_core.values.formatters import format_value
 from goext_core.textsafe import safe_field
 from goext_core.values.types import GoType
-from goext_core.values.decode import Decoder, Settings, Value, type_system
+from goext_core.values.decode import Decoder, type_system
+from goext_core.values.model import Settings, Value
 
 CATEGORY = "go"
 # Go type names that get a summary: strings, slices, maps, chans, funcs,

@@ -12,7 +12,8 @@ from goext_core.values.formatters import format_value, value_to_json
 from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path
 from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.types import GoType, Kind
-from goext_core.values.decode import Decoder, Settings, Value, frame_variables, type_system
+from goext_core.values.decode import Decoder, frame_variables, type_system
+from goext_core.values.model import Settings, Value
 
 _TOKEN = re.compile(r"\s*(?:(\.)\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\])")
 

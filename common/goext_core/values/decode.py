@@ -16,11 +16,15 @@ Runtime layouts used here cite their source:
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
-from goext_core.textsafe import safe_field
+from goext_core.values.dwarftypes import load_dwarf_types
+from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
+from goext_core.values.locations import evaluate_location
+from goext_core.values.maps import decode_map
+from goext_core.values.model import Settings, Value, quote_go_string
+from goext_core.values.rtypes import RuntimeTypes
 from goext_core.values.types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, Field, GoType, Kind
 
 if TYPE_CHECKING:
@@ -29,42 +33,6 @@ if TYPE_CHECKING:
 _PAGE = 4096
 _MAX_CACHED_PAGES = 4096
 _DIRECT_READ = 1 << 16
-
-
-@dataclass
-class Settings:
-    """Bounds on what one value prints."""
-
-    max_elements: int = 64  # slice/array/map/chan elements shown
-    max_string: int = 256  # string bytes shown
-    max_depth: int = 6  # nesting levels decoded
-    follow_pointers: bool = True  # one level past each pointer, cycle-safe
-    max_map_groups: int = 1 << 20  # groups/buckets scanned in one map
-    max_values: int = 1500  # values decoded for one printed value, all levels together
-
-
-@dataclass
-class Value:
-    """One decoded Go value.  ``text`` holds a scalar's Go spelling; composite
-    values carry ``children`` (name, Value) or ``entries`` (key, value)."""
-
-    type_name: str
-    kind: str  # the Go kind name ("int", "map", ...), or a recognizer's name ("time.Time", "error")
-    address: Optional[int] = None
-    text: Optional[str] = None
-    children: list[tuple[str, "Value"]] = field(default_factory=list)
-    entries: list[tuple["Value", "Value"]] = field(default_factory=list)
-    length: Optional[int] = None
-    capacity: Optional[int] = None
-    more: int = 0  # elements not shown
-    error: Optional[str] = None
-    is_nil: bool = False
-    details: dict[str, Any] = field(default_factory=dict)  # recognizer extras
-    go_type: Optional[GoType] = field(default=None, repr=False, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class Memory:
@@ -110,23 +78,6 @@ class Memory:
 
     def ptr(self, address: int) -> int:
         return int.from_bytes(self.read(address, self.target.ptr_size), "little")
-
-
-def alignment(go_type: GoType, ptr_size: int = 8) -> int:
-    """Go's alignment of a type (src/cmd/compile/internal/types/size.go rules)."""
-    kind = go_type.kind
-    if kind in COMPLEX_KINDS:
-        return go_type.size // 2
-    if kind in SIGNED_KINDS or kind in UNSIGNED_KINDS or kind in FLOAT_KINDS or kind == Kind.BOOL:
-        return max(1, min(go_type.size, ptr_size))
-    if kind == Kind.STRUCT:
-        best = 1
-        for member in go_type.fields[:256]:
-            best = max(best, alignment(member.type, ptr_size))
-        return best
-    if kind == Kind.ARRAY:
-        return alignment(go_type.elem, ptr_size) if go_type.elem is not None else 1
-    return ptr_size
 
 
 def _round_up(value: int, align: int) -> int:
@@ -187,8 +138,6 @@ class Decoder:
             # The whole printout is over budget: stop expanding, say so once per value.
             return Value(go_type.name, _kind_name(go_type), address, text="…", go_type=go_type)
         try:
-            from goext_core.values.formatters import recognize
-
             special = recognize(self, go_type)
             if special is not None:
                 result = special(self, go_type, data, address, depth)
@@ -257,8 +206,6 @@ class Decoder:
         if kind == Kind.INTERFACE:
             return self._interface(t, data, address, depth)
         if kind == Kind.MAP:
-            from goext_core.values.maps import decode_map
-
             return decode_map(self, t, self.word(data, 0), address, depth)
         if kind == Kind.CHAN:
             return self._chan(t, self.word(data, 0), address, depth)
@@ -406,8 +353,6 @@ class Decoder:
             self._box(value, dynamic, data_word, depth)
         finally:
             self.settings.follow_pointers = saved
-        from goext_core.values.formatters import error_message, wrapped_chain
-
         message = error_message(self, value)
         if message is not None:
             value.details["error_message"] = message
@@ -554,16 +499,6 @@ def format_complex(real: float, imag: float, single: bool = False) -> str:
     return f"({format_float(real, single)}{imag_text}i)"
 
 
-def quote_go_string(blob: bytes) -> str:
-    """strconv.Quote of (possibly cut) string bytes."""
-    text = blob.decode("utf-8", "surrogateescape")
-    # Backslash and quote first; then textsafe escapes controls, C1, bidi and
-    # format characters and undecodable bytes as %q does, so the target's
-    # string can never reach a terminal raw.
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{safe_field(escaped)}"'
-
-
 # -- type system: DWARF first, runtime metadata otherwise ------------------------------------
 class TypeSystem:
     """Type lookups for one program: DWARF when present, else runtime metadata."""
@@ -579,8 +514,6 @@ class TypeSystem:
     def dwarf(self) -> Any:
         if not self._dwarf_loaded:
             self._dwarf_loaded = True
-            from goext_core.values.dwarftypes import load_dwarf_types
-
             try:
                 # The executable's own DWARF, or the debug file debuginfod served for it.
                 source = self.program.debug_binary or self.program.binary
@@ -593,8 +526,6 @@ class TypeSystem:
     @property
     def runtime(self) -> Any:
         if self._runtime is None:
-            from goext_core.values.rtypes import RuntimeTypes
-
             self._runtime = RuntimeTypes(self.program)
         return self._runtime
 
@@ -659,8 +590,6 @@ def type_system(program: "GoProgram") -> TypeSystem:
 def frame_variables(program: "GoProgram", record: Any, frame_index: int,
                     settings: Optional[Settings] = None, params: Optional[bool] = None) -> list[tuple[str, Value, bool]]:
     """(name, value, is_param) of the variables of one frame of a goroutine."""
-    from goext_core.values.locations import evaluate_location
-
     stack = program.stack(record)
     frames = stack.frames
     if not 0 <= frame_index < len(frames):
@@ -726,8 +655,6 @@ def frame_registers(program: "GoProgram", record: Any, frame_index: int) -> dict
 def frame_locals_json(program: "GoProgram", record: Any, frame_index: int) -> list[dict[str, Any]]:
     """Locals and arguments of one frame for the snapshot's --locals:
     [{"name", "type", "value" (formatted text), "kind"}]; never raises GoextError."""
-    from goext_core.values.formatters import format_value
-
     try:
         variables = frame_variables(program, record, frame_index)
     except GoextError as exc:

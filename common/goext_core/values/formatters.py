@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from goext_core.errors import MemoryReadError
 from goext_core.textsafe import safe_field
+from goext_core.values.model import Value, quote_go_string
 from goext_core.values.types import GoType, Kind
 
 if TYPE_CHECKING:
-    from goext_core.values.decode import Decoder, Value
+    from goext_core.values.decode import Decoder
 
 Recognizer = Callable[["Decoder", GoType, bytes, Optional[int], int], Optional["Value"]]
 
@@ -41,8 +42,6 @@ def _field_int(decoder: "Decoder", t: GoType, data: bytes, name: str, signed: bo
 
 
 def _time(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
-    from goext_core.values.decode import Value
-
     wall = _field_int(decoder, t, data, "wall")
     ext = _field_int(decoder, t, data, "ext", signed=True)
     loc = _field_int(decoder, t, data, "loc")
@@ -114,8 +113,6 @@ def _fraction(value: int, scale: int) -> str:
 
 
 def _duration(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
-    from goext_core.values.decode import Value
-
     if t.kind != Kind.INT64:
         return None
     nanoseconds = int.from_bytes(data[:8], "little", signed=True)
@@ -148,8 +145,6 @@ def _mutex_text(state: int) -> tuple[str, dict[str, Any]]:
 
 
 def _mutex(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
-    from goext_core.values.decode import Value
-
     if t.size < 8:
         return None
     text, details = _mutex_text(_first_word32(t, data))
@@ -157,8 +152,6 @@ def _mutex(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], d
 
 
 def _rwmutex(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
-    from goext_core.values.decode import Value
-
     count_field, wait_field = t.field("readerCount"), t.field("readerWait")
     writer = t.field("w")
     if count_field is None or wait_field is None or writer is None:
@@ -191,8 +184,6 @@ def _rwmutex(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int],
 
 
 def _waitgroup(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
-    from goext_core.values.decode import Value
-
     member = t.field("state") or t.field("state1")
     if member is None:
         return None
@@ -217,8 +208,6 @@ def _atomic(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], 
     chunk = data[member.offset:member.offset + member.type.size]
     where = address + member.offset if address is not None else None
     if base == "sync/atomic.Bool":
-        from goext_core.values.decode import Value
-
         return Value(t.name, "bool", address, text="true" if int.from_bytes(chunk, "little") else "false", go_type=t)
     if base == "sync/atomic.Pointer" and member.type.kind == Kind.UNSAFE_POINTER:
         pointee = None
@@ -424,8 +413,6 @@ def _format_value_unchecked(value: "Value", top: bool, depth: int) -> str:
 
 
 def _quote(text: str) -> str:
-    from goext_core.values.decode import quote_go_string
-
     return quote_go_string(text.encode("utf-8", "surrogateescape"))
 
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from goext_core.errors import CorruptDataError, MemoryReadError
+from goext_core.values.model import Value, alignment
 from goext_core.values.types import GoType
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
-    from goext_core.values.decode import Decoder, Value
+    from goext_core.values.decode import Decoder
 
 BUCKET_COUNT = 8  # abi.MapBucketCount / abi.MapGroupSlots
 MIN_TOP_HASH = 5
@@ -247,8 +248,6 @@ def _group_slots(data: bytes, group: int) -> Iterator[tuple[int, int]]:
 
 # -- the general map value -----------------------------------------------------------
 def decode_map(decoder: "Decoder", t: GoType, map_address: int, address: Optional[int], depth: int) -> "Value":
-    from goext_core.values.decode import Value, alignment
-
     value = Value(t.name, "map", address, go_type=t)
     value.details["map"] = map_address
     if map_address == 0:
@@ -291,8 +290,6 @@ def decode_map(decoder: "Decoder", t: GoType, map_address: int, address: Optiona
 
 def map_entries(decoder: "Decoder", t: GoType, map_address: int, limit: int) -> Iterator[tuple[int, int]]:
     """(key address, elem address) of the live entries of a map value (for printers)."""
-    from goext_core.values.decode import alignment
-
     if not map_address or t.key is None or t.elem is None:
         return iter(())
     ptr = decoder.ptr_size

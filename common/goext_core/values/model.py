@@ -1,0 +1,78 @@
+"""The value data model: what the decoder produces and everything that prints
+or walks values needs, without the decoder itself.  The decoder
+(:mod:`goext_core.values.decode`), the formatter table
+(:mod:`goext_core.values.formatters`) and the map walker
+(:mod:`goext_core.values.maps`) all import it, so none of them imports another
+just for these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from goext_core.textsafe import safe_field
+from goext_core.values.types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, GoType, Kind
+
+
+@dataclass
+class Settings:
+    """Bounds on what one value prints."""
+
+    max_elements: int = 64  # slice/array/map/chan elements shown
+    max_string: int = 256  # string bytes shown
+    max_depth: int = 6  # nesting levels decoded
+    follow_pointers: bool = True  # one level past each pointer, cycle-safe
+    max_map_groups: int = 1 << 20  # groups/buckets scanned in one map
+    max_values: int = 1500  # values decoded for one printed value, all levels together
+
+
+@dataclass
+class Value:
+    """One decoded Go value.  ``text`` holds a scalar's Go spelling; composite
+    values carry ``children`` (name, Value) or ``entries`` (key, value)."""
+
+    type_name: str
+    kind: str  # the Go kind name ("int", "map", ...), or a recognizer's name ("time.Time", "error")
+    address: Optional[int] = None
+    text: Optional[str] = None
+    children: list[tuple[str, "Value"]] = field(default_factory=list)
+    entries: list[tuple["Value", "Value"]] = field(default_factory=list)
+    length: Optional[int] = None
+    capacity: Optional[int] = None
+    more: int = 0  # elements not shown
+    error: Optional[str] = None
+    is_nil: bool = False
+    details: dict[str, Any] = field(default_factory=dict)  # recognizer extras
+    go_type: Optional[GoType] = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def alignment(go_type: GoType, ptr_size: int = 8) -> int:
+    """Go's alignment of a type (src/cmd/compile/internal/types/size.go rules)."""
+    kind = go_type.kind
+    if kind in COMPLEX_KINDS:
+        return go_type.size // 2
+    if kind in SIGNED_KINDS or kind in UNSIGNED_KINDS or kind in FLOAT_KINDS or kind == Kind.BOOL:
+        return max(1, min(go_type.size, ptr_size))
+    if kind == Kind.STRUCT:
+        best = 1
+        for member in go_type.fields[:256]:
+            best = max(best, alignment(member.type, ptr_size))
+        return best
+    if kind == Kind.ARRAY:
+        return alignment(go_type.elem, ptr_size) if go_type.elem is not None else 1
+    return ptr_size
+
+
+def quote_go_string(blob: bytes) -> str:
+    """strconv.Quote of (possibly cut) string bytes."""
+    text = blob.decode("utf-8", "surrogateescape")
+    # Backslash and quote first; then textsafe escapes controls, C1, bidi and
+    # format characters and undecodable bytes as %q does, so the target's
+    # string can never reach a terminal raw.
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{safe_field(escaped)}"'
