@@ -45,7 +45,7 @@ class _Program:
 
         self.binary = _Binary()
 
-    def _static_value(self, key: str, compute: Callable[[], Any]) -> Any:
+    def binary_memo(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self._static:
             self._static[key] = compute()
         return self._static[key]

@@ -11,20 +11,23 @@ import hashlib
 import json
 import re
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
-from goext_core.binary.elf import GoBinary
+from goext_core.binary.debuginfod import find_debug_binary
 from goext_core.binary.diskindex import DiskIndex, sections_digest
-from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layouts_to_json
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.pclntab import Pclntab
 from goext_core.errors import GoextError, MemoryReadError, UnsupportedError
-from goext_core.runtime.goroutines import GoroutineRecord, MachineRecord, read_allm, walk_goroutines
+from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layouts_to_json
+from goext_core.runtime.goroutines import (FieldReader, GoroutineRecord, MachineRecord, read_allm,
+                                           walk_goroutines)
+from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
+from goext_core.runtime.stacks import creation_site, is_user_code, user_frame
 from goext_core.runtime.stripped import recover_runtime_symbol
+from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
 from goext_core.target import Target
-
-if TYPE_CHECKING:
-    from goext_core.binary.pclntab import Pclntab
-    from goext_core.runtime.unwind import Frame, FrameStep, Stack
+from goext_core.values.maps import read_string_map
 
 T = TypeVar("T")
 
@@ -72,7 +75,12 @@ class GoProgram:
         self.notes: list[str] = list(getattr(target, "notes", ())) + list(getattr(binary, "notes", ()))
 
     # -- caches --------------------------------------------------------------
-    def _static_value(self, key: str, compute: Callable[[], T]) -> T:
+    def binary_memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, computed once per program and kept: for facts that
+        depend only on the executable (its tables, symbols, layouts, type
+        descriptors), never on target memory, which can change.  Callers in
+        other modules pick keys of their own ("swiss_maps", "rtype_region");
+        a mutable result (a dict) makes a per-binary cache."""
         if key not in self._static:
             self._static[key] = compute()
         return self._static[key]
@@ -86,13 +94,19 @@ class GoProgram:
             self._dynamic[key] = compute()
         return self._dynamic[key]
 
+    def read_string_map(self, hmap: int, limit: int) -> dict[str, str]:
+        """Entries of the map[string]string at ``hmap``, at most ``limit``: the
+        values layer's map walker, offered to the runtime layer (pprof labels
+        before Go 1.24) without it importing values/."""
+        return read_string_map(self, hmap, limit)
+
     def invalidate(self) -> None:
         self._dynamic.clear()
 
     # -- binary facts ----------------------------------------------------------
     @property
     def go_version(self) -> Optional[str]:
-        return self._static_value("go_version", self.binary.go_version)
+        return self.binary_memo("go_version", self.binary.go_version)
 
     @property
     def go_minor(self) -> Optional[int]:
@@ -100,27 +114,23 @@ class GoProgram:
             match = re.match(r"go1\.(\d+)", self.go_version or "")
             return int(match.group(1)) if match else None
 
-        return self._static_value("go_minor", compute)
+        return self.binary_memo("go_minor", compute)
 
     @property
     def pclntab(self) -> "Pclntab":
-        from goext_core.binary.pclntab import Pclntab
-
-        return self._static_value("pclntab", lambda: Pclntab.from_binary(self.binary))
+        return self.binary_memo("pclntab", lambda: Pclntab.from_binary(self.binary))
 
     @property
     def debug_binary(self) -> Optional[GoBinary]:
         """The file holding this program's DWARF: the executable itself when it
         has DWARF, else the debug file debuginfod serves for its GNU build-id
         (when $DEBUGINFOD_URLS is set), else None."""
-        from goext_core.binary.debuginfod import find_debug_binary
-
-        return self._static_value("debug_binary", lambda: find_debug_binary(self.binary, self.notes))
+        return self.binary_memo("debug_binary", lambda: find_debug_binary(self.binary, self.notes))
 
     @property
     def disk_index(self) -> DiskIndex:
         """The on-disk index of this executable (shared with other processes)."""
-        return self._static_value("disk_index", lambda: DiskIndex.for_binary(self.binary))
+        return self.binary_memo("disk_index", lambda: DiskIndex.for_binary(self.binary))
 
     def _index_of(self, binary: GoBinary) -> DiskIndex:
         return self.disk_index if binary is self.binary else DiskIndex.for_binary(binary)
@@ -140,7 +150,7 @@ class GoProgram:
             self.notes.extend(layouts.notes)
             return layouts
 
-        return self._static_value("layouts", compute)
+        return self.binary_memo("layouts", compute)
 
     def _dwarf_layouts(self, debug: GoBinary) -> RuntimeLayouts:
         """Layouts from ``debug``'s DWARF, through the on-disk index: parsing takes seconds."""
@@ -161,7 +171,7 @@ class GoProgram:
     def runtime_symbol(self, name: str) -> Optional[int]:
         """Run-time address of a runtime global (symbol table, else recovered)."""
 
-        cache: dict[str, Optional[int]] = self._static_value("symbols", dict)
+        cache: dict[str, Optional[int]] = self.binary_memo("symbols", dict)
         if name not in cache:
             address = self.binary.symbol(name)
             if address is not None:
@@ -175,7 +185,7 @@ class GoProgram:
         """stripped.recover_runtime_symbol, told where an earlier process found the
         global: checking one word there replaces a scan of the data sections."""
         index = self.disk_index
-        known: dict[str, int] = self._static_value(
+        known: dict[str, int] = self.binary_memo(
             "indexed_runtime_globals",
             lambda: index.load(_RUNTIME_GLOBALS_KIND, _RUNTIME_GLOBALS_DEPENDS_ON, _runtime_globals_from_json) or {})
         bias = self.target.load_bias()
@@ -188,9 +198,7 @@ class GoProgram:
 
     def field_reader(self, struct_key: str, names: tuple[str, ...], signed: tuple[str, ...] = ()) -> Any:
         """A goroutines.FieldReader for ``self.layouts.<struct_key>``, built once."""
-        from goext_core.runtime.goroutines import FieldReader
-
-        readers: dict[tuple, FieldReader] = self._static_value("field_readers", dict)
+        readers: dict[tuple, FieldReader] = self.binary_memo("field_readers", dict)
         key = (struct_key, names, signed)
         reader = readers.get(key)
         if reader is None:
@@ -208,7 +216,7 @@ class GoProgram:
 
     def wait_reasons(self) -> list[str]:
         """Every wait reason of this binary's runtime, by index."""
-        return self._static_value("wait_reasons", self._load_wait_reasons)  # type: ignore[no-any-return]
+        return self.binary_memo("wait_reasons", self._load_wait_reasons)  # type: ignore[no-any-return]
 
     def _load_wait_reasons(self) -> list[str]:
         address = self.binary.symbol("runtime.waitReasonStrings")
@@ -219,8 +227,6 @@ class GoProgram:
                 return [self.binary.read_go_string(address + i, 256) for i in range(0, size, 2 * ptr)]
             except GoextError:
                 pass
-        from goext_core.runtime.layout_tables import WAIT_REASONS
-
         minor = self.go_minor
         if minor in WAIT_REASONS:
             return WAIT_REASONS[minor]
@@ -245,11 +251,11 @@ class GoProgram:
             index = path.rfind(marker)
             return path[:index + len("/src/")] if index >= 0 else None
 
-        return self._static_value("goroot_src", compute)
+        return self.binary_memo("goroot_src", compute)
 
     def func_for_pc(self, pc: int) -> Any:
         """pclntab Func at a run-time pc, memoized (unwinding revisits the same pcs)."""
-        cache: dict[int, Any] = self._static_value("func_for_pc", dict)
+        cache: dict[int, Any] = self.binary_memo("func_for_pc", dict)
         if pc not in cache:
             if len(cache) > 1 << 20:
                 cache.clear()
@@ -260,7 +266,7 @@ class GoProgram:
         """The pcsp value of the function at a run-time pc, memoized (a parked
         goroutine's frames sit at the same few call sites); raises GoextError
         for a bad table, like Func.sp_delta."""
-        cache: dict[int, int] = self._static_value("sp_delta", dict)
+        cache: dict[int, int] = self.binary_memo("sp_delta", dict)
         delta = cache.get(pc)
         if delta is None:
             func = self.func_for_pc(pc)
@@ -274,9 +280,7 @@ class GoProgram:
     def frame_step(self, pc: int) -> "Optional[FrameStep]":
         """What unwinding needs to know about a run-time pc, computed once per pc
         (unwind.frame_step); None outside Go code."""
-        from goext_core.runtime.unwind import frame_step
-
-        cache: dict[int, Optional[FrameStep]] = self._static_value("frame_steps", dict)
+        cache: dict[int, Optional[FrameStep]] = self.binary_memo("frame_steps", dict)
         if pc in cache:
             return cache[pc]
         if len(cache) > 1 << 18:
@@ -286,7 +290,7 @@ class GoProgram:
 
     def source_frames(self, pc: int) -> list[Any]:
         """Logical frames (inlined first) at a run-time symbolization pc, memoized."""
-        cache: dict[int, list[Any]] = self._static_value("source_frames", dict)
+        cache: dict[int, list[Any]] = self.binary_memo("source_frames", dict)
         if pc not in cache:
             if len(cache) > 1 << 20:
                 cache.clear()
@@ -323,8 +327,6 @@ class GoProgram:
         """Every frame of a goroutine.  The most recent stacks stay cached (a
         command often asks twice); not all of them, so 100,000 goroutines do not
         keep 100,000 stacks alive."""
-        from goext_core.runtime.unwind import unwind_goroutine
-
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
         stack = stacks.get(record.address)
         if stack is None:
@@ -339,9 +341,6 @@ class GoProgram:
     def user_frame(self, record: GoroutineRecord) -> "Optional[Frame]":
         """The innermost frame of the program's own code (stacks.user_frame),
         unwinding only as far as that frame when the stack is not cached."""
-        from goext_core.runtime.stacks import is_user_code, user_frame
-        from goext_core.runtime.unwind import unwind_goroutine
-
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
         goroot = self.goroot_src
         stack = stacks.get(record.address)
@@ -353,9 +352,7 @@ class GoProgram:
 
     def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:
         """(function, file, line) of the go statement at run-time pc ``gopc``, memoized."""
-        from goext_core.runtime.stacks import creation_site
-
-        cache: dict[int, Optional[tuple[str, str, int]]] = self._static_value("creation_sites", dict)
+        cache: dict[int, Optional[tuple[str, str, int]]] = self.binary_memo("creation_sites", dict)
         if gopc not in cache:
             if len(cache) > 1 << 16:
                 cache.clear()

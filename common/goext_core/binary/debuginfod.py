@@ -22,12 +22,10 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
+from goext_core.binary.elf import GoBinary
 from goext_core.errors import GoextError
-
-if TYPE_CHECKING:
-    from goext_core.binary.elf import GoBinary
 
 _BUILD_ID_RE = re.compile(r"^[0-9a-f]{2,128}$")
 _DEFAULT_TIMEOUT_S = 30.0
@@ -187,8 +185,6 @@ def _unlink(path: str) -> None:
 
 
 def _elf_build_id(path: str) -> Optional[str]:
-    from goext_core.binary.elf import GoBinary
-
     try:
         with GoBinary(path) as binary:
             return binary.gnu_build_id()
@@ -206,8 +202,6 @@ def find_debug_binary(binary: "GoBinary", notes: list[str]) -> Optional["GoBinar
     """The GoBinary holding DWARF for ``binary``: itself when it has DWARF, else
     the debuginfo fetched by its GNU build-id, else None.  Why DWARF is missing
     (and what that limits) is appended to ``notes``."""
-    from goext_core.binary.elf import GoBinary
-
     if binary.has_dwarf():
         return binary
     version = (binary.go_version() or "?").removeprefix("go")

@@ -17,18 +17,16 @@ import struct
 import weakref
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Optional
+from typing import Any, Iterator, Literal, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
+from goext_core.binary.buildinfo import BuildInfo, read_buildinfo
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError, UnsupportedError
 from goext_core.target.regularfile import open_regular_file
 from goext_core.target import ByteOrder
-
-if TYPE_CHECKING:
-    from goext_core.binary.buildinfo import BuildInfo
 
 # Everything pyelftools (and the construct/struct/zlib code under it) raises
 # for a malformed or truncated file: its own errors, construct's, failed
@@ -502,8 +500,6 @@ class GoBinary:
     def buildinfo(self) -> Optional["BuildInfo"]:
         """Parsed ``.go.buildinfo`` (Go 1.13+), or None when the binary has none."""
         if not self._buildinfo_done:
-            from goext_core.binary.buildinfo import read_buildinfo
-
             self._buildinfo = read_buildinfo(self)
             self._buildinfo_done = True
         return self._buildinfo

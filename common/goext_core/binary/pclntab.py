@@ -784,15 +784,17 @@ class Pclntab:
             return -1
         decoded = self._values.get(offset)
         if decoded is None:
-            decoded = self._decode_values(func, offset)
+            decoded = self.decode_values(func, offset)
         ends, values = decoded
         position = bisect_right(ends, pc - func.entry)
         if position >= len(ends):
             return -1
         return values[position]
 
-    def _decode_values(self, func: Func, offset: int) -> tuple[array, array]:
-        """Decode a whole pc-value table (runtime step): (end pc - entry, value) runs."""
+    def decode_values(self, func: Func, offset: int) -> tuple[array, array]:
+        """Decode the whole pc-value table at ``offset`` of ``func`` (the runtime's
+        step): two arrays, the end of each run (pc - entry) and its value.  For
+        callers that want every run (symfile's CFI), not one pc's value."""
         buf = self._buf
         at = self._check(self._pctab + offset, 1)
         limit = self._limit

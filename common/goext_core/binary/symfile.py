@@ -123,7 +123,7 @@ def _frame_runs(func: "Func") -> tuple[tuple[int, int], ...]:
     try:
         # The decoded pcsp table (runtime pcvalue's runs); Func only offers
         # point lookups, which would cost one binary search per instruction.
-        ends, values = func.table._decode_values(func, func.pcsp)  # noqa: SLF001
+        ends, values = func.table.decode_values(func, func.pcsp)
     except GoextError:
         return ()
     if any(value < 0 for value in values):

@@ -6,15 +6,16 @@ import argparse
 import json
 import os
 import tempfile
-from typing import TYPE_CHECKING, Optional
+from dataclasses import asdict
+from typing import Optional
 
 from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
 from goext_core.errors import GoextError, UsageError
+from goext_core.output.report import load_snapshot, write_report
+from goext_core.output.snapshot import build_snapshot, write_snapshot
 from goext_core.runtime.sched import SchedView, read_sched, read_threads
+from goext_core.runtime.waitgraph import DeadlockReport, StuckGoroutine, analyze_deadlock
 from goext_core.textsafe import json_for_terminal, safe_field
-
-if TYPE_CHECKING:
-    from goext_core.runtime.waitgraph import DeadlockReport, StuckGoroutine
 
 
 def _flag(value: Optional[bool]) -> str:
@@ -113,8 +114,6 @@ def run_threads(context: Context, args: argparse.Namespace, write: Write) -> Non
     program = context.program
     views = read_threads(program, frames=args.frames)
     if args.json:
-        from dataclasses import asdict
-
         write(json_for_terminal([asdict(v) for v in views]) + "\n")
         return
     for view in views:
@@ -198,8 +197,6 @@ def _write_stuck(entry: "StuckGoroutine", write: Write) -> None:
 @command("deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.",
          _configure_deadlock)
 def run_deadlock(context: Context, args: argparse.Namespace, write: Write) -> None:
-    from goext_core.runtime.waitgraph import analyze_deadlock
-
     report = analyze_deadlock(context.program)
     if args.json:
         write(json_for_terminal(report.to_json()) + "\n")
@@ -216,8 +213,6 @@ def _configure_snapshot(parser: argparse.ArgumentParser) -> None:
 @command("snapshot", "Write goroutines, frames, scheduler, threads, GC and build info as JSON (goext.snapshot/2).",
          _configure_snapshot)
 def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> None:
-    from goext_core.output.snapshot import write_snapshot
-
     if args.output == "-":
         write_snapshot(context.program, _WriteAdapter(write), with_locals=args.locals, dumps=json_for_terminal)
         return
@@ -257,20 +252,14 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
 @command("report", "Write one self-contained HTML page: groups, states, icicle, scheduler, threads, locals.",
          _configure_report)
 def run_report(context: Context, args: argparse.Namespace, write: Write) -> None:
-    from goext_core.output.report import load_snapshot, write_report
-
     deadlock = None
     if args.source:
         snapshot = load_snapshot(args.source)
         deadlock = snapshot.get("deadlock")
     else:
-        from goext_core.output.snapshot import build_snapshot
-
         program = context.program
         snapshot = build_snapshot(program, with_locals=args.locals)
         if not args.no_deadlock:
-            from goext_core.runtime.waitgraph import analyze_deadlock
-
             try:
                 analysis = analyze_deadlock(program).to_json()
                 analysis.pop("wait_graph", None)

@@ -24,6 +24,9 @@ from collections import Counter
 from typing import Any, Optional
 
 from goext_core.errors import GoextError
+from goext_core.output.schemacheck import SchemaViolation, validate
+from goext_core.output.snapshot import schema
+from goext_core.target.regularfile import open_regular_file
 
 MAX_IDS_PER_GROUP = 2000  # goroutine ids listed per group (the count is always exact)
 MAX_LOCAL_TEXT = 300  # characters of one local's value
@@ -216,10 +219,6 @@ MAX_SNAPSHOT_BYTES = 1 << 30
 def load_snapshot(path: str) -> dict[str, Any]:
     """The snapshot in ``path``, checked against snapshot.schema.json: a file
     that is not one fails here in one line, never later in the renderer."""
-    from goext_core.target.regularfile import open_regular_file
-    from goext_core.output.schemacheck import SchemaViolation, validate
-    from goext_core.output.snapshot import schema
-
     try:
         with open_regular_file(path, "snapshot") as handle:
             raw = handle.read(MAX_SNAPSHOT_BYTES + 1)

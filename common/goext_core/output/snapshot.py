@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol
 
 from goext_core.errors import GoextError
 from goext_core.progress import steps
+from goext_core.runtime.sched import read_sched, read_threads
 from goext_core.runtime.stacks import created_by
+from goext_core.values.decode import frame_locals_json
 
 if TYPE_CHECKING:
     from goext_core.runtime.goroutines import GoroutineRecord
@@ -32,8 +34,6 @@ _THREAD_FRAMES = 4
 
 
 def _thread_entries(program: "GoProgram", sched: Any) -> list[dict[str, Any]]:
-    from goext_core.runtime.sched import read_threads
-
     out = []
     for view in read_threads(program, sched, frames=_THREAD_FRAMES, native=False):
         out.append({
@@ -56,17 +56,8 @@ LocalsReader = Callable[[Any, Any, int], list[dict[str, Any]]]
 
 
 def _locals_reader(notes: list[str]) -> Optional[LocalsReader]:
-    """values.frame_locals_json(program, record, frame_index), when the values module provides it."""
-    try:
-        from goext_core.values import decode as values  # type: ignore[attr-defined]
-    except ImportError:
-        notes.append("locals: this goext has no value reader (goext_core.values); none captured")
-        return None
-    reader = getattr(values, "frame_locals_json", None)
-    if reader is None:
-        notes.append("locals: goext_core.values has no frame_locals_json; none captured")
-        return None
-    return reader  # type: ignore[no-any-return]
+    """frame_locals_json(program, record, frame_index) of goext_core.values.decode."""
+    return frame_locals_json
 
 
 def goroutine_entry(program: "GoProgram", record: "GoroutineRecord",
@@ -155,8 +146,6 @@ def _snapshot_head(program: "GoProgram") -> tuple[dict[str, Any], Any]:
     notes: list[str] = []
     sched = None
     try:
-        from goext_core.runtime.sched import read_sched
-
         sched = read_sched(program)
         data = sched.to_json()
         head["gc"] = data.pop("gc")

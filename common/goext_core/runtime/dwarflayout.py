@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
+from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
 from goext_core.errors import CorruptDataError
 
 _MAX_DEPTH = 4  # nested struct members are flattened this deep ("sched.sp", "stack.lo")
@@ -118,8 +119,6 @@ def read_struct_layouts(elf: object, names: Iterable[str], package_cus: Iterable
 
     Returns only the structs found; raises CorruptDataError if DWARF is unreadable.
     """
-    from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
-
     wanted = set(names)
     found: dict[str, StructLayout] = {}
     packages = {p.encode() for p in package_cus}

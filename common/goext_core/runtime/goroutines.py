@@ -279,9 +279,7 @@ def _labels(program: "GoProgram", pointer: int) -> dict[str, str]:
             entry = items + i * 4 * target.ptr_size
             out[target.read_go_string(entry, 4096)] = target.read_go_string(entry + 2 * target.ptr_size, 4096)
         return out
-    from goext_core.values.maps import read_string_map  # classic hmap walker, only for old label maps
-
-    return read_string_map(program, target.read_ptr(pointer), MAX_LABELS)
+    return program.read_string_map(target.read_ptr(pointer), MAX_LABELS)  # classic hmap walker, old label maps
 
 
 def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:

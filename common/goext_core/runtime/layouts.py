@@ -18,6 +18,7 @@ from typing import Optional
 
 from goext_core.runtime.dwarflayout import StructLayout, read_struct_layouts
 from goext_core.errors import CorruptDataError, UnsupportedError
+from goext_core.runtime.layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS
 
 # The fields the core reads.  Keep in sync with tools/gen_layout_tables.py.
 RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
@@ -129,8 +130,6 @@ def _from_table(minor: int, goarch: str, ptr_size: int) -> tuple[dict[str, Struc
     """The generated layouts for Go 1.<minor> on ``goarch``: the nearest older release
     with a table for that GOARCH, amd64's for a 64-bit GOARCH without tables, never
     for a 32-bit GOARCH."""
-    from goext_core.runtime.layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS
-
     table_goarches = sorted({arch for arches in LAYOUT_GOARCHES.values() for arch in arches})
     if ptr_size != 8 or goarch in _GOARCHES_32BIT:
         raise UnsupportedError(

@@ -10,7 +10,7 @@ exception: a half-written scheduler is exactly what a crash leaves behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.runtime.dwarflayout import StructLayout
@@ -106,8 +106,6 @@ class SchedView:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
 from goext_core.errors import GoextError, MemoryReadError
+from goext_core.runtime.goroutines import read_allgs, read_goroutine
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -116,8 +117,6 @@ def _find_allgs(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted
 def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted: bool) -> Optional[int]:
     """A word from which m.alllink reaches the M of some goroutine (a hinted
     word: of every goroutine, as the real allm does)."""
-    from goext_core.runtime.goroutines import read_allgs, read_goroutine
-
     layout_m = program.layouts.m
     known = set()
     for address in read_allgs(program)[:4096]:

@@ -36,6 +36,7 @@ from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.layouts import G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING
 from goext_core.progress import steps
+from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path, user_frame
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -342,8 +343,6 @@ def _sync_kind(program: "GoProgram", record: GoroutineRecord) -> str:
 
 
 def _location(program: "GoProgram", record: GoroutineRecord) -> str:
-    from goext_core.runtime.stacks import printed_name, short_path, user_frame
-
     frame = user_frame(program.stack(record), program.goroot_src)
     if frame is None:
         return "?"
@@ -499,8 +498,6 @@ def _frame_at(program: "GoProgram", record: GoroutineRecord, slot: int) -> str:
 def _rank(reference: Reference) -> int:
     """Prefer a reference in the program's own frames, then an exact one: a slot in a
     runtime frame may be a stale value the frame never initialized."""
-    from goext_core.runtime.stacks import is_runtime_function
-
     own = not is_runtime_function(reference.function) and not reference.function.startswith(("sync.", "internal/"))
     return (0 if own else 2) + (0 if reference.exact else 1)
 

@@ -13,12 +13,12 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
+from elftools.elf.elffile import ELFFile
+
+from goext_core.binary.elf import ELF_PARSE_ERRORS
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.target.regularfile import open_regular_file
 from goext_core.target import ByteOrder, Target, Thread
-
-if TYPE_CHECKING:
-    from elftools.elf.elffile import ELFFile
 
 # Linux elf_prstatus: pr_reg starts after signal info, pids and four timevals
 # (include/uapi/linux/elfcore.h; identical on amd64 and arm64).
@@ -57,11 +57,7 @@ class FileMapping:
     path: str
 
 
-def _open_elf(path: str, what: str) -> tuple[BinaryIO, "ELFFile"]:
-    from elftools.elf.elffile import ELFFile
-
-    from goext_core.binary.elf import ELF_PARSE_ERRORS
-
+def _open_elf(path: str, what: str) -> tuple[BinaryIO, ELFFile]:
     handle = open_regular_file(path, what)
     try:
         return handle, ELFFile(handle)
@@ -179,8 +175,6 @@ class CoreTarget(Target):
 
     # -- core parsing -----------------------------------------------------
     def _read_core(self, elf: "ELFFile") -> None:
-        from goext_core.binary.elf import ELF_PARSE_ERRORS
-
         note_ranges: list[tuple[int, int]] = []
         try:
             for count, segment in enumerate(elf.iter_segments()):
@@ -252,8 +246,6 @@ class CoreTarget(Target):
         handle, elf = _open_elf(path, "executable")
         self._exe_handle = handle
         self._exe_file = _MappedFile(handle)
-        from goext_core.binary.elf import ELF_PARSE_ERRORS
-
         try:
             for count, segment in enumerate(elf.iter_segments()):
                 if count > _MAX_SEGMENTS:

@@ -17,15 +17,16 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional
 
-from goext_core.binary.elf import GoBinary
+from elftools.elf.elffile import ELFFile
+
+from goext_core.binary import debuginfod
+from goext_core.binary.elf import ELF_PARSE_ERRORS, GoBinary
 from goext_core.errors import CorruptDataError, GoextError
+from goext_core.target.core import MAX_NOTE_SEGMENT_BYTES, NT_FILE, CoreTarget, iter_core_notes, parse_nt_file
 from goext_core.target.regularfile import open_regular_file, require_regular_file
 from goext_core.target import ByteOrder
-
-if TYPE_CHECKING:
-    from goext_core.target.core import CoreTarget
 
 _PAGE = 4096
 _NT_GNU_BUILD_ID = 3
@@ -55,11 +56,6 @@ def core_identity(core: str) -> CoreIdentity:
     """Executable path and build-ids recorded in ``core``.  A damaged NT_FILE
     note only loses the path and build-ids (an unknown identity), since the
     core's memory may still be fine."""
-    from elftools.elf.elffile import ELFFile
-
-    from goext_core.binary.elf import ELF_PARSE_ERRORS
-    from goext_core.target.core import MAX_NOTE_SEGMENT_BYTES, NT_FILE, iter_core_notes, parse_nt_file
-
     try:
         with open_regular_file(core, "core") as handle:
             elf = ELFFile(handle)
@@ -206,8 +202,6 @@ def find_executable(core: str, search: Iterable[str] = ()) -> str:
             if os.path.isfile(candidate) and _is_elf_executable(candidate) and _matches(identity, candidate):
                 return candidate
     if identity.gnu_build_id:
-        from goext_core.binary import debuginfod
-
         try:
             fetched = debuginfod.fetch_executable(identity.gnu_build_id)
         except GoextError:
@@ -251,8 +245,6 @@ def check_executable(executable: str, core: str) -> None:
 
 def open_core(core: str, executable: Optional[str] = None, search: Iterable[str] = ()) -> "CoreTarget":
     """CoreTarget for ``core``: the executable found when not given, checked when given."""
-    from goext_core.target.core import CoreTarget
-
     # Refused before anything reads them: a FIFO or device would block or never end.
     require_regular_file(core, "core")
     if executable:

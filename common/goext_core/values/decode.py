@@ -580,7 +580,7 @@ class TypeSystem:
 
 
 def type_system(program: "GoProgram") -> TypeSystem:
-    cache = program._static_value("type_system", lambda: {})
+    cache = program.binary_memo("type_system", lambda: {})
     if "types" not in cache:
         cache["types"] = TypeSystem(program)
     return cache["types"]

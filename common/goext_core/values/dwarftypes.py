@@ -19,6 +19,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
+from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
 from goext_core.errors import CorruptDataError, GoextError
 from goext_core.values.types import CHAN_BOTH, CHAN_RECV, CHAN_SEND, Field, GoType, Kind, kind_from_int
 
@@ -94,8 +95,6 @@ def _damage_is_corruption(method: F) -> F:
 
     @functools.wraps(method)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error
-
         try:
             return method(*args, **kwargs)
         except GoextError:
@@ -110,8 +109,6 @@ class DwarfTypes:
     """Lazy Go type and variable index over one executable's DWARF."""
 
     def __init__(self, elf: Any, types_base: int = 0, ptr_size: int = 8) -> None:
-        from goext_core.binary.elf import dwarf_info
-
         self.dwarf = dwarf_info(elf)
         self.types_base = types_base
         self.ptr_size = ptr_size
@@ -230,7 +227,7 @@ class DwarfTypes:
                 go_type.chan_dir = CHAN_SEND
             else:
                 go_type.chan_dir = CHAN_BOTH
-        go_type._loader = lambda t, d=die: self._load_parts(t, d)
+        go_type.load_parts_with(lambda t, d=die: self._load_parts(t, d))
         return go_type
 
     def _guess_kind(self, die: Any, name: str) -> Kind:
@@ -263,35 +260,36 @@ class DwarfTypes:
     def _load_parts(self, go_type: GoType, die: Any) -> None:
         kind = go_type.kind
         if kind == Kind.STRUCT:
-            go_type._fields = self._members(die)
+            go_type.set_fields(self._members(die))
         elif kind in (Kind.POINTER, Kind.ARRAY):
             target = ref_offset(die, "DW_AT_type")
-            go_type._elem = self.type_at(target) if target is not None else None
+            go_type.set_elem(self.type_at(target) if target is not None else None)
         elif kind == Kind.SLICE:
             elem = ref_offset(die, AT_GO_ELEM)
             if elem is not None:
-                go_type._elem = self.type_at(elem)
+                go_type.set_elem(self.type_at(elem))
             else:  # element type from the array member's pointer
                 for member in self._members(die):
                     if member.name == "array" and member.type.kind == Kind.POINTER:
-                        go_type._elem = member.type.elem
+                        go_type.set_elem(member.type.elem)
         elif kind in (Kind.MAP, Kind.CHAN):
             elem = ref_offset(die, AT_GO_ELEM)
             key = ref_offset(die, AT_GO_KEY)
-            go_type._elem = self.type_at(elem) if elem is not None else None
-            go_type._key = self.type_at(key) if key is not None else None
+            go_type.set_elem(self.type_at(elem) if elem is not None else None)
+            go_type.set_key(self.type_at(key) if key is not None else None)
             # Named map/chan types point at the unnamed one: inherit from it.
             target = ref_offset(die, "DW_AT_type")
-            if target is not None and (go_type._elem is None):
+            if target is not None and (go_type.elem is None):
                 underlying = self.type_at(target)
                 if underlying.kind == kind:
-                    go_type._elem, go_type._key = underlying.elem, underlying.key
+                    go_type.set_elem(underlying.elem)
+                    go_type.set_key(underlying.key)
         elif kind == Kind.INTERFACE:
             struct_name = self._underlying_struct_name(die)
             go_type.facts["empty_interface"] = struct_name.endswith("eface") if struct_name else go_type.name in (
                 "interface {}", "any")
         elif kind == Kind.STRING:
-            go_type._fields = self._members(die)
+            go_type.set_fields(self._members(die))
 
     def _underlying_struct_name(self, die: Any) -> str:
         for _ in range(_MAX_TYPEDEF_CHAIN):

@@ -80,7 +80,7 @@ def is_swiss(program: "GoProgram") -> bool:
             pass
         return (program.go_minor or 0) >= 24
 
-    return program._static_value("swiss_maps", compute)
+    return program.binary_memo("swiss_maps", compute)
 
 
 def slot_layout(key_size: int, key_align: int, elem_size: int, elem_align: int, ptr: int,

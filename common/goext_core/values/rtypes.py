@@ -68,7 +68,7 @@ class RuntimeTypes:
 
     def _region(self) -> tuple[int, bytes]:
         """(run-time start, bytes) of the section holding the type descriptors."""
-        cache = self.program._static_value("rtype_region", dict)
+        cache = self.program.binary_memo("rtype_region", dict)
         if "region" not in cache:
             binary = self.program.binary
             section = binary.section(".go.type") or binary.section(".rodata")
@@ -138,19 +138,19 @@ class RuntimeTypes:
         elif kind == Kind.INTERFACE:
             go_type.facts["empty_interface"] = self._word(header, _HEADER + 2 * self.ptr) == 0
         self._types[address] = go_type
-        go_type._loader = lambda t, h=header: self._load_parts(t, h)
+        go_type.load_parts_with(lambda t, h=header: self._load_parts(t, h))
         return go_type
 
     def _load_parts(self, go_type: GoType, header: bytes) -> None:
         kind = go_type.kind
         try:
             if kind in (Kind.POINTER, Kind.SLICE, Kind.ARRAY, Kind.CHAN):
-                go_type._elem = self.type_at(self._word(header, _HEADER))
+                go_type.set_elem(self.type_at(self._word(header, _HEADER)))
             elif kind == Kind.MAP:
-                go_type._key = self.type_at(self._word(header, _HEADER))
-                go_type._elem = self.type_at(self._word(header, _HEADER + self.ptr))
+                go_type.set_key(self.type_at(self._word(header, _HEADER)))
+                go_type.set_elem(self.type_at(self._word(header, _HEADER + self.ptr)))
             elif kind == Kind.STRUCT:
-                go_type._fields = self._fields(header)
+                go_type.set_fields(self._fields(header))
         except GoextError:
             pass  # left unknown: the decoder reports what it cannot show
 

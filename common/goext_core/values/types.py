@@ -89,6 +89,21 @@ class GoType:
         if loader is not None:
             loader(self)
 
+    # -- for the type readers (dwarftypes, rtypes) that build types lazily --------------
+    def load_parts_with(self, loader: Callable[["GoType"], None]) -> None:
+        """Have ``loader`` fill in this type's fields, elem and key (with
+        :meth:`set_fields`, :meth:`set_elem`, :meth:`set_key`) on first access."""
+        self._loader = loader
+
+    def set_fields(self, fields: Optional[list[Field]]) -> None:
+        self._fields = fields
+
+    def set_elem(self, elem: Optional["GoType"]) -> None:
+        self._elem = elem
+
+    def set_key(self, key: Optional["GoType"]) -> None:
+        self._key = key
+
     @property
     def fields(self) -> list[Field]:
         self._load()
