@@ -14,7 +14,7 @@ from goext_core.program import GoProgram
 
 from goext_core.commands.frontend import HeldBackWriter
 from goext_core.progress import set_reporter, terminal_reporter
-from goext_core.target import GdbTarget
+from .target import GdbTarget
 
 # gdb command name -> spec name, for aliases that other scripts may take over.
 ALIASES: dict[str, str] = {}

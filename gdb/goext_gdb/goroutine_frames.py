@@ -27,7 +27,7 @@ from goext_core.errors import GoextError, UsageError
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.unwind import STACK_GOROUTINE
 
-from goext_core.commands import current_program
+from .commands import current_program
 
 
 @dataclass

@@ -34,7 +34,7 @@ _RECOGNIZED_NAMES = ("time.Time", "time.Duration", "sync.Mutex", "sync.RWMutex",
 
 
 def _program() -> Any:
-    from goext_core.commands import current_program
+    from .commands import current_program
 
     return current_program()
 

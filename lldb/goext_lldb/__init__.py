@@ -14,7 +14,7 @@ import lldb  # type: ignore[import-not-found]
 
 import goext_core
 
-from goext_core import commands
+from . import commands
 from goext_core.commands.frontend import load_command_table
 
 _registered_debuggers: set[int] = set()

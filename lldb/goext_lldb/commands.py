@@ -22,7 +22,7 @@ from goext_core.program import GoProgram
 
 from goext_core.commands.frontend import HeldBackWriter
 from goext_core.progress import set_reporter, terminal_reporter
-from goext_core.target import LldbTarget
+from .target import LldbTarget
 
 PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
 
