@@ -27,7 +27,7 @@ from unit_data.pclnprog_fixture import PROGRAM_DIR, Built, build_pclnprog
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.buildinfo import go_version_tuple
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
-from goext_core.binary.symfile import encode_uleb128
+from goext_core.binary.leb128 import encode_uleb128
 from goext_core.binary.pclntab import (
     FORMAT_GO12,
     FORMAT_GO116,

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NamedTuple, Optional
 
+from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import CorruptDataError, MemoryReadError
 
 if TYPE_CHECKING:
@@ -172,14 +173,11 @@ def _scan(binary: "GoBinary", start: int, size: int, budget: int) -> Optional[in
 
 
 def _read_uvarint(data: bytes) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    for index, byte in enumerate(data[:10]):
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, index + 1
-        shift += 7
-    raise CorruptDataError("build info: bad varint length")
+    """(value, bytes used) of the uvarint at the start of ``data`` (at most 10 bytes)."""
+    try:
+        return read_uleb128(data, 0, 10)
+    except TruncatedLeb128Error:
+        raise CorruptDataError("build info: bad varint length") from None
 
 
 def _read_varint_string(binary: "GoBinary", address: int) -> tuple[str, int]:

@@ -805,6 +805,11 @@ class Pclntab:
         values = array("q")
         pc = 0
         value = -1
+        # The two varints of each step are decoded inline, not with
+        # goext_core.binary.leb128.read_uleb128: this loop runs for every
+        # function unwound or symbolized, and a call per varint made decoding
+        # it about 1.7x slower (all pcsp tables of a Debian Go binary, 8,201
+        # functions: 36 ms inline, 60 ms with calls).
         for _ in range(max_steps):
             # uvdelta varint
             if at >= limit:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from goext_core.binary.diskindex import goext_cache_dir
+from goext_core.binary.leb128 import encode_uleb128
 from goext_core.errors import GoextError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.textsafe import safe_field
@@ -318,19 +319,6 @@ _DW_CFA_nop = 0x00
 _DW_CFA_undefined = 0x07
 _AMD64_RSP = 7
 _AMD64_RA = 16
-
-
-def encode_uleb128(value: int) -> bytes:
-    """Unsigned LEB128 (DWARF), the same bytes as Go's uvarint."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:

@@ -32,6 +32,7 @@ import bisect
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.layouts import G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING
@@ -249,18 +250,11 @@ class _TypeNames:
             tflag = header[self.TFLAG_OFFSET]
             name_off = int.from_bytes(header[self.STR_OFFSET:self.STR_OFFSET + 4], "little", signed=True)
             data = target.read(base + name_off, 12)
-            length, shift, position = 0, 0, 1
-            while position < len(data):
-                byte = data[position]
-                length |= (byte & 0x7F) << shift
-                position += 1
-                if not byte & 0x80:
-                    break
-                shift += 7
+            length, position = read_uleb128(data, 1)
             if length > 4096:
                 return None
             text = target.read(base + name_off + position, length).decode("utf-8", "replace")
-        except MemoryReadError:
+        except (MemoryReadError, TruncatedLeb128Error):
             return None
         return text[1:] if tflag & self.TFLAG_EXTRA_STAR and text.startswith("*") else text
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
+from goext_core.binary.leb128 import read_uleb128, skip_leb128
 from goext_core.errors import CorruptDataError, GoextError
 from goext_core.values.types import CHAN_BOTH, CHAN_RECV, CHAN_SEND, Field, GoType, Kind, kind_from_int
 
@@ -503,12 +504,6 @@ _LEB_FORMS = frozenset({"DW_FORM_udata", "DW_FORM_sdata", "DW_FORM_ref_udata", "
 _WANTED = {"DW_AT_name": "name", AT_GO_KIND: "kind", AT_GO_RUNTIME_TYPE: "rtype"}
 
 
-def _skip_leb(data: bytes, position: int) -> int:
-    while data[position] & 0x80:
-        position += 1
-    return position + 1
-
-
 def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """(offset, tag, {"name", "kind", "rtype"}) of each child of a unit's top DIE."""
     stream = dwarf.debug_info_sec.stream
@@ -527,14 +522,7 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
         if position >= end:
             return
         die_offset = base + position
-        code, shift = 0, 0
-        while True:
-            byte = data[position]
-            position += 1
-            code |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
+        code, position = read_uleb128(data, position)
         if code == 0:
             depth -= 1
             if depth <= 0:
@@ -570,25 +558,11 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
                 position += offset_size
             elif form in _LEB_FORMS:
                 if want is not None:
-                    value, shift, cursor = 0, 0, position
-                    while True:
-                        byte = data[cursor]
-                        cursor += 1
-                        value |= (byte & 0x7F) << shift
-                        shift += 7
-                        if not byte & 0x80:
-                            break
-                    found[want] = value
-                position = _skip_leb(data, position)
+                    found[want], position = read_uleb128(data, position)
+                else:
+                    position = skip_leb128(data, position)
             elif form in ("DW_FORM_exprloc", "DW_FORM_block"):
-                length, shift = 0, 0
-                while True:
-                    byte = data[position]
-                    position += 1
-                    length |= (byte & 0x7F) << shift
-                    shift += 7
-                    if not byte & 0x80:
-                        break
+                length, position = read_uleb128(data, position)
                 position += length
             elif form == "DW_FORM_block1":
                 position += 1 + data[position]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from goext_core.binary.leb128 import TruncatedLeb128Error, read_sleb128, read_uleb128
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 
 if TYPE_CHECKING:
@@ -45,29 +46,17 @@ class _Unknown(Exception):
 
 
 def _uleb(ops: bytes, position: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while position < len(ops):
-        byte = ops[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, position
-    raise CorruptDataError("truncated LEB128 in a DWARF expression")
+    try:
+        return read_uleb128(ops, position)
+    except TruncatedLeb128Error:
+        raise CorruptDataError("truncated LEB128 in a DWARF expression") from None
 
 
 def _sleb(ops: bytes, position: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while position < len(ops):
-        byte = ops[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, position
-    raise CorruptDataError("truncated LEB128 in a DWARF expression")
+    try:
+        return read_sleb128(ops, position)
+    except TruncatedLeb128Error:
+        raise CorruptDataError("truncated LEB128 in a DWARF expression") from None
 
 
 class ExpressionEvaluator:

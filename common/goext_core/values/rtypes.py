@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.types import CHAN_BOTH, Field, GoType, Kind, kind_from_int
 
@@ -88,13 +89,11 @@ class RuntimeTypes:
         """(text, flags) of an internal/abi.Name at ``address``."""
         head = self._read(address, 1 + 4)
         flags = head[0]
-        length, shift, used = 0, 0, 0
-        for byte in head[1:]:
-            used += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
+        try:
+            length, after = read_uleb128(head, 1)
+        except TruncatedLeb128Error:
+            raise CorruptDataError(f"bad type name length at {address:#x}") from None
+        used = after - 1
         if length > _MAX_NAME:
             raise CorruptDataError(f"bad type name length {length} at {address:#x}")
         text = self._read(address + 1 + used, length).decode("utf-8", "replace") if length else ""
