@@ -107,9 +107,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two layers: a test is ``unit`` when marked so; every other test builds Go
-    programs, makes cores or drives a debugger, and is ``e2e``."""
+    """Two layers: a test is ``unit`` when marked so or in tests/unit/; every
+    other test builds Go programs, makes cores or drives a debugger, and is ``e2e``."""
+    unit_dir = TESTS_DIR / "unit"
     for item in items:
+        if unit_dir in Path(str(item.fspath)).parents:  # tests/unit/ holds only unit tests
+            item.add_marker(pytest.mark.unit)
         if item.get_closest_marker("unit") is None and item.get_closest_marker("e2e") is None:
             item.add_marker(pytest.mark.e2e)
 

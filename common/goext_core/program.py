@@ -345,9 +345,19 @@ class GoProgram:
         goroot = self.goroot_src
         stack = stacks.get(record.address)
         if stack is None:
-            stack = unwind_goroutine(self, record, stop=lambda frame: is_user_code(frame, goroot))
+            # Whether a frame is user code depends on its function, file and stack only.
+            verdicts: dict[tuple[str, str, str], bool] = self.binary_memo("user_code_verdicts", dict)
+
+            def is_user(frame: "Frame") -> bool:
+                key = (frame.function, frame.file, frame.stack)
+                verdict = verdicts.get(key)
+                if verdict is None:
+                    verdict = verdicts[key] = is_user_code(frame, goroot)
+                return verdict
+
+            stack = unwind_goroutine(self, record, stop=is_user)
             if not stack.complete:  # it stopped at the physical frame holding the first user frame
-                return next(frame for frame in stack.frames if is_user_code(frame, goroot))
+                return next(frame for frame in stack.frames if is_user(frame))
         return user_frame(stack, goroot)
 
     def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:

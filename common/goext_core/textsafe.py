@@ -93,6 +93,8 @@ def safe_field(text: Any) -> str:
     """
     if not isinstance(text, str):
         text = str(text)
+    if text.isprintable():  # no control, format, separator or surrogate character: the common case
+        return text
     return _UNSAFE_IN_FIELD.sub(_escape_match, text)
 
 
@@ -101,6 +103,8 @@ def safe_output(text: str) -> str:
     tabs stay, every other unsafe character is escaped."""
     if not isinstance(text, str):
         text = str(text)
+    if text.isprintable() or (text.endswith("\n") and text[:-1].isprintable()):  # one plain line
+        return text
     return _UNSAFE_IN_OUTPUT.sub(_escape_match, text)
 
 

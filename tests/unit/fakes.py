@@ -6,10 +6,12 @@ import struct
 from dataclasses import dataclass, field
 from typing import Optional
 
+from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.dwarflayout import StructLayout
-from goext_core.errors import MemoryReadError
+from goext_core.runtime.goroutines import FieldReader
 from goext_core.runtime.layouts import RuntimeLayouts
 from goext_core.target import Target, Thread
+from goext_core.runtime.unwind import FrameStep, frame_step
 
 
 class FakeTarget(Target):
@@ -109,6 +111,18 @@ class FakeProgram:
 
     def source_frames(self, pc: int) -> list[FakeSource]:
         return self.pclntab.source_frames(pc)
+
+    def sp_delta(self, pc: int) -> int:
+        func = self.pclntab.find_func(pc)
+        if func is None:
+            raise GoextError(f"pc {pc:#x} is not in Go code")
+        return func.sp_delta(pc)
+
+    def frame_step(self, pc: int) -> Optional[FrameStep]:
+        return frame_step(self, pc)  # type: ignore[arg-type]  # the real per-pc facts, over the fakes
+
+    def field_reader(self, struct_key: str, names: tuple[str, ...], signed: tuple[str, ...] = ()) -> FieldReader:
+        return FieldReader(getattr(self.layouts, struct_key), names, signed, self.target.byte_order)
 
     def wait_reason(self, index: int) -> str:
         return ["", "chan receive"][index] if index < 2 else f"waitreason {index}"
