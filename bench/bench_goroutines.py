@@ -95,8 +95,9 @@ def _run(argv: list[str], env: Optional[dict[str, str]] = None, stdin: str = "")
     return elapsed, usage.ru_maxrss / 1024, output
 
 
-def _measure(argv: list[str], repeat: int, env: Optional[dict[str, str]] = None, stdin: str = "",
-             expect: Optional[str] = None) -> Measure:
+def _measure(
+    argv: list[str], repeat: int, env: Optional[dict[str, str]] = None, stdin: str = "", expect: Optional[str] = None
+) -> Measure:
     times, peaks, output = [], [], ""
     for _ in range(repeat):
         elapsed, peak, output = _run(argv, env, stdin)
@@ -120,8 +121,19 @@ def _delve(exe: str, core: str, command: str) -> tuple[list[str], str]:
     script = tempfile.NamedTemporaryFile("w", suffix=".dlv", delete=False)
     script.write(f"{command}\nexit\n")
     script.close()
-    return ([shutil.which("dlv") or "dlv", "core", exe, core, "--check-go-version=false",
-             "--allow-non-terminal-interactive=true", "--init", script.name], "")
+    return (
+        [
+            shutil.which("dlv") or "dlv",
+            "core",
+            exe,
+            core,
+            "--check-go-version=false",
+            "--allow-non-terminal-interactive=true",
+            "--init",
+            script.name,
+        ],
+        "",
+    )
 
 
 def _offline(exe: str, core: str, *command: str) -> list[str]:
@@ -143,12 +155,27 @@ def list_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario
     rows["goext in gdb"] = _measure(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), repeat, expect=total)
     lldb = lldb_binary()
     if lldb:
-        rows["goext in lldb"] = _measure([lldb, "-b", "--no-lldbinit", "-o", f"command script import {LLDB_ENTRY}",
-                                          "-o", "go goroutines", exe, "-c", core], repeat, expect=total)
+        rows["goext in lldb"] = _measure(
+            [
+                lldb,
+                "-b",
+                "--no-lldbinit",
+                "-o",
+                f"command script import {LLDB_ENTRY}",
+                "-o",
+                "go goroutines",
+                exe,
+                "-c",
+                core,
+            ],
+            repeat,
+            expect=total,
+        )
     runtime_gdb = Path(toolchain(version).goroot) / "src" / "runtime" / "runtime-gdb.py"
     if runtime_gdb.exists():
         rows["runtime-gdb.py info goroutines"] = _measure(
-            _gdb(exe, core, f"source {runtime_gdb}", "info goroutines"), repeat, expect=r"^\*?\s*\d+ ")
+            _gdb(exe, core, f"source {runtime_gdb}", "info goroutines"), repeat, expect=r"^\*?\s*\d+ "
+        )
     if shutil.which("dlv"):
         argv, stdin = _delve(exe, core, "goroutines")
         rows["delve goroutines"] = _measure(argv, repeat, stdin=stdin, expect=r"Goroutine \d+")
@@ -182,8 +209,10 @@ def snapshot_scenario(version: str, count: int, repeat: int) -> Scenario:
     if shutil.which("dlv"):
         argv, stdin = _delve(exe, core, "goroutines")
         scenario.rows["delve goroutines"] = _measure(argv, repeat, stdin=stdin, expect=r"Goroutine \d+")
-    scenario.ratios = [("snapshot RSS / delve list RSS", "goext offline snapshot", "delve goroutines", 1.0),
-                       ("list RSS / delve list RSS", "goext offline list", "delve goroutines", 1.0)]
+    scenario.ratios = [
+        ("snapshot RSS / delve list RSS", "goext offline snapshot", "delve goroutines", 1.0),
+        ("list RSS / delve list RSS", "goext offline list", "delve goroutines", 1.0),
+    ]
     return scenario
 
 
@@ -218,8 +247,10 @@ def stripped_scenario(repeat: int) -> Scenario:
         env = {"GOEXT_CACHE_DIR": os.path.join(cache, "offline")}
         _run(_offline(exe, core, "goroutines"), env)
         scenario.rows["goext offline, warm"] = _measure(_offline(exe, core, "goroutines"), repeat, env)
-    scenario.ratios = [("cold / gdb load", "goext in gdb, first command, cold", "gdb load (no command)", 1.0),
-                       ("warm / gdb load", "goext in gdb, first command, warm", "gdb load (no command)", 0.3)]
+    scenario.ratios = [
+        ("cold / gdb load", "goext in gdb, first command, cold", "gdb load (no command)", 1.0),
+        ("warm / gdb load", "goext in gdb, first command, warm", "gdb load (no command)", 0.3),
+    ]
     return scenario
 
 

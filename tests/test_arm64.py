@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import build_snapshot
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.foreign import qemu_core
 from support.oracle import parse_traceback
 from support.parity import compare
@@ -23,8 +23,9 @@ def test_arm64_core_matches_runtime_traceback(go_version, flavour, mode):
     program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
     assert program.target.arch == "arm64"
     snapshot = build_snapshot(program)
-    crashing = 1 if mode == "panic" else next(
-        (g.id for g in traceback.goroutines if g.state == "running" and g.frames), None)
+    crashing = (
+        1 if mode == "panic" else next((g.id for g in traceback.goroutines if g.state == "running" and g.frames), None)
+    )
     report = compare(snapshot, traceback, crashing)
     assert report.compared >= 20
     assert report.ok(), report.summary()

@@ -70,9 +70,9 @@ def test_wrong_files(zoo, tmp_path, swap):
 
 def test_garbage_in_the_goroutine_list(zoo, tmp_path):
     """Corrupt g structs: the goroutines still list, each bad one marked."""
-    from goext_core.target.core import CoreTarget
-    from goext_core.runtime.goroutines import read_allgs
     from goext_core.program import GoProgram
+    from goext_core.runtime.goroutines import read_allgs
+    from goext_core.target.core import CoreTarget
 
     core = tmp_path / "core"
     shutil.copyfile(zoo.core, core)
@@ -90,8 +90,18 @@ def test_garbage_in_the_goroutine_list(zoo, tmp_path):
     assert result.stdout.count("unwinding stopped") >= 10
 
 
-@pytest.mark.parametrize("arguments", [["bt", "-n", "-3"], ["bt", "abc"], ["bt", "99999999"],
-                                       ["goroutines", "--with", "("], ["goroutines", "-t", "x"],
-                                       ["nosuchcommand"], ["snapshot"], ["snapshot", "-o", "/nonexistent/dir/x.json"]])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["bt", "-n", "-3"],
+        ["bt", "abc"],
+        ["bt", "99999999"],
+        ["goroutines", "--with", "("],
+        ["goroutines", "-t", "x"],
+        ["nosuchcommand"],
+        ["snapshot"],
+        ["snapshot", "-o", "/nonexistent/dir/x.json"],
+    ],
+)
 def test_wrong_arguments(zoo, arguments):
     _one_error_line(_cli(str(zoo.exe), str(zoo.core), *arguments))

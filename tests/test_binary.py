@@ -15,11 +15,10 @@ from typing import Optional
 
 import pytest
 
-from unit_data.pclnprog_fixture import Built, build_pclnprog
-
-from goext_core.binary.elf import GoBinary
 from goext_core.binary.buildinfo import MAGIC, BuildInfo, Module, go_version_tuple, read_buildinfo
+from goext_core.binary.elf import GoBinary
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
+from unit_data.pclnprog_fixture import Built, build_pclnprog
 
 
 def _binary(built: Built) -> GoBinary:
@@ -80,13 +79,13 @@ def test_go_build_id_without_note(tmp_path: Path, matrix) -> None:
         note = binary.section(".note.go.buildid")
         assert note is not None and expected
     data = bytearray(built.path.read_bytes())
-    data[note.offset:note.offset + note.size] = bytes(note.size)
+    data[note.offset : note.offset + note.size] = bytes(note.size)
     path = tmp_path / "nonote"
     path.write_bytes(data)
     with GoBinary(str(path)) as binary:
         assert binary.go_build_id() is None  # ELF builds keep the id in the note only
     marker = b'\xff Go build ID: "' + expected.encode() + b'"\n \xff'
-    data[note.offset:note.offset + len(marker)] = marker
+    data[note.offset : note.offset + len(marker)] = marker
     path.write_bytes(data)
     with GoBinary(str(path)) as binary:
         assert binary.go_build_id() == expected
@@ -147,7 +146,9 @@ def test_buildinfo_matches_go_version_m(go_version: str, flavour: str) -> None:
     assert info.setting("CGO_ENABLED") == "0"
     assert info.setting("-ldflags") == ("-s -w" if flavour == "stripped" else None)
     for key, value in info.settings:
-        printed = next(line for line in lines if line.startswith(f"build\t{key}=") or line.startswith(f'build\t"{key}"='))
+        printed = next(
+            line for line in lines if line.startswith(f"build\t{key}=") or line.startswith(f'build\t"{key}"=')
+        )
         raw = printed.split("=", 1)[1]
         assert value == (raw[1:-1] if raw.startswith('"') else raw)
 
@@ -200,7 +201,7 @@ class _FakeImage:
         seg = self.segment_for(address)
         if seg is None or address + size > seg.end:
             raise MemoryReadError(address, size)
-        return seg.data[address - seg.vaddr:address - seg.vaddr + size]
+        return seg.data[address - seg.vaddr : address - seg.vaddr + size]
 
     def file_offset(self, address: int) -> Optional[int]:
         offset = 0
@@ -224,8 +225,8 @@ _MODINFO = (
     "dep\tgolang.org/x/text\tv0.3.0\th1:def=\n"
     "=>\t../text\t(devel)\t\n"
     "dep\tgithub.com/a/b\tv1.0.0\n"
-    "build\t-ldflags=\"-X main.v=1 -s\"\n"
-    "build\t\"key with space\"=`raw value`\n"
+    'build\t-ldflags="-X main.v=1 -s"\n'
+    'build\t"key with space"=`raw value`\n'
     "build\tvcs.revision=0123abc\n"
     "build\tbad line without equals\n"
 )
@@ -246,15 +247,18 @@ def _check_parsed(info: Optional[BuildInfo], version: str) -> None:
     assert info.main == Module("example.com", "v1.2.3", "h1:abc=")
     assert info.deps == [Module("golang.org/x/text", "v0.3.0", "h1:def="), Module("github.com/a/b", "v1.0.0", "")]
     assert info.replacements == {"golang.org/x/text": Module("../text", "(devel)", "")}
-    assert info.settings == [("-ldflags", "-X main.v=1 -s"), ("key with space", "raw value"),
-                             ("vcs.revision", "0123abc")]
+    assert info.settings == [
+        ("-ldflags", "-X main.v=1 -s"),
+        ("key with space", "raw value"),
+        ("vcs.revision", "0123abc"),
+    ]
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize("with_section", (True, False))
 def test_buildinfo_inline_format(with_section: bool) -> None:
     """Go 1.18+: flags&2, varint-prefixed strings after the 32-byte header."""
-    modinfo = (_SENTINEL_START + _MODINFO.encode() + _SENTINEL_END)
+    modinfo = _SENTINEL_START + _MODINFO.encode() + _SENTINEL_END
     header = MAGIC + bytes([8, 2]) + bytes(16)
     blob = bytes(48) + header + _uvarint(9) + b"go1.22.10" + _uvarint(len(modinfo)) + modinfo
     image = _FakeImage([_FakeSegment(0x400000, b"\x90" * 64, writable=False), _FakeSegment(0x500000, blob)])
@@ -356,9 +360,9 @@ def test_random_header_damage(tmp_path: Path, matrix) -> None:
         path.write_bytes(damaged)
         try:
             with GoBinary(str(path)) as binary:
-                binary.buildinfo
+                _ = binary.buildinfo  # properties parse on first use
                 binary.go_build_id()
-                binary.symbols
+                _ = binary.symbols
         except GoextError as exc:
             assert "\n" not in str(exc)
 

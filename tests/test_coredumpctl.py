@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from goext_core.target.corefind import check_executable, core_identity, find_executable, open_core
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
+from goext_core.target.corefind import check_executable, core_identity, find_executable, open_core
 from support.build import build
-from support.cores import CORE_PATTERN, kernel_core
 from support.coredump import systemd_coredump, wait_for_coredump
+from support.cores import CORE_PATTERN, kernel_core
 from support.distro import crash
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,18 +116,27 @@ def test_coredumpctl_debug_runs_goext(go_version, flavour, tmp_path):
     workdir.mkdir()
     with systemd_coredump():
         process = subprocess.Popen(
-            [str(exe), "panic"], cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env={**{k: v for k, v in os.environ.items() if not k.startswith("GO")},
-                                            "GOTRACEBACK": "crash"},
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE,
-                                                  (resource.RLIM_INFINITY, resource.RLIM_INFINITY)))
+            [str(exe), "panic"],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("GO")}, "GOTRACEBACK": "crash"},
+            preexec_fn=lambda: resource.setrlimit(
+                resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+            ),
+        )
         process.wait(timeout=120)
         assert process.returncode < 0, f"the fixture exited with {process.returncode}, not a signal"
         info = wait_for_coredump(process.pid)
         done = subprocess.run(
             ["coredumpctl", "--no-pager", "debug", "--debugger=gdb", "-A", gdb_args, str(process.pid)],
-            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-            env={**os.environ, "GOEXT_CACHE_DIR": str(tmp_path / "goext-cache")})
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "GOEXT_CACHE_DIR": str(tmp_path / "goext-cache")},
+        )
         assert not list(workdir.iterdir()), "the kernel wrote a core file instead of systemd-coredump"
     assert CORE_PATTERN.read_text() == before
     output = done.stdout + done.stderr

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
 from goext_core.runtime.waitgraph import analyze_deadlock
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")

@@ -18,9 +18,9 @@ from typing import Callable
 import pytest
 
 from goext_core.binary.elf import GoBinary
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import build_snapshot
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact
 from support.debuggers import run_gdb
 from support.distro import apt_install, free_port, port_open, quit_core
@@ -92,8 +92,12 @@ def test_offline_parity(debian_core):
 @pytest.mark.gdb
 def test_gdb_parity(debian_core, tmp_path):
     output = tmp_path / "snapshot.json"
-    run = run_gdb([f"go snapshot -o {output}", "bt 12"], exe=debian_core.exe, core=debian_core.core,
-                  env={"GOEXT_CACHE_DIR": str(tmp_path / "cache")})
+    run = run_gdb(
+        [f"go snapshot -o {output}", "bt 12"],
+        exe=debian_core.exe,
+        core=debian_core.core,
+        env={"GOEXT_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert output.is_file(), run.transcript()
     _check(json.loads(output.read_text()), debian_core)
     assert "runtime" in run.outputs[1] and "??" not in run.outputs[1], run.outputs[1]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import build_snapshot
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 
@@ -52,7 +52,7 @@ def test_commands_in_debugger_print_what_offline_prints(debugger, go_version, fl
         name, _, args = command[3:].partition(" ")
         expected: list[str] = []
         program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
-        assert dispatch(Context(lambda: program), name, args, expected.append)
+        assert dispatch(Context(lambda program=program: program), name, args, expected.append)
         if name == "info":
             # paths of the core and the executable are spelled by each debugger
             assert "goroutines:" in output and "go version:" in output, output

@@ -19,10 +19,10 @@ import pytest
 from goext_core.binary import debuginfod
 from goext_core.binary.elf import GoBinary
 from goext_core.commands.workflow import read_source
-from goext_core.target.core import CoreTarget
 from goext_core.errors import GoextError
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import build_snapshot
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.build import build
 from support.debuggers import run_gdb
 from support.distro import crash, debuginfod_server, stripped_copy
@@ -36,7 +36,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     delay = 0.0
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         if self.delay:
             time.sleep(self.delay)
@@ -176,9 +176,13 @@ def test_debuginfod_supplies_dwarf(distro_core, monkeypatch, tmp_path):
         report = compare(build_snapshot(program), traceback, 1)
         assert report.ok(), report.summary()
 
-        run = run_gdb(["go info"], exe=artifact.exe, core=artifact.core,
-                      env={"DEBUGINFOD_URLS": url, "DEBUGINFOD_CACHE_PATH": str(tmp_path / "gdb-cache")},
-                      init_commands=["set debuginfod enabled off"])
+        run = run_gdb(
+            ["go info"],
+            exe=artifact.exe,
+            core=artifact.core,
+            env={"DEBUGINFOD_URLS": url, "DEBUGINFOD_CACHE_PATH": str(tmp_path / "gdb-cache")},
+            init_commands=["set debuginfod enabled off"],
+        )
         assert "layouts:       from dwarf" in run.outputs[0], run.transcript()
 
 
@@ -220,8 +224,9 @@ def test_debuginfod_values_and_locals(distro_core, monkeypatch, tmp_path, capsys
     with debuginfod_server(served, [build_id]) as url:
         monkeypatch.setenv("DEBUGINFOD_URLS", url)
         program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
-        holder = next(r.id for r in program.goroutines()
-                      if any(f.function == "main.holdLocals" for f in program.stack(r).frames))
+        holder = next(
+            r.id for r in program.goroutines() if any(f.function == "main.holdLocals" for f in program.stack(r).frames)
+        )
         capsys.readouterr()
         assert main([str(artifact.exe), str(artifact.core), "print", "main.gInt"]) == 0
         assert capsys.readouterr().out.strip() == "-42"

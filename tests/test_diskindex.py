@@ -67,7 +67,9 @@ def test_struct_layout_codec_round_trips_and_rejects_bad_shapes() -> None:
     data = json.loads(json.dumps(struct_layouts_to_json({"runtime.g": layout})))
     assert struct_layouts_from_json(data) == {"runtime.g": layout}
     bad_shapes: list[Any] = [
-        [], {"runtime.g": []}, {"runtime.g": {"size": -1, "fields": {}, "type_names": {}}},
+        [],
+        {"runtime.g": []},
+        {"runtime.g": {"size": -1, "fields": {}, "type_names": {}}},
         {"runtime.g": {"size": True, "fields": {}, "type_names": {}}},
         {"runtime.g": {"size": 8, "fields": {"goid": [1]}, "type_names": {}}},
         {"runtime.g": {"size": 8, "fields": {"goid": [1, "8"]}, "type_names": {}}},
@@ -78,8 +80,9 @@ def test_struct_layout_codec_round_trips_and_rejects_bad_shapes() -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("damage", ["empty", "partial", "not-json", "not-object", "wrong-identity",
-                                    "bad-payload", "decoder-raises"])
+@pytest.mark.parametrize(
+    "damage", ["empty", "partial", "not-json", "not-object", "wrong-identity", "bad-payload", "decoder-raises"]
+)
 def test_damaged_entries_are_misses(tmp_path: Path, damage: str) -> None:
     index = _index(tmp_path)
     index.store("runtime-globals", "a", PAYLOAD)
@@ -99,8 +102,10 @@ def test_damaged_entries_are_misses(tmp_path: Path, damage: str) -> None:
     elif damage == "bad-payload":
         path.write_text(json.dumps(dict(document, payload={"runtime.allgs": "0x1000"})))
     else:
+
         def decode(data: Any) -> Optional[dict[str, int]]:
             raise KeyError("a decoder that trusted the payload")
+
     fresh = _index(tmp_path)
     assert fresh.load("runtime-globals", "a", decode) is None and fresh.misses == 1
     fresh.store("runtime-globals", "a", PAYLOAD)  # the caller recomputes and repairs the entry
@@ -179,8 +184,9 @@ def test_pruning_drops_the_least_recently_used_first(tmp_path: Path) -> None:
     entry_size = os.path.getsize(index.entry_path("runtime-globals", "dep0"))
     prune(str(tmp_path), 5 * entry_size)
     left = set(os.listdir(tmp_path))
-    kept = [number for number in range(8)
-            if os.path.basename(index.entry_path("runtime-globals", f"dep{number}")) in left]
+    kept = [
+        number for number in range(8) if os.path.basename(index.entry_path("runtime-globals", f"dep{number}")) in left
+    ]
     assert kept == [0, 4, 5, 6, 7]
     assert ".tmp-dead.json" not in left
 
@@ -207,11 +213,16 @@ def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def _offline(exe: Path, core: Path, cache: Path, *command: str) -> tuple[str, str, float]:
-    env = dict(os.environ, GOEXT_CACHE_DIR=str(cache), GOEXT_DEBUG_INDEX="1",
-               PYTHONPATH=str(REPO_ROOT / "common"))
+    env = dict(os.environ, GOEXT_CACHE_DIR=str(cache), GOEXT_DEBUG_INDEX="1", PYTHONPATH=str(REPO_ROOT / "common"))
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "goext_core", str(exe), str(core), *command],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "goext_core", str(exe), str(core), *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout, done.stderr, elapsed

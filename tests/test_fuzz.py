@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Unavailable
-from support import fuzz
+from support import Unavailable, fuzz
 from support.debuggers import REPO_ROOT, run_gdb, run_lldb
 
 QUICK_RUNS = int(os.environ.get("GOEXT_FUZZ_QUICK_RUNS", "320"))
@@ -83,8 +82,9 @@ def test_fuzz_in_debuggers(seeds: list[fuzz.FuzzSeed], debugger: str, tmp_path: 
         (tmp_path / "exe").write_bytes(exe)
         (tmp_path / "exe").chmod(0o755)
         try:
-            result = runner(["go goroutines", "go bt all", "go info"], exe=tmp_path / "exe", core=tmp_path / "core",
-                            timeout=180)
+            result = runner(
+                ["go goroutines", "go bt all", "go info"], exe=tmp_path / "exe", core=tmp_path / "core", timeout=180
+            )
         except Unavailable as exc:
             pytest.skip(str(exc))
         text = result.stdout + result.stderr
@@ -95,8 +95,14 @@ def test_fuzz_in_debuggers(seeds: list[fuzz.FuzzSeed], debugger: str, tmp_path: 
 # -- files that are not what they claim ----------------------------------------------------------
 def _cli(*args: str, module: str = "goext_core", timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "common"))
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -139,13 +145,26 @@ def _deep(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-@pytest.mark.parametrize("document", [
-    "[]", "null", "42", '"text"', "{}",
-    '{"format": "goext.snapshot/2", "target": null, "scheduler": null, "gc": null, "threads": null,'
-    ' "goroutines": null, "notes": null}',
-    "deep-list", "deep-object", "goroutines-as-object", "frame-of-wrong-type", "wrong-format", "not-json", "not-utf8",
-    "deadlock-as-list",
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        "[]",
+        "null",
+        "42",
+        '"text"',
+        "{}",
+        '{"format": "goext.snapshot/2", "target": null, "scheduler": null, "gc": null, "threads": null,'
+        ' "goroutines": null, "notes": null}',
+        "deep-list",
+        "deep-object",
+        "goroutines-as-object",
+        "frame-of-wrong-type",
+        "wrong-format",
+        "not-json",
+        "not-utf8",
+        "deadlock-as-list",
+    ],
+)
 def test_report_from_rejects_what_is_not_a_snapshot(seeds: list[fuzz.FuzzSeed], tmp_path: Path, document: str) -> None:
     valid = json.loads(_snapshot(seeds[0], tmp_path).read_text())
     bad = tmp_path / "bad.json"
@@ -176,8 +195,9 @@ def test_report_from_rejects_what_is_not_a_snapshot(seeds: list[fuzz.FuzzSeed], 
     else:
         bad.write_text(document)
     seed = seeds[0]
-    line = _one_error_line(_cli(str(seed.exe), str(seed.core), "report", "--html", str(tmp_path / "r.html"),
-                                "--from", str(bad)))
+    line = _one_error_line(
+        _cli(str(seed.exe), str(seed.core), "report", "--html", str(tmp_path / "r.html"), "--from", str(bad))
+    )
     assert str(bad) in line
     offline = _cli(str(bad), str(tmp_path / "r2.html"), module="goext_core.output.report")
     _one_error_line(offline)

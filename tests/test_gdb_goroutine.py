@@ -20,12 +20,13 @@ def test_goroutine_bt_on_a_core_shows_that_goroutines_frames(go_version, flavour
     artifact = kernel_core("zoo", go_version, flavour, "panic")
     parked = artifact.parsed().by_id()
     goid = next(g.id for g in parked.values() if any(f.function == "main.blockChanSend" for f in g.frames))
-    result = run_gdb([f"goroutine {goid} bt", "bt 1", "goroutine 99999 bt", "info goroutines"],
-                     exe=artifact.exe, core=artifact.core)
+    result = run_gdb(
+        [f"goroutine {goid} bt", "bt 1", "goroutine 99999 bt", "info goroutines"], exe=artifact.exe, core=artifact.core
+    )
     goroutine_bt, thread_bt, unknown, info = result.outputs
     functions = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) ", goroutine_bt, re.M)
     expected = [f.function for f in parked[goid].frames if not f.inlined]
-    assert functions[:len(expected)] == expected, goroutine_bt
+    assert functions[: len(expected)] == expected, goroutine_bt
     assert "runtime.raise" not in goroutine_bt  # the thread's own frame 0 is hidden
     assert "blockChanSend" not in thread_bt  # and everything is back afterwards
     assert "no goroutine with id 99999" in unknown and "Traceback" not in unknown

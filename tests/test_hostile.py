@@ -23,8 +23,8 @@ from typing import Any, Optional
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from goext_core.textsafe import unsafe_characters
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, run_gdb, run_lldb
@@ -43,8 +43,18 @@ FAKE_LINE = "\ngoroutine 1 [running]:\r"
 DEL_CHAR = "\x7f"
 SCRIPT_CLOSE = "</script><script>alert(1)</script><!--"
 IMG_ONERROR = "<img src=x onerror=alert(1)>"
-HOSTILE_STRING = ("goext-hostile:" + ESC_CLEAR_SCREEN + OSC_CLIPBOARD + OSC_TITLE + BELL + C1_SEQUENCE + BIDI_OVERRIDE
-                  + BIDI_ISOLATE + FAKE_LINE + DEL_CHAR)
+HOSTILE_STRING = (
+    "goext-hostile:"
+    + ESC_CLEAR_SCREEN
+    + OSC_CLIPBOARD
+    + OSC_TITLE
+    + BELL
+    + C1_SEQUENCE
+    + BIDI_OVERRIDE
+    + BIDI_ISOLATE
+    + FAKE_LINE
+    + DEL_CHAR
+)
 HOSTILE_MAP = {
     "key" + ESC_CLEAR_SCREEN: "value" + OSC_TITLE,
     "clip" + OSC_CLIPBOARD: "bell" + BELL,
@@ -55,11 +65,21 @@ HOSTILE_MAP = {
 }
 HOSTILE_ERROR = "error text" + OSC_CLIPBOARD + BIDI_OVERRIDE + ESC_CLEAR_SCREEN
 WRAPPED_ERROR = "wrapped" + OSC_TITLE + ": " + HOSTILE_ERROR
-HOSTILE_LABELS = {"label" + OSC_TITLE: "value" + OSC_CLIPBOARD + BIDI_OVERRIDE, "html" + IMG_ONERROR: SCRIPT_CLOSE + C1_SEQUENCE}
+HOSTILE_LABELS = {
+    "label" + OSC_TITLE: "value" + OSC_CLIPBOARD + BIDI_OVERRIDE,
+    "html" + IMG_ONERROR: SCRIPT_CLOSE + C1_SEQUENCE,
+}
 HOSTILE_FILE = "evil" + OSC_CLIPBOARD + OSC_TITLE + "\x1b[2J\u009b31m\u202eog.elif"
 
-GLOBALS = ("gHostileString", "gHostileHTML", "gHostileMap", "gHostileSlice", "gHostileRecord", "gHostileError",
-           "gWrappedError")
+GLOBALS = (
+    "gHostileString",
+    "gHostileHTML",
+    "gHostileMap",
+    "gHostileSlice",
+    "gHostileRecord",
+    "gHostileError",
+    "gWrappedError",
+)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -79,19 +99,20 @@ def _go_unquote(literal: str) -> str:
             out.append(simple[kind])
             index += 2
         elif kind == "x":
-            out.append(int(body[index + 2:index + 4], 16))
+            out.append(int(body[index + 2 : index + 4], 16))
             index += 4
         else:
             width = 4 if kind == "u" else 8
-            out += chr(int(body[index + 2:index + 2 + width], 16)).encode("utf-8")
+            out += chr(int(body[index + 2 : index + 2 + width], 16)).encode("utf-8")
             index += 2 + width
     return out.decode("utf-8")
 
 
 def _raw(outputs: dict[str, str]) -> list[str]:
     """Commands whose text holds a raw control, bidi or format character."""
-    return [f"{name}: {sorted(set(unsafe_characters(text)))!r}" for name, text in outputs.items()
-            if unsafe_characters(text)]
+    return [
+        f"{name}: {sorted(set(unsafe_characters(text)))!r}" for name, text in outputs.items() if unsafe_characters(text)
+    ]
 
 
 def _goroutine_running(program: GoProgram, function: str) -> int:
@@ -105,11 +126,21 @@ def _text_commands(program: GoProgram) -> list[str]:
     locals_goid = _goroutine_running(program, "main.holdHostileLocals")
     near_goid = _goroutine_running(program, "main.waitNearHostileSource")
     hostile_goid = _goroutine_running(program, "main.waitInHostileFile")
-    return (["go goroutines", "go goroutines -t 20", "go goroutines --group", "go bt", "go bt all", "go bt all --full"]
-            + [f"go print {name}" for name in GLOBALS]
-            + [f"go locals {locals_goid}", f"go args {locals_goid}", f"go list {near_goid}",
-               f"go list {hostile_goid}", "go list", "go info", "go info --modules", "go deadlock --waits",
-               "go threads"])
+    return (
+        ["go goroutines", "go goroutines -t 20", "go goroutines --group", "go bt", "go bt all", "go bt all --full"]
+        + [f"go print {name}" for name in GLOBALS]
+        + [
+            f"go locals {locals_goid}",
+            f"go args {locals_goid}",
+            f"go list {near_goid}",
+            f"go list {hostile_goid}",
+            "go list",
+            "go info",
+            "go info --modules",
+            "go deadlock --waits",
+            "go threads",
+        ]
+    )
 
 
 def _offline(program: GoProgram, command: str) -> str:
@@ -143,7 +174,8 @@ def test_offline_text_output_holds_no_raw_control_or_bidi_character(go_version, 
         return  # globals are found by name only through a symbol table or DWARF
     assert outputs["go print gHostileString"].strip() == (
         '"goext-hostile:\\x1b[2J\\x1b[H\\x1b]52;c;Z29leHQtcHduZWQ=\\a\\x1b]0;goext-title\\a\\a\\u009b31m\\u0085\\u009d'
-        '\\u202eesrever\\u202c\\u2066isolate\\u2069\\u200f\\u061c\\u200e\\ngoroutine 1 [running]:\\r\\x7f"')
+        '\\u202eesrever\\u202c\\u2066isolate\\u2069\\u200f\\u061c\\u200e\\ngoroutine 1 [running]:\\r\\x7f"'
+    )
     assert '"line\\ngoroutine 1 [running]:\\r": "del\\x7f"' in outputs["go print gHostileMap"]
     assert outputs["go print gWrappedError"].count("\n") == 1
     assert '"wrapped\\x1b]0;goext-title\\a: error text\\x1b]52;c;' in outputs["go print gWrappedError"]
@@ -165,12 +197,14 @@ def test_gdb_text_output_and_pretty_printers_hold_no_raw_control_character(go_ve
     require_gdb()
     artifact, program = _artifact(go_version, flavour)
     commands = _text_commands(program)
-    printed = [f"print 'main.{name}'" for name in GLOBALS] + ["print *'main.gHostileRecord'",
-                                                               "print $dtype('main.gWrappedError')"]
+    printed = [f"print 'main.{name}'" for name in GLOBALS] + [
+        "print *'main.gHostileRecord'",
+        "print $dtype('main.gWrappedError')",
+    ]
     result = run_gdb(commands + printed, exe=artifact.exe, core=artifact.core, env={"GOEXT_QUIET": "1"})
     assert result.completed == len(commands) + len(printed), result.transcript()[-3000:]
-    _check_debugger_outputs(commands, result.outputs[:len(commands)])
-    pretty = dict(zip(printed, result.outputs[len(commands):]))
+    _check_debugger_outputs(commands, result.outputs[: len(commands)])
+    pretty = dict(zip(printed, result.outputs[len(commands) :]))
     assert not _raw(pretty), "\n".join(_raw(pretty))
     assert "\\x1b]52;c;" in pretty["print 'main.gHostileString'"], pretty
     assert "\\u202eesrever" in pretty["print 'main.gHostileMap'"], pretty
@@ -186,17 +220,19 @@ def test_lldb_text_output_and_summaries_hold_no_raw_control_character(go_version
     commands = _text_commands(program)
     # lldb 16 makes no SBValue for a Go variable, so the summary and synthetic
     # providers are called the way lldb calls them, on a stand-in value.
-    probe = ("script import goext_lldb.printers as P; from goext_core.values.decode import type_system as T; "
-             "prog = P._program_factory(None); "
-             "V = lambda name, kind: type('V', (), {'GetNonSyntheticValue': lambda s: s, "
-             "'GetTypeName': lambda s: kind, 'GetLoadAddress': lambda s: T(prog).global_variable(name)[0]})(); "
-             "print('SUMMARY', P.summary(V('main.gHostileString', 'string'), {})); "
-             "print('SUMMARY', P.summary(V('main.gHostileMap', 'map[string]string'), {})); "
-             "kids = P.SyntheticChildren(V('main.gHostileMap', 'map[string]string'), {}); kids.update(); "
-             "print('CHILDREN', kids.items)")
+    probe = (
+        "script import goext_lldb.printers as P; from goext_core.values.decode import type_system as T; "
+        "prog = P._program_factory(None); "
+        "V = lambda name, kind: type('V', (), {'GetNonSyntheticValue': lambda s: s, "
+        "'GetTypeName': lambda s: kind, 'GetLoadAddress': lambda s: T(prog).global_variable(name)[0]})(); "
+        "print('SUMMARY', P.summary(V('main.gHostileString', 'string'), {})); "
+        "print('SUMMARY', P.summary(V('main.gHostileMap', 'map[string]string'), {})); "
+        "kids = P.SyntheticChildren(V('main.gHostileMap', 'map[string]string'), {}); kids.update(); "
+        "print('CHILDREN', kids.items)"
+    )
     result = run_lldb(commands + [probe], exe=artifact.exe, core=artifact.core, env={"GOEXT_QUIET": "1"})
     assert result.completed == len(commands) + 1, result.transcript()[-3000:]
-    _check_debugger_outputs(commands, result.outputs[:len(commands)])
+    _check_debugger_outputs(commands, result.outputs[: len(commands)])
     providers = result.outputs[-1]
     assert not unsafe_characters(providers), providers
     assert providers.count("SUMMARY") == 2 and "CHILDREN" in providers, providers
@@ -210,8 +246,10 @@ def test_lldb_text_output_and_summaries_hold_no_raw_control_character(go_version
 @pytest.mark.flavours("default")
 def test_json_output_round_trips_the_exact_strings(go_version, flavour, tmp_path):
     _, program = _artifact(go_version, flavour)
-    printed = {name: _offline(program, f"go print --json {name}") for name in ("gHostileString", "gHostileMap",
-                                                                               "gWrappedError")}
+    printed = {
+        name: _offline(program, f"go print --json {name}")
+        for name in ("gHostileString", "gHostileMap", "gWrappedError")
+    }
     assert not _raw(printed), "\n".join(_raw(printed))
     string = json.loads(printed["gHostileString"])
     assert _go_unquote(string["value"]) == HOSTILE_STRING
@@ -249,19 +287,34 @@ class _DevTools:
             os.dup2(from_browser_write, 4)
 
         self.process = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-pipe",
-             f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=wire_pipes, pass_fds=(3, 4))
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=wire_pipes,
+            pass_fds=(3, 4),
+        )
         os.close(to_browser_read)
         os.close(from_browser_write)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, params: Optional[dict[str, Any]] = None, session: Optional[str] = None,
-             timeout: float = 60.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: Optional[dict[str, Any]] = None, session: Optional[str] = None, timeout: float = 60.0
+    ) -> dict[str, Any]:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -279,8 +332,12 @@ class _DevTools:
 
     def _answer_dialogs(self, event: dict[str, Any]) -> None:
         if event.get("method") == "Page.javascriptDialogOpening":  # dismiss it, or the page blocks
-            message = {"id": 0, "method": "Page.handleJavaScriptDialog", "params": {"accept": False},
-                       "sessionId": event.get("sessionId")}
+            message = {
+                "id": 0,
+                "method": "Page.handleJavaScriptDialog",
+                "params": {"accept": False},
+                "sessionId": event.get("sessionId"),
+            }
             os.write(self._to_browser, json.dumps(message).encode() + b"\0")
 
     def _read_one(self, deadline: float) -> dict[str, Any]:
@@ -339,9 +396,14 @@ def _explore_report(page: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             tools.send("Page.navigate", {"url": page.as_uri()}, session=session)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                state = tools.send("Runtime.evaluate", {"expression": "document.body && "
-                                                        "document.body.getAttribute('data-rendered')",
-                                                        "returnByValue": True}, session=session)
+                state = tools.send(
+                    "Runtime.evaluate",
+                    {
+                        "expression": "document.body && document.body.getAttribute('data-rendered')",
+                        "returnByValue": True,
+                    },
+                    session=session,
+                )
                 if state["result"].get("value") == "yes":
                     break
                 time.sleep(0.2)
@@ -369,8 +431,7 @@ def _dialogs_and_errors(events: list[dict[str, Any]]) -> list[str]:
 @pytest.mark.e2e
 @pytest.mark.go_versions("1.27")
 @pytest.mark.flavours("default")
-def test_report_of_the_hostile_core_runs_no_injected_script_and_shows_the_literal_text(go_version, flavour,
-                                                                                       tmp_path):
+def test_report_of_the_hostile_core_runs_no_injected_script_and_shows_the_literal_text(go_version, flavour, tmp_path):
     _, program = _artifact(go_version, flavour)
     page = tmp_path / "report.html"
     assert _offline(program, f"go report --html {page} --locals").startswith("wrote ")
@@ -383,26 +444,78 @@ def test_report_of_the_hostile_core_runs_no_injected_script_and_shows_the_litera
 
 def _hostile_snapshot() -> dict[str, Any]:
     """A snapshot whose every string field is hostile: names, files, states, notes, locals."""
-    evil = SCRIPT_CLOSE + IMG_ONERROR + "\" onmouseover=\"alert(2)\" '><a href=\"javascript:alert(3)\">x</a>" + OSC_TITLE
-    frames = [{"function": "main.f" + evil, "file": "/src/" + evil + ".go", "line": 7, "pc": 4198400, "sp": 1,
-               "inlined": False, "stack": "goroutine",
-               "locals": [{"name": "v" + evil, "type": "string" + evil, "value": '"' + evil + '"', "kind": "string",
-                           "arg": False}]},
-              {"function": "runtime.goexit", "file": "/go/src/runtime/asm_amd64.s", "line": 1700, "pc": 4198500,
-               "sp": 2, "inlined": False, "stack": "goroutine"}]
-    goroutine = {"id": 1, "address": 0, "state": "chan receive" + evil, "status": 4, "wait_reason": evil,
-                 "wait_minutes": None, "locked_to_thread": False, "system": False, "thread": None, "m": None,
-                 "parent": None, "labels": {evil: evil}, "frames": frames,
-                 "created_by": {"function": "main.g" + evil, "file": evil, "line": 3, "goroutine": None},
-                 "error": None}
-    return {"format": "goext.snapshot/2",
-            "target": {"go_version": "go1.27" + evil, "goos": "linux", "goarch": "amd64",
-                       "executable": "/srv/" + evil, "core": "/srv/core" + evil, "has_dwarf": True, "build": None},
-            "scheduler": None, "gc": None,
-            "threads": [{"tid": 1, "pc": 1, "sp": 1, "m": 0, "goroutine": 1, "p": None, "role": evil,
-                         "locked_goroutine": None, "in_syscall": False, "in_cgo": False,
-                         "frames": [{"pc": 1, "function": evil, "location": evil}]}],
-            "goroutines": [goroutine], "notes": [evil]}
+    evil = SCRIPT_CLOSE + IMG_ONERROR + '" onmouseover="alert(2)" \'><a href="javascript:alert(3)">x</a>' + OSC_TITLE
+    frames = [
+        {
+            "function": "main.f" + evil,
+            "file": "/src/" + evil + ".go",
+            "line": 7,
+            "pc": 4198400,
+            "sp": 1,
+            "inlined": False,
+            "stack": "goroutine",
+            "locals": [
+                {"name": "v" + evil, "type": "string" + evil, "value": '"' + evil + '"', "kind": "string", "arg": False}
+            ],
+        },
+        {
+            "function": "runtime.goexit",
+            "file": "/go/src/runtime/asm_amd64.s",
+            "line": 1700,
+            "pc": 4198500,
+            "sp": 2,
+            "inlined": False,
+            "stack": "goroutine",
+        },
+    ]
+    goroutine = {
+        "id": 1,
+        "address": 0,
+        "state": "chan receive" + evil,
+        "status": 4,
+        "wait_reason": evil,
+        "wait_minutes": None,
+        "locked_to_thread": False,
+        "system": False,
+        "thread": None,
+        "m": None,
+        "parent": None,
+        "labels": {evil: evil},
+        "frames": frames,
+        "created_by": {"function": "main.g" + evil, "file": evil, "line": 3, "goroutine": None},
+        "error": None,
+    }
+    return {
+        "format": "goext.snapshot/2",
+        "target": {
+            "go_version": "go1.27" + evil,
+            "goos": "linux",
+            "goarch": "amd64",
+            "executable": "/srv/" + evil,
+            "core": "/srv/core" + evil,
+            "has_dwarf": True,
+            "build": None,
+        },
+        "scheduler": None,
+        "gc": None,
+        "threads": [
+            {
+                "tid": 1,
+                "pc": 1,
+                "sp": 1,
+                "m": 0,
+                "goroutine": 1,
+                "p": None,
+                "role": evil,
+                "locked_goroutine": None,
+                "in_syscall": False,
+                "in_cgo": False,
+                "frames": [{"pc": 1, "function": evil, "location": evil}],
+            }
+        ],
+        "goroutines": [goroutine],
+        "notes": [evil],
+    }
 
 
 @pytest.mark.e2e
@@ -411,9 +524,22 @@ def test_report_of_a_snapshot_with_html_everywhere_runs_no_injected_script(tmp_p
 
     page = tmp_path / "evil.html"
     snapshot = _hostile_snapshot()
-    deadlock = {"all_asleep": True, "user_goroutines": 1, "progressing": [], "cycles": [[1]], "notes": [],
-                "stuck": [{"goroutine": 1, "state": SCRIPT_CLOSE, "location": IMG_ONERROR,
-                           "waits_on": [IMG_ONERROR], "evidence": [SCRIPT_CLOSE]}]}
+    deadlock = {
+        "all_asleep": True,
+        "user_goroutines": 1,
+        "progressing": [],
+        "cycles": [[1]],
+        "notes": [],
+        "stuck": [
+            {
+                "goroutine": 1,
+                "state": SCRIPT_CLOSE,
+                "location": IMG_ONERROR,
+                "waits_on": [IMG_ONERROR],
+                "evidence": [SCRIPT_CLOSE],
+            }
+        ],
+    }
     write_report(str(page), snapshot, deadlock)
     found, events = _explore_report(page)
     assert found["rendered"] == "yes", found

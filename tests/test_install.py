@@ -47,7 +47,10 @@ class Sandbox:
     def install(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(
             ["bash", str(INSTALL), f"--{self.mode}", *args],
-            env=self.env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
             timeout=_INSTALL_TIMEOUT_S,
         )
         if check:
@@ -133,13 +136,21 @@ def test_user_install_is_loaded_by_plain_gdb_and_lldb(tmp_path: Path) -> None:
     sandbox.install("--no-packages")
     env = {**sandbox.env(), "GOEXT_QUIET": "1"}
     gdb = subprocess.run(
-        [require_gdb(), "-batch", "-ex", "go help"], env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120,
+        [require_gdb(), "-batch", "-ex", "go help"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "goext commands:" in gdb.stdout, gdb.stdout + gdb.stderr
     lldb = subprocess.run(
-        ["lldb", "-b", "-o", "go help"], env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=120,
+        ["lldb", "-b", "-o", "go help"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "goext commands:" in lldb.stdout, lldb.stdout + lldb.stderr
 
@@ -163,7 +174,7 @@ def test_existing_lldb_is_not_clobbered(sandbox: Sandbox) -> None:
     mine = link_dir / "lldb"
     lldb = lldb_binary()
     assert lldb is not None
-    mine.write_text(f"#!/bin/sh\nexec {lldb} \"$@\"\n")
+    mine.write_text(f'#!/bin/sh\nexec {lldb} "$@"\n')
     mine.chmod(0o755)
     before = mine.read_bytes()
     sandbox.install("--no-packages")
@@ -218,7 +229,9 @@ exit 1
 }
 
 
-def _run_with_stubs(tmp_path: Path, uid: int, missing: str, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+def _run_with_stubs(
+    tmp_path: Path, uid: int, missing: str, *args: str
+) -> tuple[subprocess.CompletedProcess, list[str]]:
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name, text in _STUBS.items():
@@ -226,13 +239,21 @@ def _run_with_stubs(tmp_path: Path, uid: int, missing: str, *args: str) -> tuple
         (stubs / name).chmod(0o755)
     log = tmp_path / "apt.log"
     env = {
-        "HOME": str(tmp_path), "PATH": f"{stubs}{os.pathsep}/usr/bin{os.pathsep}/bin", "CI": "true",
+        "HOME": str(tmp_path),
+        "PATH": f"{stubs}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "CI": "true",
         "GOEXT_INSTALL_ROOT": str(tmp_path / "root"),
-        "STUB_LOG": str(log), "STUB_UID": str(uid), "STUB_MISSING": missing,
+        "STUB_LOG": str(log),
+        "STUB_UID": str(uid),
+        "STUB_MISSING": missing,
     }
     done = subprocess.run(
-        ["bash", str(INSTALL), "--packages-only", *args], env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S,
+        ["bash", str(INSTALL), "--packages-only", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=_INSTALL_TIMEOUT_S,
     )
     return done, log.read_text().splitlines() if log.exists() else []
 

@@ -11,8 +11,8 @@ import re
 import pytest
 
 from goext_core.binary.elf import GoBinary
-from goext_core.runtime.dwarflayout import read_struct_layouts
 from goext_core.errors import UnsupportedError
+from goext_core.runtime.dwarflayout import read_struct_layouts
 from goext_core.runtime.layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS, WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, _from_table, load_layouts
 from support.build import build
@@ -28,7 +28,10 @@ def _minor(binary: GoBinary) -> int:
 def _as_table(structs: dict) -> dict[str, tuple[int, dict[str, tuple[int, int]]]]:
     """Layouts in the tables' shape: (size, {field: (offset, size)}) for the fields goext reads."""
     return {
-        name: (layout.size, {path: tuple(layout.fields[path]) for path in RUNTIME_FIELDS[name] if path in layout.fields})
+        name: (
+            layout.size,
+            {path: tuple(layout.fields[path]) for path in RUNTIME_FIELDS[name] if path in layout.fields},
+        )
         for name, layout in structs.items()
     }
 
@@ -40,7 +43,8 @@ def test_tables_match_dwarf(go_version, goarch):
         assert binary.arch == goarch
         minor = _minor(binary)
         assert goarch in LAYOUT_GOARCHES.get(minor, ()), (
-            f"no layout table for Go 1.{minor} {goarch}: run tools/gen_layout_tables.py")
+            f"no layout table for Go 1.{minor} {goarch}: run tools/gen_layout_tables.py"
+        )
         from_dwarf = _as_table(read_struct_layouts(binary.elf, RUNTIME_FIELDS))
     structs, source, notes = _from_table(minor, goarch, 8)
     assert (source, notes) == (f"table go1.{minor} {goarch}", [])
@@ -63,7 +67,7 @@ def test_wait_reason_tables_match_the_runtime(go_version, goarch):
 @pytest.mark.unit
 def test_tables_store_each_goarch_once_and_only_real_differences():
     assert sorted(LAYOUT_GOARCHES) == sorted(LAYOUTS) == sorted(WAIT_REASONS)
-    for minor, goarches in LAYOUT_GOARCHES.items():
+    for goarches in LAYOUT_GOARCHES.values():
         assert goarches[0] == BASE_GOARCH and len(set(goarches)) == len(goarches)
     for (minor, goarch), structs in ARCH_DIFFERENCES.items():
         assert goarch != BASE_GOARCH and goarch in LAYOUT_GOARCHES[minor]

@@ -12,9 +12,9 @@ import subprocess
 
 import pytest
 
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import build_snapshot
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.build import build
 from support.cores import _fixture_env, _kill, _no_core, _wait_ready, gcore_live
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
@@ -31,8 +31,15 @@ def test_attached_debuggers_agree_with_the_runtime(go_version, flavour, tmp_path
     exe = build("zoo", go_version, flavour)
     stdout_path, stderr_path = tmp_path / "stdout.txt", tmp_path / "traceback.txt"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        process = subprocess.Popen([str(exe), "wait"], cwd=tmp_path, env=_fixture_env(), stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=err, preexec_fn=_no_core)
+        process = subprocess.Popen(
+            [str(exe), "wait"],
+            cwd=tmp_path,
+            env=_fixture_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            preexec_fn=_no_core,
+        )
         try:
             _wait_ready(process, stdout_path)
             snapshots = {}

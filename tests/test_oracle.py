@@ -326,6 +326,7 @@ def test_garbage_is_kept_not_fatal() -> None:
 # ---------------------------------------------------------------------------
 # Real crashes
 
+
 def _at_least(version: str, floor: str) -> bool:
     return tuple(map(int, version.split("."))) >= tuple(map(int, floor.split(".")))
 
@@ -359,7 +360,16 @@ def test_zoo_panic_traceback(go_version: str) -> None:
     assert any(frame.inlined for g in tb.goroutines for frame in g.frames)
 
     states = {g.state for g in tb.goroutines}
-    expected = {"chan send", "chan receive", "select", "select (no cases)", "sync.Cond.Wait", "sleep", "syscall", "IO wait"}
+    expected = {
+        "chan send",
+        "chan receive",
+        "select",
+        "select (no cases)",
+        "sync.Cond.Wait",
+        "sleep",
+        "syscall",
+        "IO wait",
+    }
     assert expected <= states
     if go_version == "1.19":
         assert "semacquire" in states

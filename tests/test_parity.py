@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import build_snapshot
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 from support.oracle import parse_traceback
 from support.parity import compare
@@ -37,8 +37,11 @@ def _crashing_goroutine(traceback, default):
     return None
 
 
-@pytest.mark.parametrize("program,mode,arguments,crashing", SCENARIOS,
-                         ids=[f"{p}-{m}{'-' + '-'.join(a) if a else ''}" for p, m, a, _ in SCENARIOS])
+@pytest.mark.parametrize(
+    "program,mode,arguments,crashing",
+    SCENARIOS,
+    ids=[f"{p}-{m}{'-' + '-'.join(a) if a else ''}" for p, m, a, _ in SCENARIOS],
+)
 def test_snapshot_matches_runtime_traceback(program, mode, arguments, crashing, go_version, flavour):
     artifact = kernel_core(program, go_version, flavour, mode, arguments)
     traceback = parse_traceback(artifact.traceback.read_text(errors="replace"))

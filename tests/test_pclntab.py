@@ -22,11 +22,8 @@ from typing import Optional
 
 import pytest
 
-from unit_data.pclnprog_fixture import PROGRAM_DIR, Built, build_pclnprog
-
-from goext_core.binary.elf import GoBinary
 from goext_core.binary.buildinfo import go_version_tuple
-from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
+from goext_core.binary.elf import GoBinary
 from goext_core.binary.leb128 import encode_uleb128
 from goext_core.binary.pclntab import (
     FORMAT_GO12,
@@ -37,6 +34,8 @@ from goext_core.binary.pclntab import (
     SourceFrame,
     func_name_for_print,
 )
+from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
+from unit_data.pclnprog_fixture import PROGRAM_DIR, Built, build_pclnprog
 
 # Tests taking ``go_version``/``flavour`` run over the matrix tests/conftest.py
 # selects (--go-versions, --flavours, --quick); PIE builds are extra flavours
@@ -101,7 +100,7 @@ def _check_callers(version: str, flavour: str) -> None:
             frames = table.source_frames(pc - 1)
             assert frames, f"no function at {pc:#x}"
             got = [(f.function, f.file, f.line) for f in frames]
-            want = [(fn, file, line) for _, fn, file, line in stack[index:index + len(frames)]]
+            want = [(fn, file, line) for _, fn, file, line in stack[index : index + len(frames)]]
             assert got == want, f"go{version} {flavour} pc {pc:#x}"
             assert [f.inlined for f in frames] == [True] * (len(frames) - 1) + [False]
             inlined_seen += len(frames) - 1
@@ -185,7 +184,7 @@ def _shown_by_traceback(frame: SourceFrame) -> bool:
         return False
     if not name.startswith("runtime."):
         return True
-    rest = name[len("runtime."):]
+    rest = name[len("runtime.") :]
     return rest[:1].isupper() or name == "runtime.gopanic"
 
 
@@ -305,8 +304,9 @@ def _readelf_cfa_rows(path: Path) -> list[tuple[int, int, int]]:
     readelf = shutil.which("readelf")
     if readelf is None:
         pytest.skip("readelf (binutils) not installed")
-    done = subprocess.run([readelf, "--debug-dump=frames-interp", str(path)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [readelf, "--debug-dump=frames-interp", str(path)], capture_output=True, text=True, timeout=120
+    )
     rows = []
     fde = None
     for line in done.stdout.splitlines():
@@ -435,7 +435,7 @@ def test_truncated_table(matrix, tmp_path: Path) -> None:
     section = binary.section(".gopclntab")
     assert section is not None
     path = tmp_path / "cut"
-    path.write_bytes(built.path.read_bytes()[:section.offset + 64])
+    path.write_bytes(built.path.read_bytes()[: section.offset + 64])
     with pytest.raises(CorruptDataError) as caught:
         with GoBinary(str(path)) as cut:
             Pclntab.from_binary(cut)
@@ -566,7 +566,7 @@ def _build_go116_table(L: "_Layout") -> tuple[bytes, dict[int, bytes]]:
     pctab = len(blob.data)
     blob.put(b"\0")  # offset 0 means "no table"
     tables = []
-    for index, (name, size, frame, lines) in enumerate(_OLD_FUNCS):
+    for index, (_name, size, frame, lines) in enumerate(_OLD_FUNCS):
         pcsp = blob.put(_pcvalue_table([(0, 4), (frame, size - 4)])) - pctab
         pcfile = blob.put(_pcvalue_table([(0 if index != 1 else 1, size)])) - pctab
         pcln = blob.put(_pcvalue_table([(line, 8) for line in lines])) - pctab
@@ -594,8 +594,7 @@ def _build_go116_table(L: "_Layout") -> tuple[bytes, dict[int, bytes]]:
         entry += size
     L.pack_into("P", blob.data, functab + len(_OLD_FUNCS) * 2 * ptr, entry)
     L.pack_into("IBBBB", blob.data, header_at, 0xFFFFFFFA, 0, 0, 1, ptr)
-    L.pack_into("PPPPPPP", blob.data, header_at + 8, len(_OLD_FUNCS), 2,
-                     funcnametab, cutab, filetab, pctab, pclntab)
+    L.pack_into("PPPPPPP", blob.data, header_at + 8, len(_OLD_FUNCS), 2, funcnametab, cutab, filetab, pctab, pclntab)
     return bytes(blob.data), memory
 
 
@@ -603,7 +602,7 @@ def _reader(memory: dict[int, bytes]):
     def read(address: int, size: int) -> bytes:
         for start, data in memory.items():
             if start <= address and address + size <= start + len(data):
-                return data[address - start:address - start + size]
+                return data[address - start : address - start + size]
         from goext_core.errors import MemoryReadError
 
         raise MemoryReadError(address, size)
@@ -690,7 +689,9 @@ def test_performance_open_and_resolve(matrix) -> None:
     frames = sum(len(table.source_frames(pc)) for pc in pcs)
     resolved = time.perf_counter() - started
     size = built.path.stat().st_size
-    print(f"\n{size / 1e6:.1f} MB binary, {len(table)} funcs: open {opened * 1000:.1f} ms, "
-          f"10000 pcs -> {frames} frames in {resolved * 1000:.0f} ms")
+    print(
+        f"\n{size / 1e6:.1f} MB binary, {len(table)} funcs: open {opened * 1000:.1f} ms, "
+        f"10000 pcs -> {frames} frames in {resolved * 1000:.0f} ms"
+    )
     assert opened < 2.0
     assert resolved < 20.0

@@ -8,8 +8,8 @@ import pytest
 
 from goext_core import progress
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 
 

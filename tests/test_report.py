@@ -16,14 +16,21 @@ from pathlib import Path
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.report import main as report_main
 from goext_core.output.report import report_data
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 
-_CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                   "--disable-component-update", "--disable-sync", "--no-first-run")
+_CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 _BROWSER_TIMEOUT_S = 120
 
 
@@ -33,9 +40,13 @@ def _chromium() -> str:
         return found
     if os.geteuid() != 0:
         pytest.skip("chromium is not installed and installing it needs root (install.sh --test-deps)")
-    done = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                          capture_output=True, text=True, timeout=1800,
-                          env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+    )
     found = shutil.which("chromium")
     if done.returncode != 0 or not found:
         pytest.skip(f"could not install chromium: {done.stderr.strip()[-300:]}")
@@ -44,8 +55,12 @@ def _chromium() -> str:
 
 def _browse(page: Path, *args: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="goext-chromium-") as profile:
-        return subprocess.run([_chromium(), *_CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-                              capture_output=True, text=True, timeout=_BROWSER_TIMEOUT_S)
+        return subprocess.run(
+            [_chromium(), *_CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=_BROWSER_TIMEOUT_S,
+        )
 
 
 def _rendered_dom(page: Path) -> str:
@@ -93,19 +108,65 @@ def _synthetic_snapshot(count: int, big_groups: int, distinct: int) -> dict:
     goroutines = []
     for index in range(count):
         kind = index % big_groups if index < count - distinct else index
-        frames = [{"function": f"main.work{kind}_{depth}", "file": f"/src/app/w{kind % 40}.go", "line": 10 + depth,
-                   "pc": 0x401000 + depth, "sp": 0xc000010000, "inlined": False, "stack": "goroutine"}
-                  for depth in range(4 + kind % 12)]
-        frames.append({"function": "runtime.goexit", "file": "/go/src/runtime/asm_amd64.s", "line": 1700,
-                       "pc": 0x460000, "sp": 0, "inlined": False, "stack": "goroutine"})
-        goroutines.append({"id": index + 1, "address": 0, "state": ("chan receive", "select", "runnable")[kind % 3],
-                           "status": 4, "wait_reason": None, "wait_minutes": None, "locked_to_thread": False,
-                           "system": False, "thread": None, "m": None, "parent": None, "labels": {},
-                           "frames": frames, "created_by": None, "error": None})
-    return {"format": "goext.snapshot/2",
-            "target": {"go_version": "go1.27.3", "goos": "linux", "goarch": "amd64", "executable": "/srv/app",
-                       "core": "/srv/core", "has_dwarf": True, "build": None},
-            "scheduler": None, "gc": None, "threads": [], "goroutines": goroutines, "notes": []}
+        frames = [
+            {
+                "function": f"main.work{kind}_{depth}",
+                "file": f"/src/app/w{kind % 40}.go",
+                "line": 10 + depth,
+                "pc": 0x401000 + depth,
+                "sp": 0xC000010000,
+                "inlined": False,
+                "stack": "goroutine",
+            }
+            for depth in range(4 + kind % 12)
+        ]
+        frames.append(
+            {
+                "function": "runtime.goexit",
+                "file": "/go/src/runtime/asm_amd64.s",
+                "line": 1700,
+                "pc": 0x460000,
+                "sp": 0,
+                "inlined": False,
+                "stack": "goroutine",
+            }
+        )
+        goroutines.append(
+            {
+                "id": index + 1,
+                "address": 0,
+                "state": ("chan receive", "select", "runnable")[kind % 3],
+                "status": 4,
+                "wait_reason": None,
+                "wait_minutes": None,
+                "locked_to_thread": False,
+                "system": False,
+                "thread": None,
+                "m": None,
+                "parent": None,
+                "labels": {},
+                "frames": frames,
+                "created_by": None,
+                "error": None,
+            }
+        )
+    return {
+        "format": "goext.snapshot/2",
+        "target": {
+            "go_version": "go1.27.3",
+            "goos": "linux",
+            "goarch": "amd64",
+            "executable": "/srv/app",
+            "core": "/srv/core",
+            "has_dwarf": True,
+            "build": None,
+        },
+        "scheduler": None,
+        "gc": None,
+        "threads": [],
+        "goroutines": goroutines,
+        "notes": [],
+    }
 
 
 @pytest.mark.e2e

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
 from goext_core.runtime.sched import read_sched, read_threads
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 
@@ -24,8 +24,7 @@ def _program(go_version: str, flavour: str) -> GoProgram:
 
 def _by_start(program: GoProgram, function: str) -> list:
     """Goroutines running ``function`` (the start pc may be a go-statement wrapper)."""
-    return [r for r in program.goroutines()
-            if any(frame.function == function for frame in program.stack(r).frames)]
+    return [r for r in program.goroutines() if any(frame.function == function for frame in program.stack(r).frames)]
 
 
 @pytest.mark.go_versions(*VERSIONS)
@@ -77,8 +76,10 @@ def test_threads_show_m_goroutine_and_p(go_version, flavour):
     assert locked == {t.lockedg for t in threads if t.lockedg is not None}
     crashing = [t for t in threads if t.goroutine == 1]
     assert crashing and crashing[0].p is not None
-    assert any(frame["function"] == "main.crash" for frame in
-               read_threads(program, frames=40)[threads.index(crashing[0])].frames)
+    assert any(
+        frame["function"] == "main.crash"
+        for frame in read_threads(program, frames=40)[threads.index(crashing[0])].frames
+    )
 
     out: list[str] = []
     assert dispatch(Context(lambda: program), "threads", "", out.append)

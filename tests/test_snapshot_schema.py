@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
-from goext_core.program import GoProgram
 from goext_core.output.snapshot import FORMAT, build_snapshot, schema
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -32,10 +32,14 @@ def _validate(instance: Any, node: dict, root: dict, path: str = "$") -> list[st
     kinds = node.get("type")
     if kinds is not None:
         kinds = [kinds] if isinstance(kinds, str) else kinds
-        checks = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
-                  "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
-                  "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-                  "null": lambda v: v is None}
+        checks = {
+            "object": lambda v: isinstance(v, dict),
+            "array": lambda v: isinstance(v, list),
+            "string": lambda v: isinstance(v, str),
+            "boolean": lambda v: isinstance(v, bool),
+            "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "null": lambda v: v is None,
+        }
         if not any(checks[k](instance) for k in kinds):
             return [f"{path}: {instance!r:.60} is not {kinds}"]
     if "const" in node and instance != node["const"]:

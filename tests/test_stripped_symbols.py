@@ -32,8 +32,10 @@ def _name(pkg: str, name: str) -> re.Pattern[str]:
 
 @pytest.mark.unit
 def test_symbol_file_layout(tmp_path):
-    symbols = [FunctionSymbol("main.main", 0x401000, 0x40, ((1, 0), (8, 8), (0x40, 24))),
-               FunctionSymbol("runtime.goexit", 0x401040, 0x10, ((0x10, 0),))]
+    symbols = [
+        FunctionSymbol("main.main", 0x401000, 0x40, ((1, 0), (8, 8), (0x40, 24))),
+        FunctionSymbol("runtime.goexit", 0x401040, 0x10, ((0x10, 0),)),
+    ]
     image = build_symbol_file(symbols, "amd64", build_id="0123456789abcdef", entry=0x401000, cfi=True)
     path = tmp_path / "x.sym"
     path.write_bytes(image)
@@ -125,8 +127,12 @@ def test_gdb_own_bt_on_stripped_core(go_version, flavour, tmp_path):
     with GoBinary(str(artifact.exe)) as binary:
         assert binary.symbol("main.main") is None and not binary.has_dwarf()
         main_entry = Pclntab.from_binary(binary).func_by_name("main.main").entry
-    run = run_gdb(["bt", f"info symbol {main_entry:#x}", "break main.main", "go symbols"],
-                  exe=artifact.exe, core=artifact.core, env={"GOEXT_CACHE_DIR": str(tmp_path)})
+    run = run_gdb(
+        ["bt", f"info symbol {main_entry:#x}", "break main.main", "go symbols"],
+        exe=artifact.exe,
+        core=artifact.core,
+        env={"GOEXT_CACHE_DIR": str(tmp_path)},
+    )
     bt, info, brk, symbols = run.outputs
     assert "<signal handler called>" in bt, run.transcript()
     for pkg, name in (("runtime", "sigtramp"), ("runtime", "gopanic"), ("main", "panicNested"), ("main", "main")):
@@ -157,8 +163,7 @@ def test_gdb_auto_symbols_can_be_turned_off(go_version, flavour, tmp_path):
 @pytest.mark.flavours("stripped")
 def test_lldb_bt_after_go_symbols(go_version, flavour, tmp_path):
     artifact = kernel_core("zoo", go_version, flavour, "panic")
-    run = run_lldb(["go symbols", "bt 3"], exe=artifact.exe, core=artifact.core,
-                   env={"GOEXT_CACHE_DIR": str(tmp_path)})
+    run = run_lldb(["go symbols", "bt 3"], exe=artifact.exe, core=artifact.core, env={"GOEXT_CACHE_DIR": str(tmp_path)})
     symbols, bt = run.outputs
     assert "loaded" in symbols, run.transcript()
     assert "runtime.raise" in bt and "runtime.dieFromSignal" in bt, bt

@@ -9,16 +9,24 @@ import unicodedata
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.values.formatters import format_value
 from goext_core.output.report import _embedded_json, render_html
-from goext_core.textsafe import (escape_char, is_terminal_safe, json_for_terminal, safe_field, safe_output,
-                                 unsafe_characters)
+from goext_core.textsafe import (
+    escape_char,
+    is_terminal_safe,
+    json_for_terminal,
+    safe_field,
+    safe_output,
+    unsafe_characters,
+)
+from goext_core.values.formatters import format_value
 from goext_core.values.model import Value, quote_go_string
 
 pytestmark = pytest.mark.unit
 
-HOSTILE = ("\x1b[2J\x1b]52;c;Z29leHQ=\x07\x1b]0;title\x07\a\u009b31m\u0085\x7f\u202eevil\u202c"
-           "\u2066iso\u2069\u200e\u200f\u061c\u200b\ufeff\u2028\u2029\U000e0041\udc9b\r\x00")
+HOSTILE = (
+    "\x1b[2J\x1b]52;c;Z29leHQ=\x07\x1b]0;title\x07\a\u009b31m\u0085\x7f\u202eevil\u202c"
+    "\u2066iso\u2069\u200e\u200f\u061c\u200b\ufeff\u2028\u2029\U000e0041\udc9b\r\x00"
+)
 
 
 def test_escapes_are_spelled_as_go_quote_spells_them() -> None:
@@ -34,8 +42,10 @@ def test_escapes_are_spelled_as_go_quote_spells_them() -> None:
 def test_field_escapes_every_control_bidi_and_format_character() -> None:
     text = safe_field(HOSTILE + "\n\t")
     assert is_terminal_safe(text, keep_layout=False)
-    assert text == ("\\x1b[2J\\x1b]52;c;Z29leHQ=\\a\\x1b]0;title\\a\\a\\u009b31m\\u0085\\x7f\\u202eevil\\u202c"
-                    "\\u2066iso\\u2069\\u200e\\u200f\\u061c\\u200b\\ufeff\\u2028\\u2029\\U000e0041\\x9b\\r\\x00\\n\\t")
+    assert text == (
+        "\\x1b[2J\\x1b]52;c;Z29leHQ=\\a\\x1b]0;title\\a\\a\\u009b31m\\u0085\\x7f\\u202eevil\\u202c"
+        "\\u2066iso\\u2069\\u200e\\u200f\\u061c\\u200b\\ufeff\\u2028\\u2029\\U000e0041\\x9b\\r\\x00\\n\\t"
+    )
 
 
 def test_output_keeps_layout_newlines_and_tabs_only() -> None:
@@ -46,9 +56,11 @@ def test_output_keeps_layout_newlines_and_tabs_only() -> None:
 
 @pytest.mark.parametrize("category", ["Cc", "Cf", "Zl", "Zp"])
 def test_every_control_and_format_code_point_of_this_unicode_is_escaped(category: str) -> None:
-    missed = [f"U+{code:04X}" for code in range(0x110000)
-              if unicodedata.category(chr(code)) == category and chr(code) not in "\n\t"
-              and is_terminal_safe(chr(code))]
+    missed = [
+        f"U+{code:04X}"
+        for code in range(0x110000)
+        if unicodedata.category(chr(code)) == category and chr(code) not in "\n\t" and is_terminal_safe(chr(code))
+    ]
     assert not missed, missed
 
 
@@ -60,7 +72,7 @@ def test_ordinary_text_passes_unchanged_and_escaping_is_idempotent() -> None:
 
 
 def test_go_quoted_strings_escape_c1_bidi_and_format_characters() -> None:
-    quoted = quote_go_string("a\u009b\u202e\u2066\x1b\"\\".encode() + b"\xff")
+    quoted = quote_go_string('a\u009b\u202e\u2066\x1b"\\'.encode() + b"\xff")
     assert quoted == '"a\\u009b\\u202e\\u2066\\x1b\\"\\\\\\xff"'
     assert safe_output(quoted) == quoted
 
@@ -98,8 +110,10 @@ def test_dispatch_writes_nothing_raw_even_when_a_renderer_forgets() -> None:
 
 
 def test_report_data_block_holds_no_markup_and_parses_back_exactly() -> None:
-    data = {"target": {"executable": "/srv/</title><script>alert(1)</script>@DATA@"},
-            "x": "</script><!--<script>&amp;\u2028<img src=x onerror=alert(1)>"}
+    data = {
+        "target": {"executable": "/srv/</title><script>alert(1)</script>@DATA@"},
+        "x": "</script><!--<script>&amp;\u2028<img src=x onerror=alert(1)>",
+    }
     block = _embedded_json(data)
     assert "<" not in block and ">" not in block and "&" not in block
     assert json.loads(block) == data

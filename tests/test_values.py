@@ -15,8 +15,8 @@ import re
 import pytest
 
 from goext_core.commands import Context, dispatch
-from goext_core.target.core import CoreTarget
 from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
 from goext_core.values.decode import frame_locals_json
 from support.cores import kernel_core
 
@@ -25,12 +25,28 @@ VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 # name -> exact text, or a compiled pattern that must match the whole text.
 PTR = r"0x[0-9a-f]+"
 GLOBALS: dict[str, object] = {
-    "gInt": "-42", "gInt8": "-8", "gInt16": "-1600", "gInt32": "-320000", "gInt64": "-6400000000",
-    "gUint": "42", "gUint8": "200", "gUint16": "65000", "gUint32": "4000000000",
-    "gUint64": "18000000000000000000", "gUintptr": "0xdeadbeef", "gByte": "103", "gRune": "19990",
-    "gFloat32": "3.25", "gFloat64": "-2.5e+10", "gComplex64": "(1.5-2i)", "gComplex128": "(-3.25+4.5i)",
-    "gBoolTrue": "true", "gBoolFalse": "false",
-    "gString": '"hello, zoo"', "gEmptyString": '""', "gUnicodeString": '"héllo, 世界 🦫"',
+    "gInt": "-42",
+    "gInt8": "-8",
+    "gInt16": "-1600",
+    "gInt32": "-320000",
+    "gInt64": "-6400000000",
+    "gUint": "42",
+    "gUint8": "200",
+    "gUint16": "65000",
+    "gUint32": "4000000000",
+    "gUint64": "18000000000000000000",
+    "gUintptr": "0xdeadbeef",
+    "gByte": "103",
+    "gRune": "19990",
+    "gFloat32": "3.25",
+    "gFloat64": "-2.5e+10",
+    "gComplex64": "(1.5-2i)",
+    "gComplex128": "(-3.25+4.5i)",
+    "gBoolTrue": "true",
+    "gBoolFalse": "false",
+    "gString": '"hello, zoo"',
+    "gEmptyString": '""',
+    "gUnicodeString": '"héllo, 世界 🦫"',
     "gLongString": re.compile(r'"(long-string-){21}long"…\(944 more\)'),
     "gSlice": "[]int len 5 cap 5 [1, 2, 3, 4, 5]",
     "gEmptySlice": "[]int len 0 cap 0 []",
@@ -40,9 +56,11 @@ GLOBALS: dict[str, object] = {
     "gSubSlice": "[]int len 2 cap 4 [2, 3]",
     "gSliceOfSlices": "[][]int len 3 cap 3 [[1], [2, 3], []]",
     "gStructSlice": "[]main.Point len 2 cap 2 [{X: 1, Y: 2}, {X: 3, Y: 4}]",
-    "gPointerSlice": re.compile(rf"\[\]\*main\.Point len 3 cap \d+ \[\(\*main\.Point\)\({PTR}\) → \{{X: 0, Y: 0\}}, "
-                                rf"\(\*main\.Point\)\({PTR}\) → \{{X: 1, Y: -1\}}, "
-                                rf"\(\*main\.Point\)\({PTR}\) → \{{X: 2, Y: -2\}}\]"),
+    "gPointerSlice": re.compile(
+        rf"\[\]\*main\.Point len 3 cap \d+ \[\(\*main\.Point\)\({PTR}\) → \{{X: 0, Y: 0\}}, "
+        rf"\(\*main\.Point\)\({PTR}\) → \{{X: 1, Y: -1\}}, "
+        rf"\(\*main\.Point\)\({PTR}\) → \{{X: 2, Y: -2\}}\]"
+    ),
     "gInterfaceSlice": '[]interface {} len 5 cap 5 [int(1), string("two"), float64(3), nil, main.Point({X: 5, Y: 6})]',
     "gArray": "[5]int{10, 20, 30, 40, 50}",
     "gMatrix": "[3][4]int{[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]}",
@@ -72,8 +90,9 @@ GLOBALS: dict[str, object] = {
     "gStringer": "main.Color(2)",
     "gError": '*errors.errorString("plain error")',
     "gWrappedError": '*fmt.wrapError("wrapped once: plain error" wraps *errors.errorString)',
-    "gDoubleWrapped": ('*fmt.wrapError("wrapped twice: wrapped once: plain error" '
-                       'wraps *fmt.wrapError → *errors.errorString)'),
+    "gDoubleWrapped": (
+        '*fmt.wrapError("wrapped twice: wrapped once: plain error" wraps *fmt.wrapError → *errors.errorString)'
+    ),
     "gNilError": "nil",
     "gTypedNilError": "*main.ZooError(nil)",
     "gCustomError": re.compile(rf'\*main\.ZooError\(\(\*main\.ZooError\)\({PTR}\) → \{{Code: 7, Op: "feeding"\}}\)'),
@@ -82,13 +101,19 @@ GLOBALS: dict[str, object] = {
     "gNilPtr": "nil",
     "gPtrPtr": re.compile(rf"\(\*\*int\)\({PTR}\) → \(\*int\)\({PTR}\) → -42"),
     "gPointPtr": re.compile(rf"\(\*main\.Point\)\({PTR}\) → \{{X: 21, Y: 22\}}"),
-    "gCycleA": re.compile(rf'\(\*main\.Node\)\(({PTR})\) → \{{Name: "A", Value: 1, Next: \(\*main\.Node\)\({PTR}\) → '
-                          rf'\{{Name: "B", Value: 2, Next: \(\*main\.Node\)\(\1\)( <cycle>)?\}}\}}'),
-    "gSelfLoop": re.compile(rf'\(\*main\.Node\)\(({PTR})\) → \{{Name: "self", Value: 3, '
-                            rf'Next: \(\*main\.Node\)\(\1\) <cycle>\}}'),
-    "gDerived": re.compile(rf'main\.Derived\{{Base \(embedded\): \{{ID: 99, Tag: "embedded"\}}, '
-                           rf'Inner \(embedded\): \(\*main\.Inner\)\({PTR}\) → \{{A: 1, B: 2\}}, Name: "derived", '
-                           rf'Scores: \[90, 80\], Meta: \["k": 1\]\}}'),
+    "gCycleA": re.compile(
+        rf'\(\*main\.Node\)\(({PTR})\) → \{{Name: "A", Value: 1, Next: \(\*main\.Node\)\({PTR}\) → '
+        rf'\{{Name: "B", Value: 2, Next: \(\*main\.Node\)\(\1\)( <cycle>)?\}}\}}'
+    ),
+    "gSelfLoop": re.compile(
+        rf'\(\*main\.Node\)\(({PTR})\) → \{{Name: "self", Value: 3, '
+        rf"Next: \(\*main\.Node\)\(\1\) <cycle>\}}"
+    ),
+    "gDerived": re.compile(
+        rf'main\.Derived\{{Base \(embedded\): \{{ID: 99, Tag: "embedded"\}}, '
+        rf'Inner \(embedded\): \(\*main\.Inner\)\({PTR}\) → \{{A: 1, B: 2\}}, Name: "derived", '
+        rf'Scores: \[90, 80\], Meta: \["k": 1\]\}}'
+    ),
     "gEmptyStruct": "struct {}{}",
     "gPairInt": 'main.Pair[string,int]{Key: "answer", Value: 42}',
     "gPairPoint": "main.Pair[int,main.Point]{Key: 1, Value: {X: 2, Y: 3}}",
@@ -122,26 +147,40 @@ MAPS: dict[str, set[tuple[str, str]]] = {
     "gStructMap": {('"origin"', "{X: 0, Y: 0}"), ('"unit"', "{X: 1, Y: 1}")},
     "gPointKeyMap": {("{X: 1, Y: 2}", '"a"'), ("{X: 3, Y: 4}", '"b"')},
     "gNestedMap": {('"outer"', '["inner": 1]'), ('"empty"', "[]")},
-    "gInterfaceMap": {("int(1)", 'string("one")'), ('string("two")', "float64(2)"),
-                      ("main.Point({X: 1, Y: 1})", "nil")},
+    "gInterfaceMap": {
+        ("int(1)", 'string("one")'),
+        ('string("two")', "float64(2)"),
+        ("main.Point({X: 1, Y: 1})", "nil"),
+    },
     # 1500 inserted, every third deleted (i % 3 == 0): 1000 left.
     "gBigMap": {(str(i), f'"value-{i:04d}"') for i in range(1500) if i % 3},
     "gGrowingMap": {(str(i), str(i * i)) for i in range(1665)},
 }
 
 LOCALS: dict[str, object] = {
-    "localInt": "1234", "localInt8": "-5", "localUint64": "9223372036854775808", "localFloat": "2.75",
-    "localComplex": "(1+2i)", "localBool": "true", "localString": '"local string"',
-    "localUnicode": '"ünïcödé 字"', "localSlice": "[]int len 3 cap 3 [7, 8, 9]",
-    "localArray": '[3]string{"l1", "l2", "l3"}', "localMap": 'map[string]int len 2 ["a": 1, "b": 2]',
+    "localInt": "1234",
+    "localInt8": "-5",
+    "localUint64": "9223372036854775808",
+    "localFloat": "2.75",
+    "localComplex": "(1+2i)",
+    "localBool": "true",
+    "localString": '"local string"',
+    "localUnicode": '"ünïcödé 字"',
+    "localSlice": "[]int len 3 cap 3 [7, 8, 9]",
+    "localArray": '[3]string{"l1", "l2", "l3"}',
+    "localMap": 'map[string]int len 2 ["a": 1, "b": 2]',
     "localStruct": "main.Point{X: 100, Y: 200}",
     "localPtr": re.compile(rf"\(\*main\.Point\)\({PTR}\) → \{{X: -1, Y: -2\}}"),
-    "localIface": "main.Rect({W: 1, H: 2})", "localShape": "main.Rect({W: 6, H: 7})",
-    "localErr": '*fmt.wrapError("local: plain error" wraps *errors.errorString)', "localNilErr": "nil",
-    "localChan": "chan int {len 1 cap 3, [5]}", "localFunc": "main.holdLocals.func1",
-    "localDuration": "3s", "localColor": "2",
+    "localIface": "main.Rect({W: 1, H: 2})",
+    "localShape": "main.Rect({W: 6, H: 7})",
+    "localErr": '*fmt.wrapError("local: plain error" wraps *errors.errorString)',
+    "localNilErr": "nil",
+    "localChan": "chan int {len 1 cap 3, [5]}",
+    "localFunc": "main.holdLocals.func1",
+    "localDuration": "3s",
+    "localColor": "2",
     "localDerived": 'main.Derived{Base (embedded): {ID: 5, Tag: ""}, Inner (embedded): nil, Name: "local-derived", '
-                    'Scores: nil, Meta: nil}',
+    "Scores: nil, Meta: nil}",
 }
 
 
@@ -253,8 +292,13 @@ def test_locals_of_a_parked_goroutine(programs, go_version, flavour):
     frame_index = [f.function for f in program.stack(record).frames].index("main.holdLocals")
     rows = frame_locals_json(program, record, frame_index)
     by_name = {row["name"]: row for row in rows}
-    assert by_name["localChan"] == {"name": "localChan", "type": "chan int", "value": "chan int {len 1 cap 3, [5]}",
-                                    "kind": "chan", "arg": False}
+    assert by_name["localChan"] == {
+        "name": "localChan",
+        "type": "chan int",
+        "value": "chan int {len 1 cap 3, [5]}",
+        "kind": "chan",
+        "arg": False,
+    }
     assert by_name["ch"]["arg"] is True
 
 
@@ -320,18 +364,29 @@ def test_stripped_binaries_decode_through_runtime_types(programs, go_version, fl
         # build's sections start elsewhere).
         address = unstripped.binary.symbol(name)
         for section in unstripped.binary.sections():
-            if section.name in (".data", ".noptrdata", ".bss", ".noptrbss") and \
-                    section.address <= address < section.address + section.size:
+            if (
+                section.name in (".data", ".noptrdata", ".bss", ".noptrbss")
+                and section.address <= address < section.address + section.size
+            ):
                 return program.binary.section(section.name).address + address - section.address
         raise AssertionError(f"{name} is in no data section")
 
-    assert run(program, "print", f"--type main.Shape {address_of('main.gShape'):#x}").strip() == \
-        "main.Rect({W: 3, H: 4})"
-    assert run(program, "print", f"--type 'interface {{}}' {address_of('main.gIfaceSlice'):#x}").strip() == \
-        '[]string(["in", "iface"])'
-    assert run(program, "print", f"--type error {address_of('main.gError'):#x}").strip() == \
-        '*errors.errorString("plain error")'
-    assert run(program, "print", f"--type main.Point {address_of('main.gPointArray'):#x}").strip() == \
-        "main.Point{X: 7, Y: 8}"
-    assert run(program, "print", f"--type 'map[string]int' {address_of('main.gSmallMap'):#x}").strip() == \
-        'map[string]int len 3 ["one": 1, "three": 3, "two": 2]'
+    assert (
+        run(program, "print", f"--type main.Shape {address_of('main.gShape'):#x}").strip() == "main.Rect({W: 3, H: 4})"
+    )
+    assert (
+        run(program, "print", f"--type 'interface {{}}' {address_of('main.gIfaceSlice'):#x}").strip()
+        == '[]string(["in", "iface"])'
+    )
+    assert (
+        run(program, "print", f"--type error {address_of('main.gError'):#x}").strip()
+        == '*errors.errorString("plain error")'
+    )
+    assert (
+        run(program, "print", f"--type main.Point {address_of('main.gPointArray'):#x}").strip()
+        == "main.Point{X: 7, Y: 8}"
+    )
+    assert (
+        run(program, "print", f"--type 'map[string]int' {address_of('main.gSmallMap'):#x}").strip()
+        == 'map[string]int len 3 ["one": 1, "three": 3, "two": 2]'
+    )

@@ -15,12 +15,41 @@ from support.debuggers import GDB_ENTRY, require_gdb, run_gdb, run_lldb
 from test_values import GLOBALS, LOCALS, VERSIONS, matches
 
 # A cross-section of kinds (every kind and recognizer at least once).
-SAMPLE = ("gInt8", "gUint64", "gFloat64", "gComplex64", "gString", "gLongString", "gSlice", "gNilSlice",
-          "gInterfaceSlice", "gCube", "gEmptyMap", "gBufferedChan", "gClosedChan", "gIfacePointer", "gShape",
-          "gNilShape", "gDoubleWrapped", "gTypedNilError", "gPtrPtr", "gSelfLoop", "gDerived", "gPairPoint",
-          "gFunc", "gTime", "gDuration", "gLockedMutex", "gReadLocked", "gWaitGroup", "gAtomicValue")
-MAP_ENTRIES = {"gSmallMap": ('"one": 1', '"two": 2', '"three": 3'),
-               "gStructMap": ('"origin": {X: 0, Y: 0}', '"unit": {X: 1, Y: 1}')}
+SAMPLE = (
+    "gInt8",
+    "gUint64",
+    "gFloat64",
+    "gComplex64",
+    "gString",
+    "gLongString",
+    "gSlice",
+    "gNilSlice",
+    "gInterfaceSlice",
+    "gCube",
+    "gEmptyMap",
+    "gBufferedChan",
+    "gClosedChan",
+    "gIfacePointer",
+    "gShape",
+    "gNilShape",
+    "gDoubleWrapped",
+    "gTypedNilError",
+    "gPtrPtr",
+    "gSelfLoop",
+    "gDerived",
+    "gPairPoint",
+    "gFunc",
+    "gTime",
+    "gDuration",
+    "gLockedMutex",
+    "gReadLocked",
+    "gWaitGroup",
+    "gAtomicValue",
+)
+MAP_ENTRIES = {
+    "gSmallMap": ('"one": 1', '"two": 2', '"three": 3'),
+    "gStructMap": ('"origin": {X: 0, Y: 0}', '"unit": {X: 1, Y: 1}'),
+}
 
 
 def _holdlocals_goid(artifact) -> int:
@@ -45,12 +74,13 @@ def test_go_print_in_gdb_equals_the_source(go_version, flavour):
     require_gdb()
     artifact = kernel_core("zoo", go_version, flavour, "panic")
     goid = _holdlocals_goid(artifact)
-    commands = [f"go print {name}" for name in SAMPLE] + [f"go print {name}" for name in MAP_ENTRIES] + \
-        [f"go locals {goid}"]
+    commands = (
+        [f"go print {name}" for name in SAMPLE] + [f"go print {name}" for name in MAP_ENTRIES] + [f"go locals {goid}"]
+    )
     result = run_gdb(commands, exe=artifact.exe, core=artifact.core)
     outputs = result.outputs
     wrong = _check_outputs(outputs, SAMPLE)
-    for name, output in zip(MAP_ENTRIES, outputs[len(SAMPLE):]):
+    for name, output in zip(MAP_ENTRIES, outputs[len(SAMPLE) :]):
         wrong += [f"{name}: {entry} missing" for entry in MAP_ENTRIES[name] if entry not in output]
     if flavour == "noopt":
         wrong += _locals_wrong(outputs[-1])
@@ -74,8 +104,11 @@ def test_go_print_in_lldb_equals_the_source(go_version, flavour):
 
 def _locals_wrong(text: str) -> list[str]:
     got = dict(re.findall(r"^  (\w+) = (.*)$", text, re.M))
-    return [f"local {name}: {got.get(name)!r}" for name, want in LOCALS.items()
-            if got.get(name) is None or not matches(want, got[name])]
+    return [
+        f"local {name}: {got.get(name)!r}"
+        for name, want in LOCALS.items()
+        if got.get(name) is None or not matches(want, got[name])
+    ]
 
 
 @pytest.mark.e2e
@@ -85,10 +118,20 @@ def _locals_wrong(text: str) -> list[str]:
 def test_gdb_printers_and_functions(go_version, flavour):
     require_gdb()
     artifact = kernel_core("zoo", go_version, flavour, "panic")
-    commands = ["print 'main.gSmallMap'", "print 'main.gStringSlice'", "print 'main.gShape'", "print 'main.gTime'",
-                "print $len('main.gBigMap')", "print $cap('main.gSubSlice')", "print $dtype('main.gShape')",
-                "print $dtype('main.gNilError')", "print $len('main.gBufferedChan')", "info pretty-printer",
-                "disable pretty-printer .* goext-go", "print 'main.gShape'"]
+    commands = [
+        "print 'main.gSmallMap'",
+        "print 'main.gStringSlice'",
+        "print 'main.gShape'",
+        "print 'main.gTime'",
+        "print $len('main.gBigMap')",
+        "print $cap('main.gSubSlice')",
+        "print $dtype('main.gShape')",
+        "print $dtype('main.gNilError')",
+        "print $len('main.gBufferedChan')",
+        "info pretty-printer",
+        "disable pretty-printer .* goext-go",
+        "print 'main.gShape'",
+    ]
     outputs = run_gdb(commands, exe=artifact.exe, core=artifact.core).outputs
     small_map, strings, shape, when, big_len, sub_cap, dtype, nil_dtype, chan_len, listing, _, raw = outputs
     assert small_map.startswith("$1 = map[string]int len 3 = {") and '["two"] = 2' in small_map, small_map
@@ -109,17 +152,36 @@ def test_gdb_printers_and_functions(go_version, flavour):
 def test_gdb_mi_lists_map_children(go_version, flavour):
     gdb_binary = require_gdb()
     artifact = kernel_core("zoo", go_version, flavour, "panic")
-    script = "\n".join([
-        "-enable-pretty-printing",
-        "-var-create m * 'main.gSmallMap'",
-        "-var-list-children --all-values m",
-        "-var-create s * 'main.gStructSlice'",
-        "-var-list-children --all-values s",
-        "-gdb-exit",
-    ]) + "\n"
-    done = subprocess.run([gdb_binary, "--interpreter=mi", "-nx", "-q", "-iex", f"source {GDB_ENTRY}",
-                           str(artifact.exe), str(artifact.core)], input=script, capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, GOEXT_QUIET="1"))
+    script = (
+        "\n".join(
+            [
+                "-enable-pretty-printing",
+                "-var-create m * 'main.gSmallMap'",
+                "-var-list-children --all-values m",
+                "-var-create s * 'main.gStructSlice'",
+                "-var-list-children --all-values s",
+                "-gdb-exit",
+            ]
+        )
+        + "\n"
+    )
+    done = subprocess.run(
+        [
+            gdb_binary,
+            "--interpreter=mi",
+            "-nx",
+            "-q",
+            "-iex",
+            f"source {GDB_ENTRY}",
+            str(artifact.exe),
+            str(artifact.core),
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, GOEXT_QUIET="1"),
+    )
     records = [line for line in done.stdout.splitlines() if line.startswith("^done")]
     created, children, _, slice_children = records[-4:]
     assert 'displayhint="map"' in created and 'type="map[string]int"' in created, done.stdout

@@ -4,17 +4,17 @@ fmt-compatible scalar spelling.  No Go toolchain needed."""
 
 from __future__ import annotations
 
-import pytest
-
 import struct
 from typing import Any, Callable, Optional
 
+import pytest
+
+from goext_core.values.decode import Decoder, format_complex, format_float
 from goext_core.values.formatters import format_duration, format_value
 from goext_core.values.locations import ExpressionEvaluator
 from goext_core.values.maps import BUCKET_COUNT, slot_layout
-from goext_core.values.types import Field, GoType, Kind
-from goext_core.values.decode import Decoder, format_complex, format_float
 from goext_core.values.model import Settings, quote_go_string
+from goext_core.values.types import Field, GoType, Kind
 from unit.fakes import FakeTarget
 
 INT = GoType("int", Kind.INT, 8)
@@ -58,13 +58,13 @@ def _map_type(key: GoType, elem: GoType) -> GoType:
     return GoType(f"map[{key.name}]{elem.name}", Kind.MAP, 8, _key=key, _elem=elem)
 
 
-def _decode(target: FakeTarget, address: int, go_type: GoType, classic: bool = True,
-            settings: Optional[Settings] = None) -> Any:
+def _decode(
+    target: FakeTarget, address: int, go_type: GoType, classic: bool = True, settings: Optional[Settings] = None
+) -> Any:
     return Decoder(_Program(target, classic), settings or Settings(max_elements=10_000)).decode(go_type, address)
 
 
-def _classic_bucket(cells: dict[int, tuple[int, int]], tophash: Optional[list[int]] = None,
-                    overflow: int = 0) -> bytes:
+def _classic_bucket(cells: dict[int, tuple[int, int]], tophash: Optional[list[int]] = None, overflow: int = 0) -> bytes:
     _, elems_offset, _, size, _, _ = slot_layout(8, 8, 8, 8, 8, swiss=False)
     data = bytearray(size)
     tops = tophash or [0] * BUCKET_COUNT
@@ -102,8 +102,11 @@ def test_classic_map_skips_evacuated_old_buckets():
     hmap, new, old = 0x1000, 0x2000, 0x3000
     header = struct.pack("<QBBHIQQQQ", 1, 0, 1, 0, 0, new, old, 0, 0)
     evacuated = [2] + [4] * 7  # evacuatedX, evacuatedEmpty: moved to the new array
-    segments = {hmap: header, new: _classic_bucket({0: (5, 50)}) + _classic_bucket({}),
-                old: _classic_bucket({0: (5, 50)}, tophash=evacuated)}
+    segments = {
+        hmap: header,
+        new: _classic_bucket({0: (5, 50)}) + _classic_bucket({}),
+        old: _classic_bucket({0: (5, 50)}, tophash=evacuated),
+    }
     value = _decode(*_with_cell(segments, hmap), _map_type(INT, INT))
     assert [(k.text, v.text) for k, v in value.entries] == [("5", "50")]
 
@@ -139,8 +142,12 @@ def test_swiss_directory_walks_a_shared_table_once():
     segments = {
         m: struct.pack("<QQQqBBxxxxxx", 3, 0, directory, 4, 2, 62),
         directory: struct.pack("<QQQQ", ta, ta, tb, tc),
-        ta: table(0, ga), tb: table(2, gb), tc: table(3, gc),
-        ga: _swiss_group({0: (1, 10)}), gb: _swiss_group({4: (2, 20)}), gc: _swiss_group({7: (3, 30)}),
+        ta: table(0, ga),
+        tb: table(2, gb),
+        tc: table(3, gc),
+        ga: _swiss_group({0: (1, 10)}),
+        gb: _swiss_group({4: (2, 20)}),
+        gc: _swiss_group({7: (3, 30)}),
     }
     value = _decode(*_with_cell(segments, m), _map_type(INT, INT), classic=False)
     assert sorted((int(k.text), int(v.text)) for k, v in value.entries) == [(1, 10), (2, 20), (3, 30)]
@@ -162,7 +169,7 @@ def test_garbage_headers_give_bounded_errors():
     slice_type = GoType("[]int", Kind.SLICE, 24, _elem=INT)
     assert "bad slice header" in _decode(target, 0x1000, slice_type).error
     assert _decode(target, 0x1000, STRING).error.startswith("bad string length")
-    assert _decode(target, 0xdead0000, INT).error.startswith("unreadable")
+    assert _decode(target, 0xDEAD0000, INT).error.startswith("unreadable")
     hmap = _decode(target, 0x2000, _map_type(INT, INT))  # a map pointer to nowhere
     assert hmap.error is not None
     assert format_value(hmap).startswith("<")
@@ -174,8 +181,14 @@ def test_pointer_cycles_and_depth_are_bounded():
     pointer = GoType("*main.Node", Kind.POINTER, 8, _elem=node)
     node._fields = [Field("Value", 0, INT), Field("Next", 8, pointer)]
     # A -> B -> A, and a node pointing at itself.
-    target = FakeTarget({0x1000: struct.pack("<qQ", 1, 0x2000), 0x2000: struct.pack("<qQ", 2, 0x1000),
-                         0x3000: struct.pack("<Q", 0x1000), 0x4000: struct.pack("<qQ", 3, 0x4000)})
+    target = FakeTarget(
+        {
+            0x1000: struct.pack("<qQ", 1, 0x2000),
+            0x2000: struct.pack("<qQ", 2, 0x1000),
+            0x3000: struct.pack("<Q", 0x1000),
+            0x4000: struct.pack("<qQ", 3, 0x4000),
+        }
+    )
     text = format_value(_decode(target, 0x3000, pointer))
     assert text.count("Value: 1") == 1 and "Value: 2" in text and len(text) < 500
     assert format_value(_decode(target, 0x4000, node)) == "main.Node{Value: 3, Next: (*main.Node)(0x4000) <cycle>}"
@@ -185,12 +198,27 @@ def test_pointer_cycles_and_depth_are_bounded():
 
 @pytest.mark.unit
 def test_fmt_spelling_of_scalars():
-    assert [format_float(x) for x in (3.25, -2.5e10, 1e100, 0.5, 36.6, 1e6, 123456.0, 1e-5, 1.0, 0.0)] == \
-        ["3.25", "-2.5e+10", "1e+100", "0.5", "36.6", "1e+06", "123456", "1e-05", "1", "0"]
+    assert [format_float(x) for x in (3.25, -2.5e10, 1e100, 0.5, 36.6, 1e6, 123456.0, 1e-5, 1.0, 0.0)] == [
+        "3.25",
+        "-2.5e+10",
+        "1e+100",
+        "0.5",
+        "36.6",
+        "1e+06",
+        "123456",
+        "1e-05",
+        "1",
+        "0",
+    ]
     assert format_float(struct.unpack("<f", struct.pack("<f", 0.1))[0], single=True) == "0.1"
     assert format_complex(1.5, -2) == "(1.5-2i)" and format_complex(-3.25, 4.5) == "(-3.25+4.5i)"
-    assert [format_duration(n) for n in (0, 1500, 3_000_000_000, 5_400_000_000_000 + 1_500_000_000, -90_000_000)] == \
-        ["0s", "1.5µs", "3s", "1h30m1.5s", "-90ms"]
+    assert [format_duration(n) for n in (0, 1500, 3_000_000_000, 5_400_000_000_000 + 1_500_000_000, -90_000_000)] == [
+        "0s",
+        "1.5µs",
+        "3s",
+        "1h30m1.5s",
+        "-90ms",
+    ]
     assert quote_go_string(b'a"b\\\n\x00\xff\xe4\xb8\x96') == '"a\\"b\\\\\\n\\x00\\xff世"'
 
 

@@ -66,12 +66,11 @@ def resolve(importer: str, importer_is_package: bool, node: ast.ImportFrom) -> s
     if not importer_is_package:
         base = base[:-1]
     if node.level > 1:
-        base = base[:len(base) - (node.level - 1)]
+        base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imported_modules(importer: str, importer_is_package: bool, node: ast.AST,
-                     known: set[str]) -> list[str]:
+def imported_modules(importer: str, importer_is_package: bool, node: ast.AST, known: set[str]) -> list[str]:
     """The goext_core modules an import statement loads (``from pkg import mod``
     loads ``pkg.mod`` when that is a module)."""
     found: list[str] = []
@@ -82,16 +81,16 @@ def imported_modules(importer: str, importer_is_package: bool, node: ast.AST,
     elif isinstance(node, ast.ImportFrom):
         target = resolve(importer, importer_is_package, node)
         if target == PACKAGE or target.startswith(PACKAGE + "."):
-            submodules = [f"{target}.{alias.name}" for alias in node.names
-                          if f"{target}.{alias.name}" in known]
+            submodules = [f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in known]
             found.extend(submodules or [target])
     return found
 
 
 def is_type_checking_block(node: ast.AST) -> bool:
-    return (isinstance(node, ast.If)
-            and ((isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-                 or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")))
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
 
 
 def module_level_imports(tree: ast.Module) -> Iterator[ast.AST]:
@@ -209,8 +208,12 @@ def own_class_attributes(tree: ast.Module) -> set[str]:
             for item in ast.walk(node):
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                     found.add(item.target.id)
-                elif (isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store)
-                      and isinstance(item.value, ast.Name) and item.value.id == "self"):
+                elif (
+                    isinstance(item, ast.Attribute)
+                    and isinstance(item.ctx, ast.Store)
+                    and isinstance(item.value, ast.Name)
+                    and item.value.id == "self"
+                ):
                     found.add(item.attr)
                 elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     found.add(item.name)
@@ -258,8 +261,12 @@ def main(argv: list[str]) -> int:
         importer_layer = layer_of(name)
         for target in sorted(graph[name]):
             target_layer = layer_of(target)
-            if (importer_layer is not None and target_layer is not None
-                    and target_layer > importer_layer and name != PACKAGE):
+            if (
+                importer_layer is not None
+                and target_layer is not None
+                and target_layer > importer_layer
+                and name != PACKAGE
+            ):
                 upward.append(f"{name} -> {target}")
 
     cycles = strongly_connected(graph)
@@ -272,10 +279,12 @@ def main(argv: list[str]) -> int:
             print("private access:", where)
         for edge in upward:
             print("upward import:", edge)
-    print(f"modules {len(known)}; cycles {len(cycles)} "
-          f"(modules in cycles {sum(len(c) for c in cycles)}); "
-          f"function-local imports {len(local_imports)} (of goext modules {len(local_own_imports)}); "
-          f"private accesses {len(private)}; upward imports {len(upward)}")
+    print(
+        f"modules {len(known)}; cycles {len(cycles)} "
+        f"(modules in cycles {sum(len(c) for c in cycles)}); "
+        f"function-local imports {len(local_imports)} (of goext modules {len(local_own_imports)}); "
+        f"private accesses {len(private)}; upward imports {len(upward)}"
+    )
     return 1 if cycles or local_own_imports or private or upward else 0
 
 

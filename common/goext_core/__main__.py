@@ -1,7 +1,7 @@
 """Offline CLI: run any goext command on a core file, with no debugger.
 
-    python3 -m goext_core EXECUTABLE CORE COMMAND [ARGS...]
-    python3 -m goext_core --core CORE COMMAND [ARGS...]   (executable from the core's file notes)
+python3 -m goext_core EXECUTABLE CORE COMMAND [ARGS...]
+python3 -m goext_core --core CORE COMMAND [ARGS...]   (executable from the core's file notes)
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from typing import Optional
 try:
     import elftools  # noqa: F401
 except ImportError:  # a Python without pyelftools (e.g. another python3 first on PATH)
-    sys.exit(f"goext: error: pyelftools is missing for {sys.executable} "
-             "(run install.sh, or apt-get install python3-pyelftools)")
+    sys.exit(
+        f"goext: error: pyelftools is missing for {sys.executable} "
+        "(run install.sh, or apt-get install python3-pyelftools)"
+    )
 
 from goext_core.commands import COMMANDS, Context, dispatch
-from goext_core.target.corefind import open_core
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
+from goext_core.target.corefind import open_core
 
 USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMANDS)) + "\n"
 

@@ -19,8 +19,7 @@ from goext_core.binary.elf import GoBinary
 from goext_core.binary.pclntab import Pclntab
 from goext_core.errors import GoextError, MemoryReadError, UnsupportedError
 from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layouts_to_json
-from goext_core.runtime.goroutines import (FieldReader, GoroutineRecord, MachineRecord, read_allm,
-                                           walk_goroutines)
+from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineRecord, read_allm, walk_goroutines
 from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
 from goext_core.runtime.stacks import creation_site, is_user_code, user_frame
@@ -51,8 +50,9 @@ _RUNTIME_GLOBALS_DEPENDS_ON = "found-by-shape"
 def _runtime_globals_from_json(data: Any) -> Optional[dict[str, int]]:
     if not isinstance(data, dict):
         return None
-    if not all(isinstance(name, str) and type(offset) is int and 0 <= offset < 1 << 64
-               for name, offset in data.items()):
+    if not all(
+        isinstance(name, str) and type(offset) is int and 0 <= offset < 1 << 64 for name, offset in data.items()
+    ):
         return None
     return dict(data)
 
@@ -187,7 +187,8 @@ class GoProgram:
         index = self.disk_index
         known: dict[str, int] = self.binary_memo(
             "indexed_runtime_globals",
-            lambda: index.load(_RUNTIME_GLOBALS_KIND, _RUNTIME_GLOBALS_DEPENDS_ON, _runtime_globals_from_json) or {})
+            lambda: index.load(_RUNTIME_GLOBALS_KIND, _RUNTIME_GLOBALS_DEPENDS_ON, _runtime_globals_from_json) or {},
+        )
         bias = self.target.load_bias()
         offset = known.get(name)
         address = recover_runtime_symbol(self, name, None if offset is None else offset + bias)
@@ -216,7 +217,7 @@ class GoProgram:
 
     def wait_reasons(self) -> list[str]:
         """Every wait reason of this binary's runtime, by index."""
-        return self.binary_memo("wait_reasons", self._load_wait_reasons)  # type: ignore[no-any-return]
+        return self.binary_memo("wait_reasons", self._load_wait_reasons)
 
     def _load_wait_reasons(self) -> list[str]:
         address = self.binary.symbol("runtime.waitReasonStrings")
@@ -249,7 +250,7 @@ class GoProgram:
                 return None
             marker = "/src/runtime/"
             index = path.rfind(marker)
-            return path[:index + len("/src/")] if index >= 0 else None
+            return path[: index + len("/src/")] if index >= 0 else None
 
         return self.binary_memo("goroot_src", compute)
 
@@ -373,7 +374,8 @@ class GoProgram:
         if not record.m:
             return None
         by_address: dict[int, MachineRecord] = self._dynamic_value(
-            "machines_by_address", lambda: {machine.address: machine for machine in self.machines()})
+            "machines_by_address", lambda: {machine.address: machine for machine in self.machines()}
+        )
         return by_address.get(record.m)
 
     def thread_for(self, machine: MachineRecord) -> Optional[Any]:

@@ -64,8 +64,9 @@ def check_interrupt(what: str = "") -> None:
         reporter(what, 0, -1)
 
 
-def terminal_reporter(write_status: Callable[[str], None],
-                      interrupted: Optional[Callable[[], bool]] = None) -> Reporter:
+def terminal_reporter(
+    write_status: Callable[[str], None], interrupted: Optional[Callable[[], bool]] = None
+) -> Reporter:
     """A reporter for a person at a terminal: one status line rewritten in place
     ("\\r"), cleared when the loop ends; raises KeyboardInterrupt when
     ``interrupted()`` says Ctrl-C was pressed (lldb), since gdb raises it itself."""

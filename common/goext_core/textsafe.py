@@ -35,10 +35,26 @@ from typing import Any, Optional, Pattern
 # annotations and the invisible tag characters (U+E0000-U+E007F).  All of them
 # change how surrounding text reads or are invisible; Go's %q escapes them too.
 _FORMAT_RANGES: tuple[tuple[int, int], ...] = (
-    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
-    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x2028, 0x202E),
-    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE007F),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE007F),
 )
 # Surrogates: a lone one cannot be printed; U+DC80-U+DCFF are the bytes that
 # were not UTF-8 when the target's bytes were decoded with "surrogateescape".
@@ -47,7 +63,13 @@ _UNDECODABLE_BYTES = (0xDC80, 0xDCFF)
 
 # Go's short escapes (strconv.appendEscapedRune).
 _SHORT_ESCAPES: dict[str, str] = {
-    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
 }
 
 
@@ -137,5 +159,4 @@ def is_terminal_safe(text: str, keep_layout: bool = True) -> bool:
     return not (_UNSAFE_IN_OUTPUT if keep_layout else _UNSAFE_IN_FIELD).search(text)
 
 
-__all__ = ["escape_char", "is_terminal_safe", "json_for_terminal", "safe_field", "safe_output",
-           "unsafe_characters"]
+__all__ = ["escape_char", "is_terminal_safe", "json_for_terminal", "safe_field", "safe_output", "unsafe_characters"]

@@ -44,6 +44,7 @@ def flavour_flags(flavour: str) -> tuple[str, ...]:
     known = ", ".join((*FLAVOURS, *EXTRA_FLAVOUR_FLAGS))
     raise ValueError(f"unknown flavour {flavour!r}; known: {known}")
 
+
 PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo", "hostile")
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
@@ -79,8 +80,9 @@ def source_hash(program: str) -> str:
     return digest.hexdigest()
 
 
-def build_key(program: str, version: str, flavour: str = "default", tc: Toolchain | None = None,
-              goarch: str = "amd64") -> str:
+def build_key(
+    program: str, version: str, flavour: str = "default", tc: Toolchain | None = None, goarch: str = "amd64"
+) -> str:
     """The cache key of one build: readable prefix plus a hash of everything that matters."""
     flags = flavour_flags(flavour)
     tc = tc or toolchain(version)
@@ -135,9 +137,7 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path, goarch: 
         except subprocess.TimeoutExpired as exc:
             raise BuildError(f"go{tc.full_version} build of {program} timed out after {exc.timeout}s") from exc
         if done.returncode != 0:
-            raise BuildError(
-                f"go{tc.full_version} build of {program} ({flavour}) failed:\n{done.stderr.strip()}"
-            )
+            raise BuildError(f"go{tc.full_version} build of {program} ({flavour}) failed:\n{done.stderr.strip()}")
         metadata = {
             "program": program,
             "go": tc.full_version,
@@ -157,4 +157,15 @@ def build_metadata(binary: Path) -> dict[str, object]:
     return json.loads((binary.parent / "build.json").read_text())
 
 
-__all__ = ["BuildError", "EXTRA_FLAVOUR_FLAGS", "FLAVOURS", "FLAVOUR_FLAGS", "PROGRAMS", "flavour_flags", "build", "build_key", "build_metadata", "source_hash"]
+__all__ = [
+    "BuildError",
+    "EXTRA_FLAVOUR_FLAGS",
+    "FLAVOURS",
+    "FLAVOUR_FLAGS",
+    "PROGRAMS",
+    "flavour_flags",
+    "build",
+    "build_key",
+    "build_metadata",
+    "source_hash",
+]

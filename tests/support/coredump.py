@@ -74,13 +74,17 @@ def systemd_coredump() -> Iterator[None]:
             for tool in (JOURNALD, Path("/usr/bin/systemd-socket-activate"), Path("/usr/bin/coredumpctl")):
                 if not tool.exists():
                     raise Unavailable(f"{tool} is missing")
-            journald = subprocess.Popen([str(JOURNALD)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+            journald = subprocess.Popen(
+                [str(JOURNALD)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             if SOCKET.exists():
                 SOCKET.unlink()  # left by an earlier run; the activator binds a fresh one
             activator = subprocess.Popen(
                 ["/usr/bin/systemd-socket-activate", "--seqpacket", "-a", "-l", str(SOCKET), str(COREDUMP)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             deadline = time.monotonic() + _START_TIMEOUT_S
             while not (SOCKET.exists() and Path("/run/systemd/journal/socket").exists()):
                 if time.monotonic() > deadline or activator.poll() is not None or journald.poll() is not None:
@@ -99,8 +103,9 @@ def wait_for_coredump(pid: int, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        done = subprocess.run(["coredumpctl", "--no-pager", "info", str(pid)], capture_output=True, text=True,
-                              timeout=30)
+        done = subprocess.run(
+            ["coredumpctl", "--no-pager", "info", str(pid)], capture_output=True, text=True, timeout=30
+        )
         last = done.stdout + done.stderr
         if done.returncode == 0 and re.search(r"Storage: .*\(present\)", last):
             return last

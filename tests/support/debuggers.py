@@ -148,8 +148,12 @@ def _python_probe(debugger: str) -> Optional[str]:
         argv = [binary, "-b", "--no-lldbinit", "-o", f"script print('{token}')"]
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
-            stdin=subprocess.DEVNULL, errors="replace",
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            errors="replace",
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{debugger} cannot be run: {exc}"
@@ -264,7 +268,7 @@ def run_lldb(
 
 # Runs inside lldb's Python.  Each command goes through the command
 # interpreter exactly as if typed; its output and error are framed.
-_LLDB_RUNNER = r'''
+_LLDB_RUNNER = r"""
 import json, os, sys
 with open(PLAN) as handle:
     plan = json.load(handle)
@@ -300,7 +304,7 @@ for index, command in enumerate(plan["commands"]):
     status = "ok" if result.Succeeded() else "failed"
     sys.stdout.write(mark + "end:" + status + "@@\n"); sys.stdout.flush()
     _err(mark + "end:" + status + "@@\n")
-'''
+"""
 
 
 def _gdb_marker(token: str, index: int, edge: str) -> str:
@@ -322,8 +326,15 @@ def _environment(env: Optional[EnvLike]) -> dict[str, str]:
 def _execute(argv: list[str], env: Optional[EnvLike], timeout: float, cwd: Optional[PathLike]) -> tuple[str, str, int]:
     # Own process group: a timeout kills the debugger and its inferior together.
     process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=_environment(env), cwd=cwd, start_new_session=True, text=True, errors="replace",
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environment(env),
+        cwd=cwd,
+        start_new_session=True,
+        text=True,
+        errors="replace",
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -380,7 +391,7 @@ def _frames(text: str, token: str, count: int) -> tuple[str, list[str], list[Opt
         if preamble_end is None:
             preamble_end = match.start()
         if current is not None:
-            parts[current] += text[position:match.start()]
+            parts[current] += text[position : match.start()]
         if match.group(2) == "begin":
             current = index
         else:

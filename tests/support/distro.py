@@ -24,8 +24,16 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 from . import Unavailable, cache_dir, file_lock
-from .cores import (CoreArtifact, _core_limit, _CorePatternInCwd, _crash_into, _find_core, _kill,  # noqa: PLC2701
-                    _set_core_limit, cached_entry)
+from .cores import (
+    CoreArtifact,
+    _core_limit,
+    _CorePatternInCwd,
+    _crash_into,
+    _find_core,
+    _kill,
+    _set_core_limit,
+    cached_entry,
+)
 
 _SERVER_READY_TIMEOUT_S = 90
 _SERVER_STOP_TIMEOUT_S = 20
@@ -35,7 +43,7 @@ def apt_install(package: str, probe: str) -> None:
     """Make sure ``probe`` (a path) exists, installing ``package`` if it does not."""
     if os.path.exists(probe):
         return
-    from .toolchains import _apt_install  # noqa: PLC2701 - same package
+    from .toolchains import _apt_install
 
     with file_lock("apt"):
         if not os.path.exists(probe):
@@ -84,8 +92,13 @@ def crash(exe: Path, mode: str, args: Sequence[str] = (), label: str = "") -> Co
     return cached_entry(cache_dir() / "cores" / name, stage)
 
 
-def quit_core(argv: Sequence[str], label: str, ready: Callable[[], bool], workdir: Optional[Path] = None,
-              ready_timeout: float = 30.0) -> CoreArtifact:
+def quit_core(
+    argv: Sequence[str],
+    label: str,
+    ready: Callable[[], bool],
+    workdir: Optional[Path] = None,
+    ready_timeout: float = 30.0,
+) -> CoreArtifact:
     """Core of a program stopped by SIGQUIT with GOTRACEBACK=crash once
     ``ready()`` is true; its stdin stays open (programs that read it wait).
     Cached under ``label`` and the executable's content."""
@@ -95,16 +108,16 @@ def quit_core(argv: Sequence[str], label: str, ready: Callable[[], bool], workdi
         run_dir = staged / "run"
         run_dir.mkdir(parents=True)
         meta = _quit_into(list(argv), staged, run_dir, workdir or run_dir, ready, ready_timeout)
-        meta.update(program=label, version="", go_version="", flavour="distro", mode="sigquit",
-                    args=list(argv[1:]))
+        meta.update(program=label, version="", go_version="", flavour="distro", mode="sigquit", args=list(argv[1:]))
         shutil.copy2(exe, staged / "exe")
         return meta
 
     return cached_entry(cache_dir() / "cores" / f"{label}-{_digest(exe)}-sigquit", stage)
 
 
-def _quit_into(argv: list[str], staged: Path, run_dir: Path, cwd: Path, ready: Callable[[], bool],
-               ready_timeout: float) -> dict[str, object]:
+def _quit_into(
+    argv: list[str], staged: Path, run_dir: Path, cwd: Path, ready: Callable[[], bool], ready_timeout: float
+) -> dict[str, object]:
     limit = _core_limit()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
     env["GOTRACEBACK"] = "crash"
@@ -112,14 +125,23 @@ def _quit_into(argv: list[str], staged: Path, run_dir: Path, cwd: Path, ready: C
         with open(staged / "stdout.txt", "wb") as out, open(staged / "traceback.txt", "wb") as err:
             # cwd is where the kernel writes the core ("core" pattern): run_dir
             # unless the program needs another; then the core is looked for there.
-            process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=out, stderr=err,
-                                       preexec_fn=lambda: _set_core_limit(limit))
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=err,
+                preexec_fn=lambda: _set_core_limit(limit),
+            )
             try:
                 deadline = time.monotonic() + ready_timeout
                 while not ready():
                     if process.poll() is not None:
-                        raise AssertionError(f"{argv[0]} exited with {process.returncode} before it was ready:\n"
-                                             f"{(staged / 'traceback.txt').read_text(errors='replace')[-1500:]}")
+                        raise AssertionError(
+                            f"{argv[0]} exited with {process.returncode} before it was ready:\n"
+                            f"{(staged / 'traceback.txt').read_text(errors='replace')[-1500:]}"
+                        )
                     if time.monotonic() > deadline:
                         raise AssertionError(f"{argv[0]} was not ready within {ready_timeout}s")
                     time.sleep(0.1)
@@ -162,9 +184,24 @@ def debuginfod_server(directory: Path, wait_for_build_ids: Sequence[str] = ()) -
     with tempfile.TemporaryDirectory(prefix="goext-debuginfod-") as scratch:
         log = open(Path(scratch) / "log.txt", "wb")
         server = subprocess.Popen(
-            ["/usr/bin/debuginfod", "-F", "-p", str(port), "-d", str(Path(scratch) / "db.sqlite"),
-             "-t", "0", "-g", "0", "-c", "1", str(directory)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                "/usr/bin/debuginfod",
+                "-F",
+                "-p",
+                str(port),
+                "-d",
+                str(Path(scratch) / "db.sqlite"),
+                "-t",
+                "0",
+                "-g",
+                "0",
+                "-c",
+                "1",
+                str(directory),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -186,7 +223,9 @@ def _wait_served(server: subprocess.Popen, url: str, build_ids: Sequence[str], l
     pending = list(build_ids) or [None]
     while pending and time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"debuginfod exited with {server.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+            raise AssertionError(
+                f"debuginfod exited with {server.returncode}:\n{log.read_text(errors='replace')[-2000:]}"
+            )
         build_id = pending[0]
         probe = f"{url}/buildid/{build_id}/debuginfo" if build_id else f"{url}/metrics"
         try:
@@ -199,8 +238,10 @@ def _wait_served(server: subprocess.Popen, url: str, build_ids: Sequence[str], l
             pass
         time.sleep(0.3)
     if pending:
-        raise AssertionError(f"debuginfod did not serve {pending[0]} within {_SERVER_READY_TIMEOUT_S}s:\n"
-                             f"{log.read_text(errors='replace')[-2000:]}")
+        raise AssertionError(
+            f"debuginfod did not serve {pending[0]} within {_SERVER_READY_TIMEOUT_S}s:\n"
+            f"{log.read_text(errors='replace')[-2000:]}"
+        )
 
 
 __all__ = ["apt_install", "crash", "debuginfod_server", "free_port", "port_open", "quit_core", "stripped_copy"]

@@ -53,12 +53,25 @@ def qemu_core(program: str, version: str, goarch: str = "arm64", mode: str = "pa
             staged.mkdir()
             run.mkdir()
             env = dict(tc.env(), GOARCH=goarch)
-            subprocess.run([str(tc.go), "build", "-o", str(staged / "exe"), "main.go"], cwd=program_dir(program),
-                           env=env, check=True, capture_output=True, timeout=900)
+            subprocess.run(
+                [str(tc.go), "build", "-o", str(staged / "exe"), "main.go"],
+                cwd=program_dir(program),
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=900,
+            )
             with open(staged / "traceback.txt", "wb") as err:
-                subprocess.run([qemu, str(staged / "exe"), mode], cwd=run, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_unlimited_core,
-                               env=dict(os.environ, GOTRACEBACK="crash"), timeout=_TIMEOUT_S)
+                subprocess.run(
+                    [qemu, str(staged / "exe"), mode],
+                    cwd=run,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    preexec_fn=_unlimited_core,
+                    env=dict(os.environ, GOTRACEBACK="crash"),
+                    timeout=_TIMEOUT_S,
+                )
             cores = sorted(run.glob("qemu_*.core"))
             if not cores:
                 raise Unavailable(f"{QEMU[goarch]} wrote no guest core (RLIMIT_CORE or an old QEMU)")

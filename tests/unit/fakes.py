@@ -10,8 +10,8 @@ from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.dwarflayout import StructLayout
 from goext_core.runtime.goroutines import FieldReader
 from goext_core.runtime.layouts import RuntimeLayouts
-from goext_core.target import Target, Thread
 from goext_core.runtime.unwind import FrameStep, frame_step
+from goext_core.target import Target, Thread
 
 
 class FakeTarget(Target):
@@ -24,13 +24,13 @@ class FakeTarget(Target):
     def read(self, address: int, size: int) -> bytes:
         for start, data in self.segments.items():
             if start <= address and address + size <= start + len(data):
-                return bytes(data[address - start:address - start + size])
+                return bytes(data[address - start : address - start + size])
         raise MemoryReadError(address, size)
 
     def write_u64(self, address: int, value: int) -> None:
         for start, data in self.segments.items():
             if start <= address < start + len(data):
-                data[address - start:address - start + 8] = value.to_bytes(8, "little")
+                data[address - start : address - start + 8] = value.to_bytes(8, "little")
                 return
         raise KeyError(address)
 
@@ -89,10 +89,23 @@ class FakePclntab:
 
 
 G_FIELDS = {
-    "stack.lo": (0, 8), "stack.hi": (8, 8), "m": (16, 8), "sched.sp": (24, 8), "sched.pc": (32, 8),
-    "sched.bp": (40, 8), "sched.lr": (48, 8), "atomicstatus": (56, 4), "goid": (64, 8),
-    "waitsince": (72, 8), "waitreason": (80, 1), "gopc": (88, 8), "startpc": (96, 8),
-    "syscallsp": (104, 8), "syscallpc": (112, 8), "stkbar": (120, 24), "stkbarPos": (144, 8),
+    "stack.lo": (0, 8),
+    "stack.hi": (8, 8),
+    "m": (16, 8),
+    "sched.sp": (24, 8),
+    "sched.pc": (32, 8),
+    "sched.bp": (40, 8),
+    "sched.lr": (48, 8),
+    "atomicstatus": (56, 4),
+    "goid": (64, 8),
+    "waitsince": (72, 8),
+    "waitreason": (80, 1),
+    "gopc": (88, 8),
+    "startpc": (96, 8),
+    "syscallsp": (104, 8),
+    "syscallpc": (112, 8),
+    "stkbar": (120, 24),
+    "stkbarPos": (144, 8),
 }
 
 
@@ -139,8 +152,10 @@ class FakeProgram:
 
 def write_core(path: str, segments: list[tuple[int, bytes, int]], threads: list[dict[str, int]]) -> None:
     """A minimal x86-64 ELF core: NT_PRSTATUS per thread, PT_LOAD per (vaddr, data, flags)."""
-    regs_order = ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
-                  "rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()
+    regs_order = (
+        "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
+        "rip cs eflags rsp ss fs_base gs_base ds es fs gs"
+    ).split()
     notes = b""
     for thread in threads:
         desc = bytearray(336)

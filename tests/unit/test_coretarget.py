@@ -6,16 +6,18 @@ import os
 
 import pytest
 
-from goext_core.target.core import CoreTarget
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
-
+from goext_core.target.core import CoreTarget
 from unit.fakes import write_core
 
 
 def _core(tmp_path, segments=None, threads=None) -> str:
     path = str(tmp_path / "core")
-    write_core(path, segments if segments is not None else [(0x10000, bytes(range(256)) * 32, 6)],
-               threads if threads is not None else [{"tid": 42, "rip": 0x401000, "rsp": 0x10800, "fs_base": 0x77}])
+    write_core(
+        path,
+        segments if segments is not None else [(0x10000, bytes(range(256)) * 32, 6)],
+        threads if threads is not None else [{"tid": 42, "rip": 0x401000, "rsp": 0x10800, "fs_base": 0x77}],
+    )
     return path
 
 

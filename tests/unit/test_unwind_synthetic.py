@@ -4,8 +4,7 @@ are not available), loops, garbage and depth caps."""
 from __future__ import annotations
 
 from goext_core.runtime.goroutines import GoroutineRecord
-from goext_core.runtime.unwind import MAX_FRAMES, FUNC_FLAG_TOPFRAME, unwind_goroutine
-
+from goext_core.runtime.unwind import FUNC_FLAG_TOPFRAME, MAX_FRAMES, unwind_goroutine
 from unit.fakes import FakeFunc, FakePclntab, FakeProgram, FakeTarget
 
 STACK_LO, STACK_HI = 0x7000, 0x8000
@@ -23,8 +22,9 @@ def _program(go_minor: int = 8) -> tuple[FakeProgram, FakeTarget]:
 
 
 def _record(**changes: object) -> GoroutineRecord:
-    record = GoroutineRecord(address=0x9000, id=7, status=4, stack_lo=STACK_LO, stack_hi=STACK_HI,
-                             sched_pc=0x1010, sched_sp=0x7800)
+    record = GoroutineRecord(
+        address=0x9000, id=7, status=4, stack_lo=STACK_LO, stack_hi=STACK_HI, sched_pc=0x1010, sched_sp=0x7800
+    )
     for key, value in changes.items():
         setattr(record, key, value)
     return record
@@ -91,7 +91,9 @@ def test_depth_is_capped() -> None:
     for index in range(MAX_FRAMES + 5):
         big.write_u64(0x100000 + 8 * index, 0x1101 + (index % 7))
     program.target = big
-    stack = unwind_goroutine(program, _record(stack_lo=0x100000, stack_hi=0x100000 + 8 * (MAX_FRAMES + 10),
-                                              sched_sp=0x100000, sched_pc=0x1101))
+    stack = unwind_goroutine(
+        program,
+        _record(stack_lo=0x100000, stack_hi=0x100000 + 8 * (MAX_FRAMES + 10), sched_sp=0x100000, sched_pc=0x1101),
+    )
     assert len(stack.frames) == MAX_FRAMES
     assert "deeper" in (stack.error or "")

@@ -48,7 +48,10 @@ class Built:
 
     def go(self, *args: str) -> str:
         done = subprocess.run(
-            [str(self.toolchain.go), *args], env=self.toolchain.env(), capture_output=True, text=True,
+            [str(self.toolchain.go), *args],
+            env=self.toolchain.env(),
+            capture_output=True,
+            text=True,
             timeout=_RUN_TIMEOUT_S,
         )
         if done.returncode != 0:
@@ -85,8 +88,9 @@ def _build_into(tc: Toolchain, flags: tuple[str, ...], final: Path) -> None:
         staged = Path(scratch) / "entry"
         staged.mkdir()
         command = [str(tc.go), "build", "-buildvcs=false", "-o", str(staged / "pclnprog"), *flags, "."]
-        done = subprocess.run(command, cwd=PROGRAM_DIR, env=tc.env(), capture_output=True, text=True,
-                              timeout=_BUILD_TIMEOUT_S)
+        done = subprocess.run(
+            command, cwd=PROGRAM_DIR, env=tc.env(), capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S
+        )
         if done.returncode != 0:
             raise AssertionError(f"go{tc.full_version} build failed:\n{done.stderr.strip()}")
         if final.exists():

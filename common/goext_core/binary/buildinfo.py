@@ -118,8 +118,8 @@ def read_buildinfo(binary: "GoBinary") -> Optional[BuildInfo]:
         if ptr_size not in (4, 8):
             raise CorruptDataError(f"build info at {address:#x}: bad pointer size {ptr_size}")
         order: Literal["little", "big"] = "big" if flags & _FLAG_BIG_ENDIAN else "little"
-        version_ptr = int.from_bytes(header[16:16 + ptr_size], order)
-        modinfo_ptr = int.from_bytes(header[16 + ptr_size:16 + 2 * ptr_size], order)
+        version_ptr = int.from_bytes(header[16 : 16 + ptr_size], order)
+        modinfo_ptr = int.from_bytes(header[16 + ptr_size : 16 + 2 * ptr_size], order)
         version = _read_string_header(binary, version_ptr, ptr_size, order)
         modinfo = _read_string_header(binary, modinfo_ptr, ptr_size, order)
     if not version:
@@ -241,7 +241,7 @@ def _parse_modinfo(text: str, info: BuildInfo) -> None:
 def _parse_setting(text: str) -> Optional[tuple[str, str]]:
     if not text or text[0] == "=":
         return None
-    if text[0] in "\"`":
+    if text[0] in '"`':
         key, rest = _unquote_prefix(text)
         if key is None or not rest.startswith("="):
             return None
@@ -250,7 +250,7 @@ def _parse_setting(text: str) -> Optional[tuple[str, str]]:
         key, sep, raw_value = text.partition("=")
         if not sep:
             return None
-    if raw_value[:1] in ("\"", "`"):
+    if raw_value[:1] in ('"', "`"):
         value, rest = _unquote_prefix(raw_value)
         if value is None:
             return None
@@ -259,8 +259,16 @@ def _parse_setting(text: str) -> Optional[tuple[str, str]]:
 
 
 _SIMPLE_ESCAPES = {
-    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-    "\\": "\\", "'": "'", '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
 }
 
 
@@ -270,31 +278,31 @@ def _unquote_prefix(text: str) -> tuple[Optional[str], str]:
         end = text.find("`", 1)
         if end < 0:
             return None, text
-        return text[1:end], text[end + 1:]
+        return text[1:end], text[end + 1 :]
     out: list[str] = []
     index = 1
     while index < len(text):
         char = text[index]
         if char == '"':
-            return "".join(out), text[index + 1:]
+            return "".join(out), text[index + 1 :]
         if char != "\\":
             out.append(char)
             index += 1
             continue
-        code = text[index + 1:index + 2]
+        code = text[index + 1 : index + 2]
         if code in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[code])
             index += 2
         elif code in ("x", "u", "U"):
             width = {"x": 2, "u": 4, "U": 8}[code]
-            digits = text[index + 2:index + 2 + width]
+            digits = text[index + 2 : index + 2 + width]
             try:
                 out.append(chr(int(digits, 16)) if code != "x" else bytes([int(digits, 16)]).decode("latin-1"))
             except ValueError:
                 return None, text
             index += 2 + width
         elif code[:1].isdigit():
-            digits = text[index + 1:index + 4]
+            digits = text[index + 1 : index + 4]
             try:
                 out.append(chr(int(digits, 8)))
             except ValueError:

@@ -101,8 +101,13 @@ def fetch_source(build_id: str, path: str) -> Optional[str]:
     """Local copy of source file ``path`` (absolute, as compiled in) of ``build_id``."""
     if not path.startswith("/"):
         raise GoextError(f"debuginfod serves sources by absolute path, not '{path}'")
-    return _fetch(_check_build_id(build_id), "source" + urllib.parse.quote(path), _source_cache_name(path),
-                  min(_max_size(), _SOURCE_MAX_SIZE), None)
+    return _fetch(
+        _check_build_id(build_id),
+        "source" + urllib.parse.quote(path),
+        _source_cache_name(path),
+        min(_max_size(), _SOURCE_MAX_SIZE),
+        None,
+    )
 
 
 def _fetch_elf(build_id: str, kind: str) -> Optional[str]:
@@ -134,8 +139,9 @@ def _fetch(build_id: str, url_tail: str, cache_name: str, max_size: int, want_el
                 continue
         os.replace(staged, cached)
         return cached
-    raise DebuginfodError(f"debuginfod: {url_tail.split('/')[0]} for build-id {build_id} not found: "
-                          + "; ".join(problems[:3]))
+    raise DebuginfodError(
+        f"debuginfod: {url_tail.split('/')[0]} for build-id {build_id} not found: " + "; ".join(problems[:3])
+    )
 
 
 def _download(url: str, directory: str, max_size: int) -> str:
@@ -192,10 +198,10 @@ def _elf_build_id(path: str) -> Optional[str]:
         return None
 
 
-
-
-_TYPES_LIMITED_NOTE = ("no DWARF in {path}{why}: goroutines and stacks come from pclntab and runtime "
-                       "layouts from the Go {version} tables; types, locals and values are limited")
+_TYPES_LIMITED_NOTE = (
+    "no DWARF in {path}{why}: goroutines and stacks come from pclntab and runtime "
+    "layouts from the Go {version} tables; types, locals and values are limited"
+)
 
 
 def find_debug_binary(binary: "GoBinary", notes: list[str]) -> Optional["GoBinary"]:
@@ -232,5 +238,13 @@ def find_debug_binary(binary: "GoBinary", notes: list[str]) -> Optional["GoBinar
     return None
 
 
-__all__ = ["DebuginfodError", "cache_path", "enabled", "fetch_debuginfo", "fetch_executable", "fetch_source",
-           "find_debug_binary", "server_urls"]
+__all__ = [
+    "DebuginfodError",
+    "cache_path",
+    "enabled",
+    "fetch_debuginfo",
+    "fetch_executable",
+    "fetch_source",
+    "find_debug_binary",
+    "server_urls",
+]

@@ -79,8 +79,10 @@ def binary_identity(path: str, gnu_build_id: Optional[str], go_build_id: Optiona
         return f"gnu-build-id:{gnu_build_id}:size={info.st_size}"
     if go_build_id:
         return f"go-build-id:{go_build_id}:size={info.st_size}"
-    return (f"file:{os.path.realpath(path)}:size={info.st_size}:mtime_ns={info.st_mtime_ns}"
-            f":dev={info.st_dev}:ino={info.st_ino}")
+    return (
+        f"file:{os.path.realpath(path)}:size={info.st_size}:mtime_ns={info.st_mtime_ns}"
+        f":dev={info.st_dev}:ino={info.st_ino}"
+    )
 
 
 def sections_digest(binary: "GoBinary", names: tuple[str, ...]) -> Optional[str]:
@@ -114,8 +116,9 @@ def _trace(message: str) -> None:
 class DiskIndex:
     """The index entries of one executable.  ``identity`` None turns it off."""
 
-    def __init__(self, identity: Optional[str], directory: Optional[str] = None,
-                 max_total_bytes: int = MAX_TOTAL_BYTES) -> None:
+    def __init__(
+        self, identity: Optional[str], directory: Optional[str] = None, max_total_bytes: int = MAX_TOTAL_BYTES
+    ) -> None:
         self.identity = identity
         self.directory = directory or index_dir()
         self.max_total_bytes = max_total_bytes
@@ -137,8 +140,13 @@ class DiskIndex:
         return os.path.join(self.directory, name)
 
     def _header(self, kind: str, depends_on: str) -> dict[str, Any]:
-        return {"format": FORMAT, "goext": __version__, "identity": self.identity, "kind": kind,
-                "depends_on": depends_on}
+        return {
+            "format": FORMAT,
+            "goext": __version__,
+            "identity": self.identity,
+            "kind": kind,
+            "depends_on": depends_on,
+        }
 
     def load(self, kind: str, depends_on: str, decode: Callable[[Any], Optional[T]]) -> Optional[T]:
         """The entry's payload through ``decode`` (which returns None for a payload
@@ -247,5 +255,14 @@ def _unlink_quietly(path: str) -> None:
         pass  # another process pruned it first
 
 
-__all__ = ["DiskIndex", "FORMAT", "FORMAT_VERSION", "MAX_TOTAL_BYTES", "binary_identity", "goext_cache_dir",
-           "index_dir", "prune", "sections_digest"]
+__all__ = [
+    "DiskIndex",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MAX_TOTAL_BYTES",
+    "binary_identity",
+    "goext_cache_dir",
+    "index_dir",
+    "prune",
+    "sections_digest",
+]

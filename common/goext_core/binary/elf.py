@@ -17,24 +17,38 @@ import struct
 import weakref
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal, Optional
+from typing import Any, Iterator, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from goext_core.binary.buildinfo import BuildInfo, read_buildinfo
-from goext_core.errors import CorruptDataError, GoextError, MemoryReadError, UnsupportedError
-from goext_core.target.regularfile import open_regular_file
+from goext_core.errors import CorruptDataError, MemoryReadError, UnsupportedError
 from goext_core.target import ByteOrder
+from goext_core.target.regularfile import open_regular_file
 
 # Everything pyelftools (and the construct/struct/zlib code under it) raises
 # for a malformed or truncated file: its own errors, construct's, failed
 # asserts on header fields, the odd TypeError or AttributeError from a field
 # of the wrong shape or a section that is not there.
 ELF_PARSE_ERRORS: tuple[type[BaseException], ...] = (
-    ELFError, ELFParseError, DWARFError, ConstructError, struct.error, ValueError, EOFError, OSError, zlib.error,
-    IndexError, KeyError, TypeError, AttributeError, AssertionError, RecursionError)
+    ELFError,
+    ELFParseError,
+    DWARFError,
+    ConstructError,
+    struct.error,
+    ValueError,
+    EOFError,
+    OSError,
+    zlib.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+)
 _PARSE_ERRORS = ELF_PARSE_ERRORS
 
 # e_machine -> Go's GOARCH; the second element is the 64-bit name where the
@@ -203,8 +217,9 @@ class GoBinary:
         table_end = int(header["e_shoff"]) + int(header["e_shnum"]) * int(header["e_shentsize"])
         if header["e_shoff"] and table_end > file_size:
             # The section header table is written last: a file cut short loses it first.
-            raise CorruptDataError(f"{self.path}: truncated: its section headers end at byte {table_end}, "
-                                   f"the file has {file_size}")
+            raise CorruptDataError(
+                f"{self.path}: truncated: its section headers end at byte {table_end}, the file has {file_size}"
+            )
 
         self._sections: dict[str, Section] = {}
         self._section_list: list[Section] = []
@@ -224,22 +239,31 @@ class GoBinary:
                     type=str(sec["sh_type"]),
                     index=index,
                 )
-                if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset < file_size < entry.offset + entry.size:
+                if (
+                    entry.type not in ("SHT_NOBITS", "SHT_NULL")
+                    and entry.offset < file_size < entry.offset + entry.size
+                ):
                     # A section cut by the end of the file: the file was cut short.
-                    raise CorruptDataError(f"{self.path}: truncated: section {entry.name or index} needs "
-                                           f"{entry.offset + entry.size} bytes, the file has {file_size}")
+                    raise CorruptDataError(
+                        f"{self.path}: truncated: section {entry.name or index} needs "
+                        f"{entry.offset + entry.size} bytes, the file has {file_size}"
+                    )
                 if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset + entry.size > file_size:
-                    self.notes.append(f"{self.path}: section {entry.name or index} runs past the end of the file: "
-                                      "ignored (a truncated or damaged executable)")
+                    self.notes.append(
+                        f"{self.path}: section {entry.name or index} runs past the end of the file: "
+                        "ignored (a truncated or damaged executable)"
+                    )
                     continue
                 self._section_list.append(entry)
                 self._sections.setdefault(entry.name, entry)
         except _PARSE_ERRORS as exc:
-            self.notes.append(f"{self.path}: section headers are unreadable ({_one_line(exc)}): "
-                              f"kept the {len(self._section_list)} before the damage")
+            self.notes.append(
+                f"{self.path}: section headers are unreadable ({_one_line(exc)}): "
+                f"kept the {len(self._section_list)} before the damage"
+            )
 
     def _goarch(self, machine: object) -> str:
-        name = _GOARCH_BY_MACHINE.get(machine)  # type: ignore[arg-type]
+        name = _GOARCH_BY_MACHINE.get(machine)
         if name is None:
             return str(machine).removeprefix("EM_").lower()
         if name == "ppc64" and self.byte_order == "little":
@@ -287,7 +311,7 @@ class GoBinary:
             return None
         if entry.offset + entry.size > len(self._map):
             raise CorruptDataError(f"{self.path}: section {name} is truncated")
-        return memoryview(self._map)[entry.offset:entry.offset + entry.size]
+        return memoryview(self._map)[entry.offset : entry.offset + entry.size]
 
     @property
     def mapped(self) -> mmap.mmap:
@@ -332,7 +356,7 @@ class GoBinary:
                 start = seg.offset + rel
                 if start + file_part > len(self._map):
                     raise CorruptDataError(f"{self.path}: segment at {seg.vaddr:#x} is truncated")
-                out += self._map[start:start + file_part]
+                out += self._map[start : start + file_part]
             out += bytes(chunk_end - cursor - file_part)
             cursor = chunk_end
         return bytes(out)
@@ -343,8 +367,8 @@ class GoBinary:
     def read_go_string(self, address: int, limit: int = 1 << 16) -> str:
         """A Go string header {ptr, len} at ``address`` and its bytes (capped at ``limit``)."""
         header = self.read_static(address, 2 * self.ptr_size)
-        ptr = int.from_bytes(header[:self.ptr_size], self.byte_order)
-        length = int.from_bytes(header[self.ptr_size:], self.byte_order)
+        ptr = int.from_bytes(header[: self.ptr_size], self.byte_order)
+        length = int.from_bytes(header[self.ptr_size :], self.byte_order)
         if length == 0:
             return ""
         if length > limit:
@@ -441,9 +465,7 @@ class GoBinary:
     # -- notes and ids -------------------------------------------------
     def _notes(self) -> Iterator[tuple[bytes, int, bytes]]:
         """(owner, type, desc) of every note in SHT_NOTE sections, else PT_NOTE segments."""
-        regions: list[tuple[int, int]] = [
-            (s.offset, s.size) for s in self._section_list if s.type == "SHT_NOTE"
-        ]
+        regions: list[tuple[int, int]] = [(s.offset, s.size) for s in self._section_list if s.type == "SHT_NOTE"]
         if not regions:
             for phdr in self.elf.iter_segments():
                 if phdr["p_type"] == "PT_NOTE":
@@ -451,7 +473,7 @@ class GoBinary:
         bo = "<" if self.byte_order == "little" else ">"
         for offset, size in regions:
             size = min(size, _MAX_NOTE_BYTES, max(0, len(self._map) - offset))
-            data = self._map[offset:offset + size]
+            data = self._map[offset : offset + size]
             cursor = 0
             while cursor + 12 <= len(data):
                 namesz, descsz, note_type = struct.unpack_from(bo + "III", data, cursor)
@@ -460,7 +482,7 @@ class GoBinary:
                 desc_end = desc_start + descsz
                 if desc_end > len(data):
                     break
-                yield data[name_start:name_start + namesz], note_type, data[desc_start:desc_end]
+                yield data[name_start : name_start + namesz], note_type, data[desc_start:desc_end]
                 cursor = desc_start + _align4(descsz)
 
     def gnu_build_id(self) -> Optional[str]:
@@ -505,7 +527,7 @@ class GoBinary:
         return self._buildinfo
 
     def go_version(self) -> Optional[str]:
-        """"go1.22.10" from the build info, else from ``runtime.buildVersion``."""
+        """ "go1.22.10" from the build info, else from ``runtime.buildVersion``."""
         info = self.buildinfo
         if info is not None and info.go_version:
             return info.go_version

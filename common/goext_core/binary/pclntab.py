@@ -124,9 +124,9 @@ def func_name_for_print(name: str, generic_methods: bool = True) -> str:
     close_at = name.rfind("]")
     if close_at <= open_at:
         return name
-    interior = name[open_at + 1:close_at]
+    interior = name[open_at + 1 : close_at]
     if not generic_methods or "[" not in interior:
-        return name[:open_at] + "[...]" + name[close_at + 1:]
+        return name[:open_at] + "[...]" + name[close_at + 1 :]
     depth = 1
     right = left = -1
     for index, char in enumerate(interior):
@@ -145,9 +145,9 @@ def func_name_for_print(name: str, generic_methods: bool = True) -> str:
             right = index
     if depth == 1:
         if right >= 0 and left > right:
-            return name[:open_at] + "[...]" + interior[right + 1:left] + "[...]" + name[close_at + 1:]
+            return name[:open_at] + "[...]" + interior[right + 1 : left] + "[...]" + name[close_at + 1 :]
         if right == -1 and left == -1:
-            return name[:open_at] + "[...]" + name[close_at + 1:]
+            return name[:open_at] + "[...]" + name[close_at + 1 :]
     return name
 
 
@@ -195,9 +195,25 @@ class Func:
     """
 
     __slots__ = (
-        "table", "index", "entry", "end", "name_off", "args", "deferreturn", "pcsp", "pcfile", "pcln",
-        "npcdata", "cu_offset", "start_line", "func_id", "flags", "nfuncdata", "_pcdata_at",
-        "_funcdata_at", "_name",
+        "table",
+        "index",
+        "entry",
+        "end",
+        "name_off",
+        "args",
+        "deferreturn",
+        "pcsp",
+        "pcfile",
+        "pcln",
+        "npcdata",
+        "cu_offset",
+        "start_line",
+        "func_id",
+        "flags",
+        "nfuncdata",
+        "_pcdata_at",
+        "_funcdata_at",
+        "_name",
     )
     table: "Pclntab"
     index: int
@@ -317,7 +333,7 @@ class Pclntab:
         self.go_version = go_version
         self._read_memory = read_memory
         self.gofunc = gofunc
-        head = bytes(buffer[base:base + 8])
+        head = bytes(buffer[base : base + 8])
         magic_le = int.from_bytes(head[:4], "little")
         magic_be = int.from_bytes(head[:4], "big")
         if magic_le in _FORMAT_BY_MAGIC:
@@ -372,13 +388,28 @@ class Pclntab:
         limit = base + (limit_address - address)
         if limit > len(binary.mapped):
             raise CorruptDataError(f"{binary.path}: pclntab at {address:#x} is truncated")
-        probe = cls(binary.mapped, base, limit, address, read_memory=binary.read_static, go_version=go_version,
-                    text_start=_guess_text_start(binary))
+        probe = cls(
+            binary.mapped,
+            base,
+            limit,
+            address,
+            read_memory=binary.read_static,
+            go_version=go_version,
+            text_start=_guess_text_start(binary),
+        )
         moduledata = _find_moduledata(binary, probe)
         text_start = _resolve_text_start(binary, probe, moduledata)
         gofunc = _resolve_gofunc(binary, probe, moduledata, go_version)
-        return cls(binary.mapped, base, limit, address, text_start=text_start, gofunc=gofunc,
-                   read_memory=binary.read_static, go_version=go_version)
+        return cls(
+            binary.mapped,
+            base,
+            limit,
+            address,
+            text_start=text_start,
+            gofunc=gofunc,
+            read_memory=binary.read_static,
+            go_version=go_version,
+        )
 
     def _parse_header(self, text_start: Optional[int]) -> None:
         ptr = self.ptr_size
@@ -423,7 +454,9 @@ class Pclntab:
         if not 0 < self.nfunc <= _MAX_FUNCS:
             raise CorruptDataError(f"pclntab at {self.address:#x}: implausible function count {self.nfunc}")
         size = self._limit - self._base
-        for name in ("_funcnametab", "_cutab", "_filetab", "_pctab", "_funcbase") if self.version != FORMAT_GO12 else ():
+        for name in (
+            ("_funcnametab", "_cutab", "_filetab", "_pctab", "_funcbase") if self.version != FORMAT_GO12 else ()
+        ):
             if not 0 < getattr(self, name) < size:
                 raise CorruptDataError(f"pclntab at {self.address:#x}: header offset {name[1:]} out of range")
         # functab: nfunc {entry, funcoff} pairs and the end pc (debug/gosym: (nfunc*2+1) fields).
@@ -432,7 +465,7 @@ class Pclntab:
         end = start + count * self._field
         if end > size:
             raise CorruptDataError(f"pclntab at {self.address:#x}: function table runs past the end")
-        raw = bytes(self._buf[self._base + start:self._base + end])
+        raw = bytes(self._buf[self._base + start : self._base + end])
         words = array("I" if self._field == 4 else "Q")
         if words.itemsize != self._field:  # exotic platforms
             words = array("L" if self._field == 4 else "Q")
@@ -649,7 +682,7 @@ class Pclntab:
 
     def _bytes(self, offset: int, size: int) -> bytes:
         at = self._check(offset, size)
-        return bytes(self._buf[at:at + size])
+        return bytes(self._buf[at : at + size])
 
     def _read_u32(self, offset: int) -> int:
         return self._u32.unpack_from(self._buf, self._check(offset, 4))[0]
@@ -684,13 +717,22 @@ class Pclntab:
         if self.version in (FORMAT_GO118, FORMAT_GO120):
             # runtime2.go _func (1.18+): entryOff, nameOff, args, deferreturn, pcsp, pcfile,
             # pcln, npcdata, cuOffset, [startLine (1.20+)], funcID, flag, _, nfuncdata.
-            (entry_off, func.name_off, func.args, func.deferreturn, func.pcsp, func.pcfile, func.pcln,
-             func.npcdata, func.cu_offset) = struct.unpack_from(bo + "IiiIIIIII", raw, 0)
+            (
+                entry_off,
+                func.name_off,
+                func.args,
+                func.deferreturn,
+                func.pcsp,
+                func.pcfile,
+                func.pcln,
+                func.npcdata,
+                func.cu_offset,
+            ) = struct.unpack_from(bo + "IiiIIIIII", raw, 0)
             tail = 36
             if self.version == FORMAT_GO120:
                 func.start_line = struct.unpack_from(bo + "i", raw, 36)[0]
                 tail = 40
-            func.func_id, func.flags, _, func.nfuncdata = raw[tail:tail + 4]
+            func.func_id, func.flags, _, func.nfuncdata = raw[tail : tail + 4]
             entry = entry_off + self._entry_bias
         else:
             ptr = self.ptr_size
@@ -698,17 +740,26 @@ class Pclntab:
             if self.version == FORMAT_GO116:
                 # runtime2.go _func (1.16–1.17): entry, nameoff, args, deferreturn, pcsp, pcfile,
                 # pcln, npcdata, cuOffset, funcID, flag (1.17; pad on 1.16), _, nfuncdata.
-                (func.name_off, func.args, func.deferreturn, func.pcsp, func.pcfile, func.pcln,
-                 func.npcdata, func.cu_offset) = struct.unpack_from(bo + "iiIIIIII", raw, ptr)
-                func.func_id, func.flags, _, func.nfuncdata = raw[ptr + 32:ptr + 36]
+                (
+                    func.name_off,
+                    func.args,
+                    func.deferreturn,
+                    func.pcsp,
+                    func.pcfile,
+                    func.pcln,
+                    func.npcdata,
+                    func.cu_offset,
+                ) = struct.unpack_from(bo + "iiIIIIII", raw, ptr)
+                func.func_id, func.flags, _, func.nfuncdata = raw[ptr + 32 : ptr + 36]
             else:
                 # runtime2.go _func (1.2–1.15): entry, nameoff, args, frame/unused/deferreturn
                 # (1.14+), pcsp, pcfile, pcln, npcdata, then nfuncdata int32 (≤1.11) or
                 # funcID uint8, _ [2]int8, nfuncdata uint8 (1.12+).
-                (func.name_off, func.args, func.deferreturn, func.pcsp, func.pcfile, func.pcln,
-                 func.npcdata) = struct.unpack_from(bo + "iiIIIII", raw, ptr)
+                (func.name_off, func.args, func.deferreturn, func.pcsp, func.pcfile, func.pcln, func.npcdata) = (
+                    struct.unpack_from(bo + "iiIIIII", raw, ptr)
+                )
                 if self._funcid_tail:
-                    func.func_id, _, _, func.nfuncdata = raw[ptr + 28:ptr + 32]
+                    func.func_id, _, _, func.nfuncdata = raw[ptr + 28 : ptr + 32]
                 else:
                     func.func_id = 0
                     func.nfuncdata = struct.unpack_from(bo + "i", raw, ptr + 28)[0]
@@ -998,16 +1049,22 @@ def _scan_for_table(binary: "GoBinary", go_version: Optional[GoVersion]) -> Opti
     return None
 
 
-def _plausible_table(binary: "GoBinary", base: int, limit: int, address: int,
-                     go_version: Optional[GoVersion]) -> bool:
-    head = binary.mapped[base:base + 8]
+def _plausible_table(binary: "GoBinary", base: int, limit: int, address: int, go_version: Optional[GoVersion]) -> bool:
+    head = binary.mapped[base : base + 8]
     if head[4:6] != b"\0\0" or head[6] not in (1, 2, 4) or head[7] not in (4, 8):
         return False
     if head[7] != binary.ptr_size:
         return False
     try:
-        table = Pclntab(binary.mapped, base, limit, address, read_memory=binary.read_static,
-                        go_version=go_version, text_start=_guess_text_start(binary))
+        table = Pclntab(
+            binary.mapped,
+            base,
+            limit,
+            address,
+            read_memory=binary.read_static,
+            go_version=go_version,
+            text_start=_guess_text_start(binary),
+        )
         first = table.func_at(0)
     except (CorruptDataError, UnsupportedError, IndexError):
         return False
@@ -1098,8 +1155,9 @@ def _resolve_text_start(binary: "GoBinary", table: Pclntab, moduledata: Optional
     return _guess_text_start(binary)
 
 
-def _resolve_gofunc(binary: "GoBinary", table: Pclntab, moduledata: Optional[int],
-                    go_version: Optional[GoVersion]) -> Optional[int]:
+def _resolve_gofunc(
+    binary: "GoBinary", table: Pclntab, moduledata: Optional[int], go_version: Optional[GoVersion]
+) -> Optional[int]:
     if table.version not in (FORMAT_GO118, FORMAT_GO120):
         return None
     for name in ("go:func.*", "go.func.*"):
@@ -1129,8 +1187,19 @@ def _resolve_gofunc(binary: "GoBinary", table: Pclntab, moduledata: Optional[int
 
 
 __all__ = [
-    "FORMAT_GO12", "FORMAT_GO116", "FORMAT_GO118", "FORMAT_GO120",
-    "FUNCDATA_INL_TREE", "FUNC_FLAG_ASM", "FUNC_FLAG_SPWRITE", "FUNC_FLAG_TOPFRAME",
-    "Func", "PCDATA_INL_TREE_INDEX", "PCDATA_STACK_MAP_INDEX", "PCDATA_UNSAFE_POINT",
-    "Pclntab", "SourceFrame", "func_name_for_print",
+    "FORMAT_GO12",
+    "FORMAT_GO116",
+    "FORMAT_GO118",
+    "FORMAT_GO120",
+    "FUNCDATA_INL_TREE",
+    "FUNC_FLAG_ASM",
+    "FUNC_FLAG_SPWRITE",
+    "FUNC_FLAG_TOPFRAME",
+    "Func",
+    "PCDATA_INL_TREE_INDEX",
+    "PCDATA_STACK_MAP_INDEX",
+    "PCDATA_UNSAFE_POINT",
+    "Pclntab",
+    "SourceFrame",
+    "func_name_for_print",
 ]

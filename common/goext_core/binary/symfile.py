@@ -53,8 +53,21 @@ _STT_FUNC = 2
 _SHN_ABS = 0xFFF1
 _NT_GNU_BUILD_ID = 3
 
-_EM_BY_GOARCH = {"amd64": 62, "386": 3, "arm64": 183, "arm": 40, "riscv64": 243, "ppc64": 21,
-                 "ppc64le": 21, "s390x": 22, "loong64": 258, "mips": 8, "mips64": 8, "mipsle": 8, "mips64le": 8}
+_EM_BY_GOARCH = {
+    "amd64": 62,
+    "386": 3,
+    "arm64": 183,
+    "arm": 40,
+    "riscv64": 243,
+    "ppc64": 21,
+    "ppc64le": 21,
+    "s390x": 22,
+    "loong64": 258,
+    "mips": 8,
+    "mips64": 8,
+    "mipsle": 8,
+    "mips64le": 8,
+}
 
 # A Go binary has at most a few hundred thousand functions; a pclntab that
 # claims more is corrupt and must not make us write gigabytes.
@@ -89,8 +102,16 @@ _NO_CFI = frozenset({"runtime.sigreturn__sigaction", "runtime.sigreturn"})
 _RENAMED = {"runtime.sigreturn": "runtime.sigreturn__sigaction"}
 # Where a stack starts: the runtime's traceback stops at these too
 # (src/runtime/symtab.go: abi.FuncID_goexit, FuncID_mstart, FuncID_rt0_go).
-_OUTERMOST = frozenset({"runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.goexit.abi0",
-                        "runtime.mstart.abi0", "runtime.rt0_go.abi0"})
+_OUTERMOST = frozenset(
+    {
+        "runtime.goexit",
+        "runtime.mstart",
+        "runtime.rt0_go",
+        "runtime.goexit.abi0",
+        "runtime.mstart.abi0",
+        "runtime.rt0_go.abi0",
+    }
+)
 
 
 def function_symbols(pclntab: "Pclntab", with_frames: bool = False) -> list[FunctionSymbol]:
@@ -175,18 +196,34 @@ def symbol_file_for(binary: "GoBinary", pclntab: "Pclntab", directory: Optional[
 def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
     """The symbol file of ``binary``: its functions, CFI on amd64, and its
     allocated sections mirrored so that gdb pairs the file with the executable."""
-    sections = [MirroredSection(sec.name, sec.address, sec.size, sec.flags)
-                for sec in binary.sections() if sec.allocated and sec.name]
+    sections = [
+        MirroredSection(sec.name, sec.address, sec.size, sec.flags)
+        for sec in binary.sections()
+        if sec.allocated and sec.name
+    ]
     with_frames = binary.arch == "amd64"
-    return build_symbol_file(function_symbols(pclntab, with_frames), binary.arch, binary.ptr_size,
-                             binary.byte_order, build_id=binary.gnu_build_id(), sections=sections,
-                             entry=binary.entry, cfi=with_frames)
+    return build_symbol_file(
+        function_symbols(pclntab, with_frames),
+        binary.arch,
+        binary.ptr_size,
+        binary.byte_order,
+        build_id=binary.gnu_build_id(),
+        sections=sections,
+        entry=binary.entry,
+        cfi=with_frames,
+    )
 
 
-def build_symbol_file(symbols: Iterable[FunctionSymbol], arch: str, ptr_size: int = 8,
-                      byte_order: ByteOrder = "little", build_id: Optional[str] = None,
-                      sections: Optional[list[MirroredSection]] = None, entry: int = 0,
-                      cfi: bool = False) -> bytes:
+def build_symbol_file(
+    symbols: Iterable[FunctionSymbol],
+    arch: str,
+    ptr_size: int = 8,
+    byte_order: ByteOrder = "little",
+    build_id: Optional[str] = None,
+    sections: Optional[list[MirroredSection]] = None,
+    entry: int = 0,
+    cfi: bool = False,
+) -> bytes:
     """The bytes of an ELF (ET_EXEC, no segments) whose ``.symtab`` lists ``symbols``.
 
     ``sections`` and ``entry`` should be the executable's allocated sections and
@@ -246,8 +283,9 @@ def build_symbol_file(symbols: Iterable[FunctionSymbol], arch: str, ptr_size: in
         seen.add(key)
         offset = len(strtab)
         strtab += symbol.name.encode("utf-8", "replace").replace(b"\0", b"?") + b"\0"
-        symtab += pack_symbol(offset, symbol.address, symbol.size, (_STB_GLOBAL << 4) | _STT_FUNC,
-                              section_of(symbol.address))
+        symtab += pack_symbol(
+            offset, symbol.address, symbol.size, (_STB_GLOBAL << 4) | _STT_FUNC, section_of(symbol.address)
+        )
 
     header_size = 64 if is64 else 52
     section_header_format = endian + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
@@ -273,16 +311,47 @@ def build_symbol_file(symbols: Iterable[FunctionSymbol], arch: str, ptr_size: in
         body.append(0)
     section_headers_at = header_size + len(body)
 
-    def section(name_index: int, kind: int, flags: int, address: int, offset: int, size: int,
-                link: int = 0, info: int = 0, align: int = 1, entsize: int = 0) -> bytes:
-        return struct.pack(section_header_format, name_offsets[name_index], kind, flags, address, offset, size,
-                           link, info, align, entsize)
+    def section(
+        name_index: int,
+        kind: int,
+        flags: int,
+        address: int,
+        offset: int,
+        size: int,
+        link: int = 0,
+        info: int = 0,
+        align: int = 1,
+        entsize: int = 0,
+    ) -> bytes:
+        return struct.pack(
+            section_header_format,
+            name_offsets[name_index],
+            kind,
+            flags,
+            address,
+            offset,
+            size,
+            link,
+            info,
+            align,
+            entsize,
+        )
 
     headers = bytearray(section_header_size)  # the null section
     for index, sec in enumerate(mirrored, start=1):
         headers += section(index, _SHT_NOBITS, sec.flags, sec.address, offsets["symtab"], sec.size, align=16)
-    headers += section(symtab_index, _SHT_SYMTAB, 0, 0, offsets["symtab"], len(symtab), link=symtab_index + 1,
-                       info=first_global, align=8, entsize=symbol_size)
+    headers += section(
+        symtab_index,
+        _SHT_SYMTAB,
+        0,
+        0,
+        offsets["symtab"],
+        len(symtab),
+        link=symtab_index + 1,
+        info=first_global,
+        align=8,
+        entsize=symbol_size,
+    )
     headers += section(symtab_index + 1, _SHT_STRTAB, 0, 0, offsets["strtab"], len(strtab))
     headers += section(symtab_index + 2, _SHT_STRTAB, 0, 0, offsets["shstrtab"], len(shstrtab))
     next_index = symtab_index + 3
@@ -296,13 +365,39 @@ def build_symbol_file(symbols: Iterable[FunctionSymbol], arch: str, ptr_size: in
 
     ident = b"\x7fELF" + bytes([2 if is64 else 1, 1 if byte_order == "little" else 2, _EV_CURRENT, 0]) + bytes(8)
     if is64:
-        header = ident + struct.pack(endian + "HHIQQQIHHHHHH", _ET_EXEC, machine, _EV_CURRENT, entry, 0,
-                                     section_headers_at, 0, header_size, 0, 0, section_header_size,
-                                     section_count, symtab_index + 2)
+        header = ident + struct.pack(
+            endian + "HHIQQQIHHHHHH",
+            _ET_EXEC,
+            machine,
+            _EV_CURRENT,
+            entry,
+            0,
+            section_headers_at,
+            0,
+            header_size,
+            0,
+            0,
+            section_header_size,
+            section_count,
+            symtab_index + 2,
+        )
     else:
-        header = ident + struct.pack(endian + "HHIIIIIHHHHHH", _ET_EXEC, machine, _EV_CURRENT, entry, 0,
-                                     section_headers_at, 0, header_size, 0, 0, section_header_size,
-                                     section_count, symtab_index + 2)
+        header = ident + struct.pack(
+            endian + "HHIIIIIHHHHHH",
+            _ET_EXEC,
+            machine,
+            _EV_CURRENT,
+            entry,
+            0,
+            section_headers_at,
+            0,
+            header_size,
+            0,
+            0,
+            section_header_size,
+            section_count,
+            symtab_index + 2,
+        )
     return bytes(header) + bytes(body) + bytes(headers)
 
 
@@ -328,7 +423,12 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
     (src/runtime/traceback.go: frame.fp = sp + funcspdelta + PtrSize on x86)."""
     # CIE, version 1: no augmentation, code alignment 1, data alignment -8.
     cie_body = bytes([1, 0]) + encode_uleb128(1) + bytes([0x78]) + bytes([_AMD64_RA])
-    cie_body += bytes([_DW_CFA_def_cfa, _AMD64_RSP]) + encode_uleb128(8) + bytes([_DW_CFA_offset | _AMD64_RA]) + encode_uleb128(1)
+    cie_body += (
+        bytes([_DW_CFA_def_cfa, _AMD64_RSP])
+        + encode_uleb128(8)
+        + bytes([_DW_CFA_offset | _AMD64_RA])
+        + encode_uleb128(1)
+    )
     cie_body = struct.pack(endian + "I", 0xFFFFFFFF) + cie_body
     cie_body += bytes([_DW_CFA_nop]) * (-(len(cie_body) + 4) % 8)
     out = bytearray(struct.pack(endian + "I", len(cie_body)) + cie_body)
@@ -381,5 +481,12 @@ def _build_id_note(build_id: str, endian: str) -> bytes:
     return struct.pack(endian + "III", len(owner), len(desc), _NT_GNU_BUILD_ID) + owner + desc + bytes(-len(desc) % 4)
 
 
-__all__ = ["FunctionSymbol", "MirroredSection", "build_symbol_file", "function_symbols", "symbol_cache_dir", "symbol_file_for",
-           "symbol_file_image"]
+__all__ = [
+    "FunctionSymbol",
+    "MirroredSection",
+    "build_symbol_file",
+    "function_symbols",
+    "symbol_cache_dir",
+    "symbol_file_for",
+    "symbol_file_image",
+]

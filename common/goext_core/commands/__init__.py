@@ -9,12 +9,13 @@ Command modules import :mod:`goext_core.commands.base`, never this package.
 
 from __future__ import annotations
 
-from goext_core.commands.base import COMMANDS, CommandSpec, Context, Write, dispatch
-
 # Imported in the order their commands were always registered (help first, in base).
-from goext_core.commands import stacks  # noqa: I001
-from goext_core.commands import workflow
-from goext_core.commands import process
-from goext_core.commands import values
+from goext_core.commands import (
+    process,
+    stacks,
+    values,
+    workflow,
+)
+from goext_core.commands.base import COMMANDS, CommandSpec, Context, Write, dispatch
 
 __all__ = ["COMMANDS", "CommandSpec", "Context", "Write", "dispatch", "process", "stacks", "values", "workflow"]

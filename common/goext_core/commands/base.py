@@ -48,8 +48,13 @@ class _HelpWithDefaults(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if (default is None or default is False or default is argparse.SUPPRESS or "default" in text
-                or action.nargs == 0):  # flags: their default is "off" or shared with a sibling flag
+        if (
+            default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or "default" in text
+            or action.nargs == 0
+        ):  # flags: their default is "off" or shared with a sibling flag
             return text
         return f"{text} (default: %(default)s)"
 
@@ -103,8 +108,9 @@ class CommandSpec:
     gdb_aliases: list[str] = field(default_factory=list)  # extra top-level gdb commands
 
     def parser(self) -> argparse.ArgumentParser:
-        parser = _Parser(prog=f"go {self.name}", description=self.summary, add_help=True,
-                         formatter_class=_HelpWithDefaults)
+        parser = _Parser(
+            prog=f"go {self.name}", description=self.summary, add_help=True, formatter_class=_HelpWithDefaults
+        )
         self.configure(parser)
         return parser
 
@@ -157,7 +163,7 @@ def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool
             return True
         spec.run(context, args, write)
         return True
-    except BaseException as exc:  # noqa: BLE001 - the debugger must never see a traceback
+    except BaseException as exc:
         if os.environ.get("GOEXT_DEBUG"):
             write(traceback.format_exc())
         write(format_error(exc) + "\n")
@@ -188,4 +194,3 @@ def _run_help(context: Context, args: argparse.Namespace, write: Write) -> None:
     write("goext commands:\n")
     for spec in sorted(COMMANDS.values(), key=lambda s: s.name):
         write(f"  go {spec.name:<12} {spec.summary}\n")
-

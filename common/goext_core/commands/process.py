@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from dataclasses import asdict
@@ -49,22 +48,32 @@ def _configure_sched(parser: argparse.ArgumentParser) -> None:
 
 def write_sched(view: SchedView, write: Write) -> None:
     write(f"GOMAXPROCS: {_num(view.gomaxprocs)}   ncpu: {_num(view.ncpu)}\n")
-    write(f"gcwaiting: {_flag(view.gcwaiting)}   stopwait: {_num(view.stopwait)}   "
-          f"sysmonwait: {_flag(view.sysmonwait)}   sysmon: {'m' + str(view.sysmon) if view.sysmon is not None else '?'}\n")
-    write(f"idle Ps: {_num(view.npidle)} [{_ids(view.idle_processors)}]   idle Ms: {_num(view.nmidle)} "
-          f"(locked {_num(view.nmidlelocked)})   spinning Ms: {_num(view.nmspinning)}   system Ms: {_num(view.nmsys)}\n")
+    write(
+        f"gcwaiting: {_flag(view.gcwaiting)}   stopwait: {_num(view.stopwait)}   "
+        f"sysmonwait: {_flag(view.sysmonwait)}   sysmon: {'m' + str(view.sysmon) if view.sysmon is not None else '?'}\n"
+    )
+    write(
+        f"idle Ps: {_num(view.npidle)} [{_ids(view.idle_processors)}]   idle Ms: {_num(view.nmidle)} "
+        f"(locked {_num(view.nmidlelocked)})   spinning Ms: {_num(view.nmspinning)}   system Ms: {_num(view.nmsys)}\n"
+    )
     write(f"global run queue: {_num(view.global_runq_size)} [{_ids(view.global_runq)}]\n")
     gc = view.gc
-    write(f"GC: phase {gc.phase}, {_num(gc.cycles)} cycles completed ({_num(gc.forced_cycles)} forced), "
-          f"GOGC {_num(gc.gc_percent)}, enabled {_flag(gc.enabled)}\n")
+    write(
+        f"GC: phase {gc.phase}, {_num(gc.cycles)} cycles completed ({_num(gc.forced_cycles)} forced), "
+        f"GOGC {_num(gc.gc_percent)}, enabled {_flag(gc.enabled)}\n"
+    )
     write(f"heap: live {_bytes(gc.heap_live)}, marked {_bytes(gc.heap_marked)}, goal {_bytes(gc.heap_goal)}\n")
     write("\nPs:\n")
-    write(f"  {'P':>4} {'status':<10} {'M':>5} {'schedtick':>10} {'syscalltick':>11} {'runq':>5} {'runnext':>8}  queued\n")
+    write(
+        f"  {'P':>4} {'status':<10} {'M':>5} {'schedtick':>10} {'syscalltick':>11} {'runq':>5} {'runnext':>8}  queued\n"
+    )
     for processor in view.processors:
         m_text = f"m{processor.m}" if processor.m is not None else "-"
         runnext = str(processor.runnext) if processor.runnext is not None else "-"
-        line = (f"  {processor.id:>4} {processor.status:<10} {m_text:>5} {processor.schedtick:>10} "
-                f"{processor.syscalltick:>11} {len(processor.runq):>5} {runnext:>8}  {_ids(processor.runq)}")
+        line = (
+            f"  {processor.id:>4} {processor.status:<10} {m_text:>5} {processor.schedtick:>10} "
+            f"{processor.syscalltick:>11} {len(processor.runq):>5} {runnext:>8}  {_ids(processor.runq)}"
+        )
         if processor.error:
             line += f"  <{processor.error}>"
         write(line + "\n")
@@ -77,8 +86,13 @@ def write_sched(view: SchedView, write: Write) -> None:
         state = []
         if m.role:
             state.append(m.role)
-        for flag, word in ((m.in_syscall, "syscall"), (m.in_cgo, "cgo"), (m.spinning, "spinning"),
-                           (m.blocked, "blocked"), (m.idle, "idle")):
+        for flag, word in (
+            (m.in_syscall, "syscall"),
+            (m.in_cgo, "cgo"),
+            (m.spinning, "spinning"),
+            (m.blocked, "blocked"),
+            (m.idle, "idle"),
+        ):
             if flag:
                 state.append(word)
         if m.throwing:
@@ -91,7 +105,9 @@ def write_sched(view: SchedView, write: Write) -> None:
         write(f"note: {note}\n")
 
 
-@command("sched", "Scheduler state: GOMAXPROCS, Ps and run queues, Ms, idle/spinning, GC phase, heap.", _configure_sched)
+@command(
+    "sched", "Scheduler state: GOMAXPROCS, Ps and run queues, Ms, idle/spinning, GC phase, heap.", _configure_sched
+)
 def run_sched(context: Context, args: argparse.Namespace, write: Write) -> None:
     view = read_sched(context.program)
     if args.json:
@@ -102,8 +118,14 @@ def run_sched(context: Context, args: argparse.Namespace, write: Write) -> None:
 
 # -- go threads -------------------------------------------------------------------
 def _configure_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-n", "--frames", type=bounded_int(0, MAX_FRAMES), default=3, metavar="N",
-                        help="top frames per thread (default 3)")
+    parser.add_argument(
+        "-n",
+        "--frames",
+        type=bounded_int(0, MAX_FRAMES),
+        default=3,
+        metavar="N",
+        help="top frames per thread (default 3)",
+    )
     parser.add_argument("--json", action="store_true", help="print as JSON")
 
 
@@ -148,14 +170,20 @@ def _configure_deadlock(parser: argparse.ArgumentParser) -> None:
 def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) -> None:
     stuck = {s.goroutine: s for s in report.stuck}
     if report.all_asleep:
-        write(f"all goroutines are asleep: every one of the {report.user_goroutines} user goroutines "
-              f"is blocked and none can wake another (deadlock)\n")
+        write(
+            f"all goroutines are asleep: every one of the {report.user_goroutines} user goroutines "
+            f"is blocked and none can wake another (deadlock)\n"
+        )
     elif report.stuck:
-        write(f"partial deadlock: {len(report.stuck)} of {report.user_goroutines} user goroutines can never "
-              f"proceed, while {len(report.progressing)} can still run\n")
+        write(
+            f"partial deadlock: {len(report.stuck)} of {report.user_goroutines} user goroutines can never "
+            f"proceed, while {len(report.progressing)} can still run\n"
+        )
     else:
-        write(f"no deadlock found: {len(report.progressing)} of {report.user_goroutines} user goroutines can run, "
-              f"and every blocked one may still be released\n")
+        write(
+            f"no deadlock found: {len(report.progressing)} of {report.user_goroutines} user goroutines can run, "
+            f"and every blocked one may still be released\n"
+        )
     for number, cycle in enumerate(report.cycles, 1):
         write(f"\nwait cycle {number}: " + " -> ".join(f"goroutine {g}" for g in cycle + cycle[:1]) + "\n")
         for goroutine in cycle:
@@ -194,8 +222,9 @@ def _write_stuck(entry: "StuckGoroutine", write: Write) -> None:
         write(f"      evidence: {safe_field(line)}\n")
 
 
-@command("deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.",
-         _configure_deadlock)
+@command(
+    "deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.", _configure_deadlock
+)
 def run_deadlock(context: Context, args: argparse.Namespace, write: Write) -> None:
     report = analyze_deadlock(context.program)
     if args.json:
@@ -210,8 +239,11 @@ def _configure_snapshot(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--locals", action="store_true", help="also capture every frame's locals (slower, larger)")
 
 
-@command("snapshot", "Write goroutines, frames, scheduler, threads, GC and build info as JSON (goext.snapshot/2).",
-         _configure_snapshot)
+@command(
+    "snapshot",
+    "Write goroutines, frames, scheduler, threads, GC and build info as JSON (goext.snapshot/2).",
+    _configure_snapshot,
+)
 def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> None:
     if args.output == "-":
         write_snapshot(context.program, _WriteAdapter(write), with_locals=args.locals, dumps=json_for_terminal)
@@ -219,8 +251,9 @@ def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> No
     try:
         # Written next to the target and renamed: a failed run leaves no half file.
         directory = os.path.dirname(os.path.abspath(args.output))
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, prefix=".goext-snapshot-",
-                                         delete=False) as handle:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=directory, prefix=".goext-snapshot-", delete=False
+        ) as handle:
             try:
                 count = write_snapshot(context.program, handle, with_locals=args.locals)
             except BaseException:
@@ -243,14 +276,21 @@ class _WriteAdapter:
 # -- go report --------------------------------------------------------------------------------
 def _configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", required=True, metavar="FILE", help="where to write the HTML page")
-    parser.add_argument("--from", dest="source", metavar="SNAPSHOT",
-                        help="build the page from this snapshot JSON instead of the current target")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="SNAPSHOT",
+        help="build the page from this snapshot JSON instead of the current target",
+    )
     parser.add_argument("--locals", action="store_true", help="capture every frame's locals for the page")
     parser.add_argument("--no-deadlock", action="store_true", help="skip the deadlock analysis")
 
 
-@command("report", "Write one self-contained HTML page: groups, states, icicle, scheduler, threads, locals.",
-         _configure_report)
+@command(
+    "report",
+    "Write one self-contained HTML page: groups, states, icicle, scheduler, threads, locals.",
+    _configure_report,
+)
 def run_report(context: Context, args: argparse.Namespace, write: Write) -> None:
     deadlock = None
     if args.source:

@@ -9,13 +9,19 @@ from typing import TYPE_CHECKING, Optional
 
 from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
 from goext_core.errors import GoextError, UsageError
+from goext_core.progress import steps
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.layouts import status_strings
-from goext_core.progress import steps
-from goext_core.textsafe import safe_field
-from goext_core.runtime.stacks import (created_by, goroutine_frames, match_state, printed_name, short_path, stack_signature,
-                     user_frame)
+from goext_core.runtime.stacks import (
+    created_by,
+    goroutine_frames,
+    match_state,
+    printed_name,
+    short_path,
+    stack_signature,
+)
 from goext_core.runtime.unwind import STACK_GOROUTINE, Frame, Stack
+from goext_core.textsafe import safe_field
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -30,11 +36,22 @@ def _configure_goroutines(parser: argparse.ArgumentParser) -> None:
     kind.add_argument("--user", dest="kind", action="store_const", const="user", help="only user goroutines")
     kind.add_argument("--system", dest="kind", action="store_const", const="system", help="only runtime goroutines")
     kind.add_argument("--all", dest="kind", action="store_const", const="all", help="every goroutine (default)")
-    parser.add_argument("--with", dest="with_func", metavar="FUNC",
-                        help="only goroutines with a frame whose function matches this regular expression")
+    parser.add_argument(
+        "--with",
+        dest="with_func",
+        metavar="FUNC",
+        help="only goroutines with a frame whose function matches this regular expression",
+    )
     parser.add_argument("--group", action="store_true", help="group goroutines with identical stacks, with counts")
-    parser.add_argument("-t", "--trace", nargs="?", type=bounded_int(1, MAX_FRAMES), const=_DEFAULT_TRACE_DEPTH,
-                        metavar="N", help=f"show N frames of each goroutine (N defaults to {_DEFAULT_TRACE_DEPTH})")
+    parser.add_argument(
+        "-t",
+        "--trace",
+        nargs="?",
+        type=bounded_int(1, MAX_FRAMES),
+        const=_DEFAULT_TRACE_DEPTH,
+        metavar="N",
+        help=f"show N frames of each goroutine (N defaults to {_DEFAULT_TRACE_DEPTH})",
+    )
     parser.set_defaults(kind="all")
 
 
@@ -54,8 +71,10 @@ def _check_state(program: "GoProgram", wanted: str) -> None:
     states = known_states(program)
     needle = wanted.lower()
     if not any(needle in state.lower() for state in states):
-        raise UsageError(f"-s/--state: unknown state {wanted!r}; this runtime's states are: "
-                         + ", ".join(repr(state) for state in states))
+        raise UsageError(
+            f"-s/--state: unknown state {wanted!r}; this runtime's states are: "
+            + ", ".join(repr(state) for state in states)
+        )
 
 
 def _selected(context: Context, args: argparse.Namespace) -> list[GoroutineRecord]:
@@ -146,7 +165,9 @@ def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> 
         kind = " [system]" if record.system else ""
         thread = _thread_text(context, record)
         thread = f" ({thread})" if thread else ""
-        write(f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}")
+        write(
+            f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}"
+        )
         creator = _created_text(context, record)
         write(f"  {creator}\n" if creator else "\n")
         if args.trace:
@@ -186,11 +207,21 @@ def current_goroutine(context: Context) -> Optional[GoroutineRecord]:
 
 
 def _configure_bt(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("goroutine", nargs="?", default=None,
-                        help="goroutine id, or 'all' (default: the goroutine of the selected thread)")
+    parser.add_argument(
+        "goroutine",
+        nargs="?",
+        default=None,
+        help="goroutine id, or 'all' (default: the goroutine of the selected thread)",
+    )
     parser.add_argument("--full", action="store_true", help="also show sp and fp of each frame")
-    parser.add_argument("-n", "--limit", type=bounded_int(1, MAX_FRAMES), default=None, metavar="N",
-                        help="at most this many frames (default: all)")
+    parser.add_argument(
+        "-n",
+        "--limit",
+        type=bounded_int(1, MAX_FRAMES),
+        default=None,
+        metavar="N",
+        help="at most this many frames (default: all)",
+    )
 
 
 def write_backtrace(context: Context, record: GoroutineRecord, write: Write, full: bool, limit: Optional[int]) -> None:
@@ -214,8 +245,10 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
             address = f"{frame.pc:#018x}"
         extra = f" sp={frame.sp:#x} fp={frame.fp:#x}" if full and not frame.inlined else ""
         offset = f" +{frame.offset:#x}" if not frame.inlined and frame.offset > 0 else ""
-        write(f"#{index:<3} {address} in {_name(frame.function)}\n"
-              f"         at {safe_field(frame.file)}:{frame.line}{offset}{extra}\n")
+        write(
+            f"#{index:<3} {address} in {_name(frame.function)}\n"
+            f"         at {safe_field(frame.file)}:{frame.line}{offset}{extra}\n"
+        )
     if limit is not None and len(stack.frames) > limit:
         write(f"    ...({len(stack.frames) - limit} more frames)\n")
     if stack.error:
@@ -275,8 +308,10 @@ def run_info(context: Context, args: argparse.Namespace, write: Write) -> None:
         write(f"core:          {safe_field(target.core_path())}\n")
     write(f"go version:    {safe_field(program.go_version or 'unknown')}\n")
     write(f"arch:          {binary.arch} ({binary.ptr_size * 8}-bit, {'PIE' if binary.is_pie else 'not PIE'})\n")
-    write(f"debug info:    {'DWARF' if binary.has_dwarf() else 'none (stripped)'}; "
-          f"symbols: {'yes' if binary.symbols else 'none'}\n")
+    write(
+        f"debug info:    {'DWARF' if binary.has_dwarf() else 'none (stripped)'}; "
+        f"symbols: {'yes' if binary.symbols else 'none'}\n"
+    )
     try:
         write(f"pclntab:       {program.pclntab.version}\n")
     except GoextError as exc:

@@ -8,44 +8,77 @@ from typing import Optional
 
 from goext_core.commands.base import MAX_ELEMENTS, MAX_FRAMES, MAX_GOROUTINE_ID, Context, Write, bounded_int, command
 from goext_core.errors import GoextError, MemoryReadError, UsageError
-from goext_core.values.formatters import format_value, value_to_json
 from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path
 from goext_core.textsafe import json_for_terminal, safe_field
-from goext_core.values.types import GoType, Kind
 from goext_core.values.decode import Decoder, frame_variables, type_system
+from goext_core.values.formatters import format_value, value_to_json
 from goext_core.values.model import Settings, Value
+from goext_core.values.types import GoType, Kind
 
 _TOKEN = re.compile(r"\s*(?:(\.)\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\])")
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-elements", type=bounded_int(0, MAX_ELEMENTS), default=Settings.max_elements,
-                        metavar="N", help=f"elements shown per slice/array/map/chan (default {Settings.max_elements})")
-    parser.add_argument("--max-string", type=bounded_int(0, 1 << 24), default=Settings.max_string, metavar="N",
-                        help=f"string bytes shown (default {Settings.max_string})")
-    parser.add_argument("--max-depth", type=bounded_int(0, 1000), default=Settings.max_depth, metavar="N",
-                        help=f"nesting levels decoded (default {Settings.max_depth})")
+    parser.add_argument(
+        "--max-elements",
+        type=bounded_int(0, MAX_ELEMENTS),
+        default=Settings.max_elements,
+        metavar="N",
+        help=f"elements shown per slice/array/map/chan (default {Settings.max_elements})",
+    )
+    parser.add_argument(
+        "--max-string",
+        type=bounded_int(0, 1 << 24),
+        default=Settings.max_string,
+        metavar="N",
+        help=f"string bytes shown (default {Settings.max_string})",
+    )
+    parser.add_argument(
+        "--max-depth",
+        type=bounded_int(0, 1000),
+        default=Settings.max_depth,
+        metavar="N",
+        help=f"nesting levels decoded (default {Settings.max_depth})",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     for name in ("max_elements", "max_string", "max_depth"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")
-    return Settings(max_elements=args.max_elements, max_string=args.max_string, max_depth=args.max_depth,
-                    max_values=max(Settings.max_values, 4 * args.max_elements + 64))
+    return Settings(
+        max_elements=args.max_elements,
+        max_string=args.max_string,
+        max_depth=args.max_depth,
+        max_values=max(Settings.max_values, 4 * args.max_elements + 64),
+    )
 
 
 # -- go print --------------------------------------------------------------------------
 def _configure_print(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the decoded value as JSON")
     parser.add_argument("--type", metavar="NAME", help="decode the memory at address EXPR as the Go type NAME")
-    parser.add_argument("-g", "--goroutine", type=bounded_int(0, MAX_GOROUTINE_ID), metavar="ID",
-                        help="look names up among the locals of this goroutine first")
-    parser.add_argument("-f", "--frame", type=bounded_int(0, MAX_FRAMES), metavar="N",
-                        help="frame of --goroutine (default: first user frame)")
+    parser.add_argument(
+        "-g",
+        "--goroutine",
+        type=bounded_int(0, MAX_GOROUTINE_ID),
+        metavar="ID",
+        help="look names up among the locals of this goroutine first",
+    )
+    parser.add_argument(
+        "-f",
+        "--frame",
+        type=bounded_int(0, MAX_FRAMES),
+        metavar="N",
+        help="frame of --goroutine (default: first user frame)",
+    )
     _add_limits(parser)
-    parser.add_argument("expr", nargs="+", help="a package variable (main.gMap, or gMap for package main), "
-                                                 "with .field, [index] and * dereference; or an address with --type")
+    parser.add_argument(
+        "expr",
+        nargs="+",
+        help="a package variable (main.gMap, or gMap for package main), "
+        "with .field, [index] and * dereference; or an address with --type",
+    )
 
 
 @command("print", "Print a Go value: a global, a local (-g ID), or memory as a type (--type).", _configure_print)
@@ -78,8 +111,9 @@ def _parse_address(text: str) -> int:
     return address
 
 
-def evaluate(program, decoder: Decoder, expression: str, goroutine: Optional[int] = None,
-             frame: Optional[int] = None) -> Value:
+def evaluate(
+    program, decoder: Decoder, expression: str, goroutine: Optional[int] = None, frame: Optional[int] = None
+) -> Value:
     """Evaluate a small Go expression: [*]name{.field|[index]}."""
     if not expression:
         raise UsageError("go print: nothing to print")
@@ -89,7 +123,7 @@ def evaluate(program, decoder: Decoder, expression: str, goroutine: Optional[int
     if name_match is None:
         raise UsageError(f"cannot parse {expression!r}: expected a name")
     dotted = name_match.group(0)
-    rest = body[name_match.end():]
+    rest = body[name_match.end() :]
     # The longest dotted prefix that names a variable wins; the remainder are selectors.
     parts = dotted.split(".")
     start: Optional[tuple[GoType, Optional[int], Optional[Value]]] = None
@@ -100,8 +134,9 @@ def evaluate(program, decoder: Decoder, expression: str, goroutine: Optional[int
             rest = "".join("." + p for p in parts[cut:]) + rest
             break
     if start is None:
-        raise GoextError(f"no variable named {dotted!r}"
-                         + ("" if goroutine is not None else " (for locals give -g ID)"))
+        raise GoextError(
+            f"no variable named {dotted!r}" + ("" if goroutine is not None else " (for locals give -g ID)")
+        )
     go_type, address, value = start
     position = 0
     while position < len(rest.rstrip()):
@@ -127,8 +162,9 @@ def evaluate(program, decoder: Decoder, expression: str, goroutine: Optional[int
     return decoder.decode(go_type, address)
 
 
-def _lookup(program, decoder: Decoder, name: str, goroutine: Optional[int],
-            frame: Optional[int]) -> Optional[tuple[GoType, Optional[int], Optional[Value]]]:
+def _lookup(
+    program, decoder: Decoder, name: str, goroutine: Optional[int], frame: Optional[int]
+) -> Optional[tuple[GoType, Optional[int], Optional[Value]]]:
     if goroutine is not None and "." not in name:
         record = program.goroutine(goroutine)
         index = frame if frame is not None else default_frame(program, record)
@@ -206,8 +242,12 @@ def default_frame(program, record) -> int:
 
 def _configure_locals(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", type=bounded_int(0, MAX_GOROUTINE_ID), help="goroutine id")
-    parser.add_argument("frame", type=bounded_int(0, MAX_FRAMES), nargs="?", help="frame number as 'go bt' shows it "
-                                                           "(default: the first frame outside the runtime)")
+    parser.add_argument(
+        "frame",
+        type=bounded_int(0, MAX_FRAMES),
+        nargs="?",
+        help="frame number as 'go bt' shows it (default: the first frame outside the runtime)",
+    )
     parser.add_argument("--json", action="store_true", help="print the variables as JSON")
     _add_limits(parser)
 
@@ -219,13 +259,18 @@ def _variables(context: Context, args: argparse.Namespace, write: Write, params:
     variables = frame_variables(program, record, index, _settings(args), params=params)
     frame = program.stack(record).frames[index]
     if args.json:
-        payload = {"goroutine": record.id, "frame": index, "function": frame.function,
-                   "variables": [dict(name=name, arg=is_param, **value_to_json(value))
-                                 for name, value, is_param in variables]}
+        payload = {
+            "goroutine": record.id,
+            "frame": index,
+            "function": frame.function,
+            "variables": [dict(name=name, arg=is_param, **value_to_json(value)) for name, value, is_param in variables],
+        }
         write(json_for_terminal(payload) + "\n")
         return
-    write(f"goroutine {record.id} frame {index}: {safe_field(printed_name(frame.function))} at "
-          f"{safe_field(short_path(frame.file))}:{frame.line}\n")
+    write(
+        f"goroutine {record.id} frame {index}: {safe_field(printed_name(frame.function))} at "
+        f"{safe_field(short_path(frame.file))}:{frame.line}\n"
+    )
     if not variables:
         write(f"  (no {'arguments' if params else 'locals'})\n")
     for name, value, _ in variables:

@@ -13,13 +13,13 @@ import os
 from typing import Optional
 
 from goext_core.binary import debuginfod
-from goext_core.commands.stacks import goroutine_or_current
-from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
-from goext_core.errors import GoextError, UsageError
-from goext_core.target.regularfile import open_regular_file
-from goext_core.runtime.stacks import printed_name, user_frame
-from goext_core.textsafe import safe_field, safe_output
 from goext_core.binary.symfile import function_symbols, symbol_file_for, symbol_file_image
+from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
+from goext_core.commands.stacks import goroutine_or_current
+from goext_core.errors import GoextError, UsageError
+from goext_core.runtime.stacks import printed_name, user_frame
+from goext_core.target.regularfile import open_regular_file
+from goext_core.textsafe import safe_field, safe_output
 
 _LIST_CONTEXT = 5  # lines shown before and after, as delve's "list"
 _MAX_SOURCE_BYTES = 16 << 20
@@ -27,13 +27,18 @@ _MAX_SOURCE_BYTES = 16 << 20
 
 # -- go symbols --------------------------------------------------------------------
 def _configure_symbols(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the symbol file here instead of the cache directory, and do not load it")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the symbol file here instead of the cache directory, and do not load it",
+    )
     parser.add_argument("--force", action="store_true", help="even when the executable has a symbol table")
 
 
-@command("symbols", "Give the debugger function symbols recovered from pclntab (for stripped binaries).",
-         _configure_symbols)
+@command(
+    "symbols", "Give the debugger function symbols recovered from pclntab (for stripped binaries).", _configure_symbols
+)
 def run_symbols(context: Context, args: argparse.Namespace, write: Write) -> None:
     program = context.program
     program.require_go()
@@ -57,19 +62,33 @@ def run_symbols(context: Context, args: argparse.Namespace, write: Write) -> Non
     if program.target.load_symbol_file(path, bias):
         write(f"{count} function symbols from pclntab loaded ({path})\n")
     else:
-        write(f"{count} function symbols from pclntab written to {path}\n"
-              f"load them with: add-symbol-file {path} -o {bias:#x}  (gdb)"
-              f" or: target symbols add {path}  (lldb)\n")
+        write(
+            f"{count} function symbols from pclntab written to {path}\n"
+            f"load them with: add-symbol-file {path} -o {bias:#x}  (gdb)"
+            f" or: target symbols add {path}  (lldb)\n"
+        )
 
 
 # -- go list -------------------------------------------------------------------------
 def _configure_list(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("goroutine", nargs="?", default=None,
-                        help="goroutine id (default: the goroutine of the selected thread)")
-    parser.add_argument("frame", nargs="?", type=bounded_int(0, MAX_FRAMES), default=None,
-                        help="frame number as in 'go bt' (default: the innermost frame of the program's own code)")
-    parser.add_argument("-C", "--context", type=bounded_int(0, 10_000), default=_LIST_CONTEXT, metavar="N",
-                        help=f"lines before and after (default {_LIST_CONTEXT})")
+    parser.add_argument(
+        "goroutine", nargs="?", default=None, help="goroutine id (default: the goroutine of the selected thread)"
+    )
+    parser.add_argument(
+        "frame",
+        nargs="?",
+        type=bounded_int(0, MAX_FRAMES),
+        default=None,
+        help="frame number as in 'go bt' (default: the innermost frame of the program's own code)",
+    )
+    parser.add_argument(
+        "-C",
+        "--context",
+        type=bounded_int(0, 10_000),
+        default=_LIST_CONTEXT,
+        metavar="N",
+        help=f"lines before and after (default {_LIST_CONTEXT})",
+    )
 
 
 @command("list", "Source around a goroutine's frame, from disk or debuginfod.", _configure_list)
@@ -100,8 +119,10 @@ def run_list(context: Context, args: argparse.Namespace, write: Write) -> None:
     first = max(1, frame.line - args.context)
     last = min(len(lines), frame.line + args.context)
     if frame.line > len(lines):
-        raise GoextError(f"{safe_field(frame.file)} has {len(lines)} lines, not {frame.line}: "
-                         "is it the source the binary was built from?")
+        raise GoextError(
+            f"{safe_field(frame.file)} has {len(lines)} lines, not {frame.line}: "
+            "is it the source the binary was built from?"
+        )
     for number in range(first, last + 1):
         marker = "=>" if number == frame.line else "  "
         # A source line keeps its indentation tabs; any control or bidi character is escaped.

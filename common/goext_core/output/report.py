@@ -60,7 +60,7 @@ def _goroot_src(goroutines: list[dict[str, Any]]) -> Optional[str]:
             file = str(frame.get("file", ""))
             index = file.rfind("/src/runtime/")
             if index >= 0 and str(frame.get("function", "")).startswith("runtime."):
-                return file[:index + len("/src/")]
+                return file[: index + len("/src/")]
     return None
 
 
@@ -88,8 +88,11 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
     frames_table: list[list[int]] = []
 
     def frame_id(frame: dict[str, Any]) -> int:
-        key = (strings.add(str(frame.get("function", "?"))), strings.add(str(frame.get("file", ""))),
-               int(frame.get("line") or 0))
+        key = (
+            strings.add(str(frame.get("function", "?"))),
+            strings.add(str(frame.get("file", ""))),
+            int(frame.get("line") or 0),
+        )
         if key not in frame_ids:
             frame_ids[key] = len(frames_table)
             frames_table.append([key[0], key[1], key[2], 1 if frame.get("inlined") else 0])
@@ -114,11 +117,15 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
             location = _user_location(frames, goroot_src)
             creator = entry.get("created_by") or None
             group = groups[key] = {
-                "state": state, "count": 0, "frames": list(stack), "ids": [],
+                "state": state,
+                "count": 0,
+                "frames": list(stack),
+                "ids": [],
                 "system": bool(entry.get("system")),
                 "where": frame_id(location) if location else None,
                 "created_by": strings.add(f"{creator['function']} at {creator['file']}:{creator['line']}")
-                if creator else None,
+                if creator
+                else None,
                 "minutes": 0,
             }
         group["count"] += 1
@@ -130,9 +137,14 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
             captured = []
             for index, frame in enumerate(frames):
                 if "locals" in frame or "locals_error" in frame:
-                    items = [[str(v.get("name", "")), str(v.get("type", "")),
-                              str(v.get("value", v.get("error", "")))[:MAX_LOCAL_TEXT]]
-                             for v in frame.get("locals", [])[:64]]
+                    items = [
+                        [
+                            str(v.get("name", "")),
+                            str(v.get("type", "")),
+                            str(v.get("value", v.get("error", "")))[:MAX_LOCAL_TEXT],
+                        ]
+                        for v in frame.get("locals", [])[:64]
+                    ]
                     captured.append([index, items, frame.get("locals_error")])
             if captured:
                 text_size = len(json.dumps(captured))
@@ -143,8 +155,12 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
     return {
         "format": snapshot.get("format"),
         "target": target,
-        "counts": {"goroutines": len(goroutines), "system": system, "groups": len(ordered),
-                   "threads": len(snapshot.get("threads", []))},
+        "counts": {
+            "goroutines": len(goroutines),
+            "system": system,
+            "groups": len(ordered),
+            "threads": len(snapshot.get("threads", [])),
+        },
         "states": sorted(states.items(), key=lambda item: -item[1]),
         "strings": strings.items,
         "frames": frames_table,
@@ -187,8 +203,10 @@ def _script_hash(page: str) -> str:
 # <script>, no javascript: URLs); nothing is loaded from anywhere; the page
 # cannot be re-based or submit forms.  Styles may be inline: they run no code.
 def _content_security_policy(page: str) -> str:
-    return ("default-src 'none'; script-src " + _script_hash(page) + "; style-src 'unsafe-inline'; "
-            "base-uri 'none'; form-action 'none'; object-src 'none'")
+    return (
+        "default-src 'none'; script-src " + _script_hash(page) + "; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -238,7 +256,7 @@ def load_snapshot(path: str) -> dict[str, Any]:
             raise SchemaViolation(f"deadlock is {type(document['deadlock']).__name__}, expected object or null")
     except SchemaViolation as exc:
         raise GoextError(f"{path} is not a goext snapshot: {exc}") from None
-    return document  # type: ignore[no-any-return]
+    return document
 
 
 _PAGE = r"""<!DOCTYPE html>
@@ -529,7 +547,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except GoextError as exc:
         sys.stderr.write(f"goext: error: {exc}\n")
         return 1
-    sys.stdout.write(f"wrote {argv[1]}: {data['counts']['goroutines']} goroutines in {data['counts']['groups']} groups\n")
+    sys.stdout.write(
+        f"wrote {argv[1]}: {data['counts']['goroutines']} goroutines in {data['counts']['groups']} groups\n"
+    )
     return 0
 
 

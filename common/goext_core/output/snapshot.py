@@ -25,8 +25,8 @@ from goext_core.runtime.stacks import created_by
 from goext_core.values.decode import frame_locals_json
 
 if TYPE_CHECKING:
-    from goext_core.runtime.goroutines import GoroutineRecord
     from goext_core.program import GoProgram
+    from goext_core.runtime.goroutines import GoroutineRecord
 
 FORMAT = "goext.snapshot/2"
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshot.schema.json")
@@ -36,19 +36,21 @@ _THREAD_FRAMES = 4
 def _thread_entries(program: "GoProgram", sched: Any) -> list[dict[str, Any]]:
     out = []
     for view in read_threads(program, sched, frames=_THREAD_FRAMES, native=False):
-        out.append({
-            "tid": view.tid,
-            "pc": view.pc,
-            "sp": view.sp,
-            "m": view.m,
-            "goroutine": view.goroutine,
-            "p": view.p,
-            "role": view.role,
-            "locked_goroutine": view.lockedg,
-            "in_syscall": view.in_syscall,
-            "in_cgo": view.in_cgo,
-            "frames": view.frames,
-        })
+        out.append(
+            {
+                "tid": view.tid,
+                "pc": view.pc,
+                "sp": view.sp,
+                "m": view.m,
+                "goroutine": view.goroutine,
+                "p": view.p,
+                "role": view.role,
+                "locked_goroutine": view.lockedg,
+                "in_syscall": view.in_syscall,
+                "in_cgo": view.in_cgo,
+                "frames": view.frames,
+            }
+        )
     return out
 
 
@@ -60,8 +62,9 @@ def _locals_reader(notes: list[str]) -> Optional[LocalsReader]:
     return frame_locals_json
 
 
-def goroutine_entry(program: "GoProgram", record: "GoroutineRecord",
-                    locals_reader: Optional[LocalsReader] = None) -> dict[str, Any]:
+def goroutine_entry(
+    program: "GoProgram", record: "GoroutineRecord", locals_reader: Optional[LocalsReader] = None
+) -> dict[str, Any]:
     machine = program.machine_of(record)
     entry: dict[str, Any] = {
         "id": record.id,
@@ -84,8 +87,15 @@ def goroutine_entry(program: "GoProgram", record: "GoroutineRecord",
         return entry
     stack = program.stack(record)
     entry["frames"] = [
-        {"function": f.function, "file": f.file, "line": f.line, "pc": f.pc, "sp": f.sp,
-         "inlined": f.inlined, "stack": f.stack}
+        {
+            "function": f.function,
+            "file": f.file,
+            "line": f.line,
+            "pc": f.pc,
+            "sp": f.sp,
+            "inlined": f.inlined,
+            "stack": f.stack,
+        }
         for f in stack.frames
     ]
     if locals_reader is not None:
@@ -94,14 +104,18 @@ def goroutine_entry(program: "GoProgram", record: "GoroutineRecord",
                 frame["locals"] = locals_reader(program, record, index)
             except GoextError as exc:
                 frame["locals_error"] = str(exc)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not lose the snapshot
+            except Exception as exc:
                 frame["locals_error"] = f"{type(exc).__name__}: {exc}"
     if stack.error:
         entry["error"] = stack.error
     creator = created_by(program, record)
     if creator is not None:
-        entry["created_by"] = {"function": creator.function, "file": creator.file, "line": creator.line,
-                               "goroutine": creator.goroutine}
+        entry["created_by"] = {
+            "function": creator.function,
+            "file": creator.file,
+            "line": creator.line,
+            "goroutine": creator.goroutine,
+        }
     return entry
 
 
@@ -112,11 +126,19 @@ def _build_entry(program: "GoProgram") -> Optional[dict[str, Any]]:
     return {
         "path": info.path or None,
         "main": {"path": info.main.path, "version": info.main.version, "sum": info.main.sum or None}
-        if info.main is not None else None,
+        if info.main is not None
+        else None,
         "deps": [
-            {"path": dep.path, "version": dep.version, "sum": dep.sum or None,
-             "replace": ({"path": info.replacements[dep.path].path, "version": info.replacements[dep.path].version}
-                         if dep.path in info.replacements else None)}
+            {
+                "path": dep.path,
+                "version": dep.version,
+                "sum": dep.sum or None,
+                "replace": (
+                    {"path": info.replacements[dep.path].path, "version": info.replacements[dep.path].version}
+                    if dep.path in info.replacements
+                    else None
+                ),
+            }
             for dep in info.deps
         ],
         "settings": [{"key": key, "value": value} for key, value in info.settings],
@@ -182,8 +204,12 @@ class TextSink(Protocol):
     def write(self, text: str) -> Any: ...
 
 
-def write_snapshot(program: "GoProgram", handle: TextSink, with_locals: bool = False,
-                   dumps: Callable[[Any], str] = lambda data: json.dumps(data, indent=1)) -> int:
+def write_snapshot(
+    program: "GoProgram",
+    handle: TextSink,
+    with_locals: bool = False,
+    dumps: Callable[[Any], str] = lambda data: json.dumps(data, indent=1),
+) -> int:
     """Write the snapshot to ``handle`` goroutine by goroutine, so its size in
     memory does not grow with the number of goroutines; the text parses to
     exactly what build_snapshot returns.  Returns the number of goroutines."""
@@ -210,8 +236,15 @@ def _indented(text: str, prefix: str) -> str:
 
 def schema() -> dict[str, Any]:
     with open(SCHEMA_FILE, encoding="utf-8") as handle:
-        return json.load(handle)  # type: ignore[no-any-return]
+        return json.load(handle)
 
 
-__all__ = ["FORMAT", "SCHEMA_FILE", "build_snapshot", "goroutine_entry", "iter_goroutine_entries", "schema",
-           "write_snapshot"]
+__all__ = [
+    "FORMAT",
+    "SCHEMA_FILE",
+    "build_snapshot",
+    "goroutine_entry",
+    "iter_goroutine_entries",
+    "schema",
+    "write_snapshot",
+]

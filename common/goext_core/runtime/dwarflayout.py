@@ -41,9 +41,14 @@ class StructLayout:
 
 def struct_layouts_to_json(structs: dict[str, StructLayout]) -> dict[str, Any]:
     """``structs`` as plain JSON data (for the on-disk index)."""
-    return {name: {"size": layout.size, "fields": {path: list(entry) for path, entry in layout.fields.items()},
-                   "type_names": dict(layout.type_names)}
-            for name, layout in structs.items()}
+    return {
+        name: {
+            "size": layout.size,
+            "fields": {path: list(entry) for path, entry in layout.fields.items()},
+            "type_names": dict(layout.type_names),
+        }
+        for name, layout in structs.items()
+    }
 
 
 def _is_count(value: object) -> bool:
@@ -88,9 +93,9 @@ def _name(die: object) -> str:
 
 def _strip_typedefs(die: Any) -> Any:
     for _ in range(16):
-        if die.tag != "DW_TAG_typedef" or "DW_AT_type" not in die.attributes:  # type: ignore[attr-defined]
+        if die.tag != "DW_TAG_typedef" or "DW_AT_type" not in die.attributes:
             return die
-        die = die.get_DIE_from_attribute("DW_AT_type")  # type: ignore[attr-defined]
+        die = die.get_DIE_from_attribute("DW_AT_type")
     return die
 
 
@@ -114,7 +119,9 @@ def _flatten(die: Any, prefix: str, base: int, layout: StructLayout, depth: int)
             _flatten(member_type, name + ".", base + location, layout, depth + 1)
 
 
-def read_struct_layouts(elf: object, names: Iterable[str], package_cus: Iterable[str] = ("runtime",)) -> dict[str, StructLayout]:
+def read_struct_layouts(
+    elf: object, names: Iterable[str], package_cus: Iterable[str] = ("runtime",)
+) -> dict[str, StructLayout]:
     """Find the named struct types in the CUs of ``package_cus`` and flatten them.
 
     Returns only the structs found; raises CorruptDataError if DWARF is unreadable.
@@ -123,7 +130,7 @@ def read_struct_layouts(elf: object, names: Iterable[str], package_cus: Iterable
     found: dict[str, StructLayout] = {}
     packages = {p.encode() for p in package_cus}
     try:
-        dwarf = dwarf_info(elf)  # type: ignore[arg-type]
+        dwarf = dwarf_info(elf)
         for cu in dwarf.iter_CUs():
             top = cu.get_top_DIE()
             if _attr(top, "DW_AT_name") not in packages:
@@ -142,4 +149,3 @@ def read_struct_layouts(elf: object, names: Iterable[str], package_cus: Iterable
     except ELF_PARSE_ERRORS as exc:
         raise CorruptDataError(f"cannot read DWARF: {describe_parse_error(exc)}") from None
     return found
-

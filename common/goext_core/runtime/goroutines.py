@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
-from goext_core.target import ByteOrder
 from goext_core.progress import steps
 from goext_core.runtime.layouts import G_LEAKED, G_RUNNING, G_SCAN, G_SYSCALL, G_WAITING, is_dead_status, status_strings
+from goext_core.target import ByteOrder
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -93,11 +93,11 @@ class GoroutineRecord:
 
 
 def _u(buf: bytes, offset: int, size: int) -> int:
-    return int.from_bytes(buf[offset:offset + size], "little")
+    return int.from_bytes(buf[offset : offset + size], "little")
 
 
 def _s(buf: bytes, offset: int, size: int) -> int:
-    return int.from_bytes(buf[offset:offset + size], "little", signed=True)
+    return int.from_bytes(buf[offset : offset + size], "little", signed=True)
 
 
 class _Fields:
@@ -113,14 +113,14 @@ class _Fields:
         if entry is None:
             return default
         offset, size = entry
-        return int.from_bytes(self.buf[offset:offset + (size or 8)], self.order)
+        return int.from_bytes(self.buf[offset : offset + (size or 8)], self.order)
 
     def i(self, name: str, default: int = 0) -> int:
         entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
         if entry is None:
             return default
         offset, size = entry
-        return int.from_bytes(self.buf[offset:offset + (size or 8)], self.order, signed=True)
+        return int.from_bytes(self.buf[offset : offset + (size or 8)], self.order, signed=True)
 
 
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -154,14 +154,39 @@ class FieldReader:
 
     def read(self, buf: bytes) -> dict[str, int]:
         if self._fallback is not None:
-            return {name: int.from_bytes(buf[offset:offset + size], self._order, signed=name in self._signed)
-                    for name, offset, size in self._fallback}
+            return {
+                name: int.from_bytes(buf[offset : offset + size], self._order, signed=name in self._signed)
+                for name, offset, size in self._fallback
+            }
         return dict(zip(self._names, self._struct.unpack_from(buf)))
 
 
-_G_FIELDS = ("goid", "atomicstatus", "waitsince", "m", "stack.lo", "stack.hi", "sched.pc", "sched.sp", "sched.bp",
-             "sched.lr", "syscallpc", "syscallsp", "syscallbp", "gopc", "startpc", "lockedm", "sigcode0",
-             "sigcode1", "sigpc", "parentGoid", "waitreason", "labels", "sleepWhen", "timer")
+_G_FIELDS = (
+    "goid",
+    "atomicstatus",
+    "waitsince",
+    "m",
+    "stack.lo",
+    "stack.hi",
+    "sched.pc",
+    "sched.sp",
+    "sched.bp",
+    "sched.lr",
+    "syscallpc",
+    "syscallsp",
+    "syscallbp",
+    "gopc",
+    "startpc",
+    "lockedm",
+    "sigcode0",
+    "sigcode1",
+    "sigpc",
+    "parentGoid",
+    "waitreason",
+    "labels",
+    "sleepWhen",
+    "timer",
+)
 _G_SIGNED_FIELDS = ("waitsince", "sleepWhen")
 
 
@@ -181,7 +206,7 @@ def read_allgs(program: "GoProgram") -> list[int]:
     for start in range(0, length, _GS_PER_READ):
         count = min(_GS_PER_READ, length - start)
         data = target.read(pointer + start * size, count * size)
-        out.extend(int.from_bytes(data[i:i + size], target.byte_order) for i in range(0, len(data), size))
+        out.extend(int.from_bytes(data[i : i + size], target.byte_order) for i in range(0, len(data), size))
     return out
 
 
@@ -305,7 +330,11 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
     record.stack_lo, record.stack_hi = get("stack.lo", 0), get("stack.hi", 0)
     record.sched_pc, record.sched_sp = get("sched.pc", 0), get("sched.sp", 0)
     record.sched_bp, record.sched_lr = get("sched.bp", 0), get("sched.lr", 0)
-    record.syscall_pc, record.syscall_sp, record.syscall_bp = get("syscallpc", 0), get("syscallsp", 0), get("syscallbp", 0)
+    record.syscall_pc, record.syscall_sp, record.syscall_bp = (
+        get("syscallpc", 0),
+        get("syscallsp", 0),
+        get("syscallbp", 0),
+    )
     record.gopc, record.startpc = get("gopc", 0), get("startpc", 0)
     record.locked_to_thread = get("lockedm", 0) != 0
     record.sigcode0, record.sigcode1, record.sigpc = get("sigcode0", 0), get("sigcode1", 0), get("sigpc", 0)
@@ -336,16 +365,18 @@ def _stack_barriers(program: "GoProgram", f: _Fields) -> list[tuple[int, int]]:
     (src/runtime/runtime2.go and mstkbar.go of Go 1.5-1.8)."""
     ptr = program.target.ptr_size
     offset = program.layouts.g.offset("stkbar")
-    items = int.from_bytes(f.buf[offset:offset + ptr], f.order)
-    length = int.from_bytes(f.buf[offset + ptr:offset + 2 * ptr], f.order)
+    items = int.from_bytes(f.buf[offset : offset + ptr], f.order)
+    length = int.from_bytes(f.buf[offset + ptr : offset + 2 * ptr], f.order)
     position = f.u("stkbarPos")
     if length > MAX_STACK_BARRIERS or position > length:
         raise CorruptDataError(f"absurd stack barrier list ({position} of {length})")
     if position == length:
         return []
     data = program.target.read(items + position * 2 * ptr, (length - position) * 2 * ptr)
-    return [(int.from_bytes(data[i:i + ptr], f.order), int.from_bytes(data[i + ptr:i + 2 * ptr], f.order))
-            for i in range(0, len(data), 2 * ptr)]
+    return [
+        (int.from_bytes(data[i : i + ptr], f.order), int.from_bytes(data[i + ptr : i + 2 * ptr], f.order))
+        for i in range(0, len(data), 2 * ptr)
+    ]
 
 
 def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int) -> str:
@@ -374,9 +405,13 @@ def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[Go
     for record in records:
         if record.error is None and is_dead_status(record.status) and not include_dead:
             continue
-        if now is not None and record.error is None and record.waitsince and record.plain_status in (G_WAITING, G_SYSCALL):
+        if (
+            now is not None
+            and record.error is None
+            and record.waitsince
+            and record.plain_status in (G_WAITING, G_SYSCALL)
+        ):
             minutes = (now - record.waitsince) // 60_000_000_000
             record.wait_minutes = minutes if minutes >= 1 else None
         out.append(record)
     return out
-

@@ -12,56 +12,168 @@ in spirit).  The structs are defined in src/runtime/runtime2.go of each release.
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, field
 from typing import Optional
 
-from goext_core.runtime.dwarflayout import StructLayout, read_struct_layouts
 from goext_core.errors import CorruptDataError, UnsupportedError
+from goext_core.runtime.dwarflayout import StructLayout, read_struct_layouts
 from goext_core.runtime.layout_tables import ARCH_DIFFERENCES, BASE_GOARCH, LAYOUT_GOARCHES, LAYOUTS
 
 # The fields the core reads.  Keep in sync with tools/gen_layout_tables.py.
 RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
     "runtime.g": (
-        "stack.lo", "stack.hi", "_panic", "_defer", "m",
-        "sched.sp", "sched.pc", "sched.g", "sched.ctxt", "sched.lr", "sched.bp",
-        "syscallsp", "syscallpc", "syscallbp", "atomicstatus", "goid", "schedlink",
-        "waitsince", "waitreason", "preempt", "lockedm", "sigcode0", "sigcode1", "sigpc",
-        "parentGoid", "gopc", "ancestors", "startpc", "waiting", "labels", "param",
-        "runningCleanups", "bubble",
-        "timer", "sleepWhen",
-        "stkbar", "stkbarPos",  # Go 1.5-1.8 stack barriers (src/runtime/runtime2.go of those releases)
+        "stack.lo",
+        "stack.hi",
+        "_panic",
+        "_defer",
+        "m",
+        "sched.sp",
+        "sched.pc",
+        "sched.g",
+        "sched.ctxt",
+        "sched.lr",
+        "sched.bp",
+        "syscallsp",
+        "syscallpc",
+        "syscallbp",
+        "atomicstatus",
+        "goid",
+        "schedlink",
+        "waitsince",
+        "waitreason",
+        "preempt",
+        "lockedm",
+        "sigcode0",
+        "sigcode1",
+        "sigpc",
+        "parentGoid",
+        "gopc",
+        "ancestors",
+        "startpc",
+        "waiting",
+        "labels",
+        "param",
+        "runningCleanups",
+        "bubble",
+        "timer",
+        "sleepWhen",
+        "stkbar",
+        "stkbarPos",  # Go 1.5-1.8 stack barriers (src/runtime/runtime2.go of those releases)
     ),
     "runtime.m": (
-        "g0", "morebuf.sp", "morebuf.pc", "procid", "gsignal", "curg", "caughtsig",
-        "p", "nextp", "oldp", "id", "mallocing", "throwing", "locks", "dying",
-        "spinning", "blocked", "incgo", "isextra", "ncgo", "alllink", "schedlink",
-        "lockedg", "mstartfn", "libcallpc", "libcallsp", "libcallg", "vdsoSP", "vdsoPC",
-        "lockedExt", "lockedInt", "syscalltick", "ncgocall", "preemptoff",  # go sched (sched.py)
+        "g0",
+        "morebuf.sp",
+        "morebuf.pc",
+        "procid",
+        "gsignal",
+        "curg",
+        "caughtsig",
+        "p",
+        "nextp",
+        "oldp",
+        "id",
+        "mallocing",
+        "throwing",
+        "locks",
+        "dying",
+        "spinning",
+        "blocked",
+        "incgo",
+        "isextra",
+        "ncgo",
+        "alllink",
+        "schedlink",
+        "lockedg",
+        "mstartfn",
+        "libcallpc",
+        "libcallsp",
+        "libcallg",
+        "vdsoSP",
+        "vdsoPC",
+        "lockedExt",
+        "lockedInt",
+        "syscalltick",
+        "ncgocall",
+        "preemptoff",  # go sched (sched.py)
     ),
     "runtime.schedt": (
-        "lastpoll", "pollUntil", "midle", "nmidle", "nmidlelocked", "mnext", "maxmcount", "nmsys",
-        "nmfreed", "ngsys", "pidle", "npidle", "nmspinning", "needspinning", "runq.head", "runq.tail",
-        "runq.size", "runqsize", "gcwaiting", "stopwait", "stopnote", "sysmonwait", "safePointWait",
+        "lastpoll",
+        "pollUntil",
+        "midle",
+        "nmidle",
+        "nmidlelocked",
+        "mnext",
+        "maxmcount",
+        "nmsys",
+        "nmfreed",
+        "ngsys",
+        "pidle",
+        "npidle",
+        "nmspinning",
+        "needspinning",
+        "runq.head",
+        "runq.tail",
+        "runq.size",
+        "runqsize",
+        "gcwaiting",
+        "stopwait",
+        "stopnote",
+        "sysmonwait",
+        "safePointWait",
     ),
     "runtime.timer": ("when",),
     "runtime.p": (
-        "id", "status", "link", "schedtick", "syscalltick", "m",
-        "runqhead", "runqtail", "runq", "runnext",
+        "id",
+        "status",
+        "link",
+        "schedtick",
+        "syscalltick",
+        "m",
+        "runqhead",
+        "runqtail",
+        "runq",
+        "runnext",
     ),
     # go sched's GC summary (src/runtime/mstats.go, mgcpacer.go).
     "runtime.mstats": (
-        "last_gc_unix", "pause_total_ns", "numgc", "numforcedgc", "last_gc_nanotime", "lastHeapInUse", "enablegc",
+        "last_gc_unix",
+        "pause_total_ns",
+        "numgc",
+        "numforcedgc",
+        "last_gc_nanotime",
+        "lastHeapInUse",
+        "enablegc",
     ),
     "runtime.gcControllerState": ("gcPercent", "heapLive", "heapMarked", "lastHeapGoal", "heapMinimum"),
     # The wait graph (src/runtime/runtime2.go sudog, chan.go hchan, sema.go semaRoot).
     "runtime.sudog": (
-        "g", "next", "prev", "elem", "acquiretime", "ticket", "isSelect", "success", "parent",
-        "waitlink", "waittail", "c",
+        "g",
+        "next",
+        "prev",
+        "elem",
+        "acquiretime",
+        "ticket",
+        "isSelect",
+        "success",
+        "parent",
+        "waitlink",
+        "waittail",
+        "c",
     ),
     "runtime.hchan": (
-        "qcount", "dataqsiz", "buf", "elemsize", "closed", "elemtype", "sendx", "recvx",
-        "recvq.first", "recvq.last", "sendq.first", "sendq.last", "timer",
+        "qcount",
+        "dataqsiz",
+        "buf",
+        "elemsize",
+        "closed",
+        "elemtype",
+        "sendx",
+        "recvx",
+        "recvq.first",
+        "recvq.last",
+        "sendq.first",
+        "sendq.last",
+        "timer",
     ),
     "runtime.semaRoot": ("treap", "nwait"),
     "runtime.moduledata": ("types", "etypes"),
@@ -78,8 +190,14 @@ G_SCAN = 0x1000
 def status_strings(minor: int) -> dict[int, str]:
     """gStatusStrings of src/runtime/traceback.go for Go 1.<minor>."""
     table = {
-        G_IDLE: "idle", G_RUNNABLE: "runnable", G_RUNNING: "running", G_SYSCALL: "syscall",
-        G_WAITING: "waiting", G_DEAD: "dead", G_COPYSTACK: "copystack", G_PREEMPTED: "preempted",
+        G_IDLE: "idle",
+        G_RUNNABLE: "runnable",
+        G_RUNNING: "running",
+        G_SYSCALL: "syscall",
+        G_WAITING: "waiting",
+        G_DEAD: "dead",
+        G_COPYSTACK: "copystack",
+        G_PREEMPTED: "preempted",
     }
     if minor >= 26:
         table[G_LEAKED] = "leaked"
@@ -122,8 +240,9 @@ class RuntimeLayouts:
 
 # GOARCHes whose pointers are 4 bytes (src/internal/goarch/zgoarch_*.go, PtrSize): every
 # runtime struct is laid out differently there, and the tables are 64-bit only.
-_GOARCHES_32BIT = frozenset({"386", "arm", "armbe", "mips", "mipsle", "mips64p32", "mips64p32le",
-                             "ppc", "riscv", "s390", "sparc", "amd64p32"})
+_GOARCHES_32BIT = frozenset(
+    {"386", "arm", "armbe", "mips", "mipsle", "mips64p32", "mips64p32le", "ppc", "riscv", "s390", "sparc", "amd64p32"}
+)
 
 
 def _from_table(minor: int, goarch: str, ptr_size: int) -> tuple[dict[str, StructLayout], str, list[str]]:
@@ -135,7 +254,8 @@ def _from_table(minor: int, goarch: str, ptr_size: int) -> tuple[dict[str, Struc
         raise UnsupportedError(
             f"{goarch} is a 32-bit architecture and the binary has no DWARF: goext's runtime layout "
             f"tables are for 64-bit {', '.join(table_goarches)} only (a 32-bit runtime lays out every "
-            "struct differently); use a binary with DWARF or its debug file")
+            "struct differently); use a binary with DWARF or its debug file"
+        )
     notes: list[str] = []
     table_goarch = goarch if goarch in table_goarches else BASE_GOARCH
     available = sorted(version for version, arches in LAYOUT_GOARCHES.items() if table_goarch in arches)
@@ -155,7 +275,8 @@ def _from_table(minor: int, goarch: str, ptr_size: int) -> tuple[dict[str, Struc
             reasons.append(f"Go 1.{chosen} is {which} a table for {table_goarch}; {table_goarch} tables: Go {versions}")
         notes.append(
             f"the binary has no DWARF and goext has no runtime layout table for Go 1.{minor} {goarch}: "
-            f"using Go 1.{chosen} {table_goarch}'s ({'; '.join(reasons)}); results may be wrong")
+            f"using Go 1.{chosen} {table_goarch}'s ({'; '.join(reasons)}); results may be wrong"
+        )
     structs = {}
     for name, (size, fields) in LAYOUTS[chosen].items():
         structs[name] = StructLayout(name, size, {path: (off, sz) for path, (off, sz) in fields.items()})
@@ -174,8 +295,9 @@ def _from_table(minor: int, goarch: str, ptr_size: int) -> tuple[dict[str, Struc
     return structs, f"table go1.{chosen} {table_goarch}", notes
 
 
-def load_layouts(elf: Optional[object], has_dwarf: bool, go_minor: Optional[int],
-                 goarch: str, ptr_size: int) -> RuntimeLayouts:
+def load_layouts(
+    elf: Optional[object], has_dwarf: bool, go_minor: Optional[int], goarch: str, ptr_size: int
+) -> RuntimeLayouts:
     """DWARF first; then the table of the Go version and GOARCH; raise UnsupportedError
     if neither works."""
     notes: list[str] = []

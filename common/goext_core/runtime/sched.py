@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from goext_core.runtime.dwarflayout import StructLayout
 from goext_core.errors import GoextError, MemoryReadError
+from goext_core.runtime.dwarflayout import StructLayout
 from goext_core.runtime.goroutines import MachineRecord
 from goext_core.runtime.layouts import G_SYSCALL
 
@@ -124,14 +124,14 @@ class _Struct:
         if entry is None:
             return default
         offset, size = entry
-        return int.from_bytes(self.buf[offset:offset + (size or 8)], "little")
+        return int.from_bytes(self.buf[offset : offset + (size or 8)], "little")
 
     def i(self, name: str, default: Optional[int] = None) -> Optional[int]:
         entry = self.layout.fields.get(name)
         if entry is None:
             return default
         offset, size = entry
-        return int.from_bytes(self.buf[offset:offset + (size or 8)], "little", signed=True)
+        return int.from_bytes(self.buf[offset : offset + (size or 8)], "little", signed=True)
 
     def first(self, *names: str) -> Optional[int]:
         for name in names:
@@ -225,7 +225,9 @@ def _machine_views(program: "GoProgram", index: GoroutineIndex, p_ids: dict[int,
     return views
 
 
-def _processor_views(program: "GoProgram", index: GoroutineIndex, notes: list[str]) -> tuple[list[ProcessorView], dict[int, int]]:
+def _processor_views(
+    program: "GoProgram", index: GoroutineIndex, notes: list[str]
+) -> tuple[list[ProcessorView], dict[int, int]]:
     target = program.target
     allp = program.runtime_symbol("runtime.allp")
     layout = program.layouts.structs.get("runtime.p")
@@ -244,7 +246,7 @@ def _processor_views(program: "GoProgram", index: GoroutineIndex, notes: list[st
     views: list[ProcessorView] = []
     p_ids: dict[int, int] = {}
     for index_in_allp in range(length):
-        address = int.from_bytes(pointers[index_in_allp * ptr:(index_in_allp + 1) * ptr], "little")
+        address = int.from_bytes(pointers[index_in_allp * ptr : (index_in_allp + 1) * ptr], "little")
         view = ProcessorView(index_in_allp, address, "unknown")
         if not address:
             view.error = "nil P"
@@ -271,7 +273,7 @@ def _processor_views(program: "GoProgram", index: GoroutineIndex, notes: list[st
             base = layout.offset("runq")
             for slot in range(head, head + queued):
                 offset = base + (slot % RUNQ_CAPACITY) * ptr
-                g = int.from_bytes(p.buf[offset:offset + ptr], "little")
+                g = int.from_bytes(p.buf[offset : offset + ptr], "little")
                 goid = index.goid(g)
                 if goid is not None:
                     view.runq.append(goid)
@@ -384,7 +386,11 @@ def read_sched(program: "GoProgram") -> SchedView:
         notes.append("runtime.sched is unavailable: no global queue or idle lists")
     else:
         view.npidle, view.nmidle = sched.i("npidle"), sched.i("nmidle")
-        view.nmidlelocked, view.nmspinning, view.nmsys = sched.i("nmidlelocked"), sched.i("nmspinning"), sched.i("nmsys")
+        view.nmidlelocked, view.nmspinning, view.nmsys = (
+            sched.i("nmidlelocked"),
+            sched.i("nmspinning"),
+            sched.i("nmsys"),
+        )
         gcwaiting, sysmonwait = sched.u("gcwaiting"), sched.u("sysmonwait")
         view.gcwaiting = None if gcwaiting is None else bool(gcwaiting & 0xFF)
         view.sysmonwait = None if sysmonwait is None else bool(sysmonwait & 0xFF)
@@ -414,8 +420,9 @@ class ThreadView:
     frames_source: str = ""  # "debugger" or "goext"
 
 
-def read_threads(program: "GoProgram", sched: Optional[SchedView] = None, frames: int = 0,
-                 native: bool = True) -> list[ThreadView]:
+def read_threads(
+    program: "GoProgram", sched: Optional[SchedView] = None, frames: int = 0, native: bool = True
+) -> list[ThreadView]:
     """Every OS thread with its M, goroutine and P; ``frames`` top frames each:
     the debugger's own (C frames included) when the target offers them, else
     goext's symbolization of the thread's pc and, for a goroutine, its stack."""
@@ -439,8 +446,9 @@ def read_threads(program: "GoProgram", sched: Optional[SchedView] = None, frames
     return out
 
 
-def _thread_frames(program: "GoProgram", thread: "Thread", limit: int, native: bool,
-                   record: Any = None) -> tuple[list[dict[str, Any]], str]:
+def _thread_frames(
+    program: "GoProgram", thread: "Thread", limit: int, native: bool, record: Any = None
+) -> tuple[list[dict[str, Any]], str]:
     if native:
         hook = getattr(program.target, "native_frames", None)
         if hook is not None:
@@ -449,13 +457,16 @@ def _thread_frames(program: "GoProgram", thread: "Thread", limit: int, native: b
             except GoextError:
                 frames = None
             if frames:
-                return [{"pc": f.pc, "function": f.function, "location": f.location} for f in frames[:limit]], "debugger"
+                return [
+                    {"pc": f.pc, "function": f.function, "location": f.location} for f in frames[:limit]
+                ], "debugger"
     if record is not None and record.is_running:
         # goext's unwinder starts a running goroutine from its thread's registers.
         stack = program.stack(record)
         if stack.frames and stack.origin == f"thread {thread.tid}":
-            return [{"pc": f.pc, "function": f.function, "location": f"{f.file}:{f.line}"}
-                    for f in stack.frames[:limit]], "goext"
+            return [
+                {"pc": f.pc, "function": f.function, "location": f"{f.file}:{f.line}"} for f in stack.frames[:limit]
+            ], "goext"
     func = program.func_for_pc(thread.pc) if thread.pc else None
     if func is None:
         return [{"pc": thread.pc, "function": None, "location": "not Go code (no debugger frames offline)"}], "goext"

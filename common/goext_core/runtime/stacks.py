@@ -36,7 +36,7 @@ def printed_name(name: str) -> str:
         elif name[index] == "]":
             depth -= 1
             if depth == 0:
-                return name[:start] + "[...]" + name[index + 1:]
+                return name[:start] + "[...]" + name[index + 1 :]
     return name
 
 

@@ -78,7 +78,7 @@ def _plausible_g(program: "GoProgram", g: int, expect_goid: Optional[int] = None
 
     def field(name: str) -> int:
         offset, size = layout.fields[name]
-        return int.from_bytes(buf[offset:offset + (size or 8)], order)
+        return int.from_bytes(buf[offset : offset + (size or 8)], order)
 
     lo, hi, goid, status = field("stack.lo"), field("stack.hi"), field("goid"), field("atomicstatus")
     if expect_goid is not None and goid != expect_goid:
@@ -94,11 +94,11 @@ def _find_allgs(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted
     order = program.target.byte_order
     for base, data in words:
         for offset in range(0, len(data) - 3 * ptr + 1, ptr):
-            length = int.from_bytes(data[offset + ptr:offset + 2 * ptr], order)
-            capacity = int.from_bytes(data[offset + 2 * ptr:offset + 3 * ptr], order)
+            length = int.from_bytes(data[offset + ptr : offset + 2 * ptr], order)
+            capacity = int.from_bytes(data[offset + 2 * ptr : offset + 3 * ptr], order)
             if not 0 < length <= capacity <= 1 << 26:
                 continue
-            pointer = int.from_bytes(data[offset:offset + ptr], order)
+            pointer = int.from_bytes(data[offset : offset + ptr], order)
             if not pointer or pointer % ptr:
                 continue
             try:
@@ -108,7 +108,7 @@ def _find_allgs(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted
             g0 = int.from_bytes(first[:ptr], order)
             if not _plausible_g(program, g0, expect_goid=1):
                 continue
-            if length > 1 and not _plausible_g(program, int.from_bytes(first[ptr:2 * ptr], order)):
+            if length > 1 and not _plausible_g(program, int.from_bytes(first[ptr : 2 * ptr], order)):
                 continue
             return base + offset
     return None
@@ -132,7 +132,7 @@ def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted:
     budget = 2_000_000  # chain steps over all candidates
     for base, data in words:
         for offset in range(0, len(data) - ptr + 1, ptr):
-            head = int.from_bytes(data[offset:offset + ptr], order)
+            head = int.from_bytes(data[offset : offset + ptr], order)
             if not head or head % ptr or budget <= 0:
                 continue
             # The real allm head is a pointer whose alllink chain reaches every known M.

@@ -31,8 +31,15 @@ FUNC_FLAG_TOPFRAME = 1  # src/internal/abi/symtab.go FuncFlagTopFrame (1.21+; ru
 FUNC_FLAG_SPWRITE = 2  # FuncFlagSPWrite
 
 # Functions that end a stack even where the func flags are unavailable (pre-1.21 tables).
-_TOP_FRAMES = {"runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.sigtramp",
-               "runtime.cgoSigtramp", "runtime.mcall", "runtime.morestack"}
+_TOP_FRAMES = {
+    "runtime.goexit",
+    "runtime.mstart",
+    "runtime.rt0_go",
+    "runtime.sigtramp",
+    "runtime.cgoSigtramp",
+    "runtime.mcall",
+    "runtime.morestack",
+}
 # Calls injected by the runtime: the frame below them was interrupted, not calling,
 # so its pc is symbolized as is (src/runtime/traceback.go next(): sigpanic,
 # asyncPreempt, debugCallV2).  Before Go 1.21 gentraceback did that only below
@@ -95,8 +102,13 @@ class _Cursor:
 
 
 class _Unwinder:
-    def __init__(self, program: "GoProgram", record: GoroutineRecord, machine: Optional[MachineRecord],
-                 stop: Optional[StopAt] = None) -> None:
+    def __init__(
+        self,
+        program: "GoProgram",
+        record: GoroutineRecord,
+        machine: Optional[MachineRecord],
+        stop: Optional[StopAt] = None,
+    ) -> None:
         self.program = program
         self.stop = stop
         # m.vdsoPC/SP start the unwinding of a thread caught in the VDSO once; kept
@@ -129,7 +141,7 @@ class _Unwinder:
         anything else is an ordinary target read."""
         offset = address - self._buffer_start
         if 0 <= offset <= len(self._buffer) - self.ptr:
-            return int.from_bytes(self._buffer[offset:offset + self.ptr], self.order)
+            return int.from_bytes(self._buffer[offset : offset + self.ptr], self.order)
         return self.target.read_ptr(address)
 
     def buffer_stack(self, sp: int) -> None:
@@ -156,7 +168,7 @@ class _Unwinder:
             return self.barriers.pop(0)[1]
         for index, (saved_ptr, saved_pc) in enumerate(self.barriers):
             if saved_ptr == slot:
-                del self.barriers[:index + 1]
+                del self.barriers[: index + 1]
                 return saved_pc
         self.stack.error = f"missed stack barrier at {slot:#x}"
         return 0
@@ -216,8 +228,14 @@ class _Unwinder:
             if cursor.stack == STACK_SYSTEM and curg == self.record.address:
                 if name == "runtime.morestack":
                     # newstack gogo's to curg.sched: continue from there.
-                    cursor = _Cursor(self.record.sched_pc, self.record.sched_sp, self.record.sched_bp,
-                                     self.record.sched_lr, False, STACK_GOROUTINE)
+                    cursor = _Cursor(
+                        self.record.sched_pc,
+                        self.record.sched_sp,
+                        self.record.sched_bp,
+                        self.record.sched_lr,
+                        False,
+                        STACK_GOROUTINE,
+                    )
                     continue
                 if name == "runtime.systemstack":
                     if self.uses_lr and delta == 0:
@@ -267,8 +285,7 @@ class _Unwinder:
     def _fast_path_applies(self, cursor: _Cursor) -> bool:
         """Most goroutines are parked on their own stack, with no M, no stack
         barriers and on x86: their frames are plain pushes of return addresses."""
-        return (not self.uses_lr and self.machine is None and not self.barriers
-                and cursor.stack == STACK_GOROUTINE)
+        return not self.uses_lr and self.machine is None and not self.barriers and cursor.stack == STACK_GOROUTINE
 
     def _run_plain_frames(self, cursor: _Cursor) -> Optional[_Cursor]:
         """The general loop below, specialised for frames that need none of its
@@ -287,8 +304,18 @@ class _Unwinder:
             stop = self.stop
             hit = False
             for source in sym_frames:
-                frame = Frame(source.function, source.file, source.line, pc, sp, fp, step.entry,
-                              source.inlined, STACK_GOROUTINE, trap)
+                frame = Frame(
+                    source.function,
+                    source.file,
+                    source.line,
+                    pc,
+                    sp,
+                    fp,
+                    step.entry,
+                    source.inlined,
+                    STACK_GOROUTINE,
+                    trap,
+                )
                 frames.append(frame)
                 if stop is not None and not hit and stop(frame):
                     hit = True
@@ -342,11 +369,36 @@ class _Unwinder:
         sym_pc = cursor.pc if cursor.trap or cursor.pc <= entry else cursor.pc - 1
         frames = self.program.source_frames(sym_pc)
         if not frames:
-            new = [Frame(func.name, "?", 0, cursor.pc, cursor.sp, fp, entry,  # type: ignore[attr-defined]
-                         False, cursor.stack, cursor.trap)]
+            new = [
+                Frame(
+                    func.name,  # type: ignore[attr-defined]
+                    "?",
+                    0,
+                    cursor.pc,
+                    cursor.sp,
+                    fp,
+                    entry,
+                    False,
+                    cursor.stack,
+                    cursor.trap,
+                )
+            ]
         else:
-            new = [Frame(source.function, source.file, source.line, cursor.pc, cursor.sp, fp,
-                         entry, source.inlined, cursor.stack, cursor.trap) for source in frames]
+            new = [
+                Frame(
+                    source.function,
+                    source.file,
+                    source.line,
+                    cursor.pc,
+                    cursor.sp,
+                    fp,
+                    entry,
+                    source.inlined,
+                    cursor.stack,
+                    cursor.trap,
+                )
+                for source in frames
+            ]
         self.stack.frames.extend(new)
         # All logical frames of one physical frame come out together: a stack
         # never ends between an inlined frame and its caller.
@@ -414,8 +466,11 @@ class FrameStep:
 
 
 # Functions the general loop treats specially: stack switches, cgo, signals, ends.
-_SPECIAL = _TOP_FRAMES | _SIGNAL_TRAMPOLINES | {"runtime.systemstack", "runtime.morestack",
-                                                 "runtime.cgocallback", "runtime.stackBarrier"}
+_SPECIAL = (
+    _TOP_FRAMES
+    | _SIGNAL_TRAMPOLINES
+    | {"runtime.systemstack", "runtime.morestack", "runtime.cgocallback", "runtime.stackBarrier"}
+)
 
 
 def frame_step(program: "GoProgram", pc: int) -> Optional[FrameStep]:
@@ -430,7 +485,7 @@ def frame_step(program: "GoProgram", pc: int) -> Optional[FrameStep]:
         delta = program.sp_delta(pc)
     except GoextError:
         delta = -1
-    plain = (delta >= 0 and name not in _SPECIAL and not flags & (FUNC_FLAG_TOPFRAME | FUNC_FLAG_SPWRITE))
+    plain = delta >= 0 and name not in _SPECIAL and not flags & (FUNC_FLAG_TOPFRAME | FUNC_FLAG_SPWRITE)
     at_call = tuple(program.source_frames(pc - 1)) if pc > entry else ()
     at_trap = tuple(program.source_frames(pc))
     return FrameStep(name, entry, delta, plain, at_call, at_trap)

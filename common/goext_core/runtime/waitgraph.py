@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import GoextError, MemoryReadError
+from goext_core.progress import steps
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.layouts import G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING
-from goext_core.progress import steps
 from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path, user_frame
 
 if TYPE_CHECKING:
@@ -50,11 +50,27 @@ MAX_GLOBALS_SCAN = 64 << 20
 
 # Wait reasons (src/runtime/runtime2.go waitReasonStrings) of goroutines that
 # only another goroutine can wake; any other wait (sleep, I/O, timers, GC) ends by itself.
-_CHANNEL_REASONS = {"chan receive", "chan send", "select", "chan receive (nil chan)", "chan send (nil chan)",
-                    "select (no cases)", "chan receive (synctest)", "chan send (synctest)", "select (synctest)"}
+_CHANNEL_REASONS = {
+    "chan receive",
+    "chan send",
+    "select",
+    "chan receive (nil chan)",
+    "chan send (nil chan)",
+    "select (no cases)",
+    "chan receive (synctest)",
+    "chan send (synctest)",
+    "select (synctest)",
+}
 _FOREVER_REASONS = {"chan receive (nil chan)", "chan send (nil chan)", "select (no cases)"}
-_SYNC_REASONS = {"semacquire", "sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock",
-                 "sync.WaitGroup.Wait", "sync.Cond.Wait", "sync.WaitGroup.Wait (synctest)"}
+_SYNC_REASONS = {
+    "semacquire",
+    "sync.Mutex.Lock",
+    "sync.RWMutex.RLock",
+    "sync.RWMutex.Lock",
+    "sync.WaitGroup.Wait",
+    "sync.Cond.Wait",
+    "sync.WaitGroup.Wait (synctest)",
+}
 
 # Offset of the semaphore inside each sync type (src/sync/mutex.go Mutex{state int32; sema uint32},
 # since Go 1.24 internal/sync/mutex.go with the same fields; src/sync/rwmutex.go
@@ -145,7 +161,7 @@ class _Sudogs:
                 # Go 1.26+: elem and c are maybeTraceablePtr{vp unsafe.Pointer; vu uintptr},
                 # vu being the source of truth (src/runtime/runtime2.go).
                 offset, size = offset + 8, 8
-            out[name] = int.from_bytes(buf[offset:offset + (size or 8)], "little")
+            out[name] = int.from_bytes(buf[offset : offset + (size or 8)], "little")
         return out
 
 
@@ -159,7 +175,9 @@ def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list
     root_layout = program.layouts.structs.get("runtime.semaRoot")
     table = program.runtime_symbol("runtime.semtable")
     if table is None or sudogs.layout is None or root_layout is None or not root_layout.has("treap"):
-        graph.notes.append("runtime.semtable or the sudog layout is missing: mutex and semaphore waits are not resolved")
+        graph.notes.append(
+            "runtime.semtable or the sudog layout is missing: mutex and semaphore waits are not resolved"
+        )
         return out
     size = program.binary.symbol_size("runtime.semtable")
     stride = size // SEMTAB_SIZE if size and size % SEMTAB_SIZE == 0 else 64  # cpu.CacheLinePadSize on amd64
@@ -172,7 +190,7 @@ def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list
     visited = 0
     for index in range(SEMTAB_SIZE):
         base = index * stride + treap_offset
-        root = int.from_bytes(data[base:base + 8], "little")
+        root = int.from_bytes(data[base : base + 8], "little")
         pending = [root] if root else []
         seen: set[int] = set()
         while pending and visited < MAX_SUDOGS:
@@ -248,7 +266,7 @@ class _TypeNames:
         try:
             header = target.read(type_address, 48)
             tflag = header[self.TFLAG_OFFSET]
-            name_off = int.from_bytes(header[self.STR_OFFSET:self.STR_OFFSET + 4], "little", signed=True)
+            name_off = int.from_bytes(header[self.STR_OFFSET : self.STR_OFFSET + 4], "little", signed=True)
             data = target.read(base + name_off, 12)
             length, position = read_uleb128(data, 1)
             if length > 4096:
@@ -267,8 +285,11 @@ class _Globals:
     def __init__(self, program: "GoProgram") -> None:
         self.program = program
         self._pointers: Optional[dict[int, int]] = None  # value -> slot address
-        symbols = [(address, name) for name, address in program.binary.symbols.items()
-                   if not name.startswith(("go:", "type:", "type.", "runtime.")) and address]
+        symbols = [
+            (address, name)
+            for name, address in program.binary.symbols.items()
+            if not name.startswith(("go:", "type:", "type.", "runtime.")) and address
+        ]
         symbols.sort()
         self._addresses = [a for a, _ in symbols]
         self._names = [n for _, n in symbols]
@@ -301,7 +322,7 @@ class _Globals:
                 continue
             view = memoryview(data)
             for offset in range(0, len(data) - 7, 8):
-                value = int.from_bytes(view[offset:offset + 8], "little")
+                value = int.from_bytes(view[offset : offset + 8], "little")
                 if value in wanted and value not in found:
                     found[value] = section.address + bias + offset
         return found
@@ -332,8 +353,12 @@ def _sync_kind(program: "GoProgram", record: GoroutineRecord) -> str:
             return "mutex"
         if "WaitGroup).Wait" in name:
             return "waitgroup"
-    return {"sync.Mutex.Lock": "mutex", "sync.RWMutex.RLock": "rwmutex (read)",
-            "sync.RWMutex.Lock": "rwmutex (write)", "sync.WaitGroup.Wait": "waitgroup"}.get(reason, "semaphore")
+    return {
+        "sync.Mutex.Lock": "mutex",
+        "sync.RWMutex.RLock": "rwmutex (read)",
+        "sync.RWMutex.Lock": "rwmutex (write)",
+        "sync.WaitGroup.Wait": "waitgroup",
+    }.get(reason, "semaphore")
 
 
 def _location(program: "GoProgram", record: GoroutineRecord) -> str:
@@ -343,8 +368,9 @@ def _location(program: "GoProgram", record: GoroutineRecord) -> str:
     return f"{printed_name(frame.function)} at {short_path(frame.file)}:{frame.line}"
 
 
-def _read_channel(program: "GoProgram", address: int, types: _TypeNames, obj: WaitObject,
-                  ids: dict[int, int], sudogs: _Sudogs) -> None:
+def _read_channel(
+    program: "GoProgram", address: int, types: _TypeNames, obj: WaitObject, ids: dict[int, int], sudogs: _Sudogs
+) -> None:
     layout = program.layouts.structs.get("runtime.hchan")
     if layout is None:
         return
@@ -355,7 +381,7 @@ def _read_channel(program: "GoProgram", address: int, types: _TypeNames, obj: Wa
 
     def u(name: str) -> int:
         offset, size = layout.fields.get(name, (0, 0))
-        return int.from_bytes(buf[offset:offset + (size or 8)], "little") if name in layout.fields else 0
+        return int.from_bytes(buf[offset : offset + (size or 8)], "little") if name in layout.fields else 0
 
     obj.capacity, obj.length, obj.closed = u("dataqsiz"), u("qcount"), bool(u("closed"))
     obj.elem_type = types.name(u("elemtype"))
@@ -460,8 +486,13 @@ def _channel_how(reason: str) -> str:
 
 
 def _sync_how(kind: str) -> str:
-    return {"mutex": "lock", "rwmutex (read)": "rlock", "rwmutex (write)": "lock", "waitgroup": "wait",
-            "cond": "wait"}.get(kind, "acquire")
+    return {
+        "mutex": "lock",
+        "rwmutex (read)": "rlock",
+        "rwmutex (write)": "lock",
+        "waitgroup": "wait",
+        "cond": "wait",
+    }.get(kind, "acquire")
 
 
 def _scan_range(program: "GoProgram", record: GoroutineRecord) -> Optional[tuple[int, int]]:
@@ -522,7 +553,7 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
         view = memoryview(data)
         best: dict[int, Reference] = {}
         for offset in range(0, len(data) - 7, 8):
-            value = int.from_bytes(view[offset:offset + 8], "little")
+            value = int.from_bytes(view[offset : offset + 8], "little")
             if value < low_bound or value > high_bound:
                 continue
             position = bisect.bisect_left(targets, value)
@@ -635,8 +666,10 @@ def _object_release(obj: WaitObject) -> _Release:
         if not chosen:
             return _Release(set(), True, [f"{obj.label()}: no goroutine's stack refers to it, its holder is unknown"])
         for ref in chosen[:4]:
-            evidence.append(f"{obj.label()} is probably held by goroutine {ref.goroutine} "
-                            f"(its frame {ref.function} holds the address at {ref.slot:#x})")
+            evidence.append(
+                f"{obj.label()} is probably held by goroutine {ref.goroutine} "
+                f"(its frame {ref.function} holds the address at {ref.slot:#x})"
+            )
         return _Release({r.goroutine for r in chosen}, False, evidence)
     # waitgroup, semaphore: anyone holding a pointer may release it.
     refs = [r for r in obj.holders if r.goroutine not in waiting]
@@ -711,19 +744,27 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         who: set[int] = set()
         evidence: list[str] = []
         for index in objects:
-            who.update(g for g in list(releases[index].who)[:MAX_RELEASERS_SHOWN * 4] if g != gid)
+            who.update(g for g in list(releases[index].who)[: MAX_RELEASERS_SHOWN * 4] if g != gid)
             evidence.extend(releases[index].evidence)
         if found is None:
             evidence.append("wait not understood")
-        edges[gid] = sorted(who & stuck_set)[:MAX_RELEASERS_SHOWN * 4]
-        stuck.append(StuckGoroutine(gid, records[gid].state, found.location if found else "?",
-                                    [graph.objects[i].label() for i in objects],
-                                    sorted(who)[:MAX_RELEASERS_SHOWN], evidence[:8]))
+        edges[gid] = sorted(who & stuck_set)[: MAX_RELEASERS_SHOWN * 4]
+        stuck.append(
+            StuckGoroutine(
+                gid,
+                records[gid].state,
+                found.location if found else "?",
+                [graph.objects[i].label() for i in objects],
+                sorted(who)[:MAX_RELEASERS_SHOWN],
+                evidence[:8],
+            )
+        )
     cycles = _cycles(edges)
     report = DeadlockReport(all_asleep, len(records), sorted(live), stuck, cycles, graph, list(graph.notes))
     if all_asleep:
-        report.notes.append("no user goroutine can run: the runtime would report "
-                            "'all goroutines are asleep - deadlock!'")
+        report.notes.append(
+            "no user goroutine can run: the runtime would report 'all goroutines are asleep - deadlock!'"
+        )
     return report
 
 

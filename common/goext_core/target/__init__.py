@@ -155,9 +155,8 @@ class Target:
 
 def unpack_uint(buf: bytes, offset: int, size: int, byte_order: ByteOrder = "little") -> int:
     """Decode an unsigned integer of ``size`` bytes from ``buf`` at ``offset``."""
-    return int.from_bytes(buf[offset:offset + size], byte_order)
+    return int.from_bytes(buf[offset : offset + size], byte_order)
 
 
 def unpack_int(buf: bytes, offset: int, size: int, byte_order: ByteOrder = "little") -> int:
-    return int.from_bytes(buf[offset:offset + size], byte_order, signed=True)
-
+    return int.from_bytes(buf[offset : offset + size], byte_order, signed=True)

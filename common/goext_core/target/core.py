@@ -11,14 +11,14 @@ from __future__ import annotations
 import bisect
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
+from typing import BinaryIO, Iterator, Optional
 
 from elftools.elf.elffile import ELFFile
 
 from goext_core.binary.elf import ELF_PARSE_ERRORS
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
-from goext_core.target.regularfile import open_regular_file
 from goext_core.target import ByteOrder, Target, Thread
+from goext_core.target.regularfile import open_regular_file
 
 # Linux elf_prstatus: pr_reg starts after signal info, pids and four timevals
 # (include/uapi/linux/elfcore.h; identical on amd64 and arm64).
@@ -109,23 +109,26 @@ def iter_core_notes(data: bytes, byte_order: ByteOrder, ptr_size: int) -> Iterat
     for _ in range(_MAX_NOTES):
         if cursor + 12 > len(data):
             return
-        namesz = int.from_bytes(data[cursor:cursor + 4], byte_order)
-        descsz = int.from_bytes(data[cursor + 4:cursor + 8], byte_order)
-        kind = int.from_bytes(data[cursor + 8:cursor + 12], byte_order)
+        namesz = int.from_bytes(data[cursor : cursor + 4], byte_order)
+        descsz = int.from_bytes(data[cursor + 4 : cursor + 8], byte_order)
+        kind = int.from_bytes(data[cursor + 8 : cursor + 12], byte_order)
         name_at = cursor + 12
         desc_at = name_at + (namesz + 3) // 4 * 4
         if desc_at + descsz > len(data):
-            raise CorruptDataError(f"core note at segment offset {cursor:#x} (type {kind:#x}) claims "
-                                   f"{namesz + descsz} bytes, past the end of its segment")
-        yield data[name_at:name_at + namesz].rstrip(b"\0"), kind, data[desc_at:desc_at + descsz]
+            raise CorruptDataError(
+                f"core note at segment offset {cursor:#x} (type {kind:#x}) claims "
+                f"{namesz + descsz} bytes, past the end of its segment"
+            )
+        yield data[name_at : name_at + namesz].rstrip(b"\0"), kind, data[desc_at : desc_at + descsz]
         cursor = desc_at + (descsz + 3) // 4 * 4
 
 
 def parse_nt_file(desc: bytes, ptr_size: int, byte_order: ByteOrder) -> list[FileMapping]:
     """The NT_FILE note: count, page size, count x (start, end, page offset), then
     count NUL-terminated names (fs/binfmt_elf.c fill_files_note)."""
+
     def word(index: int) -> int:
-        return int.from_bytes(desc[index * ptr_size:(index + 1) * ptr_size], byte_order)
+        return int.from_bytes(desc[index * ptr_size : (index + 1) * ptr_size], byte_order)
 
     if len(desc) < 2 * ptr_size:
         raise CorruptDataError("the NT_FILE note is truncated")
@@ -182,13 +185,15 @@ class CoreTarget(Target):
                     raise CorruptDataError("core has an absurd number of segments")
                 kind = segment["p_type"]
                 if kind == "PT_LOAD" and segment["p_memsz"]:
-                    self._segments.append(_Segment(
-                        start=segment["p_vaddr"],
-                        end=segment["p_vaddr"] + segment["p_memsz"],
-                        file_offset=segment["p_offset"],
-                        file_size=segment["p_filesz"],
-                        readable=bool(segment["p_flags"] & 4),
-                    ))
+                    self._segments.append(
+                        _Segment(
+                            start=segment["p_vaddr"],
+                            end=segment["p_vaddr"] + segment["p_memsz"],
+                            file_offset=segment["p_offset"],
+                            file_size=segment["p_filesz"],
+                            readable=bool(segment["p_flags"] & 4),
+                        )
+                    )
                 elif kind == "PT_NOTE":
                     note_ranges.append((segment["p_offset"], segment["p_filesz"]))
         except ELF_PARSE_ERRORS as exc:
@@ -208,8 +213,9 @@ class CoreTarget(Target):
                     continue
                 if kind == NT_PRSTATUS:
                     if len(desc) < _PRSTATUS_REG_OFFSET:
-                        self.notes.append(f"a thread's NT_PRSTATUS note is truncated ({len(desc)} bytes): "
-                                          "that thread is left out")
+                        self.notes.append(
+                            f"a thread's NT_PRSTATUS note is truncated ({len(desc)} bytes): that thread is left out"
+                        )
                         continue
                     self._threads.append(self._parse_prstatus(desc, len(self._threads) + 1))
                 elif kind == NT_FILE:
@@ -222,14 +228,14 @@ class CoreTarget(Target):
 
     def _parse_prstatus(self, desc: bytes, index: int) -> Thread:
         order = self.byte_order
-        tid = int.from_bytes(desc[_PRSTATUS_PID_OFFSET:_PRSTATUS_PID_OFFSET + 4], order)
+        tid = int.from_bytes(desc[_PRSTATUS_PID_OFFSET : _PRSTATUS_PID_OFFSET + 4], order)
         names = _AMD64_REGS if self.arch == "amd64" else _ARM64_REGS if self.arch == "arm64" else []
         regs: dict[str, int] = {}
         for i, name in enumerate(names):
             start = _PRSTATUS_REG_OFFSET + i * 8
             if start + 8 > len(desc):
                 break
-            regs[name] = int.from_bytes(desc[start:start + 8], order)
+            regs[name] = int.from_bytes(desc[start : start + 8], order)
         if self.arch == "amd64":
             regs["pc"], regs["sp"] = regs.get("rip", 0), regs.get("rsp", 0)
         return Thread(tid=tid, registers=regs, index=index)
@@ -252,7 +258,8 @@ class CoreTarget(Target):
                     raise CorruptDataError(f"{path} has an absurd number of segments")
                 if segment["p_type"] == "PT_LOAD":
                     self._exe_segments.append(
-                        (segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"]))
+                        (segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"])
+                    )
         except ELF_PARSE_ERRORS as exc:
             raise CorruptDataError(f"{path}: malformed program headers: {_one_line(exc)}") from None
         if elf.header["e_type"] == "ET_DYN":
@@ -293,8 +300,10 @@ class CoreTarget(Target):
         if in_core is not None and in_core != self._exe_file.read(0, size):
             made_by = self._guess_executable()
             hint = f"; the core was made by {made_by}" if made_by and made_by != self._exe_path else ""
-            raise GoextError(f"{self._exe_path} does not match the core {self._core_path} "
-                             f"(its ELF headers differ from the ones in the core{hint})")
+            raise GoextError(
+                f"{self._exe_path} does not match the core {self._core_path} "
+                f"(its ELF headers differ from the ones in the core{hint})"
+            )
 
     # -- Target API ---------------------------------------------------------
     def read(self, address: int, size: int) -> bytes:

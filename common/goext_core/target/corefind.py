@@ -24,9 +24,9 @@ from elftools.elf.elffile import ELFFile
 from goext_core.binary import debuginfod
 from goext_core.binary.elf import ELF_PARSE_ERRORS, GoBinary
 from goext_core.errors import CorruptDataError, GoextError
+from goext_core.target import ByteOrder
 from goext_core.target.core import MAX_NOTE_SEGMENT_BYTES, NT_FILE, CoreTarget, iter_core_notes, parse_nt_file
 from goext_core.target.regularfile import open_regular_file, require_regular_file
-from goext_core.target import ByteOrder
 
 _PAGE = 4096
 _NT_GNU_BUILD_ID = 3
@@ -46,8 +46,10 @@ class CoreIdentity:
     gnu_build_id: Optional[str]
 
     def describe(self) -> str:
-        ids = [f"Go build-id {self.go_build_id}" if self.go_build_id else "",
-               f"GNU build-id {self.gnu_build_id}" if self.gnu_build_id else ""]
+        ids = [
+            f"Go build-id {self.go_build_id}" if self.go_build_id else "",
+            f"GNU build-id {self.gnu_build_id}" if self.gnu_build_id else "",
+        ]
         text = ", ".join(part for part in ids if part) or "no build-id"
         return f"{self.path or 'an unknown executable'} ({text})"
 
@@ -79,8 +81,9 @@ def core_identity(core: str) -> CoreIdentity:
                 try:
                     for owner, kind, desc in iter_core_notes(data, byte_order, ptr_size):
                         if owner == b"CORE" and kind == NT_FILE:
-                            mappings += [(m.start, m.file_offset, m.path)
-                                         for m in parse_nt_file(desc, ptr_size, byte_order)]
+                            mappings += [
+                                (m.start, m.file_offset, m.path) for m in parse_nt_file(desc, ptr_size, byte_order)
+                            ]
                 except CorruptDataError:
                     pass  # CoreTarget reports the damage; here it only hides the identity
             main = next(((start, path) for start, offset, path in mappings if offset == 0), None)
@@ -98,7 +101,9 @@ def core_identity(core: str) -> CoreIdentity:
         raise GoextError(f"cannot read core {core}: {exc.strerror or exc}") from None
     except ELF_PARSE_ERRORS as exc:
         text = str(exc).strip().splitlines()
-        raise CorruptDataError(f"core {core} is corrupt or truncated: {text[0] if text else type(exc).__name__}") from None
+        raise CorruptDataError(
+            f"core {core} is corrupt or truncated: {text[0] if text else type(exc).__name__}"
+        ) from None
 
 
 def _ids_from_first_page(head: bytes) -> tuple[Optional[str], Optional[str]]:
@@ -108,10 +113,10 @@ def _ids_from_first_page(head: bytes) -> tuple[Optional[str], Optional[str]]:
     is64 = head[4] == 2
     endian = "<" if head[5] == 1 else ">"
     if is64:
-        phoff, = struct.unpack_from(endian + "Q", head, 32)
+        (phoff,) = struct.unpack_from(endian + "Q", head, 32)
         phentsize, phnum = struct.unpack_from(endian + "HH", head, 54)
     else:
-        phoff, = struct.unpack_from(endian + "I", head, 28)
+        (phoff,) = struct.unpack_from(endian + "I", head, 28)
         phentsize, phnum = struct.unpack_from(endian + "HH", head, 42)
     go_id = gnu_id = None
     for index in range(min(phnum, 64)):
@@ -121,12 +126,12 @@ def _ids_from_first_page(head: bytes) -> tuple[Optional[str], Optional[str]]:
         if struct.unpack_from(endian + "I", head, at)[0] != _PT_NOTE:
             continue
         if is64:
-            offset, = struct.unpack_from(endian + "Q", head, at + 8)
-            size, = struct.unpack_from(endian + "Q", head, at + 32)
+            (offset,) = struct.unpack_from(endian + "Q", head, at + 8)
+            (size,) = struct.unpack_from(endian + "Q", head, at + 32)
         else:
-            offset, = struct.unpack_from(endian + "I", head, at + 4)
-            size, = struct.unpack_from(endian + "I", head, at + 16)
-        for owner, kind, desc in _notes(head[offset:min(offset + size, len(head))], endian):
+            (offset,) = struct.unpack_from(endian + "I", head, at + 4)
+            (size,) = struct.unpack_from(endian + "I", head, at + 16)
+        for owner, kind, desc in _notes(head[offset : min(offset + size, len(head))], endian):
             if owner == b"Go" and kind == _NT_GO_BUILD_ID:
                 go_id = desc.decode("utf-8", "replace")
             elif owner == b"GNU" and kind == _NT_GNU_BUILD_ID:
@@ -145,7 +150,7 @@ def _notes(data: bytes, endian: str) -> Iterable[tuple[bytes, int, bytes]]:
         end = desc_at + (descsz + 3) // 4 * 4
         if desc_at + descsz > len(data):
             return
-        yield data[name_at:name_at + namesz].rstrip(b"\0"), kind, data[desc_at:desc_at + descsz]
+        yield data[name_at : name_at + namesz].rstrip(b"\0"), kind, data[desc_at : desc_at + descsz]
         at = end
 
 
@@ -187,8 +192,11 @@ def find_executable(core: str, search: Iterable[str] = ()) -> str:
     """Path of the executable whose build-ids the core carries; GoextError
     (one line, saying what was tried) when none is found."""
     identity = core_identity(core)
-    if identity.path and os.path.isfile(identity.path) and (
-            _matches(identity, identity.path) or (identity.go_build_id is None and identity.gnu_build_id is None)):
+    if (
+        identity.path
+        and os.path.isfile(identity.path)
+        and (_matches(identity, identity.path) or (identity.go_build_id is None and identity.gnu_build_id is None))
+    ):
         return identity.path
     base = os.path.basename(identity.path) if identity.path else None
     for directory in _search_dirs(core, identity, search):
@@ -208,11 +216,18 @@ def find_executable(core: str, search: Iterable[str] = ()) -> str:
             fetched = None
         if fetched:
             return fetched
-    where = "the core names no executable" if not identity.path else (
-        f"{identity.path} is missing" if not os.path.exists(identity.path) else
-        f"{identity.path} is a different build")
-    raise GoextError(f"cannot find the executable of {core}: {where}; it was {identity.describe()}; "
-                     "give the executable explicitly")
+    where = (
+        "the core names no executable"
+        if not identity.path
+        else (
+            f"{identity.path} is missing"
+            if not os.path.exists(identity.path)
+            else f"{identity.path} is a different build"
+        )
+    )
+    raise GoextError(
+        f"cannot find the executable of {core}: {where}; it was {identity.describe()}; give the executable explicitly"
+    )
 
 
 def _is_elf_executable(path: str) -> bool:
@@ -237,10 +252,14 @@ def check_executable(executable: str, core: str) -> None:
     versions = ""
     if version and core_version and version != core_version:
         versions = f"; Go versions differ: {version} here, {core_version} in the core's executable"
-    mine = ", ".join(p for p in (f"Go build-id {go_id}" if go_id else "",
-                                  f"GNU build-id {gnu_id}" if gnu_id else "") if p) or "no build-id"
-    raise GoextError(f"{executable} does not match the core {core}: it has {mine} "
-                     f"({version or 'unknown Go version'}), the core was made by {identity.describe()}{versions}")
+    mine = (
+        ", ".join(p for p in (f"Go build-id {go_id}" if go_id else "", f"GNU build-id {gnu_id}" if gnu_id else "") if p)
+        or "no build-id"
+    )
+    raise GoextError(
+        f"{executable} does not match the core {core}: it has {mine} "
+        f"({version or 'unknown Go version'}), the core was made by {identity.describe()}{versions}"
+    )
 
 
 def open_core(core: str, executable: Optional[str] = None, search: Iterable[str] = ()) -> "CoreTarget":

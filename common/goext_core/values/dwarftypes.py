@@ -31,18 +31,30 @@ AT_GO_EMBEDDED = 0x2903
 AT_GO_RUNTIME_TYPE = 0x2904
 AT_GO_DICT_INDEX = 0x2906
 
-_TYPE_TAGS = frozenset({
-    "DW_TAG_base_type", "DW_TAG_typedef", "DW_TAG_structure_type", "DW_TAG_pointer_type",
-    "DW_TAG_array_type", "DW_TAG_subroutine_type", "DW_TAG_unspecified_type",
-})
+_TYPE_TAGS = frozenset(
+    {
+        "DW_TAG_base_type",
+        "DW_TAG_typedef",
+        "DW_TAG_structure_type",
+        "DW_TAG_pointer_type",
+        "DW_TAG_array_type",
+        "DW_TAG_subroutine_type",
+        "DW_TAG_unspecified_type",
+    }
+)
 _CU_RELATIVE_FORMS = frozenset({"DW_FORM_ref1", "DW_FORM_ref2", "DW_FORM_ref4", "DW_FORM_ref8", "DW_FORM_ref_udata"})
 _MAX_TYPEDEF_CHAIN = 16
 _MAX_MEMBERS = 1 << 14
 _MAX_CHILDREN = 1 << 16
 
 # DW_ATE_* encodings -> kind, for base types without DW_AT_go_kind (old toolchains).
-_ENCODING_KINDS = {(2, 1): Kind.BOOL, (4, 4): Kind.FLOAT32, (4, 8): Kind.FLOAT64,
-                   (3, 8): Kind.COMPLEX64, (3, 16): Kind.COMPLEX128}
+_ENCODING_KINDS = {
+    (2, 1): Kind.BOOL,
+    (4, 4): Kind.FLOAT32,
+    (4, 8): Kind.FLOAT64,
+    (3, 8): Kind.COMPLEX64,
+    (3, 16): Kind.COMPLEX128,
+}
 
 
 def _attr(die: Any, name: Any) -> Any:
@@ -228,21 +240,26 @@ class DwarfTypes:
                 go_type.chan_dir = CHAN_SEND
             else:
                 go_type.chan_dir = CHAN_BOTH
-        go_type.load_parts_with(lambda t, d=die: self._load_parts(t, d))
+        go_type.load_parts_with(functools.partial(self._load_parts, die=die))
         return go_type
 
     def _guess_kind(self, die: Any, name: str) -> Kind:
         tag = die.tag
         if tag == "DW_TAG_pointer_type":
-            return Kind.UNSAFE_POINTER if name == "unsafe.Pointer" or "DW_AT_type" not in die.attributes else Kind.POINTER
+            return (
+                Kind.UNSAFE_POINTER if name == "unsafe.Pointer" or "DW_AT_type" not in die.attributes else Kind.POINTER
+            )
         if tag == "DW_TAG_base_type":
             encoding = _attr(die, "DW_AT_encoding") or 0
             size = _attr(die, "DW_AT_byte_size") or 0
             if (encoding, size) in _ENCODING_KINDS:
                 return _ENCODING_KINDS[(encoding, size)]
             signed = encoding in (5, 6)
-            table = {1: Kind.INT8, 2: Kind.INT16, 4: Kind.INT32, 8: Kind.INT64} if signed else \
-                {1: Kind.UINT8, 2: Kind.UINT16, 4: Kind.UINT32, 8: Kind.UINT64}
+            table = (
+                {1: Kind.INT8, 2: Kind.INT16, 4: Kind.INT32, 8: Kind.INT64}
+                if signed
+                else {1: Kind.UINT8, 2: Kind.UINT16, 4: Kind.UINT32, 8: Kind.UINT64}
+            )
             return table.get(size, Kind.INVALID)
         if tag == "DW_TAG_array_type":
             return Kind.ARRAY
@@ -287,8 +304,9 @@ class DwarfTypes:
                     go_type.set_key(underlying.key)
         elif kind == Kind.INTERFACE:
             struct_name = self._underlying_struct_name(die)
-            go_type.facts["empty_interface"] = struct_name.endswith("eface") if struct_name else go_type.name in (
-                "interface {}", "any")
+            go_type.facts["empty_interface"] = (
+                struct_name.endswith("eface") if struct_name else go_type.name in ("interface {}", "any")
+            )
         elif kind == Kind.STRING:
             go_type.set_fields(self._members(die))
 
@@ -366,7 +384,7 @@ class DwarfTypes:
     @_damage_is_corruption
     def function_at(self, pc: int) -> Optional[FunctionDie]:
         """The DW_TAG_subprogram containing link-time ``pc`` and its variables."""
-        for entry, function in self._functions.items():
+        for function in self._functions.values():
             if function is not None and function.low_pc <= pc < function.high_pc:
                 return function
         cu = self._cu_for_pc(pc)
@@ -398,11 +416,17 @@ class DwarfTypes:
                 break
             if child.tag in ("DW_TAG_variable", "DW_TAG_formal_parameter"):
                 attribute = child.attributes.get("DW_AT_location")
-                out.append(VariableDie(
-                    _name(child), child.tag == "DW_TAG_formal_parameter", ref_offset(child, "DW_AT_type"),
-                    attribute.value if attribute is not None else None,
-                    attribute.form if attribute is not None else "",
-                    int(_attr(child, "DW_AT_decl_line") or 0), child.offset))
+                out.append(
+                    VariableDie(
+                        _name(child),
+                        child.tag == "DW_TAG_formal_parameter",
+                        ref_offset(child, "DW_AT_type"),
+                        attribute.value if attribute is not None else None,
+                        attribute.form if attribute is not None else "",
+                        int(_attr(child, "DW_AT_decl_line") or 0),
+                        child.offset,
+                    )
+                )
             elif child.tag == "DW_TAG_lexical_block":
                 # Every block is collected: Go's blocks are scopes, and locations
                 # (lists) already say where a variable is live.
@@ -422,7 +446,7 @@ class DwarfTypes:
         out: list[tuple[int, int, Any]] = []
         try:
             aranges = self.dwarf.get_aranges()
-        except Exception:  # noqa: BLE001 - optional section
+        except Exception:
             aranges = None
         by_offset = {cu.cu_offset: cu for _, cu in self.compile_units()}
         if aranges is not None:
@@ -434,7 +458,7 @@ class DwarfTypes:
             range_lists = None
             try:
                 range_lists = self.dwarf.range_lists()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             for _, cu in self.compile_units():
                 top = cu.get_top_DIE()
@@ -442,7 +466,7 @@ class DwarfTypes:
                 if "DW_AT_ranges" in top.attributes and range_lists is not None:
                     try:
                         entries = self._range_entries(range_lists, top, cu, low)
-                    except Exception:  # noqa: BLE001 - malformed ranges: skip the unit
+                    except Exception:
                         entries = []
                     out.extend((begin, end, cu) for begin, end in entries)
                 elif "DW_AT_high_pc" in top.attributes:
@@ -481,7 +505,7 @@ def load_dwarf_types(binary: Any, types_base: int) -> Optional[DwarfTypes]:
         return DwarfTypes(binary.elf, types_base, binary.ptr_size)
     except GoextError:
         raise
-    except Exception as exc:  # noqa: BLE001 - malformed DWARF: report, go on without it
+    except Exception as exc:
         raise CorruptDataError(f"cannot read DWARF: {exc}") from None
 
 
@@ -490,17 +514,51 @@ def load_dwarf_types(binary: Any, types_base: int) -> Optional[DwarfTypes]:
 # ~100 µs a DIE; the type index needs only a few attributes of the ~40k
 # top-level DIEs of the types unit, so it scans the bytes itself.
 _FIXED_FORM_SIZES = {
-    "DW_FORM_data1": 1, "DW_FORM_ref1": 1, "DW_FORM_flag": 1, "DW_FORM_strx1": 1, "DW_FORM_addrx1": 1,
-    "DW_FORM_data2": 2, "DW_FORM_ref2": 2, "DW_FORM_strx2": 2, "DW_FORM_addrx2": 2,
-    "DW_FORM_strx3": 3, "DW_FORM_addrx3": 3,
-    "DW_FORM_data4": 4, "DW_FORM_ref4": 4, "DW_FORM_strx4": 4, "DW_FORM_addrx4": 4, "DW_FORM_ref_sup4": 4,
-    "DW_FORM_data8": 8, "DW_FORM_ref8": 8, "DW_FORM_ref_sig8": 8, "DW_FORM_ref_sup8": 8,
-    "DW_FORM_data16": 16, "DW_FORM_flag_present": 0, "DW_FORM_implicit_const": 0,
+    "DW_FORM_data1": 1,
+    "DW_FORM_ref1": 1,
+    "DW_FORM_flag": 1,
+    "DW_FORM_strx1": 1,
+    "DW_FORM_addrx1": 1,
+    "DW_FORM_data2": 2,
+    "DW_FORM_ref2": 2,
+    "DW_FORM_strx2": 2,
+    "DW_FORM_addrx2": 2,
+    "DW_FORM_strx3": 3,
+    "DW_FORM_addrx3": 3,
+    "DW_FORM_data4": 4,
+    "DW_FORM_ref4": 4,
+    "DW_FORM_strx4": 4,
+    "DW_FORM_addrx4": 4,
+    "DW_FORM_ref_sup4": 4,
+    "DW_FORM_data8": 8,
+    "DW_FORM_ref8": 8,
+    "DW_FORM_ref_sig8": 8,
+    "DW_FORM_ref_sup8": 8,
+    "DW_FORM_data16": 16,
+    "DW_FORM_flag_present": 0,
+    "DW_FORM_implicit_const": 0,
 }
-_OFFSET_FORMS = frozenset({"DW_FORM_sec_offset", "DW_FORM_strp", "DW_FORM_line_strp", "DW_FORM_strp_sup",
-                           "DW_FORM_GNU_ref_alt", "DW_FORM_GNU_strp_alt"})
-_LEB_FORMS = frozenset({"DW_FORM_udata", "DW_FORM_sdata", "DW_FORM_ref_udata", "DW_FORM_strx", "DW_FORM_addrx",
-                        "DW_FORM_loclistx", "DW_FORM_rnglistx"})
+_OFFSET_FORMS = frozenset(
+    {
+        "DW_FORM_sec_offset",
+        "DW_FORM_strp",
+        "DW_FORM_line_strp",
+        "DW_FORM_strp_sup",
+        "DW_FORM_GNU_ref_alt",
+        "DW_FORM_GNU_strp_alt",
+    }
+)
+_LEB_FORMS = frozenset(
+    {
+        "DW_FORM_udata",
+        "DW_FORM_sdata",
+        "DW_FORM_ref_udata",
+        "DW_FORM_strx",
+        "DW_FORM_addrx",
+        "DW_FORM_loclistx",
+        "DW_FORM_rnglistx",
+    }
+)
 _WANTED = {"DW_AT_name": "name", AT_GO_KIND: "kind", AT_GO_RUNTIME_TYPE: "rtype"}
 
 
@@ -541,7 +599,7 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
             size = _FIXED_FORM_SIZES.get(form)
             if size is not None:
                 if want is not None and size:
-                    found[want] = int.from_bytes(data[position:position + size], "little")
+                    found[want] = int.from_bytes(data[position : position + size], "little")
                 position += size
             elif form == "DW_FORM_string":
                 nul = data.index(b"\0", position)
@@ -550,7 +608,7 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
                 position = nul + 1
             elif form == "DW_FORM_addr":
                 if want is not None:
-                    found[want] = int.from_bytes(data[position:position + address_size], "little")
+                    found[want] = int.from_bytes(data[position : position + address_size], "little")
                 position += address_size
             elif form == "DW_FORM_ref_addr":
                 position += ref_addr_size
@@ -567,9 +625,9 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
             elif form == "DW_FORM_block1":
                 position += 1 + data[position]
             elif form == "DW_FORM_block2":
-                position += 2 + int.from_bytes(data[position:position + 2], "little")
+                position += 2 + int.from_bytes(data[position : position + 2], "little")
             elif form == "DW_FORM_block4":
-                position += 4 + int.from_bytes(data[position:position + 4], "little")
+                position += 4 + int.from_bytes(data[position : position + 4], "little")
             else:
                 raise CorruptDataError(f"unsupported DWARF form {form}")
         if top_level:

@@ -38,7 +38,7 @@ def _field_int(decoder: "Decoder", t: GoType, data: bytes, name: str, signed: bo
     member = t.field(name)
     if member is None:
         return None
-    return int.from_bytes(data[member.offset:member.offset + member.type.size], "little", signed=signed)
+    return int.from_bytes(data[member.offset : member.offset + member.type.size], "little", signed=signed)
 
 
 def _time(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
@@ -68,8 +68,7 @@ def _time(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], de
     fraction = f".{nsec:09d}".rstrip("0") if nsec else ""
     offset = "+0000 UTC" if zone == "UTC" else f"({zone})"
     text = f"{stamp}{fraction} {offset}"
-    return Value(t.name, "time.Time", address, text=text, details={"unix": unix, "nsec": nsec, "zone": zone},
-                 go_type=t)
+    return Value(t.name, "time.Time", address, text=text, details={"unix": unix, "nsec": nsec, "zone": zone}, go_type=t)
 
 
 def _location_name(decoder: "Decoder", loc: int) -> str:
@@ -116,8 +115,14 @@ def _duration(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int]
     if t.kind != Kind.INT64:
         return None
     nanoseconds = int.from_bytes(data[:8], "little", signed=True)
-    return Value(t.name, "time.Duration", address, text=format_duration(nanoseconds),
-                 details={"nanoseconds": nanoseconds}, go_type=t)
+    return Value(
+        t.name,
+        "time.Duration",
+        address,
+        text=format_duration(nanoseconds),
+        details={"nanoseconds": nanoseconds},
+        go_type=t,
+    )
 
 
 # -- sync ------------------------------------------------------------------------------
@@ -157,9 +162,9 @@ def _rwmutex(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int],
     if count_field is None or wait_field is None or writer is None:
         return None
     # readerCount is int32 or atomic.Int32 ({_ noCopy; v int32}): 4 bytes at its offset.
-    reader_count = int.from_bytes(data[count_field.offset:count_field.offset + 4], "little", signed=True)
-    reader_wait = int.from_bytes(data[wait_field.offset:wait_field.offset + 4], "little", signed=True)
-    writer_state = int.from_bytes(data[writer.offset:writer.offset + 4], "little", signed=True)
+    reader_count = int.from_bytes(data[count_field.offset : count_field.offset + 4], "little", signed=True)
+    reader_wait = int.from_bytes(data[wait_field.offset : wait_field.offset + 4], "little", signed=True)
+    writer_state = int.from_bytes(data[writer.offset : writer.offset + 4], "little", signed=True)
     details: dict[str, Any] = {}
     if reader_count < 0:
         pending = reader_count + _RWMUTEX_MAX_READERS
@@ -189,14 +194,15 @@ def _waitgroup(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int
         return None
     # state (atomic.Uint64 or, in 1.19, state1 uint64): counter in the high 32
     # bits, waiters in the low ones (bit 31 marks a synctest bubble since 1.25).
-    state = int.from_bytes(data[member.offset:member.offset + 8], "little")
-    counter = (state >> 32)
+    state = int.from_bytes(data[member.offset : member.offset + 8], "little")
+    counter = state >> 32
     if counter >= 1 << 31:
         counter -= 1 << 32
     waiters = state & 0x7FFFFFFF
     text = f"counter {counter}, waiters {waiters}"
-    return Value(t.name, "sync.WaitGroup", address, text=text, details={"counter": counter, "waiters": waiters},
-                 go_type=t)
+    return Value(
+        t.name, "sync.WaitGroup", address, text=text, details={"counter": counter, "waiters": waiters}, go_type=t
+    )
 
 
 def _atomic(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
@@ -205,7 +211,7 @@ def _atomic(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], 
     if member is None:
         return None
     base = t.name.split("[", 1)[0]
-    chunk = data[member.offset:member.offset + member.type.size]
+    chunk = data[member.offset : member.offset + member.type.size]
     where = address + member.offset if address is not None else None
     if base == "sync/atomic.Bool":
         return Value(t.name, "bool", address, text="true" if int.from_bytes(chunk, "little") else "false", go_type=t)
@@ -281,9 +287,14 @@ _EXACT: dict[str, Recognizer] = {
     "sync.WaitGroup": _waitgroup,
 }
 _PREFIX: tuple[tuple[str, Recognizer], ...] = (
-    ("sync/atomic.Int32", _atomic), ("sync/atomic.Int64", _atomic), ("sync/atomic.Uint32", _atomic),
-    ("sync/atomic.Uint64", _atomic), ("sync/atomic.Uintptr", _atomic), ("sync/atomic.Bool", _atomic),
-    ("sync/atomic.Pointer[", _atomic), ("sync/atomic.Value", _atomic),
+    ("sync/atomic.Int32", _atomic),
+    ("sync/atomic.Int64", _atomic),
+    ("sync/atomic.Uint32", _atomic),
+    ("sync/atomic.Uint64", _atomic),
+    ("sync/atomic.Uintptr", _atomic),
+    ("sync/atomic.Bool", _atomic),
+    ("sync/atomic.Pointer[", _atomic),
+    ("sync/atomic.Value", _atomic),
 )
 
 
@@ -369,8 +380,10 @@ def _format_value_unchecked(value: "Value", top: bool, depth: int) -> str:
     if kind == "map":
         if value.is_nil:
             return "nil"
-        items = [f"{format_value(k, False, depth + 1)}: {format_value(v, False, depth + 1)}"
-                 for k, v in sorted(value.entries, key=lambda e: _sort_key(e[0]))]
+        items = [
+            f"{format_value(k, False, depth + 1)}: {format_value(v, False, depth + 1)}"
+            for k, v in sorted(value.entries, key=lambda e: _sort_key(e[0]))
+        ]
         if value.more:
             items.append(_more(value.more))
         head = f"{value.type_name} len {value.length} " if top else ""
@@ -458,7 +471,8 @@ def value_to_json(value: "Value", depth: int = 0) -> dict[str, Any]:
     elif value.children:
         out["elements"] = [value_to_json(child, depth + 1) for _, child in value.children]
     if value.entries:
-        out["entries"] = [{"key": value_to_json(k, depth + 1), "value": value_to_json(v, depth + 1)}
-                          for k, v in value.entries]
+        out["entries"] = [
+            {"key": value_to_json(k, depth + 1), "value": value_to_json(v, depth + 1)} for k, v in value.entries
+        ]
     out["text"] = format_value(value, depth == 0)
     return out

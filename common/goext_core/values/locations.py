@@ -17,12 +17,29 @@ from goext_core.binary.leb128 import TruncatedLeb128Error, read_sleb128, read_ul
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 
 if TYPE_CHECKING:
-    from goext_core.values.dwarftypes import DwarfTypes, VariableDie
     from goext_core.program import GoProgram
+    from goext_core.values.dwarftypes import DwarfTypes, VariableDie
 
 # DWARF register numbers, amd64 (System V psABI, table 3.36).
-AMD64_DWARF_REGISTERS = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
-                         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"]
+AMD64_DWARF_REGISTERS = [
+    "rax",
+    "rdx",
+    "rcx",
+    "rbx",
+    "rsi",
+    "rdi",
+    "rbp",
+    "rsp",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+    "rip",
+]
 # arm64: x0..x30, sp (31).
 ARM64_DWARF_REGISTERS = [f"x{i}" for i in range(31)] + ["sp"]
 
@@ -94,18 +111,19 @@ class ExpressionEvaluator:
             position += 1
             try:
                 if op == 0x03:  # DW_OP_addr
-                    stack.append(int.from_bytes(ops[position:position + self.ptr], "little")
-                                 + self.program.target.load_bias())
+                    stack.append(
+                        int.from_bytes(ops[position : position + self.ptr], "little") + self.program.target.load_bias()
+                    )
                     position += self.ptr
                 elif 0x30 <= op <= 0x4F:  # DW_OP_lit0..31
                     stack.append(op - 0x30)
                 elif op in (0x08, 0x0A, 0x0C, 0x0E):  # const1u/2u/4u/8u
                     size = {0x08: 1, 0x0A: 2, 0x0C: 4, 0x0E: 8}[op]
-                    stack.append(int.from_bytes(ops[position:position + size], "little"))
+                    stack.append(int.from_bytes(ops[position : position + size], "little"))
                     position += size
                 elif op in (0x09, 0x0B, 0x0D, 0x0F):  # const1s/2s/4s/8s
                     size = {0x09: 1, 0x0B: 2, 0x0D: 4, 0x0F: 8}[op]
-                    stack.append(int.from_bytes(ops[position:position + size], "little", signed=True))
+                    stack.append(int.from_bytes(ops[position : position + size], "little", signed=True))
                     position += size
                 elif op == 0x10:  # constu
                     value, position = _uleb(ops, position)
@@ -195,8 +213,9 @@ class ExpressionEvaluator:
 
     def _piece(self, stack: list[int], in_register: Optional[int], is_value: bool, size: int) -> bytes:
         if in_register is not None:
-            return (self.register(in_register) & ((1 << (8 * size)) - 1) if size <= 8 else
-                    self.register(in_register)).to_bytes(max(size, 8), "little")[:size]
+            return (
+                self.register(in_register) & ((1 << (8 * size)) - 1) if size <= 8 else self.register(in_register)
+            ).to_bytes(max(size, 8), "little")[:size]
         if not stack:
             return b"\0" * size  # an empty piece: optimized out
         if is_value:
@@ -207,8 +226,9 @@ class ExpressionEvaluator:
             return b"\0" * size
 
 
-def evaluate_location(program: "GoProgram", dwarf: "DwarfTypes", variable: "VariableDie", pc: int,
-                      frame: Any, registers: dict[str, int]) -> Optional[Location]:
+def evaluate_location(
+    program: "GoProgram", dwarf: "DwarfTypes", variable: "VariableDie", pc: int, frame: Any, registers: dict[str, int]
+) -> Optional[Location]:
     """Where ``variable`` is at link-time ``pc`` of ``frame``: a Location, or None
     when a location list says it is not live there."""
     evaluator = ExpressionEvaluator(program, registers, frame.fp)
@@ -247,7 +267,7 @@ def _loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -
         base = top.attributes["DW_AT_low_pc"].value if "DW_AT_low_pc" in top.attributes else 0
     except GoextError:
         raise
-    except Exception as exc:  # noqa: BLE001 - pyelftools raises many kinds on bad data
+    except Exception as exc:
         raise CorruptDataError(f"bad location list for {variable.name}: {type(exc).__name__}") from None
     for count, entry in enumerate(entries):
         if count > 1 << 16:

@@ -22,6 +22,8 @@ moduledata.types.
 
 from __future__ import annotations
 
+import functools
+
 from typing import TYPE_CHECKING, Optional
 
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
@@ -83,7 +85,7 @@ class RuntimeTypes:
         return self.target.read(address, size)
 
     def _word(self, data: bytes, offset: int) -> int:
-        return int.from_bytes(data[offset:offset + self.ptr], "little")
+        return int.from_bytes(data[offset : offset + self.ptr], "little")
 
     def read_name(self, address: int) -> tuple[str, int]:
         """(text, flags) of an internal/abi.Name at ``address``."""
@@ -101,7 +103,7 @@ class RuntimeTypes:
 
     def type_name(self, address: int) -> str:
         header = self._read(address, _HEADER)
-        name_off = int.from_bytes(header[_STR_OFFSET:_STR_OFFSET + 4], "little", signed=True)
+        name_off = int.from_bytes(header[_STR_OFFSET : _STR_OFFSET + 4], "little", signed=True)
         text, _ = self.read_name(self.base + name_off)
         if header[20] & _TFLAG_EXTRA_STAR and text.startswith("*"):
             text = text[1:]
@@ -137,7 +139,7 @@ class RuntimeTypes:
         elif kind == Kind.INTERFACE:
             go_type.facts["empty_interface"] = self._word(header, _HEADER + 2 * self.ptr) == 0
         self._types[address] = go_type
-        go_type.load_parts_with(lambda t, h=header: self._load_parts(t, h))
+        go_type.load_parts_with(functools.partial(self._load_parts, header=header))
         return go_type
 
     def _load_parts(self, go_type: GoType, header: bytes) -> None:
@@ -162,7 +164,7 @@ class RuntimeTypes:
         blob = self._read(array, count * stride) if count else b""
         out = []
         for index in range(count):
-            record = blob[index * stride:(index + 1) * stride]
+            record = blob[index * stride : (index + 1) * stride]
             name, flags = self.read_name(self._word(record, 0))
             field_type = self.type_at(self._word(record, self.ptr))
             out.append(Field(name, self._word(record, 2 * self.ptr), field_type, bool(flags & _NAME_EMBEDDED)))
@@ -199,8 +201,9 @@ class RuntimeTypes:
                 position = blob.find(needle, position + 1)
         return None
 
-    def _descriptor_with_name(self, start: int, blob: bytes, name_off: int, want_star: bool,
-                              name: str) -> Optional[int]:
+    def _descriptor_with_name(
+        self, start: int, blob: bytes, name_off: int, want_star: bool, name: str
+    ) -> Optional[int]:
         if not -(1 << 31) <= name_off < 1 << 31:
             return None
         needle = name_off.to_bytes(4, "little", signed=True)
