@@ -35,7 +35,7 @@ ROOT="${GOEXT_INSTALL_ROOT:-}"
 ROOT="${ROOT%/}"
 
 PACKAGES=(gdb lldb-16 python3-lldb-16 python3-pyelftools)
-TEST_PACKAGES=(python3-pytest python3-pip python3-jsonschema golang-1.19-go qemu-user gcc libc6-dev)
+TEST_PACKAGES=(python3-pytest python3-pip python3-venv python3-jsonschema golang-1.19-go qemu-user gcc libc6-dev)
 DEMO_PACKAGES=(golang-1.19-go)
 LLDB_VERSIONED=lldb-16
 

@@ -23,7 +23,6 @@ moduledata.types.
 from __future__ import annotations
 
 import functools
-
 from typing import TYPE_CHECKING, Optional
 
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
