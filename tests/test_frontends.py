@@ -127,7 +127,17 @@ func spin(ch chan int) {
 	}
 }
 
+// progress changes between two stops at advance: reads must not be stale.
+var progress int32
+
+//go:noinline
+func advance() {
+	progress++
+}
+
 func main() {
+	advance()
+	advance()
 	ch := make(chan int)
 	for i := 0; i < 3; i++ {
 		go spin(ch)
@@ -205,6 +215,17 @@ def elf_header_vaddr(path: Path) -> int:
             if segment["p_type"] == "PT_LOAD" and segment["p_offset"] == 0:
                 return int(segment["p_vaddr"])
     raise AssertionError(f"{path}: no PT_LOAD at offset 0")
+
+
+def symbol_address(path: Path, name: str) -> int:
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as stream:
+        symbols = ELFFile(stream).get_section_by_name(".symtab")
+        assert symbols is not None, f"{path}: no symbol table"
+        found = symbols.get_symbol_by_name(name)
+        assert found, f"{path}: no symbol {name}"
+        return int(found[0]["st_value"])
 
 
 # -- loading ---------------------------------------------------------------------
@@ -430,5 +451,27 @@ def test_live_target_generation_moves(go_fixture: GoFixture, probe_file: Path, d
     assert stepped["generation"] != stopped["generation"]
     assert stepped["program_id"] == stopped["program_id"]
     assert killed["is_live"] is False and killed["threads"] == []
+    assert_no_traceback(run)
+
+
+@pytest.mark.parametrize("debugger", DEBUGGERS)
+def test_live_reads_are_fresh_after_running_and_after_writes(
+        go_fixture: GoFixture, probe_file: Path, debugger: str) -> None:
+    """goext caches pages of target memory: a continue, or the user writing
+    memory, must not leave it reading what was there before."""
+    address = symbol_address(go_fixture.exe, "main.progress")
+    probe = f"go zz-probe --read {address:#x}"
+    if debugger == "gdb":
+        commands = ["break main.advance", "run", probe, "continue", probe,
+                    "set language c", f"set var *(int *){address:#x} = 42", "set language auto", probe]
+        probes = (2, 4, 8)
+    else:
+        commands = ["breakpoint set -n main.advance", "process launch", probe, "process continue", probe,
+                    f"memory write -s 4 {address:#x} 0x2a", probe]
+        probes = (2, 4, 6)
+    run = runner(debugger)(commands, exe=go_fixture.exe, init_commands=probe_init(debugger, probe_file))
+    values = [int.from_bytes(bytes.fromhex(probe_report(run.outputs[i])["read"]), "little") for i in probes]
+    # lldb may stop past the increment: the stops must see consecutive values.
+    assert values[1] == values[0] + 1 and values[2] == 42, run.transcript()
     assert_no_traceback(run)
 

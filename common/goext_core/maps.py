@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from .errors import CorruptDataError, MemoryReadError
 from .types import GoType
+from .values import Memory
 
 if TYPE_CHECKING:
     from .program import GoProgram
@@ -52,20 +53,9 @@ def read_string_map(program: "GoProgram", hmap: int, limit: int) -> dict[str, st
     ptr = target.ptr_size
     string_size = 2 * ptr
     out: dict[str, str] = {}
-    for key_at, value_at in _slots(program, _Reader(target), hmap, string_size, string_size, ptr, limit):
+    for key_at, value_at in _slots(program, Memory(target), hmap, string_size, string_size, ptr, limit):
         out[target.read_go_string(key_at, 4096)] = target.read_go_string(value_at, 4096)
     return out
-
-
-class _Reader:
-    def __init__(self, target: Any) -> None:
-        self.target = target
-
-    def read(self, address: int, size: int) -> bytes:
-        return self.target.read(address, size)
-
-    def ptr(self, address: int) -> int:
-        return int.from_bytes(self.target.read(address, self.target.ptr_size), "little")
 
 
 def is_swiss(program: "GoProgram") -> bool:

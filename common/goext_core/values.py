@@ -1,7 +1,7 @@
 """Decode Go values from target memory into a neutral tree of :class:`Value`.
 
 The decoder reads a value's bytes once (whole structs, whole bucket arrays,
-whole channel buffers) through a page cache, then slices fields out of that
+whole channel buffers) through the target's page cache, then slices fields out of that
 buffer, so a debugger front end sees a few large reads rather than one call per
 field.  Every loop is bounded by :class:`Settings`; anything unreadable becomes
 a Value with ``error`` set, never an exception.
@@ -25,10 +25,6 @@ from .types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, Fie
 
 if TYPE_CHECKING:
     from .program import GoProgram
-
-_PAGE = 4096
-_MAX_CACHED_PAGES = 4096
-_DIRECT_READ = 1 << 16
 
 
 @dataclass
@@ -68,11 +64,13 @@ class Value:
 
 
 class Memory:
-    """Page-cached reads for one decoding pass (the target does not run meanwhile)."""
+    """Reads for one decoding pass.  Pages are cached by the target itself
+    (the debugger front ends read through :mod:`goext_core.memory`; an
+    offline core is a memory map); this refuses null and out-of-range
+    addresses before the target is asked."""
 
     def __init__(self, target: Any) -> None:
         self.target = target
-        self._pages: dict[int, Optional[bytes]] = {}
         self.reads = 0
 
     def read(self, address: int, size: int) -> bytes:
@@ -80,33 +78,8 @@ class Memory:
             return b""
         if address <= 0 or address + size > 1 << 64:
             raise MemoryReadError(address, size, "bad address")
-        if size >= _DIRECT_READ:
-            self.reads += 1
-            return self.target.read(address, size)
-        first = address // _PAGE
-        last = (address + size - 1) // _PAGE
-        chunks = []
-        for page in range(first, last + 1):
-            data = self._page(page)
-            if data is None:
-                # The page is not wholly readable: fall back to the exact range.
-                self.reads += 1
-                return self.target.read(address, size)
-            chunks.append(data)
-        blob = b"".join(chunks)
-        start = address - first * _PAGE
-        return blob[start:start + size]
-
-    def _page(self, page: int) -> Optional[bytes]:
-        if page not in self._pages:
-            if len(self._pages) > _MAX_CACHED_PAGES:
-                self._pages.clear()
-            self.reads += 1
-            try:
-                self._pages[page] = self.target.read(page * _PAGE, _PAGE)
-            except MemoryReadError:
-                self._pages[page] = None
-        return self._pages[page]
+        self.reads += 1
+        return self.target.read(address, size)
 
     def ptr(self, address: int) -> int:
         return int.from_bytes(self.read(address, self.target.ptr_size), "little")

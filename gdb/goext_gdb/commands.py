@@ -4,7 +4,6 @@ top-level aliases some specs ask for (``info goroutines``)."""
 from __future__ import annotations
 
 import argparse
-from collections import OrderedDict
 from typing import Iterable, Optional, Union
 
 import gdb  # type: ignore[import-not-found]
@@ -12,34 +11,30 @@ import gdb  # type: ignore[import-not-found]
 from goext_core.commands import CommandSpec, Context, dispatch
 from goext_core.program import GoProgram
 
-from goext_core.frontend import HeldBackWriter
+from goext_core.frontend import HeldBackWriter, ProgramCache
 from goext_core.progress import set_reporter, terminal_reporter
 from .target import GdbTarget
 
 # gdb command name -> spec name, for aliases that other scripts may take over.
 ALIASES: dict[str, str] = {}
 
-_MAX_PROGRAMS = 8  # one per (program space, executable); old ones are dropped
-_programs: "OrderedDict[tuple[object, str], GoProgram]" = OrderedDict()
+_programs = ProgramCache()  # one per (program space, executable); old ones are dropped
 _targets: dict[object, GdbTarget] = {}
 
 
 def current_program() -> GoProgram:
-    """The GoProgram of the selected inferior, reused while its executable stays."""
+    """The GoProgram of the selected inferior, reused while its executable stays.
+    Every entry into goext (command, printer, unwinder) comes through here."""
     progspace = gdb.selected_inferior().progspace
     for stale in [ps for ps in _targets if not ps.is_valid()]:
         del _targets[stale]
     target = _targets.get(progspace)
     if target is None:
         target = _targets[progspace] = GdbTarget(progspace)
+    target.begin_command()
     key = (progspace, target.executable() or "")
     program = _programs.get(key)
-    if program is None:
-        program = _programs[key] = GoProgram(target)
-        while len(_programs) > _MAX_PROGRAMS:
-            _programs.popitem(last=False)
-    _programs.move_to_end(key)
-    return program
+    return program if program is not None else _programs.add(key, GoProgram(target))
 
 
 def run_command(name: str, arg: str, from_tty: bool) -> None:
