@@ -29,7 +29,7 @@ def _goext_load() -> None:
     _goext_add_paths()
     try:
         import goext_gdb
-    except Exception as exc:  # noqa: BLE001 - e.g. a Python too old for goext_core
+    except Exception as exc:
         if _goext_os.environ.get("GOEXT_DEBUG"):
             raise
         # One line instead of the traceback gdb would print for a sourced file.

@@ -24,7 +24,7 @@ def __lldb_init_module(debugger, internal_dict) -> None:  # type: ignore[no-unty
     _add_paths()
     try:
         import goext_lldb
-    except Exception as exc:  # noqa: BLE001 - e.g. a Python too old for goext_core
+    except Exception as exc:
         if os.environ.get("GOEXT_DEBUG"):
             raise
         print(f"goext: cannot load: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -127,7 +127,17 @@ func spin(ch chan int) {
 	}
 }
 
+// progress changes between two stops at advance: reads must not be stale.
+var progress int32
+
+//go:noinline
+func advance() {
+	progress++
+}
+
 func main() {
+	advance()
+	advance()
 	ch := make(chan int)
 	for i := 0; i < 3; i++ {
 		go spin(ch)
@@ -154,7 +164,7 @@ def _build(tmp: Path) -> GoFixture:
         go = toolchain(GO_VERSION_FOR_FIXTURES)
     except Unavailable:
         raise
-    except Exception as exc:  # noqa: BLE001 - no toolchain here is a skip, not a failure
+    except Exception as exc:
         raise Unavailable(f"no Go {GO_VERSION_FOR_FIXTURES} toolchain: {exc}") from exc
     fixture = GoFixture(tmp)
     (tmp / "go.mod").write_text("module example.com/goextfrontend\n\ngo 1.19\n")
@@ -162,7 +172,11 @@ def _build(tmp: Path) -> GoFixture:
     for output, extra in ((fixture.exe, []), (fixture.pie, ["-buildmode=pie"])):
         done = subprocess.run(
             [str(go.go), "build", *extra, "-o", str(output), "."],
-            cwd=tmp, env=go.env(), capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S,
+            cwd=tmp,
+            env=go.env(),
+            capture_output=True,
+            text=True,
+            timeout=_BUILD_TIMEOUT_S,
         )
         assert done.returncode == 0, done.stderr
     return fixture
@@ -179,7 +193,10 @@ def _gcore(exe: Path, core: Path) -> None:
         assert line.strip() == "ready", line
         done = subprocess.run(
             [gdb, "-nx", "-batch", "-p", str(process.pid), "-ex", f"gcore {core}"],
-            capture_output=True, text=True, timeout=_READY_TIMEOUT_S, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_READY_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
         )
         if not core.exists():
             raise Unavailable(f"gcore failed (ptrace not allowed?): {done.stderr.strip()[-300:]}")
@@ -205,6 +222,17 @@ def elf_header_vaddr(path: Path) -> int:
             if segment["p_type"] == "PT_LOAD" and segment["p_offset"] == 0:
                 return int(segment["p_vaddr"])
     raise AssertionError(f"{path}: no PT_LOAD at offset 0")
+
+
+def symbol_address(path: Path, name: str) -> int:
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as stream:
+        symbols = ELFFile(stream).get_section_by_name(".symtab")
+        assert symbols is not None, f"{path}: no symbol table"
+        found = symbols.get_symbol_by_name(name)
+        assert found, f"{path}: no symbol {name}"
+        return int(found[0]["st_value"])
 
 
 # -- loading ---------------------------------------------------------------------
@@ -273,9 +301,7 @@ def test_usage_error_is_one_line(debugger: str) -> None:
 
 
 def test_gdb_failure_raises_a_gdb_error_once() -> None:
-    code = (
-        "import gdb\ntry:\n    gdb.execute('go help --bogus')\nexcept gdb.error as e:\n    print('CAUGHT', e)"
-    )
+    code = "import gdb\ntry:\n    gdb.execute('go help --bogus')\nexcept gdb.error as e:\n    print('CAUGHT', e)"
     run = run_gdb([f"python exec({code!r})"])
     assert one_line(run.outputs[0]).startswith("CAUGHT goext: error: go help: unrecognized"), run.transcript()
 
@@ -351,7 +377,9 @@ def test_gdb_restores_the_selected_thread_and_frame(go_fixture: GoFixture, probe
     where = "python print('AT', gdb.selected_thread().num, gdb.selected_frame().level())"
     run = run_gdb(
         ["thread 2", "frame 1", where, "go zz-probe", where],
-        exe=go_fixture.exe, core=go_fixture.core, init_commands=probe_init("gdb", probe_file),
+        exe=go_fixture.exe,
+        core=go_fixture.core,
+        init_commands=probe_init("gdb", probe_file),
     )
     assert one_line(run.outputs[2]) == "AT 2 1", run.transcript()
     assert one_line(run.outputs[4]) == "AT 2 1", run.transcript()
@@ -366,7 +394,9 @@ def test_core_target(go_fixture: GoFixture, probe_file: Path, debugger: str, pie
     header = elf_header_vaddr(exe)
     run = runner(debugger)(
         ["go zz-probe", "go zz-probe", "go zz-probe --read 0"],
-        exe=exe, core=core, init_commands=probe_init(debugger, probe_file),
+        exe=exe,
+        core=core,
+        init_commands=probe_init(debugger, probe_file),
     )
     first, second = probe_report(run.outputs[0]), probe_report(run.outputs[1])
     assert first["program_id"] == second["program_id"]  # one GoProgram, reused
@@ -387,7 +417,9 @@ def test_core_target(go_fixture: GoFixture, probe_file: Path, debugger: str, pie
     # The ELF header is where load_bias says it is.
     reread = runner(debugger)(
         [f"go zz-probe --read {header + first['load_bias']:#x}"],
-        exe=exe, core=core, init_commands=probe_init(debugger, probe_file),
+        exe=exe,
+        core=core,
+        init_commands=probe_init(debugger, probe_file),
     )
     assert probe_report(reread.outputs[0])["read"] == b"\x7fELF".hex()
     assert "cannot read 4 bytes at 0x0" in one_line(run.outputs[2])
@@ -398,16 +430,38 @@ def test_core_target(go_fixture: GoFixture, probe_file: Path, debugger: str, pie
 def test_gdb_and_lldb_see_the_same_core(go_fixture: GoFixture, probe_file: Path, pie: bool) -> None:
     exe, core = (go_fixture.pie, go_fixture.pie_core) if pie else (go_fixture.exe, go_fixture.core)
     reports = {
-        debugger: probe_report(runner(debugger)(
-            ["go zz-probe"], exe=exe, core=core, init_commands=probe_init(debugger, probe_file)
-        ).outputs[0])
+        debugger: probe_report(
+            runner(debugger)(
+                ["go zz-probe"], exe=exe, core=core, init_commands=probe_init(debugger, probe_file)
+            ).outputs[0]
+        )
         for debugger in DEBUGGERS
     }
     gdb_report, lldb_report = reports["gdb"], reports["lldb"]
     for key in ("arch", "executable", "core_path", "load_bias", "is_live"):
         assert gdb_report[key] == lldb_report[key], key
-    compared = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
-                "r12", "r13", "r14", "r15", "rip", "eflags", "pc", "sp")
+    compared = (
+        "rax",
+        "rbx",
+        "rcx",
+        "rdx",
+        "rsi",
+        "rdi",
+        "rbp",
+        "rsp",
+        "r8",
+        "r9",
+        "r10",
+        "r11",
+        "r12",
+        "r13",
+        "r14",
+        "r15",
+        "rip",
+        "eflags",
+        "pc",
+        "sp",
+    )
 
     def by_tid(report: dict) -> dict[int, dict[str, int]]:
         return {t["tid"]: {n: t["registers"].get(n) for n in compared} for t in report["threads"]}
@@ -419,9 +473,17 @@ def test_gdb_and_lldb_see_the_same_core(go_fixture: GoFixture, probe_file: Path,
 def test_live_target_generation_moves(go_fixture: GoFixture, probe_file: Path, debugger: str) -> None:
     start = ["break main.main", "run"] if debugger == "gdb" else ["breakpoint set -n main.main", "process launch"]
     run = runner(debugger)(
-        [*start, "go zz-probe", "go zz-probe", "next" if debugger == "gdb" else "thread step-over",
-         "go zz-probe", "kill" if debugger == "gdb" else "process kill", "go zz-probe"],
-        exe=go_fixture.exe, init_commands=probe_init(debugger, probe_file),
+        [
+            *start,
+            "go zz-probe",
+            "go zz-probe",
+            "next" if debugger == "gdb" else "thread step-over",
+            "go zz-probe",
+            "kill" if debugger == "gdb" else "process kill",
+            "go zz-probe",
+        ],
+        exe=go_fixture.exe,
+        init_commands=probe_init(debugger, probe_file),
     )
     stopped, again, stepped, killed = (probe_report(run.outputs[i]) for i in (2, 3, 5, 7))
     assert stopped["is_live"] is True and stopped["core_path"] is None, run.transcript()
@@ -432,3 +494,41 @@ def test_live_target_generation_moves(go_fixture: GoFixture, probe_file: Path, d
     assert killed["is_live"] is False and killed["threads"] == []
     assert_no_traceback(run)
 
+
+@pytest.mark.parametrize("debugger", DEBUGGERS)
+def test_live_reads_are_fresh_after_running_and_after_writes(
+    go_fixture: GoFixture, probe_file: Path, debugger: str
+) -> None:
+    """goext caches pages of target memory: a continue, or the user writing
+    memory, must not leave it reading what was there before."""
+    address = symbol_address(go_fixture.exe, "main.progress")
+    probe = f"go zz-probe --read {address:#x}"
+    if debugger == "gdb":
+        commands = [
+            "break main.advance",
+            "run",
+            probe,
+            "continue",
+            probe,
+            "set language c",
+            f"set var *(int *){address:#x} = 42",
+            "set language auto",
+            probe,
+        ]
+        probes = (2, 4, 8)
+    else:
+        commands = [
+            "breakpoint set -n main.advance",
+            "process launch",
+            probe,
+            "process continue",
+            probe,
+            f"memory write -s 4 {address:#x} 0x2a",
+            probe,
+        ]
+        probes = (2, 4, 6)
+    run = runner(debugger)(commands, exe=go_fixture.exe, init_commands=probe_init(debugger, probe_file))
+    values = [int.from_bytes(bytes.fromhex(probe_report(run.outputs[i])["read"]), "little") for i in probes]
+    # lldb may stop past the increment: the stops must see consecutive values.
+    assert values[1] == values[0] + 1 and values[2] == 42, run.transcript()
+    assert_no_traceback(run)

@@ -10,9 +10,9 @@ import os
 import gdb  # type: ignore[import-not-found]
 
 import goext_core
+from goext_core.commands.frontend import load_command_table
 
 from . import coexist, commands, goroutine_frames, printers, symbols, target
-from goext_core.commands.frontend import load_command_table
 
 _loaded = False
 

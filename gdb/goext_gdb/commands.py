@@ -4,42 +4,37 @@ top-level aliases some specs ask for (``info goroutines``)."""
 from __future__ import annotations
 
 import argparse
-from collections import OrderedDict
 from typing import Iterable, Optional, Union
 
 import gdb  # type: ignore[import-not-found]
 
 from goext_core.commands import CommandSpec, Context, dispatch
+from goext_core.commands.frontend import HeldBackWriter, ProgramCache
 from goext_core.program import GoProgram
-
-from goext_core.commands.frontend import HeldBackWriter
 from goext_core.progress import set_reporter, terminal_reporter
+
 from .target import GdbTarget
 
 # gdb command name -> spec name, for aliases that other scripts may take over.
 ALIASES: dict[str, str] = {}
 
-_MAX_PROGRAMS = 8  # one per (program space, executable); old ones are dropped
-_programs: "OrderedDict[tuple[object, str], GoProgram]" = OrderedDict()
+_programs = ProgramCache()  # one per (program space, executable); old ones are dropped
 _targets: dict[object, GdbTarget] = {}
 
 
 def current_program() -> GoProgram:
-    """The GoProgram of the selected inferior, reused while its executable stays."""
+    """The GoProgram of the selected inferior, reused while its executable stays.
+    Every entry into goext (command, printer, unwinder) comes through here."""
     progspace = gdb.selected_inferior().progspace
     for stale in [ps for ps in _targets if not ps.is_valid()]:
         del _targets[stale]
     target = _targets.get(progspace)
     if target is None:
         target = _targets[progspace] = GdbTarget(progspace)
+    target.begin_command()
     key = (progspace, target.executable() or "")
     program = _programs.get(key)
-    if program is None:
-        program = _programs[key] = GoProgram(target)
-        while len(_programs) > _MAX_PROGRAMS:
-            _programs.popitem(last=False)
-    _programs.move_to_end(key)
-    return program
+    return program if program is not None else _programs.add(key, GoProgram(target))
 
 
 def run_command(name: str, arg: str, from_tty: bool) -> None:
@@ -68,7 +63,7 @@ def _documentation(spec: CommandSpec) -> str:
     # gdb shows the first line in "help go"; the rest in "help go NAME".
     try:
         details = spec.help_text().rstrip()
-    except Exception as exc:  # noqa: BLE001 - a broken parser must not stop loading
+    except Exception as exc:
         details = f"(no help: {exc})"
     return f"{spec.summary}\n\n{details}"
 
@@ -76,17 +71,17 @@ def _documentation(spec: CommandSpec) -> str:
 def _option_strings(spec: CommandSpec) -> list[str]:
     try:
         parser = spec.parser()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return []
     # argparse has no public way to list options; _actions is stable since 2.7.
-    actions: Iterable[argparse.Action] = parser._actions  # noqa: SLF001
+    actions: Iterable[argparse.Action] = parser._actions
     return sorted(option for action in actions for option in action.option_strings)
 
 
 class GoPrefixCommand(gdb.Command):
     """Inspect Go programs: goroutines, stacks and values (goext).
 
-Usage: go COMMAND [ARGS...]   'go help' lists the commands, 'go help COMMAND' explains one."""
+    Usage: go COMMAND [ARGS...]   'go help' lists the commands, 'go help COMMAND' explains one."""
 
     def __init__(self) -> None:
         super().__init__("go", gdb.COMMAND_USER, gdb.COMPLETE_COMMAND, prefix=True)

@@ -157,7 +157,7 @@ def _run_in(record: GoroutineRecord, command: str, frame_number: Optional[int]) 
                 gdb.execute(f"frame {frame_number}", to_string=True)
         else:
             _select(record)
-            if not command.split()[0] in ("bt", "backtrace", "where") or frame_number is not None:
+            if command.split()[0] not in ("bt", "backtrace", "where") or frame_number is not None:
                 gdb.execute(f"frame {1 + (frame_number or 0)}", to_string=True)
         gdb.execute(command, from_tty=False)
     finally:
@@ -178,14 +178,14 @@ def _selection_restore(previous: _Selection) -> None:
 class GoroutineCommand(gdb.Command):
     """Look at a goroutine with gdb's own commands.
 
-Usage: goroutine ID            stay on goroutine ID (bt, frame, info locals… see its frames)
-       goroutine off           back to the thread's own frames
-       goroutine ID CMD        run CMD on goroutine ID, then come back
-       goroutine ID frame N CMD  run CMD in the goroutine's frame N (as numbered by 'go bt')
-       goroutine all CMD       run CMD on every goroutine
+    Usage: goroutine ID            stay on goroutine ID (bt, frame, info locals… see its frames)
+           goroutine off           back to the thread's own frames
+           goroutine ID CMD        run CMD on goroutine ID, then come back
+           goroutine ID frame N CMD  run CMD in the goroutine's frame N (as numbered by 'go bt')
+           goroutine all CMD       run CMD on every goroutine
 
-While a goroutine is selected, frame 0 is still the thread's own frame; the
-goroutine's frames are frames 1, 2, …, and backtraces hide frame 0."""
+    While a goroutine is selected, frame 0 is still the thread's own frame; the
+    goroutine's frames are frames 1, 2, …, and backtraces hide frame 0."""
 
     def __init__(self) -> None:
         super().__init__("goroutine", gdb.COMMAND_STACK)

@@ -21,11 +21,11 @@ import gdb  # type: ignore[import-not-found]
 import gdb.printing  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError
-from goext_core.values.formatters import format_value
 from goext_core.textsafe import safe_field
-from goext_core.values.types import GoType, Kind
 from goext_core.values.decode import Decoder, type_system
+from goext_core.values.formatters import format_value
 from goext_core.values.model import Settings, Value
+from goext_core.values.types import GoType, Kind
 
 PRINTER_NAME = "goext-go"
 _CONTAINER_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})
@@ -70,10 +70,15 @@ def _fill_bytes(value: "gdb.Value", out: bytearray, offset: int, depth: int) -> 
         return False
     gdb_type = value.type.strip_typedefs()
     size = gdb_type.sizeof
-    if gdb_type.code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_CHAR,
-                         gdb.TYPE_CODE_ENUM):
+    if gdb_type.code in (
+        gdb.TYPE_CODE_INT,
+        gdb.TYPE_CODE_PTR,
+        gdb.TYPE_CODE_BOOL,
+        gdb.TYPE_CODE_CHAR,
+        gdb.TYPE_CODE_ENUM,
+    ):
         number = int(value) & ((1 << (8 * size)) - 1)
-        out[offset:offset + size] = number.to_bytes(size, "little")
+        out[offset : offset + size] = number.to_bytes(size, "little")
         return True
     if gdb_type.code == gdb.TYPE_CODE_STRUCT:
         for member in gdb_type.fields():
@@ -97,8 +102,9 @@ class GoPrinter:
     def decoded(self) -> Value:
         if self._decoded is None:
             decoded = _decode(self.value, self.go_type)
-            self._decoded = decoded if decoded is not None else Value(self.go_type.name, "invalid",
-                                                                      error="value has no address")
+            self._decoded = (
+                decoded if decoded is not None else Value(self.go_type.name, "invalid", error="value has no address")
+            )
         return self._decoded
 
     def to_string(self) -> Any:
@@ -113,7 +119,6 @@ class GoPrinter:
                 return format_value(decoded)
             return safe_field(decoded.type_name)
         return format_value(decoded, top=False)
-
 
 
 class GoContainerPrinter(GoPrinter):
@@ -159,8 +164,7 @@ def _reachable_types(root: Any) -> dict[str, Any]:
     # gdb.lookup_type("string") fails in Go mode: take the string struct from a
     # runtime global that every Go program has (src/runtime/extern.go buildVersion).
     try:
-        symbol = gdb.lookup_global_symbol("runtime.buildVersion") or \
-            gdb.lookup_static_symbol("runtime.buildVersion")
+        symbol = gdb.lookup_global_symbol("runtime.buildVersion") or gdb.lookup_static_symbol("runtime.buildVersion")
         if symbol is not None:
             pending.append((symbol.type, 5))
     except (gdb.error, AttributeError):
@@ -196,8 +200,11 @@ def _child_value(child: Value, types: dict[str, Any]) -> Any:
             return gdb.Value(child.address).cast(types[go_type.name].pointer()).dereference()
         except (gdb.error, RuntimeError):
             pass
-    if child.kind in ("int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64") \
-            and child.text is not None and child.ok:
+    if (
+        child.kind in ("int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64")
+        and child.text is not None
+        and child.ok
+    ):
         try:
             return int(child.text)
         except ValueError:
@@ -212,14 +219,20 @@ def lookup(value: "gdb.Value") -> Optional[GoPrinter]:
         code = gdb_type.code
         if value.address is None and gdb_type.strip_typedefs().code in (gdb.TYPE_CODE_ARRAY, gdb.TYPE_CODE_STRING):
             return None  # gdb's own string (a Python str converted in Go mode), not target memory
-        if code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_FLT, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_PTR) and \
-                not (gdb_type.name or "").startswith(("map[", "chan ", "chan<-", "<-chan", "func(", "time.", "main.")):
+        if code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_FLT, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_PTR) and not (
+            gdb_type.name or ""
+        ).startswith(("map[", "chan ", "chan<-", "<-chan", "func(", "time.", "main.")):
             return None
         go_type = _go_type_of(value)
         if go_type is None:
             return None
-        if go_type.kind in _PRINTED_KINDS or go_type.name.startswith(_RECOGNIZED_NAMES) or \
-                go_type.kind == Kind.ARRAY and go_type.elem is not None and go_type.elem.kind in _PRINTED_KINDS:
+        if (
+            go_type.kind in _PRINTED_KINDS
+            or go_type.name.startswith(_RECOGNIZED_NAMES)
+            or go_type.kind == Kind.ARRAY
+            and go_type.elem is not None
+            and go_type.elem.kind in _PRINTED_KINDS
+        ):
             printer = GoContainerPrinter if go_type.kind in _CONTAINER_KINDS else GoPrinter
             return printer(value, go_type)
     except (gdb.error, GoextError, RuntimeError):
@@ -308,8 +321,10 @@ def _register_for(objfile: Any) -> None:
     if not filename or filename in _registered_objfiles:
         return
     try:  # only Go executables: their symbol table has runtime.main
-        if objfile.lookup_global_symbol("runtime.main") is None and \
-                objfile.lookup_static_symbol("runtime.main") is None:
+        if (
+            objfile.lookup_global_symbol("runtime.main") is None
+            and objfile.lookup_static_symbol("runtime.main") is None
+        ):
             return
     except (gdb.error, AttributeError):
         pass

@@ -16,9 +16,9 @@ import os
 import gdb  # type: ignore[import-not-found]
 
 from goext_core.binary.elf import GoBinary
-from goext_core.errors import GoextError
 from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.symfile import symbol_file_for
+from goext_core.errors import GoextError
 
 
 class AutoSymbolsParameter(gdb.Parameter):
@@ -54,7 +54,7 @@ def register() -> None:
 def _on_new_objfile(event: "gdb.NewObjFileEvent") -> None:
     try:
         _maybe_attach(event.new_objfile)
-    except Exception as exc:  # noqa: BLE001 - an event handler must never raise into gdb
+    except Exception as exc:
         gdb.write(f"goext: could not add symbols: {exc}\n", gdb.STDERR)
 
 

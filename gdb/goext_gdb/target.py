@@ -1,8 +1,10 @@
 """GdbTarget: goext's :class:`Target` over gdb's Python API.
 
-Everything is read through the selected inferior of one program space.  Values
-that need a gdb command to find out (core path, load bias, byte order) are
-cached until the next generation, which gdb events bump.
+Everything is read through the selected inferior of one program space.  Memory
+pages and values that need a gdb call to find out (architecture, threads, core
+path, load bias) are cached until gdb's events (stop, continue, memory or
+register writes, objfiles, inferiors) invalidate them, so a read of a cached
+page is a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Callable, Optional, TypeVar
+import weakref
+from functools import cached_property
+from typing import Optional
 
 import gdb  # type: ignore[import-not-found]
 
+from goext_core.binary.elfheader import read_elf_header
+from goext_core.commands.frontend import quote_argument
 from goext_core.errors import MemoryReadError
-from goext_core.commands.frontend import GenerationCache, PageCache
-from goext_core.target import NativeFrame, Target, Thread
-
-from .elfhead import elf_entry
-
-T = TypeVar("T")
+from goext_core.target import NativeFrame, Thread
+from goext_core.target.memory import CachedTarget
 
 # gdb architecture name -> Go's GOARCH.
 _ARCH_NAMES: tuple[tuple[str, str], ...] = (
@@ -45,31 +47,43 @@ _ENTRY_RE = re.compile(r"Entry point: (0x[0-9a-fA-F]+)")
 
 
 class _Generation:
-    """A counter bumped by gdb events, plus a check of which inferior is
-    selected, since switching inferiors fires no event."""
+    """Invalidates every GdbTarget on gdb's events, and once per command when
+    the selected inferior changed, since switching inferiors fires no event."""
 
     def __init__(self) -> None:
-        self.counter = 1
+        self._targets: "weakref.WeakSet[GdbTarget]" = weakref.WeakSet()
         self._last_identity: Optional[tuple[int, int, int]] = None
 
-    def bump(self, *_event: object) -> None:
-        self.counter += 1
+    def track(self, target: "GdbTarget") -> None:
+        self._targets.add(target)
 
-    def current(self) -> int:
+    def bump(self, *_event: object) -> None:
+        for target in list(self._targets):
+            target.invalidate()
+
+    def check_selection(self) -> None:
         inferior = gdb.selected_inferior()
         identity = (inferior.num, inferior.pid, id(inferior.progspace))
         if identity != self._last_identity:
             self._last_identity = identity
-            self.counter += 1
-        return self.counter
+            self.bump()
 
 
 GENERATION = _Generation()
 
 _EVENTS_THAT_INVALIDATE = (
-    "stop", "cont", "exited", "new_objfile", "clear_objfiles", "free_objfile",
-    "memory_changed", "register_changed", "inferior_call", "new_inferior",
-    "inferior_deleted", "new_thread",
+    "stop",
+    "cont",
+    "exited",
+    "new_objfile",
+    "clear_objfiles",
+    "free_objfile",
+    "memory_changed",
+    "register_changed",
+    "inferior_call",
+    "new_inferior",
+    "inferior_deleted",
+    "new_thread",
 )
 
 
@@ -119,24 +133,26 @@ def quiet_core_registers(inferior: "gdb.Inferior") -> None:
 def _quiet_core_registers_once() -> None:
     try:
         quiet_core_registers(gdb.selected_inferior())
-    except Exception:  # noqa: BLE001 - a prompt hook must never disturb the session
+    except Exception:
         pass
 
 
-class GdbTarget(Target):
+class GdbTarget(CachedTarget):
     """The inferior of one gdb program space."""
 
     def __init__(self, progspace: "gdb.Progspace") -> None:
+        super().__init__()
         self.progspace = progspace
-        self._pages = PageCache(self._read_uncached)
-        self._memo = GenerationCache()
         self._register_names: dict[str, tuple[str, ...]] = {}
+        GENERATION.track(self)
 
-    # -- per-generation cache ---------------------------------------------
-    def _cached(self, key: str, compute: Callable[[], T]) -> T:
-        return self._memo.get(key, compute, self.generation())  # type: ignore[no-any-return]
+    def begin_command(self) -> None:
+        GENERATION.check_selection()
 
     def _inferior(self) -> "gdb.Inferior":
+        return self.cached("inferior", self._find_inferior)
+
+    def _find_inferior(self) -> "gdb.Inferior":
         selected = gdb.selected_inferior()
         if selected.progspace == self.progspace:
             return selected
@@ -146,27 +162,17 @@ class GdbTarget(Target):
         return selected
 
     # -- Target interface -----------------------------------------------
-    def generation(self) -> int:
-        return GENERATION.current()
-
-    @property  # type: ignore[override]
+    @cached_property  # dropped by invalidate()
     def arch(self) -> str:
-        return self._cached("arch", self._compute_arch)
+        return self._compute_arch()
 
-    @property  # type: ignore[override]
+    @cached_property  # dropped by invalidate()
     def ptr_size(self) -> int:
-        return self._cached("ptr_size", lambda: int(gdb.lookup_type("void").pointer().sizeof))
+        return int(gdb.lookup_type("void").pointer().sizeof)
 
-    @property  # type: ignore[override]
+    @cached_property  # dropped by invalidate()
     def byte_order(self) -> str:
-        return self._cached("byte_order", _compute_byte_order)
-
-    def read(self, address: int, size: int) -> bytes:
-        if size <= 0:
-            return b""
-        if address < 0 or address + size > 1 << (8 * self.ptr_size):
-            raise MemoryReadError(address, size, "address out of range")
-        return self._pages.read(address, size, self.generation())
+        return _compute_byte_order()
 
     def _read_uncached(self, address: int, size: int) -> bytes:
         try:
@@ -177,7 +183,7 @@ class GdbTarget(Target):
             raise MemoryReadError(address, size, str(exc)) from None
 
     def threads(self) -> list[Thread]:
-        return self._cached("threads", self._read_threads)
+        return self.cached("threads", self._read_threads)
 
     def selected_thread(self) -> Optional[Thread]:
         """The thread selected in gdb (``thread N``), else the first one."""
@@ -199,14 +205,14 @@ class GdbTarget(Target):
         return None
 
     def core_path(self) -> Optional[str]:
-        return self._cached("core_path", self._compute_core_path)
+        return self.cached("core_path", self._compute_core_path)
 
     def is_live(self) -> bool:
         inferior = self._inferior()
         return inferior.pid > 0 and self._connection_type() != "core"
 
     def load_bias(self) -> int:
-        return self._cached("load_bias", self._compute_load_bias)
+        return self.cached("load_bias", self._compute_load_bias)
 
     def monotonic_now(self) -> Optional[int]:
         # A native inferior runs on this machine: its nanotime() is our CLOCK_MONOTONIC.
@@ -226,15 +232,17 @@ class GdbTarget(Target):
         The debug file takes the executable's offsets, so ``bias`` only matters
         for the ``add-symbol-file`` fallback."""
         real = os.path.realpath(path)
-        if any(objfile.is_valid() and objfile.filename and os.path.realpath(objfile.filename) == real
-               for objfile in self.progspace.objfiles()):
+        if any(
+            objfile.is_valid() and objfile.filename and os.path.realpath(objfile.filename) == real
+            for objfile in self.progspace.objfiles()
+        ):
             return True  # loaded already
         main = self._executable_objfile()
         try:
             if main is not None and hasattr(main, "add_separate_debug_file"):
                 main.add_separate_debug_file(path)
                 return True
-            quoted = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            quoted = quote_argument(path)
             confirm = gdb.parameter("confirm")
             try:
                 gdb.execute("set confirm off", to_string=True)
@@ -264,7 +272,7 @@ class GdbTarget(Target):
         return "core" if self._compute_core_path() else None
 
     def _info_target(self) -> str:
-        return self._cached("info_target", lambda: gdb.execute("info target", to_string=True))
+        return self.cached("info_target", lambda: gdb.execute("info target", to_string=True))
 
     def _compute_core_path(self) -> Optional[str]:
         connection = getattr(self._inferior(), "connection", None)
@@ -277,7 +285,8 @@ class GdbTarget(Target):
     def _compute_load_bias(self) -> int:
         """Relocated entry point (what gdb reports) minus the ELF's e_entry."""
         path = self.executable()
-        file_entry = elf_entry(path) if path else None
+        header = read_elf_header(path) if path else None
+        file_entry = header.entry if header is not None else None
         match = _ENTRY_RE.search(self._info_target())
         if file_entry is None or match is None:
             return 0
@@ -317,7 +326,9 @@ class GdbTarget(Target):
                 frame = gdb.newest_frame()
                 registers = self._frame_registers(frame)
                 pid, lwp, tid = thread.ptid
-                result.append(Thread(tid=lwp or tid or pid, registers=registers, index=thread.num, name=thread.name or ""))
+                result.append(
+                    Thread(tid=lwp or tid or pid, registers=registers, index=thread.num, name=thread.name or "")
+                )
         finally:
             _restore_selection(previous_thread, previous_frame)
         return result

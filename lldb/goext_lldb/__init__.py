@@ -13,9 +13,9 @@ from types import ModuleType
 import lldb  # type: ignore[import-not-found]
 
 import goext_core
+from goext_core.commands.frontend import load_command_table
 
 from . import commands
-from goext_core.commands.frontend import load_command_table
 
 _registered_debuggers: set[int] = set()
 
@@ -35,8 +35,7 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
     warnings += commands.register_all(debugger, specs, entry_module)
     from . import printers  # Go value summaries and synthetic children, category "go"
 
-    printers.register(debugger, printers.__name__,
-                      lambda valobj: commands._program_factory(debugger, None)())
+    printers.register(debugger, printers.__name__, lambda valobj: commands._program_factory(debugger, None)())
     for warning in warnings:
         print(warning, file=sys.stderr)
     if not quiet():

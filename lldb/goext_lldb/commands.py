@@ -10,24 +10,22 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections import OrderedDict
 from types import ModuleType
 from typing import Callable
 
 import lldb  # type: ignore[import-not-found]
 
 from goext_core.commands import CommandSpec, Context, dispatch
+from goext_core.commands.frontend import HeldBackWriter, ProgramCache, quote_argument
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
-
-from goext_core.commands.frontend import HeldBackWriter
 from goext_core.progress import set_reporter, terminal_reporter
+
 from .target import LldbTarget
 
 PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
 
-_MAX_PROGRAMS = 8  # one per (debugger, target, executable); old ones are dropped
-_programs: "OrderedDict[tuple[int, int, str], GoProgram]" = OrderedDict()
+_programs = ProgramCache()  # one per (debugger, target, executable); old ones are dropped
 
 
 def _program_factory(debugger: "lldb.SBDebugger", exe_ctx: "lldb.SBExecutionContext") -> Callable[[], GoProgram]:
@@ -41,12 +39,13 @@ def _program_factory(debugger: "lldb.SBDebugger", exe_ctx: "lldb.SBExecutionCont
         key = (debugger.GetID(), debugger.GetIndexOfTarget(sbtarget), executable.fullpath or "")
         program = _programs.get(key)
         if program is None:
-            program = _programs[key] = GoProgram(LldbTarget(sbtarget))
-            while len(_programs) > _MAX_PROGRAMS:
-                _programs.popitem(last=False)
-        elif isinstance(program.target, LldbTarget):
+            target = LldbTarget(sbtarget)
+            target.begin_command()
+            return _programs.add(key, GoProgram(target))
+        if isinstance(program.target, LldbTarget):
             program.target.bind(sbtarget)
-        _programs.move_to_end(key)
+            # Once per command (and per printed value): reads inside trust it.
+            program.target.begin_command()
         return program
 
     return current_program
@@ -117,7 +116,7 @@ def command_class(spec: CommandSpec) -> type:
         def get_long_help(self) -> str:
             try:
                 return spec.help_text()
-            except Exception as exc:  # noqa: BLE001 - help must not raise into lldb
+            except Exception as exc:
                 return f"{spec.summary}\n(no help: {exc})"
 
     GoCommand.__name__ = GoCommand.__qualname__ = class_name(spec.name)
@@ -126,7 +125,7 @@ def command_class(spec: CommandSpec) -> type:
 
 def lldb_quote(text: str) -> str:
     """Quote one argument for lldb's command line."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    return quote_argument(text.replace("\n", " "))
 
 
 def attach_classes(specs: dict[str, CommandSpec], entry_module: ModuleType) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-_ELF_MAGIC = b"\x7fELF"
-_ET_CORE = 4
+from goext_core.binary.elfheader import read_elf_header
+
 _MAX_MAP_LINES = 200_000  # a debugger with more mappings than this is not plausible
 _MAX_NOTES = 10_000
 
@@ -43,15 +43,8 @@ def _mapped_files() -> Iterator[str]:
 
 
 def _is_elf_core(path: str) -> bool:
-    try:
-        with open(path, "rb") as elf:
-            header = elf.read(18)
-    except OSError:
-        return False
-    if len(header) < 18 or header[:4] != _ELF_MAGIC:
-        return False
-    byte_order = "big" if header[5] == 2 else "little"
-    return int.from_bytes(header[16:18], byte_order) == _ET_CORE
+    header = read_elf_header(path)
+    return header is not None and header.is_core
 
 
 def _core_pid(path: str) -> Optional[int]:
@@ -69,6 +62,6 @@ def _core_pid(path: str) -> Optional[int]:
                         break
                     if note["n_type"] == "NT_PRPSINFO":
                         return int(note["n_desc"]["pr_pid"])
-    except Exception:  # noqa: BLE001 - a damaged core just does not match
+    except Exception:
         return None
     return None

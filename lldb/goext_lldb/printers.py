@@ -18,17 +18,19 @@ from typing import Any, Optional
 import lldb  # type: ignore[import-not-found]
 
 from goext_core.errors import GoextError
-from goext_core.values.formatters import format_value
 from goext_core.textsafe import safe_field
-from goext_core.values.types import GoType
 from goext_core.values.decode import Decoder, type_system
+from goext_core.values.formatters import format_value
 from goext_core.values.model import Settings, Value
+from goext_core.values.types import GoType
 
 CATEGORY = "go"
 # Go type names that get a summary: strings, slices, maps, chans, funcs,
 # interfaces and the recognized standard-library types.
-TYPE_REGEX = (r"^(string|\[\].+|map\[.+|chan .+|chan<- .+|<-chan .+|func\(.*|interface \{.*\}|error|"
-              r"time\.(Time|Duration)|sync\.(Mutex|RWMutex|WaitGroup)|sync/atomic\..+)$")
+TYPE_REGEX = (
+    r"^(string|\[\].+|map\[.+|chan .+|chan<- .+|<-chan .+|func\(.*|interface \{.*\}|error|"
+    r"time\.(Time|Duration)|sync\.(Mutex|RWMutex|WaitGroup)|sync/atomic\..+)$"
+)
 
 _program_factory: Any = None
 
@@ -80,7 +82,7 @@ class SyntheticChildren:
         if decoded is None or not decoded.ok:
             return False
         if decoded.kind == "map":
-            for index, (key, elem) in enumerate(decoded.entries):
+            for key, elem in decoded.entries:
                 self.items.append((f"[{format_value(key, top=False)}]", format_value(elem, top=False)))
         elif decoded.kind in ("slice", "array", "chan"):
             self.items = [(name, format_value(child, top=False)) for name, child in decoded.children]

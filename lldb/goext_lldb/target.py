@@ -1,19 +1,25 @@
-"""LldbTarget: goext's :class:`Target` over lldb's SB API."""
+"""LldbTarget: goext's :class:`Target` over lldb's SB API.
+
+lldb has no Python events a script can rely on, so whether the process ran,
+or the target or its modules changed, is checked once when goext is entered
+(:meth:`LldbTarget.begin_command`): the process's stop id counts every stop
+and resume.  Reads and facts inside one command trust that check.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, TypeVar
+from functools import cached_property
+from typing import Optional
 
 import lldb  # type: ignore[import-not-found]
 
+from goext_core.commands.frontend import quote_argument
 from goext_core.errors import MemoryReadError
-from goext_core.commands.frontend import GenerationCache, PageCache
-from goext_core.target import NativeFrame, Target, Thread
+from goext_core.target import NativeFrame, Thread
+from goext_core.target.memory import CachedTarget
 
 from .corefile import find_mapped_core
-
-T = TypeVar("T")
 
 # lldb triple architecture -> Go's GOARCH.
 _ARCH_NAMES: dict[str, str] = {
@@ -34,70 +40,70 @@ _REGISTER_RENAMES: dict[str, str] = {"rflags": "eflags", "fp": "x29", "lr": "x30
 _EXTRA_REGISTERS = ("fs_base", "gs_base")
 _CORE_PLUGINS = ("elf-core", "mach-o-core", "minidump")
 _NOT_LIVE_STATES = {
-    lldb.eStateInvalid, lldb.eStateUnloaded, lldb.eStateDetached, lldb.eStateExited,
+    lldb.eStateInvalid,
+    lldb.eStateUnloaded,
+    lldb.eStateDetached,
+    lldb.eStateExited,
 }
 _INVALID_ADDRESS = lldb.LLDB_INVALID_ADDRESS
 
 
-class LldbTarget(Target):
+class LldbTarget(CachedTarget):
     """One lldb target (and its process, if any)."""
 
     def __init__(self, sbtarget: "lldb.SBTarget") -> None:
+        super().__init__()
         self.sbtarget = sbtarget
-        self._pages = PageCache(self._read_uncached)
-        self._generation = 1
         self._last_identity: Optional[tuple] = None
-        self._memo = GenerationCache()
 
     def bind(self, sbtarget: "lldb.SBTarget") -> None:
-        """Follow a new SBTarget for the same executable (the generation check
-        notices the different process)."""
+        """Follow the SBTarget lldb hands this command (a new wrapper each
+        time; a different target drops everything read from the old one)."""
+        if sbtarget != self.sbtarget:
+            self.invalidate()
         self.sbtarget = sbtarget
 
-    # -- per-generation cache ---------------------------------------------
-    def _cached(self, key: str, compute: Callable[[], T]) -> T:
-        return self._memo.get(key, compute, self.generation())  # type: ignore[no-any-return]
-
-    def _process(self) -> "lldb.SBProcess":
-        return self.sbtarget.GetProcess()
-
-    # -- Target interface -----------------------------------------------
-    def generation(self) -> int:
-        # lldb counts stops and resumes per process; a new process or module
-        # list (dlopen, target replaced) also changes what we saw.
-        process = self._process()
+    def begin_command(self) -> None:
+        """A new epoch: drop what was read if the process ran (its stop id
+        counts stops and resumes), was replaced, or the module list changed
+        (dlopen, target replaced).  lldb changes no stop id when the user
+        writes memory (``memory write``, ``expression x = 1``), so a live
+        process's pages are read again in every command."""
+        process = self.sbtarget.GetProcess()
+        valid = process.IsValid()
         identity = (
-            process.IsValid() and process.GetUniqueID(),
-            process.IsValid() and process.GetStopID(),
-            process.IsValid() and process.GetState(),
+            valid and process.GetUniqueID(),
+            valid and process.GetStopID(),
+            valid and process.GetState(),
             self.sbtarget.GetNumModules(),
             self.sbtarget.GetExecutable().fullpath if self.sbtarget.IsValid() else None,
         )
         if identity != self._last_identity:
             self._last_identity = identity
-            self._generation += 1
-        return self._generation
+            self.invalidate()
+        elif self.is_live():
+            self.invalidate_memory()
 
-    @property  # type: ignore[override]
+    def _process(self) -> "lldb.SBProcess":
+        return self.cached("process", self.sbtarget.GetProcess)
+
+    # -- Target interface -----------------------------------------------
+    @cached_property  # dropped by invalidate()
     def arch(self) -> str:
-        triple = self.sbtarget.GetTriple() or ""
-        machine = triple.split("-", 1)[0]
-        return _ARCH_NAMES.get(machine, machine)
+        return self._compute_arch()
 
-    @property  # type: ignore[override]
+    @cached_property  # dropped by invalidate()
     def ptr_size(self) -> int:
         return self.sbtarget.GetAddressByteSize() or 8
 
-    @property  # type: ignore[override]
+    @cached_property  # dropped by invalidate()
     def byte_order(self) -> str:
         return "big" if self.sbtarget.GetByteOrder() == lldb.eByteOrderBig else "little"
 
-    def read(self, address: int, size: int) -> bytes:
-        if size <= 0:
-            return b""
-        if address < 0 or address + size > 1 << (8 * self.ptr_size):
-            raise MemoryReadError(address, size, "address out of range")
-        return self._pages.read(address, size, self.generation())
+    def _compute_arch(self) -> str:
+        triple = self.sbtarget.GetTriple() or ""
+        machine = triple.split("-", 1)[0]
+        return _ARCH_NAMES.get(machine, machine)
 
     def _read_uncached(self, address: int, size: int) -> bytes:
         process = self._process()
@@ -129,7 +135,7 @@ class LldbTarget(Target):
     def selected_thread(self) -> Optional[Thread]:
         """The thread selected in lldb (``thread select N``), else the first one."""
         threads = self.threads()
-        process = self.sbtarget.GetProcess()
+        process = self._process()
         if process.IsValid():
             wanted = process.GetSelectedThread().GetThreadID()
             for thread in threads:
@@ -138,14 +144,14 @@ class LldbTarget(Target):
         return threads[0] if threads else None
 
     def threads(self) -> list[Thread]:
-        return self._cached("threads", self._read_threads)
+        return self.cached("threads", self._read_threads)
 
     def executable(self) -> Optional[str]:
         spec = self.sbtarget.GetExecutable()
         return spec.fullpath if spec.IsValid() else None
 
     def core_path(self) -> Optional[str]:
-        return self._cached("core_path", self._compute_core_path)
+        return self.cached("core_path", self._compute_core_path)
 
     def monotonic_now(self) -> Optional[int]:
         # A process on the host platform reads the same CLOCK_MONOTONIC as we do.
@@ -163,7 +169,7 @@ class LldbTarget(Target):
         )
 
     def load_bias(self) -> int:
-        return self._cached("load_bias", self._compute_load_bias)
+        return self.cached("load_bias", self._compute_load_bias)
 
     def describe(self) -> str:
         process = self._process()
@@ -179,7 +185,7 @@ class LldbTarget(Target):
             return False
         interpreter = self.sbtarget.GetDebugger().GetCommandInterpreter()
         result = lldb.SBCommandReturnObject()
-        interpreter.HandleCommand(f"target symbols add -s {_quoted(executable)} {_quoted(path)}", result)
+        interpreter.HandleCommand(f"target symbols add -s {quote_argument(executable)} {quote_argument(path)}", result)
         return bool(result.Succeeded())
 
     # -- helpers -------------------------------------------------------------
@@ -213,12 +219,14 @@ class LldbTarget(Target):
             frame = thread.GetFrameAtIndex(0)
             if not frame.IsValid():
                 continue
-            result.append(Thread(
-                tid=thread.GetThreadID(),
-                registers=self._frame_registers(frame),
-                index=thread.GetIndexID(),
-                name=thread.GetName() or "",
-            ))
+            result.append(
+                Thread(
+                    tid=thread.GetThreadID(),
+                    registers=self._frame_registers(frame),
+                    index=thread.GetIndexID(),
+                    name=thread.GetName() or "",
+                )
+            )
         return result
 
     def native_frames(self, thread: Thread, limit: int) -> Optional[list[NativeFrame]]:
@@ -264,8 +272,3 @@ class LldbTarget(Target):
         registers["pc"] = frame.GetPC()
         registers["sp"] = frame.GetSP()
         return registers
-
-
-def _quoted(text: str) -> str:
-    """A path as one argument of an lldb command."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,7 +1,7 @@
 """Decode Go values from target memory into a neutral tree of :class:`Value`.
 
 The decoder reads a value's bytes once (whole structs, whole bucket arrays,
-whole channel buffers) through a page cache, then slices fields out of that
+whole channel buffers) through the target's page cache, then slices fields out of that
 buffer, so a debugger front end sees a few large reads rather than one call per
 field.  Every loop is bounded by :class:`Settings`; anything unreadable becomes
 a Value with ``error`` set, never an exception.
@@ -23,61 +23,12 @@ from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
 from goext_core.values.locations import evaluate_location
 from goext_core.values.maps import decode_map
-from goext_core.values.model import Settings, Value, quote_go_string
+from goext_core.values.model import Memory, Settings, Value, quote_go_string
 from goext_core.values.rtypes import RuntimeTypes
 from goext_core.values.types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, Field, GoType, Kind
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
-
-_PAGE = 4096
-_MAX_CACHED_PAGES = 4096
-_DIRECT_READ = 1 << 16
-
-
-class Memory:
-    """Page-cached reads for one decoding pass (the target does not run meanwhile)."""
-
-    def __init__(self, target: Any) -> None:
-        self.target = target
-        self._pages: dict[int, Optional[bytes]] = {}
-        self.reads = 0
-
-    def read(self, address: int, size: int) -> bytes:
-        if size <= 0:
-            return b""
-        if address <= 0 or address + size > 1 << 64:
-            raise MemoryReadError(address, size, "bad address")
-        if size >= _DIRECT_READ:
-            self.reads += 1
-            return self.target.read(address, size)
-        first = address // _PAGE
-        last = (address + size - 1) // _PAGE
-        chunks = []
-        for page in range(first, last + 1):
-            data = self._page(page)
-            if data is None:
-                # The page is not wholly readable: fall back to the exact range.
-                self.reads += 1
-                return self.target.read(address, size)
-            chunks.append(data)
-        blob = b"".join(chunks)
-        start = address - first * _PAGE
-        return blob[start:start + size]
-
-    def _page(self, page: int) -> Optional[bytes]:
-        if page not in self._pages:
-            if len(self._pages) > _MAX_CACHED_PAGES:
-                self._pages.clear()
-            self.reads += 1
-            try:
-                self._pages[page] = self.target.read(page * _PAGE, _PAGE)
-            except MemoryReadError:
-                self._pages[page] = None
-        return self._pages[page]
-
-    def ptr(self, address: int) -> int:
-        return int.from_bytes(self.read(address, self.target.ptr_size), "little")
 
 
 def _round_up(value: int, align: int) -> int:
@@ -149,8 +100,13 @@ class Decoder:
         except GoextError as exc:
             return Value(go_type.name, _kind_name(go_type), address, error=str(exc), go_type=go_type)
         except (ValueError, IndexError, struct.error, OverflowError, RecursionError) as exc:
-            return Value(go_type.name, _kind_name(go_type), address,
-                         error=f"cannot decode: {type(exc).__name__}", go_type=go_type)
+            return Value(
+                go_type.name,
+                _kind_name(go_type),
+                address,
+                error=f"cannot decode: {type(exc).__name__}",
+                go_type=go_type,
+            )
 
     def unreadable(self, go_type: GoType, address: Optional[int], exc: Exception) -> Value:
         where = f" at {address:#x}" if address else ""
@@ -158,10 +114,10 @@ class Decoder:
 
     # -- helpers --------------------------------------------------------------------
     def word(self, data: bytes, offset: int) -> int:
-        return int.from_bytes(data[offset:offset + self.ptr_size], "little")
+        return int.from_bytes(data[offset : offset + self.ptr_size], "little")
 
     def field_bytes(self, data: bytes, member: Field) -> bytes:
-        return data[member.offset:member.offset + member.type.size]
+        return data[member.offset : member.offset + member.type.size]
 
     def runtime_type(self, address: int) -> Optional[GoType]:
         return self.types.by_runtime_type(address)
@@ -174,19 +130,19 @@ class Decoder:
         if kind == Kind.BOOL:
             return self._scalar(t, address, "true" if data[0] else "false")
         if kind in SIGNED_KINDS:
-            return self._scalar(t, address, str(int.from_bytes(data[:t.size], "little", signed=True)))
+            return self._scalar(t, address, str(int.from_bytes(data[: t.size], "little", signed=True)))
         if kind in UNSIGNED_KINDS:
-            number = int.from_bytes(data[:t.size], "little")
+            number = int.from_bytes(data[: t.size], "little")
             text = f"{number:#x}" if kind == Kind.UINTPTR else str(number)
             return self._scalar(t, address, text)
         if kind in FLOAT_KINDS:
-            value = struct.unpack("<f" if t.size == 4 else "<d", data[:t.size])[0]
+            value = struct.unpack("<f" if t.size == 4 else "<d", data[: t.size])[0]
             return self._scalar(t, address, format_float(value, t.size == 4))
         if kind in COMPLEX_KINDS:
             half = t.size // 2
             fmt = "<f" if half == 4 else "<d"
             real = struct.unpack(fmt, data[:half])[0]
-            imag = struct.unpack(fmt, data[half:t.size])[0]
+            imag = struct.unpack(fmt, data[half : t.size])[0]
             return self._scalar(t, address, format_complex(real, imag, half == 4))
         if kind == Kind.STRING:
             return self._string(t, data, address)
@@ -214,8 +170,9 @@ class Decoder:
         return Value(t.name, "invalid", address, error=f"unknown kind of {t.name}", go_type=t)
 
     def _scalar(self, t: GoType, address: Optional[int], text: str) -> Value:
-        return Value(t.name, t.kind.name.lower().replace("unsafe_pointer", "unsafe.Pointer"), address, text=text,
-                     go_type=t)
+        return Value(
+            t.name, t.kind.name.lower().replace("unsafe_pointer", "unsafe.Pointer"), address, text=text, go_type=t
+        )
 
     def read_string(self, pointer: int, length: int) -> tuple[bytes, int]:
         """Up to max_string bytes of a string, and how many were left out."""
@@ -230,8 +187,16 @@ class Decoder:
         if length > 1 << 40:
             return Value(t.name, "string", address, error=f"bad string length {length}", go_type=t)
         blob, more = self.read_string(pointer, length) if length else (b"", 0)
-        return Value(t.name, "string", address, text=quote_go_string(blob), length=length, more=more,
-                     details={"bytes": blob}, go_type=t)
+        return Value(
+            t.name,
+            "string",
+            address,
+            text=quote_go_string(blob),
+            length=length,
+            more=more,
+            details={"bytes": blob},
+            go_type=t,
+        )
 
     def elements(self, elem: GoType, base: int, count: int, depth: int) -> tuple[list[tuple[str, Value]], int]:
         """Decode ``count`` consecutive elements (bounded); returns (children, omitted)."""
@@ -243,7 +208,7 @@ class Decoder:
             except MemoryReadError as exc:
                 return [("[0]", self.unreadable(elem, base, exc))], count - 1
             for index in range(shown):
-                chunk = blob[index * elem.size:(index + 1) * elem.size]
+                chunk = blob[index * elem.size : (index + 1) * elem.size]
                 children.append((f"[{index}]", self.decode_bytes(elem, chunk, base + index * elem.size, depth + 1)))
         elif shown:
             children = [(f"[{i}]", self.decode_bytes(elem, b"", base, depth + 1)) for i in range(shown)]
@@ -281,7 +246,7 @@ class Decoder:
             return value
         shown = min(t.length, self.settings.max_elements)
         for index in range(shown):
-            chunk = data[index * elem.size:(index + 1) * elem.size]
+            chunk = data[index * elem.size : (index + 1) * elem.size]
             where = address + index * elem.size if address is not None else None
             value.children.append((f"[{index}]", self.decode_bytes(elem, chunk, where, depth + 1)))
         value.more = t.length - shown
@@ -292,7 +257,7 @@ class Decoder:
         if depth >= self.settings.max_depth:
             value.more = len(t.fields)
             return value
-        for member in t.fields[:self.settings.max_elements * 4]:
+        for member in t.fields[: self.settings.max_elements * 4]:
             where = address + member.offset if address is not None else None
             child = self.decode_bytes(member.type, self.field_bytes(data, member), where, depth + 1)
             if member.embedded:
@@ -363,8 +328,12 @@ class Decoder:
 
     def _box(self, value: Value, dynamic: GoType, data_word: int, depth: int) -> None:
         if is_direct_iface(dynamic):
-            inner = self.decode_bytes(dynamic, data_word.to_bytes(self.ptr_size, "little")[:dynamic.size]
-                                      .ljust(dynamic.size, b"\0"), None, depth + 1)
+            inner = self.decode_bytes(
+                dynamic,
+                data_word.to_bytes(self.ptr_size, "little")[: dynamic.size].ljust(dynamic.size, b"\0"),
+                None,
+                depth + 1,
+            )
         elif data_word == 0:
             inner = Value(dynamic.name, _kind_name(dynamic), None, error="nil data word", go_type=dynamic)
         else:
@@ -404,7 +373,7 @@ class Decoder:
 
         def get(name: str) -> int:
             offset, size = layout.fields[name]
-            return int.from_bytes(header[offset:offset + size], "little")
+            return int.from_bytes(header[offset : offset + size], "little")
 
         count, capacity = get("qcount"), get("dataqsiz")
         if count > capacity or capacity > 1 << 32:
@@ -587,8 +556,13 @@ def type_system(program: "GoProgram") -> TypeSystem:
 
 
 # -- locals -----------------------------------------------------------------------------
-def frame_variables(program: "GoProgram", record: Any, frame_index: int,
-                    settings: Optional[Settings] = None, params: Optional[bool] = None) -> list[tuple[str, Value, bool]]:
+def frame_variables(
+    program: "GoProgram",
+    record: Any,
+    frame_index: int,
+    settings: Optional[Settings] = None,
+    params: Optional[bool] = None,
+) -> list[tuple[str, Value, bool]]:
     """(name, value, is_param) of the variables of one frame of a goroutine."""
     stack = program.stack(record)
     frames = stack.frames
@@ -620,8 +594,13 @@ def frame_variables(program: "GoProgram", record: Any, frame_index: int,
         try:
             location = evaluate_location(program, types.dwarf, variable, lookup_pc, frame, registers)
         except GoextError as exc:
-            out.append((variable.name, Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type),
-                        variable.is_param))
+            out.append(
+                (
+                    variable.name,
+                    Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type),
+                    variable.is_param,
+                )
+            )
             continue
         if location is None:
             continue  # not live at this pc
@@ -630,7 +609,7 @@ def frame_variables(program: "GoProgram", record: Any, frame_index: int,
         elif location.address is not None:
             value = decoder.decode(go_type, location.address)
         else:
-            data = location.data.ljust(go_type.size, b"\0")[:go_type.size]
+            data = location.data.ljust(go_type.size, b"\0")[: go_type.size]
             value = decoder.decode_bytes(go_type, data, None)
             if location.partial:
                 value.details["partial"] = True
@@ -659,5 +638,7 @@ def frame_locals_json(program: "GoProgram", record: Any, frame_index: int) -> li
         variables = frame_variables(program, record, frame_index)
     except GoextError as exc:
         return [{"name": "", "type": "", "value": "", "kind": "error", "error": str(exc)}]
-    return [{"name": name, "type": value.type_name, "value": format_value(value), "kind": value.kind,
-             "arg": is_param} for name, value, is_param in variables]
+    return [
+        {"name": name, "type": value.type_name, "value": format_value(value), "kind": value.kind, "arg": is_param}
+        for name, value, is_param in variables
+    ]

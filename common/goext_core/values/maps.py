@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from goext_core.errors import CorruptDataError, MemoryReadError
-from goext_core.values.model import Value, alignment
+from goext_core.values.model import Memory, Value, alignment
 from goext_core.values.types import GoType
 
 if TYPE_CHECKING:
@@ -53,20 +53,9 @@ def read_string_map(program: "GoProgram", hmap: int, limit: int) -> dict[str, st
     ptr = target.ptr_size
     string_size = 2 * ptr
     out: dict[str, str] = {}
-    for key_at, value_at in _slots(program, _Reader(target), hmap, string_size, string_size, ptr, limit):
+    for key_at, value_at in _slots(program, Memory(target), hmap, string_size, string_size, ptr, limit):
         out[target.read_go_string(key_at, 4096)] = target.read_go_string(value_at, 4096)
     return out
-
-
-class _Reader:
-    def __init__(self, target: Any) -> None:
-        self.target = target
-
-    def read(self, address: int, size: int) -> bytes:
-        return self.target.read(address, size)
-
-    def ptr(self, address: int) -> int:
-        return int.from_bytes(self.target.read(address, self.target.ptr_size), "little")
 
 
 def is_swiss(program: "GoProgram") -> bool:
@@ -76,15 +65,16 @@ def is_swiss(program: "GoProgram") -> bool:
                 return False
             if program.pclntab.func_by_name("runtime.growWork") is not None:
                 return False
-        except Exception:  # noqa: BLE001 - fall back to the version
+        except Exception:
             pass
         return (program.go_minor or 0) >= 24
 
     return program.binary_memo("swiss_maps", compute)
 
 
-def slot_layout(key_size: int, key_align: int, elem_size: int, elem_align: int, ptr: int,
-                swiss: bool) -> tuple[int, int, int, int, bool, bool]:
+def slot_layout(
+    key_size: int, key_align: int, elem_size: int, elem_align: int, ptr: int, swiss: bool
+) -> tuple[int, int, int, int, bool, bool]:
     """(key stride, elem offset, elem stride / slot size, group-or-bucket size,
     key indirect, elem indirect) for one map type."""
     key_indirect = key_size > MAX_KEY_BYTES
@@ -112,14 +102,25 @@ def _round(value: int, align: int) -> int:
     return (value + align - 1) // align * align
 
 
-def _slots(program: "GoProgram", reader: Any, map_address: int, key_size: int, elem_size: int, align: int,
-           limit: int, key_align: Optional[int] = None, elem_align: Optional[int] = None,
-           max_groups: int = 1 << 20, stats: Optional[dict[str, int]] = None) -> Iterator[tuple[int, int]]:
+def _slots(
+    program: "GoProgram",
+    reader: Any,
+    map_address: int,
+    key_size: int,
+    elem_size: int,
+    align: int,
+    limit: int,
+    key_align: Optional[int] = None,
+    elem_align: Optional[int] = None,
+    max_groups: int = 1 << 20,
+    stats: Optional[dict[str, int]] = None,
+) -> Iterator[tuple[int, int]]:
     """(key address, elem address) of each live entry, at most ``limit``."""
     ptr = program.target.ptr_size
     swiss = is_swiss(program)
     key_stride, elem_offset, elem_stride, unit, key_indirect, elem_indirect = slot_layout(
-        key_size, key_align or align, elem_size, elem_align or align, ptr, swiss)
+        key_size, key_align or align, elem_size, elem_align or align, ptr, swiss
+    )
     walker = _swiss_groups if swiss else _classic_buckets
     produced = 0
     for base, index in walker(reader, map_address, unit, ptr, max_groups, stats):
@@ -144,14 +145,15 @@ def map_count(reader: Any, map_address: int, ptr: int) -> int:
     return int.from_bytes(reader.read(map_address, ptr), "little")
 
 
-def _classic_buckets(reader: Any, hmap: int, bucket_size: int, ptr: int, max_buckets: int,
-                     stats: Optional[dict[str, int]]) -> Iterator[tuple[int, int]]:
+def _classic_buckets(
+    reader: Any, hmap: int, bucket_size: int, ptr: int, max_buckets: int, stats: Optional[dict[str, int]]
+) -> Iterator[tuple[int, int]]:
     header = reader.read(hmap, 6 * ptr)
     flags, log2_buckets = header[ptr], header[ptr + 1]
     if log2_buckets > _MAX_B:
         raise CorruptDataError(f"map at {hmap:#x} has an absurd size (B={log2_buckets})")
-    buckets = int.from_bytes(header[2 * ptr:3 * ptr], "little")
-    oldbuckets = int.from_bytes(header[3 * ptr:4 * ptr], "little")
+    buckets = int.from_bytes(header[2 * ptr : 3 * ptr], "little")
+    oldbuckets = int.from_bytes(header[3 * ptr : 4 * ptr], "little")
     scanned = 0
     if oldbuckets:
         old_b = log2_buckets if flags & SAME_SIZE_GROW else max(log2_buckets - 1, 0)
@@ -162,7 +164,7 @@ def _classic_buckets(reader: Any, hmap: int, bucket_size: int, ptr: int, max_buc
         for index in range(old_count):
             if scanned >= max_buckets:
                 return
-            first = blob[index * bucket_size:(index + 1) * bucket_size] if blob else None
+            first = blob[index * bucket_size : (index + 1) * bucket_size] if blob else None
             top0 = first[0] if first else reader.read(oldbuckets + index * bucket_size, 1)[0]
             if EVACUATED_X <= top0 <= EVACUATED_EMPTY:
                 continue  # moved: its entries are in the new array
@@ -176,14 +178,15 @@ def _classic_buckets(reader: Any, hmap: int, bucket_size: int, ptr: int, max_buc
     for index in range(count):
         if scanned >= max_buckets:
             return
-        first = blob[index * bucket_size:(index + 1) * bucket_size] if blob else None
+        first = blob[index * bucket_size : (index + 1) * bucket_size] if blob else None
         for cell in _bucket_chain(reader, buckets + index * bucket_size, first, bucket_size, ptr):
             scanned += 1
             yield cell
 
 
-def _bucket_chain(reader: Any, bucket: int, first: Optional[bytes], bucket_size: int,
-                  ptr: int) -> Iterator[tuple[int, int]]:
+def _bucket_chain(
+    reader: Any, bucket: int, first: Optional[bytes], bucket_size: int, ptr: int
+) -> Iterator[tuple[int, int]]:
     seen: set[int] = set()
     data = first
     for _ in range(_MAX_OVERFLOW_CHAIN):
@@ -195,16 +198,17 @@ def _bucket_chain(reader: Any, bucket: int, first: Optional[bytes], bucket_size:
         for slot in range(BUCKET_COUNT):
             if data[slot] >= MIN_TOP_HASH:
                 yield bucket, slot
-        bucket = int.from_bytes(data[bucket_size - ptr:bucket_size], "little")
+        bucket = int.from_bytes(data[bucket_size - ptr : bucket_size], "little")
         data = None
 
 
-def _swiss_groups(reader: Any, map_address: int, group_size: int, ptr: int, max_groups: int,
-                  stats: Optional[dict[str, int]]) -> Iterator[tuple[int, int]]:
+def _swiss_groups(
+    reader: Any, map_address: int, group_size: int, ptr: int, max_groups: int, stats: Optional[dict[str, int]]
+) -> Iterator[tuple[int, int]]:
     header = reader.read(map_address, 5 * ptr)
     used = int.from_bytes(header[0:8], "little")
-    dir_ptr = int.from_bytes(header[2 * ptr:3 * ptr], "little")
-    dir_len = int.from_bytes(header[3 * ptr:4 * ptr], "little", signed=True)
+    dir_ptr = int.from_bytes(header[2 * ptr : 3 * ptr], "little")
+    dir_len = int.from_bytes(header[3 * ptr : 4 * ptr], "little", signed=True)
     if used == 0 or not dir_ptr:
         return
     if dir_len == 0:
@@ -215,7 +219,7 @@ def _swiss_groups(reader: Any, map_address: int, group_size: int, ptr: int, max_
     directory = reader.read(dir_ptr, dir_len * ptr)
     scanned = 0
     for dir_index in range(dir_len):
-        table = int.from_bytes(directory[dir_index * ptr:(dir_index + 1) * ptr], "little")
+        table = int.from_bytes(directory[dir_index * ptr : (dir_index + 1) * ptr], "little")
         if not table:
             continue
         header = reader.read(table, 4 * ptr)
@@ -233,7 +237,7 @@ def _swiss_groups(reader: Any, map_address: int, group_size: int, ptr: int, max_
             count = max(0, max_groups - scanned)
         blob = reader.read(groups, count * group_size) if count else b""
         for group_index in range(count):
-            data = blob[group_index * group_size:(group_index + 1) * group_size]
+            data = blob[group_index * group_size : (group_index + 1) * group_size]
             yield from _group_slots(data, groups + group_index * group_size)
         scanned += count
         if scanned >= max_groups:
@@ -275,11 +279,22 @@ def decode_map(decoder: "Decoder", t: GoType, map_address: int, address: Optiona
     limit = decoder.settings.max_elements
     stats: dict[str, int] = {}
     try:
-        for key_at, elem_at in _slots(program, reader, map_address, key_type.size, elem_type.size, ptr, limit,
-                                      alignment(key_type, ptr), alignment(elem_type, ptr),
-                                      decoder.settings.max_map_groups, stats):
-            value.entries.append((decoder.decode(key_type, key_at, depth + 1),
-                                  decoder.decode(elem_type, elem_at, depth + 1)))
+        for key_at, elem_at in _slots(
+            program,
+            reader,
+            map_address,
+            key_type.size,
+            elem_type.size,
+            ptr,
+            limit,
+            alignment(key_type, ptr),
+            alignment(elem_type, ptr),
+            decoder.settings.max_map_groups,
+            stats,
+        ):
+            value.entries.append(
+                (decoder.decode(key_type, key_at, depth + 1), decoder.decode(elem_type, elem_at, depth + 1))
+            )
     except (MemoryReadError, CorruptDataError) as exc:
         value.error = str(exc)
     value.more = max(0, count - len(value.entries))
@@ -293,8 +308,18 @@ def map_entries(decoder: "Decoder", t: GoType, map_address: int, limit: int) -> 
     if not map_address or t.key is None or t.elem is None:
         return iter(())
     ptr = decoder.ptr_size
-    return _slots(decoder.program, decoder.memory, map_address, t.key.size, t.elem.size, ptr, limit,
-                  alignment(t.key, ptr), alignment(t.elem, ptr), decoder.settings.max_map_groups)
+    return _slots(
+        decoder.program,
+        decoder.memory,
+        map_address,
+        t.key.size,
+        t.elem.size,
+        ptr,
+        limit,
+        alignment(t.key, ptr),
+        alignment(t.elem, ptr),
+        decoder.settings.max_map_groups,
+    )
 
 
 __all__ = ["decode_map", "is_swiss", "map_entries", "read_string_map", "slot_layout"]

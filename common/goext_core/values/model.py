@@ -11,8 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from goext_core.errors import MemoryReadError
 from goext_core.textsafe import safe_field
 from goext_core.values.types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, GoType, Kind
+
+
+class Memory:
+    """Reads for one decoding pass.  Pages are cached by the target itself
+    (the debugger front ends read through :mod:`goext_core.target.memory`; an
+    offline core is a memory map); this refuses null and out-of-range
+    addresses before the target is asked."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.reads = 0
+
+    def read(self, address: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        if address <= 0 or address + size > 1 << 64:
+            raise MemoryReadError(address, size, "bad address")
+        self.reads += 1
+        return self.target.read(address, size)
+
+    def ptr(self, address: int) -> int:
+        return int.from_bytes(self.read(address, self.target.ptr_size), self.target.byte_order)
 
 
 @dataclass

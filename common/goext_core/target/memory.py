@@ -1,0 +1,218 @@
+"""One memory layer for targets whose reads are expensive (the debugger front ends).
+
+A debugger read costs far more than a dictionary lookup, and goext reads many
+small pieces near each other (g structs, frames of one stack, map buckets).
+:class:`PageCache` keeps whole pages until told the target may have changed;
+:class:`CachedTarget` is the base of the gdb and lldb targets: memory and the
+facts worth remembering (architecture, threads, load bias) stay valid until
+the front end invalidates them, on gdb's events or after lldb's one check per
+command, so a read whose page is cached costs no debugger call and no check.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Callable, Optional, TypeVar
+
+from goext_core.errors import MemoryReadError
+from goext_core.target import Target
+
+T = TypeVar("T")
+
+PAGE_SIZE = 4096
+MAX_CACHED_PAGES = 16384  # 64 MiB of 4 KiB pages
+DIRECT_READ_LIMIT = 16 * PAGE_SIZE  # larger reads go to the target uncached, in one call
+MAX_READ = 1 << 30  # as the offline core target: a larger read is a corrupt length, not a request
+
+
+class PageCache:
+    """Whole pages of target memory, kept until :meth:`invalidate`.
+
+    ``read_raw(address, size)`` returns exactly ``size`` bytes or raises
+    :class:`MemoryReadError`.  Missing pages next to each other are fetched in
+    one ``read_raw`` call and split.  A page that cannot be read whole is
+    remembered as such, and reads touching it ask ``read_raw`` for exactly the
+    requested bytes (a partly readable page still serves what is readable).
+    """
+
+    def __init__(
+        self,
+        read_raw: Callable[[int, int], bytes],
+        page_size: int = PAGE_SIZE,
+        max_pages: int = MAX_CACHED_PAGES,
+        direct_limit: int = DIRECT_READ_LIMIT,
+    ) -> None:
+        if page_size <= 0 or page_size & (page_size - 1):
+            raise ValueError(f"page size {page_size} is not a power of two")
+        self._read_raw = read_raw
+        self._page_size = page_size
+        self._max_pages = max(2, max_pages)
+        self._direct_limit = direct_limit
+        self._pages: dict[int, bytes] = {}
+        self._unreadable: set[int] = set()
+        self.raw_reads = 0  # calls of read_raw: what the debugger was asked
+        self.reads = 0  # calls of read
+
+    def invalidate(self) -> None:
+        """Forget everything: the target may have run or been written to."""
+        self._pages.clear()
+        self._unreadable.clear()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def read(self, address: int, size: int) -> bytes:
+        self.reads += 1
+        page_size = self._page_size
+        first = address & ~(page_size - 1)
+        offset = address - first
+        if offset + size <= page_size:  # the common case: inside one page
+            data = self._pages.get(first)
+            if data is None:
+                if first in self._unreadable or not self._fetch_run(first, first + page_size):
+                    return self._direct(address, size)
+                data = self._pages[first]
+            return data[offset : offset + size]
+        if size > self._direct_limit:
+            return self._direct(address, size)
+        end = address + size
+        if not self._fill(first, end):
+            return self._direct(address, size)
+        chunks = [self._pages.get(page) for page in range(first, end, page_size)]
+        if None in chunks:  # evicted while filling: only with a tiny cache
+            return self._direct(address, size)
+        return b"".join(chunks)[offset : offset + size]  # type: ignore[arg-type]
+
+    def _direct(self, address: int, size: int) -> bytes:
+        self.raw_reads += 1
+        return self._read_raw(address, size)
+
+    def _fill(self, first: int, end: int) -> bool:
+        """Cache the pages from ``first`` (page aligned) up to ``end``; False if
+        one of them cannot be read whole."""
+        page_size = self._page_size
+        run_start: Optional[int] = None
+        complete = True
+        for page in range(first, end, page_size):
+            if page in self._pages:
+                if run_start is not None:
+                    complete = self._fetch_run(run_start, page) and complete
+                    run_start = None
+            elif page in self._unreadable:
+                return False
+            elif run_start is None:
+                run_start = page
+        if run_start is not None:
+            last_page = (end - 1) & ~(page_size - 1)
+            complete = self._fetch_run(run_start, last_page + page_size) and complete
+        return complete
+
+    def _fetch_run(self, start: int, end: int) -> bool:
+        """Read pages [start, end) in one call; when that fails, page by page,
+        so the readable ones are still cached."""
+        page_size = self._page_size
+        try:
+            data = self._direct(start, end - start)
+        except MemoryReadError:
+            data = None
+        if data is not None and len(data) == end - start:
+            if len(self._pages) + (end - start) // page_size > self._max_pages:
+                self._make_room((end - start) // page_size)
+            for page in range(start, end, page_size):
+                self._pages[page] = data[page - start : page - start + page_size]
+            return True
+        if end - start == page_size:
+            if len(self._unreadable) >= self._max_pages:
+                self._unreadable.clear()
+            self._unreadable.add(start)
+            return False
+        complete = True
+        for page in range(start, end, page_size):
+            complete = self._fetch_run(page, page + page_size) and complete
+        return complete
+
+    def _make_room(self, count: int) -> None:
+        # Drop the older half: insertion order is age, and rebuilding keeps
+        # eviction amortized O(1) per page.
+        keep = list(self._pages.items())[len(self._pages) // 2 + count :]
+        self._pages = dict(keep)
+
+
+class CachedTarget(Target):
+    """A target over a debugger: reads through one :class:`PageCache`, facts
+    through :meth:`cached`.
+
+    Nothing is checked per read: the front end calls :meth:`invalidate` when
+    the target may have run or changed (gdb's events; lldb's check once per
+    command, :meth:`begin_command`), which starts a new :meth:`generation`.
+    Subclasses implement ``_read_uncached``: one debugger read, exactly
+    ``size`` bytes or :class:`MemoryReadError`.
+    """
+
+    def __init__(self) -> None:
+        self._pages = PageCache(self._read_uncached)
+        self._facts: dict[str, Any] = {}
+        self._generation = 1
+        self._address_end = 0  # one past the highest address; 0 until known
+
+    def _read_uncached(self, address: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    def begin_command(self) -> None:
+        """The front end enters goext (a command, a printer, an unwinder):
+        notice what the debugger announces with no event."""
+
+    def invalidate(self) -> None:
+        """The target may have run or changed: forget memory and facts."""
+        self._pages.invalidate()
+        self._facts.clear()
+        for name in _cached_property_names(type(self)):
+            self.__dict__.pop(name, None)
+        self._address_end = 0
+        self._generation += 1
+
+    def invalidate_memory(self) -> None:
+        """Memory may have been written (nothing ran): forget pages only."""
+        self._pages.invalidate()
+
+    def generation(self) -> int:
+        return self._generation
+
+    def cached(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered until :meth:`invalidate`."""
+        try:
+            return self._facts[key]
+        except KeyError:
+            value = self._facts[key] = compute()
+            return value
+
+    def read(self, address: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        end = self._address_end
+        if not end:
+            end = self._address_end = 1 << (8 * self.ptr_size)
+        if address < 0 or address + size > end:
+            raise MemoryReadError(address, size, "address out of range")
+        if size > MAX_READ:
+            raise MemoryReadError(address, size, "invalid request")
+        return self._pages.read(address, size)
+
+    def memory_stats(self) -> dict[str, int]:
+        """Reads asked of this target, and reads it asked of the debugger."""
+        return {"reads": self._pages.reads, "debugger_reads": self._pages.raw_reads, "cached_pages": len(self._pages)}
+
+
+def _cached_property_names(cls: type) -> tuple[str, ...]:
+    """Names of the functools.cached_property attributes of ``cls``: facts read
+    on every goroutine (arch, ptr_size, byte_order) cost a plain attribute
+    lookup that way, and :meth:`CachedTarget.invalidate` drops them."""
+    names = _PROPERTY_NAMES.get(cls)
+    if names is None:
+        names = _PROPERTY_NAMES[cls] = tuple(
+            name for klass in cls.__mro__ for name, member in vars(klass).items() if isinstance(member, cached_property)
+        )
+    return names
+
+
+_PROPERTY_NAMES: dict[type, tuple[str, ...]] = {}
