@@ -127,6 +127,8 @@ def safe_output(text: str) -> str:
         text = str(text)
     if text.isprintable() or (text.endswith("\n") and text[:-1].isprintable()):  # one plain line
         return text
+    if _UNSAFE_IN_OUTPUT.search(text) is None:  # several plain lines: a scan, no new string
+        return text
     return _UNSAFE_IN_OUTPUT.sub(_escape_match, text)
 
 

@@ -225,19 +225,20 @@ def _configure_bt(parser: argparse.ArgumentParser) -> None:
 
 
 def write_backtrace(context: Context, record: GoroutineRecord, write: Write, full: bool, limit: Optional[int]) -> None:
+    """One goroutine's frames, written as one chunk (bt all writes 100,000 of these)."""
     program = context.program
-    write(f"goroutine {record.id} [{_header_state(record)}]")
     thread = _thread_text(context, record)
-    write(f" ({thread}):\n" if thread else ":\n")
+    lines = [f"goroutine {record.id} [{_header_state(record)}]" + (f" ({thread}):" if thread else ":")]
     if record.error:
-        write(f"    <unreadable: {safe_field(record.error)}>\n")
+        lines.append(f"    <unreadable: {safe_field(record.error)}>")
+        write("\n".join(lines) + "\n")
         return
     stack = program.stack(record)
     current_stack = STACK_GOROUTINE
     frames = stack.frames if limit is None else stack.frames[:limit]
     for index, frame in enumerate(frames):
         if frame.stack != current_stack:
-            write(f"    ---- {frame.stack} stack ----\n")
+            lines.append(f"    ---- {frame.stack} stack ----")
             current_stack = frame.stack
         if frame.inlined:
             address = "(inlined)".ljust(18)
@@ -245,18 +246,18 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
             address = f"{frame.pc:#018x}"
         extra = f" sp={frame.sp:#x} fp={frame.fp:#x}" if full and not frame.inlined else ""
         offset = f" +{frame.offset:#x}" if not frame.inlined and frame.offset > 0 else ""
-        write(
-            f"#{index:<3} {address} in {_name(frame.function)}\n"
-            f"         at {safe_field(frame.file)}:{frame.line}{offset}{extra}\n"
-        )
+        lines.append(f"#{index:<3} {address} in {_name(frame.function)}")
+        lines.append(f"         at {safe_field(frame.file)}:{frame.line}{offset}{extra}")
     if limit is not None and len(stack.frames) > limit:
-        write(f"    ...({len(stack.frames) - limit} more frames)\n")
+        lines.append(f"    ...({len(stack.frames) - limit} more frames)")
     if stack.error:
-        write(f"    [unwinding stopped: {safe_field(stack.error)}]\n")
+        lines.append(f"    [unwinding stopped: {safe_field(stack.error)}]")
     creator = created_by(program, record)
     if creator is not None:
         where = f" in goroutine {creator.goroutine}" if creator.goroutine else ""
-        write(f"created by {_name(creator.function)}{where}\n         at {safe_field(creator.file)}:{creator.line}\n")
+        lines.append(f"created by {_name(creator.function)}{where}")
+        lines.append(f"         at {safe_field(creator.file)}:{creator.line}")
+    write("\n".join(lines) + "\n")
 
 
 def goroutine_or_current(context: Context, text: Optional[str]) -> GoroutineRecord:
