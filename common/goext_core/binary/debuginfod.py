@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 from typing import Optional
 
+from goext_core.binary.diskindex import user_cache_dir
 from goext_core.binary.elf import GoBinary
 from goext_core.errors import GoextError
 
@@ -50,11 +51,8 @@ def enabled() -> bool:
 
 
 def cache_path() -> str:
-    explicit = os.environ.get("DEBUGINFOD_CACHE_PATH")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "debuginfod_client")
+    """Where elfutils' client keeps its files, so both share one cache."""
+    return user_cache_dir("DEBUGINFOD_CACHE_PATH", "debuginfod_client")
 
 
 def _timeout() -> float:

@@ -56,13 +56,18 @@ _TEMP_PREFIX = ".tmp-"
 _KIND_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,39}\Z")
 
 
-def goext_cache_dir() -> str:
-    """``$GOEXT_CACHE_DIR``, else ``$XDG_CACHE_HOME/goext``, else ``~/.cache/goext``."""
-    explicit = os.environ.get("GOEXT_CACHE_DIR")
+def user_cache_dir(override_variable: str, name: str) -> str:
+    """``$override_variable``, else ``$XDG_CACHE_HOME/name``, else ``~/.cache/name``."""
+    explicit = os.environ.get(override_variable)
     if explicit:
         return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "goext")
+    return os.path.join(base, name)
+
+
+def goext_cache_dir() -> str:
+    """``$GOEXT_CACHE_DIR``, else ``$XDG_CACHE_HOME/goext``, else ``~/.cache/goext``."""
+    return user_cache_dir("GOEXT_CACHE_DIR", "goext")
 
 
 def index_dir() -> str:
