@@ -27,6 +27,7 @@ computed between tools measured in this same run.  delve comes from PATH
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -137,6 +138,7 @@ def _delve(exe: str, core: str, command: str) -> tuple[list[str], str]:
     script = tempfile.NamedTemporaryFile("w", suffix=".dlv", delete=False)
     script.write(f"{command}\nexit\n")
     script.close()
+    atexit.register(os.unlink, script.name)  # the benchmark leaves nothing behind
     return (
         [
             shutil.which("dlv") or "dlv",
