@@ -100,29 +100,6 @@ def _s(buf: bytes, offset: int, size: int) -> int:
     return int.from_bytes(buf[offset : offset + size], "little", signed=True)
 
 
-class _Fields:
-    """Decode fields of one struct buffer by name using a StructLayout."""
-
-    def __init__(self, layout: object, buf: bytes, byte_order: ByteOrder) -> None:
-        self.layout = layout
-        self.buf = buf
-        self.order = byte_order
-
-    def u(self, name: str, default: int = 0) -> int:
-        entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
-        if entry is None:
-            return default
-        offset, size = entry
-        return int.from_bytes(self.buf[offset : offset + (size or 8)], self.order)
-
-    def i(self, name: str, default: int = 0) -> int:
-        entry = self.layout.fields.get(name)  # type: ignore[attr-defined]
-        if entry is None:
-            return default
-        offset, size = entry
-        return int.from_bytes(self.buf[offset : offset + (size or 8)], self.order, signed=True)
-
-
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
@@ -188,6 +165,26 @@ _G_FIELDS = (
     "timer",
 )
 _G_SIGNED_FIELDS = ("waitsince", "sleepWhen")
+_M_FIELDS = (
+    "id",
+    "procid",
+    "g0",
+    "gsignal",
+    "curg",
+    "p",
+    "lockedg",
+    "spinning",
+    "blocked",
+    "incgo",
+    "throwing",
+    "caughtsig",
+    "libcallsp",
+    "libcallpc",
+    "vdsoSP",
+    "vdsoPC",
+    "alllink",
+)
+_M_SIGNED_FIELDS = ("id", "throwing")
 
 
 def read_allgs(program: "GoProgram") -> list[int]:
@@ -228,18 +225,18 @@ def read_allm(program: "GoProgram") -> list[MachineRecord]:
             record.error = str(exc)
             records.append(record)
             break
-        f = _Fields(layout, buf, target.byte_order)
-        record.id = f.i("id")
-        record.procid = f.u("procid")
-        record.g0, record.gsignal, record.curg = f.u("g0"), f.u("gsignal"), f.u("curg")
-        record.p, record.lockedg = f.u("p"), f.u("lockedg")
-        record.spinning, record.blocked = bool(f.u("spinning")), bool(f.u("blocked"))
-        record.incgo, record.throwing = bool(f.u("incgo")), f.i("throwing")
-        record.caughtsig = f.u("caughtsig")
-        record.libcallsp, record.libcallpc = f.u("libcallsp"), f.u("libcallpc")
-        record.vdsosp, record.vdsopc = f.u("vdsoSP"), f.u("vdsoPC")
+        v = program.field_reader("m", _M_FIELDS, _M_SIGNED_FIELDS).read(buf).get
+        record.id = v("id", 0)
+        record.procid = v("procid", 0)
+        record.g0, record.gsignal, record.curg = v("g0", 0), v("gsignal", 0), v("curg", 0)
+        record.p, record.lockedg = v("p", 0), v("lockedg", 0)
+        record.spinning, record.blocked = bool(v("spinning", 0)), bool(v("blocked", 0))
+        record.incgo, record.throwing = bool(v("incgo", 0)), v("throwing", 0)
+        record.caughtsig = v("caughtsig", 0)
+        record.libcallsp, record.libcallpc = v("libcallsp", 0), v("libcallpc", 0)
+        record.vdsosp, record.vdsopc = v("vdsoSP", 0), v("vdsoPC", 0)
         records.append(record)
-        address = f.u("alllink")
+        address = v("alllink", 0)
     return records
 
 
@@ -316,7 +313,6 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
     except MemoryReadError as exc:
         record.error = str(exc)
         return record
-    f = _Fields(layout, buf, target.byte_order)
     reader: FieldReader = program.field_reader("g", _G_FIELDS, _G_SIGNED_FIELDS)
     if len(buf) < reader.size:
         record.error = f"g struct cut short ({len(buf)} of {reader.size} bytes)"
@@ -349,7 +345,7 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
         record.labels = {"<unreadable>": "labels could not be read"}
     if layout.has("stkbar"):
         try:
-            record.stack_barriers = _stack_barriers(program, f)
+            record.stack_barriers = _stack_barriers(program, buf)
         except GoextError as exc:
             record.error = f"stack barriers unreadable: {exc}"
     record.last_wake = _last_wake(program, record, v)
@@ -360,21 +356,23 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
 MAX_STACK_BARRIERS = 1024
 
 
-def _stack_barriers(program: "GoProgram", f: _Fields) -> list[tuple[int, int]]:
+def _stack_barriers(program: "GoProgram", g_buf: bytes) -> list[tuple[int, int]]:
     """The pending stack barriers: g.stkbar[g.stkbarPos:], each {savedLRPtr, savedLRVal}
     (src/runtime/runtime2.go and mstkbar.go of Go 1.5-1.8)."""
     ptr = program.target.ptr_size
-    offset = program.layouts.g.offset("stkbar")
-    items = int.from_bytes(f.buf[offset : offset + ptr], f.order)
-    length = int.from_bytes(f.buf[offset + ptr : offset + 2 * ptr], f.order)
-    position = f.u("stkbarPos")
+    order = program.target.byte_order
+    layout = program.layouts.g
+    offset = layout.offset("stkbar")
+    items = int.from_bytes(g_buf[offset : offset + ptr], order)
+    length = int.from_bytes(g_buf[offset + ptr : offset + 2 * ptr], order)
+    position = program.field_reader("g", ("stkbarPos",)).read(g_buf).get("stkbarPos", 0)
     if length > MAX_STACK_BARRIERS or position > length:
         raise CorruptDataError(f"absurd stack barrier list ({position} of {length})")
     if position == length:
         return []
     data = program.target.read(items + position * 2 * ptr, (length - position) * 2 * ptr)
     return [
-        (int.from_bytes(data[i : i + ptr], f.order), int.from_bytes(data[i + ptr : i + 2 * ptr], f.order))
+        (int.from_bytes(data[i : i + ptr], order), int.from_bytes(data[i + ptr : i + 2 * ptr], order))
         for i in range(0, len(data), 2 * ptr)
     ]
 

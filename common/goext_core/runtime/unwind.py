@@ -249,7 +249,7 @@ class _Unwinder:
             if delta < 0 or (fp <= cursor.sp and not self.uses_lr):
                 self.stack.error = f"corrupt frame size {delta} for {name} at pc {cursor.pc:#x}"
                 break
-            if self._emit(cursor, fp, func):
+            if self._emit(cursor, fp):
                 self.stack.complete = False
                 break
             if name in _SIGNAL_TRAMPOLINES:
@@ -300,28 +300,7 @@ class _Unwinder:
                 break
             seen.add((pc, sp))
             fp = sp + step.delta + ptr
-            sym_frames = step.at_trap if trap or pc <= step.entry else step.at_call
-            stop = self.stop
-            hit = False
-            for source in sym_frames:
-                frame = Frame(
-                    source.function,
-                    source.file,
-                    source.line,
-                    pc,
-                    sp,
-                    fp,
-                    step.entry,
-                    source.inlined,
-                    STACK_GOROUTINE,
-                    trap,
-                )
-                frames.append(frame)
-                if stop is not None and not hit and stop(frame):
-                    hit = True
-            if not sym_frames:
-                frames.append(Frame(step.name, "?", 0, pc, sp, fp, step.entry, False, STACK_GOROUTINE, trap))
-                hit = stop is not None and stop(frames[-1])
+            hit = self._append_frames(step, pc, sp, fp, trap, STACK_GOROUTINE)
             if hit:
                 self.stack.complete = False
                 return None
@@ -361,48 +340,29 @@ class _Unwinder:
         elif func.sp_delta(cursor.pc - self.bias) == 0:
             cursor.lr = saved
 
-    def _emit(self, cursor: _Cursor, fp: int, func: object) -> bool:
+    def _emit(self, cursor: _Cursor, fp: int) -> bool:
         """Append the frames at the cursor; True when the stop predicate wants no more."""
-        entry = func.entry + self.bias  # type: ignore[attr-defined]
-        # The runtime symbolizes a return address at pc-1 (the call instruction),
-        # an interrupted pc as itself (unwinder.symPC).
-        sym_pc = cursor.pc if cursor.trap or cursor.pc <= entry else cursor.pc - 1
-        frames = self.program.source_frames(sym_pc)
-        if not frames:
+        step = self.program.frame_step(cursor.pc)
+        assert step is not None  # the caller found a function at this pc
+        return self._append_frames(step, cursor.pc, cursor.sp, fp, cursor.trap, cursor.stack)
+
+    def _append_frames(self, step: "FrameStep", pc: int, sp: int, fp: int, trap: bool, stack: str) -> bool:
+        """Append the logical frames of one physical frame (inlined first); True
+        when the stop predicate accepts one of them.  All of them come out
+        together: a stack never ends between an inlined frame and its caller.
+        The runtime symbolizes a return address at pc-1 (the call instruction),
+        an interrupted pc as itself (unwinder.symPC)."""
+        sources = step.at_trap if trap or pc <= step.entry else step.at_call
+        if sources:
             new = [
-                Frame(
-                    func.name,  # type: ignore[attr-defined]
-                    "?",
-                    0,
-                    cursor.pc,
-                    cursor.sp,
-                    fp,
-                    entry,
-                    False,
-                    cursor.stack,
-                    cursor.trap,
-                )
+                Frame(source.function, source.file, source.line, pc, sp, fp, step.entry, source.inlined, stack, trap)
+                for source in sources
             ]
         else:
-            new = [
-                Frame(
-                    source.function,
-                    source.file,
-                    source.line,
-                    cursor.pc,
-                    cursor.sp,
-                    fp,
-                    entry,
-                    source.inlined,
-                    cursor.stack,
-                    cursor.trap,
-                )
-                for source in frames
-            ]
+            new = [Frame(step.name, "?", 0, pc, sp, fp, step.entry, False, stack, trap)]
         self.stack.frames.extend(new)
-        # All logical frames of one physical frame come out together: a stack
-        # never ends between an inlined frame and its caller.
-        return self.stop is not None and any(self.stop(frame) for frame in new)
+        stop = self.stop
+        return stop is not None and any(stop(frame) for frame in new)
 
     # -- special transitions ------------------------------------------------------------
     def _enter_signal_context(self, cursor: _Cursor, fp: int) -> bool:
