@@ -43,9 +43,7 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    for name in ("max_elements", "max_string", "max_depth"):
-        if getattr(args, name) < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+    # The options' bounded_int types have refused negative and absurd limits.
     return Settings(
         max_elements=args.max_elements,
         max_string=args.max_string,

@@ -16,7 +16,7 @@ Runtime layouts used here cite their source:
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.dwarftypes import load_dwarf_types
@@ -512,30 +512,28 @@ class TypeSystem:
             self.program.notes.append(note)
 
     def by_runtime_type(self, address: int) -> Optional[GoType]:
-        if self.dwarf is not None:
-            try:
-                found = self.dwarf.type_by_runtime_type(address - self.bias)
-            except CorruptDataError as exc:
-                self._dwarf_damaged(exc)
-                found = None
-            if found is not None:
-                return found
-        try:
-            return self.runtime.type_at(address)
-        except GoextError:
-            return None
+        return self._dwarf_then_runtime(
+            lambda dwarf: dwarf.type_by_runtime_type(address - self.bias), lambda: self.runtime.type_at(address)
+        )
 
     def by_name(self, name: str) -> Optional[GoType]:
+        return self._dwarf_then_runtime(lambda dwarf: dwarf.type_by_name(name), lambda: self.runtime.type_by_name(name))
+
+    def _dwarf_then_runtime(
+        self, from_dwarf: Callable[[Any], Optional[GoType]], from_runtime: Callable[[], Optional[GoType]]
+    ) -> Optional[GoType]:
+        """A type from DWARF when there is DWARF and it knows it, else from the
+        runtime's type metadata; damaged DWARF costs a note, not the answer."""
         if self.dwarf is not None:
             try:
-                found = self.dwarf.type_by_name(name)
+                found = from_dwarf(self.dwarf)
             except CorruptDataError as exc:
                 self._dwarf_damaged(exc)
                 found = None
             if found is not None:
                 return found
         try:
-            return self.runtime.type_by_name(name)
+            return from_runtime()
         except GoextError:
             return None
 
