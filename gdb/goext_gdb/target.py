@@ -105,7 +105,9 @@ def connect_events() -> None:
 # state in g.sched, so goext fetches every thread's registers once with the
 # output captured: gdb keeps them cached, and neither goext's commands nor the
 # user's own "info threads" / "thread apply all bt" repeat the warning.
-_quieted_cores: set[tuple[int, str]] = set()
+# (inferior, connection): each core gdb opens is a new connection, so a second
+# core loaded for the same executable is quieted too.
+_quieted_cores: set[tuple[int, int]] = set()
 
 
 def quiet_core_registers(inferior: "gdb.Inferior") -> None:
@@ -113,7 +115,7 @@ def quiet_core_registers(inferior: "gdb.Inferior") -> None:
     connection = getattr(inferior, "connection", None)
     if inferior.pid <= 0 or connection is None or connection.type != "core":
         return
-    key = (inferior.num, str(inferior.progspace.filename))
+    key = (inferior.num, connection.num)
     if key in _quieted_cores:
         return
     _quieted_cores.add(key)
