@@ -16,7 +16,7 @@ from elftools.elf.elffile import ELFFile
 
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.pclntab import Pclntab
-from goext_core.binary.symfile import FunctionSymbol, build_symbol_file, symbol_file_for
+from goext_core.binary.symfile import FunctionSymbol, build_symbol_file, function_symbols, symbol_file_for
 from support.build import build
 from support.cores import kernel_core
 from support.debuggers import run_gdb, run_lldb
@@ -180,3 +180,41 @@ def test_offline_go_symbols_writes_file(go_version, flavour, tmp_path):
     with open(out, "rb") as handle:
         names = {sym.name for sym in ELFFile(handle).get_section_by_name(".symtab").iter_symbols()}
     assert {"main.main", "runtime.main", "main.panicNested"} <= names
+
+
+@pytest.mark.unit
+def test_cfi_says_where_the_frame_pointer_is_saved(tmp_path):
+    """From the prologue's BP store on, the caller's BP is at CFA-16; after the
+    epilogue's pop it is back in its register (lldb needs both to walk Go frames)."""
+    runs = ((1, 0), (4, 8), (0x18, 40), (0x19, 8), (0x1A, 0), (0x20, 40))
+    symbols = [FunctionSymbol("main.f", 0x401000, 0x20, runs, frame_pointer_saved_from=1)]
+    path = tmp_path / "fp.sym"
+    path.write_bytes(build_symbol_file(symbols, "amd64", entry=0x401000, cfi=True))
+    with open(path, "rb") as handle:
+        fde = next(e for e in ELFFile(handle).get_dwarf_info().CFI_entries() if type(e).__name__ == "FDE")
+        table = fde.get_decoded().table
+    rbp = {row["pc"] - 0x401000: row.get(6) for row in table}
+    assert rbp[0] is None
+    assert (rbp[1].type, rbp[1].arg) == ("OFFSET", -16)
+    assert (rbp[0x18].type, rbp[0x18].arg) == ("OFFSET", -16)  # between ADDQ and POPQ: still saved
+    assert rbp[0x19].type == "SAME_VALUE"
+    assert (rbp[0x1A].type, rbp[0x1A].arg) == ("OFFSET", -16)  # code after the RET has the frame again
+
+
+@pytest.mark.go_versions("1.19", "1.27")  # SUBQ/MOVQ BP prologue (before 1.21), PUSHQ BP prologue (1.21+)
+@pytest.mark.flavours("default")
+def test_frame_pointer_saves_are_recognized(go_version, flavour):
+    exe = build("zoo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+
+        def read_code(address: int, size: int):
+            return binary.read_static(address, size)
+
+        symbols = {s.name: s for s in function_symbols(Pclntab.from_binary(binary), True, read_code)}
+    framed = [s for s in symbols.values() if any(pushed > 0 for _, pushed in s.frame_runs)]
+    recognized = [s for s in framed if s.frame_pointer_saved_from is not None]
+    # Assembly functions with frames but no BP save (NOFRAME) are the rest.
+    assert len(recognized) > 0.95 * len(framed), (len(recognized), len(framed))
+    chansend1 = symbols["runtime.chansend1"]
+    # 1.27: PUSHQ BP (1 byte) saves it at +1; 1.19: SUBQ $n, SP (4 bytes), MOVQ BP, n-8(SP) (5 bytes).
+    assert chansend1.frame_pointer_saved_from == (1 if go_version != "1.19" else 9)

@@ -6,7 +6,9 @@ python3 -m goext_core --core CORE COMMAND [ARGS...]   (executable from the core'
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import sys
 from typing import Optional
 
@@ -61,5 +63,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0 if ok else 1
 
 
+def run() -> int:
+    """main(), quiet when the reader of our output goes away (``| head``),
+    as Unix tools are: no traceback, the conventional status of SIGPIPE."""
+    try:
+        return main()
+    except BrokenPipeError:
+        # Further writes (the interpreter's final flush) would raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

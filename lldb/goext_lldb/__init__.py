@@ -15,7 +15,7 @@ import lldb  # type: ignore[import-not-found]
 import goext_core
 from goext_core.commands.frontend import load_command_table
 
-from . import commands
+from . import commands, goroutine_threads
 
 _registered_debuggers: set[int] = set()
 
@@ -29,10 +29,13 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
     """
     specs, warnings = load_command_table()
     commands.attach_classes(specs, entry_module)
+    # lldb finds a command's function by name in its own namespace: the entry module's.
+    entry_module.goext_lldb_threads_command = goroutine_threads.lldb_threads_command  # type: ignore[attr-defined]
     if debugger.GetID() in _registered_debuggers:
         return
     _registered_debuggers.add(debugger.GetID())
     warnings += commands.register_all(debugger, specs, entry_module)
+    warnings += _register_goroutine_threads(debugger, entry_module)
     from . import printers  # Go value summaries and synthetic children, category "go"
 
     printers.register(debugger, printers.__name__, lambda valobj: commands._program_factory(debugger, None)())
@@ -40,6 +43,25 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
         print(warning, file=sys.stderr)
     if not quiet():
         print(f"goext {goext_core.__version__}: go commands registered (go help)")
+
+
+def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> list[str]:
+    """``go lldb-threads`` and the OperatingSystem plug-in that makes goroutines
+    lldb threads (GOEXT_LLDB_THREADS=0 in the environment leaves it off)."""
+    goroutine_threads.program_for_target = lambda sbtarget: commands.program_for_target(
+        sbtarget.GetDebugger(), sbtarget
+    )
+    warnings = commands.register_function(
+        debugger,
+        "go lldb-threads",
+        f"{entry_module.__name__}.goext_lldb_threads_command",
+        goroutine_threads.LLDB_THREADS_HELP,
+    )
+    if os.environ.get("GOEXT_LLDB_THREADS", "1") == "0":
+        goroutine_threads.SETTINGS.enabled = False
+        return warnings
+    error = goroutine_threads.enable_plugin(debugger)
+    return warnings + ([error] if error else [])
 
 
 def quiet() -> bool:

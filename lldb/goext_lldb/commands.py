@@ -21,6 +21,7 @@ from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.progress import set_reporter, terminal_reporter
 
+from . import goroutine_threads
 from .target import LldbTarget
 
 PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
@@ -28,25 +29,31 @@ PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go h
 _programs = ProgramCache()  # one per (debugger, target, executable); old ones are dropped
 
 
+def program_for_target(debugger: "lldb.SBDebugger", sbtarget: "lldb.SBTarget") -> GoProgram:
+    """The GoProgram of ``sbtarget`` (cached per debugger, target and executable),
+    with its reads checked once against lldb's stop id."""
+    if not sbtarget.IsValid():
+        raise GoextError("no target: create one with a program, a core or a pid first")
+    executable = sbtarget.GetExecutable()
+    key = (debugger.GetID(), debugger.GetIndexOfTarget(sbtarget), executable.fullpath or "")
+    program = _programs.get(key)
+    if program is None:
+        target = LldbTarget(sbtarget)
+        target.begin_command()
+        return _programs.add(key, GoProgram(target))
+    if isinstance(program.target, LldbTarget):
+        program.target.bind(sbtarget)
+        # Once per command (and per printed value): reads inside trust it.
+        program.target.begin_command()
+    return program
+
+
 def _program_factory(debugger: "lldb.SBDebugger", exe_ctx: "lldb.SBExecutionContext") -> Callable[[], GoProgram]:
     def current_program() -> GoProgram:
         sbtarget = exe_ctx.GetTarget() if exe_ctx is not None else lldb.SBTarget()
         if not sbtarget.IsValid():
             sbtarget = debugger.GetSelectedTarget()
-        if not sbtarget.IsValid():
-            raise GoextError("no target: create one with a program, a core or a pid first")
-        executable = sbtarget.GetExecutable()
-        key = (debugger.GetID(), debugger.GetIndexOfTarget(sbtarget), executable.fullpath or "")
-        program = _programs.get(key)
-        if program is None:
-            target = LldbTarget(sbtarget)
-            target.begin_command()
-            return _programs.add(key, GoProgram(target))
-        if isinstance(program.target, LldbTarget):
-            program.target.bind(sbtarget)
-            # Once per command (and per printed value): reads inside trust it.
-            program.target.begin_command()
-        return program
+        return program_for_target(debugger, sbtarget)
 
     return current_program
 
@@ -62,6 +69,7 @@ def run_command(
     chunks: list[str] = []
     writer = HeldBackWriter(chunks.append)
     interactive = _at_terminal()
+    goroutine_threads.ensure_loaded(debugger)
     context = Context(_program_factory(debugger, exe_ctx), interactive=False)
     # Progress only for a person at a terminal; lldb flags Ctrl-C instead of raising it.
     interpreter = debugger.GetCommandInterpreter()
@@ -149,3 +157,13 @@ def register_all(debugger: "lldb.SBDebugger", specs: dict[str, CommandSpec], ent
     for spec in specs.values():
         run(f"command script add -o -c {entry_module.__name__}.{class_name(spec.name)} go {spec.name}")
     return errors
+
+
+def register_function(debugger: "lldb.SBDebugger", command: str, function: str, help_text: str) -> list[str]:
+    """``command script add -f``: an lldb-only command; returns error lines."""
+    result = lldb.SBCommandReturnObject()
+    line = f"command script add -o -h {lldb_quote(help_text.splitlines()[0])} -f {function} {command}"
+    debugger.GetCommandInterpreter().HandleCommand(line, result)
+    if result.Succeeded():
+        return []
+    return [f"goext: warning: '{line}' failed: {(result.GetError() or '').strip()}"]

@@ -20,6 +20,7 @@ from goext_core.target import NativeFrame, Thread
 from goext_core.target.memory import CachedTarget
 
 from .corefile import find_mapped_core
+from .goroutine_threads import presented
 
 # lldb triple architecture -> Go's GOARCH.
 _ARCH_NAMES: dict[str, str] = {
@@ -137,11 +138,24 @@ class LldbTarget(CachedTarget):
         threads = self.threads()
         process = self._process()
         if process.IsValid():
-            wanted = process.GetSelectedThread().GetThreadID()
+            wanted: Optional[int] = process.GetSelectedThread().GetThreadID()
+            view = presented(process)
+            if view is not None and wanted is not None:
+                wanted = view.real_tid(wanted)
+                if wanted is None:
+                    return None  # a parked goroutine: see selected_goroutine_id
             for thread in threads:
                 if thread.tid == wanted:
                     return thread
         return threads[0] if threads else None
+
+    def selected_goroutine_id(self) -> Optional[int]:
+        """The goroutine of the selected lldb thread, when goroutines are lldb threads."""
+        process = self._process()
+        view = presented(process) if process.IsValid() else None
+        if view is None:
+            return None
+        return view.goroutine_of.get(process.GetSelectedThread().GetThreadID())
 
     def threads(self) -> list[Thread]:
         return self.cached("threads", self._read_threads)
@@ -214,19 +228,33 @@ class LldbTarget(CachedTarget):
         if not process.IsValid() or process.GetState() in _NOT_LIVE_STATES:
             return []
         result: list[Thread] = []
+        # When goroutines are lldb threads, a goroutine on an OS thread shows
+        # that thread's registers under the goroutine's id; parked ones have none.
+        view = presented(process)
         for index in range(process.GetNumThreads()):
             thread = process.GetThreadAtIndex(index)
+            tid: Optional[int] = thread.GetThreadID()
+            if view is not None:
+                tid = view.real_tid(thread.GetThreadID())
+                if tid is None:
+                    continue
             frame = thread.GetFrameAtIndex(0)
             if not frame.IsValid():
                 continue
             result.append(
                 Thread(
-                    tid=thread.GetThreadID(),
+                    tid=tid,
                     registers=self._frame_registers(frame),
                     index=thread.GetIndexID(),
-                    name=thread.GetName() or "",
+                    # A goroutine's lldb thread carries the goroutine's name, not the OS thread's.
+                    name="" if view is not None and tid != thread.GetThreadID() else thread.GetName() or "",
                 )
             )
+        if view is not None:
+            # The process's own order (a core's: the crashing thread first), not
+            # lldb's list with goroutines in it.
+            order = {tid: position for position, tid in enumerate(view.real_order)}
+            result.sort(key=lambda thread: order.get(thread.tid, len(order)))
         return result
 
     def native_frames(self, thread: Thread, limit: int) -> Optional[list[NativeFrame]]:
@@ -234,7 +262,7 @@ class LldbTarget(CachedTarget):
         process = self._process()
         if not process.IsValid():
             return None
-        sbthread = process.GetThreadByID(thread.tid)
+        sbthread = process.GetThreadByIndexID(thread.index) if thread.index else process.GetThreadByID(thread.tid)
         if not sbthread.IsValid():
             return None
         out: list[NativeFrame] = []

@@ -26,7 +26,7 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from goext_core.binary.diskindex import goext_cache_dir
 from goext_core.binary.leb128 import encode_uleb128
@@ -73,7 +73,7 @@ _EM_BY_GOARCH = {
 # claims more is corrupt and must not make us write gigabytes.
 _MAX_FUNCTIONS = 2_000_000
 # Bump when the file layout changes, so cached files are rewritten.
-_FORMAT_VERSION = 7
+_FORMAT_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,9 @@ class FunctionSymbol:
     size: int
     # pcsp runs: (end offset from entry, bytes pushed before that end); empty when unknown
     frame_runs: tuple[tuple[int, int], ...] = ()
+    # Offset from entry from which the caller's frame pointer is saved at CFA-16
+    # (while the frame is set up); None: the function saves none, or we cannot tell.
+    frame_pointer_saved_from: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,12 @@ _OUTERMOST = frozenset(
 )
 
 
-def function_symbols(pclntab: "Pclntab", with_frames: bool = False) -> list[FunctionSymbol]:
+def function_symbols(
+    pclntab: "Pclntab", with_frames: bool = False, read_code: Optional[Callable[[int, int], Optional[bytes]]] = None
+) -> list[FunctionSymbol]:
     """Every pclntab function as (name, link-time entry, size), in address order;
-    with ``with_frames`` also its pcsp runs (for CFI)."""
+    with ``with_frames`` also its pcsp runs (for CFI), and with ``read_code``
+    (link address, size -> the executable's bytes) where it saves the frame pointer."""
     if len(pclntab) > _MAX_FUNCTIONS:
         raise UnsupportedError(f"pclntab lists {len(pclntab)} functions: too many to export")
     symbols: list[FunctionSymbol] = []
@@ -128,8 +134,11 @@ def function_symbols(pclntab: "Pclntab", with_frames: bool = False) -> list[Func
         if not name or func.end <= func.entry:
             continue
         runs: tuple[tuple[int, int], ...] = ()
+        saved_from: Optional[int] = None
         if with_frames and func.pcsp and name not in _NO_CFI:
             runs = _frame_runs(func)
+            if runs and read_code is not None:
+                saved_from = _amd64_frame_pointer_saved_from(runs, func.entry, read_code)
         # Before Go 1.20 the signal restorer was plain runtime.sigreturn; Go
         # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
         # sigtramp check ("sigaction" in the name) finds it.  Do the same.
@@ -137,8 +146,45 @@ def function_symbols(pclntab: "Pclntab", with_frames: bool = False) -> list[Func
         # The debugger prints these names raw (bt, info symbol): a name made of
         # the target's bytes must not carry terminal controls or bidi characters.
         name = safe_field(name)
-        symbols.append(FunctionSymbol(name, func.entry, func.end - func.entry, runs))
+        symbols.append(FunctionSymbol(name, func.entry, func.end - func.entry, runs, saved_from))
     return symbols
+
+
+# The two amd64 prologues the Go compiler and assembler emit for a function
+# with a frame (cmd/internal/obj/x86/obj6.go preprocess): since Go 1.21
+# PUSHQ BP; MOVQ SP, BP; SUBQ $n, SP, before it SUBQ $n, SP; MOVQ BP, n-8(SP);
+# LEAQ n-8(SP), BP.  Either way the caller's BP ends up at CFA-16.
+_PUSH_RBP = 0x55
+_MOV_RBP_TO_RSP_DISP8 = bytes([0x48, 0x89, 0x6C, 0x24])
+_MOV_RBP_TO_RSP_DISP32 = bytes([0x48, 0x89, 0xAC, 0x24])
+
+
+def _amd64_frame_pointer_saved_from(
+    runs: tuple[tuple[int, int], ...], entry: int, read_code: Callable[[int, int], Optional[bytes]]
+) -> Optional[int]:
+    """The offset after the prologue instruction that stores the caller's BP,
+    recognized by its bytes at the first pcsp change; None when the function
+    sets up no frame or the instruction is not one of the two forms (then the
+    CFI says nothing about BP, as the Go linker's own CFI does)."""
+    start = 0
+    for end, pushed in runs:
+        if pushed > 0:
+            break
+        start = end
+    else:
+        return None
+    if pushed == 8:  # PUSHQ BP just before
+        before = read_code(entry + start - 1, 1) if start else None
+        return start if before is not None and before[0] == _PUSH_RBP else None
+    code = read_code(entry + start, 8)
+    if code is None:
+        return None
+    slot = pushed - 8
+    if code[:4] == _MOV_RBP_TO_RSP_DISP8 and code[4] == slot:
+        return start + 5
+    if code[:4] == _MOV_RBP_TO_RSP_DISP32 and int.from_bytes(code[4:8], "little") == slot:
+        return start + 8
+    return None
 
 
 def _frame_runs(func: "Func") -> tuple[tuple[int, int], ...]:
@@ -202,8 +248,15 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
         if sec.allocated and sec.name
     ]
     with_frames = binary.arch == "amd64"
+
+    def read_code(address: int, size: int) -> Optional[bytes]:
+        try:
+            return binary.read_static(address, size)
+        except GoextError:
+            return None
+
     return build_symbol_file(
-        function_symbols(pclntab, with_frames),
+        function_symbols(pclntab, with_frames, read_code),
         binary.arch,
         binary.ptr_size,
         binary.byte_order,
@@ -410,10 +463,25 @@ _DW_CFA_advance_loc4 = 0x04
 _DW_CFA_def_cfa = 0x0C
 _DW_CFA_def_cfa_offset = 0x0E
 _DW_CFA_offset = 0x80
+_DW_CFA_same_value = 0x08
 _DW_CFA_nop = 0x00
 _DW_CFA_undefined = 0x07
+_AMD64_RBP = 6
 _AMD64_RSP = 7
 _AMD64_RA = 16
+
+
+def _frame_segments(symbol: FunctionSymbol) -> Iterable[tuple[int, int, int]]:
+    """(start, end, bytes pushed) over the function, the pcsp runs split where
+    the frame pointer becomes saved."""
+    split = symbol.frame_pointer_saved_from
+    start = 0
+    for end, pushed in symbol.frame_runs:
+        if split is not None and start < split < end:
+            yield start, split, pushed
+            start = split
+        yield start, end, pushed
+        start = end
 
 
 def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
@@ -448,24 +516,33 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
             # No caller: say so, or the debugger unwinds into garbage.
             instructions += bytes([_DW_CFA_undefined, _AMD64_RA])
         offset = 0
-        previous_end = 0
         cfa = 8
-        for end, pushed in symbol.frame_runs:
+        saved = False
+        for start, end, pushed in _frame_segments(symbol):
             if end > symbol.size:
                 break
+            saved_from = symbol.frame_pointer_saved_from
+            want_saved = saved_from is not None and start >= saved_from and pushed >= 8
+            if pushed + 8 == cfa and want_saved == saved:
+                continue
+            advance = start - offset
+            if advance:
+                if advance < 1 << 8:
+                    instructions += bytes([_DW_CFA_advance_loc1, advance])
+                elif advance < 1 << 16:
+                    instructions += bytes([_DW_CFA_advance_loc2]) + struct.pack(endian + "H", advance)
+                else:
+                    instructions += bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
+                offset = start
             if pushed + 8 != cfa:
-                advance = previous_end - offset
-                if advance:
-                    if advance < 1 << 8:
-                        instructions += bytes([_DW_CFA_advance_loc1, advance])
-                    elif advance < 1 << 16:
-                        instructions += bytes([_DW_CFA_advance_loc2]) + struct.pack(endian + "H", advance)
-                    else:
-                        instructions += bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
-                    offset = previous_end
                 cfa = pushed + 8
                 instructions += bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
-            previous_end = end
+            if want_saved != saved:
+                saved = want_saved
+                if saved:  # BP at CFA-16 (factored by the CIE's data alignment, -8)
+                    instructions += bytes([_DW_CFA_offset | _AMD64_RBP]) + encode_uleb128(2)
+                else:  # back in its register (DW_CFA_restore would leave lldb's last rule: the CIE has none)
+                    instructions += bytes([_DW_CFA_same_value, _AMD64_RBP])
         body = struct.pack(endian + "IQQ", 0, symbol.address, covered) + bytes(instructions)
         body += bytes([_DW_CFA_nop]) * (-(len(body) + 4) % 8)
         out += struct.pack(endian + "I", len(body)) + body

@@ -193,8 +193,14 @@ def _write_groups(context: Context, records: list[GoroutineRecord], args: argpar
 
 # -- go bt ------------------------------------------------------------------------------
 def current_goroutine(context: Context) -> Optional[GoroutineRecord]:
-    """The goroutine on the selected thread (the crashing thread of a core)."""
+    """The selected goroutine (lldb shows goroutines as threads), else the
+    goroutine on the selected thread (the crashing thread of a core)."""
     program = context.program
+    selected = program.target.selected_goroutine_id()
+    if selected is not None:
+        for record in program.goroutines():
+            if record.id == selected:
+                return record
     thread = program.target.selected_thread()
     if thread is None:
         return None

@@ -78,6 +78,11 @@ class Target:
         threads = self.threads()
         return threads[0] if threads else None
 
+    def selected_goroutine_id(self) -> Optional[int]:
+        """The goroutine the user selected in the debugger itself, when the
+        debugger presents goroutines as threads (lldb); else None."""
+        return None
+
     def generation(self) -> int:
         """Changes whenever the target may have run: caches key on it."""
         return 0

@@ -1,0 +1,152 @@
+"""Goroutines as lldb threads (lldb's OperatingSystem plug-in): lldb's own
+thread list, thread select, register read and bt see goroutines, the
+commands still see the OS threads, and programs that are not Go are untouched."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
+from support.build import build
+from support.cores import _fixture_env, _kill, _no_core, _wait_ready, kernel_core
+from support.debuggers import require_lldb, run_lldb
+
+THREAD_LINE = re.compile(r"thread #\d+: tid = (\d+),.*?name = 'goroutine (\d+) \[([^\]]*)\]'")
+OS_THREAD_LINE = re.compile(r"thread #\d+: tid = (\d+), (?!.*name = 'goroutine)")
+G_DEAD = 6
+
+
+def _offline(artifact):
+    return GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+
+
+def _goroutine_threads(output: str) -> dict[int, tuple[int, str]]:
+    """goroutine id -> (lldb thread id, state) from ``thread list``."""
+    return {int(goid): (int(tid), state) for tid, goid, state in THREAD_LINE.findall(output)}
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.flavours("default", "stripped")
+def test_goroutines_are_lldb_threads(go_version, flavour):
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    program = _offline(artifact)
+    records = [r for r in program.goroutines() if not r.error and r.plain_status != G_DEAD]
+    user = {r.id: r for r in records if not r.system}
+    commands = ["thread list", "go lldb-threads system", "thread list", "go lldb-threads user"]
+    commands += ["go lldb-threads off", "thread list", "go lldb-threads on", "go lldb-threads bogus", "go threads"]
+    result = run_lldb(commands, exe=artifact.exe, core=artifact.core)
+    listing, _, system_listing, _, off, off_listing, on, bogus, threads = result.outputs
+    shown = _goroutine_threads(listing)
+    # Every user goroutine is a thread named with its state as the runtime prints it.
+    assert set(user) <= set(shown), result.transcript()
+    for goid, record in user.items():
+        assert shown[goid][1] == record.state, (goid, shown[goid], record.state)
+    # System goroutines only on request (unless they run on a thread).
+    with_system = _goroutine_threads(system_listing)
+    assert {r.id for r in records} <= set(with_system)
+    assert len(with_system) > len(shown)
+    # The crashing goroutine is backed by its OS thread: the stop reason is the signal's.
+    crashing = r"name = 'goroutine 1 \[running\]', queue = 'M\d+, thread \d+', stop reason = signal SIGABRT"
+    assert re.search(crashing, listing), listing
+    # Off: lldb shows only OS threads; the setting answers in one line.
+    assert "off: lldb shows OS threads only" in off
+    assert not _goroutine_threads(off_listing) and OS_THREAD_LINE.search(off_listing)
+    assert "on:" in on
+    assert "usage: go lldb-threads" in bogus
+    # goext's own commands still see the OS threads with their kernel tids.
+    offline_tids = {thread.tid for thread in program.target.threads()}
+    listed_tids = {int(tid) for tid in re.findall(r"^thread \d+ tid (\d+)", threads, re.M)}
+    assert listed_tids and listed_tids <= offline_tids, threads
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default", "stripped")
+def test_selected_goroutine_thread(go_version, flavour):
+    """thread select N: register read shows what g.sched saved, go bt shows that
+    goroutine, and (stripped, after go symbols) lldb's own bt walks it whole."""
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    program = _offline(artifact)
+    parked = next(r for r in program.goroutines() if r.state == "chan receive" and not r.m and not r.system)
+    stack = program.stack(parked)
+    # lldb's index of the goroutine's thread comes from the thread list.
+    listing = run_lldb(["thread list"], exe=artifact.exe, core=artifact.core).outputs[0]
+    index = re.search(rf"thread #(\d+): tid = \d+,.*name = 'goroutine {parked.id} \[", listing)
+    assert index, listing
+    commands = [f"thread select {index.group(1)}", "register read", "go bt", "register read -a"]
+    if flavour == "stripped":
+        commands += ["go symbols", "bt"]
+    result = run_lldb(commands, exe=artifact.exe, core=artifact.core)
+    registers, go_bt, all_registers = result.outputs[1:4]
+    assert re.search(rf"rip = 0x0*{parked.sched_pc:x}\b", registers), registers
+    assert re.search(rf"rsp = 0x0*{parked.sched_sp:x}\b", registers), registers
+    assert "rax" not in registers  # not saved by the runtime: not shown as if known
+    assert "unknown" in all_registers
+    # (lldb may print the selected thread's status late, into the next command's output)
+    assert re.search(rf"^goroutine {parked.id} \[chan receive.*\]:\n#0 ", go_bt, re.M), go_bt
+    if flavour == "stripped":
+        lldb_functions = re.findall(r"frame #\d+: 0x[0-9a-f]+ \S+`([^ +]+)", result.outputs[-1])
+        expected = [frame.function for frame in stack.frames if not frame.inlined]
+        assert lldb_functions[: len(expected) - 1] == expected[:-1], (lldb_functions, expected)
+
+
+@pytest.mark.e2e
+def test_programs_that_are_not_go_keep_their_threads(tmp_path):
+    """A C program: the plug-in presents nothing, lldb's threads are the process's."""
+    require_lldb()
+    process = subprocess.Popen(["sleep", "120"], stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)
+        result = run_lldb(["thread list", "go lldb-threads"], pid=process.pid)
+        listing, setting = result.outputs
+        assert f"tid = {process.pid}" in listing, result.transcript()
+        assert "goroutine" not in listing
+        assert "Traceback" not in result.stdout + result.stderr
+        assert "on:" in setting
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("default")
+def test_live_process_goroutine_threads(go_version, flavour, tmp_path):
+    """Attached: parked goroutines are threads with their saved registers, the
+    OS threads stay (they run the rest), and the process runs on afterwards."""
+    require_lldb()
+    exe = build("zoo", go_version, flavour)
+    stdout_path = tmp_path / "stdout.txt"
+    with open(stdout_path, "wb") as out:
+        process = subprocess.Popen(
+            [str(exe), "wait"],
+            cwd=tmp_path,
+            env=_fixture_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_no_core,
+        )
+        try:
+            _wait_ready(process, stdout_path)
+            # lldb asks for threads during an attach before it knows the executable:
+            # the goroutines become threads with the first goext command (or the next stop).
+            result = run_lldb(["go goroutines -s 'chan receive'", "thread list"], pid=process.pid)
+            receivers, listing = result.outputs
+            shown = _goroutine_threads(listing)
+            waiting = [int(line.split()[0]) for line in receivers.splitlines() if "[chan receive" in line]
+            assert waiting and set(waiting) <= set(shown), result.transcript()
+            assert OS_THREAD_LINE.search(listing), listing
+            assert "Traceback" not in result.stdout + result.stderr
+            assert process.poll() is None, "lldb left the process dead"
+        finally:
+            _kill(process)
