@@ -23,7 +23,7 @@ from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineR
 from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
 from goext_core.runtime.stacks import creation_site, is_user_code, user_frame
-from goext_core.runtime.stripped import recover_runtime_symbol
+from goext_core.runtime.stripped import recover_runtime_symbol, recovered_symbol_size
 from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
 from goext_core.target import Target
 from goext_core.values.maps import read_string_map
@@ -180,6 +180,16 @@ class GoProgram:
                 address = self._recovered_runtime_symbol(name)
             cache[name] = address
         return cache[name]
+
+    def runtime_symbol_size(self, name: str) -> Optional[int]:
+        """Size in bytes of a runtime global: the symbol table's, else, for a global
+        found without symbols, the size its shape gives (runtime.semtable: 251 entries
+        padded to the cache line of this GOARCH and release); None when unknown."""
+        if self.binary.symbol(name) is not None:
+            return self.binary.symbol_size(name)
+        if self.runtime_symbol(name) is None:
+            return None
+        return recovered_symbol_size(self, name)
 
     def _recovered_runtime_symbol(self, name: str) -> Optional[int]:
         """stripped.recover_runtime_symbol, told where an earlier process found the

@@ -77,6 +77,8 @@ _OPCODES_0F: dict[int, tuple[str, Optional[int], Optional[int]]] = {
     0x11: (STORE, 16, 0),  # MOVUPS m128, x (Go zeroes globals with MOVUPS X15, m)
 }
 _REX_W = 0x08
+# Operand-size, LOCK, REP/REPNE (also the MOVSS/MOVSD selectors): they precede REX.
+_LEGACY_PREFIXES = frozenset({0x66, 0xF0, 0xF2, 0xF3})
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,13 @@ def amd64_data_refs(code: bytes, base: int) -> list[DataRef]:
         if start >= 1 and 0x40 <= code[start - 1] <= 0x4F:
             rex = code[start - 1]
             start -= 1
-        operand16 = start >= 1 and code[start - 1] == 0x66
-        if operand16:
+        prefixes: set[int] = set()
+        while start >= 1 and code[start - 1] in _LEGACY_PREFIXES and len(prefixes) < 3:
+            prefixes.add(code[start - 1])
             start -= 1
+        operand16 = 0x66 in prefixes
+        if two_byte and opcode in (0x10, 0x11):
+            width = 4 if 0xF3 in prefixes else 8 if 0xF2 in prefixes else 16  # MOVSS, MOVSD, MOVUPS
         if not two_byte:
             if opcode in (0x80, 0x81, 0x83) and reg == 7:
                 kind = COMPARE

@@ -171,7 +171,10 @@ _MAX_PROCS = 4096  # far above any real GOMAXPROCS (sched.MAX_PROCS)
 _MAX_NCPU = 1 << 20
 _MAX_FUNCTION_BYTES = 1 << 16  # the functions read are a few KiB; a bigger one is not the runtime's
 _SEMTAB_SIZE = 251  # semTabSize, src/runtime/sema.go
-_SEMTAB_STRIDE = 64  # each semtable entry is padded to cpu.CacheLinePadSize (64 on amd64 and arm64)
+# Each semtable entry is padded to cpu.CacheLinePadSize (src/internal/cpu/cpu_*.go):
+# 64 on amd64; on arm64 64 up to Go 1.19 and 128 from Go 1.21 (1.20 unverified: unknown).
+_SEMTAB_STRIDES = {"amd64": {}, "arm64": {19: 64, 20: None}}
+_SEMTAB_DEFAULT_STRIDES = {"amd64": 64, "arm64": 128}
 # defaultHeapMinimum, src/runtime/mgcpacer.go: 4 MiB, 512 KiB with GOEXPERIMENT=heapminimum512kib.
 _HEAP_MINIMUMS = (4 << 20, 512 << 10)
 _U64 = (1 << 64) - 1
@@ -471,19 +474,31 @@ def _semtable_candidates(program: "GoProgram") -> list[int]:
     return _common_targets(program, ("runtime.semacquire1", "runtime.semrelease1"), (ADDRESS,), (0,))
 
 
+def semtable_stride(program: "GoProgram") -> Optional[int]:
+    """Bytes per runtime.semtable entry for this binary's GOARCH and release, or None when unknown."""
+    arch, minor = program.binary.arch, program.go_minor
+    if arch not in _SEMTAB_DEFAULT_STRIDES or minor is None:
+        return None
+    covering = [release for release in _SEMTAB_STRIDES[arch] if release >= minor]
+    return _SEMTAB_STRIDES[arch][min(covering)] if covering else _SEMTAB_DEFAULT_STRIDES[arch]
+
+
 def _valid_semtable(program: "GoProgram", address: int) -> bool:
-    """251 semaRoots, one per 64 bytes: each treap empty or rooted at a sudog
-    waiting on an address that hashes to that entry (semroot: (addr>>3) % 251)."""
+    """251 padded semaRoots: each treap empty or rooted at a sudog waiting on an
+    address that hashes to that entry (semroot: (addr>>3) % 251)."""
     root = program.layouts.structs.get("runtime.semaRoot")
     sudog = program.layouts.structs.get("runtime.sudog")
+    stride = semtable_stride(program)
     if root is None or sudog is None or not root.has("treap") or not sudog.has("elem") or address % 8:
         return False
-    data = program.target.read(address, _SEMTAB_SIZE * _SEMTAB_STRIDE)
+    if stride is None:
+        return False
+    data = program.target.read(address, _SEMTAB_SIZE * stride)
     elem_offset, elem_size = sudog.fields["elem"]
     if elem_size == 16:  # Go 1.26+ maybeTraceablePtr{vp, vu}: vu is the value (src/runtime/runtime2.go)
         elem_offset += 8
     for index in range(_SEMTAB_SIZE):
-        at = index * _SEMTAB_STRIDE + root.offset("treap")
+        at = index * stride + root.offset("treap")
         treap = int.from_bytes(data[at : at + 8], "little")
         if not treap:
             continue
@@ -540,6 +555,32 @@ def _find_by_code(program: "GoProgram", name: str, hint: Optional[int]) -> Optio
 _FINDERS = {"runtime.allgs": (_find_allgs, 3), "runtime.allm": (_find_allm, 1)}
 
 RECOVERABLE = frozenset(_FINDERS) | frozenset(_CODE_FINDERS)
+
+
+# Recovered globals whose size is their struct's (src/runtime/runtime2.go, mstats.go, mgcpacer.go).
+_STRUCT_OF = {
+    "runtime.sched": "runtime.schedt",
+    "runtime.memstats": "runtime.mstats",
+    "runtime.gcController": "runtime.gcControllerState",
+}
+_INT32_GLOBALS = ("runtime.gomaxprocs", "runtime.ncpu", "runtime.numCPUStartup", "runtime.gcphase")
+
+
+def recovered_symbol_size(program: "GoProgram", name: str) -> Optional[int]:
+    """What the symbol table would give as the size of recovered global ``name``, from its shape."""
+    if name == "runtime.semtable":
+        stride = semtable_stride(program)
+        return None if stride is None else _SEMTAB_SIZE * stride
+    if name in _STRUCT_OF:
+        layout = program.layouts.structs.get(_STRUCT_OF[name])
+        return layout.size if layout is not None and layout.size else None
+    if name in _INT32_GLOBALS:
+        return 4
+    if name in ("runtime.allp", "runtime.allgs"):
+        return 3 * program.target.ptr_size
+    if name == "runtime.allm":
+        return program.target.ptr_size
+    return None
 
 
 def recover_runtime_symbol(program: "GoProgram", name: str, hint: Optional[int] = None) -> Optional[int]:
