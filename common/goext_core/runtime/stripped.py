@@ -554,7 +554,8 @@ def _find_by_code(program: "GoProgram", name: str, hint: Optional[int]) -> Optio
 # name -> (finder, words a candidate spans: allgs is a slice header, allm a pointer)
 _FINDERS = {"runtime.allgs": (_find_allgs, 3), "runtime.allm": (_find_allm, 1)}
 
-RECOVERABLE = frozenset(_FINDERS) | frozenset(_CODE_FINDERS)
+FOUND_FROM_CODE = frozenset(_CODE_FINDERS)
+RECOVERABLE = frozenset(_FINDERS) | FOUND_FROM_CODE
 
 
 # Recovered globals whose size is their struct's (src/runtime/runtime2.go, mstats.go, mgcpacer.go).
