@@ -510,6 +510,17 @@ def _valid_semtable(program: "GoProgram", address: int) -> bool:
     return True
 
 
+def _moduledata_candidates(program: "GoProgram") -> list[int]:
+    # pclntab.py found the moduledata whose first word points at the pc/line table.
+    address = program.pclntab.moduledata
+    return [] if address is None else [address + program.target.load_bias()]
+
+
+def _valid_moduledata(program: "GoProgram", address: int) -> bool:
+    """moduledata.pcHeader (its first word, src/runtime/symtab.go) is the table's address."""
+    return program.target.read_ptr(address) == program.pclntab.address + program.target.load_bias()
+
+
 Candidates = Callable[["GoProgram"], list[int]]
 Validator = Callable[["GoProgram", int], bool]
 
@@ -524,6 +535,7 @@ _CODE_FINDERS: dict[str, tuple[Candidates, Validator]] = {
     "runtime.gcController": (_gc_controller_candidates, _valid_gc_controller),
     "runtime.gcphase": (_gcphase_candidates, _valid_gcphase),
     "runtime.semtable": (_semtable_candidates, _valid_semtable),
+    "runtime.firstmoduledata": (_moduledata_candidates, _valid_moduledata),
 }
 
 
@@ -563,6 +575,7 @@ _STRUCT_OF = {
     "runtime.sched": "runtime.schedt",
     "runtime.memstats": "runtime.mstats",
     "runtime.gcController": "runtime.gcControllerState",
+    "runtime.firstmoduledata": "runtime.moduledata",
 }
 _INT32_GLOBALS = ("runtime.gomaxprocs", "runtime.ncpu", "runtime.numCPUStartup", "runtime.gcphase")
 
