@@ -358,7 +358,8 @@ def _valid_sched(program: "GoProgram", address: int) -> bool:
     """runtime.schedt (src/runtime/runtime2.go): mnext above every M id, maxmcount
     positive, the idle M and P lists made of allm's Ms and allp's Ps with their
     counters (one off allowed: a crash can stop an update between the two writes),
-    a global run queue of allgs' goroutines."""
+    a global run queue of allgs' goroutines (read last: the walk of the goroutines
+    itself reads sched, so it cannot be used here)."""
     layout = program.layouts.structs.get("runtime.schedt")
     needed = ("mnext", "maxmcount", "midle", "nmidle", "pidle", "npidle", "nmspinning", "runq.head")
     if layout is None or address % 8 or not all(layout.has(name) for name in needed):
