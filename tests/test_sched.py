@@ -1,5 +1,6 @@
 """go sched and go threads on a fixture with known scheduler state (tests/programs/sched):
-GOMAXPROCS 3, two goroutines locked to their threads, one in read(2), six spinning."""
+GOMAXPROCS 3, two goroutines locked to their threads, one in read(2), six spinning;
+with DWARF and built -s -w (the runtime's globals then come from runtime/stripped.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def test_sched_shows_what_the_fixture_set_up(go_version, flavour):
     assert view.gomaxprocs == 3
     assert len(view.processors) == 3 and sorted(p.id for p in view.processors) == [0, 1, 2]
     assert not view.notes, view.notes
+    assert None not in (view.ncpu, view.npidle, view.nmidle, view.nmspinning, view.nmsys, view.stopwait)
+    assert view.gc.gc_percent == 100 and view.gc.enabled and view.gc.cycles is not None
+    assert program.runtime_symbol("runtime.semtable") is not None
 
     # Goroutines locked to threads: each is its M's lockedg.
     locked = {r.id for r in _by_start(program, "main.lockedWaiter")}
