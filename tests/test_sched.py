@@ -1,5 +1,6 @@
 """go sched and go threads on a fixture with known scheduler state (tests/programs/sched):
-GOMAXPROCS 3, two goroutines locked to their threads, one in read(2), six spinning."""
+GOMAXPROCS 3, two goroutines locked to their threads, one in read(2), six spinning;
+with DWARF and built -s -w (the runtime's globals then come from runtime/stripped.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
-from goext_core.runtime.sched import read_sched, read_threads
+from goext_core.runtime.sched import EXTRA_M_ROLE, read_sched, read_threads
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
@@ -28,13 +29,16 @@ def _by_start(program: GoProgram, function: str) -> list:
 
 
 @pytest.mark.go_versions(*VERSIONS)
-@pytest.mark.flavours("default")
+@pytest.mark.flavours("default", "stripped")
 def test_sched_shows_what_the_fixture_set_up(go_version, flavour):
     program = _program(go_version, flavour)
     view = read_sched(program)
     assert view.gomaxprocs == 3
     assert len(view.processors) == 3 and sorted(p.id for p in view.processors) == [0, 1, 2]
     assert not view.notes, view.notes
+    assert None not in (view.ncpu, view.npidle, view.nmidle, view.nmspinning, view.nmsys, view.stopwait)
+    assert view.gc.gc_percent == 100 and view.gc.enabled and view.gc.cycles is not None
+    assert program.runtime_symbol("runtime.semtable") is not None
 
     # Goroutines locked to threads: each is its M's lockedg.
     locked = {r.id for r in _by_start(program, "main.lockedWaiter")}
@@ -108,3 +112,22 @@ def test_threads_in_debugger_show_native_frames(debugger, go_version, flavour):
     expected: list[str] = []
     assert dispatch(Context(lambda: program), "sched", "", expected.append)
     assert sched.strip() == "".join(expected).strip()
+
+
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_sched_names_the_cgo_extra_m(go_version, flavour):
+    """The M cgo keeps for C threads calling into Go has no thread and a dead g locked
+    to it (Go 1.19 has no m.isextra: the shape names it); it runs nothing."""
+    artifact = kernel_core("cgo", go_version, flavour, "panic")
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    view = read_sched(program)
+    extra = [m for m in view.machines if m.role == EXTRA_M_ROLE]
+    assert len(extra) == 1, [(m.id, m.role, m.tid, m.curg) for m in view.machines]
+    (m,) = extra
+    assert m.tid == 0 and m.curg is None and m.idle and m.p is None and m.lockedg is not None
+    assert m.lockedg not in {r.id for r in program.goroutines()}  # its g is dead: not listed
+    out: list[str] = []
+    assert dispatch(Context(lambda: program), "sched", "", out.append)
+    (line,) = [line for line in "".join(out).splitlines() if "cgo extra M" in line]
+    assert line.split()[:5] == [str(m.id), "-", "-", "-", str(m.lockedg)] and "no thread, idle" in line

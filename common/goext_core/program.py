@@ -23,7 +23,7 @@ from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineR
 from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
 from goext_core.runtime.stacks import creation_site, is_user_code, user_frame
-from goext_core.runtime.stripped import recover_runtime_symbol
+from goext_core.runtime.stripped import FOUND_FROM_CODE, recover_runtime_symbol, recovered_symbol_size
 from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
 from goext_core.target import Target
 from goext_core.values.maps import read_string_map
@@ -172,14 +172,33 @@ class GoProgram:
         """Run-time address of a runtime global (symbol table, else recovered)."""
 
         cache: dict[str, Optional[int]] = self.binary_memo("symbols", dict)
-        if name not in cache:
-            address = self.binary.symbol(name)
-            if address is not None:
-                address += self.target.load_bias()
-            else:
-                address = self._recovered_runtime_symbol(name)
+        if name in cache:
+            return cache[name]
+        # A global found from code fails its shape check before the runtime has set it
+        # up (a live process stopped early): look again once the target has run.
+        misses: set[str] = self._dynamic_value("runtime_symbol_misses", set)
+        if name in misses:
+            return None
+        address = self.binary.symbol(name)
+        if address is not None:
+            address += self.target.load_bias()
+        else:
+            address = self._recovered_runtime_symbol(name)
+        if address is None and name in FOUND_FROM_CODE:
+            misses.add(name)
+        else:
             cache[name] = address
-        return cache[name]
+        return address
+
+    def runtime_symbol_size(self, name: str) -> Optional[int]:
+        """Size in bytes of a runtime global: the symbol table's, else, for a global
+        found without symbols, the size its shape gives (runtime.semtable: 251 entries
+        padded to the cache line of this GOARCH and release); None when unknown."""
+        if self.binary.symbol(name) is not None:
+            return self.binary.symbol_size(name)
+        if self.runtime_symbol(name) is None:
+            return None
+        return recovered_symbol_size(self, name)
 
     def _recovered_runtime_symbol(self, name: str) -> Optional[int]:
         """stripped.recover_runtime_symbol, told where an earlier process found the

@@ -359,6 +359,7 @@ class Pclntab:
         self._i32 = struct.Struct(self._bo + "i")
         self._ptr = struct.Struct(self._bo + ("Q" if self.ptr_size == 8 else "I"))
         self.inline_info_missing = False  # set when inline trees were needed but unreachable
+        self.moduledata: Optional[int] = None  # link-time address of the moduledata naming this table, if found
         self._funcs: dict[int, Func] = {}
         self._values: dict[int, tuple[array, array]] = {}
         self._names: Optional[dict[str, int]] = None
@@ -400,7 +401,7 @@ class Pclntab:
         moduledata = _find_moduledata(binary, probe)
         text_start = _resolve_text_start(binary, probe, moduledata)
         gofunc = _resolve_gofunc(binary, probe, moduledata, go_version)
-        return cls(
+        table = cls(
             binary.mapped,
             base,
             limit,
@@ -410,6 +411,8 @@ class Pclntab:
             read_memory=binary.read_static,
             go_version=go_version,
         )
+        table.moduledata = moduledata
+        return table
 
     def _parse_header(self, text_start: Optional[int]) -> None:
         ptr = self.ptr_size

@@ -87,6 +87,7 @@ def write_sched(view: SchedView, write: Write) -> None:
         if m.role:
             state.append(m.role)
         for flag, word in (
+            (not m.tid, "no thread"),
             (m.in_syscall, "syscall"),
             (m.in_cgo, "cgo"),
             (m.spinning, "spinning"),

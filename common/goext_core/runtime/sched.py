@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.dwarflayout import StructLayout
 from goext_core.runtime.goroutines import MachineRecord
-from goext_core.runtime.layouts import G_SYSCALL
+from goext_core.runtime.layouts import G_SYSCALL, is_dead_status
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -36,6 +36,8 @@ _GC_PHASES = {0: "off", 1: "mark", 2: "mark termination"}
 
 # Functions an M may have been started with (src/runtime/proc.go newm callers).
 _M_ROLES = {"runtime.sysmon": "sysmon", "runtime.templateThread": "template thread"}
+# The M cgo keeps for C threads that call into Go (src/runtime/proc.go needm, oneNewExtraM).
+EXTRA_M_ROLE = "cgo extra M"
 
 
 @dataclass
@@ -196,6 +198,26 @@ def _machine_role(program: "GoProgram", machine: MachineRecord, mstartfn: Option
     return role
 
 
+def _is_dead_g(program: "GoProgram", g: int) -> bool:
+    layout = program.layouts.g
+    try:
+        return is_dead_status(program.target.read_u32(g + layout.offset("atomicstatus")))
+    except GoextError:
+        return False
+
+
+def _is_extra_m(program: "GoProgram", machine: MachineRecord, curg_dead: bool) -> bool:
+    """m.isextra (Go 1.20+); before, the shape oneNewExtraM gives it: a dead curg
+    locked to the M (src/runtime/proc.go)."""
+    layout = program.layouts.m
+    if layout.has("isextra"):
+        try:
+            return bool(program.target.read(machine.address + layout.offset("isextra"), 1)[0])
+        except MemoryReadError:
+            return False
+    return curg_dead and machine.curg == machine.lockedg
+
+
 def _machine_views(program: "GoProgram", index: GoroutineIndex, p_ids: dict[int, int]) -> list[MachineView]:
     target = program.target
     layout = program.layouts.m
@@ -214,13 +236,18 @@ def _machine_views(program: "GoProgram", index: GoroutineIndex, p_ids: dict[int,
             except MemoryReadError:
                 pass
         view.role = _machine_role(program, machine, mstartfn)
-        view.curg = index.goid(machine.curg)
+        curg_dead = bool(machine.curg) and _is_dead_g(program, machine.curg)
+        if _is_extra_m(program, machine, curg_dead):
+            view.role = EXTRA_M_ROLE
+        # An M never runs a dead g: the cgo extra M keeps one for the C thread that
+        # will call into Go (src/runtime/proc.go oneNewExtraM), locked to it.
+        view.curg = None if curg_dead else index.goid(machine.curg)
         view.p = p_ids.get(machine.p) if machine.p else None
         view.spinning, view.blocked, view.in_cgo = machine.spinning, machine.blocked, machine.incgo
         view.lockedg = index.goid(machine.lockedg)
         view.in_syscall = bool(machine.curg) and statuses.get(machine.curg) == G_SYSCALL
         view.throwing = machine.throwing
-        view.idle = not machine.curg and not machine.p and not machine.spinning and view.role != "sysmon"
+        view.idle = view.curg is None and not machine.p and not machine.spinning and view.role != "sysmon"
         views.append(view)
     return views
 
