@@ -252,6 +252,23 @@ def recognize(decoder: "Decoder", t: GoType) -> Optional[Recognizer]:
     return None
 
 
+def has_recognizer(t: GoType) -> bool:
+    """Whether the table has a special decoder for the type (for front ends
+    that pick which values get a pretty-printer)."""
+    return recognize_name(t.name)
+
+
+def recognize_name(name: str) -> bool:
+    if name in _EXACT:
+        return True
+    return any(name == prefix or (prefix.endswith("[") and name.startswith(prefix)) for prefix, _ in _PREFIX)
+
+
+def recognized_names() -> tuple[str, ...]:
+    """Exact type names and name prefixes the table recognizes."""
+    return (*_EXACT, *(prefix for prefix, _ in _PREFIX))
+
+
 # -- text ---------------------------------------------------------------------------------
 def _more(count: int) -> str:
     return f"…({count} more)"
