@@ -577,8 +577,8 @@ def _big_float(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int
         )
     value, words = mantissa
     bits = words * decoder.ptr_size * 8
-    digits, point = _shortest_decimal(value, exponent - bits, precision)
-    return _text_value(t, "big.Float", address, sign + _format_g(digits, point), precision=precision)
+    digits, point = shortest_decimal(value, exponent - bits, precision, decoder.program.go_minor or 0)
+    return _text_value(t, "big.Float", address, sign + format_shortest(digits, point), precision=precision)
 
 
 def _decimal(value: int, exponent: int) -> tuple[str, int]:
@@ -594,6 +594,9 @@ def _decimal(value: int, exponent: int) -> tuple[str, int]:
 
 
 def _round_up(digits: str, point: int, keep: int) -> tuple[str, int]:
+    """decimal.roundUp (src/math/big/decimal.go)."""
+    if keep >= len(digits):
+        return digits, point
     head = digits[:keep]
     number = str(int(head) + 1) if head else "1"
     if len(number) > len(head):
@@ -601,9 +604,17 @@ def _round_up(digits: str, point: int, keep: int) -> tuple[str, int]:
     return number.rstrip("0") or "0", point
 
 
-def _shortest_decimal(mantissa: int, exponent: int, precision: int) -> tuple[str, int]:
-    """roundShortest (src/math/big/ftoa.go): the fewest digits that still identify x
-    among Floats of its precision.  Returns (digits, decimal point position)."""
+def _round_down(digits: str, point: int, keep: int) -> tuple[str, int]:
+    if keep >= len(digits):
+        return digits, point
+    return digits[:keep].rstrip("0") or "0", point
+
+
+def shortest_decimal(mantissa: int, exponent: int, precision: int, go_minor: int = 0) -> tuple[str, int]:
+    """roundShortest (src/math/big/ftoa.go), digit for digit as Go runs it: the
+    fewest digits that still identify mantissa × 2**exponent among Floats of
+    its precision.  Returns (digits, decimal point position)."""
+    digits, point = _decimal(mantissa, exponent)
     shift = mantissa.bit_length() - (precision + 1)
     if shift < 0:
         mantissa <<= -shift
@@ -611,33 +622,31 @@ def _shortest_decimal(mantissa: int, exponent: int, precision: int) -> tuple[str
         mantissa >>= shift
     exponent += shift
     # mantissa's lowest bit is now half an ulp at the Float's precision
-    digits, point = _decimal(mantissa, exponent)
-    lower, lower_point = _decimal(mantissa - 1, exponent)
-    upper, upper_point = _decimal(mantissa + 1, exponent)
+    lower, _ = _decimal(mantissa - 1, exponent)
+    upper, _ = _decimal(mantissa + 1, exponent)
     inclusive = mantissa & 2 == 0
-
-    def at(text: str, text_point: int, index: int) -> str:
-        # digit ``index`` of a decimal aligned to x's point
-        index -= point - text_point
-        return text[index] if 0 <= index < len(text) else "0"
-
     for index, digit in enumerate(digits):
-        low = at(lower, lower_point, index)
-        high = at(upper, upper_point, index)
-        last_lower = index + 1 == len(lower) + (point - lower_point)
-        last_upper = index + 1 < len(upper) + (point - upper_point)
-        ok_down = low != digit or (inclusive and last_lower)
-        ok_up = digit != high and (inclusive or int(digit) + 1 < int(high) or last_upper)
+        # Go compares the digit strings index by index (decimal.at), whatever their exponents.
+        low = lower[index] if index < len(lower) else "0"
+        high = upper[index] if index < len(upper) else "0"
+        ok_down = low != digit or (inclusive and index + 1 == len(lower))
+        ok_up = digit != high and (
+            inclusive
+            or ord(digit) + 1 < ord(high)
+            or index + 1 < len(upper)
+            or (go_minor >= 27 and index >= len(upper) and digit < "9")  # added in Go 1.27
+        )
         if ok_down and ok_up:
             return _round_nearest(digits, point, index + 1)
         if ok_down:
-            return digits[: index + 1].rstrip("0") or "0", point
+            return _round_down(digits, point, index + 1)
         if ok_up:
             return _round_up(digits, point, index + 1)
     return digits, point
 
 
 def _round_nearest(digits: str, point: int, keep: int) -> tuple[str, int]:
+    """decimal.round: half to even on the exact digits."""
     if keep >= len(digits):
         return digits, point
     next_digit = digits[keep]
@@ -645,12 +654,10 @@ def _round_nearest(digits: str, point: int, keep: int) -> tuple[str, int]:
         up = keep > 0 and int(digits[keep - 1]) % 2 == 1
     else:
         up = next_digit >= "5"
-    if up:
-        return _round_up(digits, point, keep)
-    return digits[:keep].rstrip("0") or "0", point
+    return _round_up(digits, point, keep) if up else _round_down(digits, point, keep)
 
 
-def _format_g(digits: str, point: int) -> str:
+def format_shortest(digits: str, point: int) -> str:
     """%g with the shortest digits: exponent form when exp < -4 || exp >= 6 (ftoa.go)."""
     exp = point - 1
     if exp < -4 or exp >= 6:
@@ -668,7 +675,7 @@ def _ipv4_text(raw: bytes) -> str:
     return ".".join(str(b) for b in raw)
 
 
-def _ipv6_text(raw: bytes) -> str:
+def ipv6_text(raw: bytes) -> str:
     """RFC 5952 text as net.IP.String and netip.Addr.String print it: the first
     longest run of two or more zero groups becomes '::'."""
     groups = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, 16, 2)]
@@ -713,7 +720,7 @@ def _net_ip(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], 
         return _text_value(t, "net.IP", address, _ipv4_text(raw), len=4)
     if raw[:12] == _V4_IN_V6_PREFIX:
         return _text_value(t, "net.IP", address, _ipv4_text(raw[12:]), len=16)
-    return _text_value(t, "net.IP", address, _ipv6_text(raw), len=16)
+    return _text_value(t, "net.IP", address, ipv6_text(raw), len=16)
 
 
 def _netip_addr_text(decoder: "Decoder", t: GoType, data: bytes, with_zone: bool = True) -> Optional[str]:
@@ -773,7 +780,7 @@ def _netip_addr_text(decoder: "Decoder", t: GoType, data: bytes, with_zone: bool
         return None
     if not is_v6:
         return _ipv4_text(raw[12:])
-    text = "::ffff:" + _ipv4_text(raw[12:]) if raw[:12] == _V4_IN_V6_PREFIX else _ipv6_text(raw)
+    text = "::ffff:" + _ipv4_text(raw[12:]) if raw[:12] == _V4_IN_V6_PREFIX else ipv6_text(raw)
     if zone and with_zone:
         text += "%" + zone
     return text
@@ -1353,4 +1360,13 @@ STDTYPES_EXACT = {
     "bytes.Buffer": _buffer,
 }
 
-__all__ = ["STDTYPES_EXACT", "Zone", "format_time", "tzset", "zone_at"]
+__all__ = [
+    "STDTYPES_EXACT",
+    "Zone",
+    "format_shortest",
+    "format_time",
+    "ipv6_text",
+    "shortest_decimal",
+    "tzset",
+    "zone_at",
+]
