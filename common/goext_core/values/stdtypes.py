@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
-from goext_core.errors import GoextError
+from goext_core.errors import GoextError, MemoryReadError
 from goext_core.values.model import Value, quote_go_string
 from goext_core.values.types import GoType, Kind
 
@@ -211,7 +211,11 @@ def _time(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], de
     elif location_type is None:
         return None
     else:
-        zone = zone_at(decoder, location_type, loc, unix)
+        try:
+            zone = zone_at(decoder, location_type, loc, unix)
+        except (MemoryReadError, GoextError) as exc:
+            zone = None  # the instant is still known
+            details["zone_error"] = str(exc)
     if zone is None:
         # The zone cannot be known: say so, with the instant in UTC.
         text, rfc = format_time(unix, nsec, Zone("UTC", 0, "UTC"), monotonic)
@@ -771,11 +775,10 @@ def _netip_addr_text(decoder: "Decoder", t: GoType, data: bytes, with_zone: bool
                     blob = boxed.children[0][1].details.get("bytes")
                     if isinstance(blob, bytes):
                         is_v6, zone = True, _go_text(blob)
+            if is_v6 is None and z4 is None and raw[:12] != _V4_IN_V6_PREFIX:
+                is_v6 = True  # without the symbol table: only z4 holds IPv4-mapped bits as IPv4
             if is_v6 is None:
-                if z4 is not None or raw[:12] != _V4_IN_V6_PREFIX:
-                    is_v6 = raw[:12] != _V4_IN_V6_PREFIX if z4 is None else None
-                if is_v6 is None:
-                    return None
+                return None
     else:
         return None
     if not is_v6:
