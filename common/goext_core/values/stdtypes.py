@@ -12,6 +12,7 @@ MemoryReadError), never a guess.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 
 _MAX_ZONES = 1024  # a Location's zone table (real ones hold < 20)
 _MAX_TRANSITIONS = 1 << 14  # a Location's transition table (real "fat" ones hold < 400)
-_MAX_BIG_WORDS = 256  # big.Int/big.Float mantissa words spelled exactly (~4900 decimal digits)
+_MAX_BIG_WORDS = 200  # big.Int/big.Float mantissa words read (12800 bits: ~3850 decimal digits)
+# Exact decimal expansions stay below Python's 4300-digit int-to-text limit (and fast).
+_MAX_EXACT_BITS = 14000
 _MAX_CONTEXT_CHAIN = 32  # contexts followed towards the root
 _MAX_TRIE_NODES = 1 << 14  # HashTrieMap nodes visited for one sync.Map
 
@@ -543,8 +546,11 @@ def _big_int(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int],
     if header is None:
         return None
     if header[1] > _MAX_BIG_WORDS:
-        bits = header[1] * decoder.ptr_size * 8
-        return _text_value(t, "big.Int", address, f"<{'-' if negative else ''}{bits}-bit integer, too long to show>")
+        # nat is normalized (no leading zero word): the top word gives the exact bit length
+        top = decoder.memory.ptr(header[0] + (header[1] - 1) * decoder.ptr_size)
+        bits = (header[1] - 1) * decoder.ptr_size * 8 + top.bit_length()
+        text = f"<{'negative ' if negative else ''}{bits}-bit integer, too long to show>"
+        return _text_value(t, "big.Int", address, text, bits=bits)
     magnitude = _nat(decoder, t, data, "abs")
     if magnitude is None:
         return None
@@ -581,8 +587,24 @@ def _big_float(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int
         )
     value, words = mantissa
     bits = words * decoder.ptr_size * 8
-    digits, point = shortest_decimal(value, exponent - bits, precision, decoder.program.go_minor or 0)
+    binary_exponent = exponent - bits
+    # roundShortest widens the mantissa to precision+1 bits: size the widest expansion.
+    widen = max(0, precision + 1 - value.bit_length())
+    if precision > _MAX_EXACT_BITS or not _decimal_fits(value.bit_length() + widen, binary_exponent - widen):
+        # Too many digits to spell exactly: 17 significant digits, said to be approximate.
+        context = decimal.Context(prec=17, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+        approximate = context.multiply(decimal.Decimal(value), context.power(decimal.Decimal(2), binary_exponent))
+        text = f"{sign}{approximate:e} (approximately)"
+        return _text_value(t, "big.Float", address, text, precision=precision, approximate=True)
+    digits, point = shortest_decimal(value, binary_exponent, precision, decoder.program.go_minor or 0)
     return _text_value(t, "big.Float", address, sign + format_shortest(digits, point), precision=precision)
+
+
+def _decimal_fits(bit_length: int, exponent: int) -> bool:
+    """Whether the exact decimal of a bit_length-bit value × 2**exponent (value ×
+    5**-exponent when exponent < 0: 5**k has k·log2(5) bits) stays under _MAX_EXACT_BITS."""
+    grown = exponent if exponent > 0 else (-exponent * 2322) // 1000 + 1
+    return bit_length + 1 + grown <= _MAX_EXACT_BITS
 
 
 def _decimal(value: int, exponent: int) -> tuple[str, int]:

@@ -32,22 +32,27 @@ type point struct{ X, Y int }
 
 type ctxKey string
 
+// customCtx is a Context implementation of the program's own.
+type customCtx struct{ context.Context }
+
 var (
 	parked sync.WaitGroup
 	never  = make(chan int)
 
-	gLocMazatlan, gLocNewYork, gLocSydney, gLocKolkata *time.Location
-	gLocFixed   = time.FixedZone("XYZ", -(3*3600 + 30*60))
-	gLocNoName  = time.FixedZone("", 5*3600+45*60)
-	gLocUTC     = time.UTC
-	gLocLocal   = time.Local
+	gLocMazatlan, gLocNewYork, gLocSydney, gLocKolkata                     *time.Location
+	gLocFixed                                                              = time.FixedZone("XYZ", -(3*3600 + 30*60))
+	gLocNoName                                                             = time.FixedZone("", 5*3600+45*60)
+	gLocUTC                                                                = time.UTC
+	gLocLocal                                                              = time.Local
 	gTimeMazatlan, gTimeNYWinter, gTimeNYSummer, gTimeSydney, gTimeKolkata time.Time
-	gTimeFar, gTimeAncient, gTimeFixed, gTimeNoName, gTimeLocal         time.Time
-	gTimeUTC    = time.Date(2023, time.March, 4, 5, 6, 7, 890123456, time.UTC)
-	gTimeNow    time.Time // with a monotonic reading
-	gTimeNowIn  time.Time // In strips the monotonic reading
-	gTimeZero   time.Time
-	gTimePtr    *time.Time
+	gTimeFar, gTimeAncient, gTimeFixed, gTimeNoName, gTimeLocal            time.Time
+	gTimeUTC                                                               = time.Date(2023, time.March, 4, 5, 6, 7, 890123456, time.UTC)
+	gTimeNow                                                               time.Time // with a monotonic reading
+	gTimeNowIn                                                             time.Time // In strips the monotonic reading
+	gTimeZero                                                              time.Time
+	gTimeBCE                                                               = time.Date(-100, time.March, 1, 0, 0, 0, 0, time.UTC)
+	gTimeFuture                                                            time.Time // year 12345
+	gTimePtr                                                               *time.Time
 
 	gBigInt      = new(big.Int).Neg(new(big.Int).Exp(big.NewInt(2), big.NewInt(200), nil))
 	gBigSmall    = big.NewInt(1234567890123)
@@ -58,6 +63,8 @@ var (
 	gBigFloatInf = new(big.Float).SetInf(true)
 	gBigFloatBig = new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(30), nil))
 	gBigFloat0   big.Float
+	gBigHuge     = new(big.Int).Lsh(big.NewInt(3), 20000)                            // too long to spell
+	gBigFloatExp = new(big.Float).SetPrec(64).SetMantExp(big.NewFloat(0.75), 100000) // too many digits to spell
 
 	gIPv4      = net.ParseIP("192.168.1.10")
 	gIPv4Short = net.IPv4(10, 0, 0, 1).To4()
@@ -104,6 +111,7 @@ var (
 	gCtxCancel     context.Context
 	gCtxTimer      context.Context
 	gCtxExpired    context.Context
+	gCtxCustom     = context.WithValue(customCtx{context.Background()}, ctxKey("user"), "carol")
 	gCtxCause      context.Context // Go 1.21+ (newer_contexts.go)
 	gCtxWithout    context.Context // Go 1.21+
 
@@ -136,6 +144,7 @@ func setup() {
 	gTimeNow = time.Now()
 	gTimeNowIn = time.Now().In(gLocKolkata)
 	gTimePtr = &gTimeMazatlan
+	gTimeFuture = time.Date(12345, time.January, 2, 3, 4, 5, 0, gLocKolkata)
 
 	gBigFloatPi, _ = new(big.Float).SetPrec(200).SetString("3.14159265358979323846264338327950288419716939937510582097494459")
 
@@ -203,12 +212,13 @@ func printTruth() {
 		{"gTimeSydney", gTimeSydney}, {"gTimeKolkata", gTimeKolkata}, {"gTimeFar", gTimeFar},
 		{"gTimeAncient", gTimeAncient}, {"gTimeFixed", gTimeFixed}, {"gTimeNoName", gTimeNoName},
 		{"gTimeLocal", gTimeLocal}, {"gTimeUTC", gTimeUTC}, {"gTimeNow", gTimeNow},
-		{"gTimeNowIn", gTimeNowIn}, {"gTimeZero", gTimeZero},
+		{"gTimeNowIn", gTimeNowIn}, {"gTimeZero", gTimeZero}, {"gTimeBCE", gTimeBCE}, {"gTimeFuture", gTimeFuture},
 		{"gTimeMazatlan.rfc3339", gTimeMazatlan.Format(time.RFC3339Nano)},
 		{"gTimeNow.rfc3339", gTimeNow.Format(time.RFC3339Nano)},
 		{"gBigInt", gBigInt}, {"gBigSmall", gBigSmall}, {"gBigZero", &gBigZero},
 		{"gBigFloat", gBigFloat}, {"gBigFloatPi", gBigFloatPi}, {"gBigFloatNeg", gBigFloatNeg},
 		{"gBigFloatInf", gBigFloatInf}, {"gBigFloatBig", gBigFloatBig}, {"gBigFloat0", &gBigFloat0},
+		{"gBigHuge.bits", gBigHuge.BitLen()}, {"gBigFloatExp", gBigFloatExp},
 		{"gIPv4", gIPv4}, {"gIPv4Short", gIPv4Short}, {"gIPv6", gIPv6}, {"gIPv6Full", gIPv6Full},
 		{"gIPNil", gIPNil}, {"gIPOdd", gIPOdd},
 		{"gAddr4", gAddr4}, {"gAddr6", gAddr6}, {"gAddr6Zone", gAddr6Zone}, {"gAddr4in6", gAddr4in6},
@@ -233,6 +243,7 @@ func printTruth() {
 	ctxTruth("gCtxTimer", gCtxTimer)
 	ctxTruth("gCtxExpired", gCtxExpired)
 	ctxTruth("gCtxValue", gCtxValue)
+	ctxTruth("gCtxCustom", gCtxCustom)
 	if gCtxCause != nil {
 		ctxTruth("gCtxCause", gCtxCause)
 		ctxTruth("gCtxWithout", gCtxWithout)
@@ -282,7 +293,7 @@ func keep() {
 	sink = []interface{}{
 		&gTimeZero, &gTimePtr, &gLocUTC, &gLocLocal, &gBigZero, &gBigFloat0, &gIPNil, &gAddrZero, &gPrefix0,
 		&gURLValue, &gReflectZero, &gOnceNotDone, &gCond, &gSyncMap, &gCtxBackground, &gCtxTODO,
-		&gCtxCause, &gCtxWithout, &gBuilder, &gBuffer, &gAtomicValue, &gAtomicPtr,
+		&gCtxCause, &gCtxWithout, &gCtxCustom, &gBigHuge, &gBigFloatExp, &gTimeBCE, &gBuilder, &gBuffer, &gAtomicValue, &gAtomicPtr,
 	}
 }
 
