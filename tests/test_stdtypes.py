@@ -252,6 +252,51 @@ def test_locals_are_right_or_marked(cores, go_version, flavour):
     assert shown >= (len(LOCAL_SPELLED) + 1 if flavour == "noopt" else 3)
 
 
+# Stripped builds: no DWARF and no symbols, only the runtime's type metadata,
+# which spells types with their package's name.  The fixture prints where these
+# values live ("ADDR name<TAB>0x…"); goext reads them by type and address.
+STRIPPED_TYPES = {
+    "gTimeMazatlan": "time.Time",
+    "gLocSydney": "time.Location",
+    "gBigInt": "big.Int",
+    "gBigFloatPi": "big.Float",
+    "gIPv6": "net.IP",
+    "gAddr6Zone": "netip.Addr",
+    "gPrefix6": "netip.Prefix",
+    "gURL": "url.URL",
+    "gRegexp": "regexp.Regexp",
+    "gReflectPoint": "reflect.Value",
+    "gCond": "sync.Cond",
+    "gBuilder": "strings.Builder",
+    "gBuffer": "bytes.Buffer",
+    "gOnceDone": "sync.Once",
+}
+
+
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("stripped")
+def test_stripped_builds_read_through_runtime_type_metadata(cores, go_version, flavour):
+    artifact, program = cores(go_version, flavour)
+    assert not program.binary.has_dwarf()
+    truth = truths(artifact)
+    expected = expected_texts(truth)
+    addresses = dict(
+        line[len("ADDR ") :].split("\t", 1) for line in artifact.stdout.splitlines() if line.startswith("ADDR ")
+    )
+    wrong = []
+    for name, type_name in STRIPPED_TYPES.items():
+        text = run(program, "print", f"--type {type_name} {addresses[name]}").strip()
+        if text != expected[name]:
+            wrong.append(f"{name} as {type_name}: got {text!r}, want {expected[name]!r}")
+    entries = json.loads(run(program, "print", f"--json --type sync.Map {addresses['gSyncMap']}"))["entries"]
+    want = {(f"string({_quoted(k)})", f"int({v})") for k, v in (p.split("=") for p in truth["gSyncMap"].split(","))}
+    if {(e["key"]["text"], e["value"]["text"]) for e in entries} != want:
+        wrong.append(f"gSyncMap: {entries!r}")
+    context = run(program, "print", f"--type context.Context {addresses['gCtxTimer']}").strip()
+    wrong += context_wrong("gCtxTimer", context, truth)
+    assert not wrong, "\n".join(wrong)
+
+
 # -- the debuggers: the same table behind gdb's and lldb's output ------------------------------------
 DEBUGGER_SAMPLE = (
     "gTimeMazatlan",

@@ -228,6 +228,12 @@ _EXACT: dict[str, Recognizer] = {
     "sync.WaitGroup": _waitgroup,
 }
 _EXACT.update(STDTYPES_EXACT)  # time, big, net, url, regexp, reflect, sync.Once/Cond/Map, context, builders
+# The runtime's type metadata (all a stripped binary has) spells a type with its
+# package's name, not its path ("big.Int" for math/big.Int); such types are
+# looked up under that spelling too (the recognizers check the fields they read).
+_RUNTIME_SPELLING: dict[str, Recognizer] = {
+    name.rsplit("/", 1)[1]: recognizer for name, recognizer in _EXACT.items() if "/" in name.split("[", 1)[0]
+}
 _PREFIX: tuple[tuple[str, Recognizer], ...] = (
     ("sync/atomic.Int32", _atomic),
     ("sync/atomic.Int64", _atomic),
@@ -245,6 +251,8 @@ def recognize(decoder: "Decoder", t: GoType) -> Optional[Recognizer]:
     special = _EXACT.get(t.name)
     if special is not None:
         return special
+    if t.source == "runtime" and t.name in _RUNTIME_SPELLING:
+        return _RUNTIME_SPELLING[t.name]
     if t.name.startswith("sync/atomic."):
         for prefix, candidate in _PREFIX:
             if t.name == prefix or (prefix.endswith("[") and t.name.startswith(prefix)):

@@ -233,6 +233,19 @@ func printTruth() {
 	} {
 		truth(item.name, item.value)
 	}
+	// Where some values live, for reading them from a stripped build by type and address.
+	for _, item := range []struct {
+		name    string
+		address interface{}
+	}{
+		{"gTimeMazatlan", &gTimeMazatlan}, {"gLocSydney", gLocSydney}, {"gBigInt", gBigInt},
+		{"gBigFloatPi", gBigFloatPi}, {"gIPv6", &gIPv6}, {"gAddr6Zone", &gAddr6Zone}, {"gPrefix6", &gPrefix6},
+		{"gURL", gURL}, {"gRegexp", gRegexp}, {"gReflectPoint", &gReflectPoint}, {"gCond", gCond},
+		{"gSyncMap", &gSyncMap}, {"gCtxTimer", &gCtxTimer}, {"gBuilder", &gBuilder}, {"gBuffer", &gBuffer},
+		{"gOnceDone", &gOnceDone},
+	} {
+		fmt.Printf("ADDR %s\t%p\n", item.name, item.address)
+	}
 	var entries []string
 	gSyncMap.Range(func(k, v interface{}) bool {
 		entries = append(entries, fmt.Sprintf("%v=%v", k, v))
@@ -293,7 +306,7 @@ func keep() {
 	sink = []interface{}{
 		&gTimeZero, &gTimePtr, &gLocUTC, &gLocLocal, &gBigZero, &gBigFloat0, &gIPNil, &gAddrZero, &gPrefix0,
 		&gURLValue, &gReflectZero, &gOnceNotDone, &gCond, &gSyncMap, &gCtxBackground, &gCtxTODO,
-		&gCtxCause, &gCtxWithout, &gCtxCustom, &gBigHuge, &gBigFloatExp, &gTimeBCE, &gBuilder, &gBuffer, &gAtomicValue, &gAtomicPtr,
+		&gCtxCause, &gCtxWithout, &gReflectPoint, &gIPv6, &gPrefix6, &gBigFloatPi, &gCtxCustom, &gBigHuge, &gBigFloatExp, &gTimeBCE, &gBuilder, &gBuffer, &gAtomicValue, &gAtomicPtr,
 	}
 }
 
