@@ -325,7 +325,7 @@ def test_gdb_go_print_and_pretty_printers(go_version, flavour):
     truth = truths(artifact)
     expected = expected_texts(truth)
     commands = [f"go print {name}" for name in DEBUGGER_SAMPLE] + ["go print gCtxWithout"]
-    pretty = ("gTimeMazatlan", "gAddr6Zone", "gURLValue", "gReflectType")
+    pretty = ("gTimeMazatlan", "gAddr6Zone", "gURLValue", "gReflectType", "gIPv6", "gBuilder", "gOnceDone")
     commands += [f"print 'main.{name}'" for name in pretty]
     outputs = run_gdb(commands, exe=artifact.exe, core=artifact.core).outputs
     wrong = []

@@ -108,7 +108,8 @@ class GoPrinter:
 
     def to_string(self) -> Any:
         decoded = self.decoded()
-        if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil:
+        recognized = decoded.kind not in ("slice", "array", "map", "chan")  # e.g. net.IP: its own text
+        if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil and not recognized:
             # Type names come from the target's DWARF: as terminal-safe as its strings.
             if self.go_type.kind == Kind.SLICE:
                 return f"{safe_field(decoded.type_name)} len {decoded.length} cap {decoded.capacity}"
