@@ -23,14 +23,13 @@ import gdb.printing  # type: ignore[import-not-found]
 from goext_core.errors import GoextError
 from goext_core.textsafe import safe_field
 from goext_core.values.decode import Decoder, type_system
-from goext_core.values.formatters import format_value
+from goext_core.values.formatters import format_value, has_recognizer
 from goext_core.values.model import Settings, Value
 from goext_core.values.types import GoType, Kind
 
 PRINTER_NAME = "goext-go"
 _CONTAINER_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})
 _PRINTED_KINDS = frozenset({Kind.STRING, Kind.SLICE, Kind.MAP, Kind.CHAN, Kind.INTERFACE, Kind.FUNC})
-_RECOGNIZED_NAMES = ("time.Time", "time.Duration", "sync.Mutex", "sync.RWMutex", "sync.WaitGroup", "sync/atomic.")
 
 
 def _program() -> Any:
@@ -109,7 +108,8 @@ class GoPrinter:
 
     def to_string(self) -> Any:
         decoded = self.decoded()
-        if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil:
+        recognized = decoded.kind not in ("slice", "array", "map", "chan")  # e.g. net.IP: its own text
+        if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil and not recognized:
             # Type names come from the target's DWARF: as terminal-safe as its strings.
             if self.go_type.kind == Kind.SLICE:
                 return f"{safe_field(decoded.type_name)} len {decoded.length} cap {decoded.capacity}"
@@ -228,7 +228,7 @@ def lookup(value: "gdb.Value") -> Optional[GoPrinter]:
             return None
         if (
             go_type.kind in _PRINTED_KINDS
-            or go_type.name.startswith(_RECOGNIZED_NAMES)
+            or has_recognizer(go_type)
             or go_type.kind == Kind.ARRAY
             and go_type.elem is not None
             and go_type.elem.kind in _PRINTED_KINDS

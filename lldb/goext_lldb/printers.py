@@ -13,6 +13,7 @@ value's load address through the same Target the commands use.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import lldb  # type: ignore[import-not-found]
@@ -20,7 +21,7 @@ import lldb  # type: ignore[import-not-found]
 from goext_core.errors import GoextError
 from goext_core.textsafe import safe_field
 from goext_core.values.decode import Decoder, type_system
-from goext_core.values.formatters import format_value
+from goext_core.values.formatters import format_value, recognized_names
 from goext_core.values.model import Settings, Value
 from goext_core.values.types import GoType
 
@@ -29,7 +30,8 @@ CATEGORY = "go"
 # interfaces and the recognized standard-library types.
 TYPE_REGEX = (
     r"^(string|\[\].+|map\[.+|chan .+|chan<- .+|<-chan .+|func\(.*|interface \{.*\}|error|"
-    r"time\.(Time|Duration)|sync\.(Mutex|RWMutex|WaitGroup)|sync/atomic\..+)$"
+    + "|".join(re.escape(name) + (".+" if name.endswith("[") else "") for name in recognized_names())
+    + r")$"
 )
 
 _program_factory: Any = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -45,7 +46,7 @@ def flavour_flags(flavour: str) -> tuple[str, ...]:
     raise ValueError(f"unknown flavour {flavour!r}; known: {known}")
 
 
-PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo", "hostile")
+PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo", "hostile", "stdtypes")
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
 _BUILD_TIMEOUT_S = 900
@@ -120,7 +121,7 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path, goarch: 
         staged = Path(scratch) / "entry"
         staged.mkdir()
         command = [str(tc.go), "build", "-o", str(staged / program), *flavour_flags(flavour)]
-        command += [p.name for p in sources]
+        command += [p.name for p in sources if _release_wanted(p, tc)]
         env = dict(tc.env(), GOARCH=goarch)
         if any(b'import "C"' in path.read_bytes() for path in sources):
             env["CGO_ENABLED"] = "1"  # the program calls C (gcc builds its C parts)
@@ -150,6 +151,17 @@ def _build_into(program: str, flavour: str, tc: Toolchain, final: Path, goarch: 
         if final.exists():  # leftovers of an interrupted build (we hold the lock)
             shutil.rmtree(final)
         os.rename(staged, final)
+
+
+def _release_wanted(path: Path, tc: Toolchain) -> bool:
+    """go build ignores the build constraints of files named on its command
+    line: honour a file's leading ``//go:build go1.N`` or ``!go1.N`` here."""
+    first = path.read_text(errors="replace").split("\n", 1)[0].strip()
+    match = re.fullmatch(r"//go:build (!?)go1\.(\d+)", first)
+    if match is None:
+        return True
+    have = int(tc.full_version.split(".")[1])
+    return (have >= int(match.group(2))) != bool(match.group(1))
 
 
 def build_metadata(binary: Path) -> dict[str, object]:

@@ -10,12 +10,11 @@ looked up by name), so they follow the Go release.
 
 from __future__ import annotations
 
-import datetime
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from goext_core.errors import MemoryReadError
 from goext_core.textsafe import safe_field
 from goext_core.values.model import Value, quote_go_string
+from goext_core.values.stdtypes import STDTYPES_EXACT
 from goext_core.values.types import GoType, Kind
 
 if TYPE_CHECKING:
@@ -25,64 +24,7 @@ Recognizer = Callable[["Decoder", GoType, bytes, Optional[int], int], Optional["
 
 
 # -- time ------------------------------------------------------------------------------
-# src/time/time.go: wall's top bit hasMonotonic; with it, wall bits 1..33 hold
-# seconds since 1885 (wallToInternal) and ext the monotonic reading; without
-# it ext holds seconds since year 1 (unixToInternal).
-_WALL_TO_INTERNAL = (1884 * 365 + 1884 // 4 - 1884 // 100 + 1884 // 400) * 86400
-_UNIX_TO_INTERNAL = (1969 * 365 + 1969 // 4 - 1969 // 100 + 1969 // 400) * 86400
-_NSEC_MASK = (1 << 30) - 1
-_NSEC_SHIFT = 30
-
-
-def _field_int(decoder: "Decoder", t: GoType, data: bytes, name: str, signed: bool = False) -> Optional[int]:
-    member = t.field(name)
-    if member is None:
-        return None
-    return int.from_bytes(data[member.offset : member.offset + member.type.size], "little", signed=signed)
-
-
-def _time(decoder: "Decoder", t: GoType, data: bytes, address: Optional[int], depth: int) -> Optional["Value"]:
-    wall = _field_int(decoder, t, data, "wall")
-    ext = _field_int(decoder, t, data, "ext", signed=True)
-    loc = _field_int(decoder, t, data, "loc")
-    if wall is None or ext is None or loc is None:
-        return None
-    nsec = wall & _NSEC_MASK
-    if wall >> 63:
-        seconds = ((wall << 1) & ((1 << 64) - 1)) >> (_NSEC_SHIFT + 1)
-        internal = seconds + _WALL_TO_INTERNAL
-    else:
-        internal = ext
-    unix = internal - _UNIX_TO_INTERNAL
-    zone = "UTC"
-    if loc:
-        name = _location_name(decoder, loc)
-        zone = name if name else "Local"
-    try:
-        moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=unix)
-        stamp = moment.strftime("%Y-%m-%d %H:%M:%S")
-        if len(stamp.split("-")[0]) < 4:
-            stamp = stamp.zfill(19)
-    except (OverflowError, ValueError):
-        stamp = f"unix {unix}"
-    fraction = f".{nsec:09d}".rstrip("0") if nsec else ""
-    offset = "+0000 UTC" if zone == "UTC" else f"({zone})"
-    text = f"{stamp}{fraction} {offset}"
-    return Value(t.name, "time.Time", address, text=text, details={"unix": unix, "nsec": nsec, "zone": zone}, go_type=t)
-
-
-def _location_name(decoder: "Decoder", loc: int) -> str:
-    # time.Location{name string; ...}; &utcLoc's name is "UTC".
-    try:
-        pointer = decoder.memory.ptr(loc)
-        length = decoder.memory.ptr(loc + decoder.ptr_size)
-        if 0 < length < 256:
-            return decoder.memory.read(pointer, length).decode("utf-8", "replace")
-    except MemoryReadError:
-        pass
-    return ""
-
-
+# time.Time and time.Location: values/stdtypes.py.
 def format_duration(nanoseconds: int) -> str:
     """time.Duration.String (src/time/time.go)."""
     if nanoseconds == 0:
@@ -279,12 +221,18 @@ def wrapped_chain(value: "Value") -> list[str]:
 
 # -- the table ---------------------------------------------------------------------------
 _EXACT: dict[str, Recognizer] = {
-    "time.Time": _time,
     "time.Duration": _duration,
     "sync.Mutex": _mutex,
     "internal/sync.Mutex": _mutex,
     "sync.RWMutex": _rwmutex,
     "sync.WaitGroup": _waitgroup,
+}
+_EXACT.update(STDTYPES_EXACT)  # time, big, net, url, regexp, reflect, sync.Once/Cond/Map, context, builders
+# The runtime's type metadata (all a stripped binary has) spells a type with its
+# package's name, not its path ("big.Int" for math/big.Int); such types are
+# looked up under that spelling too (the recognizers check the fields they read).
+_RUNTIME_SPELLING: dict[str, Recognizer] = {
+    name.rsplit("/", 1)[1]: recognizer for name, recognizer in _EXACT.items() if "/" in name.split("[", 1)[0]
 }
 _PREFIX: tuple[tuple[str, Recognizer], ...] = (
     ("sync/atomic.Int32", _atomic),
@@ -303,11 +251,30 @@ def recognize(decoder: "Decoder", t: GoType) -> Optional[Recognizer]:
     special = _EXACT.get(t.name)
     if special is not None:
         return special
+    if t.source == "runtime" and t.name in _RUNTIME_SPELLING:
+        return _RUNTIME_SPELLING[t.name]
     if t.name.startswith("sync/atomic."):
         for prefix, candidate in _PREFIX:
             if t.name == prefix or (prefix.endswith("[") and t.name.startswith(prefix)):
                 return candidate
     return None
+
+
+def has_recognizer(t: GoType) -> bool:
+    """Whether the table has a special decoder for the type (for front ends
+    that pick which values get a pretty-printer)."""
+    return recognize_name(t.name)
+
+
+def recognize_name(name: str) -> bool:
+    if name in _EXACT:
+        return True
+    return any(name == prefix or (prefix.endswith("[") and name.startswith(prefix)) for prefix, _ in _PREFIX)
+
+
+def recognized_names() -> tuple[str, ...]:
+    """Exact type names and name prefixes the table recognizes."""
+    return (*_EXACT, *(prefix for prefix, _ in _PREFIX))
 
 
 # -- text ---------------------------------------------------------------------------------
