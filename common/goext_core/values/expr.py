@@ -1376,49 +1376,59 @@ def _compare(operator: str, left: Any, right: Any, source: str) -> bool:
 def _arithmetic(operator: str, left: Any, right: Any, source: str, typed: Optional[GoType]) -> Any:
     if isinstance(left, bytes) and isinstance(right, bytes) and operator == "+":
         return left + right
-    numbers = (int, float, complex)
-    if (
-        not (isinstance(left, numbers) and isinstance(right, numbers))
-        or isinstance(left, bool)
-        or isinstance(right, bool)
-    ):
+    if not (_is_number(left) and _is_number(right)):
         raise ExpressionError(f"invalid operation: {source} (operator {operator} not defined on these operands)")
-    integers = isinstance(left, int) and isinstance(right, int)
-    if typed is not None and typed.kind in INTEGER_KINDS and not integers:
+    if isinstance(left, int) and isinstance(right, int):
+        return _integer_arithmetic(operator, left, right, source)
+    if typed is not None and typed.kind in INTEGER_KINDS:
         raise ExpressionError(f"invalid operation: {source} (truncated: {typed.name} needs integers)")
-    if operator in ("%", "<<", ">>", "&", "|", "^", "&^") and not integers:
+    if operator not in ("+", "-", "*", "/"):
         raise ExpressionError(f"invalid operation: operator {operator} not defined on {source} (not integers)")
+    if operator == "/" and right == 0:
+        raise ExpressionError(f"invalid operation: division by zero ({source})")
+    number_left: complex = left
+    number_right: complex = right
+    results = {
+        "+": lambda: number_left + number_right,
+        "-": lambda: number_left - number_right,
+        "*": lambda: number_left * number_right,
+        "/": lambda: number_left / number_right,
+    }
+    return results[operator]()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, complex)) and not isinstance(value, bool)
+
+
+def _integer_arithmetic(operator: str, left: int, right: int, source: str) -> int:
     if operator in ("/", "%") and right == 0:
         raise ExpressionError(f"invalid operation: division by zero ({source})")
-    if operator == "+":
-        return left + right
-    if operator == "-":
-        return left - right
-    if operator == "*":
-        return left * right
-    if operator == "/":
-        if integers:
-            quotient = abs(left) // abs(right)
-            return quotient if (left >= 0) == (right >= 0) else -quotient  # Go truncates toward zero
-        return left / right
-    if operator == "%":
-        remainder = abs(left) % abs(right)
-        return remainder if left >= 0 else -remainder
     if operator in ("<<", ">>"):
         if right < 0:
             raise ExpressionError(f"invalid operation: negative shift count ({source})")
         if right > 4096:
             raise ExpressionError(f"invalid operation: shift count too large ({source})")
-        return left << right if operator == "<<" else left >> right
-    if operator == "&":
-        return left & right
-    if operator == "|":
-        return left | right
-    if operator == "^":
-        return left ^ right
-    if operator == "&^":
-        return left & ~right
-    raise ExpressionError(f"operator {operator} is not supported")
+    if operator == "/":
+        quotient = abs(left) // abs(right)
+        return quotient if (left >= 0) == (right >= 0) else -quotient  # Go truncates toward zero
+    if operator == "%":
+        remainder = abs(left) % abs(right)
+        return remainder if left >= 0 else -remainder  # the sign of the dividend, as Go
+    results: dict[str, Callable[[int, int], int]] = {
+        "+": lambda a, b: a + b,
+        "-": lambda a, b: a - b,
+        "*": lambda a, b: a * b,
+        "<<": lambda a, b: a << b,
+        ">>": lambda a, b: a >> b,
+        "&": lambda a, b: a & b,
+        "|": lambda a, b: a | b,
+        "^": lambda a, b: a ^ b,
+        "&^": lambda a, b: a & ~b,
+    }
+    if operator not in results:
+        raise ExpressionError(f"operator {operator} is not supported")
+    return results[operator](left, right)
 
 
 def _constant_text(constant: Any) -> str:

@@ -542,6 +542,8 @@ class _Parser:
             if self.token.kind != "int":
                 raise self.error("expected an array length")
             length = literal_value(self.advance())
+            if not isinstance(length, int):
+                raise self.error("expected an integer array length")
             self.expect("]")
             return f"[{length}]" + self.type_text()
         if self.at("<-"):
