@@ -80,11 +80,16 @@ def _configure_print(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@command("print", "Print a Go value: a global, a local (-g ID), or memory as a type (--type).", _configure_print)
+@command(
+    "print",
+    "Print a Go value: a Go expression over globals and locals (-g ID), or memory as a type (--type).",
+    _configure_print,
+    raw_tail=True,
+)
 def _run_print(context: Context, args: argparse.Namespace, write: Write) -> None:
     program = context.program
     settings = _settings(args)
-    expression = " ".join(args.expr).strip()
+    expression = _unquoted(" ".join(args.expr).strip())
     decoder = Decoder(program, settings)
     if args.type:
         go_type = type_system(program).by_name(args.type.strip())
@@ -98,6 +103,16 @@ def _run_print(context: Context, args: argparse.Namespace, write: Write) -> None
         write(json_for_terminal(value_to_json(value)) + "\n")
     else:
         write(format_value(value) + "\n")
+
+
+def _unquoted(expression: str) -> str:
+    """An expression the user quoted whole, as gdb users quote names ('main.x'),
+    without the quotes; a Go rune literal ('a', '\\n') stays."""
+    if len(expression) > 2 and expression[0] == expression[-1] == "'" and "'" not in expression[1:-1]:
+        body = expression[1:-1]
+        if len(body) > 1 and not body.startswith("\\"):
+            return body
+    return expression
 
 
 def _parse_address(text: str) -> int:

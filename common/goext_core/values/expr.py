@@ -1006,6 +1006,8 @@ class Evaluator:
                             f"cannot convert {op.source} (untyped float constant) to type {target.name} (truncated)"
                         )
                     value = int(value)
+                if op.go_type is None:  # a constant must fit (the Go spec, "Conversions")
+                    _convert_constant(value, target, op.source)
                 return self.typed_scalar(target, value, source)
             if kind in FLOAT_KINDS:
                 if isinstance(value, complex):
