@@ -29,6 +29,7 @@ from goext_core.values.formatters import format_value
 from goext_core.values.model import Settings, Value
 
 from .commands import current_program
+from .goroutine_frames import selected_goroutine
 
 # Languages of frames in which gdb's own evaluation is the only one (C, C++...):
 # goext answers only in Go code and in frames gdb has no language for
@@ -63,7 +64,8 @@ def evaluate_here(expression: str, settings: Optional[Settings] = None) -> Value
 
 def _selected_scope(program: Any, decoder: Decoder) -> Optional[Scope]:
     try:
-        record = current_goroutine_of(program)
+        selected = selected_goroutine()  # 'goroutine N ...' shows that goroutine's frames
+        record = program.goroutine(selected) if selected is not None else current_goroutine_of(program)
     except GoextError:
         return None
     if record is None:

@@ -219,12 +219,13 @@ def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool
         write(f"goext: error: unknown command 'go {name}'; try 'go help'\n")
         return False
     try:
+        parser = spec.parser()
         try:
-            argv = split_raw_tail(spec.parser(), arg_string or "") if spec.raw_tail else shlex.split(arg_string or "")
+            argv = split_raw_tail(parser, arg_string or "") if spec.raw_tail else shlex.split(arg_string or "")
         except ValueError as exc:
             raise UsageError(f"go {name}: {exc}") from None
         try:
-            args = spec.parser().parse_args(argv)
+            args = parser.parse_args(argv)
         except _HelpShown:
             write(spec.help_text())
             return True
