@@ -128,9 +128,15 @@ def test_literals(token: str, value: Any) -> None:
         ("s[::3]", "middle and final index required"),
         ('"unterminated', "unterminated literal"),
         ("x @ y", "unexpected character '@'"),
+        ("'\\x4'", "bad literal"),
+        ('"\\u12"', "bad literal"),
+        ('"\\400"', "bad literal"),
         ("f(xs...)", "calling functions is not supported"),
         ("(" * 200 + "x" + ")" * 200, "nested too deeply"),
         ("x" * 5000, "expression too long"),
+        ("x" + ".a" * 300, "nested too deeply"),
+        ("1" + " + 1" * 300, "nested too deeply"),
+        ("s" + "[0]" * 300, "nested too deeply"),
     ],
 )
 def test_parse_errors_are_one_line(text: str, message: str) -> None:

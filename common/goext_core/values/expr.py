@@ -62,6 +62,7 @@ MAX_EMBEDDED_PER_LEVEL = 1024
 MAX_MAP_PROBES = 1 << 22  # entries compared in one map lookup
 MAX_KEY_STRING = 1 << 20  # string bytes read to compare one map key
 MAX_STEPS = 10_000  # nodes evaluated in one expression
+MAX_PRINTED_BYTES = 1 << 24  # a value read whole (arrays made by conversions can be any size)
 
 INTEGER_KINDS = SIGNED_KINDS | UNSIGNED_KINDS
 SCALAR_RESULT_KINDS = INTEGER_KINDS | FLOAT_KINDS | COMPLEX_KINDS
@@ -174,6 +175,10 @@ class Evaluator:
             return _constant_value(op.constant)
         if op.value is not None:
             return op.value
+        if op.go_type.size > MAX_PRINTED_BYTES:
+            raise ExpressionError(
+                f"{op.source} is too large to print ({op.go_type.size} bytes of {op.go_type.name}): index or slice it"
+            )
         if op.data is not None:
             return self.decoder.decode_bytes(op.go_type, op.data, None)
         assert op.address is not None

@@ -266,18 +266,29 @@ def _unquote(body: str) -> bytes:
             out.append(simple[escape])
             position += 2
         elif escape == "x":
-            out.append(int(body[position + 2 : position + 4], 16))
+            out.append(int(_digits(body, position + 2, 2, "0123456789abcdefABCDEF"), 16))
             position += 4
         elif escape in ("u", "U"):
             width = 4 if escape == "u" else 8
-            out += chr(int(body[position + 2 : position + 2 + width], 16)).encode("utf-8")
+            out += chr(int(_digits(body, position + 2, width, "0123456789abcdefABCDEF"), 16)).encode("utf-8")
             position += 2 + width
-        elif escape in "01234567" and escape:
-            out.append(int(body[position + 1 : position + 4], 8) & 0xFF)
+        elif escape and escape in "01234567":
+            number = int(_digits(body, position + 1, 3, "01234567"), 8)
+            if number > 0xFF:
+                raise ValueError(f"octal escape value {number} > 255")
+            out.append(number)
             position += 4
         else:
             raise ValueError(f"unknown escape \\{escape}")
     return bytes(out)
+
+
+def _digits(body: str, start: int, count: int, allowed: str) -> str:
+    """Exactly ``count`` digits of an escape (Go requires all of them)."""
+    digits = body[start : start + count]
+    if len(digits) != count or any(char not in allowed for char in digits):
+        raise ValueError(f"escape needs {count} digits")
+    return digits
 
 
 # -- parser ------------------------------------------------------------------------------
@@ -616,9 +627,34 @@ def _is_type_like(node: Node) -> bool:
     return False
 
 
+MAX_TREE_DEPTH = 96  # chained selectors and operators (a.b.c..., 1+1+1...) nest without parentheses
+
+
 def parse(text: str) -> Node:
     """The syntax tree of one Go expression; ExpressionError when it is not one."""
-    return _Parser(text).parse()
+    tree = _Parser(text).parse()
+    if tree_depth(tree) > MAX_TREE_DEPTH:
+        raise ExpressionError(f"expression nested too deeply (at most {MAX_TREE_DEPTH} levels)")
+    return tree
+
+
+def tree_depth(tree: Node) -> int:
+    """Depth of a syntax tree, measured without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_TREE_DEPTH:
+            break
+        for value in vars(node).values() if hasattr(node, "__dataclass_fields__") else ():
+            children = value if isinstance(value, tuple) else (value,)
+            for child in children:
+                if isinstance(child, tuple):
+                    pending.extend((item, depth + 1) for item in child if item is not None)
+                elif hasattr(child, "__dataclass_fields__"):
+                    pending.append((child, depth + 1))
+    return deepest
 
 
 def type_spelling(node: Node) -> Optional[str]:
