@@ -51,6 +51,10 @@ GLOBALS: list[tuple[str, Expected]] = [
     ('gCfgPtr.Limits["conns"]', "3"),
     ("gManyInts[250]", "62500"),
     ("gManyInts[gInt*10]", "4900"),
+    ("gIfaceKeys[gInt - 6]", '"int one"'),  # a typed int as an interface key: type and value compared
+    ("len(gIfaceKeys)", "5"),
+    ("len(never)", "0"),
+    ("cap(never)", "0"),
     # strings, slices, arrays, pointers to arrays
     ("gStr[1]", "195"),
     ("gStr[0:5]", '"héll"'),
