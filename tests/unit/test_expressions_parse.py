@@ -183,6 +183,17 @@ def test_two_fields_at_one_depth_are_ambiguous_and_both_are_named() -> None:
     assert "Outer.Right.Dup" in str(caught.value)
 
 
+def test_one_type_reached_twice_at_one_depth_is_ambiguous() -> None:
+    shared = _struct("main.D", [Field("X", 0, _int())])
+    left = _struct("main.B", [Field("D", 0, shared, True)])
+    right = _struct("main.C", [Field("D", 0, shared, True)])
+    top = _struct("main.A", [Field("B", 0, left, True), Field("C", 8, right, True), Field("Y", 16, _int())])
+    with pytest.raises(AmbiguousSelector):
+        find_field(top, "X")
+    only = find_field(top, "Y")
+    assert only is not None and [f.name for f in only] == ["Y"]
+
+
 def test_self_embedding_ends() -> None:
     self_type = GoType("main.Self", Kind.STRUCT, 16)
     self_type.set_fields([Field("Self", 0, _pointer(self_type), True), Field("Val", 8, _int())])

@@ -1076,15 +1076,16 @@ def find_field(struct_type: GoType, name: str, source: str = "") -> Optional[lis
     struct type already searched at a shallower depth is not searched again, so
     self-embedding ends.  None when there is no such field."""
     level: list[tuple[GoType, list[Field]]] = [(struct_type, [])]
-    seen: set[int] = set()
+    seen: set[object] = set()
     for _ in range(MAX_SELECTOR_DEPTH):
         found: list[list[Field]] = []
         following: list[tuple[GoType, list[Field]]] = []
-        searched_here: set[int] = set()
+        searched_here: set[object] = set()
         for go_type, path in level:
-            if id(go_type) in seen:
+            identity = _type_identity(go_type)
+            if identity in seen:
                 continue
-            searched_here.add(id(go_type))
+            searched_here.add(identity)
             for member in go_type.fields:
                 if member.name == name:
                     found.append(path + [member])
@@ -1106,6 +1107,11 @@ def find_field(struct_type: GoType, name: str, source: str = "") -> Optional[lis
         if not level:
             return None
     return None
+
+
+def _type_identity(go_type: GoType) -> object:
+    """Named types are identical when their names are; a type reader may build one type twice."""
+    return go_type.name or id(go_type)
 
 
 # -- helpers ------------------------------------------------------------------------------
