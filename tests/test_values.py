@@ -314,7 +314,7 @@ def test_expressions_select_fields_and_elements(programs, go_version, flavour):
     assert run(program, "print", "gStructSlice[1].Y").strip() == "4"
     out: list[str] = []
     assert not dispatch(Context(lambda: program), "print", "gSlice[9]", out.append)
-    assert out[-1].startswith("goext: error: index 9 out of range")
+    assert out[-1].startswith("goext: error: go print: index 9 out of range")
 
 
 @pytest.mark.go_versions("1.22")

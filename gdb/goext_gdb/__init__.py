@@ -12,7 +12,7 @@ import gdb  # type: ignore[import-not-found]
 import goext_core
 from goext_core.commands.frontend import load_command_table
 
-from . import coexist, commands, goroutine_frames, printers, symbols, target
+from . import coexist, commands, goprint, goroutine_frames, printers, symbols, target
 
 _loaded = False
 
@@ -34,6 +34,7 @@ def load() -> None:
     goroutine_frames.register()
     symbols.register()  # pclntab symbols for stripped Go executables
     printers.register()  # Go value pretty-printers and $len/$cap/$dtype
+    goprint.register()  # print falls back to Go expressions in Go code; $go("expr")
     for warning in warnings:
         gdb.write(warning + "\n", gdb.STDERR)
     if not quiet():

@@ -250,3 +250,8 @@ def register() -> None:
     gdb.frame_filters[GoroutineFrameFilter.name] = GoroutineFrameFilter()
     gdb.events.cont.connect(_on_resume)
     GoroutineCommand()
+
+
+def selected_goroutine() -> Optional[int]:
+    """The goroutine whose frames gdb shows ('goroutine N'), or None (the thread's own)."""
+    return _selection.goroutine if _selection is not None else None

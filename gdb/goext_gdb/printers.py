@@ -254,6 +254,23 @@ class _GoFunction(gdb.Function):
         super().__init__(name)
         self.function_name = name
 
+    def invoke(self, value: "gdb.Value") -> Any:
+        """One gdb error line for anything that goes wrong (optimized-out and
+        unreadable values included), never a Python exception."""
+        try:
+            if getattr(value, "is_optimized_out", False):
+                raise gdb.GdbError(f"${self.function_name}: the value is optimized out")
+            return self.compute(value)
+        except gdb.GdbError:
+            raise
+        except (gdb.error, GoextError) as exc:
+            raise gdb.GdbError(f"${self.function_name}: {exc}") from None
+        except (RuntimeError, ValueError, LookupError, OverflowError, TypeError, AttributeError) as exc:
+            raise gdb.GdbError(f"${self.function_name}: {type(exc).__name__}: {exc}") from None
+
+    def compute(self, value: "gdb.Value") -> Any:
+        raise NotImplementedError
+
     def decoded(self, value: "gdb.Value") -> Value:
         go_type = _go_type_of(value)
         if go_type is None:
@@ -263,6 +280,8 @@ class _GoFunction(gdb.Function):
             raise gdb.GdbError(f"${self.function_name}: the value has no address")
         if decoded.error:
             raise gdb.GdbError(f"${self.function_name}: {decoded.error}")
+        if any(decoded.details.get(mark) for mark in ("partial", "optimized_out", "unavailable")):
+            raise gdb.GdbError(f"${self.function_name}: the value is partly optimized out")
         return decoded
 
 
@@ -272,7 +291,7 @@ class LenFunction(_GoFunction):
     def __init__(self) -> None:
         super().__init__("len")
 
-    def invoke(self, value: "gdb.Value") -> int:
+    def compute(self, value: "gdb.Value") -> int:
         decoded = self.decoded(value)
         if decoded.is_nil:
             return 0
@@ -287,7 +306,7 @@ class CapFunction(_GoFunction):
     def __init__(self) -> None:
         super().__init__("cap")
 
-    def invoke(self, value: "gdb.Value") -> int:
+    def compute(self, value: "gdb.Value") -> int:
         decoded = self.decoded(value)
         if decoded.is_nil:
             return 0
@@ -304,7 +323,7 @@ class DtypeFunction(_GoFunction):
     def __init__(self) -> None:
         super().__init__("dtype")
 
-    def invoke(self, value: "gdb.Value") -> str:
+    def compute(self, value: "gdb.Value") -> str:
         decoded = self.decoded(value)
         if decoded.kind != "interface":
             return safe_field(decoded.type_name)

@@ -14,7 +14,7 @@ import os
 import shlex
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from goext_core.errors import GoextError, UsageError
 from goext_core.textsafe import safe_output
@@ -26,7 +26,18 @@ Write = Callable[[str], None]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting the debugger."""
+    """argparse that raises UsageError instead of exiting the debugger, and
+    remembers which options take a value (for :func:`split_raw_tail`)."""
+
+    valued_options: set[str]
+
+    def add_argument(self, *names: Any, **options: Any) -> argparse.Action:
+        action = super().add_argument(*names, **options)
+        if action.option_strings and action.nargs is None and not isinstance(action.const, bool):
+            if not hasattr(self, "valued_options"):
+                self.valued_options = set()
+            self.valued_options.update(action.option_strings)
+        return action
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
@@ -106,6 +117,7 @@ class CommandSpec:
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[Context, argparse.Namespace, Write], None]
     gdb_aliases: list[str] = field(default_factory=list)  # extra top-level gdb commands
+    raw_tail: bool = False  # after the options, the rest of the line is one argument, quotes and all
 
     def parser(self) -> argparse.ArgumentParser:
         parser = _Parser(
@@ -121,14 +133,69 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 
 
-def command(name: str, summary: str, configure: Callable[[argparse.ArgumentParser], None]) -> Callable:
-    """Decorator: declare a command once; every front end registers it."""
+def command(
+    name: str, summary: str, configure: Callable[[argparse.ArgumentParser], None], raw_tail: bool = False
+) -> Callable:
+    """Decorator: declare a command once; every front end registers it.  With
+    ``raw_tail`` the text after the options reaches the command as typed (a Go
+    expression keeps its quotes: go print m["key"])."""
 
     def register(run: Callable[[Context, argparse.Namespace, Write], None]) -> Callable:
-        COMMANDS[name] = CommandSpec(name, summary, configure, run)
+        COMMANDS[name] = CommandSpec(name, summary, configure, run, raw_tail=raw_tail)
         return run
 
     return register
+
+
+def split_raw_tail(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """Leading options split as a shell would; everything after them (or after
+    "--") kept as one raw argument."""
+    takes_value: set[str] = getattr(parser, "valued_options", set())
+    position = 0
+    options: list[str] = []
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if (
+            position >= len(text)
+            or text[position] != "-"
+            or not text[position + 1 : position + 2].isalpha()
+            and (text[position : position + 2] != "--")
+        ):
+            break
+        end = _token_end(text, position)
+        option = text[position:end]
+        position = end
+        if option == "--":
+            break
+        options.append(option)
+        name = option.split("=", 1)[0]
+        attached_short = len(option) > 2 and not option.startswith("--") and option[:2] in takes_value
+        if name in takes_value and "=" not in option and not attached_short:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            end = _token_end(text, position)
+            options.append(text[position:end])
+            position = end
+    argv = shlex.split(" ".join(options))
+    tail = text[position:].strip()
+    return argv + (["--", tail] if tail else [])
+
+
+def _token_end(text: str, position: int) -> int:
+    """End of one shell word (quotes keep spaces) starting at ``position``."""
+    quote = ""
+    while position < len(text):
+        char = text[position]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char.isspace():
+            break
+        position += 1
+    return position
 
 
 def format_error(exc: BaseException) -> str:
@@ -152,12 +219,13 @@ def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool
         write(f"goext: error: unknown command 'go {name}'; try 'go help'\n")
         return False
     try:
+        parser = spec.parser()
         try:
-            argv = shlex.split(arg_string or "")
+            argv = split_raw_tail(parser, arg_string or "") if spec.raw_tail else shlex.split(arg_string or "")
         except ValueError as exc:
             raise UsageError(f"go {name}: {exc}") from None
         try:
-            args = spec.parser().parse_args(argv)
+            args = parser.parse_args(argv)
         except _HelpShown:
             write(spec.help_text())
             return True

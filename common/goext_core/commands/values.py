@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Optional
 
 from goext_core.commands.base import MAX_ELEMENTS, MAX_FRAMES, MAX_GOROUTINE_ID, Context, Write, bounded_int, command
-from goext_core.errors import GoextError, MemoryReadError, UsageError
+from goext_core.errors import GoextError, UsageError
+from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path
 from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.decode import Decoder, frame_variables, type_system
+from goext_core.values.expr import Scope, frame_scope
+from goext_core.values.expr import evaluate as evaluate_expression
+from goext_core.values.exprparse import ExpressionError
 from goext_core.values.formatters import format_value, value_to_json
 from goext_core.values.model import Settings, Value
-from goext_core.values.types import GoType, Kind
-
-_TOKEN = re.compile(r"\s*(?:(\.)\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\])")
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
@@ -74,16 +74,22 @@ def _configure_print(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "expr",
         nargs="+",
-        help="a package variable (main.gMap, or gMap for package main), "
-        "with .field, [index] and * dereference; or an address with --type",
+        help="a Go expression: variables (locals of -g ID's frame first, then package "
+        "variables: gMap means main.gMap), .field, [index], [key], [a:b], *p, &x, x.(T), "
+        "len/cap/real/imag, conversions such as (*T)(unsafe.Pointer(0x...)); or an address with --type",
     )
 
 
-@command("print", "Print a Go value: a global, a local (-g ID), or memory as a type (--type).", _configure_print)
+@command(
+    "print",
+    "Print a Go value: a Go expression over globals and locals (-g ID), or memory as a type (--type).",
+    _configure_print,
+    raw_tail=True,
+)
 def _run_print(context: Context, args: argparse.Namespace, write: Write) -> None:
     program = context.program
     settings = _settings(args)
-    expression = " ".join(args.expr).strip()
+    expression = _unquoted(" ".join(args.expr).strip())
     decoder = Decoder(program, settings)
     if args.type:
         go_type = type_system(program).by_name(args.type.strip())
@@ -99,6 +105,16 @@ def _run_print(context: Context, args: argparse.Namespace, write: Write) -> None
         write(format_value(value) + "\n")
 
 
+def _unquoted(expression: str) -> str:
+    """An expression the user quoted whole, as gdb users quote names ('main.x'),
+    without the quotes; a Go rune literal ('a', '\\n') stays."""
+    if len(expression) > 2 and expression[0] == expression[-1] == "'" and "'" not in expression[1:-1]:
+        body = expression[1:-1]
+        if len(body) > 1 and not body.startswith("\\"):
+            return body
+    return expression
+
+
 def _parse_address(text: str) -> int:
     try:
         address = int(text, 0)
@@ -112,120 +128,42 @@ def _parse_address(text: str) -> int:
 def evaluate(
     program, decoder: Decoder, expression: str, goroutine: Optional[int] = None, frame: Optional[int] = None
 ) -> Value:
-    """Evaluate a small Go expression: [*]name{.field|[index]}."""
+    """Evaluate a Go expression (values/expr.py): names are looked up among the
+    locals of ``frame`` of ``goroutine`` (default: the goroutine of the selected
+    thread, its first frame of the program's own code), then package variables."""
     if not expression:
         raise UsageError("go print: nothing to print")
-    stars = len(expression) - len(expression.lstrip("*"))
-    body = expression.lstrip("*").strip()
-    name_match = re.match(r"[A-Za-z_][A-Za-z0-9_./]*", body)
-    if name_match is None:
-        raise UsageError(f"cannot parse {expression!r}: expected a name")
-    dotted = name_match.group(0)
-    rest = body[name_match.end() :]
-    # The longest dotted prefix that names a variable wins; the remainder are selectors.
-    parts = dotted.split(".")
-    start: Optional[tuple[GoType, Optional[int], Optional[Value]]] = None
-    for cut in range(len(parts), 0, -1):
-        head = ".".join(parts[:cut])
-        start = _lookup(program, decoder, head, goroutine, frame)
-        if start is not None:
-            rest = "".join("." + p for p in parts[cut:]) + rest
-            break
-    if start is None:
-        raise GoextError(
-            f"no variable named {dotted!r}" + ("" if goroutine is not None else " (for locals give -g ID)")
-        )
-    go_type, address, value = start
-    position = 0
-    while position < len(rest.rstrip()):
-        token = _TOKEN.match(rest, position)
-        if token is None:
-            raise UsageError(f"cannot parse {rest[position:]!r} in {expression!r}")
-        position = token.end()
-        if address is None:
-            raise GoextError("cannot select into a value that lives in registers")
-        if token.group(1):
-            go_type, address = _select_field(decoder, go_type, address, token.group(2))
-        else:
-            go_type, address = _select_index(decoder, go_type, address, int(token.group(3)))
-        value = None
-    for _ in range(stars):
-        if address is None:
-            raise GoextError("cannot dereference a value that lives in registers")
-        go_type, address = _deref(decoder, go_type, address)
-        value = None
-    if value is not None:
-        return value
-    assert address is not None
-    return decoder.decode(go_type, address)
-
-
-def _lookup(
-    program, decoder: Decoder, name: str, goroutine: Optional[int], frame: Optional[int]
-) -> Optional[tuple[GoType, Optional[int], Optional[Value]]]:
-    if goroutine is not None and "." not in name:
-        record = program.goroutine(goroutine)
+    scope: Optional[Scope] = None
+    record = program.goroutine(goroutine) if goroutine is not None else None
+    if record is None and frame is not None:
+        raise UsageError("go print: -f needs -g ID")
+    if record is None:
+        try:
+            record = current_goroutine_of(program)
+        except GoextError:
+            record = None
+    if record is not None:
         index = frame if frame is not None else default_frame(program, record)
-        for variable_name, value, _ in frame_variables(program, record, index, decoder.settings):
-            if variable_name == name and value.go_type is not None:
-                return value.go_type, value.address, value
-    types = type_system(program)
-    for candidate in (f"main.{name}",) if "." not in name else (name,):
-        found = types.global_variable(candidate)
-        if found is not None:
-            address, go_type = found
-            return go_type, address, None
-    return None
-
-
-def _select_field(decoder: Decoder, go_type: GoType, address: int, name: str) -> tuple[GoType, int]:
-    for _ in range(4):
-        if go_type.kind == Kind.POINTER and go_type.elem is not None:
-            go_type, address = _deref(decoder, go_type, address)
-            continue
-        break
-    if go_type.kind != Kind.STRUCT:
-        raise GoextError(f"{go_type.name} has no field {name} (it is not a struct)")
-    member = go_type.field(name)
-    if member is not None:
-        return member.type, address + member.offset
-    for embedded in go_type.fields:  # promoted fields of embedded structs
-        if embedded.embedded:
-            inner_type, inner_address = embedded.type, address + embedded.offset
-            try:
-                return _select_field(decoder, inner_type, inner_address, name)
-            except GoextError:
-                continue
-    raise GoextError(f"{go_type.name} has no field {name}")
-
-
-def _select_index(decoder: Decoder, go_type: GoType, address: int, index: int) -> tuple[GoType, int]:
-    elem = go_type.elem
-    if elem is None:
-        raise GoextError(f"cannot index {go_type.name}")
-    if go_type.kind == Kind.ARRAY:
-        if not 0 <= index < go_type.length:
-            raise GoextError(f"index {index} out of range for {go_type.name}")
-        return elem, address + index * elem.size
-    if go_type.kind == Kind.SLICE:
-        header = decoder.memory.read(address, 3 * decoder.ptr_size)
-        pointer, length = decoder.word(header, 0), decoder.word(header, decoder.ptr_size)
-        if not 0 <= index < length:
-            raise GoextError(f"index {index} out of range for a slice of length {length}")
-        return elem, pointer + index * elem.size
-    raise GoextError(f"cannot index {go_type.name} (only arrays and slices)")
-
-
-def _deref(decoder: Decoder, go_type: GoType, address: int) -> tuple[GoType, int]:
-    if go_type.kind != Kind.POINTER or go_type.elem is None:
-        raise GoextError(f"cannot dereference {go_type.name}")
+        scope = frame_scope(program, decoder, record, index)
+        if goroutine is None:
+            scope.locals_optional = True
     try:
-        pointer = decoder.memory.ptr(address)
-    except MemoryReadError as exc:
-        raise GoextError(str(exc)) from None
-    if pointer == 0:
-        raise GoextError(f"nil pointer dereference ({go_type.name})")
-    return go_type.elem, pointer
+        return evaluate_expression(program, decoder, expression, scope)
+    except ExpressionError as exc:
+        raise GoextError(f"go print: {exc}") from None
+
+
+def current_goroutine_of(program) -> Optional[GoroutineRecord]:
+    """The goroutine on the selected thread (the crashing one of a core), if any."""
+    thread = program.target.selected_thread()
+    if thread is None:
+        return None
+    for machine in program.machines():
+        if machine.procid == thread.tid and machine.curg:
+            for record in program.goroutines():
+                if record.address == machine.curg:
+                    return record
+    return None
 
 
 # -- go locals / go args ---------------------------------------------------------------------

@@ -1,0 +1,259 @@
+"""gdb's own ``print`` with Go names: ``print main.x``, ``print x.field``,
+``print m["k"]``, ``print s[1:3]`` work without quotes in a Go program.
+
+- ``print`` (and ``p``, ``inspect``) first asks gdb itself, exactly as before
+  (through ``call``, which is gdb's print without the name); only when gdb
+  fails *and* the selected frame is Go code (not C or C++: cgo programs and
+  C programs in the same gdb keep gdb's behaviour and messages) is the
+  expression evaluated by goext's Go evaluator
+  (:mod:`goext_core.values.expr`), in the selected thread's goroutine and
+  frame.  The result goes into gdb's value history (``$N``) like any other.
+  ``set goext-print off`` turns the fallback off.
+- ``$go("expr")`` evaluates a Go expression anywhere, and returns a gdb value
+  of its Go type when gdb knows that type (so pretty-printers, ``ptype`` and
+  further gdb expressions apply), else its text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import gdb  # type: ignore[import-not-found]
+
+from goext_core.commands.values import current_goroutine_of, default_frame
+from goext_core.errors import GoextError
+from goext_core.values.decode import Decoder
+from goext_core.values.expr import Scope, frame_scope
+from goext_core.values.expr import evaluate as evaluate_expression
+from goext_core.values.formatters import format_value
+from goext_core.values.model import Settings, Value
+
+from .commands import current_program
+from .goroutine_frames import selected_goroutine
+
+# Languages of frames in which gdb's own evaluation is the only one (C, C++...):
+# goext answers only in Go code and in frames gdb has no language for
+# (assembly runtime functions such as runtime.raise, where a core stops).
+_GO_FRAME_LANGUAGES = frozenset({"go", "asm", "unknown", "minimal", "auto"})
+
+
+class GoPrintParameter(gdb.Parameter):
+    """Whether gdb's print falls back to Go expressions when gdb itself cannot evaluate one."""
+
+    set_doc = "Set whether print evaluates Go expressions gdb cannot."
+    show_doc = "Show whether print evaluates Go expressions gdb cannot."
+
+    def __init__(self) -> None:
+        super().__init__("goext-print", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
+        self.value = True
+
+    def get_show_string(self, value: str) -> str:
+        return f"Falling back to goext's Go expressions in print is {value}."
+
+
+_parameter: Optional[GoPrintParameter] = None
+
+
+def evaluate_here(expression: str, settings: Optional[Settings] = None) -> Value:
+    """A Go expression in the selected thread's goroutine and frame (globals only
+    when the thread runs no goroutine)."""
+    program = current_program()
+    decoder = Decoder(program, settings or Settings())
+    return evaluate_expression(program, decoder, expression, _selected_scope(program, decoder))
+
+
+def _selected_scope(program: Any, decoder: Decoder) -> Optional[Scope]:
+    try:
+        selected = selected_goroutine()  # 'goroutine N ...' shows that goroutine's frames
+        record = program.goroutine(selected) if selected is not None else current_goroutine_of(program)
+    except GoextError:
+        return None
+    if record is None:
+        return None
+    index = _selected_frame_index(program, record)
+    scope = frame_scope(program, decoder, record, index)
+    scope.locals_optional = True
+    return scope
+
+
+def _selected_frame_index(program: Any, record: Any) -> int:
+    """The goext frame of the goroutine that is gdb's selected frame (matched by
+    pc and stack pointer), else the goroutine's first frame of the program's own code."""
+    try:
+        frame = gdb.selected_frame()
+        pc = int(frame.pc())
+        sp = int(frame.read_register("sp"))
+    except (gdb.error, RuntimeError, ValueError):
+        return default_frame(program, record)
+    frames = program.stack(record).frames
+    matches = [index for index, candidate in enumerate(frames) if candidate.pc == pc and not candidate.inlined]
+    for index in matches:
+        if frames[index].sp == sp:
+            return index
+    if len(matches) == 1 and frame.level() > 0:
+        return matches[0]
+    return default_frame(program, record)
+
+
+def _in_go_code() -> bool:
+    """Whether the selected frame (or, without one, the program) is Go."""
+    try:
+        frame = gdb.selected_frame()
+    except gdb.error:
+        frame = None
+    if frame is not None:
+        try:
+            return str(frame.language()) in _GO_FRAME_LANGUAGES
+        except (AttributeError, gdb.error):  # gdb < 12 has no Frame.language()
+            pass
+    try:
+        language = str(gdb.parameter("language"))
+    except gdb.error:
+        return False
+    return language in ("go", "auto")
+
+
+def _is_go_program() -> bool:
+    for objfile in gdb.objfiles():
+        try:
+            if objfile.lookup_global_symbol("runtime.main") or objfile.lookup_static_symbol("runtime.main"):
+                return True
+        except (gdb.error, AttributeError):
+            continue
+    return False
+
+
+def gdb_value_of(value: Value) -> Optional[Any]:
+    """The gdb value of a goext Value: its Go type from gdb's own DWARF at its address."""
+    go_type = value.go_type
+    if go_type is None or value.error:
+        return None
+    target = value.details.get("target")
+    if value.kind == "pointer" and isinstance(target, int) and go_type.elem is not None:
+        try:  # a pointer computed by the expression (&x, conversions): gdb's *T at its target
+            return gdb.Value(target).cast(gdb.lookup_type(go_type.elem.name).pointer())
+        except (gdb.error, RuntimeError):
+            return None
+    if value.address is None:
+        return None
+    try:
+        gdb_type = gdb.lookup_type(go_type.name)
+    except gdb.error:
+        return None
+    try:
+        return gdb.Value(value.address).cast(gdb_type.pointer()).dereference()
+    except (gdb.error, RuntimeError):
+        return None
+
+
+class GoFunction(gdb.Function):
+    """$go("expr"): the value of a Go expression (goext's evaluator) in the selected goroutine frame."""
+
+    def __init__(self) -> None:
+        super().__init__("go")
+
+    def invoke(self, *arguments: Any) -> Any:
+        if len(arguments) != 1:
+            raise gdb.GdbError('$go takes one string: $go("gMap[\\"key\\"]")')
+        try:
+            expression = arguments[0].string()
+        except (gdb.error, AttributeError, UnicodeError):
+            raise gdb.GdbError('$go takes one string: $go("gMap[\\"key\\"]")') from None
+        try:
+            value = evaluate_here(expression)
+        except GoextError as exc:
+            raise gdb.GdbError(f"$go: {exc}") from None
+        except (gdb.error, RuntimeError, ValueError, LookupError, OverflowError) as exc:
+            raise gdb.GdbError(f"$go: {type(exc).__name__}: {exc}") from None
+        native = gdb_value_of(value)
+        if native is not None:
+            return native
+        scalar = _scalar_gdb_value(value)
+        return scalar if scalar is not None else format_value(value)
+
+
+class PrintCommand(gdb.Command):
+    """Print value of expression EXP (gdb's print; goext evaluates Go expressions gdb cannot).
+
+    Usage: print [[OPTION]... --] [/FMT] [EXP]
+    Everything gdb's print does works as before ("help call" lists the
+    options and formats).  In Go code, when gdb cannot evaluate EXP, goext's
+    Go evaluator does: print main.gMap["key"], print s[1:3], print x.(*T).Field.
+    "set goext-print off" turns that fallback off."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    def invoke(self, arg: str, from_tty: bool) -> None:
+        try:
+            gdb.execute(f"call {arg}" if arg.strip() else "call $", from_tty)
+            return
+        except gdb.error as exc:
+            gdb_error = str(exc)
+            if not self._go_fallback_applies(arg):
+                raise gdb.GdbError(gdb_error) from None
+        try:
+            value = evaluate_here(arg.strip())
+        except GoextError as exc:
+            raise gdb.GdbError(f"{gdb_error} (goext: {exc})") from None
+        except (gdb.error, RuntimeError, ValueError, LookupError, OverflowError) as exc:
+            raise gdb.GdbError(f"{gdb_error} (goext: {type(exc).__name__}: {exc})") from None
+        _show(value)
+
+    @staticmethod
+    def _go_fallback_applies(arg: str) -> bool:
+        text = arg.strip()
+        if not text or text.startswith(("/", "-")) and not text[1:2].isdigit():
+            return False  # print options and /FMT are gdb's own
+        if "$" in text:
+            return False  # gdb's convenience variables and functions: nothing goext knows
+        if _parameter is not None and not _parameter.value:
+            return False
+        return _in_go_code() and _is_go_program()
+
+
+def _scalar_gdb_value(value: Value) -> Optional[Any]:
+    """A gdb value for a scalar or string result gdb has no type for (numbers, bools, string bytes)."""
+    if value.error or value.text is None:
+        return None
+    try:
+        if value.kind in ("int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64"):
+            return gdb.Value(int(value.text))
+        if value.kind == "uintptr":
+            return gdb.Value(int(value.text, 16))
+        if value.kind in ("float32", "float64"):
+            return gdb.Value(float(value.text))
+        if value.kind == "bool":
+            return gdb.Value(value.text == "true")
+        if value.kind == "string" and not value.more:
+            blob = value.details.get("bytes")
+            if isinstance(blob, bytes):
+                return gdb.Value(blob.decode("utf-8", "replace"))
+    except (gdb.error, ValueError, RuntimeError, OverflowError):
+        return None
+    return None
+
+
+def _show(value: Value) -> None:
+    """Print a result as gdb prints values: "$N = text", N in gdb's value history."""
+    held = gdb_value_of(value)
+    if held is None:
+        held = _scalar_gdb_value(value)
+    text = format_value(value)
+    if held is not None:
+        try:
+            number = gdb.add_history(held)
+            gdb.write(f"${number} = {text}\n")
+            return
+        except (gdb.error, AttributeError, RuntimeError):  # gdb < 12 has no add_history
+            pass
+    gdb.write(f"{text}\n")
+
+
+def register() -> None:
+    """$go(), the goext-print parameter and the print wrapper (gdb's aliases
+    ``p`` and ``inspect`` follow ``print`` to it)."""
+    global _parameter
+    GoFunction()
+    _parameter = GoPrintParameter()
+    PrintCommand("print")
