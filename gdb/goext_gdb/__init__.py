@@ -12,7 +12,7 @@ import gdb  # type: ignore[import-not-found]
 import goext_core
 from goext_core.commands.frontend import load_command_table
 
-from . import coexist, commands, goroutine_frames, printers, symbols, target
+from . import coexist, commands, corefile, goroutine_frames, printers, symbols, target
 
 _loaded = False
 
@@ -33,6 +33,7 @@ def load() -> None:
     target.connect_events()
     goroutine_frames.register()
     symbols.register()  # pclntab symbols for stripped Go executables
+    corefile.register()  # gdb -c CORE alone: load the core's executable
     printers.register()  # Go value pretty-printers and $len/$cap/$dtype
     for warning in warnings:
         gdb.write(warning + "\n", gdb.STDERR)

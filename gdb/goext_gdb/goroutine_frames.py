@@ -36,6 +36,7 @@ from goext_core.runtime.stacks import printed_name
 from goext_core.runtime.unwind import Frame
 
 from .commands import current_program
+from .corefile import load_executable_for_core
 
 # Frame ids of frames gdb must see as younger than an older frame on a lower
 # stack (a system or signal stack above the goroutine's): below the lowest page
@@ -452,6 +453,7 @@ class GoroutineCommand(gdb.Command):
         if words[0] == "off":
             _select(None)
             return
+        load_executable_for_core()
         program = current_program()
         rest = words[1] if len(words) > 1 else ""
         frame_number: Optional[int] = None
