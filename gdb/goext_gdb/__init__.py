@@ -10,6 +10,7 @@ import os
 import gdb  # type: ignore[import-not-found]
 
 import goext_core
+from goext_core.commands import CommandSpec
 from goext_core.commands.frontend import load_command_table
 
 from . import coexist, commands, corefile, goroutine_frames, printers, symbols, target
@@ -27,8 +28,8 @@ def load() -> None:
     commands.register_all(specs)
     if commands.ALIASES:
         coexist.install_guard(
-            is_ours=lambda name: " ".join(name.split()) in commands.ALIASES,
-            reclaim=lambda name: commands.reclaim_alias(name, specs),
+            is_ours=lambda name: " ".join(name.split()) in (*commands.ALIASES, goroutine_frames.COMMAND_NAME),
+            reclaim=lambda name: _reclaim(name, specs),
         )
     target.connect_events()
     goroutine_frames.register()
@@ -39,6 +40,13 @@ def load() -> None:
         gdb.write(warning + "\n", gdb.STDERR)
     if not quiet():
         gdb.write(f"goext {goext_core.__version__}: go commands registered (go help)\n")
+
+
+def _reclaim(name: str, specs: dict[str, CommandSpec]) -> None:
+    if " ".join(name.split()) == goroutine_frames.COMMAND_NAME:
+        goroutine_frames.reclaim()
+    else:
+        commands.reclaim_alias(name, specs)
 
 
 def quiet() -> bool:

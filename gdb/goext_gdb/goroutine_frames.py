@@ -52,7 +52,34 @@ _HIDDEN_FRAME_ID = 1
 # its inlined callees) and after it, walked when mapping a 'go bt' frame number.
 _MAX_EXTRA_GDB_FRAMES = 64
 
+COMMAND_NAME = "goroutine"
 _REGISTER_NAMES = {"amd64": ("rip", "rsp"), "arm64": ("pc", "sp")}
+
+# Commands that resume a thread or write its registers from the selected
+# frame.  Inside 'goroutine ID CMD' they would act on the goroutine's frames
+# as if they were the thread's, so they are refused there; after 'goroutine
+# ID' a pre-hook drops the goroutine first (gdb takes the frame a step starts
+# from before the program resumes, too early for the 'cont' event).
+_RESUMING_COMMANDS = (
+    "next",
+    "step",
+    "nexti",
+    "stepi",
+    "until",
+    "advance",
+    "finish",
+    "continue",
+    "jump",
+    "signal",
+    "queue-signal",
+    "return",
+    "run",
+    "start",
+    "starti",
+    "kill",
+    "detach",
+)
+_HOOK_BODY = "python __import__('goext_gdb.goroutine_frames').goroutine_frames.before_resume()"
 
 
 @dataclass
@@ -174,34 +201,54 @@ class GoroutineFrameFilter:
 
 
 def _with_trap_locations(group: list[Any], index: Optional[int], selection: _Selection) -> list[Any]:
-    """gdb symbolizes a caller's pc at pc-1 (a return address); a frame that was
-    interrupted (signal, preemption, fault) is at its pc, as 'go bt' and the
-    runtime show it."""
+    """Decorate the gdb frames of one physical frame where gdb alone would be
+    wrong: gdb symbolizes a caller's pc at pc-1 (a return address), but a frame
+    that was interrupted (signal, preemption, fault) is at its pc, as 'go bt'
+    and the runtime show it; and a frame with a stand-in id (see _frame_ids)
+    has no frame base, so its arguments cannot be read."""
     if index is None:
         return group
     physical = selection.physical[index]
-    if not physical.logical[0].trap or len(group) != len(physical.logical):
+    at_pc = physical.logical[0].trap and len(group) == len(physical.logical)
+    no_base = physical.frame_id < _FAKE_ID_LIMIT + _FAKE_ID_STEP
+    if not at_pc and not no_base:
         return group
-    return [_AtFrame(decorator, frame) for decorator, frame in zip(group, physical.logical)]
+    return [
+        _GoFrame(decorator, frame if at_pc else None, no_base)
+        for decorator, frame in zip(group, physical.logical if at_pc else [None] * len(group))
+    ]
 
 
-class _AtFrame(FrameDecorator):  # type: ignore[misc]
-    """A frame shown with goext's function, file and line."""
+class _GoFrame(FrameDecorator):  # type: ignore[misc]
+    """A gdb frame shown with goext's function, file and line, and without
+    arguments when gdb cannot know where they are ('go locals' reads them)."""
 
-    def __init__(self, base: Any, frame: Frame) -> None:
+    def __init__(self, base: Any, frame: Optional[Frame], no_base: bool) -> None:
         super().__init__(base)
         self._frame = frame
+        self._no_base = no_base
 
     def function(self) -> Any:
-        if self._frame.function and self._frame.file != "?":
+        if self._frame is not None and self._frame.function and self._frame.file != "?":
             return self._frame.function
         return super().function()
 
     def filename(self) -> Any:
-        return self._frame.file if self._frame.file != "?" else super().filename()
+        if self._frame is not None and self._frame.file != "?":
+            return self._frame.file
+        return super().filename()
 
     def line(self) -> Any:
-        return self._frame.line if self._frame.line else super().line()
+        if self._frame is not None and self._frame.line:
+            return self._frame.line
+        return super().line()
+
+    def frame_args(self) -> Any:
+        # Read through a stand-in frame base, they would be garbage or errors.
+        return None if self._no_base else super().frame_args()
+
+    def frame_locals(self) -> Any:
+        return None if self._no_base else super().frame_locals()
 
 
 def _frame_ids(physical: list[_Physical], cfas: list[int]) -> None:
@@ -309,6 +356,44 @@ def _on_resume(_event: Any) -> None:
         _select(None)
 
 
+def before_resume() -> None:
+    """Run by goext's pre-hooks of the resuming commands: show the threads'
+    own frames again before gdb takes the frame a step starts from."""
+    if _selection is not None:
+        _select(None)
+
+
+_hooks_installed = False
+
+
+def _install_resume_hooks() -> None:
+    """Pre-hooks (``define hook-next`` …) that drop the goroutine, for each
+    resuming command that has no hook of the user's."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    for name in _RESUMING_COMMANDS:
+        try:
+            existing = gdb.execute(f"show user hook-{name}", to_string=True)
+        except gdb.error:
+            existing = ""  # no such user command yet
+        if existing and _HOOK_BODY not in existing:
+            continue  # the user's own hook stays; 'goroutine off' before that command is up to them
+        try:
+            gdb.execute(f"define hook-{name}\n{_HOOK_BODY}\nend", to_string=True)
+        except gdb.error:
+            continue
+
+
+def _resumes(command: str) -> bool:
+    """Whether ``command`` is (an unambiguous prefix of) a resuming command."""
+    word = command.split(None, 1)[0] if command.split() else ""
+    if word in ("c", "n", "s", "ni", "si", "u", "fin", "r"):
+        return True
+    return len(word) >= 3 and any(name.startswith(word) for name in _RESUMING_COMMANDS)
+
+
 def _gdb_frame_for(selection: _Selection, number: int) -> tuple[Any, Optional[str]]:
     """gdb's frame for 'go bt' frame ``number`` of the selected goroutine, and a
     note when gdb has no frame of its own for it (an inlined frame without DWARF)."""
@@ -385,6 +470,11 @@ def _show_on_thread(record: GoroutineRecord) -> None:
 
 
 def _run_in(record: GoroutineRecord, command: str, frame_number: Optional[int]) -> None:
+    if _resumes(command):
+        raise UsageError(
+            f"'{command.split()[0]}' would run the thread from the goroutine's frames; "
+            "use it without 'goroutine ID' (the goroutine is dropped when the program runs)"
+        )
     previous_thread = gdb.selected_thread()
     previous_frame = _selected_frame_or_none()
     previous = _selection
@@ -436,7 +526,7 @@ class GoroutineCommand(gdb.Command):
     Resuming the program ('continue', 'next', …) drops the goroutine."""
 
     def __init__(self) -> None:
-        super().__init__("goroutine", gdb.COMMAND_STACK)
+        super().__init__(COMMAND_NAME, gdb.COMMAND_STACK)
 
     def invoke(self, arg: str, from_tty: bool) -> None:
         try:
@@ -483,6 +573,8 @@ class GoroutineCommand(gdb.Command):
             return
         previous_thread = gdb.selected_thread()
         _show_on_thread(record)
+        if current_program().target.is_live():
+            _install_resume_hooks()
         thread = gdb.selected_thread()
         if thread is not None and previous_thread is not None and thread.ptid != previous_thread.ptid:
             gdb.write(f"goroutine {goid} runs on thread {thread.num}: switched to it\n")
@@ -501,4 +593,9 @@ def register() -> None:
     register_unwinder(None, GoroutineUnwinder(), replace=True)
     gdb.frame_filters[GoroutineFrameFilter.name] = GoroutineFrameFilter()
     gdb.events.cont.connect(_on_resume)
+    GoroutineCommand()
+
+
+def reclaim() -> None:
+    """Register 'goroutine' again after another script (Go's runtime-gdb.py) took it."""
     GoroutineCommand()
