@@ -469,12 +469,16 @@ def _show_on_thread(record: GoroutineRecord) -> None:
     _select(record)
 
 
-def _run_in(record: GoroutineRecord, command: str, frame_number: Optional[int]) -> None:
+def _refuse_resuming(command: str) -> None:
     if _resumes(command):
         raise UsageError(
             f"'{command.split()[0]}' would run the thread from the goroutine's frames; "
             "use it without 'goroutine ID' (the goroutine is dropped when the program runs)"
         )
+
+
+def _run_in(record: GoroutineRecord, command: str, frame_number: Optional[int]) -> None:
+    _refuse_resuming(command)
     previous_thread = gdb.selected_thread()
     previous_frame = _selected_frame_or_none()
     previous = _selection
@@ -556,6 +560,7 @@ class GoroutineCommand(gdb.Command):
         if words[0] == "all":
             if not rest:
                 raise UsageError("usage: goroutine all CMD")
+            _refuse_resuming(rest)
             for record in program.goroutines():
                 gdb.write(f"\ngoroutine {record.id} [{record.state}]:\n")
                 try:
