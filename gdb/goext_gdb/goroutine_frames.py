@@ -577,13 +577,17 @@ class GoroutineCommand(gdb.Command):
             _run_in(record, rest, frame_number)
             return
         previous_thread = gdb.selected_thread()
-        _show_on_thread(record)
+        try:
+            _show_on_thread(record)
+            _select_frame(0)
+        except (GoextError, gdb.error):
+            _select(None)  # nothing half-shown
+            raise
         if current_program().target.is_live():
             _install_resume_hooks()
         thread = gdb.selected_thread()
         if thread is not None and previous_thread is not None and thread.ptid != previous_thread.ptid:
             gdb.write(f"goroutine {goid} runs on thread {thread.num}: switched to it\n")
-        _select_frame(0)
         gdb.execute("frame")
 
 
