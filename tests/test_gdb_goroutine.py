@@ -29,10 +29,11 @@ _RUNTIME_NAMES = {"runtime.gopanic": "panic"}
 # Sets gdb convenience variables to the ids of goroutines found by their frames (-1: none).
 _FIND_GOROUTINES = (
     "python from goext_gdb.commands import current_program as P; gs = P().goroutines(); "
-    "f = lambda name: next((r.id for r in gs if any(x.function == name for x in P().stack(r).frames)), -1); "
-    "[gdb.set_convenience_variable(var, f(name)) for var, name in ("
-    "('gpark', 'main.blockChanSend'), ('gsys', 'main.blockSyscallRead'), "
-    "('ginl', 'main.inlinedRoot'), ('grun', 'main.busyWork'))]"
+    "f = lambda name, running=False: next((r.id for r in gs if (r.is_running or not running) "
+    "and any(x.function == name for x in P().stack(r).frames)), -1); "
+    "[gdb.set_convenience_variable(var, f(*how)) for var, how in ("
+    "('gpark', ('main.blockChanSend',)), ('gsys', ('main.blockSyscallRead',)), "
+    "('ginl', ('main.inlinedRoot',)), ('grun', ('main.busyWork', True)))]"
 )
 _INLINED_FRAMES = 8  # frames of the inlinedRoot goroutine checked one by one
 
