@@ -321,10 +321,15 @@ def run_bt(context: Context, args: argparse.Namespace, write: Write) -> None:
             write_backtrace(context, record, write, args.full, args.limit)
             write("\n")
         return
-    if args.goroutine is None and current_goroutine(context) is None:
-        write_thread_backtrace(context, write, args.full, args.limit)
+    if args.goroutine is None:
+        current = current_goroutine(context)
+        if current is None:
+            write_thread_backtrace(context, write, args.full, args.limit)
+            return
+        write_backtrace(context, current, write, args.full, args.limit)
         return
-    write_backtrace(context, goroutine_or_current(context, args.goroutine), write, args.full, args.limit)
+    chosen = program.goroutine(parse_goroutine_id(args.goroutine))
+    write_backtrace(context, chosen, write, args.full, args.limit)
 
 
 # -- go info ---------------------------------------------------------------------------
