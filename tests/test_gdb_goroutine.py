@@ -1,14 +1,178 @@
-"""gdb's own commands on any goroutine of a core: 'goroutine ID bt', 'goroutine ID
-frame N info locals', 'info goroutines' (golang/go#17575 fails exactly here)."""
+"""gdb's own commands on any goroutine, on cores and live processes:
+'goroutine ID bt', 'goroutine ID frame N CMD', 'goroutine ID' then bt/up/frame,
+'goroutine all bt', 'goroutine off' (golang/go#17575 fails exactly here), and
+the threads that run no goroutine, which the runtime prints as goroutine 0."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 
-from support.cores import kernel_core
-from support.debuggers import require_gdb, run_gdb
+from goext_core.commands import Context, dispatch
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
+from support.build import PROGRAMS_DIR, build
+from support.cores import _fixture_env, _kill, _no_core, _wait_ready, kernel_core, signal_core
+from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
+from support.oracle import parse_traceback
+
+# 'go bt': "#3   0x00000000004d5885 in main.f" or "#4   (inlined)          in main.g"
+_GO_BT_FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+|\(inlined\))\s+in (\S+)$", re.M)
+# gdb: "#3  0x00000000004d5885 in main.f (args) at file:line" or "#4  main.g (args) at ..."
+_GDB_FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\S+) \(", re.M)
+# Names gdb reads from DWARF where the runtime prints another one.
+_RUNTIME_NAMES = {"runtime.gopanic": "panic"}
+
+# Sets gdb convenience variables to the ids of goroutines found by their frames (-1: none).
+_FIND_GOROUTINES = (
+    "python from goext_gdb.commands import current_program as P; gs = P().goroutines(); "
+    "f = lambda name, running=False: next((r.id for r in gs if (r.is_running or not running) "
+    "and any(x.function == name for x in P().stack(r).frames)), -1); "
+    "[gdb.set_convenience_variable(var, f(*how)) for var, how in ("
+    "('gpark', ('main.blockChanSend',)), ('gsys', ('main.blockSyscallRead',)), "
+    "('ginl', ('main.inlinedRoot',)), ('grun', ('main.busyWork', True)))]"
+)
+_INLINED_FRAMES = 8  # frames of the inlinedRoot goroutine checked one by one
+
+
+def _go_frames(text: str) -> list[tuple[int, str]]:
+    return [(int(n), name) for n, name in _GO_BT_FRAME.findall(text)]
+
+
+def _gdb_frames(text: str) -> list[tuple[int, str]]:
+    return [(int(n), _RUNTIME_NAMES.get(name, name)) for n, name in _GDB_FRAME.findall(text)]
+
+
+def _assert_same_frames(go_bt: str, gdb_bt: str, offset: int) -> None:
+    """gdb's frames are go bt's, numbered go bt's number + offset (the hidden thread frame)."""
+    expected = [(number + offset, name) for number, name in _go_frames(go_bt)]
+    assert expected, go_bt
+    assert _gdb_frames(gdb_bt) == expected, f"go bt:\n{go_bt}\ngdb:\n{gdb_bt}"
+
+
+def _ready_line() -> int:
+    source = (PROGRAMS_DIR / "zoo" / "main.go").read_text().splitlines()
+    return next(i for i, text in enumerate(source, 1) if '"READY %d\\n"' in text and "Fprintf" in text)
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_goroutine_commands_at_a_breakpoint_in_main(go_version, flavour, tmp_path):
+    """Stopped at a breakpoint in main.main (where gdb stops unwinding by
+    default): parked, syscall and inlined goroutines, every frame number as
+    'go bt' counts it, the stay form, and the process steps on normally."""
+    require_gdb()
+    exe = build("zoo", go_version, flavour)
+    line = _ready_line()
+    frame_commands = [f'eval "goroutine %d frame {k} frame", $ginl' for k in range(_INLINED_FRAMES)]
+    commands = [
+        f"break zoo/main.go:{line}",
+        "run wait",
+        _FIND_GOROUTINES,
+        'eval "go bt %d", $gpark',
+        'eval "goroutine %d bt", $gpark',
+        'eval "go bt %d", $gsys',
+        'eval "goroutine %d bt", $gsys',
+        'eval "go bt %d", $ginl',
+        *frame_commands,
+        "go goroutines",
+        "goroutine all bt 1",
+        'eval "goroutine %d", $gpark',  # stay
+        "bt",
+        "up",
+        "goroutine off",
+        "bt 1",
+        'eval "goroutine %d", $gpark',  # stay, then run
+        "next",
+        "bt 1",
+        "kill",
+    ]
+    result = run_gdb(commands, exe=exe, env=_fixture_env(), cwd=tmp_path)
+    assert "Traceback" not in result.stdout + result.stderr, result.transcript()
+
+    def out(command: str, occurrence: int = 0) -> str:
+        indices = [i for i, c in enumerate(commands) if c == command]
+        return result.stdouts[indices[occurrence]]
+
+    assert "Breakpoint 1, main.main" in out("run wait"), result.transcript()
+    _assert_same_frames(out('eval "go bt %d", $gpark'), out('eval "goroutine %d bt", $gpark'), 1)
+    assert "[syscall]" in out('eval "go bt %d", $gsys')
+    _assert_same_frames(out('eval "go bt %d", $gsys'), out('eval "goroutine %d bt", $gsys'), 1)
+    inlined = _go_frames(out('eval "go bt %d", $ginl'))
+    assert "(inlined)" in out('eval "go bt %d", $ginl')
+    for number, command in enumerate(frame_commands[: len(inlined)]):
+        shown = _gdb_frames(out(command))
+        assert shown and shown[0][1] == inlined[number][1], f"go bt frame {number}: {inlined[number]}\n{out(command)}"
+    # every goroutine, each with its innermost frame
+    listed = re.search(r"^(\d+) goroutines$", out("go goroutines"), re.M)
+    assert listed, out("go goroutines")
+    every = out("goroutine all bt 1")
+    assert len(re.findall(r"^goroutine \d+ \[", every, re.M)) == int(listed.group(1)), every
+    assert len(_gdb_frames(every)) == int(listed.group(1)), every
+    # the stay form: frame 0 is the thread's (main.main), hidden; the goroutine's frames follow
+    stay = out('eval "goroutine %d", $gpark')
+    assert re.match(r"#1\s+0x[0-9a-f]+ in runtime\.gopark", stay), stay
+    _assert_same_frames(out('eval "go bt %d", $gpark'), out("bt"), 1)
+    assert re.match(r"#2\s+0x[0-9a-f]+ in runtime\.chansend", out("up")), out("up")
+    assert re.match(rf"#0\s+main\.main \(\) at .*main\.go:{line}\n", out("bt 1")), out("bt 1")
+    # resuming drops the goroutine: 'next' steps main.main by one line
+    assert re.search(rf"^{line + 1}\s", out("next"), re.M), out("next")
+    assert re.match(rf"#0\s+main\.main \(\) at .*main\.go:{line + 1}\n", out("bt 1", 1)), out("bt 1", 1)
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_goroutine_commands_on_an_attached_process(go_version, flavour, tmp_path):
+    """Attached: a goroutine running on another thread is shown on that thread
+    with go bt's own numbers; the process runs on after gdb detaches."""
+    require_gdb()
+    exe = build("zoo", go_version, flavour)
+    stdout_path = tmp_path / "stdout.txt"
+    with open(stdout_path, "wb") as out_file:
+        process = subprocess.Popen(
+            [str(exe), "wait"],
+            cwd=tmp_path,
+            env=_fixture_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out_file,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_no_core,
+        )
+        try:
+            _wait_ready(process, stdout_path)
+            commands = [
+                _FIND_GOROUTINES,
+                'eval "go bt %d", $grun',
+                'eval "goroutine %d bt", $grun',
+                'eval "goroutine %d frame 1 info frame", $grun',
+                'eval "go bt %d", $gpark',
+                'eval "goroutine %d frame 3 frame", $gpark',
+                "goroutine all bt",
+                "goroutine off",
+                "thread",
+            ]
+            result = run_gdb(commands, pid=process.pid)
+            assert process.poll() is None, "gdb left the process dead"
+        finally:
+            _kill(process)
+    out = dict(zip(commands, result.stdouts))
+    assert "Traceback" not in result.stdout + result.stderr, result.transcript()
+    running = out['eval "go bt %d", $grun']
+    assert "[running]" in running, running
+    _assert_same_frames(running, out['eval "goroutine %d bt", $grun'], 0)
+    assert "Stack level 1" in out['eval "goroutine %d frame 1 info frame", $grun']
+    parked = _go_frames(out['eval "go bt %d", $gpark'])
+    shown = _gdb_frames(out['eval "goroutine %d frame 3 frame", $gpark'])
+    assert shown == [(4, parked[3][1])], out['eval "goroutine %d frame 3 frame", $gpark']
+    assert "goext:" not in out["goroutine all bt"], out["goroutine all bt"]
+    assert out["goroutine all bt"].count("runtime.goexit") >= 30
 
 
 @pytest.mark.e2e
@@ -21,9 +185,12 @@ def test_goroutine_bt_on_a_core_shows_that_goroutines_frames(go_version, flavour
     parked = artifact.parsed().by_id()
     goid = next(g.id for g in parked.values() if any(f.function == "main.blockChanSend" for f in g.frames))
     result = run_gdb(
-        [f"goroutine {goid} bt", "bt 1", "goroutine 99999 bt", "info goroutines"], exe=artifact.exe, core=artifact.core
+        [f"goroutine {goid} bt", "bt 1", "goroutine 99999 bt", "info goroutines", "go bt 1", "goroutine 1 bt"],
+        exe=artifact.exe,
+        core=artifact.core,
     )
-    goroutine_bt, thread_bt, unknown, info = result.outputs
+    goroutine_bt, thread_bt, unknown, info, _, _ = result.outputs
+    go_bt_1, gdb_bt_1 = result.stdouts[4:]  # frame lines (a printer's complaint goes to stderr)
     functions = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) ", goroutine_bt, re.M)
     expected = [f.function for f in parked[goid].frames if not f.inlined]
     assert functions[: len(expected)] == expected, goroutine_bt
@@ -31,6 +198,69 @@ def test_goroutine_bt_on_a_core_shows_that_goroutines_frames(go_version, flavour
     assert "blockChanSend" not in thread_bt  # and everything is back afterwards
     assert "no goroutine with id 99999" in unknown and "Traceback" not in unknown
     assert re.search(rf"^\s*{goid}\s+\[chan send\]", info, re.M), info
+    # The crashing goroutine runs on the thread, through the signal handler (Go
+    # 1.19's runtime.sigreturn stopped gdb there): go bt's frames and numbers.
+    _assert_same_frames(go_bt_1, gdb_bt_1, 0)
+    assert _go_frames(go_bt_1)[-1][1] == "runtime.goexit"
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_goroutine_frame_numbers_are_go_bts_across_signal_and_inlined_frames(go_version, flavour):
+    require_gdb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    offline = _offline(artifact.exe, artifact.core, "bt 1")
+    frames = _go_frames(offline)
+    crash = next(number for number, name in frames if name == "runtime.crash")  # inlined, after the signal frames
+    wanted = [crash, crash + 1, crash + 3, len(frames) - 1]
+    # Go's runtime-gdb.py, allowed to load, registers its own 'goroutine': goext's stays.
+    result = run_gdb(
+        [f"goroutine 1 frame {k} frame" for k in wanted],
+        exe=artifact.exe,
+        core=artifact.core,
+        init_commands=["set auto-load safe-path /"],
+    )
+    assert "Loading Go Runtime support" in result.stdout + result.stderr, result.transcript()
+    for number, text in zip(wanted, result.stdouts):
+        assert _gdb_frames(text)[:1] == [(number, frames[number][1])], f"frame {number}:\n{text}\n{offline}"
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_bt_of_a_thread_without_goroutine_on_a_sigquit_core(go_version, flavour, tmp_path):
+    """SIGQUIT with GOTRACEBACK=crash on an idle program: the signal thread runs
+    no goroutine; 'go bt' shows its stack like the runtime's goroutine 0, the
+    same offline, in gdb and in lldb.  gdb finds the executable from the core alone."""
+    require_gdb()
+    require_lldb()
+    artifact = signal_core("simple", go_version, flavour)
+    traceback = parse_traceback(artifact.traceback_text())
+    zero = next(g for thread in traceback.threads for g in thread.goroutines if g.id == 0)
+    offline = _offline(artifact.exe, artifact.core, "bt")
+    assert offline.startswith("goroutine 0 ["), offline
+    assert "runs no goroutine" in offline
+    system = offline.split("---- system stack ----", 1)[1]
+    assert [name for _, name in _go_frames(system)] == [f.function for f in zero.frames], (
+        offline + "\n" + artifact.traceback_text()[:3000]
+    )
+    lldb = run_lldb(["go bt"], exe=artifact.exe, core=artifact.core)
+    assert lldb.outputs[0].strip() == offline.strip(), lldb.transcript()
+    gdb = run_gdb(["go bt", "bt 1"], core=artifact.core, cwd=tmp_path)  # no executable given
+    loaded = re.search(r"^goext: loaded the core's executable (\S+) \(matched by build-id\)$", gdb.preamble, re.M)
+    assert loaded and os.path.samefile(loaded.group(1), artifact.exe), gdb.transcript()
+    assert gdb.outputs[0].strip() == offline.strip(), gdb.transcript()
+    assert "runtime.raise" in gdb.outputs[1], gdb.transcript()
+
+
+def _offline(exe: os.PathLike, core: os.PathLike, arguments: str) -> str:
+    program = GoProgram(CoreTarget(str(exe), str(core)))
+    chunks: list[str] = []
+    name, _, rest = arguments.partition(" ")
+    assert dispatch(Context(lambda: program), name, rest, chunks.append), "".join(chunks)
+    return "".join(chunks)
 
 
 @pytest.mark.e2e

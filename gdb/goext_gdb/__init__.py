@@ -10,9 +10,10 @@ import os
 import gdb  # type: ignore[import-not-found]
 
 import goext_core
+from goext_core.commands import CommandSpec
 from goext_core.commands.frontend import load_command_table
 
-from . import coexist, commands, goprint, goroutine_frames, printers, symbols, target
+from . import coexist, commands, corefile, goprint, goroutine_frames, printers, symbols, target
 
 _loaded = False
 
@@ -27,18 +28,26 @@ def load() -> None:
     commands.register_all(specs)
     if commands.ALIASES:
         coexist.install_guard(
-            is_ours=lambda name: " ".join(name.split()) in commands.ALIASES,
-            reclaim=lambda name: commands.reclaim_alias(name, specs),
+            is_ours=lambda name: " ".join(name.split()) in (*commands.ALIASES, goroutine_frames.COMMAND_NAME),
+            reclaim=lambda name: _reclaim(name, specs),
         )
     target.connect_events()
     goroutine_frames.register()
     symbols.register()  # pclntab symbols for stripped Go executables
+    corefile.register()  # gdb -c CORE alone: load the core's executable
     printers.register()  # Go value pretty-printers and $len/$cap/$dtype
     goprint.register()  # print falls back to Go expressions in Go code; $go("expr")
     for warning in warnings:
         gdb.write(warning + "\n", gdb.STDERR)
     if not quiet():
         gdb.write(f"goext {goext_core.__version__}: go commands registered (go help)\n")
+
+
+def _reclaim(name: str, specs: dict[str, CommandSpec]) -> None:
+    if " ".join(name.split()) == goroutine_frames.COMMAND_NAME:
+        goroutine_frames.reclaim()
+    else:
+        commands.reclaim_alias(name, specs)
 
 
 def quiet() -> bool:

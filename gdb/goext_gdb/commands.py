@@ -13,6 +13,7 @@ from goext_core.commands.frontend import HeldBackWriter, ProgramCache
 from goext_core.program import GoProgram
 from goext_core.progress import set_reporter, terminal_reporter
 
+from .corefile import load_executable_for_core
 from .target import GdbTarget
 
 # gdb command name -> spec name, for aliases that other scripts may take over.
@@ -40,6 +41,7 @@ def current_program() -> GoProgram:
 def run_command(name: str, arg: str, from_tty: bool) -> None:
     """Dispatch ``go NAME ARG``; a failure becomes a gdb error carrying the
     one-line message, so scripts stop and nothing is printed twice."""
+    load_executable_for_core()  # gdb -c CORE alone: find the executable first
     writer = HeldBackWriter(gdb.write)
     # Progress of long loops only for a person at the terminal; Ctrl-C raises KeyboardInterrupt.
     reporter = terminal_reporter(_write_status) if from_tty else None

@@ -280,9 +280,7 @@ class GdbTarget(CachedTarget):
         connection = getattr(self._inferior(), "connection", None)
         if connection is not None and connection.type != "core":
             return None
-        # gdb exposes the core's file name only in "info target".
-        match = _CORE_FILE_RE.search(self._info_target())
-        return match.group(1) if match else None
+        return _core_file_in(self._info_target())
 
     def _compute_load_bias(self) -> int:
         """Relocated entry point (what gdb reports) minus the ELF's e_entry."""
@@ -377,6 +375,20 @@ class GdbTarget(CachedTarget):
         if sp_name in registers:
             registers.setdefault("sp", registers[sp_name])
         return registers
+
+
+def core_file_of(inferior: "gdb.Inferior") -> Optional[str]:
+    """The core file open in ``inferior`` (the selected one), if any."""
+    connection = getattr(inferior, "connection", None)
+    if connection is not None and connection.type != "core":
+        return None
+    return _core_file_in(gdb.execute("info target", to_string=True))
+
+
+def _core_file_in(info_target: str) -> Optional[str]:
+    # gdb exposes the core's file name only in "info target".
+    match = _CORE_FILE_RE.search(info_target)
+    return match.group(1) if match else None
 
 
 def _compute_byte_order() -> str:

@@ -328,6 +328,58 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def signal_core(program: str, version: str, flavour: str = "default", signum: int = signal.SIGQUIT) -> CoreArtifact:
+    """The kernel core of ``program wait`` killed by ``signum`` (SIGQUIT) once it
+    printed READY: GOTRACEBACK=crash makes the runtime print every goroutine and
+    abort on the thread that took the signal (an idle M's g0 when nothing runs).
+    Cached like :func:`kernel_core`."""
+    exe = build(program, version, flavour)
+    mode = f"signal{int(signum)}"
+
+    def stage(staged: Path) -> dict[str, object]:
+        run_dir = staged / "run"
+        run_dir.mkdir()
+        limit = _core_limit()
+        with file_lock("core-dump"), _CorePatternInCwd():
+            with open(staged / "stdout.txt", "wb") as out, open(staged / "traceback.txt", "wb") as err:
+                process = subprocess.Popen(
+                    [str(exe), "wait"],
+                    cwd=run_dir,
+                    env=_fixture_env(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    preexec_fn=lambda: _set_core_limit(limit),
+                )
+                try:
+                    _wait_ready(process, staged / "stdout.txt")
+                    os.kill(process.pid, signum)
+                    returncode = process.wait(timeout=_QUIT_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    raise CoreError(f"{exe.name} did not die within {_QUIT_TIMEOUT_S}s of signal {signum}") from None
+                finally:
+                    _kill(process)
+        core = _find_core(run_dir, process.pid, exclude=())
+        if core is None:
+            raise CoreError(f"{exe.name} wait left no core after signal {signum} (returncode {returncode})")
+        os.rename(core, staged / "core")
+        shutil.rmtree(run_dir)
+        _place_exe(exe, staged)
+        return {
+            "mode": mode,
+            "args": [],
+            "pid": process.pid,
+            "exit_signal": -returncode if returncode < 0 else None,
+            "returncode": returncode,
+            "program": program,
+            "version": version,
+            "go_version": _go_version(exe),
+            "flavour": flavour,
+        }
+
+    return cached_entry(cache_dir() / "cores" / _entry_key(program, version, flavour, mode, ()), stage)
+
+
 # ---------------------------------------------------------------------------
 # gcore of a live process
 
@@ -452,4 +504,4 @@ def core_metadata(artifact: CoreArtifact) -> dict[str, object]:
     return json.loads((artifact.core.parent / "core.json").read_text())
 
 
-__all__ = ["CoreArtifact", "CoreError", "core_metadata", "gcore_live", "is_elf_core", "kernel_core"]
+__all__ = ["CoreArtifact", "CoreError", "core_metadata", "gcore_live", "is_elf_core", "kernel_core", "signal_core"]

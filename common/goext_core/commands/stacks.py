@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
 from goext_core.errors import GoextError, UsageError
 from goext_core.progress import steps
-from goext_core.runtime.goroutines import GoroutineRecord
+from goext_core.runtime.goroutines import GoroutineRecord, read_goroutine
 from goext_core.runtime.layouts import status_strings
 from goext_core.runtime.stacks import (
     created_by,
@@ -20,7 +20,7 @@ from goext_core.runtime.stacks import (
     short_path,
     stack_signature,
 )
-from goext_core.runtime.unwind import STACK_GOROUTINE, Frame, Stack
+from goext_core.runtime.unwind import STACK_GOROUTINE, STACK_SIGNAL, Frame, Stack, unwind_thread
 from goext_core.textsafe import safe_field
 
 if TYPE_CHECKING:
@@ -239,7 +239,17 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
         lines.append(f"    <unreadable: {safe_field(record.error)}>")
         write("\n".join(lines) + "\n")
         return
-    stack = program.stack(record)
+    lines += _frame_lines(program.stack(record), full, limit)
+    creator = created_by(program, record)
+    if creator is not None:
+        where = f" in goroutine {creator.goroutine}" if creator.goroutine else ""
+        lines.append(f"created by {_name(creator.function)}{where}")
+        lines.append(f"         at {safe_field(creator.file)}:{creator.line}")
+    write("\n".join(lines) + "\n")
+
+
+def _frame_lines(stack: Stack, full: bool, limit: Optional[int]) -> list[str]:
+    lines: list[str] = []
     current_stack = STACK_GOROUTINE
     frames = stack.frames if limit is None else stack.frames[:limit]
     for index, frame in enumerate(frames):
@@ -258,12 +268,33 @@ def write_backtrace(context: Context, record: GoroutineRecord, write: Write, ful
         lines.append(f"    ...({len(stack.frames) - limit} more frames)")
     if stack.error:
         lines.append(f"    [unwinding stopped: {safe_field(stack.error)}]")
-    creator = created_by(program, record)
-    if creator is not None:
-        where = f" in goroutine {creator.goroutine}" if creator.goroutine else ""
-        lines.append(f"created by {_name(creator.function)}{where}")
-        lines.append(f"         at {safe_field(creator.file)}:{creator.line}")
-    write("\n".join(lines) + "\n")
+    return lines
+
+
+def write_thread_backtrace(context: Context, write: Write, full: bool, limit: Optional[int]) -> None:
+    """The selected thread's own stack when it runs no goroutine: an M on its
+    g0 stack (scheduler, sysmon, idle, or a signal handler that interrupted
+    one, as in a SIGQUIT core), which the runtime prints as goroutine 0."""
+    program = context.program
+    thread = program.target.selected_thread()
+    if thread is None:
+        raise GoextError("no thread is selected; give a goroutine id (see 'go goroutines')")
+    machine = next((m for m in program.machines() if m.procid and m.procid == thread.tid), None)
+    if machine is None or not machine.g0:
+        raise GoextError(
+            f"the selected thread (tid {thread.tid}) runs no goroutine and has no Go M; "
+            "give a goroutine id (see 'go goroutines')"
+        )
+    g0 = read_goroutine(program, machine.g0)
+    state = "?" if g0.error else (g0.state or "?")
+    stack = unwind_thread(program, thread, machine, g0)
+    where = " (it is in a signal handler)" if any(frame.stack == STACK_SIGNAL for frame in stack.frames) else ""
+    lines = [
+        f"goroutine 0 [{safe_field(state)}] (m{machine.id}/tid {thread.tid}):",
+        f"    note: thread {thread.tid} runs no goroutine{where}: this is m{machine.id}'s own stack (g0), "
+        "which the runtime prints as goroutine 0",
+    ]
+    write("\n".join(lines + _frame_lines(stack, full, limit)) + "\n")
 
 
 def goroutine_or_current(context: Context, text: Optional[str]) -> GoroutineRecord:
@@ -296,7 +327,15 @@ def run_bt(context: Context, args: argparse.Namespace, write: Write) -> None:
             write_backtrace(context, record, write, args.full, args.limit)
             write("\n")
         return
-    write_backtrace(context, goroutine_or_current(context, args.goroutine), write, args.full, args.limit)
+    if args.goroutine is None:
+        current = current_goroutine(context)
+        if current is None:
+            write_thread_backtrace(context, write, args.full, args.limit)
+            return
+        write_backtrace(context, current, write, args.full, args.limit)
+        return
+    chosen = program.goroutine(parse_goroutine_id(args.goroutine))
+    write_backtrace(context, chosen, write, args.full, args.limit)
 
 
 # -- go info ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ printed it.  Stack barriers of Go 1.5-1.8 are undone from g.stkbar.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Optional
 
 from goext_core.errors import GoextError, MemoryReadError
@@ -483,6 +483,25 @@ def unwind_goroutine(program: "GoProgram", record: GoroutineRecord, stop: Option
         unwinder.stack.origin = "sched"
         unwinder.buffer_stack(record.sched_sp)
         return unwinder.run(_Cursor(record.sched_pc, record.sched_sp, record.sched_bp, record.sched_lr))
+    except GoextError as exc:
+        unwinder.stack.error = str(exc)
+        return unwinder.stack
+
+
+def unwind_thread(program: "GoProgram", thread: "Thread", machine: MachineRecord, g0: GoroutineRecord) -> Stack:
+    """Frames of a thread that runs no goroutine (an M on its g0 stack: the
+    scheduler, sysmon, an idle M, or a signal handler that interrupted one),
+    from the thread's registers.  The runtime prints this stack as
+    "goroutine 0" (src/runtime/signal_unix.go sighandler: goroutineheader and
+    tracebacktrap of the interrupted g, which is g0).  ``g0`` is m.g0's record;
+    its frames are labelled as the system stack."""
+    # The g0 record's own bounds would label g0 frames "goroutine"; the M's
+    # bounds label them system (g0) and signal (gsignal).
+    record = replace(g0, stack_lo=0, stack_hi=0, stack_barriers=[])
+    unwinder = _Unwinder(program, record, machine)
+    unwinder.stack.origin = f"thread {thread.tid}"
+    try:
+        return unwinder.run(_start_from_thread(unwinder, thread))
     except GoextError as exc:
         unwinder.stack.error = str(exc)
         return unwinder.stack
