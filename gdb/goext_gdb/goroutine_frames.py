@@ -37,6 +37,7 @@ from goext_core.runtime.unwind import Frame
 
 from .commands import current_program
 from .corefile import load_executable_for_core
+from .target import GdbTarget
 
 # Frame ids of frames gdb must see as younger than an older frame on a lower
 # stack (a system or signal stack above the goroutine's): below the lowest page
@@ -602,6 +603,7 @@ def register() -> None:
     register_unwinder(None, GoroutineUnwinder(), replace=True)
     gdb.frame_filters[GoroutineFrameFilter.name] = GoroutineFrameFilter()
     gdb.events.cont.connect(_on_resume)
+    GdbTarget.goroutine_selection = selected_goroutine
     GoroutineCommand()
 
 

@@ -14,7 +14,7 @@ import re
 import time
 import weakref
 from functools import cached_property
-from typing import Optional
+from typing import Callable, Optional
 
 import gdb  # type: ignore[import-not-found]
 
@@ -142,6 +142,9 @@ def _quiet_core_registers_once() -> None:
 class GdbTarget(CachedTarget):
     """The inferior of one gdb program space."""
 
+    # Set by goroutine_frames.register(): the goroutine 'goroutine N' shows, or None.
+    goroutine_selection: Optional[Callable[[], Optional[int]]] = None
+
     def __init__(self, progspace: "gdb.Progspace") -> None:
         super().__init__()
         self.progspace = progspace
@@ -150,6 +153,11 @@ class GdbTarget(CachedTarget):
 
     def begin_command(self) -> None:
         GENERATION.check_selection()
+
+    def selected_goroutine_id(self) -> Optional[int]:
+        """The goroutine selected with 'goroutine N' (go bt, go locals follow it)."""
+        selection = GdbTarget.goroutine_selection
+        return selection() if selection is not None else None
 
     def _inferior(self) -> "gdb.Inferior":
         return self.cached("inferior", self._find_inferior)
