@@ -328,13 +328,18 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+_SETTLE_S = 0.5
+
+
 def signal_core(program: str, version: str, flavour: str = "default", signum: int = signal.SIGQUIT) -> CoreArtifact:
     """The kernel core of ``program wait`` killed by ``signum`` (SIGQUIT) once it
     printed READY: GOTRACEBACK=crash makes the runtime print every goroutine and
     abort on the thread that took the signal (an idle M's g0 when nothing runs).
     Cached like :func:`kernel_core`."""
     exe = build(program, version, flavour)
-    mode = f"signal{int(signum)}"
+    # "settled": the signal is sent once the program is idle (see below); cores
+    # cached under the old key could have caught main in its fsync.
+    mode = f"signal{int(signum)}-settled"
 
     def stage(staged: Path) -> dict[str, object]:
         run_dir = staged / "run"
@@ -353,6 +358,9 @@ def signal_core(program: str, version: str, flavour: str = "default", signum: in
                 )
                 try:
                     _wait_ready(process, staged / "stdout.txt")
+                    # READY comes before the program's os.Stdout.Sync(): let that
+                    # fsync end, so no goroutine is on a thread when the signal lands.
+                    time.sleep(_SETTLE_S)
                     os.kill(process.pid, signum)
                     returncode = process.wait(timeout=_QUIT_TIMEOUT_S)
                 except subprocess.TimeoutExpired:
