@@ -150,3 +150,41 @@ def test_live_process_goroutine_threads(go_version, flavour, tmp_path):
             assert process.poll() is None, "lldb left the process dead"
         finally:
             _kill(process)
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("default", "stripped")
+def test_goroutine_command_and_automatic_symbols(go_version, flavour):
+    """'goroutine ID CMD' runs an lldb command on a goroutine's thread and puts
+    the selection back; a stripped binary gets pclntab symbols by itself."""
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    program = _offline(artifact)
+    parked = next(r for r in program.goroutines() if r.state == "chan receive" and not r.m and not r.system)
+    expected = [frame.function for frame in program.stack(parked).frames if not frame.inlined]
+    result = run_lldb(
+        [
+            f"goroutine {parked.id} bt",
+            "bt 1",
+            f"goroutine {parked.id}",
+            "go bt -n 1",
+            "goroutine 999999 bt",
+            "goroutine x",
+        ],
+        exe=artifact.exe,
+        core=artifact.core,
+    )
+    lldb_bt, selected_bt, select, go_bt, missing, bad = result.outputs
+    functions = re.findall(r"frame #\d+: 0x[0-9a-f]+ \S+`([^ +]+)", lldb_bt)
+    names = [name.removesuffix(".abi0") for name in functions]
+    if flavour == "stripped":  # goext's unwind tables: the whole stack
+        assert names == expected, (names, expected)
+    else:  # the Go linker's tables do not say where the frame pointer is saved
+        assert names == expected[: len(names)] and names, (names, expected)
+    assert f"goroutine {parked.id} [" in lldb_bt
+    assert "goroutine 1 [running]" in selected_bt  # the selection went back to the crashing thread
+    assert f"goroutine {parked.id}: thread #" in select
+    assert re.search(rf"^goroutine {parked.id} \[chan receive", go_bt, re.M), go_bt
+    assert "is not an lldb thread" in missing
+    assert "goroutine id expected" in bad

@@ -15,10 +15,7 @@ import os
 
 import gdb  # type: ignore[import-not-found]
 
-from goext_core.binary.elf import GoBinary
-from goext_core.binary.pclntab import Pclntab
-from goext_core.binary.symfile import symbol_file_for
-from goext_core.errors import GoextError
+from goext_core.commands.frontend import auto_symbols_enabled, stripped_go_symbol_file
 
 
 class AutoSymbolsParameter(gdb.Parameter):
@@ -29,7 +26,7 @@ class AutoSymbolsParameter(gdb.Parameter):
 
     def __init__(self) -> None:
         super().__init__("goext-auto-symbols", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
-        self.value = os.environ.get("GOEXT_AUTO_SYMBOLS", "1") not in ("0", "off", "no", "false")
+        self.value = auto_symbols_enabled()
 
     def get_show_string(self, value: str) -> str:
         return f"Adding pclntab symbols to stripped Go executables is {value}."
@@ -74,17 +71,3 @@ def _maybe_attach(objfile: "gdb.Objfile") -> None:
         return
     _attached.add(real)
     objfile.add_separate_debug_file(path)
-
-
-def stripped_go_symbol_file(path: str) -> "str | None":
-    """The symbol file for ``path`` when it is a Go executable with neither a
-    symbol table nor DWARF; None for everything else (or on any problem)."""
-    try:
-        with GoBinary(path) as binary:
-            if binary.section(".gopclntab") is None and binary.go_build_id() is None:
-                return None
-            if binary.symbol("runtime.main") is not None or binary.has_dwarf():
-                return None
-            return symbol_file_for(binary, Pclntab.from_binary(binary))
-    except GoextError:
-        return None

@@ -31,6 +31,7 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
     commands.attach_classes(specs, entry_module)
     # lldb finds a command's function by name in its own namespace: the entry module's.
     entry_module.goext_lldb_threads_command = goroutine_threads.lldb_threads_command  # type: ignore[attr-defined]
+    entry_module.goext_goroutine_command = goroutine_threads.goroutine_command  # type: ignore[attr-defined]
     if debugger.GetID() in _registered_debuggers:
         return
     _registered_debuggers.add(debugger.GetID())
@@ -56,6 +57,9 @@ def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: Modul
         "go lldb-threads",
         f"{entry_module.__name__}.goext_lldb_threads_command",
         goroutine_threads.LLDB_THREADS_HELP,
+    )
+    warnings += commands.register_function(
+        debugger, "goroutine", f"{entry_module.__name__}.goext_goroutine_command", goroutine_threads.GOROUTINE_HELP
     )
     if os.environ.get("GOEXT_LLDB_THREADS", "1") == "0":
         goroutine_threads.SETTINGS.enabled = False

@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional
 
 import lldb  # type: ignore[import-not-found]
 
-from goext_core.commands.frontend import quote_argument
+from goext_core.commands.frontend import auto_symbols_enabled, quote_argument, stripped_go_symbol_file
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.runtime.goroutines import GoroutineRecord, MachineRecord
@@ -157,6 +157,10 @@ class OperatingSystemPlugIn:
     def __init__(self, process: "lldb.SBProcess") -> None:
         self.process = process
         self.arch = ""
+        # lldb creates the plug-in while it creates the process, before it
+        # unwinds anything: the one moment a symbol file can be added without
+        # lldb keeping stale section addresses.
+        _load_stripped_symbols(process.GetTarget())
         # Registers whose g.sched field this Go version has.
         self.saved: set[str] = set()
         self.laid_out = False
@@ -314,6 +318,23 @@ class OperatingSystemPlugIn:
         return infos
 
 
+def _load_stripped_symbols(target: "lldb.SBTarget") -> None:
+    """A stripped Go executable gets goext's pclntab symbol file (names and
+    unwind tables for lldb's own bt), as gdb does; GOEXT_AUTO_SYMBOLS=0 or
+    'go symbols' by hand instead."""
+    executable = target.GetExecutable()
+    if not auto_symbols_enabled() or not executable.IsValid():
+        return
+    path = stripped_go_symbol_file(executable.fullpath)
+    if path is None:
+        return
+    result = lldb.SBCommandReturnObject()
+    line = f"target symbols add -s {quote_argument(executable.fullpath)} {quote_argument(path)}"
+    target.GetDebugger().GetCommandInterpreter().HandleCommand(line, result)
+    if not result.Succeeded():
+        _warn_once(f"cannot load the pclntab symbol file: {(result.GetError() or '').strip()}")
+
+
 def _live_thread_ids(process: "lldb.SBProcess") -> list[int]:
     """The live process's thread ids when it runs on this machine (only to keep
     goroutine ids from colliding with them), else none."""
@@ -418,3 +439,70 @@ def lldb_threads_command(
     state = f"on: {shown}, at most {SETTINGS.limit}" if SETTINGS.enabled else "off: lldb shows OS threads only"
     result.Print(f"goroutines as lldb threads: {state}\n")
     result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
+
+
+GOROUTINE_USAGE = "usage: goroutine ID [COMMAND...]   (goroutine off: back to the crashing/stopped thread)"
+GOROUTINE_HELP = (
+    "Run an lldb command on a goroutine's thread, or select that thread.\n"
+    + GOROUTINE_USAGE
+    + "\n  goroutine 21 bt          lldb's bt of goroutine 21, then the selection is restored\n"
+    "  goroutine 21 frame variable\n"
+    "  goroutine 21             select goroutine 21's thread (thread select)\n"
+    "Goroutines are lldb threads (go lldb-threads): ID is the thread id lldb shows."
+)
+
+
+def _goroutine_thread(process: "lldb.SBProcess", goid: int) -> Optional["lldb.SBThread"]:
+    """The lldb thread that shows goroutine ``goid`` at this stop."""
+    view = presented(process)
+    if view is None:
+        return None
+    for tid, shown in view.goroutine_of.items():
+        if shown == goid:
+            thread = process.GetThreadByID(tid)
+            return thread if thread.IsValid() else None
+    return None
+
+
+def goroutine_command(
+    debugger: "lldb.SBDebugger",
+    command: str,
+    exe_ctx: "lldb.SBExecutionContext",
+    result: "lldb.SBCommandReturnObject",
+    internal_dict: dict,
+) -> None:
+    words = command.strip().split(None, 1)
+    process = debugger.GetSelectedTarget().GetProcess()
+    if not words or not process.IsValid():
+        result.SetError(f"goext: {GOROUTINE_USAGE}")
+        return
+    if not words[0].isdigit():
+        result.SetError(f"goext: goroutine id expected, not {safe_field(words[0])!r}; {GOROUTINE_USAGE}")
+        return
+    ensure_loaded(debugger)
+    goid = int(words[0])
+    thread = _goroutine_thread(process, goid)
+    if thread is None:
+        result.SetError(
+            f"goext: goroutine {goid} is not an lldb thread at this stop (no such goroutine, a system one: "
+            "'go lldb-threads system', beyond the limit, or running on a live thread: 'go goroutines' shows it)"
+        )
+        return
+    previous = process.GetSelectedThread()
+    process.SetSelectedThread(thread)
+    if len(words) == 1:
+        result.Print(f"goroutine {goid}: thread #{thread.GetIndexID()} selected\n")
+        result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
+        return
+    inner = lldb.SBCommandReturnObject()
+    try:
+        # The command runs in the goroutine thread's context (not the one this command was given).
+        debugger.GetCommandInterpreter().HandleCommand(words[1], lldb.SBExecutionContext(thread), inner, False)
+    finally:
+        if previous.IsValid() and process.GetThreadByID(previous.GetThreadID()).IsValid():
+            process.SetSelectedThread(previous)
+    result.Print(inner.GetOutput() or "")
+    if inner.Succeeded():
+        result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
+    else:
+        result.SetError(inner.GetError() or "command failed")

@@ -3,10 +3,15 @@ the programs kept per debugger target and argument quoting."""
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable, Hashable, Optional
 
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.pclntab import Pclntab
+from goext_core.binary.symfile import symbol_file_for
 from goext_core.commands.base import COMMANDS, CommandSpec
+from goext_core.errors import GoextError
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -93,3 +98,22 @@ class ProgramCache:
 def quote_argument(text: str) -> str:
     """``text`` as one double-quoted argument of a gdb or lldb command (paths)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def auto_symbols_enabled() -> bool:
+    """GOEXT_AUTO_SYMBOLS=0 turns off loading pclntab symbols for stripped binaries."""
+    return os.environ.get("GOEXT_AUTO_SYMBOLS", "1").lower() not in ("0", "off", "no", "false")
+
+
+def stripped_go_symbol_file(path: str) -> Optional[str]:
+    """The symbol file for ``path`` when it is a Go executable with neither a
+    symbol table nor DWARF; None for everything else (or on any problem)."""
+    try:
+        with GoBinary(path) as binary:
+            if binary.section(".gopclntab") is None and binary.go_build_id() is None:
+                return None
+            if binary.symbol("runtime.main") is not None or binary.has_dwarf():
+                return None
+            return symbol_file_for(binary, Pclntab.from_binary(binary))
+    except GoextError:
+        return None
