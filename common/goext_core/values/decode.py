@@ -328,6 +328,14 @@ class Decoder:
             return first, data_word
         # itab{inter, _type, ...}: the dynamic type is the second word
         # (src/runtime/runtime2.go itab; src/internal/abi/iface.go ITab since 1.23).
+        # An itab names its interface type: a word that is no itab of this
+        # interface (a stale stack slot optimized code's DWARF still points
+        # at) is refused rather than decoded as one.
+        if t.runtime_type:
+            expected = t.runtime_type + (self.types.bias if t.source == "dwarf" else 0)
+            inter = self.memory.ptr(first)
+            if inter != expected:
+                raise GoextError(f"bad interface: {first:#x} is not an itab of {t.name}")
         return self.memory.ptr(first + self.ptr_size), data_word
 
     def _interface(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
@@ -837,6 +845,10 @@ def _variable_value(
         return decoder.missing(go_type, None, reason)
     if location.address is not None:
         return decoder.decode(go_type, location.address)
+    if location.pieces and len(location.data) > go_type.size:
+        # Pieces describing more bytes than the type has: a stale description
+        # (seen in Go 1.19's location lists), not to be decoded as the value.
+        return decoder.missing(go_type, None, UNAVAILABLE)
     # Bytes past what the location supplies are not known (a register holds
     # one word; pieces may cover less than the type).
     data = location.data[: go_type.size].ljust(go_type.size, b"\0")

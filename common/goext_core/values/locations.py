@@ -71,6 +71,7 @@ class Location:
     partial: bool = False
     known: Optional[bytes] = None
     reason: str = OPTIMIZED_OUT
+    pieces: int = 0  # DW_OP_piece count: their sizes add up to len(data)
 
 
 class _Unknown(Exception):
@@ -187,6 +188,11 @@ def decode_operations(ops: bytes, ptr_size: int = 8) -> list[_Op]:
     return out
 
 
+def _overlapping(ranges: list[tuple[int, int]]) -> bool:
+    ordered = sorted(ranges)
+    return any(start + size > next_start for (start, size), (next_start, _) in zip(ordered, ordered[1:]))
+
+
 class ExpressionEvaluator:
     """A DWARF expression stack machine over one frame's registers."""
 
@@ -197,6 +203,7 @@ class ExpressionEvaluator:
         self.ptr = program.target.ptr_size
         names = ARM64_DWARF_REGISTERS if program.target.arch == "arm64" else AMD64_DWARF_REGISTERS
         self.register_names = names
+        self._piece_memory: list[tuple[int, int]] = []  # (address, size) of the memory pieces read
 
     def register(self, number: int) -> int:
         # Go has no callee-saved registers: an outer frame's registers other
@@ -217,6 +224,7 @@ class ExpressionEvaluator:
         known = bytearray()
         saw_piece = False
         start = 0
+        self._piece_memory: list[tuple[int, int]] = []
         for index, operation in enumerate(operations):
             if operation.code not in _PIECE_OPS:
                 continue
@@ -243,13 +251,18 @@ class ExpressionEvaluator:
                 piece, piece_known = self._piece(operations[start:], self.ptr)
                 data += piece
                 known += piece_known
+            if _overlapping(self._piece_memory):
+                # Two parts of one value cannot be in the same memory at once:
+                # the description is stale (seen in Go 1.19's location lists).
+                return Location(optimized_out=True, reason=UNAVAILABLE)
+            count = sum(1 for operation in operations if operation.code in _PIECE_OPS)
             mask = bytes(known)
             reason = mask_reason(mask)
             if reason is None:
-                return Location(data=bytes(data))
+                return Location(data=bytes(data), pieces=count)
             if all(byte != BYTE_KNOWN for byte in mask):
                 return Location(optimized_out=True, reason=reason)
-            return Location(data=bytes(data), partial=True, known=mask)
+            return Location(data=bytes(data), partial=True, known=mask, pieces=count)
         try:
             return self._whole(operations)
         except _Unknown as unknown:
@@ -294,6 +307,7 @@ class ExpressionEvaluator:
                 return blob.ljust(size, b"\0"), bytes([BYTE_KNOWN]) * len(blob) + bytes([BYTE_OPTIMIZED_OUT]) * (
                     size - len(blob)
                 )
+            self._piece_memory.append((payload, size))
             try:
                 return self.program.target.read(payload, size), bytes([BYTE_KNOWN]) * size
             except MemoryReadError:
