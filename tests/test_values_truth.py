@@ -236,7 +236,9 @@ def _unquote(text: str) -> Optional[str]:
 
 
 # -- one frame's variables ---------------------------------------------------------------
-def tally_frame(tally: Tally, where: str, truth: dict[str, Any], variables: list[dict[str, Any]], text: str) -> None:
+def tally_frame(
+    tally: Tally, where: str, truth: dict[str, Any], variables: list[dict[str, Any]], text: Optional[str]
+) -> None:
     by_name = {item["name"]: item for item in variables}
     for name, described in truth.items():
         got = by_name.get(name)
@@ -250,18 +252,23 @@ def tally_frame(tally: Tally, where: str, truth: dict[str, Any], variables: list
             continue
         except _Unreadable as unreadable:
             tally.unreadable += 1
-            line = next((line for line in text.splitlines() if line.startswith(f"  {name} = ")), "")
-            if "<" not in line:
+            line = _text_line(text, name)
+            if line is not None and "<" not in line:
                 tally.wrong.append(f"{where}: {unreadable} in JSON, not in text: {line!r}")
             continue
         if marked:
             tally.marked += 1
-            # The text view says so too.
-            line = next((line for line in text.splitlines() if line.startswith(f"  {name} = ")), "")
-            if "optimized out" not in line and "unavailable" not in line:
+            line = _text_line(text, name)  # the text view says so too
+            if line is not None and "optimized out" not in line and "unavailable" not in line:
                 tally.wrong.append(f"{where}: {name} is marked in JSON, not in text: {line!r}")
         else:
             tally.right += 1
+
+
+def _text_line(text: Optional[str], name: str) -> Optional[str]:
+    if text is None:
+        return None
+    return next((line for line in text.splitlines() if line.startswith(f"  {name} = ")), "")
 
 
 def frames_to_check(program: GoProgram, truth: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -274,29 +281,27 @@ def frames_to_check(program: GoProgram, truth: dict[str, Any]) -> list[tuple[str
     return out
 
 
-def _commands(goid: int, frame: int) -> list[str]:
-    return [
-        f"locals {goid} {frame} --json",
-        f"args {goid} {frame} --json",
-        f"locals {goid} {frame}",
-        f"args {goid} {frame}",
-    ]
+def _commands(goid: int, frame: int, text: bool) -> list[str]:
+    """JSON of the frame's locals and args, and (text) their text view."""
+    json_views = [f"locals {goid} {frame} --json", f"args {goid} {frame} --json"]
+    return json_views + ([f"locals {goid} {frame}", f"args {goid} {frame}"] if text else [])
 
 
-def _check(outputs: list[str], checks: list[tuple[str, int, int]], truth: dict[str, Any], label: str) -> Tally:
+def _check(
+    outputs: list[str], checks: list[tuple[str, int, int]], truth: dict[str, Any], label: str, text: bool
+) -> Tally:
     tally = Tally()
-    seen = set()
-    for position, (function, goid, frame) in enumerate(checks):
-        seen.add(function)
-        local_json, arg_json, local_text, arg_text = outputs[4 * position : 4 * position + 4]
+    per_frame = 4 if text else 2
+    for position, (function, _, _) in enumerate(checks):
+        views = outputs[per_frame * position : per_frame * (position + 1)]
         variables = []
-        for blob in (local_json, arg_json):
+        for blob in views[:2]:
             try:
                 variables += json.loads(blob[blob.index("{") :])["variables"]
             except (ValueError, KeyError) as exc:
                 tally.wrong.append(f"{label} {function}: no JSON ({exc}): {blob[:300]!r}")
-        tally_frame(tally, f"{label} {function}", truth[function], variables, local_text + arg_text)
-    for function in set(truth) - seen:
+        tally_frame(tally, f"{label} {function}", truth[function], variables, "".join(views[2:]) if text else None)
+    for function in set(truth) - {function for function, _, _ in checks}:
         tally.wrong.append(f"{label}: no frame of {function}")
     return tally
 
@@ -338,8 +343,8 @@ def artifacts():
 def test_offline_locals_are_right_or_marked(artifacts, go_version, flavour):
     _, program, truth, checks = artifacts(go_version, flavour)
     assert sum(len(variables) for variables in truth.values()) >= 150
-    commands = [command for _, goid, frame in checks for command in _commands(goid, frame)]
-    tally = _check(_offline_outputs(program, commands), checks, truth, f"offline go{go_version} {flavour}")
+    commands = [command for _, goid, frame in checks for command in _commands(goid, frame, text=True)]
+    tally = _check(_offline_outputs(program, commands), checks, truth, f"offline go{go_version} {flavour}", True)
     _assert_tally(tally, flavour, f"offline go{go_version} {flavour}")
 
 
@@ -350,9 +355,9 @@ def test_offline_locals_are_right_or_marked(artifacts, go_version, flavour):
 def test_gdb_locals_are_right_or_marked(artifacts, go_version, flavour):
     require_gdb()
     artifact, _, truth, checks = artifacts(go_version, flavour)
-    commands = [f"go {command}" for _, goid, frame in checks for command in _commands(goid, frame)]
+    commands = [f"go {command}" for _, goid, frame in checks for command in _commands(goid, frame, text=False)]
     result = run_gdb(commands, exe=artifact.exe, core=artifact.core)
-    tally = _check(result.outputs, checks, truth, f"gdb go{go_version} {flavour}")
+    tally = _check(result.outputs, checks, truth, f"gdb go{go_version} {flavour}", False)
     _assert_tally(tally, flavour, f"gdb go{go_version} {flavour}")
 
 
@@ -362,7 +367,7 @@ def test_gdb_locals_are_right_or_marked(artifacts, go_version, flavour):
 @pytest.mark.flavours("noopt", "default")
 def test_lldb_locals_are_right_or_marked(artifacts, go_version, flavour):
     artifact, _, truth, checks = artifacts(go_version, flavour)
-    commands = [f"go {command}" for _, goid, frame in checks for command in _commands(goid, frame)]
+    commands = [f"go {command}" for _, goid, frame in checks for command in _commands(goid, frame, text=False)]
     result = run_lldb(commands, exe=artifact.exe, core=artifact.core)
-    tally = _check(result.outputs, checks, truth, f"lldb go{go_version} {flavour}")
+    tally = _check(result.outputs, checks, truth, f"lldb go{go_version} {flavour}", False)
     _assert_tally(tally, flavour, f"lldb go{go_version} {flavour}")

@@ -899,12 +899,25 @@ def frame_registers(program: "GoProgram", record: Any, frame_index: int) -> dict
 
 def frame_locals_json(program: "GoProgram", record: Any, frame_index: int) -> list[dict[str, Any]]:
     """Locals and arguments of one frame for the snapshot's --locals:
-    [{"name", "type", "value" (formatted text), "kind"}]; never raises GoextError."""
+    [{"name", "type", "value" (formatted text), "kind", "arg"}], plus
+    "optimized_out" / "partly_optimized_out" when (part of) the value is not
+    known (the text marks it too); never raises GoextError."""
     try:
         variables = frame_variables(program, record, frame_index)
     except GoextError as exc:
         return [{"name": "", "type": "", "value": "", "kind": "error", "error": str(exc)}]
-    return [
-        {"name": name, "type": value.type_name, "value": format_value(value), "kind": value.kind, "arg": is_param}
-        for name, value, is_param in variables
-    ]
+    rows = []
+    for name, value, is_param in variables:
+        row: dict[str, Any] = {
+            "name": name,
+            "type": value.type_name,
+            "value": format_value(value),
+            "kind": value.kind,
+            "arg": is_param,
+        }
+        if value.unavailable:
+            row["optimized_out"] = True
+        elif value.partial:
+            row["partly_optimized_out"] = True
+        rows.append(row)
+    return rows

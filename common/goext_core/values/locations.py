@@ -224,7 +224,7 @@ class ExpressionEvaluator:
         known = bytearray()
         saw_piece = False
         start = 0
-        self._piece_memory: list[tuple[int, int]] = []
+        self._piece_memory = []
         for index, operation in enumerate(operations):
             if operation.code not in _PIECE_OPS:
                 continue
