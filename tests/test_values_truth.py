@@ -371,3 +371,85 @@ def test_lldb_locals_are_right_or_marked(artifacts, go_version, flavour):
     result = run_lldb(commands, exe=artifact.exe, core=artifact.core)
     tally = _check(result.outputs, checks, truth, f"lldb go{go_version} {flavour}", False)
     _assert_tally(tally, flavour, f"lldb go{go_version} {flavour}")
+
+
+def _run(program: GoProgram, command: str) -> str:
+    name, _, args = command.partition(" ")
+    out: list[str] = []
+    ok = dispatch(Context(lambda: program), name, args, out.append)
+    text = "".join(out)
+    assert ok, f"{command}: {text}"
+    return text
+
+
+def _is_marked(text: str) -> bool:
+    return "optimized out" in text or "unavailable" in text
+
+
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("noopt", "default")
+def test_go_names_and_default_frames(artifacts, go_version, flavour):
+    _, program, _, checks = artifacts(go_version, flavour)
+    goroutine_of = {function: goid for function, goid, _ in checks}
+    # Without a frame: the innermost frame of the program's own code (an inlined one too).
+    for goid in set(goroutine_of.values()):
+        frame, function = min((frame, function) for function, other, frame in checks if other == goid)
+        header = _run(program, f"locals {goid}").splitlines()[0]
+        assert header.startswith(f"goroutine {goid} frame {frame}: {function} at "), header
+    expectations = {
+        # heap-escaped ("&heapInt" in DWARF) by its Go name, as its value
+        ("main.parkEscaped", "heapInt"): "41",
+        ("main.parkEscaped", "heapString"): '"on the heap"',
+        ("main.parkEscaped", "heapPoint.Y"): "32",
+        # the innermost of the shadowing declarations
+        ("main.parkShadowed", "x"): '"inner x"',
+        ("main.parkShadowed", "y"): "main.Point{X: 0, Y: 10}",
+        # a parameter of the inlined call (its own frame in unoptimized builds)
+        ("main.inlineMe", "p"): "6",
+        ("main.inlineMe", "q"): "42",
+        # captured by a closure, by value and by reference
+        ("main.parkClosure.func1", "byValue"): "5",
+        ("main.parkClosure.func1", "counter"): "11",
+    }
+    for (function, name), want in expectations.items():
+        got = _run(program, f"print -g {goroutine_of[function]} {name}").strip()
+        assert got == want or (flavour == "default" and _is_marked(got)), f"{function} {name}: {got!r}"
+    shadowed = _run(program, f"locals {goroutine_of['main.parkShadowed']}")
+    if flavour == "noopt":
+        assert "\n  (x) = 1\n" in shadowed and '\n  (y) = "outer y"\n' in shadowed, shadowed
+
+
+@pytest.mark.go_versions("1.22")
+@pytest.mark.flavours("default")
+def test_channel_waiter_lists_say_how_many_more(go_version, flavour):
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    text = _run(program, "print --max-elements 1 gRecvWaitChan").strip()
+    assert re.fullmatch(r"chan int \{len 0 cap 0, receivers: goroutine \d+, …\(1 more\)\}", text), text
+    payload = json.loads(_run(program, "print --json --max-elements 1 gRecvWaitChan"))
+    assert len(payload["recv_waiters"]) == 1 and payload["recv_waiters_more"] == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_gdb_printers_mark_optimized_out_parts(artifacts, go_version, flavour):
+    """gdb evaluates the DWARF pieces itself: goext's printers get values with
+    optimized-out parts and mark them (never a Python exception, never zero)."""
+    require_gdb()
+    artifact, _, truth, checks = artifacts(go_version, flavour)
+    wanted = [(goid, frame) for function, goid, frame in checks if function in ("main.parkInterfaces", "main.parkLive")]
+    result = run_gdb(
+        [f"goroutine {goid} frame {frame} info locals" for goid, frame in wanted], exe=artifact.exe, core=artifact.core
+    )
+    transcript = result.transcript()
+    assert "Python Exception" not in transcript and "Traceback" not in transcript, transcript[-3000:]
+    printed = dict(re.findall(r"^(\w+) = (.*)$", "\n".join(result.outputs), re.M))
+    assert any(_is_marked(text) for text in printed.values()), printed
+    # What gdb prints of a slice or interface through goext is right or marked.
+    for name in ("xs", "letters", "tail", "anySlice", "plainErr", "myErr", "wrapped", "m"):
+        text = printed.get(name)
+        if text is None or _is_marked(text):
+            continue
+        assert not re.search(r"len 0 cap 0|^nil$", text), f"{name} = {text}"

@@ -449,7 +449,7 @@ func parkShadowed(seed int) {
 }
 
 // parkClosure starts a closure that captures one variable by value and one
-// by reference (it is changed after the closure is made).
+// by reference (it is changed after the closure is made, before it runs).
 //
 //go:noinline
 func parkClosure(seed int) {
@@ -457,7 +457,7 @@ func parkClosure(seed int) {
 	label := "captured"
 	counter := 0
 	done := make(chan bool)
-	go func() {
+	run := func() {
 		local := byValue * 2
 		counter++
 		record("", map[string]interface{}{
@@ -466,8 +466,9 @@ func parkClosure(seed int) {
 		<-block
 		sink(byValue, label, counter, local)
 		done <- true
-	}()
-	counter += 10
+	}
+	counter += 10 // changed after the closure captured it: captured by reference
+	go run()
 	<-done
 }
 
