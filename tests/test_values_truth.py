@@ -28,6 +28,8 @@ from typing import Any, Optional
 import pytest
 
 from goext_core.commands import Context, dispatch
+from goext_core.output.report import report_data
+from goext_core.output.snapshot import build_snapshot
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
@@ -453,3 +455,20 @@ def test_gdb_printers_mark_optimized_out_parts(artifacts, go_version, flavour):
         if text is None or _is_marked(text):
             continue
         assert not re.search(r"len 0 cap 0|^nil$", text), f"{name} = {text}"
+
+
+@pytest.mark.go_versions("1.22")
+@pytest.mark.flavours("default")
+def test_snapshot_and_report_show_the_marks(artifacts, go_version, flavour):
+    _, program, _, checks = artifacts(go_version, flavour)
+    (goid,) = {goid for function, goid, _ in checks if function == "main.parkInterfaces"}
+    snapshot = build_snapshot(program, with_locals=True)
+    entry = next(entry for entry in snapshot["goroutines"] if entry["id"] == goid)
+    rows = [row for frame in entry["frames"] for row in frame.get("locals", [])]
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["anyString"].get("optimized_out") is True and by_name["anyString"]["value"] == "<optimized out>"
+    partial = [row for row in rows if row.get("partly_optimized_out")]
+    assert partial and all("optimized out" in row["value"] or "unavailable" in row["value"] for row in partial)
+    data = report_data(snapshot)
+    shown = [item for _, items, _ in data["locals"][str(goid)] for item in items]
+    assert ["anyString", "interface {}", "<optimized out>"] in shown, shown
