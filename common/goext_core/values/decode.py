@@ -798,14 +798,25 @@ def _inlined_owner(function: Any, pc: int, frames: list[Any], frame_index: int, 
     if frame_index == physical_index:
         return 0
     chain = function.inlined_chain(pc)
+    first = physical_index
+    while first > 0 and frames[first - 1].inlined:
+        first -= 1
     depth = physical_index - frame_index  # 1: inlined directly into the physical function
-    name = frames[frame_index].function
-    if 0 < depth <= len(chain) and chain[depth - 1].name in (name, ""):
+    if len(chain) == physical_index - first:
         return chain[depth - 1].offset
-    for call in reversed(chain):  # DWARF and pclntab disagree on the depth: trust the name
-        if call.name == name:
-            return call.offset
-    raise GoextError(f"no DWARF for the inlined call of {name} at this pc")
+    # pclntab and DWARF disagree on the depth: the call of the same function, if only one.
+    name = _without_type_arguments(frames[frame_index].function)
+    matches = [call for call in chain if _without_type_arguments(call.name) == name]
+    if len(matches) == 1:
+        return matches[0].offset
+    raise GoextError(f"no DWARF for the inlined call of {frames[frame_index].function} at this pc")
+
+
+def _without_type_arguments(name: str) -> str:
+    """main.f[...] and main.f[go.shape.int] are both main.f."""
+    start = name.find("[")
+    end = name.rfind("]")
+    return name[:start] + name[end + 1 :] if 0 <= start < end else name
 
 
 def _go_names(chosen: list[tuple[str, Any, GoType]]) -> list[str]:
