@@ -97,6 +97,13 @@ def test_slice_with_known_len_and_pointer_is_walked():
     assert format_value(value) == "[]int32 len 4 cap <optimized out> [1, 2, 3, 4]"
 
 
+def test_empty_slice_with_its_pointer_gone():
+    # len and cap 0 on the stack, the pointer in a register the frame lacks: empty, nil or not.
+    location = _evaluate([RBX] + PIECE8 + _fbreg(-16) + PIECE8 + _fbreg(-8) + PIECE8, memory=bytes(64))
+    value = _decode(SLICE, location)
+    assert format_value(value) == "[]int32 len 0 cap 0 [] <ptr unavailable>" and value.partial
+
+
 def test_registers_an_outer_frame_lacks_are_unavailable():
     # len in rbx, which the unwinder could not recover; cap in rax, which it has.
     memory = _below_cfa(struct.pack("<Q", MEMORY))

@@ -459,7 +459,8 @@ def _format_partial_header(value: "Value", top: bool, depth: int) -> str:
             items.append(_more(value.more))
         body = f"[{', '.join(items)}]"
     elif value.length == 0:
-        body = "[]"
+        # Empty either way; only whether it is nil depends on the pointer.
+        body = f"[] <ptr {missing['ptr']}>" if "ptr" in missing else "[]"
     else:
         body = f"<elements {missing.get('len') or missing.get('ptr') or 'optimized out'}>"
     if value.error:
