@@ -337,6 +337,25 @@ class GoProgram:
     def machines(self) -> list[MachineRecord]:
         return self._dynamic_value("machines", lambda: read_allm(self))
 
+    def selected_goroutine(self) -> Optional[GoroutineRecord]:
+        """The goroutine the user selected in the debugger (lldb's goroutine
+        threads, gdb's 'goroutine N'), else the one on the selected thread (a
+        core's: the crashing one); None when that thread runs no goroutine."""
+        selected = self.target.selected_goroutine_id()
+        if selected is not None:
+            for record in self.goroutines():
+                if record.id == selected:
+                    return record
+        thread = self.target.selected_thread()
+        if thread is None:
+            return None
+        for machine in self.machines():
+            if machine.procid == thread.tid and machine.curg:
+                for record in self.goroutines():
+                    if record.address == machine.curg:
+                        return record
+        return None
+
     def goroutine(self, goid: int) -> GoroutineRecord:
         for record in self.goroutines():
             if record.id == goid:

@@ -15,6 +15,7 @@ a value's memory in bulk through the same Target the commands use.
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Iterator, Optional
 
 import gdb  # type: ignore[import-not-found]
@@ -24,7 +25,15 @@ from goext_core.errors import GoextError
 from goext_core.textsafe import safe_field
 from goext_core.values.decode import Decoder, type_system
 from goext_core.values.formatters import format_value, has_recognizer
-from goext_core.values.model import Settings, Value
+from goext_core.values.model import (
+    BYTE_KNOWN,
+    BYTE_OPTIMIZED_OUT,
+    BYTE_UNAVAILABLE,
+    OPTIMIZED_OUT,
+    UNAVAILABLE,
+    Settings,
+    Value,
+)
 from goext_core.values.types import GoType, Kind
 
 PRINTER_NAME = "goext-go"
@@ -54,36 +63,68 @@ def _go_type_of(value: "gdb.Value") -> Optional[GoType]:
 
 def _decode(value: "gdb.Value", go_type: GoType, settings: Optional[Settings] = None) -> Optional[Value]:
     decoder = Decoder(_program(), settings or Settings(max_depth=3))
-    address = value.address
+    try:
+        if value.is_optimized_out and value.type.strip_typedefs().code != gdb.TYPE_CODE_STRUCT:
+            return decoder.missing(go_type, None, OPTIMIZED_OUT)
+        address = value.address
+    except gdb.error:
+        return decoder.missing(go_type, None, UNAVAILABLE)
     if address is not None:
         return decoder.decode(go_type, int(address))
-    # A value gdb holds itself (a function argument, a register): rebuild its bytes.
+    # A value gdb holds itself (a function argument, a register, DWARF pieces):
+    # rebuild its bytes, marking the parts gdb says are optimized out or unavailable.
     data = bytearray(max(go_type.size, 0))
-    if not _fill_bytes(value, data, 0, 0):
+    known = bytearray([BYTE_OPTIMIZED_OUT]) * len(data)
+    if not _fill_bytes(value, data, known, 0, 0):
         return None
-    return decoder.decode_bytes(go_type, bytes(data), None)
+    return decoder.decode_bytes(go_type, bytes(data), None, known=bytes(known))
 
 
-def _fill_bytes(value: "gdb.Value", out: bytearray, offset: int, depth: int) -> bool:
+def _fill_bytes(value: "gdb.Value", out: bytearray, known: bytearray, offset: int, depth: int) -> bool:
     if depth > 8:
         return False
     gdb_type = value.type.strip_typedefs()
     size = gdb_type.sizeof
+    if offset + size > len(out):
+        return False
     if gdb_type.code in (
         gdb.TYPE_CODE_INT,
         gdb.TYPE_CODE_PTR,
         gdb.TYPE_CODE_BOOL,
         gdb.TYPE_CODE_CHAR,
         gdb.TYPE_CODE_ENUM,
+        gdb.TYPE_CODE_FLT,
     ):
-        number = int(value) & ((1 << (8 * size)) - 1)
-        out[offset : offset + size] = number.to_bytes(size, "little")
+        try:
+            if value.is_optimized_out:
+                known[offset : offset + size] = bytes([BYTE_OPTIMIZED_OUT]) * size
+                return True
+            if gdb_type.code == gdb.TYPE_CODE_FLT:
+                if size not in (4, 8):
+                    return False
+                blob = struct.pack("<f" if size == 4 else "<d", float(value))
+            else:
+                blob = (int(value) & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        except gdb.error:  # <unavailable>: not in the core, or a register gdb could not recover
+            known[offset : offset + size] = bytes([BYTE_UNAVAILABLE]) * size
+            return True
+        out[offset : offset + size] = blob
+        known[offset : offset + size] = bytes([BYTE_KNOWN]) * size
         return True
     if gdb_type.code == gdb.TYPE_CODE_STRUCT:
         for member in gdb_type.fields():
             if member.bitpos is None or member.bitpos % 8:
                 return False
-            if not _fill_bytes(value[member], out, offset + member.bitpos // 8, depth + 1):
+            if not _fill_bytes(value[member], out, known, offset + member.bitpos // 8, depth + 1):
+                return False
+        return True
+    if gdb_type.code == gdb.TYPE_CODE_ARRAY:
+        low, high = gdb_type.range()
+        element_size = gdb_type.target().strip_typedefs().sizeof
+        if high - low + 1 > 4096:
+            return False
+        for index in range(low, high + 1):
+            if not _fill_bytes(value[index], out, known, offset + (index - low) * element_size, depth + 1):
                 return False
         return True
     return False
@@ -100,7 +141,10 @@ class GoPrinter:
 
     def decoded(self) -> Value:
         if self._decoded is None:
-            decoded = _decode(self.value, self.go_type)
+            try:
+                decoded = _decode(self.value, self.go_type)
+            except gdb.error:  # gdb could not give a part of the value: never a Python traceback
+                decoded = Value(self.go_type.name, "invalid", error=UNAVAILABLE, unavailable=UNAVAILABLE)
             self._decoded = (
                 decoded if decoded is not None else Value(self.go_type.name, "invalid", error="value has no address")
             )
@@ -108,6 +152,9 @@ class GoPrinter:
 
     def to_string(self) -> Any:
         decoded = self.decoded()
+        if decoded.marked:
+            # Partly optimized out: the whole text, with what is not known marked.
+            return format_value(decoded, top=self.go_type.kind == Kind.SLICE)
         recognized = decoded.kind not in ("slice", "array", "map", "chan")  # e.g. net.IP: its own text
         if self.go_type.kind in _CONTAINER_KINDS and decoded.ok and not decoded.is_nil and not recognized:
             # Type names come from the target's DWARF: as terminal-safe as its strings.
@@ -136,7 +183,7 @@ class GoContainerPrinter(GoPrinter):
     def children(self) -> Iterator[tuple[str, Any]]:
         kind = self.go_type.kind
         decoded = self.decoded()
-        if not decoded.ok or decoded.is_nil:
+        if not decoded.ok or decoded.is_nil or decoded.marked:
             return
         types = _reachable_types(self.value.type)
         if kind == Kind.MAP:
@@ -275,7 +322,10 @@ class _GoFunction(gdb.Function):
         go_type = _go_type_of(value)
         if go_type is None:
             raise gdb.GdbError(f"${self.function_name}: not a Go value of a known type ({value.type})")
-        decoded = _decode(value, go_type, Settings(max_elements=0, max_depth=2))
+        try:
+            decoded = _decode(value, go_type, Settings(max_elements=0, max_depth=2))
+        except gdb.error as exc:
+            raise gdb.GdbError(f"${self.function_name}: {exc}") from None
         if decoded is None:
             raise gdb.GdbError(f"${self.function_name}: the value has no address")
         if decoded.error:
@@ -295,6 +345,8 @@ class LenFunction(_GoFunction):
         decoded = self.decoded(value)
         if decoded.is_nil:
             return 0
+        if "len" in decoded.missing:
+            raise gdb.GdbError(f"$len: the length is {decoded.missing['len']}")
         if decoded.length is None:
             raise gdb.GdbError(f"$len: {decoded.type_name} has no length")
         return int(decoded.length)
@@ -312,6 +364,8 @@ class CapFunction(_GoFunction):
             return 0
         if decoded.kind == "array":
             return int(decoded.length or 0)
+        if "cap" in decoded.missing:
+            raise gdb.GdbError(f"$cap: the capacity is {decoded.missing['cap']}")
         if decoded.capacity is None:
             raise gdb.GdbError(f"$cap: {decoded.type_name} has no capacity")
         return int(decoded.capacity)
@@ -329,6 +383,8 @@ class DtypeFunction(_GoFunction):
             return safe_field(decoded.type_name)
         if decoded.is_nil:
             return "<nil>"
+        if "type" in decoded.missing:
+            return f"<type {decoded.missing['type']}>"
         return safe_field(decoded.details.get("dynamic_type", "?"))
 
 

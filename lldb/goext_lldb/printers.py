@@ -63,6 +63,8 @@ def summary(valobj: "lldb.SBValue", internal_dict: dict) -> str:
     decoded = _decoded(valobj.GetNonSyntheticValue())
     if decoded is None:
         return ""
+    if decoded.marked:  # partly optimized out or unavailable: the parts that are not known are marked
+        return format_value(decoded, top=decoded.kind == "slice")
     if decoded.kind in ("slice", "map", "chan") and decoded.ok and not decoded.is_nil:
         parts = [safe_field(decoded.type_name), f"len {decoded.length}"]  # a type name from the target
         if decoded.capacity is not None:
@@ -81,7 +83,7 @@ class SyntheticChildren:
     def update(self) -> bool:
         decoded = _decoded(self.valobj)
         self.items = []
-        if decoded is None or not decoded.ok:
+        if decoded is None or not decoded.ok or decoded.marked:
             return False
         if decoded.kind == "map":
             for key, elem in decoded.entries:

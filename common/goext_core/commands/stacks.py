@@ -193,23 +193,8 @@ def _write_groups(context: Context, records: list[GoroutineRecord], args: argpar
 
 # -- go bt ------------------------------------------------------------------------------
 def current_goroutine(context: Context) -> Optional[GoroutineRecord]:
-    """The selected goroutine (lldb shows goroutines as threads), else the
-    goroutine on the selected thread (the crashing thread of a core)."""
-    program = context.program
-    selected = program.target.selected_goroutine_id()
-    if selected is not None:
-        for record in program.goroutines():
-            if record.id == selected:
-                return record
-    thread = program.target.selected_thread()
-    if thread is None:
-        return None
-    for machine in program.machines():
-        if machine.procid == thread.tid and machine.curg:
-            for record in program.goroutines():
-                if record.address == machine.curg:
-                    return record
-    return None
+    """The selected goroutine (GoProgram.selected_goroutine)."""
+    return context.program.selected_goroutine()
 
 
 def _configure_bt(parser: argparse.ArgumentParser) -> None:

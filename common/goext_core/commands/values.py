@@ -8,7 +8,7 @@ from typing import Optional
 from goext_core.commands.base import MAX_ELEMENTS, MAX_FRAMES, MAX_GOROUTINE_ID, Context, Write, bounded_int, command
 from goext_core.errors import GoextError, UsageError
 from goext_core.runtime.goroutines import GoroutineRecord
-from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path
+from goext_core.runtime.stacks import printed_name, short_path, user_frame
 from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.decode import Decoder, frame_variables, type_system
 from goext_core.values.expr import Scope, frame_scope
@@ -68,7 +68,7 @@ def _configure_print(parser: argparse.ArgumentParser) -> None:
         "--frame",
         type=bounded_int(0, MAX_FRAMES),
         metavar="N",
-        help="frame of --goroutine (default: first user frame)",
+        help="frame of --goroutine (default: the innermost frame of the program's own code)",
     )
     _add_limits(parser)
     parser.add_argument(
@@ -154,24 +154,19 @@ def evaluate(
 
 
 def current_goroutine_of(program) -> Optional[GoroutineRecord]:
-    """The goroutine on the selected thread (the crashing one of a core), if any."""
-    thread = program.target.selected_thread()
-    if thread is None:
-        return None
-    for machine in program.machines():
-        if machine.procid == thread.tid and machine.curg:
-            for record in program.goroutines():
-                if record.address == machine.curg:
-                    return record
-    return None
+    """The selected goroutine, if any (GoProgram.selected_goroutine)."""
+    return program.selected_goroutine()
 
 
 # -- go locals / go args ---------------------------------------------------------------------
 def default_frame(program, record) -> int:
-    """The first frame outside the runtime (what a user means by "where it is")."""
-    frames = program.stack(record).frames
-    for index, frame in enumerate(frames):
-        if not is_runtime_function(frame.function) and not frame.inlined:
+    """The innermost frame of the program's own code, as `go goroutines` shows
+    it (not runtime.gopark, internal/poll.runtime_pollWait or sync.(*Mutex).Lock):
+    what a user means by "where it is"."""
+    stack = program.stack(record)
+    wanted = user_frame(stack, program.goroot_src)
+    for index, frame in enumerate(stack.frames):
+        if frame is wanted:
             return index
     return 0
 
@@ -182,7 +177,7 @@ def _configure_locals(parser: argparse.ArgumentParser) -> None:
         "frame",
         type=bounded_int(0, MAX_FRAMES),
         nargs="?",
-        help="frame number as 'go bt' shows it (default: the first frame outside the runtime)",
+        help="frame number as 'go bt' shows it (default: the innermost frame of the program's own code)",
     )
     parser.add_argument("--json", action="store_true", help="print the variables as JSON")
     _add_limits(parser)

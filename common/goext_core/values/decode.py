@@ -23,7 +23,17 @@ from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
 from goext_core.values.locations import evaluate_location
 from goext_core.values.maps import decode_map
-from goext_core.values.model import Memory, Settings, Value, quote_go_string
+from goext_core.values.model import (
+    BYTE_KNOWN,
+    BYTE_OPTIMIZED_OUT,
+    OPTIMIZED_OUT,
+    UNAVAILABLE,
+    Memory,
+    Settings,
+    Value,
+    mask_reason,
+    quote_go_string,
+)
 from goext_core.values.rtypes import RuntimeTypes
 from goext_core.values.types import COMPLEX_KINDS, FLOAT_KINDS, SIGNED_KINDS, UNSIGNED_KINDS, Field, GoType, Kind
 
@@ -83,12 +93,27 @@ class Decoder:
         finally:
             self._path.discard(key)
 
-    def decode_bytes(self, go_type: GoType, data: bytes, address: Optional[int], depth: int = 0) -> Value:
+    def decode_bytes(
+        self, go_type: GoType, data: bytes, address: Optional[int], depth: int = 0, known: Optional[bytes] = None
+    ) -> Value:
+        """Decode a value from its bytes.  ``known`` (one BYTE_* state per byte,
+        see values.model) marks bytes goext does not know: what depends on
+        them is marked optimized out / unavailable, the rest is decoded."""
+        if known is not None:
+            known = known[: go_type.size].ljust(go_type.size, bytes([BYTE_OPTIMIZED_OUT]))
+            reason = mask_reason(known)
+            if reason is None:
+                known = None
+            elif go_type.kind not in _PARTIAL_KINDS or all(byte != BYTE_KNOWN for byte in known):
+                return self.missing(go_type, address, reason)
         self.decoded_values += 1
         if self.decoded_values > self.settings.max_values:
             # The whole printout is over budget: stop expanding, say so once per value.
             return Value(go_type.name, _kind_name(go_type), address, text="…", go_type=go_type)
         try:
+            if known is not None:
+                # Recognizers read fixed words: never on partly unknown bytes.
+                return self._partial(go_type, data.ljust(go_type.size, b"\0"), known, address, depth)
             special = recognize(self, go_type)
             if special is not None:
                 result = special(self, go_type, data, address, depth)
@@ -107,6 +132,10 @@ class Decoder:
                 error=f"cannot decode: {type(exc).__name__}",
                 go_type=go_type,
             )
+
+    def missing(self, go_type: GoType, address: Optional[int], reason: str) -> Value:
+        """A value none of whose bytes goext knows (``reason``: optimized out, unavailable)."""
+        return Value(go_type.name, _kind_name(go_type), address, error=reason, unavailable=reason, go_type=go_type)
 
     def unreadable(self, go_type: GoType, address: Optional[int], exc: Exception) -> Value:
         where = f" at {address:#x}" if address else ""
@@ -299,6 +328,14 @@ class Decoder:
             return first, data_word
         # itab{inter, _type, ...}: the dynamic type is the second word
         # (src/runtime/runtime2.go itab; src/internal/abi/iface.go ITab since 1.23).
+        # An itab names its interface type: a word that is no itab of this
+        # interface (a stale stack slot optimized code's DWARF still points
+        # at) is refused rather than decoded as one.
+        if t.runtime_type:
+            expected = t.runtime_type + (self.types.bias if t.source == "dwarf" else 0)
+            inter = self.memory.ptr(first)
+            if inter != expected:
+                raise GoextError(f"bad interface: {first:#x} is not an itab of {t.name}")
         return self.memory.ptr(first + self.ptr_size), data_word
 
     def _interface(self, t: GoType, data: bytes, address: Optional[int], depth: int) -> Value:
@@ -390,24 +427,157 @@ class Decoder:
                 where = buffer + slot * elem.size
                 value.children.append((f"[{index}]", self.decode(elem, where, depth + 1)))
             value.more = count - shown
-        value.details["recv_waiters"] = self._waiters(get("recvq.first"))
-        value.details["send_waiters"] = self._waiters(get("sendq.first"))
+        for key, queue in (("recv_waiters", "recvq.first"), ("send_waiters", "sendq.first")):
+            ids, more = self._waiters(get(queue))
+            value.details[key] = ids
+            if more:
+                value.details[f"{key}_more"] = more
         return value
 
-    def _waiters(self, sudog: int) -> list[int]:
-        """Goroutine ids on a waitq (runtime.sudog{g, next, ...}, src/runtime/runtime2.go)."""
+    def _waiters(self, sudog: int) -> tuple[list[int], "int | str"]:
+        """Goroutine ids on a waitq (runtime.sudog{g, next, ...}, src/runtime/runtime2.go),
+        at most max_elements of them, and how many more there are ("N+" when
+        even counting them stopped at its bound)."""
         layouts = self.program.layouts
         sudog_layout = layouts["runtime.sudog"]
         goid_offset = layouts.g.offset("goid")
+        g_offset, next_offset = sudog_layout.offset("g"), sudog_layout.offset("next")
         out: list[int] = []
         seen: set[int] = set()
         while sudog and sudog not in seen and len(out) < self.settings.max_elements:
             seen.add(sudog)
-            g = self.memory.ptr(sudog + sudog_layout.offset("g"))
+            g = self.memory.ptr(sudog + g_offset)
             if g:
                 out.append(int.from_bytes(self.memory.read(g + goid_offset, 8), "little"))
-            sudog = self.memory.ptr(sudog + sudog_layout.offset("next"))
+            sudog = self.memory.ptr(sudog + next_offset)
+        more = 0
+        while sudog and sudog not in seen:
+            if more >= _MAX_WAITERS_COUNTED:
+                return out, f"{more}+"
+            seen.add(sudog)
+            more += 1
+            try:
+                sudog = self.memory.ptr(sudog + next_offset)
+            except MemoryReadError:
+                return out, f"{more}+"
+        return out, more
+
+    # -- values whose bytes are partly known (DWARF pieces) ------------------------------------
+    def _partial(self, t: GoType, data: bytes, known: bytes, address: Optional[int], depth: int) -> Value:
+        if t.kind == Kind.STRUCT:
+            value = Value(t.name, "struct", address, go_type=t, partial=True)
+            if depth >= self.settings.max_depth:
+                value.more = len(t.fields)
+                return value
+            for member in t.fields[: self.settings.max_elements * 4]:
+                where = address + member.offset if address is not None else None
+                end = member.offset + member.type.size
+                child = self.decode_bytes(
+                    member.type, data[member.offset : end], where, depth + 1, known[member.offset : end]
+                )
+                if member.embedded:
+                    child.details["embedded"] = True
+                value.children.append((member.name, child))
+            value.partial = any(child.marked for _, child in value.children)  # not for unknown padding
+            return value
+        if t.kind == Kind.ARRAY:
+            value = Value(t.name, "array", address, length=t.length, go_type=t, partial=True)
+            elem = t.elem
+            if elem is None:
+                value.error = f"unknown element type of {t.name}"
+                return value
+            shown = min(t.length, self.settings.max_elements)
+            if depth >= self.settings.max_depth:
+                shown = 0
+            for index in range(shown):
+                begin, end = index * elem.size, (index + 1) * elem.size
+                where = address + begin if address is not None else None
+                child = self.decode_bytes(elem, data[begin:end], where, depth + 1, known[begin:end])
+                value.children.append((f"[{index}]", child))
+            value.more = t.length - shown
+            value.partial = any(child.marked for _, child in value.children) or (
+                mask_reason(known[shown * elem.size :]) is not None
+            )
+            return value
+        words = self._header_words(data, known, {Kind.SLICE: 3, Kind.STRING: 2, Kind.INTERFACE: 2}[t.kind])
+        if t.kind == Kind.SLICE:
+            return self._partial_slice(t, words, address, depth)
+        if t.kind == Kind.STRING:
+            return self._partial_string(t, words, address)
+        return self._partial_interface(t, words, address, depth)
+
+    def _header_words(self, data: bytes, known: bytes, count: int) -> list[tuple[Optional[int], Optional[str]]]:
+        """(value or None, why not known) of each pointer-sized header word."""
+        out: list[tuple[Optional[int], Optional[str]]] = []
+        for index in range(count):
+            begin, end = index * self.ptr_size, (index + 1) * self.ptr_size
+            reason = mask_reason(known[begin:end])
+            out.append((None, reason) if reason else (self.word(data, begin), None))
         return out
+
+    def _partial_slice(
+        self, t: GoType, words: list[tuple[Optional[int], Optional[str]]], address: Optional[int], depth: int
+    ) -> Value:
+        (pointer, pointer_reason), (length, length_reason), (capacity, capacity_reason) = words
+        value = Value(t.name, "slice", address, length=length, capacity=capacity, go_type=t, partial=True)
+        for name, reason in (("ptr", pointer_reason), ("len", length_reason), ("cap", capacity_reason)):
+            if reason:
+                value.missing[name] = reason
+        if pointer is not None:
+            value.details["data"] = pointer
+        if length is None or length == 0:
+            return value  # never walked as if empty: the text says the length is not known
+        if length > 1 << 40 or capacity is not None and length > capacity:
+            value.error = f"bad slice header (len {length}, cap {capacity})"
+            return value
+        if pointer is None or t.elem is None:
+            return value  # the elements' address is not known
+        if depth >= self.settings.max_depth:
+            value.more = length
+            return value
+        value.children, value.more = self.elements(t.elem, pointer, length, depth)
+        return value
+
+    def _partial_string(
+        self, t: GoType, words: list[tuple[Optional[int], Optional[str]]], address: Optional[int]
+    ) -> Value:
+        (pointer, pointer_reason), (length, length_reason) = words
+        if length == 0:  # the bytes of an empty string are not needed
+            return Value(t.name, "string", address, text='""', length=0, details={"bytes": b""}, go_type=t)
+        reason = length_reason or pointer_reason or OPTIMIZED_OUT
+        value = self.missing(t, address, reason)
+        value.length = length
+        value.missing = {name: why for name, why in (("ptr", pointer_reason), ("len", length_reason)) if why}
+        return value
+
+    def _partial_interface(
+        self, t: GoType, words: list[tuple[Optional[int], Optional[str]]], address: Optional[int], depth: int
+    ) -> Value:
+        (first, type_reason), (data_word, data_reason) = words
+        value = Value(t.name, "interface", address, go_type=t, partial=True)
+        if first is None:
+            value.missing["type"] = type_reason or OPTIMIZED_OUT
+            if data_word is not None:
+                value.details["data"] = data_word
+            return value
+        if first == 0:
+            return Value(t.name, "interface", address, is_nil=True, go_type=t)  # nil whatever the data word
+        type_address, _ = self.dynamic_type(t, first.to_bytes(self.ptr_size, "little") + bytes(self.ptr_size))
+        dynamic = self.runtime_type(type_address)
+        if dynamic is None:
+            value.error = f"bad interface: no type descriptor at {type_address:#x}"
+            return value
+        value.details["dynamic_type"] = dynamic.name
+        value.missing["data"] = data_reason or OPTIMIZED_OUT
+        value.children.append((dynamic.name, self.missing(dynamic, None, value.missing["data"])))
+        return value
+
+
+# Waiters counted past the ones shown on one channel queue.
+_MAX_WAITERS_COUNTED = 1 << 16
+
+# Kinds whose values can be partly known: their parts are separate words or fields.
+_PARTIAL_KINDS = frozenset({Kind.STRUCT, Kind.ARRAY, Kind.SLICE, Kind.STRING, Kind.INTERFACE})
 
 
 def _kind_name(t: GoType) -> str:
@@ -561,7 +731,18 @@ def frame_variables(
     settings: Optional[Settings] = None,
     params: Optional[bool] = None,
 ) -> list[tuple[str, Value, bool]]:
-    """(name, value, is_param) of the variables of one frame of a goroutine."""
+    """(name, value, is_param) of the variables of one frame of a goroutine, by
+    their Go names, as the frame's pc sees them:
+
+    - only the variables whose lexical blocks hold the pc; a name declared in
+      several of them is the innermost one's, and the ones it shadows are
+      listed as "(name)" (as delve does), with ``details["shadowed"]``;
+    - an inlined frame has the variables of its inlined call (they live in the
+      physical frame that holds it);
+    - a variable the compiler moved to the heap (DWARF's "&x", also a closure's
+      captured-by-reference one) is "x", its value read through the pointer;
+    - a variable in scope without a location at the pc is optimized out, and
+      the bytes DWARF pieces leave out are marked, never read as zero."""
     stack = program.stack(record)
     frames = stack.frames
     if not 0 <= frame_index < len(frames):
@@ -571,55 +752,153 @@ def frame_variables(
     if types.dwarf is None:
         raise GoextError("locals need DWARF, and this binary has none")
     bias = program.target.load_bias()
-    if frame.inlined:
-        raise GoextError(f"frame {frame_index} ({frame.function}) is inlined: its variables live in the caller's frame")
+    # Inlined frames share the pc and registers of the physical frame after them.
+    physical_index = frame_index
+    while physical_index + 1 < len(frames) and frames[physical_index].inlined:
+        physical_index += 1
+    physical = frames[physical_index]
     # A return address points after the call: look the variables up at the call.
-    running = frame_index == 0 and record.plain_status == 2
-    lookup_pc = frame.pc - bias if frame.trap or running else frame.pc - bias - 1
+    running = physical_index == 0 and record.plain_status == 2
+    lookup_pc = physical.pc - bias if physical.trap or running else physical.pc - bias - 1
     function = types.dwarf.function_at(lookup_pc)
     if function is None:
         raise GoextError(f"no DWARF for {frame.function}")
+    owner = _inlined_owner(function, lookup_pc, frames, frame_index, physical_index)
     decoder = Decoder(program, settings)
-    registers = frame_registers(program, record, frame_index)
-    out: list[tuple[str, Value, bool]] = []
+    registers = frame_registers(program, record, physical_index)
+    chosen: list[tuple[str, Any, GoType]] = []
     for variable in function.variables:
-        decoder.decoded_values = 0  # each variable has the whole output budget
         if params is not None and variable.is_param != params:
             continue
-        if variable.type_offset is None or not variable.name:
+        if variable.type_offset is None or not variable.name or variable.inlined_in != owner:
             continue
+        if not all(any(low <= lookup_pc < high for low, high in ranges) for ranges in variable.scopes):
+            continue  # its block does not hold the pc
+        if not variable.is_param and variable.decl_line > frame.line > 0:
+            continue  # declared further down its block: not assigned yet at this line
         go_type = types.dwarf.type_at(variable.type_offset)
-        try:
-            location = evaluate_location(program, types.dwarf, variable, lookup_pc, frame, registers)
-        except GoextError as exc:
-            out.append(
-                (
-                    variable.name,
-                    Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type),
-                    variable.is_param,
-                )
-            )
-            continue
-        if location is None:
-            continue  # not live at this pc
-        if location.optimized_out:
-            value = Value(go_type.name, _kind_name(go_type), error="optimized out", go_type=go_type)
-        elif location.address is not None:
-            value = decoder.decode(go_type, location.address)
-        else:
-            data = location.data.ljust(go_type.size, b"\0")[: go_type.size]
-            value = decoder.decode_bytes(go_type, data, None)
-            if location.partial:
-                value.details["partial"] = True
-        out.append((variable.name, value, variable.is_param))
+        chosen.append((variable.name, variable, go_type))
+    names = _go_names(chosen)
+    out: list[tuple[str, Value, bool]] = []
+    for (dwarf_name, variable, go_type), name in zip(chosen, names):
+        decoder.decoded_values = 0  # each variable has the whole output budget
+        value = _variable_value(program, types.dwarf, decoder, variable, go_type, lookup_pc, physical, registers)
+        if dwarf_name.startswith("&"):
+            value = _through_heap_pointer(decoder, value, go_type)
+        if name.startswith("("):
+            value.details["shadowed"] = True
+        out.append((name, value, variable.is_param))
     return out
+
+
+def _inlined_owner(function: Any, pc: int, frames: list[Any], frame_index: int, physical_index: int) -> int:
+    """The DWARF offset of the inlined call frame ``frame_index`` is (0: the
+    physical function).  Frames of one physical frame are innermost first; the
+    DWARF chain of inlined calls holding the pc is outermost first."""
+    if frame_index == physical_index:
+        return 0
+    chain = function.inlined_chain(pc)
+    first = physical_index
+    while first > 0 and frames[first - 1].inlined:
+        first -= 1
+    depth = physical_index - frame_index  # 1: inlined directly into the physical function
+    if len(chain) == physical_index - first:
+        return chain[depth - 1].offset
+    # pclntab and DWARF disagree on the depth: the call of the same function, if only one.
+    name = _without_type_arguments(frames[frame_index].function)
+    matches = [call for call in chain if _without_type_arguments(call.name) == name]
+    if len(matches) == 1:
+        return matches[0].offset
+    raise GoextError(f"no DWARF for the inlined call of {frames[frame_index].function} at this pc")
+
+
+def _without_type_arguments(name: str) -> str:
+    """main.f[...] and main.f[go.shape.int] are both main.f."""
+    start = name.find("[")
+    end = name.rfind("]")
+    return name[:start] + name[end + 1 :] if 0 <= start < end else name
+
+
+def _go_names(chosen: list[tuple[str, Any, GoType]]) -> list[str]:
+    """Go names of the variables in scope: "&x" is x; a name declared in
+    nested blocks is the innermost declaration's, the others are "(x)"."""
+    plain = [name[1:] if name.startswith("&") else name for name, _, _ in chosen]
+    names = list(plain)
+    by_name: dict[str, list[int]] = {}
+    for index, name in enumerate(plain):
+        by_name.setdefault(name, []).append(index)
+    for indexes in by_name.values():
+        if len(indexes) < 2:
+            continue
+        innermost = max(indexes, key=lambda i: (len(chosen[i][1].scopes), chosen[i][1].decl_line, i))
+        for index in indexes:
+            if index != innermost:
+                names[index] = f"({plain[index]})"
+    return names
+
+
+def _variable_value(
+    program: "GoProgram",
+    dwarf: Any,
+    decoder: "Decoder",
+    variable: Any,
+    go_type: GoType,
+    pc: int,
+    frame: Any,
+    registers: dict[str, int],
+) -> Value:
+    try:
+        location = evaluate_location(program, dwarf, variable, pc, frame, registers)
+    except GoextError as exc:
+        return Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type)
+    if location is None or location.optimized_out:
+        reason = location.reason if location is not None else OPTIMIZED_OUT
+        return decoder.missing(go_type, None, reason)
+    if location.address is not None:
+        return decoder.decode(go_type, location.address)
+    if location.pieces and len(location.data) > go_type.size:
+        # Pieces describing more bytes than the type has: a stale description
+        # (seen in Go 1.19's location lists), not to be decoded as the value.
+        return decoder.missing(go_type, None, UNAVAILABLE)
+    # Bytes past what the location supplies are not known (a register holds
+    # one word; pieces may cover less than the type).
+    data = location.data[: go_type.size].ljust(go_type.size, b"\0")
+    known = location.known if location.known is not None else bytes([BYTE_KNOWN]) * len(location.data)
+    known = known[: go_type.size].ljust(go_type.size, bytes([BYTE_OPTIMIZED_OUT]))
+    value = decoder.decode_bytes(go_type, data, None, known=known)
+    if value.marked:
+        value.details["partial"] = True
+    return value
+
+
+def _through_heap_pointer(decoder: "Decoder", pointer_value: Value, pointer_type: GoType) -> Value:
+    """A heap-allocated variable's value from its "&x" pointer (as delve shows it)."""
+    elem = pointer_type.elem
+    if elem is None:
+        return pointer_value
+    if pointer_value.unavailable:
+        return decoder.missing(elem, None, pointer_value.unavailable)
+    target = pointer_value.details.get("target")
+    if pointer_value.error or not isinstance(target, int):
+        return Value(elem.name, _kind_name(elem), error=pointer_value.error or "unreadable", go_type=elem)
+    if target == 0:
+        # Not allocated yet at this pc (new(x) runs at the declaration).
+        return decoder.missing(elem, None, UNAVAILABLE)
+    value = decoder.decode(elem, target)
+    value.details["heap"] = True
+    return value
 
 
 def frame_registers(program: "GoProgram", record: Any, frame_index: int) -> dict[str, int]:
     """Registers known for a frame: the innermost frame of a goroutine on a thread
-    has the thread's; every frame has its CFA (frame.fp on amd64) and sp/pc."""
+    has the thread's; every other frame only its CFA (frame.fp on amd64) and
+    sp/pc.  Go has no callee-saved registers, so nothing else of an outer frame
+    can be recovered: the others are left out, and read as unavailable."""
     frame = program.stack(record).frames[frame_index]
-    registers: dict[str, int] = {"rsp": frame.sp, "rip": frame.pc, "cfa": frame.fp}
+    if program.target.arch == "arm64":
+        registers: dict[str, int] = {"sp": frame.sp, "cfa": frame.fp}
+    else:
+        registers = {"rsp": frame.sp, "rip": frame.pc, "cfa": frame.fp}
     if frame_index == 0:
         machine = program.machine_of(record)
         thread = program.thread_for(machine) if machine is not None and record.plain_status == 2 else None
@@ -631,12 +910,25 @@ def frame_registers(program: "GoProgram", record: Any, frame_index: int) -> dict
 
 def frame_locals_json(program: "GoProgram", record: Any, frame_index: int) -> list[dict[str, Any]]:
     """Locals and arguments of one frame for the snapshot's --locals:
-    [{"name", "type", "value" (formatted text), "kind"}]; never raises GoextError."""
+    [{"name", "type", "value" (formatted text), "kind", "arg"}], plus
+    "optimized_out" / "partly_optimized_out" when (part of) the value is not
+    known (the text marks it too); never raises GoextError."""
     try:
         variables = frame_variables(program, record, frame_index)
     except GoextError as exc:
         return [{"name": "", "type": "", "value": "", "kind": "error", "error": str(exc)}]
-    return [
-        {"name": name, "type": value.type_name, "value": format_value(value), "kind": value.kind, "arg": is_param}
-        for name, value, is_param in variables
-    ]
+    rows = []
+    for name, value, is_param in variables:
+        row: dict[str, Any] = {
+            "name": name,
+            "type": value.type_name,
+            "value": format_value(value),
+            "kind": value.kind,
+            "arg": is_param,
+        }
+        if value.unavailable:
+            row["optimized_out"] = True
+        elif value.partial:
+            row["partly_optimized_out"] = True
+        rows.append(row)
+    return rows

@@ -88,6 +88,21 @@ class VariableDie:
     location_form: str
     decl_line: int = 0
     die_offset: int = 0
+    # The pc ranges of each lexical block around the variable, outermost first:
+    # it is in scope where every one of them holds the pc.
+    scopes: tuple[tuple[tuple[int, int], ...], ...] = ()
+    inlined_in: int = 0  # .debug_info offset of the inlined call it belongs to (0: the function itself)
+
+
+@dataclass
+class InlinedCall:
+    """A DW_TAG_inlined_subroutine: a call the compiler inlined into the function."""
+
+    offset: int
+    name: str
+    ranges: tuple[tuple[int, int], ...]
+    parent: int = 0  # the inlined call it is inlined into (0: the function itself)
+    call_line: int = 0
 
 
 @dataclass
@@ -97,6 +112,26 @@ class FunctionDie:
     high_pc: int
     variables: list[VariableDie] = field(default_factory=list)
     cu_offset: int = 0
+    inlined_calls: list[InlinedCall] = field(default_factory=list)
+
+    def inlined_chain(self, pc: int) -> list[InlinedCall]:
+        """The inlined calls whose code holds ``pc``, outermost first."""
+        chain: list[InlinedCall] = []
+        parent = 0
+        for _ in range(64):
+            inner = next(
+                (
+                    call
+                    for call in self.inlined_calls
+                    if call.parent == parent and any(low <= pc < high for low, high in call.ranges)
+                ),
+                None,
+            )
+            if inner is None:
+                break
+            chain.append(inner)
+            parent = inner.offset
+        return chain
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -402,13 +437,32 @@ class DwarfTypes:
             if die.attributes["DW_AT_high_pc"].form != "DW_FORM_addr":
                 high = low + high
             if low <= pc < high:
-                function = FunctionDie(_name(die), low, high, cu_offset=cu.cu_offset)
-                self._collect_variables(die, pc, function.variables, 0)
+                name = _name(die) or _name(self._origin(die) or die)
+                function = FunctionDie(name, low, high, cu_offset=cu.cu_offset)
+                self._collect_variables(die, function, (), 0, 0)
                 self._functions[low] = function
                 return function
         return None
 
-    def _collect_variables(self, die: Any, pc: int, out: list[VariableDie], depth: int) -> None:
+    def _origin(self, die: Any) -> Optional[Any]:
+        """The abstract DIE a concrete one refers to (DW_AT_abstract_origin):
+        inlined calls, their variables, and out-of-line copies of functions
+        that are inlined elsewhere take name, type and line from it."""
+        if "DW_AT_abstract_origin" not in die.attributes:
+            return None
+        try:
+            return die.get_DIE_from_attribute("DW_AT_abstract_origin")
+        except Exception:
+            return None
+
+    def _collect_variables(
+        self,
+        die: Any,
+        function: FunctionDie,
+        scopes: tuple[tuple[tuple[int, int], ...], ...],
+        inlined_in: int,
+        depth: int,
+    ) -> None:
         if depth > 16:
             return
         for count, child in enumerate(die.iter_children()):
@@ -416,21 +470,62 @@ class DwarfTypes:
                 break
             if child.tag in ("DW_TAG_variable", "DW_TAG_formal_parameter"):
                 attribute = child.attributes.get("DW_AT_location")
-                out.append(
+                origin = self._origin(child)
+                described = child if origin is None or "DW_AT_name" in child.attributes else origin
+                type_offset = ref_offset(child, "DW_AT_type")
+                if type_offset is None and origin is not None:
+                    type_offset = ref_offset(origin, "DW_AT_type")
+                function.variables.append(
                     VariableDie(
-                        _name(child),
+                        _name(described),
                         child.tag == "DW_TAG_formal_parameter",
-                        ref_offset(child, "DW_AT_type"),
+                        type_offset,
                         attribute.value if attribute is not None else None,
                         attribute.form if attribute is not None else "",
-                        int(_attr(child, "DW_AT_decl_line") or 0),
+                        int(_attr(child, "DW_AT_decl_line") or _attr(described, "DW_AT_decl_line") or 0),
                         child.offset,
+                        scopes,
+                        inlined_in,
                     )
                 )
             elif child.tag == "DW_TAG_lexical_block":
-                # Every block is collected: Go's blocks are scopes, and locations
-                # (lists) already say where a variable is live.
-                self._collect_variables(child, pc, out, depth + 1)
+                ranges = self._die_ranges(child)
+                inner = scopes + (ranges,) if ranges else scopes
+                self._collect_variables(child, function, inner, inlined_in, depth + 1)
+            elif child.tag == "DW_TAG_inlined_subroutine":
+                origin = self._origin(child)
+                function.inlined_calls.append(
+                    InlinedCall(
+                        child.offset,
+                        _name(origin) if origin is not None else "",
+                        self._die_ranges(child),
+                        inlined_in,
+                        int(_attr(child, "DW_AT_call_line") or 0),
+                    )
+                )
+                self._collect_variables(child, function, (), child.offset, depth + 1)
+
+    def _die_ranges(self, die: Any) -> tuple[tuple[int, int], ...]:
+        """The pc ranges of a block or inlined call (low/high pc, or DW_AT_ranges)."""
+        low = _attr(die, "DW_AT_low_pc")
+        if low is not None and "DW_AT_high_pc" in die.attributes:
+            high = _attr(die, "DW_AT_high_pc")
+            if die.attributes["DW_AT_high_pc"].form != "DW_FORM_addr":
+                high = low + high
+            return ((low, high),)
+        if "DW_AT_ranges" not in die.attributes:
+            return ()
+        try:
+            range_lists = self.dwarf.range_lists()
+            if range_lists is None:
+                return ()
+            top = die.cu.get_top_DIE()
+            base = _attr(top, "DW_AT_low_pc") or 0
+            return tuple(self._range_entries(range_lists, die, die.cu, base)[:4096])
+        except GoextError:
+            raise
+        except Exception:
+            return ()
 
     def _cu_for_pc(self, pc: int) -> Optional[Any]:
         ranges = self._cu_ranges()

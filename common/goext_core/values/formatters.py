@@ -295,9 +295,13 @@ def format_value(value: "Value", top: bool = True, depth: int = 0) -> str:
 def _format_value_unchecked(value: "Value", top: bool, depth: int) -> str:
     if depth > 32:
         return "…"
+    if value.unavailable:
+        return f"<{value.unavailable}>"
     if value.error and value.text is None and not value.children and not value.entries:
         return f"<{value.error}>"
     kind = value.kind
+    if value.missing and kind in ("slice", "interface"):
+        return _format_partial_header(value, top, depth)
     if value.text is not None and kind not in ("pointer", "string", "func"):
         return value.text
     if kind == "string":
@@ -374,7 +378,11 @@ def _format_value_unchecked(value: "Value", top: bool, depth: int) -> str:
         for key, label in (("recv_waiters", "receivers"), ("send_waiters", "senders")):
             ids = value.details.get(key)
             if ids:
-                parts.append(f"{label}: goroutine{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}")
+                listed = ", ".join(map(str, ids))
+                more = value.details.get(f"{key}_more")
+                if more:
+                    listed += ", " + (_more(more) if isinstance(more, int) else f"…({more} more)")
+                parts.append(f"{label}: goroutine{'s' if len(ids) > 1 else ''} {listed}")
         if value.error:
             parts.append(f"<{value.error}>")
         return f"{value.type_name} {{{', '.join(parts)}}}" if top else f"{{{', '.join(parts)}}}"
@@ -390,6 +398,41 @@ def _format_value_unchecked(value: "Value", top: bool, depth: int) -> str:
     if value.error:
         return f"<{value.error}>"
     return value.text or "?"
+
+
+def _format_partial_header(value: "Value", top: bool, depth: int) -> str:
+    """A slice or interface some of whose header words are not known: what is
+    known, and the rest marked (never read as zero, never walked as empty)."""
+    missing = value.missing
+    if value.kind == "interface":
+        data = value.details.get("data")
+        if "type" in missing:
+            text = f"{value.type_name}(<type {missing['type']}>)"
+            return text + (
+                f" data {data:#x}" if isinstance(data, int) else f" data <{missing.get('data', missing['type'])}>"
+            )
+        dynamic, inner = value.children[0] if value.children else ("?", None)
+        return f"{dynamic}(<{missing.get('data', 'optimized out')}>)"
+
+    def word(name: str, number: Optional[int]) -> str:
+        return str(number) if number is not None else f"<{missing.get(name, 'optimized out')}>"
+
+    head = f"len {word('len', value.length)} cap {word('cap', value.capacity)}"
+    if top:
+        head = f"{value.type_name} {head}"
+    if value.children or value.more:
+        items = [format_value(child, False, depth + 1) for _, child in value.children]
+        if value.more:
+            items.append(_more(value.more))
+        body = f"[{', '.join(items)}]"
+    elif value.length == 0:
+        # Empty either way; only whether it is nil depends on the pointer.
+        body = f"[] <ptr {missing['ptr']}>" if "ptr" in missing else "[]"
+    else:
+        body = f"<elements {missing.get('len') or missing.get('ptr') or 'optimized out'}>"
+    if value.error:
+        body += f" <{value.error}>"
+    return f"{head} {body}"
 
 
 def _quote(text: str) -> str:
@@ -421,6 +464,13 @@ def value_to_json(value: "Value", depth: int = 0) -> dict[str, Any]:
         out["cap"] = value.capacity
     if value.more:
         out["more"] = value.more
+    if value.unavailable:
+        out["optimized_out"] = True  # the whole value is not known; "reason" says why
+        out["reason"] = value.unavailable
+    if value.partial:
+        out["partly_optimized_out"] = True  # see "missing" and the marked fields/elements
+    if value.missing:
+        out["missing"] = dict(value.missing)
     for key, item in value.details.items():
         if key == "bytes":
             continue

@@ -5,7 +5,8 @@ Go's functions use DW_OP_call_frame_cfa as their frame base, and on amd64 the
 unwinder's ``frame.fp`` is exactly that CFA, so stack-slot variables of any
 frame of any goroutine resolve.  Register locations are only known for the
 innermost frame of a goroutine running on a thread; elsewhere they are
-"optimized out" (Go has no callee-saved registers to recover).
+"unavailable" (Go has no callee-saved registers to recover).  Bytes goext
+cannot know are marked in ``Location.known``, never filled in with zeros.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_sleb128, read_uleb128
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
+from goext_core.values.model import (
+    BYTE_KNOWN,
+    BYTE_OPTIMIZED_OUT,
+    BYTE_UNAVAILABLE,
+    OPTIMIZED_OUT,
+    UNAVAILABLE,
+    mask_reason,
+)
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -50,16 +59,27 @@ _LOCLIST_FORMS = frozenset({"DW_FORM_sec_offset", "DW_FORM_data4", "DW_FORM_data
 
 @dataclass
 class Location:
-    """Where a variable's value is: in memory, or as bytes (registers/constants)."""
+    """Where a variable's value is: in memory, or as bytes (registers/constants).
+
+    ``known`` says, per byte of ``data``, whether it is known (BYTE_KNOWN) or
+    why not; None means every byte is known.  ``optimized_out`` means nothing
+    is known (``reason`` says why); ``partial`` that some bytes are not."""
 
     address: Optional[int] = None
     data: bytes = b""
     optimized_out: bool = False
     partial: bool = False
+    known: Optional[bytes] = None
+    reason: str = OPTIMIZED_OUT
+    pieces: int = 0  # DW_OP_piece count: their sizes add up to len(data)
 
 
 class _Unknown(Exception):
-    """A register the frame does not have: the piece is optimized out."""
+    """A piece whose value this frame does not have."""
+
+    def __init__(self, reason: str = UNAVAILABLE) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _uleb(ops: bytes, position: int) -> tuple[int, int]:
@@ -76,6 +96,103 @@ def _sleb(ops: bytes, position: int) -> tuple[int, int]:
         raise CorruptDataError("truncated LEB128 in a DWARF expression") from None
 
 
+# Operand shapes of the DWARF operations goext decodes (DWARF 5, section 2.5 and 2.6).
+_NO_OPERAND = frozenset(
+    {0x06, 0x12, 0x13, 0x14, 0x16, 0x17, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x21, 0x22}
+    | {0x24, 0x25, 0x26, 0x27, 0x29, 0x2A, 0x2B, 0x2C, 0x2D, 0x2E, 0x96, 0x9B, 0x9C, 0x9F, 0xE0}
+    | set(range(0x30, 0x70))
+)
+_FIXED_OPERAND = {0x08: 1, 0x09: 1, 0x0A: 2, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8, 0x0F: 8, 0x15: 1, 0x94: 1}
+_ULEB_OPERAND = frozenset({0x10, 0x23, 0x90, 0x93})
+_SLEB_OPERAND = frozenset({0x11, 0x91} | set(range(0x70, 0x90)))
+_PIECE_OPS = frozenset({0x93, 0x9D})  # DW_OP_piece, DW_OP_bit_piece
+_BLOCK_OPS = frozenset({0x9E, 0xA3, 0xF3})  # implicit_value, entry_value, GNU_entry_value
+_BINARY_OPS: dict[int, Any] = {
+    0x1A: lambda a, b: a & b,
+    0x1B: lambda a, b: a // b if b else None,
+    0x1C: lambda a, b: a - b,
+    0x1D: lambda a, b: a % b if b else None,
+    0x1E: lambda a, b: a * b,
+    0x21: lambda a, b: a | b,
+    0x22: lambda a, b: a + b,
+    0x24: lambda a, b: a << b if b < 128 else 0,
+    0x25: lambda a, b: a >> b,
+    0x27: lambda a, b: a ^ b,
+    0x29: lambda a, b: int(a == b),
+    0x2A: lambda a, b: int(a >= b),
+    0x2B: lambda a, b: int(a > b),
+    0x2C: lambda a, b: int(a <= b),
+    0x2D: lambda a, b: int(a < b),
+    0x2E: lambda a, b: int(a != b),
+}
+
+
+@dataclass
+class _Op:
+    code: int
+    operands: tuple[int, ...] = ()
+    block: bytes = b""
+
+
+def decode_operations(ops: bytes, ptr_size: int = 8) -> list[_Op]:
+    """A DWARF expression as a list of operations; CorruptDataError on an
+    operation goext does not know (its operand length is unknown, so nothing
+    after it can be trusted)."""
+    out: list[_Op] = []
+    position = 0
+    while position < len(ops):
+        if len(out) >= _MAX_OPS:
+            raise CorruptDataError("DWARF expression too long")
+        code = ops[position]
+        position += 1
+        if code in _NO_OPERAND:
+            out.append(_Op(code))
+        elif code == 0x03:  # DW_OP_addr
+            if position + ptr_size > len(ops):
+                raise CorruptDataError("truncated DW_OP_addr")
+            out.append(_Op(code, (int.from_bytes(ops[position : position + ptr_size], "little"),)))
+            position += ptr_size
+        elif code in _FIXED_OPERAND:
+            size = _FIXED_OPERAND[code]
+            if position + size > len(ops):
+                raise CorruptDataError("truncated DWARF operand")
+            signed = code in (0x09, 0x0B, 0x0D, 0x0F)
+            out.append(_Op(code, (int.from_bytes(ops[position : position + size], "little", signed=signed),)))
+            position += size
+        elif code in _ULEB_OPERAND:
+            value, position = _uleb(ops, position)
+            out.append(_Op(code, (value,)))
+        elif code in _SLEB_OPERAND:
+            value, position = _sleb(ops, position)
+            out.append(_Op(code, (value,)))
+        elif code == 0x92:  # bregx
+            number, position = _uleb(ops, position)
+            offset, position = _sleb(ops, position)
+            out.append(_Op(code, (number, offset)))
+        elif code == 0x9D:  # bit_piece: size, offset in bits
+            bits, position = _uleb(ops, position)
+            offset, position = _uleb(ops, position)
+            out.append(_Op(code, (bits, offset)))
+        elif code in _BLOCK_OPS:
+            size, position = _uleb(ops, position)
+            if position + size > len(ops):
+                raise CorruptDataError("truncated DWARF block operand")
+            out.append(_Op(code, (size,), bytes(ops[position : position + size])))
+            position += size
+        elif code == 0xA0:  # implicit_pointer: a 4-byte DIE reference (32-bit DWARF), an offset
+            position += 4
+            offset, position = _sleb(ops, position)
+            out.append(_Op(code, (offset,)))
+        else:
+            raise CorruptDataError(f"unsupported DWARF operation {code:#04x}")
+    return out
+
+
+def _overlapping(ranges: list[tuple[int, int]]) -> bool:
+    ordered = sorted(ranges)
+    return any(start + size > next_start for (start, size), (next_start, _) in zip(ordered, ordered[1:]))
+
+
 class ExpressionEvaluator:
     """A DWARF expression stack machine over one frame's registers."""
 
@@ -86,8 +203,11 @@ class ExpressionEvaluator:
         self.ptr = program.target.ptr_size
         names = ARM64_DWARF_REGISTERS if program.target.arch == "arm64" else AMD64_DWARF_REGISTERS
         self.register_names = names
+        self._piece_memory: list[tuple[int, int]] = []  # (address, size) of the memory pieces read
 
     def register(self, number: int) -> int:
+        # Go has no callee-saved registers: an outer frame's registers other
+        # than its sp/pc/CFA are not recoverable; they are unavailable, not zero.
         if number >= len(self.register_names):
             raise _Unknown()
         name = self.register_names[number]
@@ -96,141 +216,204 @@ class ExpressionEvaluator:
         return self.registers[name]
 
     def evaluate(self, ops: bytes) -> Location:
-        stack: list[int] = []
-        pieces: list[bytes] = []
-        any_unknown = False
-        in_register: Optional[int] = None
-        is_value = False
-        position, executed = 0, 0
-        mask = (1 << (8 * self.ptr)) - 1
-        while position < len(ops):
-            executed += 1
-            if executed > _MAX_OPS:
-                raise CorruptDataError("DWARF expression too long")
-            op = ops[position]
-            position += 1
+        try:
+            operations = decode_operations(ops, self.ptr)
+        except CorruptDataError:
+            return Location(optimized_out=True, reason=UNAVAILABLE)
+        data = bytearray()
+        known = bytearray()
+        saw_piece = False
+        start = 0
+        self._piece_memory = []
+        for index, operation in enumerate(operations):
+            if operation.code not in _PIECE_OPS:
+                continue
+            saw_piece = True
+            piece_ops = operations[start:index]
+            start = index + 1
+            if operation.code == 0x93:
+                size = operation.operands[0]
+                if size > 1 << 16:
+                    raise CorruptDataError(f"DW_OP_piece of {size} bytes")
+                piece, piece_known = self._piece(piece_ops, size)
+            else:
+                bits, offset = operation.operands
+                if bits % 8 or offset % 8 or bits > 1 << 19:
+                    # Sub-byte pieces (never emitted by Go): not worth a guess.
+                    piece, piece_known = bytes((bits + 7) // 8), bytes([BYTE_UNAVAILABLE]) * ((bits + 7) // 8)
+                else:
+                    whole, whole_known = self._piece(piece_ops, (bits + offset) // 8)
+                    piece, piece_known = whole[offset // 8 :], whole_known[offset // 8 :]
+            data += piece
+            known += piece_known
+        if saw_piece:
+            if start < len(operations):  # trailing operations without a piece: one more word
+                piece, piece_known = self._piece(operations[start:], self.ptr)
+                data += piece
+                known += piece_known
+            if _overlapping(self._piece_memory):
+                # Two parts of one value cannot be in the same memory at once:
+                # the description is stale (seen in Go 1.19's location lists).
+                return Location(optimized_out=True, reason=UNAVAILABLE)
+            count = sum(1 for operation in operations if operation.code in _PIECE_OPS)
+            mask = bytes(known)
+            reason = mask_reason(mask)
+            if reason is None:
+                return Location(data=bytes(data), pieces=count)
+            if all(byte != BYTE_KNOWN for byte in mask):
+                return Location(optimized_out=True, reason=reason)
+            return Location(data=bytes(data), partial=True, known=mask, pieces=count)
+        try:
+            return self._whole(operations)
+        except _Unknown as unknown:
+            return Location(optimized_out=True, reason=unknown.reason)
+
+    def _whole(self, operations: list[_Op]) -> Location:
+        """A location without pieces: an address, a register, or a value."""
+        if not operations:
+            return Location(optimized_out=True)
+        result = self._run(operations)
+        kind, payload = result
+        if kind == "empty":
+            return Location(optimized_out=True)
+        if kind == "register":
+            return Location(data=self.register(payload).to_bytes(self.ptr, "little"))
+        if kind == "value":
+            return Location(data=(payload & ((1 << (8 * self.ptr)) - 1)).to_bytes(self.ptr, "little"))
+        if kind == "implicit":
+            return Location(data=payload)
+        return Location(address=payload)
+
+    def _piece(self, operations: list[_Op], size: int) -> tuple[bytes, bytes]:
+        """The bytes of one piece and their states."""
+        if not operations:  # an empty piece: the compiler kept no copy of these bytes
+            return bytes(size), bytes([BYTE_OPTIMIZED_OUT]) * size
+        try:
+            kind, payload = self._run(operations)
+            if kind == "empty":
+                return bytes(size), bytes([BYTE_OPTIMIZED_OUT]) * size
+            if kind == "register":
+                number = self.register(payload)
+                blob = (number & ((1 << (8 * min(size, 8))) - 1)).to_bytes(8, "little")[:size]
+                if size > 8:  # wider than a general register: the rest is not in it
+                    return blob.ljust(size, b"\0"), bytes([BYTE_KNOWN]) * 8 + bytes([BYTE_UNAVAILABLE]) * (size - 8)
+                return blob, bytes([BYTE_KNOWN]) * size
+            if kind == "value":
+                if size > 8:
+                    raise _Unknown()
+                return (payload & ((1 << (8 * size)) - 1)).to_bytes(size, "little"), bytes([BYTE_KNOWN]) * size
+            if kind == "implicit":
+                blob = payload[:size]
+                return blob.ljust(size, b"\0"), bytes([BYTE_KNOWN]) * len(blob) + bytes([BYTE_OPTIMIZED_OUT]) * (
+                    size - len(blob)
+                )
+            self._piece_memory.append((payload, size))
             try:
-                if op == 0x03:  # DW_OP_addr
-                    stack.append(
-                        int.from_bytes(ops[position : position + self.ptr], "little") + self.program.target.load_bias()
-                    )
-                    position += self.ptr
-                elif 0x30 <= op <= 0x4F:  # DW_OP_lit0..31
-                    stack.append(op - 0x30)
-                elif op in (0x08, 0x0A, 0x0C, 0x0E):  # const1u/2u/4u/8u
-                    size = {0x08: 1, 0x0A: 2, 0x0C: 4, 0x0E: 8}[op]
-                    stack.append(int.from_bytes(ops[position : position + size], "little"))
-                    position += size
-                elif op in (0x09, 0x0B, 0x0D, 0x0F):  # const1s/2s/4s/8s
-                    size = {0x09: 1, 0x0B: 2, 0x0D: 4, 0x0F: 8}[op]
-                    stack.append(int.from_bytes(ops[position : position + size], "little", signed=True))
-                    position += size
-                elif op == 0x10:  # constu
-                    value, position = _uleb(ops, position)
-                    stack.append(value)
-                elif op == 0x11:  # consts
-                    value, position = _sleb(ops, position)
-                    stack.append(value)
-                elif op == 0x9C:  # call_frame_cfa
+                return self.program.target.read(payload, size), bytes([BYTE_KNOWN]) * size
+            except MemoryReadError:
+                raise _Unknown() from None
+        except _Unknown as unknown:
+            state = BYTE_OPTIMIZED_OUT if unknown.reason == OPTIMIZED_OUT else BYTE_UNAVAILABLE
+            return bytes(size), bytes([state]) * size
+
+    def _run(self, operations: list[_Op]) -> tuple[str, Any]:
+        """Run the operations of one location description: ("address", a),
+        ("register", n), ("value", v), ("implicit", bytes) or ("empty", None).
+        Raises _Unknown for what this frame cannot know."""
+        stack: list[int] = []
+        mask = (1 << (8 * self.ptr)) - 1
+        result: Optional[tuple[str, Any]] = None
+        try:
+            for operation in operations:
+                if result is not None:
+                    raise CorruptDataError("DWARF operations after the end of a location description")
+                code, operands = operation.code, operation.operands
+                if code == 0x03:  # DW_OP_addr
+                    stack.append(operands[0] + self.program.target.load_bias())
+                elif 0x30 <= code <= 0x4F:  # DW_OP_lit0..31
+                    stack.append(code - 0x30)
+                elif code in _FIXED_OPERAND and code not in (0x15, 0x94):  # const1u..const8s
+                    stack.append(operands[0])
+                elif code in (0x10, 0x11):  # constu, consts
+                    stack.append(operands[0])
+                elif code == 0x9C:  # call_frame_cfa
                     stack.append(self.cfa)
-                elif op == 0x91:  # fbreg: Go's frame base is the CFA
-                    offset, position = _sleb(ops, position)
-                    stack.append(self.cfa + offset)
-                elif 0x70 <= op <= 0x8F:  # breg0..31
-                    offset, position = _sleb(ops, position)
-                    stack.append(self.register(op - 0x70) + offset)
-                elif op == 0x92:  # bregx
-                    number, position = _uleb(ops, position)
-                    offset, position = _sleb(ops, position)
-                    stack.append(self.register(number) + offset)
-                elif 0x50 <= op <= 0x6F:  # reg0..31
-                    in_register = op - 0x50
-                elif op == 0x90:  # regx
-                    in_register, position = _uleb(ops, position)
-                elif op == 0x23:  # plus_uconst
-                    value, position = _uleb(ops, position)
-                    stack.append((stack.pop() + value) & mask)
-                elif op == 0x22:  # plus
+                elif code == 0x91:  # fbreg: Go's frame base is the CFA
+                    stack.append(self.cfa + operands[0])
+                elif 0x70 <= code <= 0x8F:  # breg0..31
+                    stack.append((self.register(code - 0x70) + operands[0]) & mask)
+                elif code == 0x92:  # bregx
+                    stack.append((self.register(operands[0]) + operands[1]) & mask)
+                elif 0x50 <= code <= 0x6F:  # reg0..31
+                    result = ("register", code - 0x50)
+                elif code == 0x90:  # regx
+                    result = ("register", operands[0])
+                elif code == 0x23:  # plus_uconst
+                    stack.append((stack.pop() + operands[0]) & mask)
+                elif code in _BINARY_OPS:
                     right = stack.pop()
-                    stack.append((stack.pop() + right) & mask)
-                elif op == 0x1C:  # minus
-                    right = stack.pop()
-                    stack.append((stack.pop() - right) & mask)
-                elif op == 0x06:  # deref
-                    address = stack.pop()
-                    stack.append(int.from_bytes(self.program.target.read(address, self.ptr), "little"))
-                elif op == 0x12:  # dup
+                    computed = _BINARY_OPS[code](stack.pop(), right)
+                    if computed is None:
+                        raise CorruptDataError("division by zero in a DWARF expression")
+                    stack.append(computed & mask)
+                elif code == 0x1F:  # neg
+                    stack.append(-stack.pop() & mask)
+                elif code == 0x20:  # not
+                    stack.append(~stack.pop() & mask)
+                elif code == 0x19:  # abs
+                    top = stack.pop()
+                    stack.append(((1 << (8 * self.ptr)) - top) & mask if top >> (8 * self.ptr - 1) else top)
+                elif code == 0x06:  # deref
+                    stack.append(self._read_word(stack.pop(), self.ptr))
+                elif code == 0x94:  # deref_size
+                    stack.append(self._read_word(stack.pop(), operands[0]))
+                elif code == 0x12:  # dup
                     stack.append(stack[-1])
-                elif op == 0x13:  # drop
+                elif code == 0x13:  # drop
                     stack.pop()
-                elif op == 0x9F:  # stack_value
-                    is_value = True
-                elif op == 0x93:  # piece
-                    size, position = _uleb(ops, position)
-                    try:
-                        pieces.append(self._piece(stack, in_register, is_value, size))
-                    except _Unknown:  # a register this frame does not have: that piece only is lost
-                        pieces.append(b"\0" * size)
-                        any_unknown = True
-                    stack, in_register, is_value = [], None, False
-                elif op == 0x96:  # nop
+                elif code == 0x14:  # over
+                    stack.append(stack[-2])
+                elif code == 0x15:  # pick
+                    stack.append(stack[-1 - operands[0]])
+                elif code == 0x16:  # swap
+                    stack[-1], stack[-2] = stack[-2], stack[-1]
+                elif code == 0x17:  # rot
+                    stack[-1], stack[-2], stack[-3] = stack[-2], stack[-3], stack[-1]
+                elif code == 0x9F:  # stack_value: the value is the top of the stack, not an address
+                    result = ("value", stack[-1])
+                elif code == 0x9E:  # implicit_value: the bytes are in the expression
+                    result = ("implicit", operation.block)
+                elif code == 0x96:  # nop
                     pass
                 else:
-                    raise CorruptDataError(f"unsupported DWARF operation {op:#04x}")
-            except _Unknown:
-                any_unknown = True
-                if pieces or self._has_piece_after(ops, position):
-                    # Skip to the next piece: only that piece is unknown.
-                    next_piece = ops.find(0x93, position)
-                    if next_piece < 0:
-                        break
-                    position = next_piece + 1
-                    size, position = _uleb(ops, position)
-                    pieces.append(b"\0" * size)
-                    stack, in_register, is_value = [], None, False
-                    continue
-                return Location(optimized_out=True)
-            except IndexError:
-                raise CorruptDataError("DWARF expression stack underflow") from None
-        if pieces:
-            if stack or in_register is not None:
-                pieces.append(self._piece(stack, in_register, is_value, self.ptr))
-            return Location(data=b"".join(pieces), partial=any_unknown)
-        if in_register is not None:
-            try:
-                return Location(data=self.register(in_register).to_bytes(self.ptr, "little"))
-            except _Unknown:
-                return Location(optimized_out=True)
+                    # entry_value (the value at function entry: only a live
+                    # debugger at that call could know it), implicit_pointer,
+                    # thread-local storage: not recoverable from a stopped frame.
+                    raise _Unknown()
+        except IndexError:
+            raise CorruptDataError("DWARF expression stack underflow") from None
+        if result is not None:
+            return result
         if not stack:
-            return Location(optimized_out=True)
-        if is_value:
-            return Location(data=(stack[-1] & mask).to_bytes(self.ptr, "little"))
-        return Location(address=stack[-1])
+            return ("empty", None)
+        return ("address", stack[-1])
 
-    @staticmethod
-    def _has_piece_after(ops: bytes, position: int) -> bool:
-        return 0x93 in ops[position:]
-
-    def _piece(self, stack: list[int], in_register: Optional[int], is_value: bool, size: int) -> bytes:
-        if in_register is not None:
-            return (
-                self.register(in_register) & ((1 << (8 * size)) - 1) if size <= 8 else self.register(in_register)
-            ).to_bytes(max(size, 8), "little")[:size]
-        if not stack:
-            return b"\0" * size  # an empty piece: optimized out
-        if is_value:
-            return (stack[-1] & ((1 << (8 * min(size, 8))) - 1)).to_bytes(size, "little")
+    def _read_word(self, address: int, size: int) -> int:
+        if not 0 < size <= 8:
+            raise CorruptDataError(f"bad DW_OP_deref_size {size}")
         try:
-            return self.program.target.read(stack[-1], size)
+            return int.from_bytes(self.program.target.read(address, size), "little")
         except MemoryReadError:
-            return b"\0" * size
+            raise _Unknown() from None
 
 
 def evaluate_location(
     program: "GoProgram", dwarf: "DwarfTypes", variable: "VariableDie", pc: int, frame: Any, registers: dict[str, int]
 ) -> Optional[Location]:
-    """Where ``variable`` is at link-time ``pc`` of ``frame``: a Location, or None
-    when a location list says it is not live there."""
+    """Where ``variable`` is at link-time ``pc`` of ``frame``.  A location list
+    without an entry for ``pc`` means the compiler kept no copy there: optimized
+    out (the caller decides from the lexical scope whether the variable is in
+    scope at all)."""
     evaluator = ExpressionEvaluator(program, registers, frame.fp)
     form = variable.location_form
     if variable.location is None:
@@ -243,7 +426,7 @@ def evaluate_location(
     if form in _LOCLIST_FORMS:
         listed = _loclist_expression(dwarf, variable, pc)
         if listed is None:
-            return None
+            return Location(optimized_out=True)
         ops = listed
         if not ops:
             return Location(optimized_out=True)
@@ -286,4 +469,16 @@ def _loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -
     return None
 
 
-__all__ = ["AMD64_DWARF_REGISTERS", "ExpressionEvaluator", "Location", "evaluate_location"]
+__all__ = [
+    "AMD64_DWARF_REGISTERS",
+    "BYTE_KNOWN",
+    "BYTE_OPTIMIZED_OUT",
+    "BYTE_UNAVAILABLE",
+    "OPTIMIZED_OUT",
+    "UNAVAILABLE",
+    "ExpressionEvaluator",
+    "Location",
+    "decode_operations",
+    "evaluate_location",
+    "mask_reason",
+]

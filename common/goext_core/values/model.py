@@ -38,6 +38,27 @@ class Memory:
         return int.from_bytes(self.read(address, self.target.ptr_size), self.target.byte_order)
 
 
+# The state of each byte of a value read from a DWARF location (a "known"
+# mask, one entry per byte).  What goext cannot know is marked, never read as
+# zero: optimized out (DWARF says the compiler kept no copy: an empty piece, a
+# location-list gap) or unavailable (a copy exists, but not where goext can
+# read it: a register the unwinder could not recover for an outer frame,
+# unreadable memory, a value at function entry).
+BYTE_OPTIMIZED_OUT = 0
+BYTE_KNOWN = 1
+BYTE_UNAVAILABLE = 2
+
+OPTIMIZED_OUT = "optimized out"
+UNAVAILABLE = "unavailable"
+
+
+def mask_reason(known: Optional[bytes]) -> Optional[str]:
+    """Why some byte of a region is not known; None when every byte is."""
+    if known is None or all(byte == BYTE_KNOWN for byte in known):
+        return None
+    return OPTIMIZED_OUT if BYTE_OPTIMIZED_OUT in known else UNAVAILABLE
+
+
 @dataclass
 class Settings:
     """Bounds on what one value prints."""
@@ -53,7 +74,14 @@ class Settings:
 @dataclass
 class Value:
     """One decoded Go value.  ``text`` holds a scalar's Go spelling; composite
-    values carry ``children`` (name, Value) or ``entries`` (key, value)."""
+    values carry ``children`` (name, Value) or ``entries`` (key, value).
+
+    A value goext cannot know has ``unavailable`` set to the reason
+    ("optimized out", "unavailable") and ``error`` to the same text; a value
+    of which only some parts are known has ``partial`` set, and ``missing``
+    names the header words that are not known (a slice's "ptr"/"len"/"cap",
+    a string's "ptr"/"len", an interface's "type"/"data") with the reason,
+    while fields and elements carry their own marks."""
 
     type_name: str
     kind: str  # the Go kind name ("int", "map", ...), or a recognizer's name ("time.Time", "error")
@@ -68,6 +96,14 @@ class Value:
     is_nil: bool = False
     details: dict[str, Any] = field(default_factory=dict)  # recognizer extras
     go_type: Optional[GoType] = field(default=None, repr=False, compare=False)
+    unavailable: Optional[str] = None  # why the whole value is not known
+    partial: bool = False  # some part (see missing, children, entries) is not known
+    missing: dict[str, str] = field(default_factory=dict)  # header word -> why it is not known
+
+    @property
+    def marked(self) -> bool:
+        """Whether any part of this value is not known (optimized out or unavailable)."""
+        return self.unavailable is not None or self.partial
 
     @property
     def ok(self) -> bool:
