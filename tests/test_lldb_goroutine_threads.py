@@ -14,7 +14,7 @@ from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.build import build
 from support.cores import _fixture_env, _kill, _no_core, _wait_ready, kernel_core
-from support.debuggers import require_lldb, run_lldb
+from support.debuggers import LLDB_GO_SIGNAL_SETUP, require_lldb, run_lldb
 
 THREAD_LINE = re.compile(r"thread #\d+: tid = (\d+),.*?name = 'goroutine (\d+) \[([^\]]*)\]'")
 OS_THREAD_LINE = re.compile(r"thread #\d+: tid = (\d+), (?!.*name = 'goroutine)")
@@ -117,6 +117,24 @@ def test_programs_that_are_not_go_keep_their_threads(tmp_path):
         process.wait()
 
 
+# Runs inside lldb: let the attached process run for a moment, then stop it.
+RESUME_AND_INTERRUPT = """
+import time
+process = lldb.debugger.GetSelectedTarget().GetProcess()
+lldb.debugger.SetAsync(True)
+process.Continue()
+time.sleep(1.0)
+ran = process.GetState() == lldb.eStateRunning
+process.Stop()
+for _ in range(200):
+    if process.GetState() == lldb.eStateStopped:
+        break
+    time.sleep(0.05)
+lldb.debugger.SetAsync(False)
+print("stopped after running" if ran and process.GetState() == lldb.eStateStopped else "did not run and stop")
+"""
+
+
 @pytest.mark.e2e
 @pytest.mark.go_versions("1.27")
 @pytest.mark.flavours("default")
@@ -126,6 +144,8 @@ def test_live_process_goroutine_threads(go_version, flavour, tmp_path):
     require_lldb()
     exe = build("zoo", go_version, flavour)
     stdout_path = tmp_path / "stdout.txt"
+    resume = tmp_path / "resume.py"
+    resume.write_text(RESUME_AND_INTERRUPT)
     with open(stdout_path, "wb") as out:
         process = subprocess.Popen(
             [str(exe), "wait"],
@@ -140,12 +160,25 @@ def test_live_process_goroutine_threads(go_version, flavour, tmp_path):
             _wait_ready(process, stdout_path)
             # lldb asks for threads during an attach before it knows the executable:
             # the goroutines become threads with the first goext command (or the next stop).
-            result = run_lldb(["go goroutines -s 'chan receive'", "thread list"], pid=process.pid)
-            receivers, listing = result.outputs
+            result = run_lldb(
+                [
+                    LLDB_GO_SIGNAL_SETUP,
+                    "go goroutines -s 'chan receive'",
+                    "thread list",
+                    f"script exec(open({str(resume)!r}).read())",
+                    "thread list",
+                ],
+                pid=process.pid,
+            )
+            receivers, listing, resumed, again = result.outputs[1:]
             shown = _goroutine_threads(listing)
             waiting = [int(line.split()[0]) for line in receivers.splitlines() if "[chan receive" in line]
             assert waiting and set(waiting) <= set(shown), result.transcript()
             assert OS_THREAD_LINE.search(listing), listing
+            # Continue, interrupt, list again: the same parked goroutines, no stale threads, no crash.
+            assert "stopped after running" in resumed, result.transcript()
+            assert set(waiting) <= set(_goroutine_threads(again)), again
+            assert len(_goroutine_threads(again)) == len(shown), (again, listing)
             assert "Traceback" not in result.stdout + result.stderr
             assert process.poll() is None, "lldb left the process dead"
         finally:
