@@ -318,6 +318,13 @@ class _GoFunction(gdb.Function):
     def compute(self, value: "gdb.Value") -> Any:
         raise NotImplementedError
 
+    def require_kind(self, value: "gdb.Value", kinds: frozenset, what: str) -> None:
+        """'T has no length' before anything is decoded: the kind decides it,
+        not the value (which may be a gdb temporary of another size)."""
+        go_type = _go_type_of(value)
+        if go_type is not None and go_type.kind not in kinds:
+            raise gdb.GdbError(f"${self.function_name}: {safe_field(go_type.name)} has no {what}")
+
     def decoded(self, value: "gdb.Value") -> Value:
         go_type = _go_type_of(value)
         if go_type is None:
@@ -335,6 +342,10 @@ class _GoFunction(gdb.Function):
         return decoded
 
 
+_LENGTH_KINDS = frozenset({Kind.STRING, Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})
+_CAPACITY_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.CHAN})
+
+
 class LenFunction(_GoFunction):
     """$len(v): length of a Go string, slice, array, map or chan."""
 
@@ -342,6 +353,7 @@ class LenFunction(_GoFunction):
         super().__init__("len")
 
     def compute(self, value: "gdb.Value") -> int:
+        self.require_kind(value, _LENGTH_KINDS, "length")
         decoded = self.decoded(value)
         if decoded.is_nil:
             return 0
@@ -359,6 +371,7 @@ class CapFunction(_GoFunction):
         super().__init__("cap")
 
     def compute(self, value: "gdb.Value") -> int:
+        self.require_kind(value, _CAPACITY_KINDS, "capacity")
         decoded = self.decoded(value)
         if decoded.is_nil:
             return 0
