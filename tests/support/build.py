@@ -45,7 +45,18 @@ def flavour_flags(flavour: str) -> tuple[str, ...]:
     raise ValueError(f"unknown flavour {flavour!r}; known: {known}")
 
 
-PROGRAMS: tuple[str, ...] = ("zoo", "many", "simple", "longwait", "sched", "stuck", "cgo", "hostile")
+PROGRAMS: tuple[str, ...] = (
+    "zoo",
+    "many",
+    "simple",
+    "longwait",
+    "sched",
+    "stuck",
+    "cgo",
+    "hostile",
+    "healthy",
+    "deadlocks",
+)
 
 # A cold GOCACHE compiles the standard library first (~40 s per toolchain).
 _BUILD_TIMEOUT_S = 900
