@@ -429,7 +429,10 @@ def _read_channel(
     # says so (src/runtime/chan.go); before, time.NewTimer/NewTicker make a chan Time of
     # capacity 1 that the runtime's sendTime fills (src/time/sleep.go).
     obj.timer_address = u("timer")
-    obj.timer = bool(obj.timer_address) or (obj.elem_type == "time.Time" and obj.capacity == 1)
+    # Without type names (no moduledata), a chan of 24-byte elements (time.Time: wall, ext, loc)
+    # with capacity 1 may be one too.
+    looks_like_time = obj.elem_type == "time.Time" or (obj.elem_type is None and u("elemsize") == 24)
+    obj.timer = bool(obj.timer_address) or (looks_like_time and obj.capacity == 1)
     for queue, out in (("recvq.first", obj.receivers), ("sendq.first", obj.senders)):
         node, count, seen, present = u(queue), 0, set(), set(out)
         while node and node not in seen and count < MAX_SUDOGS:
@@ -823,9 +826,11 @@ def _base_verdict(record: GoroutineRecord, minor: int) -> Optional[tuple[str, st
 class _Release:
     """What could release the waiters of one object."""
 
-    holders: set[int] = field(default_factory=set)  # goroutines with a live reference
+    holders: set[int] = field(default_factory=set)  # goroutines with a live reference, not waiting on it
     anyone: bool = False  # reachable from a global: any goroutine that runs may
     now: str = ""  # released without any goroutine (live timer, unlocked, closed): the evidence
+    now_reason: str = ""  # ... in words without addresses
+    by_timer_func: bool = False  # a live time.AfterFunc function refers to it
     unknown: str = ""  # depends on something goext cannot see: the evidence
     hidden: bool = True  # a reference held only in the heap would not be seen
     evidence: list[str] = field(default_factory=list)
@@ -854,21 +859,26 @@ def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
             release.holders.add(obj.on_stack_of)
     if obj.kind == "chan":
         if obj.closed:
-            release.now = f"{label} is closed: its waiters are being woken"
+            release.now, release.now_reason = f"{label} is closed", "its channel is closed: the runtime wakes it"
         elif obj.timer_live:
-            release.now = obj.timer_evidence
+            release.now, release.now_reason = obj.timer_evidence, "a live timer or ticker fills its channel"
         elif obj.timer_live is None and obj.timer:
             release.unknown = obj.timer_evidence
         elif obj.timer_evidence:
             release.evidence.append(obj.timer_evidence)
     elif obj.kind == "mutex" and obj.locked is False:
         release.now = f"{label} is not locked: a waiter is about to be woken"
+        release.now_reason = "the mutex is not locked: the runtime is waking a waiter"
     elif obj.kind == "waitgroup" and obj.counter == 0:
         release.now = f"{label}'s counter is 0: its waiters are being woken"
+        release.now_reason = "the WaitGroup's counter is 0: the runtime is waking its waiters"
     if obj.address in timer_refs:
-        release.now = release.now or f"{label} is referenced by a live time.AfterFunc function"
-    release.holders.update(r.goroutine for r in refs)
-    for ref in refs[:4]:
+        release.by_timer_func = True
+        release.evidence.append(f"a live time.AfterFunc function refers to {label}")
+    # A goroutine waiting on the object cannot release it while it waits (both sides of a
+    # channel never wait at once: they would have met).
+    release.holders.update(r.goroutine for r in refs if r.goroutine not in waiting)
+    for ref in [r for r in refs if r.goroutine not in waiting][:4]:
         release.evidence.append(_holder_text(ref))
     if obj.kind == "waitgroup" and obj.counter is not None:
         release.evidence.append(f"{label} waits for its counter ({obj.counter}) to reach 0")
@@ -878,18 +888,21 @@ def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
         state = {True: "locked", False: "not locked", None: "state unknown"}[obj.locked]
         if obj.kind == "mutex":
             release.evidence.insert(0, f"{label} is {state}")
-        if not release.holders and not release.now and release.hidden:
+        if not release.holders and not release.now and not release.by_timer_func and release.hidden:
             release.unknown = f"{label}: unknown holder (no other goroutine holds its address in a live stack slot)"
         return release
     release.anyone = obj.in_globals
     if obj.in_globals:
         release.evidence.append(f"{label} is reachable from a global variable")
-    if not release.holders and not release.anyone and not release.now and release.hidden:
+    if not (release.holders or release.anyone or release.now or release.by_timer_func) and release.hidden:
         release.unknown = (
             f"{label}: no goroutine's live stack slot and no global refers to it; "
             "a reference held in the heap cannot be seen"
         )
     return release
+
+
+_CLOSURE_WORDS = 8  # the function and the first captured variables (a closure's size is not recorded)
 
 
 def _timer_references(program: "GoProgram", graph: WaitGraph, funcs: list[TimerInfo]) -> set[int]:
@@ -900,7 +913,7 @@ def _timer_references(program: "GoProgram", graph: WaitGraph, funcs: list[TimerI
         if not timer.arg:
             continue
         try:
-            data = program.target.read(timer.arg, 32 * 8)
+            data = program.target.read(timer.arg, _CLOSURE_WORDS * 8)
         except MemoryReadError:
             continue
         for offset in range(8, len(data) - 7, 8):
@@ -973,7 +986,7 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     # 1. What may proceed: released by a goroutine that may proceed, by a global any running
     #    goroutine may use, or by nothing at all (a live timer, an unlocked mutex).
     level: dict[int, str] = {}
-    proceed_seeds = [i for i, r in enumerate(releases) if r.now or (r.anyone and someone_runs)]
+    proceed_seeds = [i for i, r in enumerate(releases) if r.now or r.by_timer_func or (r.anyone and someone_runs)]
     flood(active, proceed_seeds, level, BLOCKED)
     # 2. What depends on something unseen; in a closed world (nothing runs, every timer
     #    read) nothing unseen can act, and what is left is stuck.
@@ -983,7 +996,7 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         i
         for i, r in enumerate(releases)
         if not closed_world
-        and (r.unknown or (r.anyone and unseen_actor) or (r.hidden and not r.holders and not r.anyone))
+        and (r.unknown or (r.anyone and unseen_actor) or (r.hidden and not (r.holders or r.anyone or r.by_timer_func)))
     ]
     flood(unknown_roots, unknown_seeds, level, UNKNOWN)
 
@@ -1008,9 +1021,13 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         if not objects:
             verdict.verdict, verdict.reason = UNKNOWN, "what it waits on could not be resolved"
         elif found == BLOCKED:
-            direct = [releases[i].now for i in objects if releases[i].now]
+            direct = [releases[i].now_reason for i in objects if releases[i].now]
             if direct:
-                verdict.verdict, verdict.reason = WAITING, "the runtime itself will wake it (timer, unlock, close)"
+                verdict.verdict, verdict.reason = WAITING, direct[0]
+            elif not who & (active | {g for g, name in level.items() if name == BLOCKED}) and any(
+                releases[i].by_timer_func for i in objects
+            ):
+                verdict.verdict, verdict.reason = BLOCKED, "a live time.AfterFunc function could release it"
             else:
                 verdict.verdict, verdict.reason = BLOCKED, "a goroutine that may still run could release it"
         elif found == UNKNOWN:

@@ -20,9 +20,10 @@ import (
 )
 
 var (
-	parked sync.WaitGroup
-	sink   int
-	guard  sync.Mutex
+	parked    sync.WaitGroup
+	sink      int
+	guard     sync.Mutex
+	cancelAll context.CancelFunc
 )
 
 // tickerLoop is the minimal case of the issue: a select on a ticker and ctx.Done().
@@ -205,8 +206,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: healthy panic|wait")
 		os.Exit(2)
 	}
+	// Not deferred: the panic would run it and wake tickerLoop.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	cancelAll = cancel
 	quit := make(chan struct{})
 	cond := sync.NewCond(&sync.Mutex{})
 	ready := false
