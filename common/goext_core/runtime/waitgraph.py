@@ -41,8 +41,9 @@ that could release the object another waits on.
 from __future__ import annotations
 
 import bisect
+import sys
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import GoextError, MemoryReadError
@@ -59,8 +60,9 @@ from goext_core.runtime.layouts import (
     G_WAITING,
 )
 from goext_core.runtime.stackmaps import live_pointer_slots
-from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path
+from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path, user_frame
 from goext_core.runtime.timers import KIND_FUNC, KIND_OTHER, TimerInfo, TimerTable, read_timer, read_timers
+from goext_core.runtime.unwind import STACK_GOROUTINE, Frame, Stack
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -317,6 +319,14 @@ class _TypeNames:
         return text[1:] if tflag & self.TFLAG_EXTRA_STAR and text.startswith("*") else text
 
 
+def _words(data: bytes) -> Iterator[tuple[int, int]]:
+    """(offset, value) of each little-endian 64-bit word (the targets goext reads are little-endian)."""
+    words = memoryview(data)[: len(data) & ~7].cast("B").cast("Q")
+    if sys.byteorder == "little":
+        return ((index * 8, value) for index, value in enumerate(words))
+    return ((offset, int.from_bytes(data[offset : offset + 8], "little")) for offset in range(0, len(data) - 7, 8))
+
+
 class _Globals:
     """Which global variable is, or points at, an address (scanning the writable data sections once)."""
 
@@ -360,9 +370,7 @@ class _Globals:
                 data = self.program.target.read(section.address + bias, section.size)
             except MemoryReadError:
                 continue
-            view = memoryview(data)
-            for offset in range(0, len(data) - 7, 8):
-                value = int.from_bytes(view[offset : offset + 8], "little")
+            for offset, value in _words(data):
                 if value in wanted and value not in found:
                     found[value] = section.address + bias + offset
         return found
@@ -379,11 +387,11 @@ class _Globals:
         return None
 
 
-def _sync_kind(program: "GoProgram", record: GoroutineRecord) -> str:
+def _sync_kind(program: "GoProgram", record: GoroutineRecord, shapes: "_Shapes") -> str:
     """Which sync type a semaphore wait belongs to, from the parked frames
     (the wait reason alone says "semacquire" before Go 1.20)."""
     reason = record.wait_reason
-    for frame in program.stack(record).frames:
+    for frame in shapes.frames(record)[0]:
         name = frame.function
         if "RWMutex).RLock" in name:
             return "rwmutex (read)"
@@ -401,8 +409,67 @@ def _sync_kind(program: "GoProgram", record: GoroutineRecord) -> str:
     }.get(reason, "semaphore")
 
 
-def _location(program: "GoProgram", record: GoroutineRecord) -> str:
-    frame = program.user_frame(record)
+class _Shapes:
+    """Frames of parked goroutines, unwinding once per shape: goroutines parked at the
+    same pc with the same depth of stack usually have the same frames (50,000 workers
+    started by one go statement).  A cached unwinding is reused for another goroutine
+    only when every return address it followed sits at the same offset of the other's
+    stack (checked word by word); otherwise that goroutine is unwound itself."""
+
+    MAX_SHAPES = 4096
+
+    def __init__(self, program: "GoProgram") -> None:
+        self.program = program
+        self.ptr = program.target.ptr_size
+        self.arm64 = program.binary.arch == "arm64"
+        self.cache: dict[tuple[int, int], tuple[int, list[Frame], list[tuple[int, int]]]] = {}
+        # id(frames of a cached shape) -> its live slots, relative to that shape's own sp
+        self.liveness: dict[int, tuple[dict[int, str], list[tuple[int, int, str]], tuple[int, int]]] = {}
+
+    def frames(self, record: GoroutineRecord) -> tuple[list[Frame], int]:
+        """The goroutine's frames, and what to add to their sp and fp (frames shared
+        with another goroutine of the same shape are that goroutine's)."""
+        program = self.program
+        sp = record.sched_sp
+        if record.plain_status != G_WAITING or not sp or not record.stack_lo <= sp < record.stack_hi:
+            return program.stack(record).frames, 0
+        key = (record.sched_pc, record.stack_hi - sp)
+        cached = self.cache.get(key)
+        if cached is not None:
+            base, frames, checks = cached
+            if self._matches(sp, checks):
+                return frames, sp - base
+        stack = program.stack(record)
+        frames = stack.frames
+        physical = [f for f in frames if not f.inlined]
+        if stack.error or not physical or any(f.stack != STACK_GOROUTINE or f.trap for f in physical):
+            return frames, 0
+        checks = []
+        for inner, outer in zip(physical, physical[1:]):
+            # Where the return address into ``outer`` was read (src/runtime/traceback.go):
+            # just below the frame's fp on amd64, at the callee's sp on link-register machines.
+            slot = inner.sp if self.arm64 else inner.fp - self.ptr
+            checks.append((slot - sp, outer.pc))
+        if len(self.cache) < self.MAX_SHAPES:
+            self.cache[key] = (sp, frames, checks)
+        return frames, 0
+
+    def _matches(self, sp: int, checks: list[tuple[int, int]]) -> bool:
+        if not checks:
+            return True
+        span = max(offset for offset, _ in checks) + self.ptr
+        try:
+            data = self.program.target.read(sp, span)
+        except MemoryReadError:
+            return False
+        return all(int.from_bytes(data[o : o + self.ptr], "little") == pc for o, pc in checks)
+
+
+def _location(program: "GoProgram", record: GoroutineRecord, shapes: Optional[_Shapes] = None) -> str:
+    if shapes is not None:
+        frame = user_frame(Stack(shapes.frames(record)[0]), program.goroot_src)
+    else:
+        frame = program.user_frame(record)
     if frame is None:
         return "?"
     return f"{printed_name(frame.function)} at {short_path(frame.file)}:{frame.line}"
@@ -459,6 +526,7 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
     by_address: dict[tuple[str, int], int] = {}
     semaphores: Optional[dict[int, list[int]]] = None
     g_layout = program.layouts.g
+    shapes = _Shapes(program)
 
     def object_index(kind: str, address: Optional[int]) -> int:
         key = (kind if kind != "chan" else "chan", address if address is not None else -len(graph.objects) - 1)
@@ -472,7 +540,9 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
             continue
         reason = record.wait_reason
         if reason in _CHANNEL_REASONS:
-            wait = GoroutineWait(record.id, record.state, how=_channel_how(reason), location=_location(program, record))
+            wait = GoroutineWait(
+                record.id, record.state, how=_channel_how(reason), location=_location(program, record, shapes)
+            )
             if reason in _FOREVER_REASONS:
                 graph.waits[record.id] = wait
                 continue
@@ -497,8 +567,10 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
                 waiting = sudog.get("waitlink", 0)
             graph.waits[record.id] = wait
         elif reason in _SYNC_REASONS:
-            kind = "cond" if reason == "sync.Cond.Wait" else _sync_kind(program, record)
-            wait = GoroutineWait(record.id, record.state, how=_sync_how(kind), location=_location(program, record))
+            kind = "cond" if reason == "sync.Cond.Wait" else _sync_kind(program, record, shapes)
+            wait = GoroutineWait(
+                record.id, record.state, how=_sync_how(kind), location=_location(program, record, shapes)
+            )
             if kind != "cond":
                 if semaphores is None:
                     semaphores = _semaphore_waiters(program, graph)
@@ -530,7 +602,7 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
         position = bisect.bisect_right(stacks, (obj.address, 1 << 64, 0)) - 1
         if position >= 0 and stacks[position][0] <= obj.address < stacks[position][1]:
             obj.on_stack_of = stacks[position][2]
-    _find_references(program, graph, records)
+    _find_references(program, graph, records, shapes)
     return graph
 
 
@@ -615,24 +687,39 @@ def _scan_range(program: "GoProgram", record: GoroutineRecord) -> Optional[tuple
 class _Liveness:
     """Which words of one goroutine's stack hold live pointers, and in which frame."""
 
-    def __init__(self, program: "GoProgram", record: GoroutineRecord) -> None:
+    def __init__(self, program: "GoProgram", record: GoroutineRecord, shapes: "_Shapes") -> None:
         self.live: dict[int, str] = {}  # slot -> function whose stack map has it
         self.whole: list[tuple[int, int, str]] = []  # frames without a map: (sp, fp, function)
         self.covered = (0, 0)
-        stack = program.stack(record).frames
+        stack, delta = shapes.frames(record)
+        known = shapes.liveness.get(id(stack)) if delta else None
+        if known is None:
+            known = self._compute(program, record, stack)
+            shapes.liveness[id(stack)] = known
+        live, whole, covered = known
+        self.live = {slot + delta: name for slot, name in live.items()} if delta else live
+        self.whole = [(low + delta, high + delta, name) for low, high, name in whole]
+        self.covered = (covered[0] + delta, covered[1] + delta)
+
+    @staticmethod
+    def _compute(
+        program: "GoProgram", record: GoroutineRecord, stack: list[Frame]
+    ) -> tuple[dict[int, str], list[tuple[int, int, str]], tuple[int, int]]:
+        live: dict[int, str] = {}
+        whole: list[tuple[int, int, str]] = []
         frames = [f for f in stack if not f.inlined and f.stack == "goroutine"]
         if not frames:
-            return
-        self.covered = (min(f.sp for f in frames), max(f.fp for f in frames))
+            return live, whole, (0, 0)
         for frame in frames:
             # The frame a running goroutine executes has no map at its pc: scan it whole.
             running_here = record.plain_status == G_RUNNING and frame is stack[0]
             slots = None if running_here else live_pointer_slots(program, frame)
             if slots is None:
-                self.whole.append((frame.sp, frame.fp, frame.function))
+                whole.append((frame.sp, frame.fp, frame.function))
                 continue
             for slot in slots:
-                self.live.setdefault(slot, frame.function)
+                live.setdefault(slot, frame.function)
+        return live, whole, (min(f.sp for f in frames), max(f.fp for f in frames))
 
     def classify(self, slot: int) -> Optional[tuple[str, bool]]:
         """(function, live) for a word that may be a live pointer; None for a dead slot."""
@@ -657,7 +744,7 @@ _ENCLOSING = 64  # a pointer this far below the object is taken as a pointer to 
 _NOT_HELD_BY_WAITERS = ("mutex", "rwmutex (read)", "rwmutex (write)", "waitgroup", "semaphore")
 
 
-def _find_references(program: "GoProgram", graph: WaitGraph, records: list[GoroutineRecord]) -> None:
+def _find_references(program: "GoProgram", graph: WaitGraph, records: list[GoroutineRecord], shapes: "_Shapes") -> None:
     """Which goroutines hold each object's address in a live stack slot (holders and
     possible partners), and which objects a global variable reaches."""
     targets = sorted({o.address for o in graph.objects if o.address is not None})
@@ -677,10 +764,8 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
             data = program.target.read(low, high - low)
         except MemoryReadError:
             continue
-        view = memoryview(data)
         hits: list[tuple[int, int, bool]] = []  # (slot, object address, exact)
-        for offset in range(0, len(data) - 7, 8):
-            value = int.from_bytes(view[offset : offset + 8], "little")
+        for offset, value in _words(data):
             if value < low_bound or value > high_bound:
                 continue
             position = bisect.bisect_left(targets, value)
@@ -696,7 +781,7 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
             hits.append((low + offset, address, exact))
         if not hits:
             continue
-        liveness = _Liveness(program, record)
+        liveness = _Liveness(program, record, shapes)
         best: dict[int, Reference] = {}
         for slot, address, exact in hits:
             found = liveness.classify(slot)
@@ -945,7 +1030,8 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         for t in timers.timers
         if t.kind == KIND_FUNC or (t.kind == KIND_OTHER and not is_runtime_function(t.function or ""))
     ]
-    releases = [_object_release(obj, _timer_references(program, graph, actor_timers)) for obj in graph.objects]
+    timer_refs = _timer_references(program, graph, actor_timers)
+    releases = [_object_release(obj, timer_refs) for obj in graph.objects]
     # Something other than the blocked goroutines may act: a goroutine that runs or will wake,
     # a timer function, or something goext cannot see (an unreadable timer heap, an unknown wait).
     someone_runs = bool(active) or bool(actor_timers)
@@ -1000,16 +1086,22 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     ]
     flood(unknown_roots, unknown_seeds, level, UNKNOWN)
 
+    # Per object, once (an object may have 50,000 waiters and as many holders).
+    may_run = active | {g for g, name in level.items() if name == BLOCKED}
+    shown = [sorted(r.holders)[: MAX_RELEASERS_SHOWN + 1] for r in releases]
+    live_holder = [bool(r.holders & may_run) for r in releases]
+    labels = [obj.label() for obj in graph.objects]
+    patterns = [obj.pattern() for obj in graph.objects]
     for gid in blocked:
         verdict = verdicts[gid]
         objects = objects_of[gid]
-        verdict.waits_on = [graph.objects[i].label() for i in objects]
-        verdict.pattern = sorted({graph.objects[i].pattern() for i in objects})
+        verdict.waits_on = [labels[i] for i in objects]
+        verdict.pattern = sorted({patterns[i] for i in objects})
         who: set[int] = set()
         evidence: list[str] = []
         for index in objects:
             release = releases[index]
-            who.update(h for h in release.holders if h != gid)
+            who.update(h for h in shown[index] if h != gid)
             for line in ([release.now] if release.now else []) + ([release.unknown] if release.unknown else []):
                 evidence.append(line)
             evidence.extend(release.evidence)
@@ -1024,9 +1116,7 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
             direct = [releases[i].now_reason for i in objects if releases[i].now]
             if direct:
                 verdict.verdict, verdict.reason = WAITING, direct[0]
-            elif not who & (active | {g for g, name in level.items() if name == BLOCKED}) and any(
-                releases[i].by_timer_func for i in objects
-            ):
+            elif not any(live_holder[i] for i in objects) and any(releases[i].by_timer_func for i in objects):
                 verdict.verdict, verdict.reason = BLOCKED, "a live time.AfterFunc function could release it"
             else:
                 verdict.verdict, verdict.reason = BLOCKED, "a goroutine that may still run could release it"
@@ -1060,8 +1150,10 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         # A real wait-for edge: the object has exactly one goroutine (not this one) that could release it.
         targets: set[int] = set()
         for index in objects_of.get(verdict.goroutine, []):
+            if len(releases[index].holders) > 2 or releases[index].anyone:
+                continue
             holders = releases[index].holders - {verdict.goroutine}
-            if len(holders) == 1 and not releases[index].anyone:
+            if len(holders) == 1:
                 targets |= holders & stuck_ids
         edges[verdict.goroutine] = sorted(targets)
     cycles = _cycles(edges)
