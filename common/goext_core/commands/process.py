@@ -252,7 +252,7 @@ def _write_verdict(entry: "GoroutineVerdict", write: Write) -> None:
     for label in entry.waits_on:
         write(f"      waits on {safe_field(label)}\n")
     if entry.released_by:
-        write(f"      could be released only by: {', '.join('goroutine ' + str(g) for g in entry.released_by)}\n")
+        write(f"      could be released by: {', '.join('goroutine ' + str(g) for g in entry.released_by)}\n")
     for line in entry.evidence[:6]:
         write(f"      evidence: {safe_field(line)}\n")
 

@@ -379,7 +379,7 @@ if (D.deadlock) {
     stuckN ? stuckN + " of " + dl.user_goroutines + " user goroutines can never proceed (partial deadlock)." :
     "No deadlock found: no user goroutine is proven stuck."}));
   if (dl.counts) box.append(el("p", {text: dl.user_goroutines + " user goroutines: " +
-    ["stuck", "unknown", "blocked", "waiting", "syscall", "runnable", "running"].map(k => (dl.counts[k] || 0) + " " + k).join(", ")}));
+    ["stuck", "parked", "unknown", "blocked", "waiting", "syscall", "runnable", "running"].map(k => (dl.counts[k] || 0) + " " + k).join(", ")}));
   if (dl.groups && dl.groups.length) {
     const t = el("table", {class: "verdicts"}, el("tr", {}, ...["goroutines", "verdict", "state", "where", "waits on", "why"].map(h => el("th", {text: h}))));
     for (const g of dl.groups.slice(0, 60)) {

@@ -28,8 +28,9 @@ evidence and, for "stuck", a confidence:
 - unknown: what would wake it cannot be seen (a reference held only in the
   heap, a sync.Cond, a timer heap goext cannot read, a runtime-internal wait,
   a mutex whose holder is unknown) - never "stuck" for lack of evidence;
+- parked: it waits in ``select {}`` with no cases, for good and on purpose;
 - stuck: it can never proceed.  "certain" when the proof uses the runtime's
-  data only (a nil channel or an empty select; the object sits on the waiter's
+  data only (a nil channel; the object sits on the waiter's
   own stack, which no other goroutine can reach; every user goroutine blocked
   with every timer read); "high" when every possible releaser goext can see is
   stuck too (the runtime does not record references held in the heap).
@@ -803,9 +804,9 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
 
 
 # -- deadlock analysis --------------------------------------------------------------------
-STUCK, UNKNOWN, BLOCKED, WAITING = "stuck", "unknown", "blocked", "waiting"
+STUCK, PARKED, UNKNOWN, BLOCKED, WAITING = "stuck", "parked", "unknown", "blocked", "waiting"
 SYSCALL, RUNNABLE, RUNNING = "syscall", "runnable", "running"
-VERDICTS = (STUCK, UNKNOWN, BLOCKED, WAITING, SYSCALL, RUNNABLE, RUNNING)
+VERDICTS = (STUCK, PARKED, UNKNOWN, BLOCKED, WAITING, SYSCALL, RUNNABLE, RUNNING)
 CERTAIN, HIGH = "certain", "high"
 MAX_RELEASERS_SHOWN = 16
 MAX_EVIDENCE = 8
@@ -898,8 +899,11 @@ def _base_verdict(record: GoroutineRecord, minor: int) -> Optional[tuple[str, st
     if status != G_WAITING:
         return UNKNOWN, f"status {record.state or status} is not understood", ""
     reason = record.wait_reason
+    if reason == "select (no cases)":
+        # select {} parks a goroutine for good on purpose (a main that lets others work).
+        return PARKED, "it waits in select {} with no cases: it never proceeds, by design", ""
     if reason in _FOREVER_REASONS:
-        return STUCK, "it waits on a nil channel or in an empty select: nothing can wake it", CERTAIN
+        return STUCK, "it waits on a nil channel: nothing can wake it", CERTAIN
     if reason in _SELF_WAKING:
         return WAITING, _SELF_WAKING[reason], ""
     if reason in _CHANNEL_REASONS or reason in _SYNC_REASONS:
@@ -917,6 +921,7 @@ class _Release:
     now_reason: str = ""  # ... in words without addresses
     by_timer_func: bool = False  # a live time.AfterFunc function refers to it
     unknown: str = ""  # depends on something goext cannot see: the evidence
+    unknown_reason: str = ""  # ... in words without addresses
     hidden: bool = True  # a reference held only in the heap would not be seen
     evidence: list[str] = field(default_factory=list)
 
@@ -932,6 +937,7 @@ def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
     label = obj.label()
     if obj.kind == "cond" or obj.address is None:
         release.unknown = f"{label}: whoever would signal it cannot be seen"
+        release.unknown_reason = "whoever would signal the sync.Cond cannot be seen"
         return release
     waiting = set(obj.all_waiters())
     refs = sorted(obj.holders, key=_rank)
@@ -949,6 +955,7 @@ def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
             release.now, release.now_reason = obj.timer_evidence, "a live timer or ticker fills its channel"
         elif obj.timer_live is None and obj.timer:
             release.unknown = obj.timer_evidence
+            release.unknown_reason = "its channel may be a timer's, and the timers cannot be read"
         elif obj.timer_evidence:
             release.evidence.append(obj.timer_evidence)
     elif obj.kind == "mutex" and obj.locked is False:
@@ -975,15 +982,17 @@ def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
             release.evidence.insert(0, f"{label} is {state}")
         if not release.holders and not release.now and not release.by_timer_func and release.hidden:
             release.unknown = f"{label}: unknown holder (no other goroutine holds its address in a live stack slot)"
+            release.unknown_reason = "unknown holder: no other goroutine holds the mutex's address in a live stack slot"
         return release
     release.anyone = obj.in_globals
     if obj.in_globals:
         release.evidence.append(f"{label} is reachable from a global variable")
     if not (release.holders or release.anyone or release.now or release.by_timer_func) and release.hidden:
-        release.unknown = (
-            f"{label}: no goroutine's live stack slot and no global refers to it; "
+        release.unknown_reason = (
+            "no goroutine's live stack slot and no global refers to what it waits on; "
             "a reference held in the heap cannot be seen"
         )
+        release.unknown = f"{label}: {release.unknown_reason}"
     return release
 
 
@@ -1158,7 +1167,9 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         edges[verdict.goroutine] = sorted(targets)
     cycles = _cycles(edges)
     in_cycle = {g for cycle in cycles for g in cycle}
-    all_asleep = bool(records) and counts[STUCK] == len(records) and all(v.confidence == CERTAIN for v in stuck)
+    all_asleep = (
+        bool(records) and counts[STUCK] + counts[PARKED] == len(records) and all(v.confidence == CERTAIN for v in stuck)
+    )
     report = DeadlockReport(
         all_asleep,
         len(records),
@@ -1186,9 +1197,8 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
 
 def _unknown_reason(releases: list[_Release]) -> str:
     for release in releases:
-        if release.unknown:
-            text = release.unknown.split(": ", 1)[-1]
-            return text
+        if release.unknown_reason:
+            return release.unknown_reason
     return "a goroutine or timer whose own progress cannot be known could release it"
 
 
