@@ -15,6 +15,8 @@ import json
 import pytest
 
 from goext_core.commands import Context, dispatch
+from goext_core.output.schemacheck import validate
+from goext_core.output.snapshot import schema
 from goext_core.program import GoProgram
 from goext_core.runtime.waitgraph import VERDICTS, DeadlockReport, analyze_deadlock
 from goext_core.target.core import CoreTarget
@@ -113,6 +115,9 @@ def test_partial_deadlock_while_others_run(go_version, flavour):
         assert len(stuck[goroutine].released_by) == 1 and stuck[goroutine].released_by[0] in ring
 
     data = json.loads(_output(program, "--json"))
+    # What go report --from reads as a snapshot's deadlock section.
+    root = schema()
+    validate(data, {**root["properties"]["deadlock"], "$defs": root["$defs"]})
     assert sorted(map(sorted, data["cycles"])) == sorted([sorted(lock_cycle), sorted(ring)])
     assert sum(data["counts"].values()) == data["user_goroutines"]
     text = _output(program, "--waits")

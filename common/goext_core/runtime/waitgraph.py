@@ -223,7 +223,9 @@ def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list
         )
         return out
     size = program.binary.symbol_size("runtime.semtable")
-    stride = size // SEMTAB_SIZE if size and size % SEMTAB_SIZE == 0 else 64  # cpu.CacheLinePadSize on amd64
+    # Each entry is padded to cpu.CacheLinePadSize: 64 on amd64, 128 on arm64 (src/internal/cpu/cpu_*.go).
+    pad = 128 if program.binary.arch == "arm64" else 64
+    stride = size // SEMTAB_SIZE if size and size % SEMTAB_SIZE == 0 else pad
     try:
         data = program.target.read(table, stride * SEMTAB_SIZE)
     except MemoryReadError as exc:
