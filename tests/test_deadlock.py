@@ -21,6 +21,7 @@ from goext_core.program import GoProgram
 from goext_core.runtime.waitgraph import VERDICTS, DeadlockReport, analyze_deadlock
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
+from support.debuggers import run_gdb, run_lldb
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 
@@ -220,3 +221,19 @@ def test_real_pair_first_among_50000_workers(go_version, flavour):
     first = text.split("by blocking pattern:\n", 1)[1].splitlines()[:2]
     assert all("stuck (high, in a wait cycle) [sync.Mutex.Lock] main.lock" in line for line in first), first
     assert text.count("\n  50000 x blocked [chan receive] main.crowdWorker") == 1
+
+
+@pytest.mark.gdb
+@pytest.mark.lldb
+@pytest.mark.go_versions("1.24")
+@pytest.mark.flavours("default")
+def test_debuggers_print_the_same_analysis(go_version, flavour):
+    artifact = kernel_core("stuck", go_version, flavour, "partial")
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    offline = _output(program).strip()
+    assert offline.startswith("partial deadlock: 5 of")
+    for run in (
+        run_gdb(["go deadlock"], exe=artifact.exe, core=artifact.core),
+        run_lldb(["go deadlock"], exe=artifact.exe, core=artifact.core),
+    ):
+        assert run.outputs[0].strip() == offline, run.transcript()
