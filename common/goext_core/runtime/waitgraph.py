@@ -1045,9 +1045,6 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     releases = [_object_release(obj, timer_refs) for obj in graph.objects]
     # Something other than the blocked goroutines may act: a goroutine that runs or will wake,
     # a timer function, or something goext cannot see (an unreadable timer heap, an unknown wait).
-    someone_runs = bool(active) or bool(actor_timers)
-    unseen_actor = not timers.known or any(v.verdict == UNKNOWN for v in verdicts.values())
-
     waiters_of: dict[int, list[int]] = {}
     releases_by: dict[int, list[int]] = {}
     objects_of: dict[int, list[int]] = {}
@@ -1056,6 +1053,10 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         objects_of[gid] = list(wait.objects) if wait else []
         for index in objects_of[gid]:
             waiters_of.setdefault(index, []).append(gid)
+    # A wait goext could not resolve may end: such a goroutine may release what it holds.
+    unresolved = {gid for gid in blocked if not objects_of[gid]}
+    someone_runs = bool(active) or bool(actor_timers)
+    unseen_actor = not timers.known or bool(unresolved) or any(v.verdict == UNKNOWN for v in verdicts.values())
     for index, release in enumerate(releases):
         for holder in release.holders:
             releases_by.setdefault(holder, []).append(index)
@@ -1088,7 +1089,7 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     # 2. What depends on something unseen; in a closed world (nothing runs, every timer
     #    read) nothing unseen can act, and what is left is stuck.
     closed_world = not someone_runs and not unseen_actor
-    unknown_roots = {gid for gid, v in verdicts.items() if v.verdict == UNKNOWN}
+    unknown_roots = {gid for gid, v in verdicts.items() if v.verdict == UNKNOWN} | unresolved
     unknown_seeds = [
         i
         for i, r in enumerate(releases)
