@@ -426,7 +426,8 @@ class _Shapes:
         self.ptr = program.target.ptr_size
         self.arm64 = program.binary.arch == "arm64"
         self.cache: dict[tuple[int, int], tuple[int, list[Frame], list[tuple[int, int]]]] = {}
-        # id(frames of a cached shape) -> its live slots, relative to that shape's own sp
+        self.cached_ids: set[int] = set()  # id() of the frame lists the cache holds
+        # id(frames of a cached shape) -> its live slots, at that shape's own sp
         self.liveness: dict[int, tuple[dict[int, str], list[tuple[int, int, str]], tuple[int, int]]] = {}
 
     def frames(self, record: GoroutineRecord) -> tuple[list[Frame], int]:
@@ -455,6 +456,7 @@ class _Shapes:
             checks.append((slot - sp, outer.pc))
         if len(self.cache) < self.MAX_SHAPES:
             self.cache[key] = (sp, frames, checks)
+            self.cached_ids.add(id(frames))
         return frames, 0
 
     def _matches(self, sp: int, checks: list[tuple[int, int]]) -> bool:
@@ -695,10 +697,11 @@ class _Liveness:
         self.whole: list[tuple[int, int, str]] = []  # frames without a map: (sp, fp, function)
         self.covered = (0, 0)
         stack, delta = shapes.frames(record)
-        known = shapes.liveness.get(id(stack)) if delta else None
+        known = shapes.liveness.get(id(stack))
         if known is None:
             known = self._compute(program, record, stack)
-            shapes.liveness[id(stack)] = known
+            if id(stack) in shapes.cached_ids:  # kept alive by the cache: its id stays its own
+                shapes.liveness[id(stack)] = known
         live, whole, covered = known
         self.live = {slot + delta: name for slot, name in live.items()} if delta else live
         self.whole = [(low + delta, high + delta, name) for low, high, name in whole]
