@@ -13,7 +13,7 @@ from goext_core.errors import GoextError, UsageError
 from goext_core.output.report import load_snapshot, write_report
 from goext_core.output.snapshot import build_snapshot, write_snapshot
 from goext_core.runtime.sched import SchedView, read_sched, read_threads
-from goext_core.runtime.waitgraph import CERTAIN, VERDICTS, DeadlockReport, GoroutineVerdict, analyze_deadlock
+from goext_core.runtime.waitgraph import CERTAIN, STUCK, VERDICTS, DeadlockReport, GoroutineVerdict, analyze_deadlock
 from goext_core.textsafe import json_for_terminal, safe_field
 
 
@@ -201,7 +201,7 @@ def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) 
     write("\nby blocking pattern:\n")
     for group in report.groups[:MAX_GROUPS_SHOWN]:
         verdict = group.verdict
-        if group.confidence:
+        if group.verdict == STUCK:
             verdict += f" ({group.confidence}{', in a wait cycle' if group.in_cycle else ''})"
         line = f"  {group.count} x {verdict} [{group.state}] {group.location}"
         if group.waits_on:
@@ -258,7 +258,9 @@ def _write_verdict(entry: "GoroutineVerdict", write: Write) -> None:
 
 
 @command(
-    "deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.", _configure_deadlock
+    "deadlock",
+    "One verdict per goroutine (stuck, parked, unknown, blocked, waiting, ...) with evidence; wait cycles.",
+    _configure_deadlock,
 )
 def run_deadlock(context: Context, args: argparse.Namespace, write: Write) -> None:
     report = analyze_deadlock(context.program)

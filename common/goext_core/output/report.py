@@ -383,7 +383,7 @@ if (D.deadlock) {
   if (dl.groups && dl.groups.length) {
     const t = el("table", {class: "verdicts"}, el("tr", {}, ...["goroutines", "verdict", "state", "where", "waits on", "why"].map(h => el("th", {text: h}))));
     for (const g of dl.groups.slice(0, 60)) {
-      const v = g.verdict + (g.confidence ? " (" + g.confidence + ")" : "");
+      const v = g.verdict + (g.verdict === "stuck" ? " (" + g.confidence + ")" : "");
       t.append(el("tr", {}, el("td", {class: "num", text: g.count.toLocaleString("en-US")}), el("td", {class: "v-" + g.verdict, text: v}),
         el("td", {text: g.state}), el("td", {text: g.location}), el("td", {text: (g.waits_on || []).join(", ")}), el("td", {text: g.reason})));
     }

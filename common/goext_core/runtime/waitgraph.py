@@ -812,7 +812,7 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
 STUCK, PARKED, UNKNOWN, BLOCKED, WAITING = "stuck", "parked", "unknown", "blocked", "waiting"
 SYSCALL, RUNNABLE, RUNNING = "syscall", "runnable", "running"
 VERDICTS = (STUCK, PARKED, UNKNOWN, BLOCKED, WAITING, SYSCALL, RUNNABLE, RUNNING)
-CERTAIN, HIGH = "certain", "high"
+CERTAIN, HIGH, POSSIBLE = "certain", "high", "possible"  # POSSIBLE: blocked, and a releaser may act
 MAX_RELEASERS_SHOWN = 16
 MAX_EVIDENCE = 8
 MAX_UNKNOWN_LISTED = 2000  # in JSON; the counts and groups cover the rest
@@ -826,7 +826,7 @@ class GoroutineVerdict:
     state: str
     location: str
     reason: str  # why, without addresses or ids (goroutines with the same reason group together)
-    confidence: str = ""  # stuck: "certain" or "high"
+    confidence: str = ""  # "certain"; stuck may be "high"; blocked is "possible"; unknown has none
     waits_on: list[str] = field(default_factory=list)  # object labels
     released_by: list[int] = field(default_factory=list)  # goroutines that could release it
     evidence: list[str] = field(default_factory=list)
@@ -894,11 +894,11 @@ def _base_verdict(record: GoroutineRecord, minor: int) -> Optional[tuple[str, st
     if record.error:
         return UNKNOWN, f"the goroutine could not be read ({record.error})", ""
     if status in (G_RUNNING, G_COPYSTACK):
-        return RUNNING, "it runs on a thread", ""
+        return RUNNING, "it runs on a thread", CERTAIN
     if status in (G_RUNNABLE, G_PREEMPTED, G_IDLE):
-        return RUNNABLE, "it waits only for a thread", ""
+        return RUNNABLE, "it waits only for a thread", CERTAIN
     if status == G_SYSCALL:
-        return SYSCALL, "it is in a system call or C code", ""
+        return SYSCALL, "it is in a system call or C code", CERTAIN
     if status == G_LEAKED and minor >= 26:
         return STUCK, "the runtime's garbage collector found it leaked", CERTAIN
     if status != G_WAITING:
@@ -906,11 +906,11 @@ def _base_verdict(record: GoroutineRecord, minor: int) -> Optional[tuple[str, st
     reason = record.wait_reason
     if reason == "select (no cases)":
         # select {} parks a goroutine for good on purpose (a main that lets others work).
-        return PARKED, "it waits in select {} with no cases: it never proceeds, by design", ""
+        return PARKED, "it waits in select {} with no cases: it never proceeds, by design", CERTAIN
     if reason in _FOREVER_REASONS:
         return STUCK, "it waits on a nil channel: nothing can wake it", CERTAIN
     if reason in _SELF_WAKING:
-        return WAITING, _SELF_WAKING[reason], ""
+        return WAITING, _SELF_WAKING[reason], CERTAIN
     if reason in _CHANNEL_REASONS or reason in _SYNC_REASONS:
         return None
     return UNKNOWN, f"a runtime-internal wait ({reason or 'no reason'}): what ends it cannot be seen", ""
@@ -1130,11 +1130,13 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
         elif found == BLOCKED:
             direct = [releases[i].now_reason for i in objects if releases[i].now]
             if direct:
-                verdict.verdict, verdict.reason = WAITING, direct[0]
+                verdict.verdict, verdict.reason, verdict.confidence = WAITING, direct[0], CERTAIN
             elif not any(live_holder[i] for i in objects) and any(releases[i].by_timer_func for i in objects):
                 verdict.verdict, verdict.reason = BLOCKED, "a live time.AfterFunc function could release it"
+                verdict.confidence = POSSIBLE
             else:
                 verdict.verdict, verdict.reason = BLOCKED, "a goroutine that may still run could release it"
+                verdict.confidence = POSSIBLE
         elif found == UNKNOWN:
             verdict.verdict = UNKNOWN
             verdict.reason = _unknown_reason([releases[i] for i in objects])
