@@ -18,6 +18,7 @@ from goext_core.commands import Context, dispatch
 from goext_core.output.schemacheck import validate
 from goext_core.output.snapshot import schema
 from goext_core.program import GoProgram
+from goext_core.runtime.timers import KIND_CHANNEL, KIND_FUNC, KIND_SLEEP, read_timers
 from goext_core.runtime.waitgraph import VERDICTS, DeadlockReport, analyze_deadlock
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
@@ -168,6 +169,15 @@ def test_healthy_program_has_no_stuck_goroutine(go_version, flavour):
     assert report.counts["waiting"] + report.counts["blocked"] + report.counts["unknown"] >= 15
     text = _output(program)
     assert text.startswith("no deadlock found"), text
+    if flavour == "default":
+        # Every P's timer heap, in the layout of each release (Go 1.19-1.22 []*timer, 1.23+ timerWhen).
+        table = read_timers(program)
+        assert table.known, table.reason
+        kinds = {(t.kind, t.target) for t in table.timers}
+        assert (KIND_FUNC, "main.afterFuncWait.func1") in kinds, kinds
+        assert any(t.kind == KIND_SLEEP for t in table.timers)
+        # tickerLoop blocks on its ticker's channel (since Go 1.23 that is what puts it in a heap).
+        assert any(t.kind == KIND_CHANNEL and t.period == 3600 * 10**9 for t in table.timers)
     if report.timers["known"]:
         # The minimal case: a select on a ticker and ctx.Done() wakes by the ticker.
         ticker = _running(program, "main.tickerLoop")
