@@ -23,6 +23,7 @@ from goext_core.runtime.waitgraph import VERDICTS, DeadlockReport, analyze_deadl
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 from support.debuggers import run_gdb, run_lldb
+from support.foreign import qemu_core
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 
@@ -247,3 +248,18 @@ def test_debuggers_print_the_same_analysis(go_version, flavour):
         run_lldb(["go deadlock"], exe=artifact.exe, core=artifact.core),
     ):
         assert run.outputs[0].strip() == offline, run.transcript()
+
+
+@pytest.mark.slow
+@pytest.mark.go_versions("1.24")
+@pytest.mark.flavours("default")
+def test_arm64_stack_maps_find_the_same_deadlocks(go_version, flavour):
+    """arm64 frames keep the return address at sp and the locals below fp differently:
+    the live slots (and so the holders and the cycles) must come out the same."""
+    artifact = qemu_core("stuck", go_version, "arm64", "partial")
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    assert program.target.arch == "arm64"
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    _lock_cycle(program, report)
+    assert len(report.cycles) == 2 and len(report.stuck) == 5
