@@ -20,6 +20,7 @@ import pytest
 from goext_core.binary.elf import GoBinary
 from goext_core.output.snapshot import build_snapshot
 from goext_core.program import GoProgram
+from goext_core.runtime.waitgraph import analyze_deadlock
 from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact
 from support.debuggers import run_gdb
@@ -86,6 +87,14 @@ def _check(snapshot: dict, artifact: CoreArtifact) -> None:
 def test_offline_parity(debian_core):
     program = GoProgram(CoreTarget(str(debian_core.exe), str(debian_core.core)))
     _check(build_snapshot(program), debian_core)
+
+
+@pytest.mark.e2e
+def test_no_false_deadlock(debian_core):
+    """A healthy server has no stuck goroutine, and every user goroutine gets one verdict."""
+    report = analyze_deadlock(GoProgram(CoreTarget(str(debian_core.exe), str(debian_core.core))))
+    assert not report.stuck, [(s.goroutine, s.location, s.reason) for s in report.stuck]
+    assert sum(report.counts.values()) == report.user_goroutines > 0
 
 
 @pytest.mark.e2e

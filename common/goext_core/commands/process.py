@@ -13,7 +13,7 @@ from goext_core.errors import GoextError, UsageError
 from goext_core.output.report import load_snapshot, write_report
 from goext_core.output.snapshot import build_snapshot, write_snapshot
 from goext_core.runtime.sched import SchedView, read_sched, read_threads
-from goext_core.runtime.waitgraph import DeadlockReport, StuckGoroutine, analyze_deadlock
+from goext_core.runtime.waitgraph import CERTAIN, STUCK, VERDICTS, DeadlockReport, GoroutineVerdict, analyze_deadlock
 from goext_core.textsafe import json_for_terminal, safe_field
 
 
@@ -168,8 +168,15 @@ def _configure_deadlock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waits", action="store_true", help="also list every channel and sync object waited on")
 
 
+MAX_GROUPS_SHOWN = 40
+MAX_STUCK_SHOWN = 50
+
+
 def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) -> None:
+    # Locations, object labels, reasons and evidence name the target's functions, files and types.
+    counts = report.counts
     stuck = {s.goroutine: s for s in report.stuck}
+    certain = sum(1 for s in report.stuck if s.confidence == CERTAIN)
     if report.all_asleep:
         write(
             f"all goroutines are asleep: every one of the {report.user_goroutines} user goroutines "
@@ -177,27 +184,52 @@ def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) 
         )
     elif report.stuck:
         write(
-            f"partial deadlock: {len(report.stuck)} of {report.user_goroutines} user goroutines can never "
-            f"proceed, while {len(report.progressing)} can still run\n"
+            f"partial deadlock: {len(report.stuck)} of {report.user_goroutines} user goroutines can never proceed "
+            f"({certain} certain, {len(report.stuck) - certain} with high confidence)\n"
         )
     else:
-        write(
-            f"no deadlock found: {len(report.progressing)} of {report.user_goroutines} user goroutines can run, "
-            f"and every blocked one may still be released\n"
-        )
+        write(f"no deadlock found: none of the {report.user_goroutines} user goroutines is proven stuck\n")
+    write(
+        f"{report.user_goroutines} user goroutines: "
+        + ", ".join(f"{counts.get(name, 0)} {name}" for name in VERDICTS)
+        + "\n"
+    )
+    timers = report.timers
+    if timers.get("known"):
+        write(f"timers: {timers.get('live', 0)} live, {timers.get('functions', 0)} of them run functions\n")
+    else:
+        write(f"timers: unknown ({safe_field(str(timers.get('reason') or 'not read'))})\n")
+    write("\nby blocking pattern:\n")
+    for group in report.groups[:MAX_GROUPS_SHOWN]:
+        verdict = group.verdict
+        if group.verdict == STUCK:
+            verdict += f" ({group.confidence}{', in a wait cycle' if group.in_cycle else ''})"
+        line = f"  {group.count} x {verdict} [{group.state}] {group.location}"
+        if group.waits_on:
+            line += " on " + ", ".join(group.waits_on)
+        line += f": {group.reason}"
+        if group.count <= 3:
+            line += f" (goroutine{'s' if group.count > 1 else ''} {' '.join(map(str, group.goroutines))})"
+        write(safe_field(line) + "\n")
+    if len(report.groups) > MAX_GROUPS_SHOWN:
+        write(f"  ... and {len(report.groups) - MAX_GROUPS_SHOWN} more patterns (see --json)\n")
     for number, cycle in enumerate(report.cycles, 1):
         write(f"\nwait cycle {number}: " + " -> ".join(f"goroutine {g}" for g in cycle + cycle[:1]) + "\n")
         for goroutine in cycle:
-            _write_stuck(stuck[goroutine], write)
+            _write_verdict(stuck[goroutine], write)
     in_cycles = {g for cycle in report.cycles for g in cycle}
     rest = [s for s in report.stuck if s.goroutine not in in_cycles]
     if rest:
         write(f"\nstuck outside any cycle ({len(rest)}):\n")
-        for entry in rest[:50]:
-            _write_stuck(entry, write)
-        if len(rest) > 50:
-            write(f"  ... and {len(rest) - 50} more (see --json)\n")
+        for entry in rest[:MAX_STUCK_SHOWN]:
+            _write_verdict(entry, write)
+        if len(rest) > MAX_STUCK_SHOWN:
+            write(f"  ... and {len(rest) - MAX_STUCK_SHOWN} more (see --json)\n")
     if waits:
+        if report.unknown:
+            write(f"\nunknown ({len(report.unknown)}):\n")
+            for entry in report.unknown[:MAX_STUCK_SHOWN]:
+                _write_verdict(entry, write)
         write("\nobjects waited on:\n")
         for obj in report.graph.objects:
             line = f"  {safe_field(obj.label())}"
@@ -209,22 +241,27 @@ def write_deadlock(report: "DeadlockReport", write: Write, waits: bool = False) 
                 line += f"; referenced by: {_ids(refs, 10)}"
             write(line + "\n")
     for note in report.notes:
-        write(f"note: {note}\n")
+        write(f"note: {safe_field(note)}\n")
 
 
-def _write_stuck(entry: "StuckGoroutine", write: Write) -> None:
-    # Locations, object labels and evidence name the target's functions, files and types.
-    write(f"  goroutine {entry.goroutine} [{entry.state}] at {safe_field(entry.location)}\n")
+def _write_verdict(entry: "GoroutineVerdict", write: Write) -> None:
+    confidence = f", {entry.confidence}" if entry.confidence else ""
+    write(
+        f"  goroutine {entry.goroutine} [{entry.state}] at {safe_field(entry.location)} ({entry.verdict}{confidence})\n"
+    )
+    write(f"      why: {safe_field(entry.reason)}\n")
     for label in entry.waits_on:
         write(f"      waits on {safe_field(label)}\n")
     if entry.released_by:
-        write(f"      could be released only by: {', '.join('goroutine ' + str(g) for g in entry.released_by)}\n")
+        write(f"      could be released by: {', '.join('goroutine ' + str(g) for g in entry.released_by)}\n")
     for line in entry.evidence[:6]:
         write(f"      evidence: {safe_field(line)}\n")
 
 
 @command(
-    "deadlock", "Wait cycles and all-asleep or partial deadlocks, with the objects and evidence.", _configure_deadlock
+    "deadlock",
+    "One verdict per goroutine (stuck, parked, unknown, blocked, waiting, ...) with evidence; wait cycles.",
+    _configure_deadlock,
 )
 def run_deadlock(context: Context, args: argparse.Namespace, write: Write) -> None:
     report = analyze_deadlock(context.program)

@@ -306,6 +306,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); }
 .locals td { font-family: ui-monospace, monospace; font-size: 12px; }
 .cycle { border-left: 3px solid #c62828; padding-left: 8px; margin: 6px 0; }
+.card.bad { border-color: #c62828; } .card.bad b { color: #c62828; }
+.card.warn { border-color: #b26a00; } .card.warn b { color: #b26a00; }
+.verdicts td.v-stuck { color: #c62828; font-weight: 700; } .verdicts td.v-unknown { color: #b26a00; }
 #more { color: var(--muted); padding: 6px; }
 </style></head>
 <body>
@@ -346,13 +349,23 @@ const T = D.target || {};
 document.getElementById("title").textContent = "goext report: " + (T.executable || "Go process").split("/").pop();
 document.getElementById("subtitle").textContent = [T.go_version, T.goos + "/" + T.goarch, T.executable, T.core ? "core " + T.core : "live process"].filter(Boolean).join("  ·  ");
 const cards = document.getElementById("cards");
-function card(value, label) { cards.append(el("div", {class: "card"}, el("b", {text: value}), el("span", {text: label}))); }
+function card(value, label, tone) { cards.append(el("div", {class: tone ? "card " + tone : "card"}, el("b", {text: value}), el("span", {text: label}))); }
 card(D.counts.goroutines.toLocaleString("en-US"), "goroutines (" + D.counts.system + " system)");
 card(D.counts.groups.toLocaleString("en-US"), "distinct stacks");
 if (D.scheduler) card(num(D.scheduler.gomaxprocs), "GOMAXPROCS");
 card(num(D.counts.threads), "threads");
 if (D.gc) { card(fmtBytes(D.gc.heap_live), "live heap (GC phase " + D.gc.phase + ")"); card(num(D.gc.cycles), "GC cycles"); }
-if (D.deadlock) card(D.deadlock.all_asleep ? "all asleep" : (D.deadlock.stuck.length ? D.deadlock.stuck.length + " stuck" : "none"), "deadlock");
+if (D.deadlock) {
+  // Red only for goroutines proven stuck; stuck with high confidence (a reference held in the
+  // heap could not be seen) is amber; nothing stuck says how many verdicts are unknown.
+  const dl = D.deadlock, stuck = dl.stuck || [];
+  const certain = stuck.filter(s => (s.confidence || "certain") === "certain").length;
+  const unknown = dl.counts ? dl.counts.unknown : 0;
+  if (dl.all_asleep) card("all asleep", "deadlock", "bad");
+  else if (certain) card(certain + " stuck", "deadlock (proven)", "bad");
+  else if (stuck.length) card(stuck.length + " likely stuck", "deadlock (high confidence)", "warn");
+  else card("none", "deadlock" + (unknown ? " (" + unknown + " unknown)" : ""));
+}
 const notes = document.getElementById("notes");
 for (const n of D.notes || []) notes.append(el("div", {text: "note: " + n}));
 
@@ -361,9 +374,21 @@ if (D.deadlock) {
   const box = document.getElementById("deadlock");
   document.getElementById("deadlock-section").style.display = "";
   const dl = D.deadlock;
+  const stuckN = dl.stuck.length;
   box.append(el("p", {text: dl.all_asleep ? "All user goroutines are asleep: nothing can wake them (deadlock)." :
-    dl.stuck.length ? dl.stuck.length + " of " + dl.user_goroutines + " user goroutines can never proceed while " + dl.progressing.length + " still run (partial deadlock)." :
-    "No deadlock found."}));
+    stuckN ? stuckN + " of " + dl.user_goroutines + " user goroutines can never proceed (partial deadlock)." :
+    "No deadlock found: no user goroutine is proven stuck."}));
+  if (dl.counts) box.append(el("p", {text: dl.user_goroutines + " user goroutines: " +
+    ["stuck", "parked", "unknown", "blocked", "waiting", "syscall", "runnable", "running"].map(k => (dl.counts[k] || 0) + " " + k).join(", ")}));
+  if (dl.groups && dl.groups.length) {
+    const t = el("table", {class: "verdicts"}, el("tr", {}, ...["goroutines", "verdict", "state", "where", "waits on", "why"].map(h => el("th", {text: h}))));
+    for (const g of dl.groups.slice(0, 60)) {
+      const v = g.verdict + (g.verdict === "stuck" ? " (" + g.confidence + ")" : "");
+      t.append(el("tr", {}, el("td", {class: "num", text: g.count.toLocaleString("en-US")}), el("td", {class: "v-" + g.verdict, text: v}),
+        el("td", {text: g.state}), el("td", {text: g.location}), el("td", {text: (g.waits_on || []).join(", ")}), el("td", {text: g.reason})));
+    }
+    box.append(t);
+  }
   const byId = {}; for (const s of dl.stuck) byId[s.goroutine] = s;
   dl.cycles.forEach((cycle, i) => {
     const c = el("div", {class: "cycle"}, el("b", {text: "wait cycle " + (i + 1) + ": " + cycle.concat([cycle[0]]).map(g => "goroutine " + g).join(" → ")}));

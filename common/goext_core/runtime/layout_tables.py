@@ -147,6 +147,8 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "timers.array": (8840, 8),
+                "timers.len": (8848, 8),
             },
         ),
         "runtime.schedt": (
@@ -193,7 +195,10 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (80, 8),
             },
         ),
-        "runtime.timer": (72, {"when": (8, 8)}),
+        "runtime.timer": (
+            72,
+            {"when": (8, 8), "pp": (0, 8), "period": (16, 8), "f": (24, 8), "arg.data": (40, 8), "status": (64, 4)},
+        ),
     },
     21: {
         "runtime.g": (
@@ -324,6 +329,8 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "timers.array": (8840, 8),
+                "timers.len": (8848, 8),
             },
         ),
         "runtime.schedt": (
@@ -371,7 +378,10 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (80, 8),
             },
         ),
-        "runtime.timer": (72, {"when": (8, 8)}),
+        "runtime.timer": (
+            72,
+            {"when": (8, 8), "pp": (0, 8), "period": (16, 8), "f": (24, 8), "arg.data": (40, 8), "status": (64, 4)},
+        ),
     },
     22: {
         "runtime.g": (
@@ -502,6 +512,8 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "timers.array": (8872, 8),
+                "timers.len": (8880, 8),
             },
         ),
         "runtime.schedt": (
@@ -549,7 +561,10 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (80, 8),
             },
         ),
-        "runtime.timer": (72, {"when": (8, 8)}),
+        "runtime.timer": (
+            72,
+            {"when": (8, 8), "pp": (0, 8), "period": (16, 8), "f": (24, 8), "arg.data": (40, 8), "status": (64, 4)},
+        ),
     },
     23: {
         "runtime.g": (
@@ -683,6 +698,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (396, 4),
                 "runq": (400, 2048),
                 "runnext": (2448, 8),
+                "timers.len": (8872, 4),
+                "timers.heap.array": (8848, 8),
+                "timers.heap.len": (8856, 8),
             },
         ),
         "runtime.schedt": (
@@ -730,7 +748,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (80, 8),
             },
         ),
-        "runtime.timer": (88, {"when": (16, 8)}),
+        "runtime.timer": (
+            88,
+            {
+                "when": (16, 8),
+                "period": (24, 8),
+                "f": (32, 8),
+                "arg.data": (48, 8),
+                "state": (9, 1),
+                "isChan": (10, 1),
+                "ts": (64, 8),
+            },
+        ),
+        "runtime.timerWhen": (16, {"timer": (0, 8), "when": (8, 8)}),
     },
     24: {
         "runtime.g": (
@@ -864,6 +894,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (396, 4),
                 "runq": (400, 2048),
                 "runnext": (2448, 8),
+                "timers.len": (8872, 4),
+                "timers.heap.array": (8848, 8),
+                "timers.heap.len": (8856, 8),
             },
         ),
         "runtime.schedt": (
@@ -911,7 +944,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (80, 8),
             },
         ),
-        "runtime.timer": (88, {"when": (16, 8)}),
+        "runtime.timer": (
+            88,
+            {
+                "when": (16, 8),
+                "period": (24, 8),
+                "f": (32, 8),
+                "arg.data": (48, 8),
+                "state": (9, 1),
+                "isChan": (10, 1),
+                "ts": (64, 8),
+            },
+        ),
+        "runtime.timerWhen": (16, {"timer": (0, 8), "when": (8, 8)}),
     },
     25: {
         "runtime.g": (
@@ -1047,6 +1092,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (396, 4),
                 "runq": (400, 2048),
                 "runnext": (2448, 8),
+                "timers.len": (9424, 4),
+                "timers.heap.array": (9400, 8),
+                "timers.heap.len": (9408, 8),
             },
         ),
         "runtime.schedt": (
@@ -1094,7 +1142,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (80, 8),
             },
         ),
-        "runtime.timer": (96, {"when": (24, 8)}),
+        "runtime.timer": (
+            96,
+            {
+                "when": (24, 8),
+                "period": (32, 8),
+                "f": (40, 8),
+                "arg.data": (56, 8),
+                "state": (9, 1),
+                "isChan": (10, 1),
+                "ts": (72, 8),
+            },
+        ),
+        "runtime.timerWhen": (16, {"timer": (0, 8), "when": (8, 8)}),
     },
     26: {
         "runtime.g": (
@@ -1230,6 +1290,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "timers.len": (13704, 4),
+                "timers.heap.array": (13680, 8),
+                "timers.heap.len": (13688, 8),
             },
         ),
         "runtime.schedt": (
@@ -1277,7 +1340,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (88, 16),
             },
         ),
-        "runtime.timer": (96, {"when": (24, 8)}),
+        "runtime.timer": (
+            96,
+            {
+                "when": (24, 8),
+                "period": (32, 8),
+                "f": (40, 8),
+                "arg.data": (56, 8),
+                "state": (9, 1),
+                "isChan": (10, 1),
+                "ts": (72, 8),
+            },
+        ),
+        "runtime.timerWhen": (16, {"timer": (0, 8), "when": (8, 8)}),
     },
     27: {
         "runtime.g": (
@@ -1413,6 +1488,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "timers.len": (13704, 4),
+                "timers.heap.array": (13680, 8),
+                "timers.heap.len": (13688, 8),
             },
         ),
         "runtime.schedt": (
@@ -1460,7 +1538,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "c": (88, 16),
             },
         ),
-        "runtime.timer": (96, {"when": (24, 8)}),
+        "runtime.timer": (
+            96,
+            {
+                "when": (24, 8),
+                "period": (32, 8),
+                "f": (40, 8),
+                "arg.data": (56, 8),
+                "state": (9, 1),
+                "isChan": (10, 1),
+                "ts": (72, 8),
+            },
+        ),
+        "runtime.timerWhen": (16, {"timer": (0, 8), "when": (8, 8)}),
     },
 }
 

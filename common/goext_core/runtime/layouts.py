@@ -121,7 +121,10 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "sysmonwait",
         "safePointWait",
     ),
-    "runtime.timer": ("when",),
+    # Timers (runtime/timers.py): src/runtime/time.go timer; p.timers is a []*timer
+    # heap up to Go 1.22, a struct timers{heap []timerWhen} since Go 1.23.
+    "runtime.timer": ("when", "pp", "period", "f", "arg.data", "status", "state", "isChan", "ts"),
+    "runtime.timerWhen": ("timer", "when"),
     "runtime.p": (
         "id",
         "status",
@@ -133,6 +136,10 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "runqtail",
         "runq",
         "runnext",
+        "timers.array",
+        "timers.len",
+        "timers.heap.array",
+        "timers.heap.len",
     ),
     # go sched's GC summary (src/runtime/mstats.go, mgcpacer.go).
     "runtime.mstats": (

@@ -11,33 +11,59 @@ Where the runtime records a wait:
   (``sudog.elem``), with same-address waiters on ``waitlink``
   (src/runtime/sema.go semaRoot.queue).
 
-Who holds a mutex is not recorded anywhere.  goext looks for it the way a
-person would: a goroutine (other than the waiters) whose live stack holds the
-mutex's address, which it does when it locked the mutex through a pointer and
-deferred the unlock, or keeps the pointer for later.  That is evidence, not
-proof, and is reported as such, with the frame that holds the reference.
-The same stack evidence names the goroutines that could still send on or
-receive from a channel.
+Who holds a mutex is not recorded anywhere.  goext names a holder only from
+the runtime's own liveness data: a goroutine (other than the waiters) one of
+whose frames holds the mutex's address (or its struct's) in a slot the garbage
+collector's stack maps say is a live pointer (runtime/stackmaps.py).  Without
+one, the holder is "unknown".  The same live slots name the goroutines that
+could still send on, receive from, or call Done on an object.
 
-:func:`analyze_deadlock` then computes which goroutines can never run again:
-starting from the goroutines that can make progress (running, runnable, in a
-syscall, sleeping, waiting for I/O), a blocked goroutine may proceed if one of
-the goroutines that could release it may proceed.  What remains is stuck;
-strongly connected parts of it are wait cycles.
+:func:`analyze_deadlock` then gives every user goroutine one verdict, with the
+evidence and, for "stuck", a confidence:
+
+- running, runnable, syscall: it runs (or runs C code, or sits in the kernel);
+- waiting: it waits for something outside the goroutines that will happen
+  (its sleep timer, a live timer or ticker filling its channel, the netpoller);
+- blocked: a goroutine that may still proceed could release it;
+- unknown: what would wake it cannot be seen (a reference held only in the
+  heap, a sync.Cond, a timer heap goext cannot read, a runtime-internal wait,
+  a mutex whose holder is unknown) - never "stuck" for lack of evidence;
+- parked: it waits in ``select {}`` with no cases, for good and on purpose;
+- stuck: it can never proceed.  "certain" when the proof uses the runtime's
+  data only (a nil channel; the object sits on the waiter's
+  own stack, which no other goroutine can reach; every user goroutine blocked
+  with every timer read); "high" when every possible releaser goext can see is
+  stuck too (the runtime does not record references held in the heap).
+
+Wait cycles are printed only through real wait-for edges: the one goroutine
+that could release the object another waits on.
 """
 
 from __future__ import annotations
 
 import bisect
+import sys
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.progress import steps
 from goext_core.runtime.goroutines import GoroutineRecord
-from goext_core.runtime.layouts import G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING
+from goext_core.runtime.layouts import (
+    G_COPYSTACK,
+    G_IDLE,
+    G_LEAKED,
+    G_PREEMPTED,
+    G_RUNNABLE,
+    G_RUNNING,
+    G_SYSCALL,
+    G_WAITING,
+)
+from goext_core.runtime.stackmaps import live_pointer_slots
 from goext_core.runtime.stacks import is_runtime_function, printed_name, short_path, user_frame
+from goext_core.runtime.timers import KIND_FUNC, KIND_OTHER, TimerInfo, TimerTable, read_timer, read_timers
+from goext_core.runtime.unwind import STACK_GOROUTINE, Frame, Stack
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -85,6 +111,7 @@ class Reference:
     function: str  # the frame whose stack slot holds the address
     slot: int  # address of that stack slot
     exact: bool  # the slot holds the object's address itself (else a pointer into the struct just before it)
+    live: bool = True  # the GC's stack map says the slot is live (False: a frame without a map, scanned whole)
 
 
 @dataclass
@@ -99,9 +126,15 @@ class WaitObject:
     receivers: list[int] = field(default_factory=list)  # goroutines waiting to receive
     senders: list[int] = field(default_factory=list)
     waiters: list[int] = field(default_factory=list)  # everything else (semaphores)
-    holders: list[Reference] = field(default_factory=list)  # who may hold (mutex) or release it
+    holders: list[Reference] = field(default_factory=list)  # live references outside the waiters
     in_globals: bool = False  # a global variable points at it: any goroutine may reach it
     timer: bool = False  # a time.Timer/Ticker channel: the runtime's timers send to it
+    timer_live: Optional[bool] = None  # a live timer fills it (None: cannot be known)
+    timer_evidence: str = ""
+    locked: Optional[bool] = None  # mutexes: the state's locked bit
+    counter: Optional[int] = None  # waitgroups: the count Wait waits to see reach 0
+    on_stack_of: Optional[int] = None  # the object lives on this goroutine's stack
+    timer_address: int = 0  # Go 1.23+: hchan.timer
 
     def label(self) -> str:
         where = f"{self.address:#x}" if self.address is not None else "(address unknown)"
@@ -109,6 +142,15 @@ class WaitObject:
         if self.elem_type:
             kind = "unbuffered" if not self.capacity else f"buffered {self.length}/{self.capacity}"
             text = f"chan {self.elem_type} {where} ({kind}{', closed' if self.closed else ''})"
+        if self.symbol:
+            text += f" [{self.symbol}]"
+        return text
+
+    def pattern(self) -> str:
+        """The label without the address: what groups goroutines blocked the same way."""
+        text = self.kind
+        if self.elem_type:
+            text = f"chan {self.elem_type}"
         if self.symbol:
             text += f" [{self.symbol}]"
         return text
@@ -131,6 +173,7 @@ class WaitGraph:
     objects: list[WaitObject] = field(default_factory=list)
     waits: dict[int, GoroutineWait] = field(default_factory=dict)  # goroutine id -> what it waits on
     notes: list[str] = field(default_factory=list)
+    timers: TimerTable = field(default_factory=lambda: TimerTable(False, "not read"))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,7 +223,9 @@ def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list
         )
         return out
     size = program.binary.symbol_size("runtime.semtable")
-    stride = size // SEMTAB_SIZE if size and size % SEMTAB_SIZE == 0 else 64  # cpu.CacheLinePadSize on amd64
+    # Each entry is padded to cpu.CacheLinePadSize: 64 on amd64, 128 on arm64 (src/internal/cpu/cpu_*.go).
+    pad = 128 if program.binary.arch == "arm64" else 64
+    stride = size // SEMTAB_SIZE if size and size % SEMTAB_SIZE == 0 else pad
     try:
         data = program.target.read(table, stride * SEMTAB_SIZE)
     except MemoryReadError as exc:
@@ -277,6 +322,14 @@ class _TypeNames:
         return text[1:] if tflag & self.TFLAG_EXTRA_STAR and text.startswith("*") else text
 
 
+def _words(data: bytes) -> Iterator[tuple[int, int]]:
+    """(offset, value) of each little-endian 64-bit word (the targets goext reads are little-endian)."""
+    words = memoryview(data)[: len(data) & ~7].cast("B").cast("Q")
+    if sys.byteorder == "little":
+        return ((index * 8, value) for index, value in enumerate(words))
+    return ((offset, int.from_bytes(data[offset : offset + 8], "little")) for offset in range(0, len(data) - 7, 8))
+
+
 class _Globals:
     """Which global variable is, or points at, an address (scanning the writable data sections once)."""
 
@@ -320,9 +373,7 @@ class _Globals:
                 data = self.program.target.read(section.address + bias, section.size)
             except MemoryReadError:
                 continue
-            view = memoryview(data)
-            for offset in range(0, len(data) - 7, 8):
-                value = int.from_bytes(view[offset : offset + 8], "little")
+            for offset, value in _words(data):
                 if value in wanted and value not in found:
                     found[value] = section.address + bias + offset
         return found
@@ -339,11 +390,11 @@ class _Globals:
         return None
 
 
-def _sync_kind(program: "GoProgram", record: GoroutineRecord) -> str:
+def _sync_kind(program: "GoProgram", record: GoroutineRecord, shapes: "_Shapes") -> str:
     """Which sync type a semaphore wait belongs to, from the parked frames
     (the wait reason alone says "semacquire" before Go 1.20)."""
     reason = record.wait_reason
-    for frame in program.stack(record).frames:
+    for frame in shapes.frames(record)[0]:
         name = frame.function
         if "RWMutex).RLock" in name:
             return "rwmutex (read)"
@@ -361,8 +412,69 @@ def _sync_kind(program: "GoProgram", record: GoroutineRecord) -> str:
     }.get(reason, "semaphore")
 
 
-def _location(program: "GoProgram", record: GoroutineRecord) -> str:
-    frame = user_frame(program.stack(record), program.goroot_src)
+class _Shapes:
+    """Frames of parked goroutines, unwinding once per shape: goroutines parked at the
+    same pc with the same depth of stack usually have the same frames (50,000 workers
+    started by one go statement).  A cached unwinding is reused for another goroutine
+    only when every return address it followed sits at the same offset of the other's
+    stack (checked word by word); otherwise that goroutine is unwound itself."""
+
+    MAX_SHAPES = 4096
+
+    def __init__(self, program: "GoProgram") -> None:
+        self.program = program
+        self.ptr = program.target.ptr_size
+        self.arm64 = program.binary.arch == "arm64"
+        self.cache: dict[tuple[int, int], tuple[int, list[Frame], list[tuple[int, int]]]] = {}
+        self.cached_ids: set[int] = set()  # id() of the frame lists the cache holds
+        # id(frames of a cached shape) -> its live slots, at that shape's own sp
+        self.liveness: dict[int, tuple[dict[int, str], list[tuple[int, int, str]], tuple[int, int]]] = {}
+
+    def frames(self, record: GoroutineRecord) -> tuple[list[Frame], int]:
+        """The goroutine's frames, and what to add to their sp and fp (frames shared
+        with another goroutine of the same shape are that goroutine's)."""
+        program = self.program
+        sp = record.sched_sp
+        if record.plain_status != G_WAITING or not sp or not record.stack_lo <= sp < record.stack_hi:
+            return program.stack(record).frames, 0
+        key = (record.sched_pc, record.stack_hi - sp)
+        cached = self.cache.get(key)
+        if cached is not None:
+            base, frames, checks = cached
+            if self._matches(sp, checks):
+                return frames, sp - base
+        stack = program.stack(record)
+        frames = stack.frames
+        physical = [f for f in frames if not f.inlined]
+        if stack.error or not physical or any(f.stack != STACK_GOROUTINE or f.trap for f in physical):
+            return frames, 0
+        checks = []
+        for inner, outer in zip(physical, physical[1:]):
+            # Where the return address into ``outer`` was read (src/runtime/traceback.go):
+            # just below the frame's fp on amd64, at the callee's sp on link-register machines.
+            slot = inner.sp if self.arm64 else inner.fp - self.ptr
+            checks.append((slot - sp, outer.pc))
+        if len(self.cache) < self.MAX_SHAPES:
+            self.cache[key] = (sp, frames, checks)
+            self.cached_ids.add(id(frames))
+        return frames, 0
+
+    def _matches(self, sp: int, checks: list[tuple[int, int]]) -> bool:
+        if not checks:
+            return True
+        span = max(offset for offset, _ in checks) + self.ptr
+        try:
+            data = self.program.target.read(sp, span)
+        except MemoryReadError:
+            return False
+        return all(int.from_bytes(data[o : o + self.ptr], "little") == pc for o, pc in checks)
+
+
+def _location(program: "GoProgram", record: GoroutineRecord, shapes: Optional[_Shapes] = None) -> str:
+    if shapes is not None:
+        frame = user_frame(Stack(shapes.frames(record)[0]), program.goroot_src)
+    else:
+        frame = program.user_frame(record)
     if frame is None:
         return "?"
     return f"{printed_name(frame.function)} at {short_path(frame.file)}:{frame.line}"
@@ -388,7 +500,11 @@ def _read_channel(
     # Timer channels are filled by the runtime, not by a goroutine: since Go 1.23 hchan.timer
     # says so (src/runtime/chan.go); before, time.NewTimer/NewTicker make a chan Time of
     # capacity 1 that the runtime's sendTime fills (src/time/sleep.go).
-    obj.timer = bool(u("timer")) or (obj.elem_type == "time.Time" and obj.capacity == 1)
+    obj.timer_address = u("timer")
+    # Without type names (no moduledata), a chan of 24-byte elements (time.Time: wall, ext, loc)
+    # with capacity 1 may be one too.
+    looks_like_time = obj.elem_type == "time.Time" or (obj.elem_type is None and u("elemsize") == 24)
+    obj.timer = bool(obj.timer_address) or (looks_like_time and obj.capacity == 1)
     for queue, out in (("recvq.first", obj.receivers), ("sendq.first", obj.senders)):
         node, count, seen, present = u(queue), 0, set(), set(out)
         while node and node not in seen and count < MAX_SUDOGS:
@@ -415,6 +531,7 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
     by_address: dict[tuple[str, int], int] = {}
     semaphores: Optional[dict[int, list[int]]] = None
     g_layout = program.layouts.g
+    shapes = _Shapes(program)
 
     def object_index(kind: str, address: Optional[int]) -> int:
         key = (kind if kind != "chan" else "chan", address if address is not None else -len(graph.objects) - 1)
@@ -428,7 +545,9 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
             continue
         reason = record.wait_reason
         if reason in _CHANNEL_REASONS:
-            wait = GoroutineWait(record.id, record.state, how=_channel_how(reason), location=_location(program, record))
+            wait = GoroutineWait(
+                record.id, record.state, how=_channel_how(reason), location=_location(program, record, shapes)
+            )
             if reason in _FOREVER_REASONS:
                 graph.waits[record.id] = wait
                 continue
@@ -453,8 +572,10 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
                 waiting = sudog.get("waitlink", 0)
             graph.waits[record.id] = wait
         elif reason in _SYNC_REASONS:
-            kind = "cond" if reason == "sync.Cond.Wait" else _sync_kind(program, record)
-            wait = GoroutineWait(record.id, record.state, how=_sync_how(kind), location=_location(program, record))
+            kind = "cond" if reason == "sync.Cond.Wait" else _sync_kind(program, record, shapes)
+            wait = GoroutineWait(
+                record.id, record.state, how=_sync_how(kind), location=_location(program, record, shapes)
+            )
             if kind != "cond":
                 if semaphores is None:
                     semaphores = _semaphore_waiters(program, graph)
@@ -470,11 +591,68 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
                 wait.objects.append(index)
             graph.waits[record.id] = wait
 
+    graph.timers = read_timers(program)
+    if not graph.timers.known:
+        graph.notes.append(graph.timers.reason)
+    by_channel = graph.timers.by_channel()
+    stacks = sorted((r.stack_lo, r.stack_hi, r.id) for r in records if r.stack_lo < r.stack_hi)
     for obj in graph.objects:
-        if obj.kind == "chan" and obj.address is not None:
+        if obj.address is None:
+            continue
+        if obj.kind == "chan":
             _read_channel(program, obj.address, types, obj, ids, sudogs)
-    _find_references(program, graph, records)
+            _channel_timer(program, obj, graph.timers, by_channel)
+        else:
+            _read_sync_state(program, obj)
+        position = bisect.bisect_right(stacks, (obj.address, 1 << 64, 0)) - 1
+        if position >= 0 and stacks[position][0] <= obj.address < stacks[position][1]:
+            obj.on_stack_of = stacks[position][2]
+    _find_references(program, graph, records, shapes)
     return graph
+
+
+def _channel_timer(program: "GoProgram", obj: WaitObject, timers: TimerTable, by_channel: dict[int, TimerInfo]) -> None:
+    """Whether a live timer or ticker will send on the channel ``obj``."""
+    address = obj.address or 0
+    timer = by_channel.get(address)
+    if timer is None and obj.timer_address:
+        # Go 1.23+: hchan.timer names the channel's timer (src/runtime/chan.go).
+        try:
+            timer = read_timer(program, obj.timer_address)
+        except GoextError as exc:
+            obj.timer_live, obj.timer_evidence = None, f"{obj.label()}: its timer is unreadable ({exc})"
+            return
+    if timer is not None:
+        obj.timer = True
+        obj.timer_live = timer.live
+        if timer.live:
+            obj.timer_evidence = f"{obj.label()} is filled by live {timer.describe()}"
+        else:
+            obj.timer_evidence = f"{obj.label()}: its timer {timer.address:#x} is stopped"
+        return
+    if timers.known:
+        obj.timer_live = False
+        if obj.timer:
+            obj.timer_evidence = f"{obj.label()}: no live timer in any P's heap sends on it"
+    elif obj.timer:
+        obj.timer_live = None
+        obj.timer_evidence = f"{obj.label()} may be a timer's channel and the timers cannot be read"
+
+
+def _read_sync_state(program: "GoProgram", obj: WaitObject) -> None:
+    """The locked bit of a Mutex (state int32, mutexLocked = 1: src/sync/mutex.go, since Go 1.24
+    src/internal/sync/mutex.go) and a WaitGroup's counter (state uint64, counter in the high
+    32 bits: src/sync/waitgroup.go)."""
+    address = obj.address or 0
+    try:
+        if obj.kind == "mutex":
+            obj.locked = bool(program.target.read_u32(address) & 1)
+        elif obj.kind == "waitgroup":
+            obj.counter = int.from_bytes(program.target.read(address, 8), "little") >> 32
+            if obj.counter >= 1 << 31:
+                obj.counter -= 1 << 32
+    except MemoryReadError:
+        pass
 
 
 def _channel_how(reason: str) -> str:
@@ -511,28 +689,70 @@ def _scan_range(program: "GoProgram", record: GoroutineRecord) -> Optional[tuple
     return low & ~7, record.stack_hi
 
 
-def _frame_at(program: "GoProgram", record: GoroutineRecord, slot: int) -> str:
-    for frame in program.stack(record).frames:
-        if frame.inlined or frame.stack != "goroutine":
-            continue
-        if frame.sp <= slot < frame.fp:
-            return frame.function
-    return "?"
+class _Liveness:
+    """Which words of one goroutine's stack hold live pointers, and in which frame."""
+
+    def __init__(self, program: "GoProgram", record: GoroutineRecord, shapes: "_Shapes") -> None:
+        self.live: dict[int, str] = {}  # slot -> function whose stack map has it
+        self.whole: list[tuple[int, int, str]] = []  # frames without a map: (sp, fp, function)
+        self.covered = (0, 0)
+        stack, delta = shapes.frames(record)
+        known = shapes.liveness.get(id(stack))
+        if known is None:
+            known = self._compute(program, record, stack)
+            if id(stack) in shapes.cached_ids:  # kept alive by the cache: its id stays its own
+                shapes.liveness[id(stack)] = known
+        live, whole, covered = known
+        self.live = {slot + delta: name for slot, name in live.items()} if delta else live
+        self.whole = [(low + delta, high + delta, name) for low, high, name in whole]
+        self.covered = (covered[0] + delta, covered[1] + delta)
+
+    @staticmethod
+    def _compute(
+        program: "GoProgram", record: GoroutineRecord, stack: list[Frame]
+    ) -> tuple[dict[int, str], list[tuple[int, int, str]], tuple[int, int]]:
+        live: dict[int, str] = {}
+        whole: list[tuple[int, int, str]] = []
+        frames = [f for f in stack if not f.inlined and f.stack == "goroutine"]
+        if not frames:
+            return live, whole, (0, 0)
+        for frame in frames:
+            # The frame a running goroutine executes has no map at its pc: scan it whole.
+            running_here = record.plain_status == G_RUNNING and frame is stack[0]
+            slots = None if running_here else live_pointer_slots(program, frame)
+            if slots is None:
+                whole.append((frame.sp, frame.fp, frame.function))
+                continue
+            for slot in slots:
+                live.setdefault(slot, frame.function)
+        return live, whole, (min(f.sp for f in frames), max(f.fp for f in frames))
+
+    def classify(self, slot: int) -> Optional[tuple[str, bool]]:
+        """(function, live) for a word that may be a live pointer; None for a dead slot."""
+        function = self.live.get(slot)
+        if function is not None:
+            return function, True
+        for low, high, name in self.whole:
+            if low <= slot < high:
+                return name, False
+        if self.covered[0] <= slot < self.covered[1]:
+            return None  # inside frames whose maps say it is dead
+        return "?", False  # outside the frames goext could unwind: count it
 
 
 def _rank(reference: Reference) -> int:
-    """Prefer a reference in the program's own frames, then an exact one: a slot in a
-    runtime frame may be a stale value the frame never initialized."""
+    """Prefer a live slot in the program's own frames, then an exact pointer."""
     own = not is_runtime_function(reference.function) and not reference.function.startswith(("sync.", "internal/"))
-    return (0 if own else 2) + (0 if reference.exact else 1)
+    return (0 if reference.live else 4) + (0 if own else 2) + (0 if reference.exact else 1)
 
 
 _ENCLOSING = 64  # a pointer this far below the object is taken as a pointer to the struct holding it
+_NOT_HELD_BY_WAITERS = ("mutex", "rwmutex (read)", "rwmutex (write)", "waitgroup", "semaphore")
 
 
-def _find_references(program: "GoProgram", graph: WaitGraph, records: list[GoroutineRecord]) -> None:
-    """Which goroutines' live stacks hold each object's address (holders and possible partners),
-    and which objects a global variable reaches."""
+def _find_references(program: "GoProgram", graph: WaitGraph, records: list[GoroutineRecord], shapes: "_Shapes") -> None:
+    """Which goroutines hold each object's address in a live stack slot (holders and
+    possible partners), and which objects a global variable reaches."""
     targets = sorted({o.address for o in graph.objects if o.address is not None})
     if not targets:
         return
@@ -540,7 +760,7 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
     low_bound, high_bound = targets[0] - _ENCLOSING, targets[-1]
     waiter_sets = {address: set(obj.all_waiters()) for address, obj in by_address.items()}
     for record in steps(records, "stack references"):
-        if record.system:
+        if record.system or record.error:
             continue
         bounds = _scan_range(program, record)
         if bounds is None:
@@ -550,10 +770,8 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
             data = program.target.read(low, high - low)
         except MemoryReadError:
             continue
-        view = memoryview(data)
-        best: dict[int, Reference] = {}
-        for offset in range(0, len(data) - 7, 8):
-            value = int.from_bytes(view[offset : offset + 8], "little")
+        hits: list[tuple[int, int, bool]] = []  # (slot, object address, exact)
+        for offset, value in _words(data):
             if value < low_bound or value > high_bound:
                 continue
             position = bisect.bisect_left(targets, value)
@@ -564,15 +782,19 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
                 address = targets[position]
             else:
                 continue
+            if by_address[address].kind in _NOT_HELD_BY_WAITERS and record.id in waiter_sets[address]:
+                continue
+            hits.append((low + offset, address, exact))
+        if not hits:
+            continue
+        liveness = _Liveness(program, record, shapes)
+        best: dict[int, Reference] = {}
+        for slot, address, exact in hits:
+            found = liveness.classify(slot)
+            if found is None:
+                continue
+            reference = Reference(record.id, found[0], slot, exact, found[1])
             previous = best.get(address)
-            if previous is not None and _rank(previous) == 0:
-                continue
-            obj = by_address[address]
-            if obj.kind != "chan" and record.id in waiter_sets[address]:
-                continue
-            reference = Reference(record.id, _frame_at(program, record, low + offset), low + offset, exact)
-            if _rank(reference) >= 2:
-                continue  # a slot in a runtime frame: too often a stale value the frame never set
             if previous is None or _rank(reference) < _rank(previous):
                 best[address] = reference
         for address, reference in best.items():
@@ -587,185 +809,447 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
 
 
 # -- deadlock analysis --------------------------------------------------------------------
+STUCK, PARKED, UNKNOWN, BLOCKED, WAITING = "stuck", "parked", "unknown", "blocked", "waiting"
+SYSCALL, RUNNABLE, RUNNING = "syscall", "runnable", "running"
+VERDICTS = (STUCK, PARKED, UNKNOWN, BLOCKED, WAITING, SYSCALL, RUNNABLE, RUNNING)
+CERTAIN, HIGH, POSSIBLE = "certain", "high", "possible"  # POSSIBLE: blocked, and a releaser may act
+MAX_RELEASERS_SHOWN = 16
+MAX_EVIDENCE = 8
+MAX_UNKNOWN_LISTED = 2000  # in JSON; the counts and groups cover the rest
+MAX_GROUP_MEMBERS = 20
+
+
 @dataclass
-class StuckGoroutine:
+class GoroutineVerdict:
     goroutine: int
+    verdict: str  # one of VERDICTS
     state: str
     location: str
-    waits_on: list[str]  # object labels
-    released_by: list[int]  # goroutines that could release it (all stuck too)
-    evidence: list[str]
+    reason: str  # why, without addresses or ids (goroutines with the same reason group together)
+    confidence: str = ""  # "certain"; stuck may be "high"; blocked is "possible"; unknown has none
+    waits_on: list[str] = field(default_factory=list)  # object labels
+    released_by: list[int] = field(default_factory=list)  # goroutines that could release it
+    evidence: list[str] = field(default_factory=list)
+    pattern: list[str] = field(default_factory=list)  # object labels without addresses
+
+
+@dataclass
+class PatternGroup:
+    """Goroutines blocked the same way: verdict, state, location, objects, reason."""
+
+    verdict: str
+    confidence: str
+    state: str
+    location: str
+    waits_on: list[str]
+    reason: str
+    count: int
+    goroutines: list[int]  # the first MAX_GROUP_MEMBERS
+    in_cycle: bool = False
 
 
 @dataclass
 class DeadlockReport:
-    all_asleep: bool
+    all_asleep: bool  # every user goroutine is stuck, with certainty
     user_goroutines: int
-    progressing: list[int]  # user goroutines that can still run
-    stuck: list[StuckGoroutine]
-    cycles: list[list[int]]  # goroutine ids, each a wait cycle
+    counts: dict[str, int]  # verdict -> goroutines; sums to user_goroutines
+    progressing: list[int]  # running, runnable, syscall, waiting, blocked
+    stuck: list[GoroutineVerdict]
+    unknown: list[GoroutineVerdict]
+    groups: list[PatternGroup]
+    cycles: list[list[int]]  # goroutine ids, each a wait cycle through real wait-for edges
     graph: WaitGraph
     notes: list[str] = field(default_factory=list)
+    timers: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        unknown = self.unknown[:MAX_UNKNOWN_LISTED]
         return {
             "all_asleep": self.all_asleep,
             "user_goroutines": self.user_goroutines,
+            "counts": dict(self.counts),
             "progressing": self.progressing,
             "stuck": [asdict(s) for s in self.stuck],
+            "unknown": [asdict(u) for u in unknown],
+            "unknown_omitted": len(self.unknown) - len(unknown),
+            "groups": [asdict(g) for g in self.groups],
             "cycles": self.cycles,
+            "timers": self.timers,
             "wait_graph": self.graph.to_json(),
             "notes": self.notes,
         }
 
 
-def _can_progress(record: GoroutineRecord) -> bool:
-    """Running, runnable, in a syscall, or waiting for something that ends by itself."""
+# Wait reasons that the outside world ends: the goroutine's own sleep timer, the netpoller.
+_SELF_WAKING = {
+    "sleep": "its sleep timer wakes it",
+    "IO wait": "the netpoller wakes it when its file descriptor is ready",
+    "sleep (synctest)": "its sleep timer wakes it",
+}
+
+
+def _base_verdict(record: GoroutineRecord, minor: int) -> Optional[tuple[str, str, str]]:
+    """(verdict, reason, confidence) from the goroutine's status alone; None for a wait on an object."""
     status = record.plain_status
-    if status in (G_RUNNING, G_RUNNABLE, G_SYSCALL):
-        return True
+    if record.error:
+        return UNKNOWN, f"the goroutine could not be read ({record.error})", ""
+    if status in (G_RUNNING, G_COPYSTACK):
+        return RUNNING, "it runs on a thread", CERTAIN
+    if status in (G_RUNNABLE, G_PREEMPTED, G_IDLE):
+        return RUNNABLE, "it waits only for a thread", CERTAIN
+    if status == G_SYSCALL:
+        return SYSCALL, "it is in a system call or C code", CERTAIN
+    if status == G_LEAKED and minor >= 26:
+        return STUCK, "the runtime's garbage collector found it leaked", CERTAIN
     if status != G_WAITING:
-        return True  # preempted, copying its stack, ...: only a wait can last for ever
-    return record.wait_reason not in _CHANNEL_REASONS and record.wait_reason not in _SYNC_REASONS
-
-
-MAX_RELEASERS_SHOWN = 16
+        return UNKNOWN, f"status {record.state or status} is not understood", ""
+    reason = record.wait_reason
+    if reason == "select (no cases)":
+        # select {} parks a goroutine for good on purpose (a main that lets others work).
+        return PARKED, "it waits in select {} with no cases: it never proceeds, by design", CERTAIN
+    if reason in _FOREVER_REASONS:
+        return STUCK, "it waits on a nil channel: nothing can wake it", CERTAIN
+    if reason in _SELF_WAKING:
+        return WAITING, _SELF_WAKING[reason], CERTAIN
+    if reason in _CHANNEL_REASONS or reason in _SYNC_REASONS:
+        return None
+    return UNKNOWN, f"a runtime-internal wait ({reason or 'no reason'}): what ends it cannot be seen", ""
 
 
 @dataclass
 class _Release:
-    """Who could release the waiters of one object (the same for all of them)."""
+    """What could release the waiters of one object."""
 
-    who: set[int]
-    anyone: bool  # reachable from a global, or unknowable: any running goroutine might
-    evidence: list[str]
+    holders: set[int] = field(default_factory=set)  # goroutines with a live reference, not waiting on it
+    anyone: bool = False  # reachable from a global: any goroutine that runs may
+    now: str = ""  # released without any goroutine (live timer, unlocked, closed): the evidence
+    now_reason: str = ""  # ... in words without addresses
+    by_timer_func: bool = False  # a live time.AfterFunc function refers to it
+    unknown: str = ""  # depends on something goext cannot see: the evidence
+    unknown_reason: str = ""  # ... in words without addresses
+    hidden: bool = True  # a reference held only in the heap would not be seen
+    evidence: list[str] = field(default_factory=list)
 
 
-def _object_release(obj: WaitObject) -> _Release:
-    evidence: list[str] = []
+def _holder_text(ref: Reference) -> str:
+    how = "a live pointer slot (GC stack map)" if ref.live else "a stack slot of a frame without a stack map"
+    what = "its address" if ref.exact else "the address of the struct holding it"
+    return f"goroutine {ref.goroutine}'s frame {ref.function} holds {what} in {how} at {ref.slot:#x}"
+
+
+def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
+    release = _Release()
+    label = obj.label()
     if obj.kind == "cond" or obj.address is None:
-        return _Release(set(), True, [f"{obj.label()}: whoever would signal it cannot be known"])
+        release.unknown = f"{label}: whoever would signal it cannot be seen"
+        release.unknown_reason = "whoever would signal the sync.Cond cannot be seen"
+        return release
     waiting = set(obj.all_waiters())
-    if obj.kind == "chan" and obj.timer:
-        return _Release(set(), False, [f"{obj.label()} is a timer channel: the runtime sends on it"])
+    refs = sorted(obj.holders, key=_rank)
+    if obj.on_stack_of is not None:
+        release.hidden = False  # no heap object or other stack may point into a goroutine's stack
+        release.evidence.append(
+            f"{label} lives on goroutine {obj.on_stack_of}'s stack: no other goroutine can reach it"
+        )
+        if obj.on_stack_of not in waiting:
+            release.holders.add(obj.on_stack_of)
     if obj.kind == "chan":
-        # A receiver is released by a sender and the other way round: the goroutines
-        # waiting on the same side cannot help (src/runtime/chan.go).
-        refs = [r for r in obj.holders if r.goroutine not in waiting]
-        anyone = obj.in_globals
-        if anyone:
-            evidence.append(f"{obj.label()} is reachable from a global variable")
-        for ref in refs[:4]:
-            evidence.append(f"goroutine {ref.goroutine} holds {obj.label()} in {ref.function}")
-        if not refs and not anyone:
-            evidence.append(f"{obj.label()}: no goroutine other than its waiters refers to it")
-        return _Release({r.goroutine for r in refs}, anyone, evidence)
+        if obj.closed:
+            release.now, release.now_reason = f"{label} is closed", "its channel is closed: the runtime wakes it"
+        elif obj.timer_live:
+            release.now, release.now_reason = obj.timer_evidence, "a live timer or ticker fills its channel"
+        elif obj.timer_live is None and obj.timer:
+            release.unknown = obj.timer_evidence
+            release.unknown_reason = "its channel may be a timer's, and the timers cannot be read"
+        elif obj.timer_evidence:
+            release.evidence.append(obj.timer_evidence)
+    elif obj.kind == "mutex" and obj.locked is False:
+        release.now = f"{label} is not locked: a waiter is about to be woken"
+        release.now_reason = "the mutex is not locked: the runtime is waking a waiter"
+    elif obj.kind == "waitgroup" and obj.counter == 0:
+        release.now = f"{label}'s counter is 0: its waiters are being woken"
+        release.now_reason = "the WaitGroup's counter is 0: the runtime is waking its waiters"
+    if obj.address in timer_refs:
+        release.by_timer_func = True
+        release.evidence.append(f"a live time.AfterFunc function refers to {label}")
+    # A goroutine waiting on the object cannot release it while it waits (both sides of a
+    # channel never wait at once: they would have met).
+    release.holders.update(r.goroutine for r in refs if r.goroutine not in waiting)
+    for ref in [r for r in refs if r.goroutine not in waiting][:4]:
+        release.evidence.append(_holder_text(ref))
+    if obj.kind == "waitgroup" and obj.counter is not None:
+        release.evidence.append(f"{label} waits for its counter ({obj.counter}) to reach 0")
     if obj.kind in ("mutex", "rwmutex (read)", "rwmutex (write)"):
-        refs = [r for r in obj.holders if r.goroutine not in waiting]
-        chosen = [r for r in refs if r.exact] or refs
-        if not chosen:
-            return _Release(set(), True, [f"{obj.label()}: no goroutine's stack refers to it, its holder is unknown"])
-        for ref in chosen[:4]:
-            evidence.append(
-                f"{obj.label()} is probably held by goroutine {ref.goroutine} "
-                f"(its frame {ref.function} holds the address at {ref.slot:#x})"
-            )
-        return _Release({r.goroutine for r in chosen}, False, evidence)
-    # waitgroup, semaphore: anyone holding a pointer may release it.
-    refs = [r for r in obj.holders if r.goroutine not in waiting]
+        # A locked mutex is unlocked by the goroutine holding it: only a holder named by the
+        # runtime's liveness data counts; a global pointing at it says nothing about who holds it.
+        state = {True: "locked", False: "not locked", None: "state unknown"}[obj.locked]
+        if obj.kind == "mutex":
+            release.evidence.insert(0, f"{label} is {state}")
+        if not release.holders and not release.now and not release.by_timer_func and release.hidden:
+            release.unknown = f"{label}: unknown holder (no other goroutine holds its address in a live stack slot)"
+            release.unknown_reason = "unknown holder: no other goroutine holds the mutex's address in a live stack slot"
+        return release
+    release.anyone = obj.in_globals
     if obj.in_globals:
-        evidence.append(f"{obj.label()} is reachable from a global variable")
-    for ref in refs[:4]:
-        evidence.append(f"goroutine {ref.goroutine} holds {obj.label()} in {ref.function}")
-    if not refs and not obj.in_globals:
-        evidence.append(f"{obj.label()}: no other goroutine refers to it")
-    return _Release({r.goroutine for r in refs}, obj.in_globals, evidence)
+        release.evidence.append(f"{label} is reachable from a global variable")
+    if not (release.holders or release.anyone or release.now or release.by_timer_func) and release.hidden:
+        release.unknown_reason = (
+            "no goroutine's live stack slot and no global refers to what it waits on; "
+            "a reference held in the heap cannot be seen"
+        )
+        release.unknown = f"{label}: {release.unknown_reason}"
+    return release
+
+
+_CLOSURE_WORDS = 8  # the function and the first captured variables (a closure's size is not recorded)
+
+
+def _timer_references(program: "GoProgram", graph: WaitGraph, funcs: list[TimerInfo]) -> set[int]:
+    """Objects a live AfterFunc's closure points at (its captured variables, read whole)."""
+    targets = {o.address for o in graph.objects if o.address is not None}
+    found: set[int] = set()
+    for timer in funcs[:1024]:
+        if not timer.arg:
+            continue
+        try:
+            data = program.target.read(timer.arg, _CLOSURE_WORDS * 8)
+        except MemoryReadError:
+            continue
+        for offset in range(8, len(data) - 7, 8):
+            value = int.from_bytes(data[offset : offset + 8], "little")
+            if value in targets:
+                found.add(value)
+    return found
 
 
 def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     graph = build_wait_graph(program)
-    records = {r.id: r for r in program.goroutines() if not r.error and not r.system}
-    live = {gid for gid, r in records.items() if _can_progress(r)}
-    for gid, wait in graph.waits.items():
-        # Waiting on a timer channel ends by itself, like a sleep (the runtime does not
-        # report a deadlock while timers are pending, src/runtime/proc.go checkdead).
-        if gid in records and any(graph.objects[i].timer for i in wait.objects):
-            live.add(gid)
-    all_asleep = not live and bool(records)
-    releases = [_object_release(obj) for obj in graph.objects]
-    # Propagate "may proceed" over goroutine -> object -> waiting goroutine, linear in the
-    # graph: an object may be released when one who could release it may proceed (or
-    # anyone may, and something still runs); a blocked goroutine may proceed when one
-    # of the objects it waits on (any case of a select) may be released.
-    blocked = [gid for gid in records if gid not in live]
+    minor = program.go_minor or 0
+    records = {r.id: r for r in program.goroutines() if not r.system}
+    verdicts: dict[int, GoroutineVerdict] = {}
+    blocked: list[int] = []
+    for gid, record in records.items():
+        wait = graph.waits.get(gid)
+        location = wait.location if wait else (_location(program, record) if not record.error else "?")
+        base = _base_verdict(record, minor)
+        if base is None:
+            blocked.append(gid)
+            verdicts[gid] = GoroutineVerdict(gid, BLOCKED, record.state, location, "")
+        else:
+            verdicts[gid] = GoroutineVerdict(gid, base[0], record.state, location, base[1], base[2])
+    active = {gid for gid, v in verdicts.items() if v.verdict in (RUNNING, RUNNABLE, SYSCALL, WAITING)}
+    timers = graph.timers
+    actor_timers = [
+        t
+        for t in timers.timers
+        if t.kind == KIND_FUNC or (t.kind == KIND_OTHER and not is_runtime_function(t.function or ""))
+    ]
+    timer_refs = _timer_references(program, graph, actor_timers)
+    releases = [_object_release(obj, timer_refs) for obj in graph.objects]
+    # Something other than the blocked goroutines may act: a goroutine that runs or will wake,
+    # a timer function, or something goext cannot see (an unreadable timer heap, an unknown wait).
     waiters_of: dict[int, list[int]] = {}
     releases_by: dict[int, list[int]] = {}
-    unknown_wait: list[int] = []
+    objects_of: dict[int, list[int]] = {}
     for gid in blocked:
-        found = graph.waits.get(gid)
-        if found is None or (not found.objects and records[gid].wait_reason not in _FOREVER_REASONS):
-            unknown_wait.append(gid)  # a wait goext could not resolve may end
-            continue
-        for index in found.objects:
+        wait = graph.waits.get(gid)
+        objects_of[gid] = list(wait.objects) if wait else []
+        for index in objects_of[gid]:
             waiters_of.setdefault(index, []).append(gid)
+    # A wait goext could not resolve may end: such a goroutine may release what it holds.
+    unresolved = {gid for gid in blocked if not objects_of[gid]}
+    someone_runs = bool(active) or bool(actor_timers)
+    unseen_actor = not timers.known or bool(unresolved) or any(v.verdict == UNKNOWN for v in verdicts.values())
     for index, release in enumerate(releases):
-        for gid in release.who:
-            releases_by.setdefault(gid, []).append(index)
-    may_proceed = set(live)
-    released: set[int] = set()
-    queue = list(live)
-    if live:
-        queue += unknown_wait
-        may_proceed.update(unknown_wait)
-        for index, release in enumerate(releases):
-            if release.anyone and index not in released:
-                released.add(index)
-                for gid in waiters_of.get(index, []):
-                    if gid not in may_proceed:
-                        may_proceed.add(gid)
-                        queue.append(gid)
-    while queue:
-        gid = queue.pop()
-        for index in releases_by.get(gid, []):
+        for holder in release.holders:
+            releases_by.setdefault(holder, []).append(index)
+
+    def flood(start: set[int], seeds: list[int], level: dict[int, str], name: str) -> None:
+        """Everything the goroutines in ``start`` and the objects ``seeds`` could release."""
+        queue = list(start)
+        released: set[int] = set()
+
+        def release(index: int) -> None:
             if index in released:
-                continue
+                return
             released.add(index)
             for waiter in waiters_of.get(index, []):
-                if waiter not in may_proceed:
-                    may_proceed.add(waiter)
+                if waiter not in level:
+                    level[waiter] = name
                     queue.append(waiter)
-    stuck_ids = [gid for gid in records if gid not in may_proceed]
-    stuck_set = set(stuck_ids)
-    stuck: list[StuckGoroutine] = []
-    edges: dict[int, list[int]] = {}
-    for gid in stuck_ids:
-        found = graph.waits.get(gid)
-        objects = found.objects if found else []
+
+        for index in seeds:
+            release(index)
+        while queue:
+            for index in releases_by.get(queue.pop(), []):
+                release(index)
+
+    # 1. What may proceed: released by a goroutine that may proceed, by a global any running
+    #    goroutine may use, or by nothing at all (a live timer, an unlocked mutex).
+    level: dict[int, str] = {}
+    proceed_seeds = [i for i, r in enumerate(releases) if r.now or r.by_timer_func or (r.anyone and someone_runs)]
+    flood(active, proceed_seeds, level, BLOCKED)
+    # 2. What depends on something unseen; in a closed world (nothing runs, every timer
+    #    read) nothing unseen can act, and what is left is stuck.
+    closed_world = not someone_runs and not unseen_actor
+    unknown_roots = {gid for gid, v in verdicts.items() if v.verdict == UNKNOWN} | unresolved
+    unknown_seeds = [
+        i
+        for i, r in enumerate(releases)
+        if not closed_world
+        and (r.unknown or (r.anyone and unseen_actor) or (r.hidden and not (r.holders or r.anyone or r.by_timer_func)))
+    ]
+    flood(unknown_roots, unknown_seeds, level, UNKNOWN)
+
+    # Per object, once (an object may have 50,000 waiters and as many holders).
+    may_run = active | {g for g, name in level.items() if name == BLOCKED}
+    shown = [sorted(r.holders)[: MAX_RELEASERS_SHOWN + 1] for r in releases]
+    live_holder = [bool(r.holders & may_run) for r in releases]
+    labels = [obj.label() for obj in graph.objects]
+    patterns = [obj.pattern() for obj in graph.objects]
+    for gid in blocked:
+        verdict = verdicts[gid]
+        objects = objects_of[gid]
+        verdict.waits_on = [labels[i] for i in objects]
+        verdict.pattern = sorted({patterns[i] for i in objects})
         who: set[int] = set()
         evidence: list[str] = []
         for index in objects:
-            who.update(g for g in list(releases[index].who)[: MAX_RELEASERS_SHOWN * 4] if g != gid)
-            evidence.extend(releases[index].evidence)
-        if found is None:
-            evidence.append("wait not understood")
-        edges[gid] = sorted(who & stuck_set)[: MAX_RELEASERS_SHOWN * 4]
-        stuck.append(
-            StuckGoroutine(
-                gid,
-                records[gid].state,
-                found.location if found else "?",
-                [graph.objects[i].label() for i in objects],
-                sorted(who)[:MAX_RELEASERS_SHOWN],
-                evidence[:8],
-            )
-        )
+            release = releases[index]
+            who.update(h for h in shown[index] if h != gid)
+            for line in ([release.now] if release.now else []) + ([release.unknown] if release.unknown else []):
+                evidence.append(line)
+            evidence.extend(release.evidence)
+        if not objects:
+            evidence.append("what it waits on could not be resolved")
+        verdict.released_by = sorted(who)[:MAX_RELEASERS_SHOWN]
+        verdict.evidence = list(dict.fromkeys(evidence))[:MAX_EVIDENCE]
+        found = level.get(gid)
+        if not objects:
+            verdict.verdict, verdict.reason = UNKNOWN, "what it waits on could not be resolved"
+        elif found == BLOCKED:
+            direct = [releases[i].now_reason for i in objects if releases[i].now]
+            if direct:
+                verdict.verdict, verdict.reason, verdict.confidence = WAITING, direct[0], CERTAIN
+            elif not any(live_holder[i] for i in objects) and any(releases[i].by_timer_func for i in objects):
+                verdict.verdict, verdict.reason = BLOCKED, "a live time.AfterFunc function could release it"
+                verdict.confidence = POSSIBLE
+            else:
+                verdict.verdict, verdict.reason = BLOCKED, "a goroutine that may still run could release it"
+                verdict.confidence = POSSIBLE
+        elif found == UNKNOWN:
+            verdict.verdict = UNKNOWN
+            verdict.reason = _unknown_reason([releases[i] for i in objects])
+        else:
+            verdict.verdict = STUCK
+            own_stack = all(not releases[i].hidden and not releases[i].holders for i in objects)
+            if closed_world or own_stack:
+                verdict.confidence = CERTAIN
+                verdict.reason = (
+                    "every user goroutine is blocked and no timer or outside event can wake one"
+                    if closed_world
+                    else "what it waits on lives on its own stack: no other goroutine can reach it"
+                )
+            else:
+                verdict.confidence = HIGH
+                verdict.reason = "every goroutine that could release it is stuck too"
+                verdict.evidence.append("caveat: references held only in the heap are not visible to goext's analysis")
+    # Goroutines blocked on objects an unknown goroutine may release stay unknown (done above);
+    # report the counts.
+    counts = {name: 0 for name in VERDICTS}
+    for verdict in verdicts.values():
+        counts[verdict.verdict] += 1
+    stuck = sorted((v for v in verdicts.values() if v.verdict == STUCK), key=lambda v: v.goroutine)
+    unknown = sorted((v for v in verdicts.values() if v.verdict == UNKNOWN), key=lambda v: v.goroutine)
+    stuck_ids = {v.goroutine for v in stuck}
+    edges: dict[int, list[int]] = {}
+    for verdict in stuck:
+        # A real wait-for edge: the object has exactly one goroutine (not this one) that could release it.
+        targets: set[int] = set()
+        for index in objects_of.get(verdict.goroutine, []):
+            if len(releases[index].holders) > 2 or releases[index].anyone:
+                continue
+            holders = releases[index].holders - {verdict.goroutine}
+            if len(holders) == 1:
+                targets |= holders & stuck_ids
+        edges[verdict.goroutine] = sorted(targets)
     cycles = _cycles(edges)
-    report = DeadlockReport(all_asleep, len(records), sorted(live), stuck, cycles, graph, list(graph.notes))
+    in_cycle = {g for cycle in cycles for g in cycle}
+    all_asleep = (
+        bool(records) and counts[STUCK] + counts[PARKED] == len(records) and all(v.confidence == CERTAIN for v in stuck)
+    )
+    report = DeadlockReport(
+        all_asleep,
+        len(records),
+        counts,
+        sorted(g for g, v in verdicts.items() if v.verdict in (RUNNING, RUNNABLE, SYSCALL, WAITING, BLOCKED)),
+        stuck,
+        unknown,
+        _groups(verdicts.values(), in_cycle),
+        cycles,
+        graph,
+        list(graph.notes),
+        {
+            "known": timers.known,
+            "reason": timers.reason,
+            "live": len(timers.timers),
+            "functions": len(actor_timers),
+        },
+    )
     if all_asleep:
         report.notes.append(
             "no user goroutine can run: the runtime would report 'all goroutines are asleep - deadlock!'"
         )
     return report
+
+
+def _unknown_reason(releases: list[_Release]) -> str:
+    for release in releases:
+        if release.unknown_reason:
+            return release.unknown_reason
+    return "a goroutine or timer whose own progress cannot be known could release it"
+
+
+_VERDICT_ORDER = {name: position for position, name in enumerate(VERDICTS)}
+
+
+def _groups(verdicts: Any, in_cycle: set[int]) -> list[PatternGroup]:
+    groups: dict[tuple, PatternGroup] = {}
+    for verdict in sorted(verdicts, key=lambda v: v.goroutine):
+        cycle = verdict.goroutine in in_cycle
+        key = (
+            verdict.verdict,
+            verdict.confidence,
+            verdict.state,
+            verdict.location,
+            tuple(verdict.pattern),
+            verdict.reason,
+            cycle,
+        )
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = PatternGroup(
+                verdict.verdict,
+                verdict.confidence,
+                verdict.state,
+                verdict.location,
+                list(verdict.pattern),
+                verdict.reason,
+                0,
+                [],
+                cycle,
+            )
+        group.count += 1
+        if len(group.goroutines) < MAX_GROUP_MEMBERS:
+            group.goroutines.append(verdict.goroutine)
+
+    def order(group: PatternGroup) -> tuple:
+        if group.verdict == STUCK:
+            # Proven cycles first, then the smallest groups: a real pair before a crowd.
+            return (0, group.confidence != CERTAIN, not group.in_cycle, group.count)
+        return (_VERDICT_ORDER[group.verdict], 0, 0, -group.count)
+
+    return sorted(groups.values(), key=order)
 
 
 def _cycles(edges: dict[int, list[int]]) -> list[list[int]]:

@@ -1,0 +1,128 @@
+"""Which stack slots of a frame hold live pointers: the garbage collector's own answer.
+
+The compiler records, for every call site, which words of the frame's locals and
+arguments hold live pointers (FUNCDATA_LocalsPointerMaps, FUNCDATA_ArgsPointerMaps,
+indexed by PCDATA_StackMapIndex), and which address-taken locals are "stack
+objects" (FUNCDATA_StackObjects).  The GC scans exactly those words
+(src/runtime/stkframe.go getStackMap, src/runtime/mgcmark.go scanframeworker).
+They live in pclntab and the funcdata, so stripped binaries have them too.
+
+A parked goroutine stops only at call sites, so every one of its frames has a
+map.  A frame interrupted at an arbitrary instruction (async preemption, a
+signal) has none: the GC scans it conservatively, and so does this module
+(``None``: every word may be live).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from goext_core.binary.pclntab import (
+    FUNCDATA_ARGS_POINTER_MAPS,
+    FUNCDATA_LOCALS_POINTER_MAPS,
+    FUNCDATA_STACK_OBJECTS,
+    PCDATA_STACK_MAP_INDEX,
+)
+from goext_core.errors import GoextError, MemoryReadError
+
+if TYPE_CHECKING:
+    from goext_core.program import GoProgram
+    from goext_core.runtime.unwind import Frame
+
+_ARGS_SIZE_UNKNOWN = -0x80000000  # abi.ArgsSizeUnknown: assembly and reflect frames
+MAX_FRAME_WORDS = 1 << 16  # a bitmap longer than this (512 KB of frame) is corrupt
+MAX_STACK_OBJECTS = 4096
+
+# Offsets of live pointer words from the frame's sp, per pc (None: no map, scan it all).
+LiveOffsets = Optional[tuple[int, ...]]
+
+
+def _bits(data: bytes, nbit: int) -> list[int]:
+    return [i for i in range(nbit) if data[i >> 3] >> (i & 7) & 1]
+
+
+def _bitmap(program: "GoProgram", address: int, index: int) -> list[int]:
+    """Set bits of entry ``index`` of the stackmap at link-time ``address``
+    (stackmap{n, nbit int32; bytedata}, src/runtime/symtab.go stackmapdata)."""
+    binary = program.binary
+    header = binary.read_static(address, 8)
+    count = int.from_bytes(header[:4], "little", signed=True)
+    nbit = int.from_bytes(header[4:8], "little", signed=True)
+    if nbit <= 0:
+        return []
+    if not 0 <= index < count or nbit > MAX_FRAME_WORDS:
+        raise GoextError(f"stack map index {index} out of range ({count} maps of {nbit} bits)")
+    width = (nbit + 7) >> 3
+    return _bits(binary.read_static(address + 8 + index * width, width), nbit)
+
+
+def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
+    """sp-relative offsets of the live pointer words of the frame of the function
+    at run-time return address ``pc`` whose fp is ``fp`` bytes above its sp."""
+    func = program.func_for_pc(pc)
+    if func is None:
+        return None
+    bias = program.target.load_bias()
+    ptr = program.target.ptr_size
+    arm64 = program.binary.arch == "arm64"
+    # src/runtime/traceback.go (unwinder.resolveInternal): varp and argp from fp.
+    varp = fp - (0 if arm64 else ptr)
+    if varp > 0:
+        varp -= ptr  # the saved frame pointer (framepointer_enabled on amd64 and arm64)
+    argp = fp + (8 if arm64 else 0)  # sys.MinFrameSize
+    link_pc = pc - bias
+    index = -1
+    if link_pc != func.entry:
+        index = func.pcdata(PCDATA_STACK_MAP_INDEX, link_pc - 1)
+    if index == -1:
+        index = 0
+    offsets: list[int] = []
+    minsize = 16 if arm64 else 0  # sys.StackAlign on arm64, sys.MinFrameSize elsewhere
+    if varp > minsize:
+        locals_map = func.funcdata_address(FUNCDATA_LOCALS_POINTER_MAPS)
+        if locals_map is None:
+            return None
+        header = program.binary.read_static(locals_map, 8)
+        nbit = int.from_bytes(header[4:8], "little", signed=True)
+        offsets += [varp - nbit * ptr + bit * ptr for bit in _bitmap(program, locals_map, index)]
+    if func.args not in (0, _ARGS_SIZE_UNKNOWN):
+        args_map = func.funcdata_address(FUNCDATA_ARGS_POINTER_MAPS)
+        if args_map is not None:
+            offsets += [argp + bit * ptr for bit in _bitmap(program, args_map, index)]
+    elif func.args == _ARGS_SIZE_UNKNOWN:
+        return None
+    objects = func.funcdata_address(FUNCDATA_STACK_OBJECTS)
+    if objects is not None:
+        # n uintptr, then stackObjectRecord{off, size, _ptrdata int32; gcdataoff uint32}
+        # (src/runtime/mgcstack.go); off < 0 is from varp, else from argp.  Every word of
+        # the pointer-holding prefix counts: whether the object is still reachable is not checked.
+        count = int.from_bytes(program.binary.read_static(objects, ptr), "little")
+        if count > MAX_STACK_OBJECTS:
+            raise GoextError(f"{count} stack objects")
+        records = program.binary.read_static(objects + ptr, 16 * count)
+        for number in range(count):
+            record = records[16 * number : 16 * number + 16]
+            off = int.from_bytes(record[0:4], "little", signed=True)
+            ptrdata = abs(int.from_bytes(record[8:12], "little", signed=True))
+            base = (varp if off < 0 else argp) + off
+            offsets += range(base, base + min(ptrdata, MAX_FRAME_WORDS * ptr), ptr)
+    return tuple(sorted(set(offsets)))
+
+
+def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[int]]:
+    """Addresses of the words of ``frame`` (a physical frame on a goroutine's stack)
+    that the GC would scan as live pointers; None when the frame has no usable map
+    (interrupted mid-instruction, assembly, unreadable funcdata)."""
+    if frame.trap:
+        return None
+    cache: dict[int, LiveOffsets] = program.binary_memo("live_pointer_offsets", dict)
+    if frame.pc not in cache:
+        if len(cache) > 1 << 18:
+            cache.clear()
+        try:
+            offsets = _live_offsets(program, frame.pc, frame.fp - frame.sp)
+        except (GoextError, MemoryReadError, ValueError):
+            offsets = None
+        cache[frame.pc] = offsets
+    found = cache[frame.pc]
+    return None if found is None else [frame.sp + offset for offset in found]
