@@ -185,10 +185,18 @@ def approximate_wrong(printed: str, truth: str) -> list[str]:
 
 
 @pytest.mark.go_versions(*VERSIONS)
-@pytest.mark.flavours("default", "noopt")
+@pytest.mark.flavours("default")
 def test_globals_print_as_go_prints_them(cores, go_version, flavour):
-    if flavour == "noopt" and go_version != "1.22":
-        pytest.skip("one unoptimized build proves the unoptimized path")
+    _check_globals(cores, go_version, flavour)
+
+
+@pytest.mark.go_versions("1.22")  # one unoptimized build proves the unoptimized path
+@pytest.mark.flavours("noopt")
+def test_globals_print_as_go_prints_them_unoptimized(cores, go_version, flavour):
+    _check_globals(cores, go_version, flavour)
+
+
+def _check_globals(cores, go_version: str, flavour: str) -> None:
     artifact, program = cores(go_version, flavour)
     truth = truths(artifact)
     outputs = {name: run(program, "print", name) for name in _printed_names(truth)}
@@ -222,10 +230,18 @@ def test_json_carries_the_offset_and_monotonic_reading(cores, go_version, flavou
 
 
 @pytest.mark.go_versions(*VERSIONS)
-@pytest.mark.flavours("default", "noopt")
+@pytest.mark.flavours("default")
 def test_locals_are_right_or_marked(cores, go_version, flavour):
-    if flavour == "noopt" and go_version != "1.22":
-        pytest.skip("one unoptimized build proves the unoptimized path")
+    _check_locals(cores, go_version, flavour)
+
+
+@pytest.mark.go_versions("1.22")  # one unoptimized build proves the unoptimized path
+@pytest.mark.flavours("noopt")
+def test_locals_are_right_unoptimized(cores, go_version, flavour):
+    _check_locals(cores, go_version, flavour)
+
+
+def _check_locals(cores, go_version: str, flavour: str) -> None:
     artifact, program = cores(go_version, flavour)
     truth = truths(artifact)
     goid = next(
