@@ -57,10 +57,39 @@ def _webhook(scratch: Path) -> tuple[list[str], Callable[[], bool], Path]:
     return argv, lambda: port_open(port), scratch
 
 
+def _etcd(scratch: Path) -> tuple[list[str], Callable[[], bool], Path]:
+    client, peer = free_port(), free_port()
+    argv = [
+        "/usr/bin/etcd",
+        "--data-dir",
+        str(scratch / "data"),
+        "--listen-client-urls",
+        f"http://127.0.0.1:{client}",
+        "--advertise-client-urls",
+        f"http://127.0.0.1:{client}",
+        "--listen-peer-urls",
+        f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls",
+        f"http://127.0.0.1:{peer}",
+        "--initial-cluster",
+        f"default=http://127.0.0.1:{peer}",
+    ]
+    return argv, lambda: port_open(client), scratch
+
+
+def _node_exporter(scratch: Path) -> tuple[list[str], Callable[[], bool], Path]:
+    port = free_port()
+    argv = ["/usr/bin/prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"]
+    return argv, lambda: port_open(port), scratch
+
+
 PROGRAMS = [
     DebianProgram("shfmt", "/usr/bin/shfmt", _stdin_reader("/usr/bin/shfmt")),
     DebianProgram("gron", "/usr/bin/gron", _stdin_reader("/usr/bin/gron")),
+    # Servers, idle on loopback: the healthy programs a deadlock detector must not accuse.
     DebianProgram("webhook", "/usr/bin/webhook", _webhook),
+    DebianProgram("etcd-server", "/usr/bin/etcd", _etcd),
+    DebianProgram("prometheus-node-exporter", "/usr/bin/prometheus-node-exporter", _node_exporter),
 ]
 
 
