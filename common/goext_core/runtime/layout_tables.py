@@ -64,6 +64,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (184, 8),
                 "lastHeapGoal": (128, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (304, 8),
+                "totalAlloc": (328, 8),
+                "totalFree": (336, 8),
             },
         ),
         "runtime.hchan": (
@@ -81,6 +84,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "recvq.last": (64, 8),
                 "sendq.first": (72, 8),
                 "sendq.last": (80, 8),
+            },
+        ),
+        "runtime.heapArena": (2165776, {"spans": (2097152, 65536), "pageInUse": (2162688, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -121,7 +137,34 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92672,
+            {
+                "sweepgen": (65848, 4),
+                "arenas": (65936, 8),
+                "allArenas.array": (66016, 8),
+                "allArenas.len": (66024, 8),
+                "pagesInUse": (65880, 8),
+            },
+        ),
         "runtime.moduledata": (552, {"types": (280, 8), "etypes": (288, 8)}),
+        "runtime.mspan": (
+            144,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 8),
+                "nelems": (56, 8),
+                "allocBits": (72, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+            },
+        ),
         "runtime.mstats": (
             13512,
             {
@@ -132,6 +175,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -147,6 +191,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "mcache": (64, 8),
             },
         ),
         "runtime.schedt": (
@@ -240,6 +285,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -257,6 +305,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "recvq.last": (64, 8),
                 "sendq.first": (72, 8),
                 "sendq.last": (80, 8),
+            },
+        ),
+        "runtime.heapArena": (1133584, {"spans": (1064960, 65536), "pageInUse": (1130496, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -298,7 +359,34 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92792,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (65944, 8),
+                "allArenas.array": (66032, 8),
+                "allArenas.len": (66040, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            168,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 8),
+                "nelems": (56, 8),
+                "allocBits": (72, 8),
+                "sweepgen": (96, 4),
+                "allocCount": (104, 2),
+                "spanclass": (106, 1),
+                "state": (107, 1),
+                "allocCountBeforeCache": (110, 2),
+                "elemsize": (112, 8),
+            },
+        ),
         "runtime.mstats": (
             9040,
             {
@@ -309,6 +397,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -324,6 +413,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "mcache": (64, 8),
             },
         ),
         "runtime.schedt": (
@@ -418,6 +508,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -435,6 +528,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "recvq.last": (64, 8),
                 "sendq.first": (72, 8),
                 "sendq.last": (80, 8),
+            },
+        ),
+        "runtime.heapArena": (68624, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -476,7 +582,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92856,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "allArenas.array": (66096, 8),
+                "allArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             7744,
             {
@@ -487,6 +621,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -502,6 +637,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "mcache": (64, 8),
             },
         ),
         "runtime.schedt": (
@@ -598,6 +734,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -616,6 +755,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (68624, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -657,7 +809,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92928,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "allArenas.array": (66096, 8),
+                "allArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             7744,
             {
@@ -668,6 +848,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -683,6 +864,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (396, 4),
                 "runq": (400, 2048),
                 "runnext": (2448, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -779,6 +961,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -797,6 +982,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (68624, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -838,7 +1036,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mheap": (
+            93008,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "allArenas.array": (66096, 8),
+                "allArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             7744,
             {
@@ -849,6 +1075,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -864,6 +1091,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (396, 4),
                 "runq": (400, 2048),
                 "runnext": (2448, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -962,6 +1190,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -980,6 +1211,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (69648, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1168,
+            {
+                "tinyAllocCount": (40, 8),
+                "largeAlloc": (48, 8),
+                "largeAllocCount": (56, 8),
+                "smallAllocCount": (64, 544),
+                "largeFree": (608, 8),
+                "largeFreeCount": (616, 8),
+                "smallFreeCount": (624, 544),
             },
         ),
         "runtime.m": (
@@ -1021,7 +1265,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (240, 16),
             },
         ),
+        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mheap": (
+            93320,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "heapArenas.array": (66096, 8),
+                "heapArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             8264,
             {
@@ -1032,6 +1304,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7696, 8),
                 "lastHeapInUse": (7704, 8),
                 "enablegc": (8256, 1),
+                "heapStats.stats": (0, 3504),
             },
         ),
         "runtime.p": (
@@ -1047,6 +1320,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (396, 4),
                 "runq": (400, 2048),
                 "runnext": (2448, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1145,6 +1419,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -1163,6 +1440,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (69648, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1168,
+            {
+                "tinyAllocCount": (40, 8),
+                "largeAlloc": (48, 8),
+                "largeAllocCount": (56, 8),
+                "smallAllocCount": (64, 544),
+                "largeFree": (608, 8),
+                "largeFreeCount": (616, 8),
+                "smallFreeCount": (624, 544),
             },
         ),
         "runtime.m": (
@@ -1204,7 +1494,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mheap": (
+            93464,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "heapArenas.array": (66096, 8),
+                "heapArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             10440,
             {
@@ -1215,6 +1533,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7696, 8),
                 "lastHeapInUse": (7704, 8),
                 "enablegc": (10432, 1),
+                "heapStats.stats": (0, 3504),
             },
         ),
         "runtime.p": (
@@ -1230,6 +1549,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1328,6 +1648,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -1346,6 +1669,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (69648, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1168,
+            {
+                "tinyAllocCount": (40, 8),
+                "largeAlloc": (48, 8),
+                "largeAllocCount": (56, 8),
+                "smallAllocCount": (64, 544),
+                "largeFree": (608, 8),
+                "largeFreeCount": (616, 8),
+                "smallFreeCount": (624, 544),
             },
         ),
         "runtime.m": (
@@ -1387,7 +1723,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mheap": (
+            93464,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "heapArenas.array": (66096, 8),
+                "heapArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (568, {"types": (296, 8), "etypes": (312, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             10440,
             {
@@ -1398,6 +1762,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7696, 8),
                 "lastHeapInUse": (7704, 8),
                 "enablegc": (10432, 1),
+                "heapStats.stats": (0, 3504),
             },
         ),
         "runtime.p": (
@@ -1413,6 +1778,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runqtail": (404, 4),
                 "runq": (408, 2048),
                 "runnext": (2456, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1476,13 +1842,33 @@ LAYOUT_GOARCHES: dict[int, tuple[str, ...]] = {
 }
 
 ARCH_DIFFERENCES: dict[tuple[int, str], dict[str, Optional[tuple[int, dict[str, Optional[tuple[int, int]]]]]]] = {
-    (21, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (22, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (23, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (24, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (25, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (26, "arm64"): {"runtime.gcControllerState": (456, {}), "runtime.p": (14320, {})},
-    (27, "arm64"): {"runtime.gcControllerState": (456, {}), "runtime.p": (14320, {})},
+    (21, "arm64"): {"runtime.gcControllerState": (456, {}), "runtime.mheap": (101496, {})},
+    (22, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (101624, {"arenas": (66072, 8), "allArenas.array": (66160, 8), "allArenas.len": (66168, 8)}),
+    },
+    (23, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (101696, {"arenas": (66072, 8), "allArenas.array": (66160, 8), "allArenas.len": (66168, 8)}),
+    },
+    (24, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (101776, {"arenas": (66072, 8), "allArenas.array": (66160, 8), "allArenas.len": (66168, 8)}),
+    },
+    (25, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (102152, {"arenas": (66072, 8), "heapArenas.array": (66160, 8), "heapArenas.len": (66168, 8)}),
+    },
+    (26, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (102296, {"arenas": (66072, 8), "heapArenas.array": (66160, 8), "heapArenas.len": (66168, 8)}),
+        "runtime.p": (14320, {}),
+    },
+    (27, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (102296, {"arenas": (66072, 8), "heapArenas.array": (66160, 8), "heapArenas.len": (66168, 8)}),
+        "runtime.p": (14320, {}),
+    },
 }
 
 WAIT_REASONS: dict[int, list[str]] = {
