@@ -21,6 +21,7 @@ from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
+from support.foreign import qemu_core
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 # What the fixture allocates after runtime.ReadMemStats (the figures' line, the panic).
@@ -101,10 +102,11 @@ def test_counts_and_reconciliation(cores, go_version, flavour):
         large = rows["main.largeObj"]
         assert large["objects"] == truth["count.largeObj"]
         assert large["bytes"] == truth["count.largeObj"] * truth["size.largeObj"]  # whole pages: 48 KiB
-        assert rows["untyped, large objects"]["objects"] >= truth["count.largeBytes"]
+        assert rows["untyped, large objects, noscan"]["objects"] >= truth["count.largeBytes"]
     else:
         assert not [label for label in rows if not label.startswith("untyped, ")]
-        assert rows["untyped, large objects"]["objects"] >= truth["count.largeObj"] + truth["count.largeBytes"]
+        assert rows["untyped, large objects, with pointers"]["objects"] >= truth["count.largeObj"]
+        assert rows["untyped, large objects, noscan"]["objects"] >= truth["count.largeBytes"]
 
     by_class = _class_rows(program)
     assert by_class[(24, True)] >= truth["count.smallNoscan"]
@@ -161,3 +163,16 @@ def test_same_answer_in_gdb_and_lldb(cores, go_version, flavour):
         outputs = runner(commands, exe=artifact.exe, core=artifact.core).outputs
         assert outputs[0].strip() == offline.strip(), (runner.__name__, outputs[0])
         assert outputs[1].strip() == want_objects.strip(), (runner.__name__, outputs[1])
+
+
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_arm64_heap_reconciles(go_version, flavour):
+    artifact = qemu_core("heapy", go_version, "arm64", "panic")
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    assert program.target.arch == "arm64"
+    data = json.loads(run(program, "heap", "--top 1000 --json"))
+    assert data["problems"] == [] and data["alloc_count_mismatches"] == 0, data
+    assert all(line["goext"] == line["expected"] for line in data["reconciliation"]), data["reconciliation"]
+    rows = {row["what"]: row["objects"] for row in data["rows"]}
+    assert (rows["main.headerObj"], rows["main.largeObj"]) == (300, 7)  # nHeader, nLarge in heapy's main.go

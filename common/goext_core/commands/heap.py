@@ -73,9 +73,10 @@ def _size_class_label(sizeclass: int, size: Optional[int], noscan: Optional[bool
 
 def _rows_by_type(heap: HeapCensus, namer: TypeNamer) -> list[tuple[str, int, int]]:
     rows: dict[str, list[int]] = {}
-    for (type_key, sizeclass, size), tally in heap.by_type.items():
+    for (type_key, spanclass, size), tally in heap.by_type.items():
+        sizeclass = spanclass >> 1
         if type_key == UNTYPED:
-            label = "untyped, " + _size_class_label(sizeclass, size)
+            label = "untyped, " + _size_class_label(sizeclass, size, bool(spanclass & 1))
         else:
             label = namer.label(type_key, size - (MALLOC_HEADER_SIZE if sizeclass else 0))
         row = rows.setdefault(label, [0, 0])
@@ -241,6 +242,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
             "reconciliation": reconciliation,
             "tiny_allocs": figures.tiny_allocs,
             "heap_live": figures.heap_live,
+            "reusable_freed_objects": figures.reusable,
             "alloc_count_mismatches": heap.alloc_count_mismatches,
             "problems": heap.problems,
             "notes": figures.notes,
@@ -262,6 +264,11 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         write(
             f"  gcController.heapLive {figures.heap_live:,}: the GC pacer's figure, not comparable "
             "(it counts the free slots of cached spans as allocated and drops the dead only at the next GC)\n"
+        )
+    if figures.reusable:
+        write(
+            f"  {figures.reusable:,} objects on the Ps' reusable lists (GOEXPERIMENT=runtimefreegc) were freed "
+            "explicitly but stay allocated in their spans: goext counts them as allocated\n"
         )
     if heap.alloc_count_mismatches:
         write(f"  {heap.alloc_count_mismatches} spans' allocCount disagrees with their allocation bits\n")

@@ -368,7 +368,7 @@ class HeapCensus:
     by_span_class: dict[int, Tally] = field(default_factory=dict)
     span_count_by_class: dict[int, int] = field(default_factory=dict)
     elemsize_by_class: dict[int, int] = field(default_factory=dict)  # sizeclass -> object size seen
-    # (type address, or UNTYPED / NOT_YET_TYPED; sizeclass; object size)
+    # (type address, or UNTYPED / NOT_YET_TYPED; span class; object size)
     by_type: dict[tuple[int, int, int], Tally] = field(default_factory=dict)
     alloc_count_mismatches: int = 0  # spans whose allocCount disagrees with their bits
     problems: list[str] = field(default_factory=list)
@@ -400,7 +400,7 @@ def census(program: "GoProgram", types: bool = True) -> HeapCensus:
         if not types:
             continue
         for type_key, count in span_types(program, span, bits).items():
-            result.by_type.setdefault((type_key, span.sizeclass, span.elemsize), Tally()).add(count, span.elemsize)
+            result.by_type.setdefault((type_key, span.spanclass, span.elemsize), Tally()).add(count, span.elemsize)
     return result
 
 
@@ -474,6 +474,7 @@ class RuntimeFigures:
     tiny_allocs: Optional[int] = None
     cached_unflushed: dict[int, int] = field(default_factory=dict)  # sizeclass -> objects
     cached_spans: int = 0
+    reusable: int = 0  # freed objects on the Ps' reusable lists (GOEXPERIMENT=runtimefreegc, Go 1.26+)
     notes: list[str] = field(default_factory=list)
 
 
@@ -542,6 +543,8 @@ def _cached_spans(program: "GoProgram", figures: RuntimeFigures) -> None:
         if not mcache:
             continue
         table = program.target.read(mcache + mcache_layout.offset("alloc"), NUM_SPAN_CLASSES * 8)
+        if mcache_layout.has("reusableNoscan"):
+            figures.reusable += _reusable_objects(program, mcache + mcache_layout.offset("reusableNoscan"))
         for spanclass in range(NUM_SPAN_CLASSES):
             address = int.from_bytes(table[spanclass * 8 : spanclass * 8 + 8], "little")
             if not address:
@@ -556,6 +559,25 @@ def _cached_spans(program: "GoProgram", figures: RuntimeFigures) -> None:
             unflushed = span.alloc_count - span.alloc_count_before_cache
             if unflushed:
                 figures.cached_unflushed[span.sizeclass] = figures.cached_unflushed.get(span.sizeclass, 0) + unflushed
+
+
+_MAX_REUSABLE = 1 << 16  # per list: more than a span's objects
+
+
+def _reusable_objects(program: "GoProgram", lists: int) -> int:
+    """Objects on one mcache's reusableNoscan lists (src/runtime/mcache.go): freed
+    explicitly, still allocated in their span's bits.  Each list is bounded and
+    stops at a cycle."""
+    heads = program.target.read(lists, NUM_SPAN_CLASSES * 8)
+    total = 0
+    for spanclass in range(NUM_SPAN_CLASSES):
+        node = int.from_bytes(heads[spanclass * 8 : spanclass * 8 + 8], "little")
+        seen: set[int] = set()
+        while node and node not in seen and len(seen) < _MAX_REUSABLE:
+            seen.add(node)
+            node = program.target.read_ptr(node)  # gclink.next is the object's first word
+        total += len(seen)
+    return total
 
 
 def runtime_figures(program: "GoProgram", class_sizes: dict[int, int]) -> RuntimeFigures:
