@@ -22,6 +22,7 @@ from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.foreign import qemu_core
+from test_debian_programs import debian_core  # noqa: F401 (a fixture: the Debian programs' cores)
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 # What the fixture allocates after runtime.ReadMemStats (the figures' line, the panic).
@@ -176,3 +177,14 @@ def test_arm64_heap_reconciles(go_version, flavour):
     assert all(line["goext"] == line["expected"] for line in data["reconciliation"]), data["reconciliation"]
     rows = {row["what"]: row["objects"] for row in data["rows"]}
     assert (rows["main.headerObj"], rows["main.largeObj"]) == (300, 7)  # nHeader, nLarge in heapy's main.go
+
+
+@pytest.mark.e2e
+def test_debian_servers_heaps_reconcile(debian_core):  # noqa: F811
+    """Debian's stripped Go 1.19 servers, cored while serving: every span reads, and
+    the counts agree with the runtime's own."""
+    program = GoProgram(CoreTarget(str(debian_core.exe), str(debian_core.core)))
+    data = json.loads(run(program, "heap", "--json"))
+    assert data["problems"] == [] and data["alloc_count_mismatches"] == 0, data
+    assert data["objects"] > 100 and data["notes"] == [], data
+    assert all(line["goext"] == line["expected"] for line in data["reconciliation"]), data["reconciliation"]

@@ -15,7 +15,7 @@ caller that knows where an earlier process found the global (the on-disk
 index) passes it as a hint: that one word is checked first, the same way.
 
 The scheduler's other globals (``allp``, ``sched``, ``gomaxprocs``, ``ncpu``,
-``gcphase``, ``memstats``, ``gcController``, ``semtable``) are found through
+``gcphase``, ``memstats``, ``gcController``, ``semtable``, ``mheap_``) are found through
 the code of small runtime functions that pclntab still names: the data
 addresses their instructions refer to (binary/codescan.py) are the
 candidates, and a candidate is believed only when exactly one passes the
