@@ -105,63 +105,57 @@ def _rows_by_size(heap: HeapCensus) -> list[tuple[str, int, int]]:
     return [(label, count, size) for label, (count, size) in rows.items()]
 
 
+def _line(what: str, ours: int, theirs: Optional[int], source: str, adjustment: int, why: str) -> dict[str, Any]:
+    return {
+        "what": what,
+        "goext": ours,
+        "runtime": theirs,
+        "runtime_source": source,
+        "adjustment": adjustment,
+        "adjustment_explained": why,
+        "expected": None if theirs is None else theirs + adjustment,
+    }
+
+
 def _reconcile(heap: HeapCensus, figures: RuntimeFigures) -> list[dict[str, Any]]:
     """Each figure goext can set against the runtime's, with the expected difference explained."""
-    lines: list[dict[str, Any]] = []
-    lines.append(
-        {
-            "what": "bytes of in-use heap spans",
-            "goext": heap.span_bytes,
-            "runtime": figures.heap_in_use,
-            "runtime_source": "gcController.heapInUse",
-            "expected": heap.span_bytes,
-            "explanation": "both count every page of every in-use heap span",
-        }
+    lines = [_line("bytes of in-use heap spans", heap.span_bytes, figures.heap_in_use, "gcController.heapInUse", 0, "")]
+    if figures.objects is None:
+        return lines
+    unflushed = sum(figures.cached_unflushed.values())
+    cached = (
+        f"allocated from the {figures.cached_spans} spans the Ps' mcaches hold, which the runtime "
+        "counts when a span leaves the cache (src/runtime/mcache.go)"
     )
-    if figures.objects is not None:
-        unflushed = sum(figures.cached_unflushed.values())
-        lines.append(
-            {
-                "what": "objects",
-                "goext": heap.objects.objects,
-                "runtime": figures.objects,
-                "runtime_source": "memstats.heapStats (allocated - freed; ReadMemStats' HeapObjects)",
-                "expected": figures.objects + unflushed,
-                "explanation": (
-                    f"{unflushed} objects were allocated from the {figures.cached_spans} spans the Ps' mcaches "
-                    "hold; the runtime counts them when the span leaves the cache (src/runtime/mcache.go)"
-                ),
-            }
+    lines.append(
+        _line(
+            "objects",
+            heap.objects.objects,
+            figures.objects,
+            "memstats.heapStats allocated - freed (ReadMemStats' HeapObjects)",
+            unflushed,
+            cached,
         )
-        differing = []
-        for sizeclass in sorted(set(figures.objects_by_sizeclass) | {c >> 1 for c in heap.by_span_class}):
-            ours = sum(t.objects for c, t in heap.by_span_class.items() if c >> 1 == sizeclass)
-            theirs = figures.objects_by_sizeclass.get(sizeclass, 0) + figures.cached_unflushed.get(sizeclass, 0)
-            if ours != theirs:
-                differing.append({"sizeclass": sizeclass, "goext": ours, "runtime_plus_cached": theirs})
-        lines.append(
-            {
-                "what": "objects per size class",
-                "goext": len(differing),
-                "runtime": 0,
-                "runtime_source": "memstats.heapStats per size class + mcache-held allocations",
-                "expected": 0,
-                "explanation": "size classes whose counts differ",
-                "differing": differing,
-            }
-        )
+    )
     if figures.bytes is not None:
         unflushed_bytes = sum(n * heap.elemsize_by_class.get(c, 0) for c, n in figures.cached_unflushed.items())
         lines.append(
-            {
-                "what": "bytes of objects",
-                "goext": heap.objects.bytes,
-                "runtime": figures.bytes,
-                "runtime_source": "memstats.heapStats (ReadMemStats' HeapAlloc)",
-                "expected": figures.bytes + unflushed_bytes,
-                "explanation": "as for objects; an object's bytes are its slot's (the size class's)",
-            }
+            _line(
+                "bytes of objects",
+                heap.objects.bytes,
+                figures.bytes,
+                "memstats.heapStats (ReadMemStats' HeapAlloc)",
+                unflushed_bytes,
+                cached,
+            )
         )
+    for sizeclass in sorted(set(figures.objects_by_sizeclass) | {c >> 1 for c in heap.by_span_class}):
+        ours = sum(t.objects for c, t in heap.by_span_class.items() if c >> 1 == sizeclass)
+        theirs = figures.objects_by_sizeclass.get(sizeclass, 0)
+        what = "large objects" if sizeclass == 0 else f"objects of size class {sizeclass}"
+        line = _line(what, ours, theirs, "memstats.heapStats", figures.cached_unflushed.get(sizeclass, 0), cached)
+        line["per_class"] = True
+        lines.append(line)
     return lines
 
 
@@ -256,8 +250,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     write(f"({typed_note})\n")
     _write_table(rows, args.top, write)
     write("reconciliation with the runtime's own figures:\n")
-    for line in reconciliation:
-        _write_reconciliation(line, write)
+    _write_reconciliation(reconciliation, write)
     tiny = "" if figures.tiny_allocs is None else f": {figures.tiny_allocs:,} since start)"
     write(f"  {_COUNTED}{tiny or ')'}\n")
     if figures.heap_live is not None:
@@ -277,23 +270,28 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     _write_problems(heap.problems, write)
 
 
-def _write_reconciliation(line: dict[str, Any], write: Write) -> None:
-    what, ours, theirs, expected = line["what"], line["goext"], line["runtime"], line["expected"]
-    if what == "objects per size class":
-        if not line["differing"]:
-            write("  objects per size class: every class agrees (memstats + mcache-held = goext)\n")
-        else:
-            for entry in line["differing"]:
-                write(
-                    f"  size class {entry['sizeclass']}: goext {entry['goext']:,}, "
-                    f"runtime + mcache-held {entry['runtime_plus_cached']:,}: DIFFERENT\n"
-                )
+def _write_reconciliation(lines: list[dict[str, Any]], write: Write) -> None:
+    per_class = [line for line in lines if line.get("per_class")]
+    for line in lines:
+        if line.get("per_class"):
+            continue
+        what, ours, theirs = line["what"], line["goext"], line["runtime"]
+        if theirs is None:
+            write(f"  {what}: goext {ours:,}; {line['runtime_source']} unreadable\n")
+            continue
+        verdict = "agrees" if ours == line["expected"] else f"DIFFERS by {ours - line['expected']:+,}"
+        extra = f" + {line['adjustment']:,} {line['adjustment_explained']}" if line["adjustment"] else ""
+        write(f"  {what}: goext {ours:,} = {line['runtime_source']} {theirs:,}{extra}: {verdict}\n")
+    if not per_class:
         return
-    if theirs is None:
-        write(f"  {what}: goext {ours:,}; {line['runtime_source']} unreadable\n")
-        return
-    verdict = "agrees" if ours == expected else f"DIFFERS by {ours - expected:+,}"
-    write(f"  {what}: goext {ours:,}, {line['runtime_source']} {theirs:,}; {verdict} ({line['explanation']})\n")
+    differing = [line for line in per_class if line["goext"] != line["expected"]]
+    if not differing:
+        write(f"  objects per size class: all {len(per_class)} classes agree likewise\n")
+    for line in differing:
+        write(
+            f"  {line['what']}: goext {line['goext']:,}, memstats.heapStats {line['runtime']:,} "
+            f"+ {line['adjustment']:,} in mcaches: DIFFERS by {line['goext'] - line['expected']:+,}\n"
+        )
 
 
 def _write_problems(problems: list[str], write: Write) -> None:

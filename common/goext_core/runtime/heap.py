@@ -53,6 +53,8 @@ _MAX_ARENAS = 1 << 16  # 4 TiB of heap
 _MAX_SPAN_PAGES = 1 << 24  # 128 GiB in one object
 _MAX_PROBLEMS_SHOWN = 20
 _MAX_PROCS = 4096  # as runtime/sched.py
+_ARENAS_CHECKED = 16  # arenas searched for an in-use span when checking a candidate mheap_
+_INTERRUPT_EVERY = 1024  # spans between Ctrl-C checks
 
 _MSPAN_FIELDS = (
     "startAddr",
@@ -242,7 +244,7 @@ def plausible_mheap(program: "GoProgram", mheap: int) -> bool:
     try:
         geometry = geometry_at(program, mheap)
         problems: list[str] = []
-        first = next(iter_spans(program, geometry, problems, arenas=1), None)
+        first = next(iter_spans(program, geometry, problems, arenas=_ARENAS_CHECKED), None)
     except (GoextError, KeyError):
         return False
     return first is not None and not problems
@@ -380,6 +382,8 @@ def census(program: "GoProgram", types: bool = True) -> HeapCensus:
     minor = program.go_minor or 0
     result = HeapCensus(minor)
     for span in iter_spans(program, geometry, result.problems):
+        if result.spans % _INTERRUPT_EVERY == 0:
+            check_interrupt("counting heap objects")
         try:
             bits = read_alloc_bits(program, span)
             allocated = count_allocated(bits, span.freeindex, span.nelems)
