@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
+from goext_core.runtime.heap import heap_geometry, iter_spans, span_allocated
 from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
@@ -188,3 +191,47 @@ def test_debian_servers_heaps_reconcile(debian_core):  # noqa: F811
     assert data["problems"] == [] and data["alloc_count_mismatches"] == 0, data
     assert data["objects"] > 100 and data["notes"] == [], data
     assert all(line["goext"] == line["expected"] for line in data["reconciliation"]), data["reconciliation"]
+
+
+def _file_offset(core: Path, address: int) -> int:
+    with open(core, "rb") as handle:
+        for segment in ELFFile(handle).iter_segments():
+            start, size = segment["p_vaddr"], segment["p_filesz"]
+            if segment["p_type"] == "PT_LOAD" and start <= address < start + size:
+                return segment["p_offset"] + address - start
+    raise AssertionError(f"{address:#x} is not in the core")
+
+
+@pytest.mark.go_versions("1.24")
+@pytest.mark.flavours("default")
+def test_corrupt_spans_are_reported_skipped_and_show_in_the_reconciliation(cores, go_version, flavour, tmp_path):
+    artifact, program = cores(go_version, flavour)
+    layout = program.layouts["runtime.mspan"]
+    spans = list(iter_spans(program, heap_geometry(program), []))
+    victims = [span for span in spans if span.sizeclass == 3][:2]  # two spans of 24-byte objects
+    assert len(victims) == 2
+    lost = sum(span_allocated(program, span) for span in victims)
+    data = bytearray(artifact.core.read_bytes())
+    data[_file_offset(artifact.core, victims[0].address + layout.offset("state"))] = 0x55
+    bits_at = _file_offset(artifact.core, victims[1].address + layout.offset("allocBits"))
+    data[bits_at : bits_at + 8] = (0xDEAD0000).to_bytes(8, "little")
+    core = tmp_path / "core"
+    core.write_bytes(bytes(data))
+    broken = GoProgram(CoreTarget(str(artifact.exe), str(core)))
+    report = json.loads(run(broken, "heap", "--json"))
+    problems = report["problems"]
+    assert len(problems) == 2 and "state 85" in problems[0] and "allocation bits" in problems[1], problems
+    objects = next(line for line in report["reconciliation"] if line["what"] == "objects")
+    assert objects["expected"] - objects["goext"] == lost  # the runtime still counts them: shown, not hidden
+    text = run(broken, "heap", "--top 3")
+    assert f"DIFFERS by {-lost:+,}" in text and "2 spans or arenas skipped" in text
+    # A heap index that cannot be one: one error line, no walk.
+    mheap = program.layouts["runtime.mheap"]
+    data = bytearray(artifact.core.read_bytes())
+    length_at = _file_offset(artifact.core, heap_geometry(program).mheap + mheap.offset("allArenas.len"))
+    data[length_at : length_at + 8] = (1 << 40).to_bytes(8, "little")
+    core.write_bytes(bytes(data))
+    out: list[str] = []
+    hopeless = GoProgram(CoreTarget(str(artifact.exe), str(core)))
+    assert not dispatch(Context(lambda: hopeless), "heap", "", out.append)
+    assert "".join(out).startswith("goext: error: mheap_ at 0x") and "".join(out).count("\n") == 1, out
