@@ -6,7 +6,8 @@
 // counts, sizes, every address of the header and large objects, and the
 // runtime's own runtime.ReadMemStats figures), then panics.
 //
-// Usage: heapy [panic]
+// Usage: heapy [panic [SCALE]]: SCALE (default 1) multiplies the small objects
+// (for benchmarks: bench/bench_heap.py).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"unsafe"
 )
 
@@ -40,14 +42,17 @@ type largeObj struct {
 	data [3072]int64
 }
 
-const (
+var (
 	nSmallNoscan = 3000
 	nSmallPtr    = 2000
-	nHeader      = 300
-	nLarge       = 7
-	nLargeBytes  = 3
-	largeBytes   = 1 << 20
-	nTiny        = 1600
+)
+
+const (
+	nHeader     = 300
+	nLarge      = 7
+	nLargeBytes = 3
+	largeBytes  = 1 << 20
+	nTiny       = 1600
 )
 
 var (
@@ -98,6 +103,15 @@ func truth(name string, value interface{}) {
 }
 
 func main() {
+	if len(os.Args) > 2 {
+		scale, err := strconv.Atoi(os.Args[2])
+		if err != nil || scale < 1 {
+			fmt.Fprintf(os.Stderr, "usage: heapy [panic [SCALE]] (got %q)\n", os.Args[2])
+			os.Exit(2)
+		}
+		nSmallNoscan *= scale
+		nSmallPtr *= scale
+	}
 	allocate()
 	truth("count.smallNoscan", nSmallNoscan)
 	truth("count.smallPtr", nSmallPtr)
