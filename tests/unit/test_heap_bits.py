@@ -18,6 +18,7 @@ from goext_core.runtime.heap import (
     allocated_slots,
     census,
     count_allocated,
+    note_problem,
     page_starts,
     span_problem,
 )
@@ -98,6 +99,7 @@ def _span(**changes: int) -> Span:
         ({"freeindex": 342}, True),
         ({"alloc_count": 400}, True),
         ({"alloc_bits": 0}, True),
+        ({"npages": 65, "nelems": 341}, True),  # no size class spans more than 10 pages
         ({"spanclass": 0, "nelems": 1, "elemsize": PAGE_SIZE}, False),  # a large span
         ({"spanclass": 0, "nelems": 2, "elemsize": PAGE_SIZE}, True),
         ({"spanclass": 0, "nelems": 1, "elemsize": 100}, True),
@@ -173,3 +175,10 @@ def test_corrupt_spans_are_reported_and_skipped():
     assert heap.alloc_count_mismatches == 0
     assert len(heap.problems) == 2, heap.problems
     assert "state 7" in heap.problems[0] and "span class 200" in heap.problems[1]
+
+
+def test_problems_are_capped():
+    problems: list[str] = []
+    for number in range(5000):
+        note_problem(problems, f"span {number}")
+    assert len(problems) == 1001 and problems[-1] == "... further problems not listed"

@@ -297,7 +297,9 @@ def _write_reconciliation(lines: list[dict[str, Any]], write: Write) -> None:
 def _write_problems(problems: list[str], write: Write) -> None:
     if not problems:
         return
-    write(f"  {len(problems)} spans or arenas skipped as unreadable or corrupt:\n")
+    capped = problems[-1] == "... further problems not listed"
+    count = f"over {len(problems) - 1}" if capped else str(len(problems))
+    write(f"  {count} spans or arenas skipped as unreadable or corrupt:\n")
     for problem in problems[:20]:
         write(f"    {safe_field(problem)}\n")
     if len(problems) > 20:

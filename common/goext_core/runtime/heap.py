@@ -48,10 +48,11 @@ MAX_SMALL_SIZE = 32768  # _MaxSmallSize, src/runtime/sizeclasses.go
 MIN_SIZE_FOR_MALLOC_HEADER = 512  # goarch.PtrSize * ptrBits, src/runtime/mbitmap.go (Go 1.22+)
 MALLOC_HEADER_SIZE = 8  # mallocHeaderSize, src/runtime/malloc.go (Go 1.22+)
 ALLOCATION_HEADERS_SINCE = 22  # the allocation-header heap layout replaced the heap bitmap in Go 1.22
-MAX_OBJECTS_PER_SPAN = PAGE_SIZE * 8 // 8  # a small span is one page or a few; 8-byte objects at most
+# class_to_allocnpages (src/runtime/sizeclasses.go) is at most 10 pages in Go 1.19-1.27.
+_MAX_SMALL_SPAN_PAGES = 64
 _MAX_ARENAS = 1 << 16  # 4 TiB of heap
 _MAX_SPAN_PAGES = 1 << 24  # 128 GiB in one object
-_MAX_PROBLEMS_SHOWN = 20
+_MAX_PROBLEMS = 1000  # problems kept in full; later ones are only counted
 _MAX_PROCS = 4096  # as runtime/sched.py
 _ARENAS_CHECKED = 16  # arenas searched for an in-use span when checking a candidate mheap_
 _INTERRUPT_EVERY = 1024  # spans between Ctrl-C checks
@@ -292,11 +293,23 @@ def span_problem(span: Span) -> str:
     if span.sizeclass == 0:
         if span.nelems != 1 or span.elemsize != span.size:
             return f"large span with {span.nelems} objects of {span.elemsize} bytes in {span.size}"
-    elif not 0 < span.elemsize <= MAX_SMALL_SIZE or not 0 < span.nelems * span.elemsize <= span.size:
+    elif (
+        not 0 < span.elemsize <= MAX_SMALL_SIZE
+        or span.npages > _MAX_SMALL_SPAN_PAGES
+        or not 0 < span.nelems * span.elemsize <= span.size
+    ):
         return f"{span.nelems} objects of {span.elemsize} bytes in {span.size}"
     if span.freeindex > span.nelems or span.alloc_count > span.nelems or not span.alloc_bits:
         return f"freeindex {span.freeindex}, allocCount {span.alloc_count}, nelems {span.nelems}"
     return ""
+
+
+def note_problem(problems: list[str], text: str) -> None:
+    """Keep the first _MAX_PROBLEMS problems; after that only say that there are more."""
+    if len(problems) < _MAX_PROBLEMS:
+        problems.append(text)
+    elif len(problems) == _MAX_PROBLEMS:
+        problems.append("... further problems not listed")
 
 
 def iter_spans(
@@ -313,12 +326,12 @@ def iter_spans(
         try:
             arena = program.target.read_ptr(geometry.arenas_l2 + arena_index * 8)
             if not arena:
-                problems.append(f"arena {base:#x}: no heapArena")
+                note_problem(problems, f"arena {base:#x}: no heapArena")
                 continue
             page_bits = program.target.read(arena + page_bits_offset, PAGES_PER_ARENA // 8)
             span_table = program.target.read(arena + spans_offset, PAGES_PER_ARENA * 8)
         except MemoryReadError as exc:
-            problems.append(f"arena {base:#x}: {exc}")
+            note_problem(problems, f"arena {base:#x}: {exc}")
             continue
         for page in page_starts(page_bits):
             address = int.from_bytes(span_table[page * 8 : page * 8 + 8], "little")
@@ -326,10 +339,10 @@ def iter_spans(
             try:
                 span = read_span(program, address, span_layout)
             except GoextError as exc:
-                problems.append(f"page {page_address:#x}: {exc}")
+                note_problem(problems, f"page {page_address:#x}: {exc}")
                 continue
             if span.base != page_address:
-                problems.append(f"page {page_address:#x}: its span {address:#x} starts at {span.base:#x}")
+                note_problem(problems, f"page {page_address:#x}: its span {address:#x} starts at {span.base:#x}")
                 continue
             yield span
 
@@ -388,7 +401,7 @@ def census(program: "GoProgram", types: bool = True) -> HeapCensus:
             bits = read_alloc_bits(program, span)
             allocated = count_allocated(bits, span.freeindex, span.nelems)
         except GoextError as exc:
-            result.problems.append(f"span {span.address:#x} at {span.base:#x}: allocation bits: {exc}")
+            note_problem(result.problems, f"span {span.address:#x} at {span.base:#x}: allocation bits: {exc}")
             continue
         result.spans += 1
         result.span_bytes += span.size
