@@ -53,7 +53,7 @@ class TypeNamer:
         if address == NOT_YET_TYPED:
             return "untyped: allocation in progress (type not yet recorded)"
         if self.region is not None and not self.region[0] <= address < self.region[1]:
-            return f"untyped: a type the runtime built (at {address:#x})"
+            return f"untyped: a type built at run time, by reflect or the runtime (at {address:#x})"
         try:
             go_type = self.types.type_at(address)
             name = go_type.name
