@@ -315,7 +315,7 @@ def test_gdb_go_is_our_prefix_not_goto_bookmark() -> None:
 
 
 def test_gdb_completes_subcommands_and_options() -> None:
-    run = run_gdb(["complete go he", "complete go help --he"])
+    run = run_gdb(["complete go hel", "complete go help --he"])
     assert run.outputs[0].split() == ["go", "help"]
     assert "go help --help" in run.outputs[1]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # Imported in the order their commands were always registered (help first, in base).
 from goext_core.commands import (
+    heap,
     process,
     stacks,
     values,
@@ -18,4 +19,4 @@ from goext_core.commands import (
 )
 from goext_core.commands.base import COMMANDS, CommandSpec, Context, Write, dispatch
 
-__all__ = ["COMMANDS", "CommandSpec", "Context", "Write", "dispatch", "process", "stacks", "values", "workflow"]
+__all__ = ["COMMANDS", "CommandSpec", "Context", "Write", "dispatch", "heap", "process", "stacks", "values", "workflow"]

@@ -64,6 +64,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (184, 8),
                 "lastHeapGoal": (128, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (304, 8),
+                "totalAlloc": (328, 8),
+                "totalFree": (336, 8),
             },
         ),
         "runtime.hchan": (
@@ -81,6 +84,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "recvq.last": (64, 8),
                 "sendq.first": (72, 8),
                 "sendq.last": (80, 8),
+            },
+        ),
+        "runtime.heapArena": (2165776, {"spans": (2097152, 65536), "pageInUse": (2162688, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -121,7 +137,34 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92672,
+            {
+                "sweepgen": (65848, 4),
+                "arenas": (65936, 8),
+                "allArenas.array": (66016, 8),
+                "allArenas.len": (66024, 8),
+                "pagesInUse": (65880, 8),
+            },
+        ),
         "runtime.moduledata": (552, {"types": (280, 8), "etypes": (288, 8)}),
+        "runtime.mspan": (
+            144,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 8),
+                "nelems": (56, 8),
+                "allocBits": (72, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+            },
+        ),
         "runtime.mstats": (
             13512,
             {
@@ -132,6 +175,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -149,6 +193,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runnext": (2456, 8),
                 "timers.array": (8840, 8),
                 "timers.len": (8848, 8),
+                "mcache": (64, 8),
             },
         ),
         "runtime.schedt": (
@@ -245,6 +290,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -262,6 +310,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "recvq.last": (64, 8),
                 "sendq.first": (72, 8),
                 "sendq.last": (80, 8),
+            },
+        ),
+        "runtime.heapArena": (1133584, {"spans": (1064960, 65536), "pageInUse": (1130496, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -303,7 +364,34 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92792,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (65944, 8),
+                "allArenas.array": (66032, 8),
+                "allArenas.len": (66040, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            168,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 8),
+                "nelems": (56, 8),
+                "allocBits": (72, 8),
+                "sweepgen": (96, 4),
+                "allocCount": (104, 2),
+                "spanclass": (106, 1),
+                "state": (107, 1),
+                "allocCountBeforeCache": (110, 2),
+                "elemsize": (112, 8),
+            },
+        ),
         "runtime.mstats": (
             9040,
             {
@@ -314,6 +402,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -331,6 +420,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runnext": (2456, 8),
                 "timers.array": (8840, 8),
                 "timers.len": (8848, 8),
+                "mcache": (64, 8),
             },
         ),
         "runtime.schedt": (
@@ -428,6 +518,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -445,6 +538,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "recvq.last": (64, 8),
                 "sendq.first": (72, 8),
                 "sendq.last": (80, 8),
+            },
+        ),
+        "runtime.heapArena": (68624, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -486,7 +592,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92856,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "allArenas.array": (66096, 8),
+                "allArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             7744,
             {
@@ -497,6 +631,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -514,6 +649,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "runnext": (2456, 8),
                 "timers.array": (8872, 8),
                 "timers.len": (8880, 8),
+                "mcache": (64, 8),
             },
         ),
         "runtime.schedt": (
@@ -613,6 +749,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -631,6 +770,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (68624, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -672,7 +824,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mheap": (
+            92928,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "allArenas.array": (66096, 8),
+                "allArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             7744,
             {
@@ -683,6 +863,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -701,6 +882,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "timers.len": (8872, 4),
                 "timers.heap.array": (8848, 8),
                 "timers.heap.len": (8856, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -809,6 +991,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -827,6 +1012,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (68624, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1176,
+            {
+                "tinyAllocCount": (48, 8),
+                "largeAlloc": (56, 8),
+                "largeAllocCount": (64, 8),
+                "smallAllocCount": (72, 544),
+                "largeFree": (616, 8),
+                "largeFreeCount": (624, 8),
+                "smallFreeCount": (632, 544),
             },
         ),
         "runtime.m": (
@@ -868,7 +1066,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mheap": (
+            93008,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "allArenas.array": (66096, 8),
+                "allArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             7744,
             {
@@ -879,6 +1105,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7720, 8),
                 "lastHeapInUse": (7728, 8),
                 "enablegc": (7736, 1),
+                "heapStats.stats": (0, 3528),
             },
         ),
         "runtime.p": (
@@ -897,6 +1124,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "timers.len": (8872, 4),
                 "timers.heap.array": (8848, 8),
                 "timers.heap.len": (8856, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1007,6 +1235,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -1025,6 +1256,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (69648, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1168,
+            {
+                "tinyAllocCount": (40, 8),
+                "largeAlloc": (48, 8),
+                "largeAllocCount": (56, 8),
+                "smallAllocCount": (64, 544),
+                "largeFree": (608, 8),
+                "largeFreeCount": (616, 8),
+                "smallFreeCount": (624, 544),
             },
         ),
         "runtime.m": (
@@ -1066,7 +1310,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (240, 16),
             },
         ),
+        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mheap": (
+            93320,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "heapArenas.array": (66096, 8),
+                "heapArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             8264,
             {
@@ -1077,6 +1349,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7696, 8),
                 "lastHeapInUse": (7704, 8),
                 "enablegc": (8256, 1),
+                "heapStats.stats": (0, 3504),
             },
         ),
         "runtime.p": (
@@ -1095,6 +1368,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "timers.len": (9424, 4),
                 "timers.heap.array": (9400, 8),
                 "timers.heap.len": (9408, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1205,6 +1479,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -1223,6 +1500,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (69648, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1168,
+            {
+                "tinyAllocCount": (40, 8),
+                "largeAlloc": (48, 8),
+                "largeAllocCount": (56, 8),
+                "smallAllocCount": (64, 544),
+                "largeFree": (608, 8),
+                "largeFreeCount": (616, 8),
+                "smallFreeCount": (624, 544),
             },
         ),
         "runtime.m": (
@@ -1264,7 +1554,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mheap": (
+            93464,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "heapArenas.array": (66096, 8),
+                "heapArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             10440,
             {
@@ -1275,6 +1593,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7696, 8),
                 "lastHeapInUse": (7704, 8),
                 "enablegc": (10432, 1),
+                "heapStats.stats": (0, 3504),
             },
         ),
         "runtime.p": (
@@ -1293,6 +1612,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "timers.len": (13704, 4),
                 "timers.heap.array": (13680, 8),
                 "timers.heap.len": (13688, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1403,6 +1723,9 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "heapMarked": (152, 8),
                 "lastHeapGoal": (96, 8),
                 "heapMinimum": (16, 8),
+                "heapInUse": (272, 8),
+                "totalAlloc": (296, 8),
+                "totalFree": (304, 8),
             },
         ),
         "runtime.hchan": (
@@ -1421,6 +1744,19 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.first": (80, 8),
                 "sendq.last": (88, 8),
                 "timer": (32, 8),
+            },
+        ),
+        "runtime.heapArena": (69648, {"spans": (0, 65536), "pageInUse": (65536, 1024)}),
+        "runtime.heapStatsDelta": (
+            1168,
+            {
+                "tinyAllocCount": (40, 8),
+                "largeAlloc": (48, 8),
+                "largeAllocCount": (56, 8),
+                "smallAllocCount": (64, 544),
+                "largeFree": (608, 8),
+                "largeFreeCount": (616, 8),
+                "smallFreeCount": (624, 544),
             },
         ),
         "runtime.m": (
@@ -1462,7 +1798,35 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mheap": (
+            93464,
+            {
+                "sweepgen": (65856, 4),
+                "arenas": (66008, 8),
+                "heapArenas.array": (66096, 8),
+                "heapArenas.len": (66104, 8),
+                "pagesInUse": (65888, 8),
+            },
+        ),
         "runtime.moduledata": (568, {"types": (296, 8), "etypes": (312, 8)}),
+        "runtime.mspan": (
+            160,
+            {
+                "startAddr": (24, 8),
+                "npages": (32, 8),
+                "freeindex": (48, 2),
+                "nelems": (50, 2),
+                "allocBits": (64, 8),
+                "sweepgen": (88, 4),
+                "allocCount": (96, 2),
+                "spanclass": (98, 1),
+                "state": (99, 1),
+                "allocCountBeforeCache": (102, 2),
+                "elemsize": (104, 8),
+                "largeType": (152, 8),
+            },
+        ),
         "runtime.mstats": (
             10440,
             {
@@ -1473,6 +1837,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "last_gc_nanotime": (7696, 8),
                 "lastHeapInUse": (7704, 8),
                 "enablegc": (10432, 1),
+                "heapStats.stats": (0, 3504),
             },
         ),
         "runtime.p": (
@@ -1491,6 +1856,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "timers.len": (13704, 4),
                 "timers.heap.array": (13680, 8),
                 "timers.heap.len": (13688, 8),
+                "mcache": (56, 8),
             },
         ),
         "runtime.schedt": (
@@ -1566,13 +1932,33 @@ LAYOUT_GOARCHES: dict[int, tuple[str, ...]] = {
 }
 
 ARCH_DIFFERENCES: dict[tuple[int, str], dict[str, Optional[tuple[int, dict[str, Optional[tuple[int, int]]]]]]] = {
-    (21, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (22, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (23, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (24, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (25, "arm64"): {"runtime.gcControllerState": (456, {})},
-    (26, "arm64"): {"runtime.gcControllerState": (456, {}), "runtime.p": (14320, {})},
-    (27, "arm64"): {"runtime.gcControllerState": (456, {}), "runtime.p": (14320, {})},
+    (21, "arm64"): {"runtime.gcControllerState": (456, {}), "runtime.mheap": (101496, {})},
+    (22, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (101624, {"arenas": (66072, 8), "allArenas.array": (66160, 8), "allArenas.len": (66168, 8)}),
+    },
+    (23, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (101696, {"arenas": (66072, 8), "allArenas.array": (66160, 8), "allArenas.len": (66168, 8)}),
+    },
+    (24, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (101776, {"arenas": (66072, 8), "allArenas.array": (66160, 8), "allArenas.len": (66168, 8)}),
+    },
+    (25, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (102152, {"arenas": (66072, 8), "heapArenas.array": (66160, 8), "heapArenas.len": (66168, 8)}),
+    },
+    (26, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (102296, {"arenas": (66072, 8), "heapArenas.array": (66160, 8), "heapArenas.len": (66168, 8)}),
+        "runtime.p": (14320, {}),
+    },
+    (27, "arm64"): {
+        "runtime.gcControllerState": (456, {}),
+        "runtime.mheap": (102296, {"arenas": (66072, 8), "heapArenas.array": (66160, 8), "heapArenas.len": (66168, 8)}),
+        "runtime.p": (14320, {}),
+    },
 }
 
 WAIT_REASONS: dict[int, list[str]] = {

@@ -140,6 +140,7 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "timers.len",
         "timers.heap.array",
         "timers.heap.len",
+        "mcache",  # go heap: the spans each P caches (runtime/heap.py)
     ),
     # go sched's GC summary (src/runtime/mstats.go, mgcpacer.go).
     "runtime.mstats": (
@@ -150,8 +151,54 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "last_gc_nanotime",
         "lastHeapInUse",
         "enablegc",
+        "heapStats.stats",  # go heap: consistentHeapStats, src/runtime/mstats.go
     ),
-    "runtime.gcControllerState": ("gcPercent", "heapLive", "heapMarked", "lastHeapGoal", "heapMinimum"),
+    "runtime.gcControllerState": (
+        "gcPercent",
+        "heapLive",
+        "heapMarked",
+        "lastHeapGoal",
+        "heapMinimum",
+        "heapInUse",  # go heap's reconciliation (src/runtime/mgcpacer.go)
+        "totalAlloc",
+        "totalFree",
+    ),
+    # go heap (runtime/heap.py): the heap's spans, src/runtime/mheap.go, mcache.go, mstats.go.
+    # allArenas became heapArenas (heap arenas only) in later releases.
+    "runtime.mheap": (
+        "sweepgen",
+        "arenas",
+        "allArenas.array",
+        "allArenas.len",
+        "heapArenas.array",
+        "heapArenas.len",
+        "pagesInUse",
+    ),
+    "runtime.heapArena": ("spans", "pageInUse"),
+    "runtime.mspan": (
+        "startAddr",
+        "npages",
+        "freeindex",
+        "nelems",
+        "allocBits",
+        "sweepgen",
+        "allocCount",
+        "spanclass",
+        "state",
+        "allocCountBeforeCache",
+        "elemsize",
+        "largeType",
+    ),
+    "runtime.mcache": ("alloc", "reusableNoscan"),
+    "runtime.heapStatsDelta": (
+        "tinyAllocCount",
+        "largeAlloc",
+        "largeAllocCount",
+        "smallAllocCount",
+        "largeFree",
+        "largeFreeCount",
+        "smallFreeCount",
+    ),
     # The wait graph (src/runtime/runtime2.go sudog, chan.go hchan, sema.go semaRoot).
     "runtime.sudog": (
         "g",

@@ -15,7 +15,7 @@ caller that knows where an earlier process found the global (the on-disk
 index) passes it as a hint: that one word is checked first, the same way.
 
 The scheduler's other globals (``allp``, ``sched``, ``gomaxprocs``, ``ncpu``,
-``gcphase``, ``memstats``, ``gcController``, ``semtable``) are found through
+``gcphase``, ``memstats``, ``gcController``, ``semtable``, ``mheap_``) are found through
 the code of small runtime functions that pclntab still names: the data
 addresses their instructions refer to (binary/codescan.py) are the
 candidates, and a candidate is believed only when exactly one passes the
@@ -33,6 +33,7 @@ from goext_core.binary.codescan import ADDRESS, COMPARE, LOAD, STORE, UPDATE, Da
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.dwarflayout import StructLayout
 from goext_core.runtime.goroutines import read_allgs, read_goroutine
+from goext_core.runtime.heap import plausible_mheap
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -522,6 +523,35 @@ def _valid_moduledata(program: "GoProgram", address: int) -> bool:
     return program.target.read_ptr(address) == program.pclntab.address + program.target.load_bias()
 
 
+# Functions that take &mheap_ (src/runtime/malloc.go mallocinit: mheap_.init();
+# mcentral.go grow and mcache.go allocLarge: mheap_.alloc) or load mheap_.arenas
+# (mbitmap.go findObject, mheap.go spanOfHeap, both inline spanOf).
+_MHEAP_TAKERS = ("runtime.mallocinit", "runtime.(*mcentral).grow", "runtime.(*mcache).allocLarge")
+_MHEAP_ARENA_READERS = ("runtime.findObject", "runtime.spanOfHeap")
+
+
+def _mheap_candidates(program: "GoProgram") -> list[int]:
+    out: list[int] = []
+    for function in _MHEAP_TAKERS:
+        for target in _targets(program, function, (ADDRESS,), (0,)):
+            if target not in out:
+                out.append(target)
+    layout = program.layouts.structs.get("runtime.mheap")
+    if layout is not None and layout.has("arenas"):
+        for function in _MHEAP_ARENA_READERS:
+            for target in _targets(program, function, (LOAD,), (8,)):
+                base = target - layout.offset("arenas")
+                if base not in out:
+                    out.append(base)
+    return out
+
+
+def _valid_mheap(program: "GoProgram", address: int) -> bool:
+    """runtime.mheap (src/runtime/mheap.go): an arena index listing sane arenas whose
+    first in-use page maps to an in-use span that starts there."""
+    return plausible_mheap(program, address)
+
+
 Candidates = Callable[["GoProgram"], list[int]]
 Validator = Callable[["GoProgram", int], bool]
 
@@ -537,6 +567,7 @@ _CODE_FINDERS: dict[str, tuple[Candidates, Validator]] = {
     "runtime.gcphase": (_gcphase_candidates, _valid_gcphase),
     "runtime.semtable": (_semtable_candidates, _valid_semtable),
     "runtime.firstmoduledata": (_moduledata_candidates, _valid_moduledata),
+    "runtime.mheap_": (_mheap_candidates, _valid_mheap),
 }
 
 
@@ -577,6 +608,7 @@ _STRUCT_OF = {
     "runtime.memstats": "runtime.mstats",
     "runtime.gcController": "runtime.gcControllerState",
     "runtime.firstmoduledata": "runtime.moduledata",
+    "runtime.mheap_": "runtime.mheap",
 }
 _INT32_GLOBALS = ("runtime.gomaxprocs", "runtime.ncpu", "runtime.numCPUStartup", "runtime.gcphase")
 

@@ -1,0 +1,333 @@
+"""go heap: live heap objects by type, size or span class, reconciled with the
+runtime's own figures; go heap objects TYPE: their addresses."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any, Optional
+
+from goext_core.commands.base import Context, Write, bounded_int, command
+from goext_core.errors import GoextError, UsageError
+from goext_core.runtime.heap import (
+    ALLOCATION_HEADERS_SINCE,
+    MALLOC_HEADER_SIZE,
+    NOT_YET_TYPED,
+    UNTYPED,
+    HeapCensus,
+    RuntimeFigures,
+    Span,
+    census,
+    objects,
+    runtime_figures,
+    types_region,
+)
+from goext_core.textsafe import json_for_terminal, safe_field
+from goext_core.values.rtypes import RuntimeTypes
+
+if TYPE_CHECKING:
+    from goext_core.program import GoProgram
+
+_MAX_TOP = 1_000_000
+_MAX_LIMIT = 10_000_000
+
+
+class TypeNamer:
+    """Labels for the type descriptors allocation headers and large spans name."""
+
+    def __init__(self, program: "GoProgram") -> None:
+        self.types = RuntimeTypes(program)
+        self.region = types_region(program)
+        self._labels: dict[tuple[int, int], str] = {}
+
+    def label(self, address: int, payload: int) -> str:
+        """The Go type of an object whose recorded type is at ``address`` and whose slot
+        holds ``payload`` bytes after any header: ``T``, or ``[]T`` for an array of T
+        (a slice's backing array: the header names the element type)."""
+        key = (address, payload)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = self._compute(address, payload)
+        return label
+
+    def _compute(self, address: int, payload: int) -> str:
+        if address == NOT_YET_TYPED:
+            return "untyped: allocation in progress (type not yet recorded)"
+        if self.region is not None and not self.region[0] <= address < self.region[1]:
+            return f"untyped: a type built at run time, by reflect or the runtime (at {address:#x})"
+        try:
+            go_type = self.types.type_at(address)
+            name = go_type.name
+        except GoextError:
+            return f"untyped: unreadable type descriptor at {address:#x}"
+        if not name or not 0 < go_type.size <= payload:
+            return f"untyped: type descriptor at {address:#x} does not fit the object"
+        return f"[]{name}" if payload >= 2 * go_type.size else name
+
+
+def _size_class_label(sizeclass: int, size: Optional[int], noscan: Optional[bool] = None) -> str:
+    scan = "" if noscan is None else (", noscan" if noscan else ", with pointers")
+    if sizeclass == 0:
+        return f"large objects{scan}"
+    return f"size class {sizeclass} ({size if size is not None else '?'} B){scan}"
+
+
+def _rows_by_type(heap: HeapCensus, namer: TypeNamer) -> list[tuple[str, int, int]]:
+    rows: dict[str, list[int]] = {}
+    for (type_key, spanclass, size), tally in heap.by_type.items():
+        sizeclass = spanclass >> 1
+        if type_key == UNTYPED:
+            label = "untyped, " + _size_class_label(sizeclass, size, bool(spanclass & 1))
+        else:
+            label = namer.label(type_key, size - (MALLOC_HEADER_SIZE if sizeclass else 0))
+        row = rows.setdefault(label, [0, 0])
+        row[0] += tally.objects
+        row[1] += tally.bytes
+    return [(label, count, size) for label, (count, size) in rows.items()]
+
+
+def _rows_by_class(heap: HeapCensus) -> list[tuple[str, int, int]]:
+    out = []
+    for spanclass, tally in heap.by_span_class.items():
+        sizeclass = spanclass >> 1
+        label = _size_class_label(sizeclass, heap.elemsize_by_class.get(sizeclass), bool(spanclass & 1))
+        out.append((f"{label}, {heap.span_count_by_class.get(spanclass, 0)} spans", tally.objects, tally.bytes))
+    return out
+
+
+def _rows_by_size(heap: HeapCensus) -> list[tuple[str, int, int]]:
+    rows: dict[str, list[int]] = {}
+    for spanclass, tally in heap.by_span_class.items():
+        sizeclass = spanclass >> 1
+        label = f"{heap.elemsize_by_class.get(sizeclass)} B" if sizeclass else "large (over 32 KiB)"
+        row = rows.setdefault(label, [0, 0])
+        row[0] += tally.objects
+        row[1] += tally.bytes
+    return [(label, count, size) for label, (count, size) in rows.items()]
+
+
+def _line(what: str, ours: int, theirs: Optional[int], source: str, adjustment: int, why: str) -> dict[str, Any]:
+    return {
+        "what": what,
+        "goext": ours,
+        "runtime": theirs,
+        "runtime_source": source,
+        "adjustment": adjustment,
+        "adjustment_explained": why,
+        "expected": None if theirs is None else theirs + adjustment,
+    }
+
+
+def _reconcile(heap: HeapCensus, figures: RuntimeFigures) -> list[dict[str, Any]]:
+    """Each figure goext can set against the runtime's, with the expected difference explained."""
+    lines = [_line("bytes of in-use heap spans", heap.span_bytes, figures.heap_in_use, "gcController.heapInUse", 0, "")]
+    if figures.objects is None:
+        return lines
+    unflushed = sum(figures.cached_unflushed.values())
+    cached = (
+        f"allocated from the {figures.cached_spans} spans the Ps' mcaches hold, which the runtime "
+        "counts when a span leaves the cache (src/runtime/mcache.go)"
+    )
+    lines.append(
+        _line(
+            "objects",
+            heap.objects.objects,
+            figures.objects,
+            "memstats.heapStats allocated - freed (ReadMemStats' HeapObjects)",
+            unflushed,
+            cached,
+        )
+    )
+    if figures.bytes is not None:
+        unflushed_bytes = sum(n * heap.elemsize_by_class.get(c, 0) for c, n in figures.cached_unflushed.items())
+        lines.append(
+            _line(
+                "bytes of objects",
+                heap.objects.bytes,
+                figures.bytes,
+                "memstats.heapStats (ReadMemStats' HeapAlloc)",
+                unflushed_bytes,
+                cached,
+            )
+        )
+    for sizeclass in sorted(set(figures.objects_by_sizeclass) | {c >> 1 for c in heap.by_span_class}):
+        ours = sum(t.objects for c, t in heap.by_span_class.items() if c >> 1 == sizeclass)
+        theirs = figures.objects_by_sizeclass.get(sizeclass, 0)
+        what = "large objects" if sizeclass == 0 else f"objects of size class {sizeclass}"
+        line = _line(what, ours, theirs, "memstats.heapStats", figures.cached_unflushed.get(sizeclass, 0), cached)
+        line["per_class"] = True
+        lines.append(line)
+    return lines
+
+
+_COUNTED = (
+    "goext counts every allocated slot: objects that died in the last GC but whose span is not swept yet "
+    "count until the sweeper frees them (so does the runtime); a tiny-allocator block (16 B, size class 2, "
+    "noscan) counts as one object however many tiny allocations it holds (the runtime counts those separately"
+)
+
+
+def _write_table(rows: list[tuple[str, int, int]], top: int, write: Write) -> None:
+    rows.sort(key=lambda row: (-row[2], -row[1], row[0]))
+    write(f"{'objects':>12} {'bytes':>15}  what\n")
+    for label, count, size in rows[:top]:
+        write(f"{count:>12,} {size:>15,}  {safe_field(label)}\n")
+    if len(rows) > top:
+        rest = rows[top:]
+        write(f"{sum(r[1] for r in rest):>12,} {sum(r[2] for r in rest):>15,}  ... {len(rest)} more (--top)\n")
+
+
+def _configure_heap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action", nargs="?", choices=("objects",), help="objects TYPE: list the addresses of TYPE's objects"
+    )
+    parser.add_argument("type", nargs="?", metavar="TYPE", help="the Go type for 'objects' (as 'go heap' names it)")
+    parser.add_argument("--by", choices=("type", "size", "class"), default="type", help="group objects by")
+    parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
+    parser.add_argument("--limit", type=bounded_int(1, _MAX_LIMIT), default=100, help="addresses to list (objects)")
+    parser.add_argument("--json", action="store_true", help="print as JSON")
+
+
+@command(
+    "heap",
+    "Live heap objects and bytes per type, size or span class, reconciled with the runtime's figures; "
+    "'go heap objects TYPE' lists addresses.",
+    _configure_heap,
+)
+def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
+    program = context.program
+    if args.action == "objects":
+        if not args.type:
+            raise UsageError("go heap objects: name a TYPE, as 'go heap' prints it")
+        _run_objects(program, args.type, args.limit, args.json, write)
+        return
+    if args.type:
+        raise UsageError(f"go heap: unexpected argument {args.type!r} (did you mean 'go heap objects TYPE'?)")
+    heap = census(program, types=args.by == "type")
+    figures = runtime_figures(program, heap.elemsize_by_class)
+    namer = TypeNamer(program)
+    if args.by == "type":
+        rows = _rows_by_type(heap, namer)
+    elif args.by == "class":
+        rows = _rows_by_class(heap)
+    else:
+        rows = _rows_by_size(heap)
+    reconciliation = _reconcile(heap, figures)
+    minor = program.go_minor or 0
+    typed_note = (
+        "types come from allocation headers (objects over 512 B with pointers) and large spans; "
+        "other objects are listed untyped by size class"
+        if minor >= ALLOCATION_HEADERS_SINCE
+        else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
+        "objects are listed untyped by size class"
+    )
+    if args.json:
+        data = {
+            "objects": heap.objects.objects,
+            "bytes": heap.objects.bytes,
+            "spans": heap.spans,
+            "span_bytes": heap.span_bytes,
+            "by": args.by,
+            "rows": [
+                {"what": label, "objects": count, "bytes": size}
+                for label, count, size in sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))[: args.top]
+            ],
+            "rows_total": len(rows),
+            "types": typed_note,
+            "reconciliation": reconciliation,
+            "tiny_allocs": figures.tiny_allocs,
+            "heap_live": figures.heap_live,
+            "reusable_freed_objects": figures.reusable,
+            "alloc_count_mismatches": heap.alloc_count_mismatches,
+            "problems": heap.problems,
+            "notes": figures.notes,
+        }
+        write(json_for_terminal(data) + "\n")
+        return
+    write(
+        f"heap: {heap.objects.objects:,} objects, {heap.objects.bytes:,} bytes in {heap.spans:,} spans "
+        f"({heap.span_bytes:,} bytes of in-use spans)\n"
+    )
+    write(f"({typed_note})\n")
+    _write_table(rows, args.top, write)
+    write("reconciliation with the runtime's own figures:\n")
+    _write_reconciliation(reconciliation, write)
+    tiny = "" if figures.tiny_allocs is None else f": {figures.tiny_allocs:,} since start)"
+    write(f"  {_COUNTED}{tiny or ')'}\n")
+    if figures.heap_live is not None:
+        write(
+            f"  gcController.heapLive {figures.heap_live:,}: the GC pacer's figure, not comparable "
+            "(it counts the free slots of cached spans as allocated and drops the dead only at the next GC)\n"
+        )
+    if figures.reusable:
+        write(
+            f"  {figures.reusable:,} objects on the Ps' reusable lists (GOEXPERIMENT=runtimefreegc) were freed "
+            "explicitly but stay allocated in their spans: goext counts them as allocated\n"
+        )
+    if heap.alloc_count_mismatches:
+        write(f"  {heap.alloc_count_mismatches} spans' allocCount disagrees with their allocation bits\n")
+    for note in figures.notes:
+        write(f"  note: {safe_field(note)}\n")
+    _write_problems(heap.problems, write)
+
+
+def _write_reconciliation(lines: list[dict[str, Any]], write: Write) -> None:
+    per_class = [line for line in lines if line.get("per_class")]
+    for line in lines:
+        if line.get("per_class"):
+            continue
+        what, ours, theirs = line["what"], line["goext"], line["runtime"]
+        if theirs is None:
+            write(f"  {what}: goext {ours:,}; {line['runtime_source']} unreadable\n")
+            continue
+        verdict = "agrees" if ours == line["expected"] else f"DIFFERS by {ours - line['expected']:+,}"
+        extra = f" + {line['adjustment']:,} {line['adjustment_explained']}" if line["adjustment"] else ""
+        write(f"  {what}: goext {ours:,} = {line['runtime_source']} {theirs:,}{extra}: {verdict}\n")
+    if not per_class:
+        return
+    differing = [line for line in per_class if line["goext"] != line["expected"]]
+    if not differing:
+        write(f"  objects per size class: all {len(per_class)} classes agree likewise\n")
+    for line in differing:
+        write(
+            f"  {line['what']}: goext {line['goext']:,}, memstats.heapStats {line['runtime']:,} "
+            f"+ {line['adjustment']:,} in mcaches: DIFFERS by {line['goext'] - line['expected']:+,}\n"
+        )
+
+
+def _write_problems(problems: list[str], write: Write) -> None:
+    if not problems:
+        return
+    capped = problems[-1] == "... further problems not listed"
+    count = f"over {len(problems) - 1}" if capped else str(len(problems))
+    write(f"  {count} spans or arenas skipped as unreadable or corrupt:\n")
+    for problem in problems[:20]:
+        write(f"    {safe_field(problem)}\n")
+    if len(problems) > 20:
+        write(f"    ... {len(problems) - 20} more\n")
+
+
+def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bool, write: Write) -> None:
+    minor = program.go_minor or 0
+    if minor < ALLOCATION_HEADERS_SINCE:
+        raise GoextError(
+            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22); "
+            "goext lists objects only by a type the runtime recorded"
+        )
+    namer = TypeNamer(program)
+
+    def matches(type_address: int, span: Span) -> bool:
+        header = MALLOC_HEADER_SIZE if span.sizeclass else 0
+        return namer.label(type_address, span.elemsize - header) == wanted_type
+
+    found = [(address, span.elemsize) for address, span in objects(program, matches, limit)]
+    if as_json:
+        write(json_for_terminal({"type": wanted_type, "objects": [{"address": a, "slot": s} for a, s in found]}))
+        write("\n")
+        return
+    if not found:
+        write(f"no live objects of type {safe_field(wanted_type)} with a recorded type (see 'go heap')\n")
+        return
+    for address, slot in found:
+        write(f"{address:#x}  {safe_field(wanted_type)}  ({slot} B slot)\n")
+    more = " (--limit reached)" if len(found) >= limit else ""
+    write(f"{len(found)} objects{more}; print one with: go print --type {safe_field(wanted_type)} {found[0][0]:#x}\n")
