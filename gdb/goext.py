@@ -27,6 +27,12 @@ def _goext_load() -> None:
     import gdb
 
     _goext_add_paths()
+    from goext_core.dependencies import add_pyelftools
+
+    missing = add_pyelftools()
+    if missing:
+        gdb.write(f"goext: cannot load: {missing}\n", gdb.STDERR)
+        return
     try:
         import goext_gdb
     except Exception as exc:

@@ -22,6 +22,12 @@ def _add_paths() -> None:
 
 def __lldb_init_module(debugger, internal_dict) -> None:  # type: ignore[no-untyped-def]
     _add_paths()
+    from goext_core.dependencies import add_pyelftools
+
+    missing = add_pyelftools()
+    if missing:
+        print(f"goext: cannot load: {missing}", file=sys.stderr)
+        return
     try:
         import goext_lldb
     except Exception as exc:

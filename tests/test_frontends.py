@@ -9,6 +9,7 @@ compared with each other and with the ELF file.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import textwrap
@@ -244,6 +245,25 @@ def test_banner_once_and_loading_twice_is_harmless(debugger: str) -> None:
     assert run.outputs[0].strip() == "", run.transcript()  # the second load says nothing
     assert run.outputs[1].count("  go help ") == 1
     assert_no_traceback(run)
+
+
+def test_loads_with_another_python_first_on_path(tmp_path: Path) -> None:
+    """lldb's embedded Python takes its prefix from the python3 first on PATH: a
+    virtualenv (or pyenv) python3 of the same version there moves it away from
+    the distribution's packages; goext still finds python3-pyelftools and loads.
+    (gdb's Python keeps the prefix gdb was built with.)"""
+    debugger = "lldb"
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        ["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    path = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    prefix = python_command(debugger, "import sys; print('PREFIX', sys.prefix)")
+    run = runner(debugger)([prefix, "go help"], env={"PATH": path})
+    assert f"PREFIX {venv}" in run.outputs[0], run.transcript()  # the situation is real
+    assert "goext commands:" in run.outputs[1], run.transcript()
+    assert "cannot load" not in run.stdout + run.stderr, run.transcript()
 
 
 @pytest.mark.parametrize("debugger", DEBUGGERS)
