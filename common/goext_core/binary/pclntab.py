@@ -604,15 +604,44 @@ class Pclntab:
         if self._names is None:
             names: dict[str, int] = {}
             name_at = self._name_off_position()
+            known = self._names_by_offset()
+            # _read_i32 inlined (its bounds check included): this runs for every function.
+            unpack, buf, base, limit = self._i32.unpack_from, self._buf, self._base, self._limit
+            funcoffs, first = self._funcoffs, self._funcbase + name_at
             for index in range(self.nfunc):
-                at = self._funcbase + self._funcoffs[index] + name_at
+                at = first + funcoffs[index]
                 try:
-                    names.setdefault(self._function_name(self._read_i32(at)), index)
+                    if at < 0 or base + at + 4 > limit:
+                        self._check(at, 4)  # raises
+                    name_off = unpack(buf, base + at)[0]
+                    listed = known.get(name_off)
+                    names.setdefault(self._function_name(name_off) if listed is None else listed, index)
                 except CorruptDataError:
                     continue
             self._names = names
         found = self._names.get(name)
         return None if found is None else self.func_at(found)
+
+    def _names_by_offset(self) -> dict[int, str]:
+        """Name offset -> name for each NUL-terminated string of funcnametab
+        (Go 1.16+, where the names have their own region before cutab), read
+        as :meth:`_function_name` would but in one pass: indexing a Debian
+        binary's 54,000 names one ``_cstring`` at a time took 0.13 s."""
+        if self.version == FORMAT_GO12 or not 0 <= self._funcnametab < self._cutab:
+            return {}
+        start = self._base + self._funcnametab
+        end = min(self._base + self._cutab, self._limit)
+        if end <= start:
+            return {}
+        pieces = bytes(self._buf[start:end]).split(b"\0")
+        pieces.pop()  # after the last NUL: not terminated inside the region
+        out: dict[int, str] = {}
+        offset = 0
+        for piece in pieces:
+            if len(piece) < _MAX_NAME:
+                out[offset] = piece.decode("utf-8", "replace")
+            offset += len(piece) + 1
+        return out
 
     def source_frames(self, pc: int) -> list[SourceFrame]:
         """The logical frames at ``pc``: innermost inlined call first, the physical
