@@ -206,7 +206,7 @@ class GoBinary:
         self.arch = self._goarch(header["e_machine"])
 
         self.segments: list[Segment] = []
-        for phdr in self.elf.iter_segments():
+        for phdr in self._segment_headers():
             if phdr["p_type"] != "PT_LOAD":
                 continue
             self.segments.append(
@@ -290,6 +290,17 @@ class GoBinary:
             if header is None:  # beyond the end of the file, as get_section would fail
                 raise ELFParseError(f"section header {index} lies beyond the end of the file")
             yield _SectionHeader(name_of(header), header)
+
+    def _segment_headers(self) -> Iterator[Any]:
+        """Each program header (the fields only: pyelftools' segment object for
+        PT_DYNAMIC builds every section object, GNU hash tables included, to
+        find its string table)."""
+        header_of = getattr(self.elf, "_get_segment_header", None)
+        if header_of is None:  # another pyelftools: the slow, public way
+            yield from self.elf.iter_segments()
+            return
+        for index in range(self.elf.num_segments()):
+            yield header_of(index)
 
     def _goarch(self, machine: object) -> str:
         name = _GOARCH_BY_MACHINE.get(machine)
@@ -496,7 +507,7 @@ class GoBinary:
         """(owner, type, desc) of every note in SHT_NOTE sections, else PT_NOTE segments."""
         regions: list[tuple[int, int]] = [(s.offset, s.size) for s in self._section_list if s.type == "SHT_NOTE"]
         if not regions:
-            for phdr in self.elf.iter_segments():
+            for phdr in self._segment_headers():
                 if phdr["p_type"] == "PT_NOTE":
                     regions.append((int(phdr["p_offset"]), int(phdr["p_filesz"])))
         bo = "<" if self.byte_order == "little" else ">"

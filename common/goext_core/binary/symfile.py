@@ -200,7 +200,7 @@ def _frame_runs(func: "Func") -> tuple[tuple[int, int], ...]:
         ends, values = func.table.decode_values(func, func.pcsp)
     except GoextError:
         return ()
-    if any(value < 0 for value in values):
+    if values and min(values) < 0:
         return ()  # no frame information for part of the function
     return tuple(zip(ends, values))
 
