@@ -652,7 +652,7 @@ class Pclntab:
         region = self._base + self._funcnametab
         if not 0 <= self._funcnametab or region >= self._limit:
             return None
-        offsets = set()
+        offsets: set[int] = set()
         at = self._buf.find(needle, region, self._limit)
         while at >= 0 and len(offsets) < 64:
             offsets.add(at - region)
