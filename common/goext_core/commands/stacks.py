@@ -180,11 +180,12 @@ def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> 
         kind = " [system]" if record.system else ""
         thread = _thread_text(context, record)
         thread = f" ({thread})" if thread else ""
-        write(
+        line = (
             f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}"
         )
         creator = _created_text(context, record)
-        write(f"  {creator}\n" if creator else "\n")
+        # One chunk per goroutine: each write passes the output checks.
+        write(line + (f"  {creator}\n" if creator else "\n"))
         if args.trace:
             _write_frames(write, program.stack(record), args.trace, indent="          ")
     write(f"{len(records)} goroutines\n")

@@ -371,7 +371,11 @@ class _Unwinder:
             new = [Frame(step.name, "?", 0, pc, sp, fp, step.entry, False, stack, trap)]
         self.stack.frames.extend(new)
         stop = self.stop
-        return stop is not None and any(stop(frame) for frame in new)
+        if stop is not None:
+            for frame in new:
+                if stop(frame):
+                    return True
+        return False
 
     # -- special transitions ------------------------------------------------------------
     def _enter_signal_context(self, cursor: _Cursor, fp: int) -> bool:
