@@ -307,6 +307,8 @@ def main() -> int:
     # Measure goext as users run it: with compiled bytecode (an environment that
     # forbids writing it would charge every run ~0.13 s of compiling).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    # ... and with buffered output: unbuffered, every chunk of bt all is a system call.
+    os.environ.pop("PYTHONUNBUFFERED", None)
     for tree in ("common", "gdb", "lldb"):
         compileall.compile_dir(str(REPO / tree), quiet=1)
     plans = []

@@ -230,8 +230,11 @@ class LldbTarget(CachedTarget):
         result: list[Thread] = []
         # When goroutines are lldb threads, a goroutine on an OS thread shows
         # that thread's registers under the goroutine's id; parked ones have none.
+        # Count first: that is what makes lldb ask the plug-in, which presents them
+        # (without the view, the registers of thousands of parked goroutines are read).
+        count = process.GetNumThreads()
         view = presented(process)
-        for index in range(process.GetNumThreads()):
+        for index in range(count):
             thread = process.GetThreadAtIndex(index)
             tid: Optional[int] = thread.GetThreadID()
             if view is not None:

@@ -112,6 +112,19 @@ class Segment:
         return self.vaddr <= address < self.vaddr + self.memsz
 
 
+class _SectionHeader:
+    """A parsed section header and its name: what the loop over the sections reads of a section object."""
+
+    __slots__ = ("name", "header")
+
+    def __init__(self, name: str, header: Any) -> None:
+        self.name = name
+        self.header = header
+
+    def __getitem__(self, key: str) -> Any:
+        return self.header[key]
+
+
 @dataclass(frozen=True)
 class Section:
     """One section header, with lazy access to its (decompressed) contents."""
@@ -193,7 +206,7 @@ class GoBinary:
         self.arch = self._goarch(header["e_machine"])
 
         self.segments: list[Segment] = []
-        for phdr in self.elf.iter_segments():
+        for phdr in self._segment_headers():
             if phdr["p_type"] != "PT_LOAD":
                 continue
             self.segments.append(
@@ -226,7 +239,7 @@ class GoBinary:
         # Section headers only describe the file (the loader never reads them):
         # a damaged one costs that section, with a note, not the binary.
         try:
-            for index, sec in enumerate(self.elf.iter_sections()):
+            for index, sec in enumerate(self._section_headers()):
                 if index >= _MAX_SECTIONS:
                     self.notes.append(f"{self.path}: more than {_MAX_SECTIONS} section headers: the rest are ignored")
                     break
@@ -261,6 +274,33 @@ class GoBinary:
                 f"{self.path}: section headers are unreadable ({_one_line(exc)}): "
                 f"kept the {len(self._section_list)} before the damage"
             )
+
+    def _section_headers(self) -> Iterator[Any]:
+        """Each section header with its name.  pyelftools' iter_sections builds
+        a section object per header, and the one of a GNU hash table parses the
+        whole table (a Debian Go program exporting 140,000 dynamic symbols:
+        200,000 parsed entries, most of the executable's opening time)."""
+        header_of = getattr(self.elf, "_get_section_header", None)
+        name_of = getattr(self.elf, "_get_section_name", None)
+        if header_of is None or name_of is None:  # another pyelftools: the slow, public way
+            yield from self.elf.iter_sections()
+            return
+        for index in range(self.elf.num_sections()):
+            header = header_of(index)
+            if header is None:  # beyond the end of the file, as get_section would fail
+                raise ELFParseError(f"section header {index} lies beyond the end of the file")
+            yield _SectionHeader(name_of(header), header)
+
+    def _segment_headers(self) -> Iterator[Any]:
+        """Each program header (the fields only: pyelftools' segment object for
+        PT_DYNAMIC builds every section object, GNU hash tables included, to
+        find its string table)."""
+        header_of = getattr(self.elf, "_get_segment_header", None)
+        if header_of is None:  # another pyelftools: the slow, public way
+            yield from self.elf.iter_segments()
+            return
+        for index in range(self.elf.num_segments()):
+            yield header_of(index)
 
     def _goarch(self, machine: object) -> str:
         name = _GOARCH_BY_MACHINE.get(machine)
@@ -467,7 +507,7 @@ class GoBinary:
         """(owner, type, desc) of every note in SHT_NOTE sections, else PT_NOTE segments."""
         regions: list[tuple[int, int]] = [(s.offset, s.size) for s in self._section_list if s.type == "SHT_NOTE"]
         if not regions:
-            for phdr in self.elf.iter_segments():
+            for phdr in self._segment_headers():
                 if phdr["p_type"] == "PT_NOTE":
                     regions.append((int(phdr["p_offset"]), int(phdr["p_filesz"])))
         bo = "<" if self.byte_order == "little" else ">"

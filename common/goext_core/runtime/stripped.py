@@ -143,27 +143,34 @@ def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted:
     alllink = layout_m.offset("alllink")
     best: tuple[int, Optional[int]] = (0, None)
     budget = 2_000_000  # chain steps over all candidates
+    # Half the pointer-like words of a data section repeat a value seen
+    # before; in a debugger most of them point at unreadable memory, and a
+    # failed read costs a debugger call: walk each value's chain once.
+    walked: dict[int, tuple[int, int]] = {}  # head -> (known Ms reached, chain length)
     for base, data in words:
         for offset in range(0, len(data) - ptr + 1, ptr):
             head = int.from_bytes(data[offset : offset + ptr], order)
             if not head or head % ptr or budget <= 0:
                 continue
-            # The real allm head is a pointer whose alllink chain reaches every known M.
-            seen: set[int] = set()
-            cursor = head
-            while cursor and cursor not in seen and len(seen) < _MAX_CHAIN and budget > 0:
-                seen.add(cursor)
-                budget -= 1
-                try:
-                    cursor = program.target.read_ptr(cursor + alllink)
-                except MemoryReadError:
-                    seen = set()
-                    break
-            hits = len(seen & known)
+            outcome = walked.get(head)
+            if outcome is None:
+                # The real allm head is a pointer whose alllink chain reaches every known M.
+                seen: set[int] = set()
+                cursor = head
+                while cursor and cursor not in seen and len(seen) < _MAX_CHAIN and budget > 0:
+                    seen.add(cursor)
+                    budget -= 1
+                    try:
+                        cursor = program.target.read_ptr(cursor + alllink)
+                    except MemoryReadError:
+                        seen = set()
+                        break
+                outcome = walked[head] = (len(seen & known), len(seen))
+            hits, length = outcome
             if hinted and hits < len(known):
                 continue
-            if hits and hits * _MAX_CHAIN + len(seen) > best[0]:
-                best = (hits * _MAX_CHAIN + len(seen), base + offset)
+            if hits and hits * _MAX_CHAIN + length > best[0]:
+                best = (hits * _MAX_CHAIN + length, base + offset)
     return best[1]
 
 
@@ -598,6 +605,18 @@ def _find_by_code(program: "GoProgram", name: str, hint: Optional[int]) -> Optio
 # name -> (finder, words a candidate spans: allgs is a slice header, allm a pointer)
 _FINDERS = {"runtime.allgs": (_find_allgs, 3), "runtime.allm": (_find_allm, 1)}
 
+# Functions that read or take the address of allm (src/runtime/proc.go
+# mcommoninit links a new M in, schedtrace and mexit walk the list).
+_ALLM_USERS = ("runtime.mcommoninit", "runtime.schedtrace", "runtime.mexit")
+
+
+def _allm_candidates(program: "GoProgram") -> list[int]:
+    """Pointer-sized data words all of allm's users refer to (a few), checked
+    before the scan of every data word: in a debugger that scan costs tens of
+    thousands of reads, most of them of unmapped memory."""
+    return _common_targets(program, _ALLM_USERS, (LOAD, STORE, ADDRESS, UPDATE), (0, program.target.ptr_size))
+
+
 FOUND_FROM_CODE = frozenset(_CODE_FINDERS)
 RECOVERABLE = frozenset(_FINDERS) | FOUND_FROM_CODE
 
@@ -644,6 +663,12 @@ def recover_runtime_symbol(program: "GoProgram", name: str, hint: Optional[int] 
     try:
         if hint is not None:
             found = finder(program, _hinted_words(program, hint, words), True)
+            if found is not None:
+                return found
+        if name == "runtime.allm":
+            # Held to the hint's standard: the chain must reach the M of every goroutine.
+            candidates = (word for address in _allm_candidates(program) for word in _hinted_words(program, address, 1))
+            found = finder(program, candidates, True)
             if found is not None:
                 return found
         return finder(program, _words(program), False)

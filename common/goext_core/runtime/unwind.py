@@ -13,6 +13,7 @@ printed it.  Stack barriers of Go 1.5-1.8 are undone from g.stkbar.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -87,6 +88,12 @@ class Stack:
     complete: bool = True  # False: unwinding stopped early on request (see unwind_goroutine's stop)
 
 
+_POINTER_FORMATS = {
+    (order, size): struct.Struct(("<" if order == "little" else ">") + ("Q" if size == 8 else "I"))
+    for order in ("little", "big")
+    for size in (4, 8)
+}
+
 # Asked of each frame as it is found; True ends unwinding there (a partial stack).
 StopAt = Callable[[Frame], bool]
 
@@ -121,6 +128,8 @@ class _Unwinder:
         self.machine = machine
         self.stack = Stack()
         self.order = program.target.byte_order
+        # One precompiled unpacker for the words of the buffered stack (no slice per word).
+        self._unpack_ptr = _POINTER_FORMATS[(self.order, self.ptr)].unpack_from
         self._buffer = b""
         self._buffer_start = 0
         minor = program.go_minor
@@ -141,7 +150,7 @@ class _Unwinder:
         anything else is an ordinary target read."""
         offset = address - self._buffer_start
         if 0 <= offset <= len(self._buffer) - self.ptr:
-            return int.from_bytes(self._buffer[offset : offset + self.ptr], self.order)
+            return self._unpack_ptr(self._buffer, offset)[0]
         return self.target.read_ptr(address)
 
     def buffer_stack(self, sp: int) -> None:
@@ -362,7 +371,11 @@ class _Unwinder:
             new = [Frame(step.name, "?", 0, pc, sp, fp, step.entry, False, stack, trap)]
         self.stack.frames.extend(new)
         stop = self.stop
-        return stop is not None and any(stop(frame) for frame in new)
+        if stop is not None:
+            for frame in new:
+                if stop(frame):
+                    return True
+        return False
 
     # -- special transitions ------------------------------------------------------------
     def _enter_signal_context(self, cursor: _Cursor, fp: int) -> bool:
