@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from types import ModuleType
+from typing import Optional
 
 import lldb  # type: ignore[import-not-found]
 
 import goext_core
 from goext_core.commands.frontend import load_command_table
+from goext_core.program import GoProgram
 
-from . import commands, goroutine_threads
+from . import commands, debugfile, goroutine_threads, printers
 
 _registered_debuggers: set[int] = set()
 
@@ -36,9 +38,7 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
     _registered_debuggers.add(debugger.GetID())
     warnings += commands.register_all(debugger, specs, entry_module)
     warnings += _register_goroutine_threads(debugger, entry_module)
-    from . import printers  # Go value summaries and synthetic children, category "go"
-
-    printers.register(debugger, printers.__name__, lambda valobj: commands._program_factory(debugger, None)())
+    printers.register(debugger, entry_module, _program_for_values)
     for warning in warnings:
         print(warning, file=sys.stderr)
     if not quiet():
@@ -48,6 +48,7 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
 def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> list[str]:
     """``go lldb-threads`` and the OperatingSystem plug-in that makes goroutines
     lldb threads (GOEXT_LLDB_THREADS=0 in the environment leaves it off)."""
+    goroutine_threads.on_process_created = _show_go_values
     goroutine_threads.program_for_target = lambda sbtarget: commands.program_for_target(
         sbtarget.GetDebugger(), sbtarget
     )
@@ -62,6 +63,21 @@ def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: Modul
         return warnings
     error = goroutine_threads.enable_plugin(debugger)
     return warnings + ([error] if error else [])
+
+
+def _show_go_values(process: "lldb.SBProcess") -> None:
+    """Give lldb the Go DWARF it reads (the debug file), then turn the Go
+    value summaries on: lldb's own views show Go values."""
+    if debugfile.load_for_process(process):
+        printers.enable(process.GetTarget().GetDebugger())
+
+
+def _program_for_values(sbtarget: "lldb.SBTarget") -> Optional[GoProgram]:
+    """The GoProgram behind lldb's values of ``sbtarget``; None when goext did
+    not give lldb the target's Go DWARF (not Go: lldb shows its own view)."""
+    if debugfile.loaded_file(sbtarget) is None:
+        return None
+    return commands.program_for_target(sbtarget.GetDebugger(), sbtarget)
 
 
 def quiet() -> bool:
