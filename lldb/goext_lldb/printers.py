@@ -50,7 +50,7 @@ CATEGORY = "go"
 # Types whose lldb value column (an address, a C char) is replaced by the summary.
 _NO_VALUE_REGEX = (
     r"^(string|map\[.+|chan .+|chan<- .+|<-chan .+|func\(.*|.+ \*|char|signed char|unsigned char|"
-    r"float|double|_Complex float|_Complex double|error|interface \{.*\}|\[\].+|.*\..*|.+\[[0-9]+\]|"
+    r"float|double|_Complex float|_Complex double|error|interface \{.*\}|\[\].+|.*\..*|.+\[[0-9]*\]|struct \{.*\}|"
     r"(unsigned )?(long|int|short|long long)|bool)$"
 )
 _SYNTHETIC_REGEX = r"^(string|\[\].+|map\[.+|chan .+|chan<- .+|<-chan .+|error|interface \{.*\}|.*\..*)$"
@@ -63,6 +63,27 @@ _TOP_VARIABLE_TYPES = {
     lldb.eValueTypeVariableArgument,
 }
 _FRAME_VARIABLE_TYPES = {lldb.eValueTypeVariableLocal, lldb.eValueTypeVariableArgument}
+# Go's base types as lldb's builtins (checked against the Go size when used).
+_BASIC_TYPES = {
+    "int": lldb.eBasicTypeLong,
+    "int64": lldb.eBasicTypeLong,
+    "uint": lldb.eBasicTypeUnsignedLong,
+    "uint64": lldb.eBasicTypeUnsignedLong,
+    "uintptr": lldb.eBasicTypeUnsignedLong,
+    "int32": lldb.eBasicTypeInt,
+    "rune": lldb.eBasicTypeInt,
+    "uint32": lldb.eBasicTypeUnsignedInt,
+    "int16": lldb.eBasicTypeShort,
+    "uint16": lldb.eBasicTypeUnsignedShort,
+    "int8": lldb.eBasicTypeSignedChar,
+    "uint8": lldb.eBasicTypeUnsignedChar,
+    "byte": lldb.eBasicTypeUnsignedChar,
+    "bool": lldb.eBasicTypeBool,
+    "float32": lldb.eBasicTypeFloat,
+    "float64": lldb.eBasicTypeDouble,
+    "complex64": lldb.eBasicTypeFloatComplex,
+    "complex128": lldb.eBasicTypeDoubleComplex,
+}
 _C_ARRAY = re.compile(r"^(.+?)((\[[0-9]+\])+)$")
 
 # Set by the front end: the GoProgram of an SBTarget, or None when goext is
@@ -278,7 +299,8 @@ class SyntheticChildren:
 
     def __init__(self, valobj: "lldb.SBValue", internal_dict: dict) -> None:
         self.valobj = valobj
-        self.children: list[tuple[str, Optional[int], Optional[str], str]] = []  # name, address, Go type, text
+        # name, address, Go type (name, size), text
+        self.children: list[tuple[str, Optional[int], Optional[tuple[str, int]], str]] = []
         self.raw = False
 
     def update(self) -> bool:
@@ -295,14 +317,14 @@ class SyntheticChildren:
         if decoded.kind == "map":
             for key, elem in decoded.entries[:_MAX_CHILDREN]:
                 self.children.append(
-                    (f"[{format_value(key, top=False)}]", elem.address, elem.type_name, format_value(elem))
+                    (f"[{format_value(key, top=False)}]", elem.address, _typed(elem), format_value(elem))
                 )
         elif decoded.kind in ("slice", "chan"):
             for name, child in decoded.children[:_MAX_CHILDREN]:
-                self.children.append((name, child.address, child.type_name, format_value(child)))
+                self.children.append((name, child.address, _typed(child), format_value(child)))
         elif decoded.kind == "interface" and decoded.children:
             name, child = decoded.children[0]
-            self.children.append((name, child.address, child.type_name, format_value(child)))
+            self.children.append((name, child.address, _typed(child), format_value(child)))
         elif decoded.kind not in ("string",):
             self.raw = True
         return False
@@ -325,12 +347,21 @@ class SyntheticChildren:
             return self.valobj.GetNonSyntheticValue().GetChildAtIndex(index)
         if not 0 <= index < len(self.children):
             return None
-        name, address, type_name, text = self.children[index]
+        name, address, typed, text = self.children[index]
         target = self.valobj.GetTarget()
-        if address is not None and type_name:
-            sbtype = _lldb_type(target, type_name)
+        if address is not None and typed is not None:
+            sbtype = _lldb_type(target, *typed)
             if sbtype is not None:
-                return self.valobj.CreateValueFromAddress(name, address, sbtype)
+                child = self.valobj.CreateValueFromAddress(name, address, sbtype)
+                if child.GetError().Success():
+                    return child
+                # lldb cannot read it (a core leaves out the executable's
+                # read-only data): the bytes goext reads, typed.
+                blob = _read(self.valobj, address, sbtype.GetByteSize())
+                if blob is not None:
+                    data = lldb.SBData()
+                    data.SetData(lldb.SBError(), blob, target.GetByteOrder(), target.GetAddressByteSize())
+                    return self.valobj.CreateValueFromData(name, data, sbtype)
         encoded = text.encode("utf-8", "surrogateescape")
         data = lldb.SBData.CreateDataFromCString(target.GetByteOrder(), target.GetAddressByteSize(), text)
         char_type = target.GetBasicType(lldb.eBasicTypeChar).GetArrayType(len(encoded) + 1)
@@ -340,13 +371,38 @@ class SyntheticChildren:
         return self.num_children() > 0
 
 
-def _lldb_type(target: "lldb.SBTarget", go_name: str) -> Optional["lldb.SBType"]:
-    """lldb's type for a Go type name (a pointer type from its pointee's)."""
-    if go_name.startswith("*"):
-        pointee = _lldb_type(target, go_name[1:])
-        return pointee.GetPointerType() if pointee is not None else None
-    found = target.FindFirstType(go_name)
-    return found if found.IsValid() else None
+def _read(valobj: "lldb.SBValue", address: int, size: int) -> Optional[bytes]:
+    program = _program(valobj)
+    if program is None or size <= 0:
+        return None
+    try:
+        return program.target.read(address, size)
+    except GoextError:
+        return None
+
+
+def _typed(value: Value) -> Optional[tuple[str, int]]:
+    """(Go type name, size) of a decoded element, when it is whole and typed."""
+    if value.go_type is None or not value.ok:
+        return None
+    return value.go_type.name, value.go_type.size
+
+
+def _lldb_type(target: "lldb.SBTarget", go_name: str, size: int) -> Optional["lldb.SBType"]:
+    """lldb's type for a Go type of ``size`` bytes: a Go base type is a C
+    builtin of the same size and kind (lldb's own "int" is C's, 4 bytes); a
+    pointer type is made from its pointee's."""
+    basic = _BASIC_TYPES.get(go_name)
+    if basic is not None:
+        found = target.GetBasicType(basic)
+    elif go_name.startswith("*"):
+        pointee = target.FindFirstType(go_name[1:])
+        found = pointee.GetPointerType() if pointee.IsValid() else lldb.SBType()
+    else:
+        found = target.FindFirstType(go_name)
+    if not found.IsValid() or found.GetByteSize() != size:
+        return None
+    return found
 
 
 def register(

@@ -1,0 +1,239 @@
+"""Go values in lldb's own views: ``target variable``, ``frame variable``,
+``v`` and ``expression`` show what ``go print`` / ``go locals`` show, children
+expand, optimized-out values are marked; stripped binaries and C programs are
+left alone, and the debug file goext gives lldb is written once.
+
+One lldb run per zoo core.  The expectations are goext's own offline answers
+(``go print`` and ``go locals`` over the core, checked against the program by
+the value tests): the point here is that lldb's views agree with them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from goext_core.commands import Context, dispatch
+from goext_core.program import GoProgram
+from goext_core.target.core import CoreTarget
+from support.cores import kernel_core
+from support.debuggers import require_lldb, run_lldb
+
+# zoo globals of every kind (tests/programs/zoo/main.go).
+GLOBALS = (
+    "gInt gInt8 gUint8 gUint64 gUintptr gByte gRune gFloat32 gFloat64 gComplex64 gComplex128 gBoolTrue "
+    "gString gEmptyString gUnicodeString gLongString gSlice gEmptySlice gNilSlice gStringSlice gByteSlice "
+    "gSubSlice gSliceOfSlices gStructSlice gInterfaceSlice gArray gMatrix gPointArray gStringArray gEmptyArray "
+    "gSmallMap gEmptyMap gNilMap gStructMap gPointKeyMap gNestedMap gInterfaceMap gBigMap "
+    "gBufferedChan gFullChan gNilChan gClosedChan gSendOnlyChan "
+    "gEmptyIface gIfaceInt gIfaceString gIfacePoint gIfacePointer gShape gNilShape gStringer gError gWrappedError "
+    "gNilError gTypedNilError gCustomError gPtr gNilPtr gPointPtr gCycleA gDerived gEmptyStruct gPairInt "
+    "gPairPoint gFunc gNilFunc gCelsius gColor gTime gZeroTime gDuration"
+).split()
+# lldb's marks for a value it has no location or register for.
+UNAVAILABLE = re.compile(r"optimized out|not available|<unavailable>|no location")
+LOCALS_LINE = re.compile(r"^  (?P<name>\S+) = (?P<value>.*)$", re.M)
+
+
+def _offline(artifact) -> GoProgram:
+    return GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+
+
+def _go(program: GoProgram, name: str, args: str) -> str:
+    chunks: list[str] = []
+    dispatch(Context(lambda: program), name, args, chunks.append)
+    return "".join(chunks)
+
+
+def _variables(output: str) -> dict[str, str]:
+    """name -> value text from lldb's ``(type) name = value`` lines."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        match = re.match(r"^\((.*?)\) (\S+) = (.*)$", line)
+        if match:
+            found.setdefault(match.group(2), match.group(3))
+    return found
+
+
+def _holdlocals_goroutine(program: GoProgram) -> int:
+    for record in program.goroutines():
+        if not record.error and any(f.function == "main.holdLocals" for f in program.stack(record).frames):
+            return record.id
+    raise AssertionError("no goroutine in main.holdLocals")
+
+
+SELECT_FRAME = (
+    "script t = lldb.debugger.GetSelectedTarget().GetProcess().GetThreadByID({goid}); "
+    "t.GetProcess().SetSelectedThread(t); "
+    "print([t.SetSelectedFrame(i) for i in range(t.GetNumFrames()) "
+    "if t.GetFrameAtIndex(i).GetFunctionName() == 'main.holdLocals'][:1])"
+)
+CHILDREN = (
+    "script import json; v = lldb.debugger.GetSelectedTarget().GetProcess().GetSelectedThread()"
+    ".GetSelectedFrame().FindVariable({name!r}); "
+    "print('CHILDREN ' + json.dumps([[c.GetName(), c.GetSummary() or c.GetValue(), c.GetNumChildren()] "
+    "for c in (v.GetChildAtIndex(i) for i in range(v.GetNumChildren()))]))"
+)
+
+
+def _children(output: str) -> list[list]:
+    match = re.search(r"^CHILDREN (.*)$", output, re.M)
+    assert match, output
+    return json.loads(match.group(1))
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.flavours("default", "noopt")
+def test_lldb_views_show_go_values(go_version, flavour, tmp_path):
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    program = _offline(artifact)
+    goid = _holdlocals_goroutine(program)
+    expected_globals = {name: _go(program, "print", name).strip() for name in GLOBALS}
+    expected_locals = {m["name"]: m["value"] for m in LOCALS_LINE.finditer(_go(program, "locals", f"{goid}"))}
+
+    globals_commands = [f"target variable -r '^main\\.{name}$'" for name in GLOBALS]
+    commands = [*globals_commands, SELECT_FRAME.format(goid=goid), "bt", "frame variable"]
+    commands += ["v localSlice[1]", "expression -- localInt", "expression -- localSlice", "v localIface"]
+    commands += [CHILDREN.format(name=name) for name in ("localMap", "localSlice", "localIface", "localStruct")]
+    env = {"GOEXT_CACHE_DIR": str(tmp_path)}
+    result = run_lldb(commands, exe=artifact.exe, core=artifact.core, env=env)
+    assert result.completed == len(commands), result.transcript()
+    outputs = result.outputs
+    assert "goext: Go values" not in result.stderr, result.stderr
+
+    # target variable: every global exactly as go print shows it.
+    wrong = []
+    for name, output in zip(GLOBALS, outputs):
+        shown = _variables(output).get(f"main.{name}")
+        if shown == "NULL" and expected_globals[name] == "nil":
+            continue  # lldb prints a nil pointer-typed map or chan itself, without asking the summary
+        if shown != expected_globals[name]:
+            wrong.append((name, shown, expected_globals[name]))
+    assert not wrong, wrong
+
+    # The goroutine's user frame: lldb's bt reaches it, frame variable equals go locals.
+    selected, bt, frame_variables = outputs[len(GLOBALS) : len(GLOBALS) + 3]
+    assert re.search(r"^  \* frame #\d+: .*main\.holdLocals", bt, re.M), (selected, bt)
+    shown = _variables(frame_variables)
+    compared = wrong_locals = 0
+    marked: list[str] = []
+    for name, value in expected_locals.items():
+        if name not in shown:
+            continue  # a piece goext names (x.field) or a variable lldb does not list
+        compared += 1
+        if UNAVAILABLE.search(shown[name]):
+            # lldb has no location: a mark, never a value; goext may know more.
+            marked.append(name)
+            continue
+        if shown[name] != value:
+            wrong_locals += 1
+            print(f"{name}: lldb {shown[name]!r} go locals {value!r}")
+    assert wrong_locals == 0, frame_variables
+    assert compared >= 5, (frame_variables, expected_locals)
+    for name, value in expected_locals.items():
+        if "optimized out" in value and name in shown:
+            assert UNAVAILABLE.search(shown[name]) or "optimized out" in shown[name], (name, shown[name])
+    if flavour == "noopt":
+        # Every local has a home: all of them shown, equal to go locals.
+        assert not marked and compared >= 15, (marked, compared)
+        element, int_expr, slice_expr, iface = outputs[len(GLOBALS) + 3 : len(GLOBALS) + 7]
+        assert re.search(r"^\(long\) localSlice\[1\] = 8$", element, re.M), element
+        assert re.search(r"^\(long\) \$\d+ = 1234$", int_expr, re.M), int_expr
+        assert slice_expr.strip().endswith("= " + expected_locals["localSlice"]), slice_expr
+        assert iface.strip().endswith("= main.Rect({W: 1, H: 2})"), iface
+        map_children, slice_children, iface_children, struct_children = (
+            _children(output) for output in outputs[len(GLOBALS) + 7 :]
+        )
+        assert [(n, s) for n, s, _ in map_children] == [('["a"]', "1"), ('["b"]', "2")], result.transcript()
+        assert [(n, s) for n, s, _ in slice_children] == [("[0]", "7"), ("[1]", "8"), ("[2]", "9")], slice_children
+        # The interface's one child is its dynamic value, a struct that expands further.
+        assert len(iface_children) == 1 and iface_children[0][1] == "main.Rect{W: 1, H: 2}", iface_children
+        assert iface_children[0][2] == 2, iface_children
+        assert [(n, s) for n, s, _ in struct_children] == [("X", "100"), ("Y", "200")], struct_children
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("default")
+def test_debug_file_is_written_once(go_version, flavour, tmp_path):
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    env = {"GOEXT_CACHE_DIR": str(tmp_path)}
+    commands = ["target variable -r '^main\\.gString$'", "image list"]
+    first = run_lldb(commands, exe=artifact.exe, core=artifact.core, env=env)
+    files = list((tmp_path / "lldb").glob("*.debug"))
+    assert len(files) == 1 and str(files[0]) in first.outputs[1], first.transcript()
+    before = files[0].stat()
+    second = run_lldb(commands, exe=artifact.exe, core=artifact.core, env=env)
+    after = files[0].stat()
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+    assert second.outputs[0].strip().endswith('= "hello, zoo"'), second.transcript()
+    # Turned off by the environment: lldb's own (empty) view, no file used.
+    off = run_lldb(commands, exe=artifact.exe, core=artifact.core, env={**env, "GOEXT_LLDB_DEBUG_FILE": "0"})
+    assert str(files[0]) not in off.outputs[1]
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("stripped")
+def test_stripped_binary_has_no_debug_file(go_version, flavour, tmp_path):
+    """No DWARF, nothing to give lldb (no variables, no types): goext's own
+    commands still work from the runtime's metadata."""
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    result = run_lldb(
+        ["go goroutines", "frame variable"],
+        exe=artifact.exe,
+        core=artifact.core,
+        env={"GOEXT_CACHE_DIR": str(tmp_path)},
+    )
+    assert not (tmp_path / "lldb").exists() or not list((tmp_path / "lldb").iterdir())
+    assert "goext: Go values" not in result.stderr, result.stderr
+    assert result.succeeded[0], result.transcript()
+
+
+C_PROGRAM = r"""
+#include <stdio.h>
+struct point { long x, y; };
+struct point g_point = {3, 4};
+char g_name[] = "c program";
+unsigned char g_byte = 200;
+double g_ratio = 2.5;
+int stop_here(struct point *p) { return (int)(p->x + p->y); }
+int main(void) { long local = 42; printf("%d\n", stop_here(&g_point)); return (int)local - 42; }
+"""
+
+
+@pytest.mark.e2e
+def test_c_program_is_unaffected(tmp_path):
+    require_lldb()
+    source = tmp_path / "prog.c"
+    source.write_text(C_PROGRAM)
+    exe = tmp_path / "prog"
+    subprocess.run(["gcc", "-g", "-O0", "-o", str(exe), str(source)], check=True)
+    commands = [
+        "breakpoint set -n stop_here",
+        "process launch",
+        "frame variable",
+        "target variable g_point g_name g_byte g_ratio",
+        "up",
+        "frame variable",
+        "process kill",
+    ]
+    env = {"GOEXT_CACHE_DIR": str(tmp_path / "cache")}
+    with_goext = run_lldb(commands, exe=exe, env=env)
+    without = run_lldb(commands, exe=exe, env=env, load_goext=False)
+
+    def views(run) -> list[str]:
+        return [re.sub(r"0x[0-9a-f]+", "0x…", run.outputs[index]) for index in (2, 3, 5)]
+
+    assert views(with_goext) == views(without), with_goext.transcript()
+    assert "g_byte = '\\xc8'" in with_goext.outputs[3]
+    assert not (tmp_path / "cache" / "lldb").exists()
+    assert os.path.exists(exe)
