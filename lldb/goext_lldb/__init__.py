@@ -39,6 +39,8 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
     warnings += commands.register_all(debugger, specs, entry_module)
     warnings += _register_goroutine_threads(debugger, entry_module)
     printers.register(debugger, entry_module, _program_for_values)
+    # A target created before goext was loaded: give lldb its Go DWARF now.
+    show_go_values(debugger.GetSelectedTarget())
     for warning in warnings:
         print(warning, file=sys.stderr)
     if not quiet():
@@ -49,6 +51,7 @@ def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: Modul
     """``go lldb-threads`` and the OperatingSystem plug-in that makes goroutines
     lldb threads (GOEXT_LLDB_THREADS=0 in the environment leaves it off)."""
     goroutine_threads.on_process_created = _show_go_values
+    commands.before_command = show_go_values
     goroutine_threads.program_for_target = lambda sbtarget: commands.program_for_target(
         sbtarget.GetDebugger(), sbtarget
     )
@@ -66,10 +69,16 @@ def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: Modul
 
 
 def _show_go_values(process: "lldb.SBProcess") -> None:
+    show_go_values(process.GetTarget())
+
+
+def show_go_values(sbtarget: "lldb.SBTarget") -> None:
     """Give lldb the Go DWARF it reads (the debug file), then turn the Go
-    value summaries on: lldb's own views show Go values."""
-    if debugfile.load_for_process(process):
-        printers.enable(process.GetTarget().GetDebugger())
+    value summaries on: lldb's own views show Go values.  Never raises."""
+    if not sbtarget.IsValid():
+        return
+    if debugfile.safe_load(sbtarget):
+        printers.enable(sbtarget.GetDebugger())
 
 
 def _program_for_values(sbtarget: "lldb.SBTarget") -> Optional[GoProgram]:

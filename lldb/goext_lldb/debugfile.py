@@ -116,13 +116,19 @@ def _warn(text: str) -> None:
 
 
 def load_for_process(process: "lldb.SBProcess") -> Optional[str]:
-    """:func:`load_for_target` for the process lldb is creating (called from
-    the OperatingSystem plug-in); never raises."""
+    """:func:`safe_load` for the process lldb is creating (called from the
+    OperatingSystem plug-in)."""
+    return safe_load(process.GetTarget())
+
+
+def safe_load(sbtarget: "lldb.SBTarget") -> Optional[str]:
+    """:func:`load_for_target` that never raises (it runs inside lldb's own
+    process creation and before goext's commands)."""
     try:
-        return load_for_target(process.GetTarget())
-    except Exception as exc:  # never break process creation
+        return load_for_target(sbtarget)
+    except Exception as exc:
         _warn(f"internal error: {type(exc).__name__}: {exc}")
         return None
 
 
-__all__ = ["enabled", "load_for_process", "load_for_target", "loaded_file"]
+__all__ = ["enabled", "load_for_process", "load_for_target", "loaded_file", "safe_load"]

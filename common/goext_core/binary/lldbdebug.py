@@ -19,6 +19,12 @@ compresses them, with ``SHF_COMPRESSED`` or, before Go 1.21, as
 table and a new section header table pointing at them.  Program headers,
 notes (so the build-id) and all allocated sections stay where they were.
 
+The Go linker's ``.debug_frame`` does not say where the frame pointer is
+saved, and lldb 16's ``bt`` of a parked goroutine stops after two frames with
+it.  On amd64 the copy carries instead the call frame information goext
+derives from pclntab for the symbol file of stripped binaries
+(``symfile.py``), which lldb walks to the goroutine's first function.
+
 Files are written once per executable into ``<goext cache>/lldb``, named by
 GNU build-id, else by path, size and modification time.
 """
