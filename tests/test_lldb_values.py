@@ -21,7 +21,7 @@ from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
-from support.debuggers import require_lldb, run_lldb
+from support.debuggers import LLDB_ENTRY, require_lldb, run_lldb
 
 # zoo globals of every kind (tests/programs/zoo/main.go).
 GLOBALS = (
@@ -237,3 +237,98 @@ def test_c_program_is_unaffected(tmp_path):
     assert "g_byte = '\\xc8'" in with_goext.outputs[3]
     assert not (tmp_path / "cache" / "lldb").exists()
     assert os.path.exists(exe)
+
+
+LLDB_DAP = "/usr/bin/lldb-vscode-16"
+
+
+class _DapSession:
+    """A minimal Debug Adapter Protocol client over the adapter's stdio."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.seq = 0
+        self.output: list[str] = []
+
+    def request(self, command: str, **arguments) -> dict:
+        self.seq += 1
+        body = json.dumps({"seq": self.seq, "type": "request", "command": command, "arguments": arguments}).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.flush()
+        for _ in range(10_000):  # events may come first
+            message = self._read()
+            if message.get("type") == "response" and message.get("request_seq") == self.seq:
+                assert message.get("success"), message
+                return message.get("body") or {}
+            if message.get("event") == "output":
+                self.output.append(message["body"].get("output", ""))
+        raise AssertionError(f"no response to {command}")
+
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        header = b""
+        while not header.endswith(b"\r\n\r\n"):
+            byte = self.process.stdout.read(1)
+            if not byte:
+                raise AssertionError("the adapter exited: " + "".join(self.output))
+            header += byte
+        length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n") if line.startswith(b"Content-Length"))
+        return json.loads(self.process.stdout.read(length))
+
+    def close(self) -> None:
+        try:
+            self.request("disconnect", terminateDebuggee=True)
+            self.process.wait(timeout=20)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("noopt")
+def test_lldb_dap_shows_go_values(go_version, flavour, tmp_path):
+    """lldb-dap (lldb-vscode-16) on a core: the goroutines are threads, a
+    goroutine's stack has its frames, Locals are Go values that expand."""
+    if not os.access(LLDB_DAP, os.X_OK):
+        pytest.skip(f"{LLDB_DAP} is not installed")
+    artifact = kernel_core("zoo", go_version, flavour, "panic")
+    program = _offline(artifact)
+    goid = _holdlocals_goroutine(program)
+    expected = {m["name"]: m["value"] for m in LOCALS_LINE.finditer(_go(program, "locals", f"{goid}"))}
+    env = {**os.environ, "GOEXT_CACHE_DIR": str(tmp_path), "GOEXT_QUIET": "1"}
+    session = _DapSession([LLDB_DAP], env)
+    try:
+        session.request("initialize", adapterID="lldb", clientID="goext-test")
+        session.request(
+            "attach",
+            program=str(artifact.exe),
+            coreFile=str(artifact.core),
+            initCommands=[f"command script import {LLDB_ENTRY}"],
+        )
+        session.request("configurationDone")
+        threads = {thread["id"] for thread in session.request("threads")["threads"]}
+        assert goid in threads, threads
+        frames = session.request("stackTrace", threadId=goid, startFrame=0, levels=20)["stackFrames"]
+        frame = next(f for f in frames if f["name"].startswith("main.holdLocals"))
+        scopes = session.request("scopes", frameId=frame["id"])["scopes"]
+        local_scope = next(scope for scope in scopes if scope["name"] == "Locals")
+        variables = {
+            v["name"]: v
+            for v in session.request("variables", variablesReference=local_scope["variablesReference"])["variables"]
+        }
+        # lldb-dap shows lldb's value column, then the summary: the summary is go locals' text.
+        for name in ("localSlice", "localMap", "localIface", "localStruct", "localString", "localPtr"):
+            assert variables[name]["value"].endswith(expected[name]), (name, variables[name], expected[name])
+        for name in ("localMap", "localStruct"):
+            reference = variables[name]["variablesReference"]
+            assert reference, variables[name]
+            children = session.request("variables", variablesReference=reference)["variables"]
+            names = [child["name"] for child in children]
+            assert names == (['["a"]', '["b"]'] if name == "localMap" else ["X", "Y"]), children
+        watch = session.request("evaluate", expression="localSlice", frameId=frame["id"], context="watch")
+        assert watch["result"].endswith(expected["localSlice"]) and watch["variablesReference"], watch
+    finally:
+        session.close()

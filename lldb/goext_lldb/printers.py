@@ -302,10 +302,12 @@ class SyntheticChildren:
         # name, address, Go type (name, size), text
         self.children: list[tuple[str, Optional[int], Optional[tuple[str, int]], str]] = []
         self.raw = False
+        self.updated = False
 
     def update(self) -> bool:
         self.children = []
         self.raw = False
+        self.updated = True
         try:
             decoded = _decoded(self.valobj, Settings(max_elements=256, max_depth=2))
         except Exception:
@@ -368,6 +370,9 @@ class SyntheticChildren:
         return self.valobj.CreateValueFromData(name, data, char_type)
 
     def has_children(self) -> bool:
+        # lldb (and lldb-dap, deciding what expands) may ask before update().
+        if not self.updated:
+            self.update()
         return self.num_children() > 0
 
 
