@@ -32,7 +32,9 @@ GLOBALS = (
     "gBufferedChan gFullChan gNilChan gClosedChan gSendOnlyChan "
     "gEmptyIface gIfaceInt gIfaceString gIfacePoint gIfacePointer gShape gNilShape gStringer gError gWrappedError "
     "gNilError gTypedNilError gCustomError gPtr gNilPtr gPointPtr gCycleA gDerived gEmptyStruct gPairInt "
-    "gPairPoint gFunc gNilFunc gCelsius gColor gTime gZeroTime gDuration"
+    "gPairPoint gFunc gNilFunc gCelsius gColor gTime gZeroTime gDuration gLockedMutex gUnlockedMutex gReadLocked "
+    "gWriteLocked gWaitGroup gCond gOnce gAtomicInt64 gAtomicUint32 gAtomicBool gAtomicPointer gAtomicValue "
+    "gBigKVMap gGrowingMap gStructChan gMixed gSelfLoop gLinkedRun gDoubleWrapped gIfaceTypedNilPtr gUnsafePtr"
 ).split()
 # lldb's marks for a value it has no location or register for.
 UNAVAILABLE = re.compile(r"optimized out|not available|<unavailable>|no location")
