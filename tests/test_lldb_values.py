@@ -20,6 +20,7 @@ import pytest
 from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
+from goext_core.values.decode import type_system
 from support.cores import kernel_core
 from support.debuggers import LLDB_ENTRY, require_lldb, run_lldb
 
@@ -334,3 +335,29 @@ def test_lldb_dap_shows_go_values(go_version, flavour, tmp_path):
         assert watch["result"].endswith(expected["localSlice"]) and watch["variablesReference"], watch
     finally:
         session.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_lldb_shows_standard_library_values(go_version, flavour, tmp_path):
+    """Every package variable of the stdtypes fixture (times in zones, big
+    numbers, addresses, URLs, regexps, reflect and sync values, contexts):
+    ``target variable`` shows go print's text."""
+    require_lldb()
+    artifact = kernel_core("stdtypes", go_version, flavour, "panic")
+    program = _offline(artifact)
+    names = sorted(type_system(program).dwarf.global_names("main"))
+    assert len(names) > 40, names
+    result = run_lldb(
+        ["target variable -r '^main\\.'"], exe=artifact.exe, core=artifact.core, env={"GOEXT_CACHE_DIR": str(tmp_path)}
+    )
+    shown = _variables(result.outputs[0])
+    wrong = []
+    for name in names:
+        expected = _go(program, "print", name).strip()
+        if shown.get(name) == "NULL" and expected == "nil":
+            continue
+        if shown.get(name) != expected:
+            wrong.append((name, shown.get(name), expected))
+    assert not wrong, wrong
