@@ -205,6 +205,7 @@ C_PROGRAM = r"""
 #include <stdio.h>
 struct point { long x, y; };
 struct point g_point = {3, 4};
+long g_array[3] = {1, 2, 3};
 char g_name[] = "c program";
 unsigned char g_byte = 200;
 double g_ratio = 2.5;
@@ -224,7 +225,7 @@ def test_c_program_is_unaffected(tmp_path):
         "breakpoint set -n stop_here",
         "process launch",
         "frame variable",
-        "target variable g_point g_name g_byte g_ratio",
+        "target variable g_point g_name g_byte g_ratio g_array",
         "up",
         "frame variable",
         "process kill",
@@ -237,6 +238,10 @@ def test_c_program_is_unaffected(tmp_path):
         return [re.sub(r"0x[0-9a-f]+", "0x…", run.outputs[index]) for index in (2, 3, 5)]
 
     assert views(with_goext) == views(without), with_goext.transcript()
+    # A session that debugged a Go program first has the go category on: C
+    # values still read as lldb's own.
+    mixed = run_lldb(["type category enable go", *commands], exe=exe, env=env)
+    assert mixed.outputs[4] == with_goext.outputs[3], mixed.transcript()
     assert "g_byte = '\\xc8'" in with_goext.outputs[3]
     assert not (tmp_path / "cache" / "lldb").exists()
     assert os.path.exists(exe)

@@ -84,6 +84,8 @@ _BASIC_TYPES = {
     "complex64": lldb.eBasicTypeFloatComplex,
     "complex128": lldb.eBasicTypeDoubleComplex,
 }
+_C_CHARS = {"char", "signed char", "unsigned char"}
+_LLDB_MAX_CHILDREN = 256  # lldb's target.max-children-count default
 _C_ARRAY = re.compile(r"^(.+?)((\[[0-9]+\])+)$")
 
 # Set by the front end: the GoProgram of an SBTarget, or None when goext is
@@ -276,20 +278,56 @@ def _goext_frame_index(program: GoProgram, record: GoroutineRecord, frame: "lldb
 
 
 # -- lldb's entry points ---------------------------------------------------------------------
-def summary(valobj: "lldb.SBValue", internal_dict: dict) -> Optional[str]:
+def summary(valobj: "lldb.SBValue", internal_dict: dict) -> str:
     raw = valobj.GetNonSyntheticValue()
     try:
-        decoded = _decoded(raw)
-        if decoded is not None:
-            return format_value(decoded)
-        if _program(raw) is not None:
+        if _is_go_value(raw):
+            decoded = _decoded(raw)
+            if decoded is not None:
+                return format_value(decoded)
             text = _scalar_text(raw)
             if text is not None:
                 return text
+        # Not Go's (C code of a cgo program, another target) or not decoded:
+        # lldb's own text, since this summary replaces lldb's.
+        return _lldb_text(raw)
     except Exception as exc:  # a summary must never raise into lldb
         return f"<goext: {type(exc).__name__}>"
-    # Not decoded: lldb's own value (the summary replaces the value column).
-    return raw.GetValue()
+
+
+def _is_go_value(valobj: "lldb.SBValue") -> bool:
+    """A value of a Go program whose debug file goext gave lldb; a variable
+    only when Go source declares it (C variables of a cgo program are C's)."""
+    if _program(valobj) is None:
+        return False
+    if valobj.GetValueType() in _TOP_VARIABLE_TYPES:
+        declared = valobj.GetDeclaration()
+        name = declared.GetFileSpec().GetFilename() if declared.IsValid() else None
+        return name is None or name.endswith(".go")
+    return True
+
+
+def _lldb_text(valobj: "lldb.SBValue", depth: int = 0) -> str:
+    """What lldb shows for a value without a summary: its value, a C string for
+    a char array, else its children on one line."""
+    value = valobj.GetValue()
+    if value is not None:
+        return value
+    sbtype = valobj.GetType().GetCanonicalType()
+    count = min(valobj.GetNumChildren(), _LLDB_MAX_CHILDREN)
+    if sbtype.IsArrayType() and sbtype.GetArrayElementType().GetCanonicalType().GetName() in _C_CHARS:
+        data = valobj.GetData()
+        blob = bytes(data.ReadRawData(lldb.SBError(), 0, data.GetByteSize())) if data.GetByteSize() else b""
+        text = blob.split(b"\0", 1)[0].decode("utf-8", "replace")
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if depth > 4:
+        return "{...}"
+    parts = []
+    for index in range(count):
+        child = valobj.GetChildAtIndex(index)
+        text = child.GetSummary() or _lldb_text(child, depth + 1)
+        parts.append(f"{child.GetName()} = {text}")
+    return "(" + ", ".join(parts) + ")"
 
 
 class SyntheticChildren:
