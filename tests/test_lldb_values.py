@@ -14,13 +14,18 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from goext_core.binary.elf import GoBinary, dwarf_info
+from goext_core.binary.lldbdebug import DW_LANG_C99, DW_LANG_GO, lldb_debug_file_for, lldb_debug_image
 from goext_core.commands import Context, dispatch
+from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from goext_core.values.decode import type_system
+from support.build import build
 from support.cores import kernel_core
 from support.debuggers import LLDB_ENTRY, require_lldb, run_lldb
 
@@ -366,3 +371,36 @@ def test_lldb_shows_standard_library_values(go_version, flavour, tmp_path):
         if shown.get(name) != expected:
             wrong.append((name, shown.get(name), expected))
     assert not wrong, wrong
+
+
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("default")
+def test_debug_file_layout(go_version, flavour, tmp_path):
+    """The debug file: the executable's bytes and allocated sections unchanged,
+    the build-id kept, DWARF decompressed, every Go unit marked C99, goext's
+    unwind tables; damaged input is one error, never a traceback."""
+    exe = build("zoo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        path = lldb_debug_file_for(binary, str(tmp_path))
+        assert lldb_debug_file_for(binary, str(tmp_path)) == path
+        build_id = binary.gnu_build_id()
+    original = exe.read_bytes()
+    image = Path(path).read_bytes()
+    with GoBinary(path) as copy:
+        assert copy.gnu_build_id() == build_id
+        for section in copy.elf.iter_sections():
+            name = section.name
+            if section["sh_flags"] & 0x2:  # SHF_ALLOC: where lldb loads code and data from
+                start, size = section["sh_offset"], section["sh_size"]
+                if section["sh_type"] != "SHT_NOBITS":
+                    assert image[start : start + size] == original[start : start + size], name
+            if name.startswith(".debug_"):
+                assert not section["sh_flags"] & 0x800, name  # not SHF_COMPRESSED
+        languages = {unit.get_top_DIE().attributes["DW_AT_language"].value for unit in dwarf_info(copy.elf).iter_CUs()}
+        assert DW_LANG_GO not in languages and DW_LANG_C99 in languages, languages
+    # Damaged executables: a clear error.
+    broken = tmp_path / "broken"
+    broken.write_bytes(original[: len(original) // 2])
+    with pytest.raises(GoextError):
+        with GoBinary(str(broken)) as binary:
+            lldb_debug_image(binary)
