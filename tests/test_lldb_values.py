@@ -25,8 +25,8 @@ from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from goext_core.values.decode import type_system
-from support.build import build
-from support.cores import kernel_core
+from support.build import build, program_dir
+from support.cores import _fixture_env, kernel_core
 from support.debuggers import LLDB_ENTRY, require_lldb, run_lldb
 
 # zoo globals of every kind (tests/programs/zoo/main.go).
@@ -404,3 +404,34 @@ def test_debug_file_layout(go_version, flavour, tmp_path):
     with pytest.raises(GoextError):
         with GoBinary(str(broken)) as binary:
             lldb_debug_image(binary)
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("noopt")
+def test_live_process_shows_go_values(go_version, flavour, tmp_path):
+    """A launched Go program: at a breakpoint, lldb's frame variable and target
+    variable show Go values (the debug file is added while lldb creates the process)."""
+    require_lldb()
+    exe = build("zoo", go_version, flavour)
+    source = (program_dir("zoo") / "main.go").read_text().splitlines()
+    start = source.index("func holdLocals(ch chan int) {")
+    line = next(number for number in range(start, len(source)) if source[number].strip() == "got := <-ch") + 1
+    commands = [
+        f"breakpoint set -f main.go -l {line}",
+        "process launch -- wait",
+        "frame variable localSlice localMap localIface",
+        "target variable -r '^main\\.gSmallMap$'",
+        "process kill",
+    ]
+    result = run_lldb(commands, exe=exe, env={"GOEXT_CACHE_DIR": str(tmp_path), **_fixture_env()})
+    assert result.completed == len(commands), result.transcript()
+    shown = _variables(result.outputs[2])
+    assert shown == {
+        "localSlice": "[]int len 3 cap 3 [7, 8, 9]",
+        "localMap": 'map[string]int len 2 ["a": 1, "b": 2]',
+        "localIface": "main.Rect({W: 1, H: 2})",
+    }, result.transcript()
+    assert _variables(result.outputs[3]) == {
+        "main.gSmallMap": 'map[string]int len 3 ["one": 1, "three": 3, "two": 2]'
+    }, result.transcript()
