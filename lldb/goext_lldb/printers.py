@@ -264,14 +264,17 @@ def _goroutine_of_thread(program: GoProgram, thread: "lldb.SBThread") -> Optiona
 
 
 def _goext_frame_index(program: GoProgram, record: GoroutineRecord, frame: "lldb.SBFrame") -> Optional[int]:
-    """The goext frame of a goroutine that is lldb's ``frame``: the same pc and
-    function (and stack pointer when recursion repeats them)."""
+    """The goext frame of a goroutine that is lldb's ``frame``: the same pc;
+    among several (inlined calls share one pc, recursion repeats it), the
+    same function, then the same stack pointer.  lldb and goext may spell a
+    generic function differently (lldb's name comes from DWARF)."""
     frames = program.stack(record).frames
     pc = frame.GetPC()
-    function = frame.GetFunctionName() or ""
-    candidates = [
-        index for index, candidate in enumerate(frames) if candidate.pc == pc and candidate.function == function
-    ]
+    candidates = [index for index, candidate in enumerate(frames) if candidate.pc == pc]
+    if len(candidates) > 1:
+        function = frame.GetFunctionName() or ""
+        named = [index for index in candidates if frames[index].function == function]
+        candidates = named or candidates
     if len(candidates) > 1:
         candidates = [index for index in candidates if frames[index].sp == frame.GetSP()]
     return candidates[0] if len(candidates) == 1 else None
