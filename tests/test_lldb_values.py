@@ -67,6 +67,15 @@ def _variables(output: str) -> dict[str, str]:
     return found
 
 
+def _generic_goroutines(program: GoProgram) -> list[int]:
+    """Goroutines parked in zoo's generic function (one per shape)."""
+    return [
+        record.id
+        for record in program.goroutines()
+        if not record.error and any(f.function.startswith("main.genericWait[") for f in program.stack(record).frames)
+    ]
+
+
 def _holdlocals_goroutine(program: GoProgram) -> int:
     for record in program.goroutines():
         if not record.error and any(f.function == "main.holdLocals" for f in program.stack(record).frames):
@@ -78,7 +87,7 @@ SELECT_FRAME = (
     "script t = lldb.debugger.GetSelectedTarget().GetProcess().GetThreadByID({goid}); "
     "t.GetProcess().SetSelectedThread(t); "
     "print([t.SetSelectedFrame(i) for i in range(t.GetNumFrames()) "
-    "if t.GetFrameAtIndex(i).GetFunctionName() == 'main.holdLocals'][:1])"
+    "if (t.GetFrameAtIndex(i).GetFunctionName() or '').startswith({function!r})][:1])"
 )
 CHILDREN = (
     "script import json; v = lldb.debugger.GetSelectedTarget().GetProcess().GetSelectedThread()"
@@ -106,14 +115,29 @@ def test_lldb_views_show_go_values(go_version, flavour, tmp_path):
     expected_locals = {m["name"]: m["value"] for m in LOCALS_LINE.finditer(_go(program, "locals", f"{goid}"))}
 
     globals_commands = [f"target variable -r '^main\\.{name}$'" for name in GLOBALS]
-    commands = [*globals_commands, SELECT_FRAME.format(goid=goid), "bt", "frame variable"]
+    commands = [*globals_commands, SELECT_FRAME.format(goid=goid, function="main.holdLocals"), "bt", "frame variable"]
     commands += ["v localSlice[1]", "expression -- localInt", "expression -- localSlice", "v localIface"]
     commands += [CHILDREN.format(name=name) for name in ("localMap", "localSlice", "localIface", "localStruct")]
+    generics = _generic_goroutines(program)
+    expected_generic = [_go(program, "locals", f"{goid}") for goid in generics]
+    for generic in generics:
+        commands += [SELECT_FRAME.format(goid=generic, function="main.genericWait["), "frame variable got"]
     env = {"GOEXT_CACHE_DIR": str(tmp_path)}
     result = run_lldb(commands, exe=artifact.exe, core=artifact.core, env=env)
     assert result.completed == len(commands), result.transcript()
     outputs = result.outputs
     assert "goext: Go values" not in result.stderr, result.stderr
+    # Generic functions (shapes): their locals as go locals shows them.
+    assert generics
+    generic_compared = 0
+    for index, expected_text in enumerate(expected_generic):
+        lldb_text = outputs[len(commands) - 2 * len(generics) + 2 * index + 1]
+        got = LOCALS_LINE.search(expected_text)
+        shown_got = _variables(lldb_text).get("got")
+        if got is not None and got["name"] == "got" and shown_got is not None and not UNAVAILABLE.search(shown_got):
+            assert shown_got == got["value"], (lldb_text, expected_text)
+            generic_compared += 1
+    assert generic_compared or flavour != "noopt", outputs[-2 * len(generics) :]
 
     # target variable: every global exactly as go print shows it.
     wrong = []
@@ -156,7 +180,7 @@ def test_lldb_views_show_go_values(go_version, flavour, tmp_path):
         assert slice_expr.strip().endswith("= " + expected_locals["localSlice"]), slice_expr
         assert iface.strip().endswith("= main.Rect({W: 1, H: 2})"), iface
         map_children, slice_children, iface_children, struct_children = (
-            _children(output) for output in outputs[len(GLOBALS) + 7 :]
+            _children(output) for output in outputs[len(GLOBALS) + 7 : len(GLOBALS) + 11]
         )
         assert [(n, s) for n, s, _ in map_children] == [('["a"]', "1"), ('["b"]', "2")], result.transcript()
         assert [(n, s) for n, s, _ in slice_children] == [("[0]", "7"), ("[1]", "8"), ("[2]", "9")], slice_children
