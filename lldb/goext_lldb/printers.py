@@ -474,9 +474,19 @@ def register(
         interpreter.HandleCommand(command, result)
 
 
+_enabled_debuggers: set[int] = set()
+
+
 def enable(debugger: "lldb.SBDebugger") -> None:
-    result = lldb.SBCommandReturnObject()
-    debugger.GetCommandInterpreter().HandleCommand(f"type category enable {CATEGORY}", result)
+    """Turn the ``go`` category on, once per debugger (and not through the
+    command interpreter: run from inside a command, ``type category enable``
+    sometimes never returned in lldb 16)."""
+    if debugger.GetID() in _enabled_debuggers:
+        return
+    _enabled_debuggers.add(debugger.GetID())
+    category = debugger.GetCategory(CATEGORY)
+    if category.IsValid():
+        category.SetEnabled(True)
 
 
 __all__ = ["CATEGORY", "SyntheticChildren", "enable", "go_type_name", "register", "summary"]
