@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -276,7 +277,8 @@ def test_c_program_is_unaffected(tmp_path):
     assert os.path.exists(exe)
 
 
-LLDB_DAP = "/usr/bin/lldb-vscode-16"
+# lldb's Debug Adapter Protocol server: lldb-dap since LLVM 18, lldb-vscode before.
+LLDB_DAP_NAMES = ("lldb-dap", "lldb-dap-16", "lldb-vscode-16", "lldb-vscode")
 
 
 class _DapSession:
@@ -329,14 +331,15 @@ class _DapSession:
 def test_lldb_dap_shows_go_values(go_version, flavour, tmp_path):
     """lldb-dap (lldb-vscode-16) on a core: the goroutines are threads, a
     goroutine's stack has its frames, Locals are Go values that expand."""
-    if not os.access(LLDB_DAP, os.X_OK):
-        pytest.skip(f"{LLDB_DAP} is not installed")
+    adapter = next((path for path in map(shutil.which, LLDB_DAP_NAMES) if path), None)
+    if adapter is None:
+        pytest.skip(f"no lldb DAP server ({', '.join(LLDB_DAP_NAMES)}) is installed")
     artifact = kernel_core("zoo", go_version, flavour, "panic")
     program = _offline(artifact)
     goid = _holdlocals_goroutine(program)
     expected = {m["name"]: m["value"] for m in LOCALS_LINE.finditer(_go(program, "locals", f"{goid}"))}
     env = {**os.environ, "GOEXT_CACHE_DIR": str(tmp_path), "GOEXT_QUIET": "1"}
-    session = _DapSession([LLDB_DAP], env)
+    session = _DapSession([adapter], env)
     try:
         session.request("initialize", adapterID="lldb", clientID="goext-test")
         session.request(
