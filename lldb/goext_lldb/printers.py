@@ -173,13 +173,64 @@ def _decoded(valobj: "lldb.SBValue", settings: Optional[Settings] = None) -> Opt
             found = _variable_value(program, valobj, settings)
             if found is not None:
                 return found
+        address = valobj.GetLoadAddress()
+        # An expression's result ("$0"), not in memory.
+        register_result = (
+            valobj.GetValueType() == lldb.eValueTypeConstResult
+            and (valobj.GetName() or "").startswith("$")
+            and (address == lldb.LLDB_INVALID_ADDRESS or not address)
+        )
+        if register_result:
+            # ``expression -- x`` of a variable lldb holds in registers: lldb's
+            # bytes fill what the compiler optimized out with zeros, so the
+            # answer is the variable's own (goext's locations).
+            same = _same_variable_value(program, valobj)
+            if same is not None:
+                return same
         name = go_type_name(valobj.GetType())
         go_type = type_system(program).by_name(name) if name else None
         if go_type is None:
             return None
+        if register_result and go_type.size > program.target.ptr_size:
+            # Several words out of registers, not a variable's: a part may be
+            # a zero lldb filled in.  Not shown rather than maybe wrong.
+            return Value(
+                go_type.name,
+                "unknown",
+                error="not known: lldb may hold zeros for its optimized-out parts (go print shows it)",
+                go_type=go_type,
+            )
         return _value_at(program, valobj, go_type, settings)
     except GoextError:
         return None
+
+
+def _same_variable_value(program: GoProgram, valobj: "lldb.SBValue") -> Optional[Value]:
+    """goext's value of the frame variable an expression result copies: the
+    one variable with the result's type and bytes; None when there is not
+    exactly one."""
+    frame = valobj.GetFrame()
+    if not frame.IsValid():
+        return None
+    variables = _frame_variables(program, frame)
+    if variables is None:
+        return None
+    blob = _bytes(valobj)
+    if blob is None:
+        return None
+    matches = []
+    for name, value, _ in variables:
+        variable = frame.FindVariable(name)
+        if variable.IsValid() and variable.GetTypeName() == valobj.GetTypeName() and _bytes(variable) == blob:
+            matches.append(value)
+    return matches[0] if len(matches) == 1 else None
+
+
+def _bytes(valobj: "lldb.SBValue") -> Optional[bytes]:
+    data = valobj.GetData()
+    error = lldb.SBError()
+    blob = bytes(data.ReadRawData(error, 0, data.GetByteSize())) if data.GetByteSize() else b""
+    return None if error.Fail() else blob
 
 
 def _expression_path(valobj: "lldb.SBValue") -> str:
