@@ -119,6 +119,7 @@ def test_lldb_views_show_go_values(go_version, flavour, tmp_path):
     commands = [*globals_commands, SELECT_FRAME.format(goid=goid, function="main.holdLocals"), "bt", "frame variable"]
     commands += ["v localSlice[1]", "expression -- localInt", "expression -- localSlice", "v localIface"]
     commands += [CHILDREN.format(name=name) for name in ("localMap", "localSlice", "localIface", "localStruct")]
+    commands += ["expression -- localErr"]
     generics = _generic_goroutines(program)
     expected_generic = [_go(program, "locals", f"{goid}") for goid in generics]
     for generic in generics:
@@ -172,6 +173,12 @@ def test_lldb_views_show_go_values(go_version, flavour, tmp_path):
     for name, value in expected_locals.items():
         if "optimized out" in value and name in shown:
             assert UNAVAILABLE.search(shown[name]) or "optimized out" in shown[name], (name, shown[name])
+    # expression -- x of a variable is the variable's value (an interface lldb
+    # holds half in registers: never the zero lldb fills in).
+    errs = outputs[-2 * len(generics) - 1]
+    match = re.search(r"^\(error\) \$\d+ = (.*)$", errs, re.M)
+    if match and "localErr" in expected_locals:
+        assert match.group(1) == expected_locals["localErr"], (errs, expected_locals["localErr"])
     if flavour == "noopt":
         # Every local has a home: all of them shown, equal to go locals.
         assert not marked and compared >= 15, (marked, compared)
