@@ -93,7 +93,7 @@ def test_selected_goroutine_thread(go_version, flavour):
     # (lldb may print the selected thread's status late, into the next command's output)
     assert re.search(rf"^goroutine {parked.id} \[chan receive.*\]:\n#0 ", go_bt, re.M), go_bt
     if flavour == "stripped":
-        lldb_functions = re.findall(r"frame #\d+: 0x[0-9a-f]+ \S+`([^ +]+)", result.outputs[-1])
+        lldb_functions = re.findall(r"frame #\d+: 0x[0-9a-f]+ \S+`([^ +(]+)", result.outputs[-1])
         expected = [frame.function for frame in stack.frames if not frame.inlined]
         assert lldb_functions[: len(expected) - 1] == expected[:-1], (lldb_functions, expected)
 
@@ -209,7 +209,7 @@ def test_goroutine_command_and_automatic_symbols(go_version, flavour):
         core=artifact.core,
     )
     lldb_bt, selected_bt, select, go_bt, missing, bad = result.outputs
-    functions = re.findall(r"frame #\d+: 0x[0-9a-f]+ \S+`([^ +]+)", lldb_bt)
+    functions = re.findall(r"frame #\d+: 0x[0-9a-f]+ \S+`([^ +(]+)", lldb_bt)
     names = [name.removesuffix(".abi0") for name in functions]
     if flavour == "stripped":  # goext's unwind tables: the whole stack
         assert names == expected, (names, expected)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import sys
 from types import ModuleType
+from typing import Optional
 
 import lldb  # type: ignore[import-not-found]
 
 import goext_core
 from goext_core.commands.frontend import load_command_table
+from goext_core.program import GoProgram
 
-from . import commands, goroutine_threads
+from . import commands, debugfile, goroutine_threads, printers
 
 _registered_debuggers: set[int] = set()
 
@@ -37,9 +39,9 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
     _registered_debuggers.add(debugger.GetID())
     warnings += commands.register_all(debugger, specs, entry_module)
     warnings += _register_goroutine_threads(debugger, entry_module)
-    from . import printers  # Go value summaries and synthetic children, category "go"
-
-    printers.register(debugger, printers.__name__, lambda valobj: commands._program_factory(debugger, None)())
+    printers.register(debugger, entry_module, _program_for_values)
+    # A target created before goext was loaded: give lldb its Go DWARF now.
+    show_go_values(debugger.GetSelectedTarget())
     for warning in warnings:
         print(warning, file=sys.stderr)
     if not quiet():
@@ -49,6 +51,8 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
 def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> list[str]:
     """``go lldb-threads`` and the OperatingSystem plug-in that makes goroutines
     lldb threads (GOEXT_LLDB_THREADS=0 in the environment leaves it off)."""
+    goroutine_threads.on_process_created = _show_go_values
+    commands.before_command = show_go_values
     goroutine_threads.program_for_target = lambda sbtarget: commands.program_for_target(
         sbtarget.GetDebugger(), sbtarget
     )
@@ -66,6 +70,27 @@ def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: Modul
         return warnings
     error = goroutine_threads.enable_plugin(debugger)
     return warnings + ([error] if error else [])
+
+
+def _show_go_values(process: "lldb.SBProcess") -> None:
+    show_go_values(process.GetTarget())
+
+
+def show_go_values(sbtarget: "lldb.SBTarget") -> None:
+    """Give lldb the Go DWARF it reads (the debug file), then turn the Go
+    value summaries on: lldb's own views show Go values.  Never raises."""
+    if not sbtarget.IsValid():
+        return
+    if debugfile.safe_load(sbtarget):
+        printers.enable(sbtarget.GetDebugger())
+
+
+def _program_for_values(sbtarget: "lldb.SBTarget") -> Optional[GoProgram]:
+    """The GoProgram behind lldb's values of ``sbtarget``; None when goext did
+    not give lldb the target's Go DWARF (not Go: lldb shows its own view)."""
+    if debugfile.loaded_file(sbtarget) is None:
+        return None
+    return commands.program_for_target(sbtarget.GetDebugger(), sbtarget)
 
 
 def quiet() -> bool:

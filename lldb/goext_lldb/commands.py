@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Optional
 
 import lldb  # type: ignore[import-not-found]
 
@@ -26,6 +26,8 @@ from .target import LldbTarget
 
 PREFIX_HELP = "Inspect Go programs: goroutines, stacks and values (goext). 'go help' lists the commands."
 
+# Set by the front end: run before every go command (gives lldb the Go DWARF).
+before_command: Optional[Callable[["lldb.SBTarget"], None]] = None
 _programs = ProgramCache()  # one per (debugger, target, executable); old ones are dropped
 
 
@@ -70,6 +72,8 @@ def run_command(
     writer = HeldBackWriter(chunks.append)
     interactive = _at_terminal()
     goroutine_threads.ensure_loaded(debugger)
+    if before_command is not None:
+        before_command(debugger.GetSelectedTarget())
     context = Context(_program_factory(debugger, exe_ctx), interactive=False)
     # Progress only for a person at a terminal; lldb flags Ctrl-C instead of raising it.
     interpreter = debugger.GetCommandInterpreter()

@@ -133,6 +133,9 @@ _loaded_by_us: set[int] = set()
 _warned: set[str] = set()
 # Set by the front end: the GoProgram of an SBTarget (shared with the commands).
 program_for_target: Optional[Callable[["lldb.SBTarget"], GoProgram]] = None
+# Set by the front end: run when lldb creates the plug-in for a process, before
+# it unwinds anything (the lldb debug file is added there).
+on_process_created: Optional[Callable[["lldb.SBProcess"], None]] = None
 
 
 def presented(process: "lldb.SBProcess") -> Optional[GoroutineThreads]:
@@ -165,6 +168,8 @@ class OperatingSystemPlugIn:
         self.saved: set[str] = set()
         self.laid_out = False
         self.core_threads: Optional[tuple[str, list[int]]] = None
+        if on_process_created is not None:
+            on_process_created(process)
 
     # -- lldb's interface ---------------------------------------------------------------
     def get_thread_info(self) -> list[dict[str, Any]]:

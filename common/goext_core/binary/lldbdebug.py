@@ -1,0 +1,301 @@
+"""A copy of a Go executable whose DWARF lldb can read: lldb's "debug file".
+
+lldb builds types and variables only for languages it has a type system for;
+lldb has had no Go type system since its Go plug-in was removed, so for a
+compile unit marked ``DW_LANG_Go`` ``frame variable`` and ``target variable``
+show nothing ("TypeSystem for language go doesn't exist").  Go's DWARF
+describes its types with C-like DIEs (structs, pointers, base types,
+typedefs with Go names), so the same units marked ``DW_LANG_C99`` are read by
+lldb's clang type system: every Go variable appears, with its Go type name,
+as a raw struct, and goext's summaries and synthetic children (in the lldb
+front end) render it as Go.
+
+``target symbols add -s EXE FILE`` *replaces* the module's sections by the
+file's, so the file must be a full copy of the executable (code and data
+included, or addresses and names break).  The copy is the executable's bytes
+unchanged, followed by every ``.debug_*`` section decompressed (Go
+compresses them, with ``SHF_COMPRESSED`` or, before Go 1.21, as
+``.zdebug_*``), the language of each Go unit rewritten, a new section name
+table and a new section header table pointing at them.  Program headers,
+notes (so the build-id) and all allocated sections stay where they were.
+
+The Go linker's ``.debug_frame`` does not say where the frame pointer is
+saved, and lldb 16's ``bt`` of a parked goroutine stops after two frames with
+it.  On amd64 the copy carries instead the call frame information goext
+derives from pclntab for the symbol file of stripped binaries
+(``symfile.py``), which lldb walks to the goroutine's first function.
+
+Files are written once per executable into ``<goext cache>/lldb``, named by
+GNU build-id, else by path, size and modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+from elftools.elf.elffile import ELFFile
+
+from goext_core.binary.diskindex import goext_cache_dir
+from goext_core.binary.elf import ELF_PARSE_ERRORS, dwarf_info
+from goext_core.binary.pclntab import Pclntab
+from goext_core.binary.symfile import symbol_file_image
+from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
+
+if TYPE_CHECKING:
+    from goext_core.binary.elf import GoBinary
+
+# DWARF 5 section 7.12 (language codes); DW_LANG_Go is 0x16.
+DW_LANG_GO = 0x16
+DW_LANG_C99 = 0x0C
+# ELF gABI: SHF_COMPRESSED, ELFCOMPRESS_ZLIB.
+_SHF_COMPRESSED = 0x800
+_ELFCOMPRESS_ZLIB = 1
+# Bump when the file layout changes, so cached files are rewritten.
+_FORMAT_VERSION = 3
+# A debug section that claims to inflate beyond this is corrupt.
+_MAX_SECTION_SIZE = 1 << 31
+# DW_FORM_data1/2/4/8 (DWARF 5 section 7.5.6): widths of the language attribute.
+_DATA_FORM_WIDTHS = {"DW_FORM_data1": 1, "DW_FORM_data2": 2, "DW_FORM_data4": 4, "DW_FORM_data8": 8}
+
+
+@dataclass(frozen=True)
+class _SectionHeader:
+    name_offset: int
+    type: int
+    flags: int
+    address: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    align: int
+    entry_size: int
+
+
+def lldb_debug_dir() -> str:
+    """``<goext cache>/lldb``: where the debug files are kept."""
+    return os.path.join(goext_cache_dir(), "lldb")
+
+
+def _cache_name(binary: "GoBinary") -> str:
+    build_id = binary.gnu_build_id()
+    if build_id:
+        return f"{build_id}-v{_FORMAT_VERSION}.debug"
+    try:
+        info = os.stat(binary.path)
+        identity = f"{os.path.realpath(binary.path)}\0{info.st_size}\0{info.st_mtime_ns}"
+    except OSError:
+        identity = binary.path
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return f"{os.path.basename(binary.path)}-{digest}-v{_FORMAT_VERSION}.debug"
+
+
+def cached_lldb_debug_file(binary: "GoBinary", directory: Optional[str] = None) -> Optional[str]:
+    """The debug file of ``binary`` if it was written already, else None."""
+    path = os.path.join(directory or lldb_debug_dir(), _cache_name(binary))
+    return path if os.path.isfile(path) else None
+
+
+def lldb_debug_file_for(binary: "GoBinary", directory: Optional[str] = None) -> str:
+    """Path of the debug file for ``binary`` (written on first use, then reused).
+
+    Raises UnsupportedError when the executable has no DWARF (stripped), and
+    GoextError when the file cannot be written or the DWARF is unreadable."""
+    directory = directory or lldb_debug_dir()
+    path = os.path.join(directory, _cache_name(binary))
+    if os.path.isfile(path):
+        return path
+    image = lldb_debug_image(binary)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        # A temporary name, then rename: a concurrent debugger never reads half a file.
+        handle, staging = tempfile.mkstemp(prefix=".debug-", dir=directory)
+        with os.fdopen(handle, "wb") as out:
+            out.write(image)
+        os.replace(staging, path)
+    except OSError as exc:
+        raise GoextError(f"cannot write the lldb debug file in {directory}: {exc.strerror or exc}") from None
+    return path
+
+
+def lldb_debug_image(binary: "GoBinary") -> bytes:
+    """The bytes of the debug file (see the module docstring)."""
+    if not binary.has_dwarf():
+        raise UnsupportedError(f"{binary.path}: no DWARF (stripped): lldb cannot show its variables")
+    try:
+        with open(binary.path, "rb") as source:
+            original = source.read()
+    except OSError as exc:
+        raise GoextError(f"cannot read {binary.path}: {exc.strerror or exc}") from None
+    elf = binary.elf
+    wide = elf.elfclass == 64
+    endian = "<" if elf.little_endian else ">"
+    header_format = endian + ("IIQQQQIIQQ" if wide else "IIIIIIIIII")
+    section_count = int(elf.header["e_shnum"])
+    table_offset = int(elf.header["e_shoff"])
+    entry_size = int(elf.header["e_shentsize"])
+    names_index = int(elf.header["e_shstrndx"])
+    if entry_size != struct.calcsize(header_format) or table_offset + section_count * entry_size > len(original):
+        raise CorruptDataError(f"{binary.path}: malformed section header table")
+    headers = [
+        _SectionHeader(*struct.unpack_from(header_format, original, table_offset + index * entry_size))
+        for index in range(section_count)
+    ]
+    old_names = headers[names_index]
+    name_table = original[old_names.offset : old_names.offset + old_names.size]
+    language_offsets = _go_language_offsets(binary)
+    frame_table = _pclntab_frame_table(binary)
+
+    out = bytearray(original)
+    new_names = bytearray(b"\0")
+    new_headers: list[_SectionHeader] = []
+    for index, header in enumerate(headers):
+        name = _section_name(name_table, header.name_offset)
+        contents: Optional[bytes] = None
+        if name.startswith((".debug_", ".zdebug_")) and header.type != 8:  # not SHT_NOBITS
+            contents = _decompressed(original[header.offset : header.offset + header.size], name, header, wide, endian)
+            if name.startswith(".zdebug_"):
+                name = "." + name[2:]
+            if name == ".debug_info":
+                contents = _rewrite_languages(contents, language_offsets, endian)
+            elif name == ".debug_frame" and frame_table is not None:
+                contents = frame_table
+        name_offset = len(new_names)
+        new_names += name.encode() + b"\0"
+        if index == names_index:
+            contents = b""  # written last, when every name is known
+        if contents is None:
+            new_headers.append(_replace(header, name_offset=name_offset))
+            continue
+        out += bytes(-len(out) % 8)
+        new_headers.append(
+            _replace(
+                header,
+                name_offset=name_offset,
+                offset=len(out),
+                size=len(contents),
+                flags=header.flags & ~_SHF_COMPRESSED,
+                align=1 if index != names_index else header.align,
+            )
+        )
+        out += contents
+    # The section name table, then the section header table.
+    names_header = new_headers[names_index]
+    new_headers[names_index] = _replace(names_header, offset=len(out), size=len(new_names))
+    out += new_names
+    out += bytes(-len(out) % 8)
+    new_table_offset = len(out)
+    for header in new_headers:
+        out += struct.pack(header_format, *_fields(header))
+    # e_shoff: ELF64 at 0x28 (8 bytes), ELF32 at 0x20 (4 bytes) (System V gABI, Elf_Ehdr).
+    if wide:
+        struct.pack_into(endian + "Q", out, 0x28, new_table_offset)
+    else:
+        struct.pack_into(endian + "I", out, 0x20, new_table_offset)
+    return bytes(out)
+
+
+def _go_language_offsets(binary: "GoBinary") -> list[tuple[int, int]]:
+    """(offset in the decompressed .debug_info, width) of every Go unit's
+    DW_AT_language value."""
+    try:
+        info = dwarf_info(binary.elf)
+        offsets: list[tuple[int, int]] = []
+        for unit in info.iter_CUs():
+            attribute: Any = unit.get_top_DIE().attributes.get("DW_AT_language")
+            if attribute is None or attribute.value != DW_LANG_GO:
+                continue
+            width = _DATA_FORM_WIDTHS.get(attribute.form)
+            if width is None:
+                continue
+            # AttributeValue.offset is where the attribute's value starts.
+            offsets.append((attribute.offset, width))
+        return offsets
+    except ELF_PARSE_ERRORS as exc:
+        raise CorruptDataError(f"{binary.path}: DWARF is unreadable: {exc}") from None
+
+
+def _pclntab_frame_table(binary: "GoBinary") -> Optional[bytes]:
+    """goext's ``.debug_frame`` for the executable (amd64 only), or None."""
+    if binary.arch != "amd64":
+        return None
+    try:
+        image = symbol_file_image(binary, Pclntab.from_binary(binary))
+        section = ELFFile(io.BytesIO(image)).get_section_by_name(".debug_frame")
+        return bytes(section.data()) if section is not None and section.data_size else None
+    except GoextError:
+        return None
+    except ELF_PARSE_ERRORS:
+        return None
+
+
+def _rewrite_languages(contents: bytes, offsets: list[tuple[int, int]], endian: str) -> bytes:
+    patched = bytearray(contents)
+    order: Literal["little", "big"] = "little" if endian == "<" else "big"
+    for offset, width in offsets:
+        if offset + width > len(patched) or int.from_bytes(patched[offset : offset + width], order) != DW_LANG_GO:
+            raise CorruptDataError("DWARF changed under us: a unit's language is not where it was read")
+        patched[offset : offset + width] = DW_LANG_C99.to_bytes(width, order)
+    return bytes(patched)
+
+
+def _decompressed(raw: bytes, name: str, header: _SectionHeader, wide: bool, endian: str) -> bytes:
+    """A debug section's contents: SHF_COMPRESSED (Elf_Chdr + zlib), ``.zdebug_``
+    ("ZLIB", 8-byte big-endian size, zlib), or as is."""
+    if header.flags & _SHF_COMPRESSED:
+        chdr_format = endian + ("IIQQ" if wide else "III")
+        if len(raw) < struct.calcsize(chdr_format):
+            raise CorruptDataError(f"{name}: truncated compression header")
+        fields = struct.unpack_from(chdr_format, raw)
+        kind, size = fields[0], fields[2] if wide else fields[1]
+        if kind != _ELFCOMPRESS_ZLIB:
+            raise UnsupportedError(f"{name}: compression type {kind} is not zlib")
+        return _inflate(raw[struct.calcsize(chdr_format) :], size, name)
+    if name.startswith(".zdebug_") and raw[:4] == b"ZLIB" and len(raw) >= 12:
+        return _inflate(raw[12:], int.from_bytes(raw[4:12], "big"), name)
+    return raw
+
+
+def _inflate(data: bytes, size: int, name: str) -> bytes:
+    if size > _MAX_SECTION_SIZE:
+        raise CorruptDataError(f"{name}: claims {size} bytes uncompressed")
+    try:
+        inflater = zlib.decompressobj()
+        result = inflater.decompress(data, size + 1)
+    except zlib.error as exc:
+        raise CorruptDataError(f"{name}: does not decompress: {exc}") from None
+    if len(result) != size:
+        raise CorruptDataError(f"{name}: decompresses to {len(result)} bytes, not {size}")
+    return result
+
+
+def _section_name(table: bytes, offset: int) -> str:
+    end = table.find(b"\0", offset)
+    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
+
+
+def _replace(header: _SectionHeader, **changes: int) -> _SectionHeader:
+    values = {name: getattr(header, name) for name in _SectionHeader.__dataclass_fields__}
+    values.update(changes)
+    return _SectionHeader(**values)
+
+
+def _fields(header: _SectionHeader) -> tuple[int, ...]:
+    return tuple(getattr(header, name) for name in _SectionHeader.__dataclass_fields__)
+
+
+__all__ = [
+    "DW_LANG_C99",
+    "DW_LANG_GO",
+    "cached_lldb_debug_file",
+    "lldb_debug_dir",
+    "lldb_debug_file_for",
+    "lldb_debug_image",
+]
