@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Optional
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError, UnsupportedError
 from goext_core.progress import check_interrupt
 from goext_core.runtime.dwarflayout import StructLayout
+from goext_core.runtime.layouts import RUNTIME_FIELDS
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -57,20 +58,8 @@ _MAX_PROCS = 4096  # as runtime/sched.py
 _ARENAS_CHECKED = 16  # arenas searched for an in-use span when checking a candidate mheap_
 _INTERRUPT_EVERY = 1024  # spans between Ctrl-C checks
 
-_MSPAN_FIELDS = (
-    "startAddr",
-    "npages",
-    "freeindex",
-    "nelems",
-    "allocBits",
-    "sweepgen",
-    "allocCount",
-    "spanclass",
-    "state",
-    "allocCountBeforeCache",
-    "elemsize",
-    "largeType",
-)
+# The mspan fields the walk reads are the ones the layout tables carry.
+_MSPAN_FIELDS = RUNTIME_FIELDS["runtime.mspan"]
 
 
 @dataclass(frozen=True)
