@@ -222,10 +222,13 @@ def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list
             "runtime.semtable or the sudog layout is missing: mutex and semaphore waits are not resolved"
         )
         return out
-    size = program.binary.symbol_size("runtime.semtable")
-    # Each entry is padded to cpu.CacheLinePadSize: 64 on amd64, 128 on arm64 (src/internal/cpu/cpu_*.go).
-    pad = 128 if program.binary.arch == "arm64" else 64
-    stride = size // SEMTAB_SIZE if size and size % SEMTAB_SIZE == 0 else pad
+    # Symbol table's size, or (stripped) the one the recovered global's release and
+    # GOARCH give: entries are padded to cpu.CacheLinePadSize (src/internal/cpu/cpu_*.go).
+    size = program.runtime_symbol_size("runtime.semtable")
+    if not size or size % SEMTAB_SIZE:
+        graph.notes.append("runtime.semtable's size is unknown: mutex and semaphore waits are not resolved")
+        return out
+    stride = size // SEMTAB_SIZE
     try:
         data = program.target.read(table, stride * SEMTAB_SIZE)
     except MemoryReadError as exc:
