@@ -218,24 +218,23 @@ def test_gdb_text_output_and_pretty_printers_hold_no_raw_control_character(go_ve
 def test_lldb_text_output_and_summaries_hold_no_raw_control_character(go_version, flavour):
     artifact, program = _artifact(go_version, flavour)
     commands = _text_commands(program)
-    # lldb 16 makes no SBValue for a Go variable, so the summary and synthetic
-    # providers are called the way lldb calls them, on a stand-in value.
-    probe = (
-        "script import goext_lldb.printers as P; from goext_core.values.decode import type_system as T; "
-        "prog = P._program_factory(None); "
-        "V = lambda name, kind: type('V', (), {'GetNonSyntheticValue': lambda s: s, "
-        "'GetTypeName': lambda s: kind, 'GetLoadAddress': lambda s: T(prog).global_variable(name)[0]})(); "
-        "print('SUMMARY', P.summary(V('main.gHostileString', 'string'), {})); "
-        "print('SUMMARY', P.summary(V('main.gHostileMap', 'map[string]string'), {})); "
-        "kids = P.SyntheticChildren(V('main.gHostileMap', 'map[string]string'), {}); kids.update(); "
-        "print('CHILDREN', kids.items)"
-    )
-    result = run_lldb(commands + [probe], exe=artifact.exe, core=artifact.core, env={"GOEXT_QUIET": "1"})
-    assert result.completed == len(commands) + 1, result.transcript()[-3000:]
+    # lldb's own views of the hostile globals: goext's summaries and synthetic
+    # children print them (through goext's lldb debug file, which gives lldb the
+    # Go variables), and must escape them like every other output.
+    views = [
+        r"target variable -r '^main\.gHostileString$'",
+        r"target variable -r '^main\.gHostileMap$'",
+        r"target variable -P 1 -r '^main\.gHostileMap$'",
+    ]
+    result = run_lldb(commands + views, exe=artifact.exe, core=artifact.core, env={"GOEXT_QUIET": "1"})
+    assert result.completed == len(commands) + len(views), result.transcript()[-3000:]
     _check_debugger_outputs(commands, result.outputs[: len(commands)])
-    providers = result.outputs[-1]
-    assert not unsafe_characters(providers), providers
-    assert providers.count("SUMMARY") == 2 and "CHILDREN" in providers, providers
+    providers = "".join(result.outputs[len(commands) :])
+    assert not unsafe_characters(providers), (sorted(set(unsafe_characters(providers))), providers)
+    # The string's text, the map's summary, and its children (one per entry).
+    assert 'main.gHostileString = "goext-hostile:' in providers, providers
+    assert providers.count("main.gHostileMap = map[string]string len 6") == 2, providers
+    assert '["html<img src=x onerror=alert(1)>"] = ' in providers, providers
     assert '"goext-hostile:\\x1b[2J' in providers and "map[string]string len 6" in providers, providers
     assert "\\u202eesrever" in providers, providers
 
