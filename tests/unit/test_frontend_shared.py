@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from goext_core.binary.elfheader import parse_elf_header, read_elf_header
+from goext_core.commands import Context, dispatch
 from goext_core.commands.frontend import HeldBackWriter, ProgramCache, quote_argument
 
 pytestmark = pytest.mark.unit
@@ -70,3 +71,18 @@ def test_elf_header_fields(tmp_path: Path) -> None:
     path.write_bytes(_elf_header(True, False, 2, 0x1234) + bytes(64))
     assert read_elf_header(str(path)).entry == 0x1234  # type: ignore[union-attr]
     assert read_elf_header(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_command_help_is_written_once_through_the_writer(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse would print the help to sys.stdout itself: in a debugger that is
+    a second copy, unsanitized, beside the one dispatch writes."""
+    written: list[str] = []
+
+    def no_program() -> Any:
+        raise AssertionError("help needs no program")
+
+    assert dispatch(Context(no_program), "bt", flag, written.append)
+    text = "".join(written)
+    assert text.count("usage: go bt") == 1, text
+    assert capsys.readouterr().out == ""

@@ -42,6 +42,10 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
 
+    def print_help(self, file: Any = None) -> None:
+        """-h/--help: dispatch writes the help through its own writer (sanitized,
+        to the debugger's output); argparse must not print it to sys.stdout too."""
+
     def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
         if message:
             raise UsageError(message.strip())
