@@ -36,7 +36,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from goext_core import __version__
-from goext_core.errors import CorruptDataError
+from goext_core.errors import CorruptDataError, GoextError
 
 if TYPE_CHECKING:
     from goext_core.binary.elf import GoBinary
@@ -72,6 +72,39 @@ def goext_cache_dir() -> str:
 
 def index_dir() -> str:
     return os.path.join(goext_cache_dir(), "index")
+
+
+def cached_file_name(binary: "GoBinary", version: int, suffix: str) -> str:
+    """The name of a file goext derives from ``binary`` (symbol file, lldb debug
+    file): by GNU build-id, else by path, size and modification time."""
+    build_id = binary.gnu_build_id()
+    if build_id:
+        return f"{build_id}-v{version}.{suffix}"
+    try:
+        info = os.stat(binary.path)
+        identity = f"{os.path.realpath(binary.path)}\0{info.st_size}\0{info.st_mtime_ns}"
+    except OSError:
+        identity = binary.path
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return f"{os.path.basename(binary.path)}-{digest}-v{version}.{suffix}"
+
+
+def write_cached_file(directory: str, name: str, image: Callable[[], bytes], what: str) -> str:
+    """``directory/name``, written from ``image()`` on first use, then reused.
+    A temporary name, then a rename: a concurrent debugger never reads half a file."""
+    path = os.path.join(directory, name)
+    if os.path.isfile(path):
+        return path
+    data = image()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle, staging = tempfile.mkstemp(prefix=f".{name}-", dir=directory)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(staging, path)
+    except OSError as exc:
+        raise GoextError(f"cannot write the {what} in {directory}: {exc.strerror or exc}") from None
+    return path
 
 
 def binary_identity(path: str, gnu_build_id: Optional[str], go_build_id: Optional[str]) -> Optional[str]:

@@ -31,18 +31,16 @@ GNU build-id, else by path, size and modification time.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from elftools.elf.elffile import ELFFile
 
-from goext_core.binary.diskindex import goext_cache_dir
+from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
 from goext_core.binary.elf import ELF_PARSE_ERRORS, dwarf_info
 from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.symfile import symbol_file_image
@@ -84,22 +82,9 @@ def lldb_debug_dir() -> str:
     return os.path.join(goext_cache_dir(), "lldb")
 
 
-def _cache_name(binary: "GoBinary") -> str:
-    build_id = binary.gnu_build_id()
-    if build_id:
-        return f"{build_id}-v{_FORMAT_VERSION}.debug"
-    try:
-        info = os.stat(binary.path)
-        identity = f"{os.path.realpath(binary.path)}\0{info.st_size}\0{info.st_mtime_ns}"
-    except OSError:
-        identity = binary.path
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return f"{os.path.basename(binary.path)}-{digest}-v{_FORMAT_VERSION}.debug"
-
-
 def cached_lldb_debug_file(binary: "GoBinary", directory: Optional[str] = None) -> Optional[str]:
     """The debug file of ``binary`` if it was written already, else None."""
-    path = os.path.join(directory or lldb_debug_dir(), _cache_name(binary))
+    path = os.path.join(directory or lldb_debug_dir(), cached_file_name(binary, _FORMAT_VERSION, "debug"))
     return path if os.path.isfile(path) else None
 
 
@@ -108,21 +93,8 @@ def lldb_debug_file_for(binary: "GoBinary", directory: Optional[str] = None) -> 
 
     Raises UnsupportedError when the executable has no DWARF (stripped), and
     GoextError when the file cannot be written or the DWARF is unreadable."""
-    directory = directory or lldb_debug_dir()
-    path = os.path.join(directory, _cache_name(binary))
-    if os.path.isfile(path):
-        return path
-    image = lldb_debug_image(binary)
-    try:
-        os.makedirs(directory, exist_ok=True)
-        # A temporary name, then rename: a concurrent debugger never reads half a file.
-        handle, staging = tempfile.mkstemp(prefix=".debug-", dir=directory)
-        with os.fdopen(handle, "wb") as out:
-            out.write(image)
-        os.replace(staging, path)
-    except OSError as exc:
-        raise GoextError(f"cannot write the lldb debug file in {directory}: {exc.strerror or exc}") from None
-    return path
+    name = cached_file_name(binary, _FORMAT_VERSION, "debug")
+    return write_cached_file(directory or lldb_debug_dir(), name, lambda: lldb_debug_image(binary), "lldb debug file")
 
 
 def lldb_debug_image(binary: "GoBinary") -> bytes:

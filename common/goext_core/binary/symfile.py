@@ -21,14 +21,12 @@ Files are written once per executable into the cache directory
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
-from goext_core.binary.diskindex import goext_cache_dir
+from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
 from goext_core.binary.leb128 import encode_uleb128
 from goext_core.errors import GoextError, UnsupportedError
 from goext_core.target import ByteOrder
@@ -210,39 +208,12 @@ def symbol_cache_dir() -> str:
     return os.path.join(goext_cache_dir(), "symbols")
 
 
-def _cache_name(binary: "GoBinary") -> str:
-    build_id = binary.gnu_build_id()
-    if build_id:
-        return f"{build_id}-v{_FORMAT_VERSION}.sym"
-    try:
-        info = os.stat(binary.path)
-        identity = f"{os.path.realpath(binary.path)}\0{info.st_size}\0{info.st_mtime_ns}"
-    except OSError:
-        identity = binary.path
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return f"{os.path.basename(binary.path)}-{digest}-v{_FORMAT_VERSION}.sym"
-
-
 def symbol_file_for(binary: "GoBinary", pclntab: "Pclntab", directory: Optional[str] = None) -> str:
     """Path of the symbol file for ``binary`` (written on first use, then reused)."""
-    directory = directory or symbol_cache_dir()
-    path = os.path.join(directory, _cache_name(binary))
-    if os.path.isfile(path):
-        return path
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise GoextError(f"cannot create {directory}: {exc.strerror or exc}") from None
-    image = symbol_file_image(binary, pclntab)
-    # Write to a temporary name, then rename: a concurrent debugger never reads half a file.
-    try:
-        handle, staging = tempfile.mkstemp(prefix=".sym-", dir=directory)
-        with os.fdopen(handle, "wb") as out:
-            out.write(image)
-        os.replace(staging, path)
-    except OSError as exc:
-        raise GoextError(f"cannot write the symbol file in {directory}: {exc.strerror or exc}") from None
-    return path
+    name = cached_file_name(binary, _FORMAT_VERSION, "sym")
+    return write_cached_file(
+        directory or symbol_cache_dir(), name, lambda: symbol_file_image(binary, pclntab), "symbol file"
+    )
 
 
 def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
