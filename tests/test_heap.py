@@ -22,9 +22,10 @@ from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
 from goext_core.runtime.heap import heap_geometry, iter_spans, span_allocated
 from goext_core.target.core import CoreTarget
-from support.cores import CoreArtifact, kernel_core
+from support.cores import CoreArtifact
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.foreign import qemu_core
+from support.offline import core_programs, run
 from test_debian_programs import debian_core  # noqa: F401 (a fixture: the Debian programs' cores)
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
@@ -47,25 +48,9 @@ def addresses(artifact: CoreArtifact, kind: str) -> set[int]:
     return {int(line.split()[2], 16) for line in artifact.stdout.splitlines() if line.startswith(f"ADDR {kind} ")}
 
 
-def run(program: GoProgram, command: str, args: str) -> str:
-    out: list[str] = []
-    ok = dispatch(Context(lambda: program), command, args, out.append)
-    text = "".join(out)
-    assert ok, text
-    return text
-
-
 @pytest.fixture(scope="module")
 def cores():
-    cache: dict[tuple[str, str], tuple[CoreArtifact, GoProgram]] = {}
-
-    def get(version: str, flavour: str) -> tuple[CoreArtifact, GoProgram]:
-        if (version, flavour) not in cache:
-            artifact = kernel_core("heapy", version, flavour, "panic")
-            cache[(version, flavour)] = (artifact, GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
-        return cache[(version, flavour)]
-
-    return get
+    return core_programs("heapy")
 
 
 def _class_rows(program: GoProgram) -> dict[tuple[int, bool], int]:

@@ -20,12 +20,10 @@ from typing import Callable
 
 import pytest
 
-from goext_core.commands import Context, dispatch
-from goext_core.program import GoProgram
-from goext_core.target.core import CoreTarget
 from goext_core.values.model import quote_go_string
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
+from support.offline import core_programs, run
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 POINTER = re.compile(r"^\(\S+?\)\(0x[0-9a-f]+\) → ")
@@ -98,14 +96,6 @@ def truths(artifact: CoreArtifact) -> dict[str, str]:
     return out
 
 
-def run(program: GoProgram, command: str, args: str) -> str:
-    out: list[str] = []
-    ok = dispatch(Context(lambda: program), command, args, out.append)
-    text = "".join(out)
-    assert ok, text
-    return text
-
-
 def expected_texts(truth: dict[str, str]) -> dict[str, str]:
     """name -> the exact text goext must print (after any pointer head)."""
     expected = {name: truth[name] for name in SAME_AS_TRUTH}
@@ -158,15 +148,7 @@ def check_globals(outputs: dict[str, str], truth: dict[str, str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cores():
-    cache: dict[tuple[str, str], tuple[CoreArtifact, GoProgram]] = {}
-
-    def get(version: str, flavour: str) -> tuple[CoreArtifact, GoProgram]:
-        if (version, flavour) not in cache:
-            artifact = kernel_core("stdtypes", version, flavour, "panic")
-            cache[(version, flavour)] = (artifact, GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
-        return cache[(version, flavour)]
-
-    return get
+    return core_programs("stdtypes")
 
 
 def _printed_names(truth: dict[str, str]) -> list[str]:

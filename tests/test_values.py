@@ -19,6 +19,7 @@ from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from goext_core.values.decode import frame_locals_json
 from support.cores import kernel_core
+from support.offline import run
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 
@@ -182,14 +183,6 @@ LOCALS: dict[str, object] = {
     "localDerived": 'main.Derived{Base (embedded): {ID: 5, Tag: ""}, Inner (embedded): nil, Name: "local-derived", '
     "Scores: nil, Meta: nil}",
 }
-
-
-def run(program: GoProgram, command: str, args: str) -> str:
-    out: list[str] = []
-    ok = dispatch(Context(lambda: program), command, args, out.append)
-    text = "".join(out)
-    assert ok, text
-    return text
 
 
 def matches(expected: object, text: str) -> bool:
