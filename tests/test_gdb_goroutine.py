@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import pytest
 
@@ -15,7 +14,7 @@ from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.build import PROGRAMS_DIR, build
-from support.cores import _fixture_env, _kill, _no_core, _wait_ready, kernel_core, signal_core
+from support.cores import _fixture_env, kernel_core, running_fixture, signal_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.oracle import parse_traceback
 
@@ -134,34 +133,20 @@ def test_goroutine_commands_on_an_attached_process(go_version, flavour, tmp_path
     with go bt's own numbers; the process runs on after gdb detaches."""
     require_gdb()
     exe = build("zoo", go_version, flavour)
-    stdout_path = tmp_path / "stdout.txt"
-    with open(stdout_path, "wb") as out_file:
-        process = subprocess.Popen(
-            [str(exe), "wait"],
-            cwd=tmp_path,
-            env=_fixture_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=out_file,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_no_core,
-        )
-        try:
-            _wait_ready(process, stdout_path)
-            commands = [
-                _FIND_GOROUTINES,
-                'eval "go bt %d", $grun',
-                'eval "goroutine %d bt", $grun',
-                'eval "goroutine %d frame 1 info frame", $grun',
-                'eval "go bt %d", $gpark',
-                'eval "goroutine %d frame 3 frame", $gpark',
-                "goroutine all bt",
-                "goroutine off",
-                "thread",
-            ]
-            result = run_gdb(commands, pid=process.pid)
-            assert process.poll() is None, "gdb left the process dead"
-        finally:
-            _kill(process)
+    with running_fixture(exe, tmp_path) as process:
+        commands = [
+            _FIND_GOROUTINES,
+            'eval "go bt %d", $grun',
+            'eval "goroutine %d bt", $grun',
+            'eval "goroutine %d frame 1 info frame", $grun',
+            'eval "go bt %d", $gpark',
+            'eval "goroutine %d frame 3 frame", $gpark',
+            "goroutine all bt",
+            "goroutine off",
+            "thread",
+        ]
+        result = run_gdb(commands, pid=process.pid)
+        assert process.poll() is None, "gdb left the process dead"
     out = dict(zip(commands, result.stdouts))
     assert "Traceback" not in result.stdout + result.stderr, result.transcript()
     running = out['eval "go bt %d", $grun']

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 
 import pytest
 
@@ -16,7 +15,7 @@ from goext_core.output.snapshot import build_snapshot
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.build import build
-from support.cores import _fixture_env, _kill, _no_core, _wait_ready, gcore_live
+from support.cores import gcore_live, running_fixture
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.oracle import parse_traceback
 from support.parity import compare
@@ -29,31 +28,18 @@ def test_attached_debuggers_agree_with_the_runtime(go_version, flavour, tmp_path
     require_gdb()
     require_lldb()
     exe = build("zoo", go_version, flavour)
-    stdout_path, stderr_path = tmp_path / "stdout.txt", tmp_path / "traceback.txt"
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        process = subprocess.Popen(
-            [str(exe), "wait"],
-            cwd=tmp_path,
-            env=_fixture_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            preexec_fn=_no_core,
-        )
-        try:
-            _wait_ready(process, stdout_path)
-            snapshots = {}
-            for name, run in (("gdb", run_gdb), ("lldb", run_lldb)):
-                path = tmp_path / f"{name}.json"
-                result = run([f"go snapshot -o {path}", "go goroutines", "go bt all"], pid=process.pid)
-                assert path.exists(), result.transcript()
-                assert "Traceback" not in result.stdout + result.stderr, result.transcript()
-                assert process.poll() is None, f"{name} left the process dead"
-                snapshots[name] = json.loads(path.read_text())
-            os.kill(process.pid, signal.SIGQUIT)
-            process.wait(timeout=60)
-        finally:
-            _kill(process)
+    stderr_path = tmp_path / "traceback.txt"
+    with running_fixture(exe, tmp_path, stderr_path) as process:
+        snapshots = {}
+        for name, run in (("gdb", run_gdb), ("lldb", run_lldb)):
+            path = tmp_path / f"{name}.json"
+            result = run([f"go snapshot -o {path}", "go goroutines", "go bt all"], pid=process.pid)
+            assert path.exists(), result.transcript()
+            assert "Traceback" not in result.stdout + result.stderr, result.transcript()
+            assert process.poll() is None, f"{name} left the process dead"
+            snapshots[name] = json.loads(path.read_text())
+        os.kill(process.pid, signal.SIGQUIT)
+        process.wait(timeout=60)
     traceback = parse_traceback(stderr_path.read_text(errors="replace"))
     assert len(traceback.by_id()) > 20
     for name, snapshot in snapshots.items():

@@ -13,7 +13,7 @@ import pytest
 from goext_core.program import GoProgram
 from goext_core.target.core import CoreTarget
 from support.build import build
-from support.cores import _fixture_env, _kill, _no_core, _wait_ready, kernel_core
+from support.cores import kernel_core, running_fixture
 from support.debuggers import LLDB_GO_SIGNAL_SETUP, require_lldb, run_lldb
 
 THREAD_LINE = re.compile(r"thread #\d+: tid = (\d+),.*?name = 'goroutine (\d+) \[([^\]]*)\]'")
@@ -143,46 +143,32 @@ def test_live_process_goroutine_threads(go_version, flavour, tmp_path):
     OS threads stay (they run the rest), and the process runs on afterwards."""
     require_lldb()
     exe = build("zoo", go_version, flavour)
-    stdout_path = tmp_path / "stdout.txt"
     resume = tmp_path / "resume.py"
     resume.write_text(RESUME_AND_INTERRUPT)
-    with open(stdout_path, "wb") as out:
-        process = subprocess.Popen(
-            [str(exe), "wait"],
-            cwd=tmp_path,
-            env=_fixture_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_no_core,
+    with running_fixture(exe, tmp_path) as process:
+        # lldb asks for threads during an attach before it knows the executable:
+        # the goroutines become threads with the first goext command (or the next stop).
+        result = run_lldb(
+            [
+                LLDB_GO_SIGNAL_SETUP,
+                "go goroutines -s 'chan receive'",
+                "thread list",
+                f"script exec(open({str(resume)!r}).read())",
+                "thread list",
+            ],
+            pid=process.pid,
         )
-        try:
-            _wait_ready(process, stdout_path)
-            # lldb asks for threads during an attach before it knows the executable:
-            # the goroutines become threads with the first goext command (or the next stop).
-            result = run_lldb(
-                [
-                    LLDB_GO_SIGNAL_SETUP,
-                    "go goroutines -s 'chan receive'",
-                    "thread list",
-                    f"script exec(open({str(resume)!r}).read())",
-                    "thread list",
-                ],
-                pid=process.pid,
-            )
-            receivers, listing, resumed, again = result.outputs[1:]
-            shown = _goroutine_threads(listing)
-            waiting = [int(line.split()[0]) for line in receivers.splitlines() if "[chan receive" in line]
-            assert waiting and set(waiting) <= set(shown), result.transcript()
-            assert OS_THREAD_LINE.search(listing), listing
-            # Continue, interrupt, list again: the same parked goroutines, no stale threads, no crash.
-            assert "stopped after running" in resumed, result.transcript()
-            assert set(waiting) <= set(_goroutine_threads(again)), again
-            assert len(_goroutine_threads(again)) == len(shown), (again, listing)
-            assert "Traceback" not in result.stdout + result.stderr
-            assert process.poll() is None, "lldb left the process dead"
-        finally:
-            _kill(process)
+        receivers, listing, resumed, again = result.outputs[1:]
+        shown = _goroutine_threads(listing)
+        waiting = [int(line.split()[0]) for line in receivers.splitlines() if "[chan receive" in line]
+        assert waiting and set(waiting) <= set(shown), result.transcript()
+        assert OS_THREAD_LINE.search(listing), listing
+        # Continue, interrupt, list again: the same parked goroutines, no stale threads, no crash.
+        assert "stopped after running" in resumed, result.transcript()
+        assert set(waiting) <= set(_goroutine_threads(again)), again
+        assert len(_goroutine_threads(again)) == len(shown), (again, listing)
+        assert "Traceback" not in result.stdout + result.stderr
+        assert process.poll() is None, "lldb left the process dead"
 
 
 @pytest.mark.e2e

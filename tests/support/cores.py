@@ -15,6 +15,7 @@ pyelftools and the debuggers read them directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from . import Unavailable, cache_dir, file_lock
 from .build import build, build_key
@@ -315,6 +316,31 @@ def _crash_into(exe: Path, staged: Path, mode: str, args: tuple[str, ...]) -> di
     }
 
 
+@contextlib.contextmanager
+def running_fixture(
+    exe: Path, directory: Path, stderr_path: Optional[Path] = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``exe wait`` running in ``directory`` (no core if it dies), once it
+    printed READY; killed on exit.  Its stdout goes to ``directory/stdout.txt``,
+    its stderr (the runtime's traceback) to ``stderr_path`` or nowhere."""
+    stdout_path = directory / "stdout.txt"
+    with open(stdout_path, "wb") as out, open(stderr_path or os.devnull, "wb") as err:
+        process = subprocess.Popen(
+            [str(exe), "wait"],
+            cwd=directory,
+            env=_fixture_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            preexec_fn=_no_core,
+        )
+        try:
+            _wait_ready(process, stdout_path)
+            yield process
+        finally:
+            _kill(process)
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     """Stop a fixture we started, by its PID, and reap it."""
     if process.poll() is None:
@@ -512,4 +538,13 @@ def core_metadata(artifact: CoreArtifact) -> dict[str, object]:
     return json.loads((artifact.core.parent / "core.json").read_text())
 
 
-__all__ = ["CoreArtifact", "CoreError", "core_metadata", "gcore_live", "is_elf_core", "kernel_core", "signal_core"]
+__all__ = [
+    "CoreArtifact",
+    "CoreError",
+    "core_metadata",
+    "gcore_live",
+    "is_elf_core",
+    "kernel_core",
+    "running_fixture",
+    "signal_core",
+]
