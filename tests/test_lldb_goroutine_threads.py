@@ -88,7 +88,9 @@ def test_selected_goroutine_thread(go_version, flavour):
     registers, go_bt, all_registers = result.outputs[1:4]
     assert re.search(rf"rip = 0x0*{parked.sched_pc:x}\b", registers), registers
     assert re.search(rf"rsp = 0x0*{parked.sched_sp:x}\b", registers), registers
-    assert "rax" not in registers  # not saved by the runtime: not shown as if known
+    # rax is not saved by the runtime: not shown as if known.  (Only register
+    # lines count: thread select's late status may carry disassembly naming it.)
+    assert not re.search(r"^\s*rax = ", registers, re.M), registers
     assert "unknown" in all_registers
     # (lldb may print the selected thread's status late, into the next command's output)
     assert re.search(rf"^goroutine {parked.id} \[chan receive.*\]:\n#0 ", go_bt, re.M), go_bt
