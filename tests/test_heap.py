@@ -20,7 +20,7 @@ from elftools.elf.elffile import ELFFile
 
 from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
-from goext_core.runtime.heap import heap_geometry, iter_spans, span_allocated
+from goext_core.runtime.heap import census, heap_geometry, heap_objects, iter_spans, span_allocated
 from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
@@ -220,3 +220,18 @@ def test_corrupt_spans_are_reported_skipped_and_show_in_the_reconciliation(cores
     hopeless = GoProgram(CoreTarget(str(artifact.exe), str(core)))
     assert not dispatch(Context(lambda: hopeless), "heap", "", out.append)
     assert "".join(out).startswith("goext: error: mheap_ at 0x") and "".join(out).count("\n") == 1, out
+
+
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("default")
+def test_object_index_holds_every_counted_object(cores, go_version, flavour):
+    """heap_objects: the census's objects, in address order, each found by any of its bytes."""
+    artifact, program = cores(go_version, flavour)
+    index = heap_objects(program)
+    counted = census(program, types=False)
+    assert len(index) == counted.objects.objects and index.total_bytes() == counted.objects.bytes
+    assert list(index.addresses) == sorted(index.addresses)
+    for address in sorted(addresses(artifact, "headerObj") | addresses(artifact, "largeObj"))[:50]:
+        found = index.find(address + 1)
+        assert found >= 0 and index.addresses[found] <= address < index.addresses[found] + index.sizes[found]
+    assert index.find(0x1000) == -1

@@ -94,6 +94,12 @@ class GoProgram:
             self._dynamic[key] = compute()
         return self._dynamic[key]
 
+    def stop_memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, kept until the target's memory may have changed (it ran,
+        or memory was written): for facts read from target memory (the heap's
+        object index, its graph).  Callers in other modules pick their own keys."""
+        return self._dynamic_value(key, compute)
+
     def read_string_map(self, hmap: int, limit: int) -> dict[str, str]:
         """Entries of the map[string]string at ``hmap``, at most ``limit``: the
         values layer's map walker, offered to the runtime layer (pprof labels
