@@ -11,7 +11,6 @@ from goext_core.errors import GoextError, UsageError
 from goext_core.runtime.heap import (
     ALLOCATION_HEADERS_SINCE,
     MALLOC_HEADER_SIZE,
-    NOT_YET_TYPED,
     UNTYPED,
     HeapCensus,
     RuntimeFigures,
@@ -19,49 +18,15 @@ from goext_core.runtime.heap import (
     census,
     objects,
     runtime_figures,
-    types_region,
 )
 from goext_core.textsafe import json_for_terminal, safe_field
-from goext_core.values.rtypes import RuntimeTypes
+from goext_core.values.heaptypes import SOURCE_PROPAGATED, HeapTypes, RecordedTypeLabels, propagate_types
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
 
 _MAX_TOP = 1_000_000
 _MAX_LIMIT = 10_000_000
-
-
-class TypeNamer:
-    """Labels for the type descriptors allocation headers and large spans name."""
-
-    def __init__(self, program: "GoProgram") -> None:
-        self.types = RuntimeTypes(program)
-        self.region = types_region(program)
-        self._labels: dict[tuple[int, int], str] = {}
-
-    def label(self, address: int, payload: int) -> str:
-        """The Go type of an object whose recorded type is at ``address`` and whose slot
-        holds ``payload`` bytes after any header: ``T``, or ``[]T`` for an array of T
-        (a slice's backing array: the header names the element type)."""
-        key = (address, payload)
-        label = self._labels.get(key)
-        if label is None:
-            label = self._labels[key] = self._compute(address, payload)
-        return label
-
-    def _compute(self, address: int, payload: int) -> str:
-        if address == NOT_YET_TYPED:
-            return "untyped: allocation in progress (type not yet recorded)"
-        if self.region is not None and not self.region[0] <= address < self.region[1]:
-            return f"untyped: a type built at run time, by reflect or the runtime (at {address:#x})"
-        try:
-            go_type = self.types.type_at(address)
-            name = go_type.name
-        except GoextError:
-            return f"untyped: unreadable type descriptor at {address:#x}"
-        if not name or not 0 < go_type.size <= payload:
-            return f"untyped: type descriptor at {address:#x} does not fit the object"
-        return f"[]{name}" if payload >= 2 * go_type.size else name
 
 
 def _size_class_label(sizeclass: int, size: Optional[int], noscan: Optional[bool] = None) -> str:
@@ -71,18 +36,45 @@ def _size_class_label(sizeclass: int, size: Optional[int], noscan: Optional[bool
     return f"size class {sizeclass} ({size if size is not None else '?'} B){scan}"
 
 
-def _rows_by_type(heap: HeapCensus, namer: TypeNamer) -> list[tuple[str, int, int]]:
+def _rows_by_type(
+    heap: HeapCensus, namer: RecordedTypeLabels, types: Optional[HeapTypes]
+) -> list[tuple[str, int, int, str]]:
+    """(label, objects, bytes, source of the type) per type: the runtime's records as
+    counted by the census, then the objects typed by propagation moved out of their
+    untyped size-class rows (so every total stays the census's)."""
     rows: dict[str, list[int]] = {}
+    sources: dict[str, set[str]] = {}
+
+    def add(label: str, count: int, size: int, source: str) -> None:
+        row = rows.setdefault(label, [0, 0])
+        row[0] += count
+        row[1] += size
+        sources.setdefault(label, set()).add(source)
+
+    untyped: dict[tuple[int, int], str] = {}
     for (type_key, spanclass, size), tally in heap.by_type.items():
         sizeclass = spanclass >> 1
         if type_key == UNTYPED:
             label = "untyped, " + _size_class_label(sizeclass, size, bool(spanclass & 1))
+            untyped[(spanclass, size)] = label
+            add(label, tally.objects, tally.bytes, "none")
         else:
             label = namer.label(type_key, size - (MALLOC_HEADER_SIZE if sizeclass else 0))
-        row = rows.setdefault(label, [0, 0])
-        row[0] += tally.objects
-        row[1] += tally.bytes
-    return [(label, count, size) for label, (count, size) in rows.items()]
+            add(label, tally.objects, tally.bytes, "none" if label.startswith("untyped") else "runtime")
+    if types is not None:
+        for (label, spanclass, size), count in types.propagated_by_slot().items():
+            source_label = untyped.get((spanclass, size))
+            if source_label is None or rows[source_label][0] < count:
+                continue  # not counted untyped by the census (cannot happen: both read the same spans)
+            rows[source_label][0] -= count
+            rows[source_label][1] -= count * size
+            add(label, count, count * size, "propagated")
+    out = []
+    for label, (count, size) in rows.items():
+        if count:
+            kinds = sources[label] - {"none"} if len(sources[label]) > 1 else sources[label]
+            out.append((label, count, size, " and ".join(sorted(kinds, reverse=True))))
+    return out
 
 
 def _rows_by_class(heap: HeapCensus) -> list[tuple[str, int, int]]:
@@ -204,22 +196,35 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         raise UsageError(f"go heap: unexpected argument {args.type!r} (did you mean 'go heap objects TYPE'?)")
     heap = census(program, types=args.by == "type")
     figures = runtime_figures(program, heap.elemsize_by_class)
-    namer = TypeNamer(program)
+    namer = RecordedTypeLabels(program)
+    types: Optional[HeapTypes] = None
+    type_notes: list[str] = []
+    rows: list[tuple[str, int, int, str]]
     if args.by == "type":
-        rows = _rows_by_type(heap, namer)
+        try:
+            types = propagate_types(program)
+            type_notes = list(types.notes)
+        except GoextError as exc:
+            type_notes = [f"types not propagated through pointers: {exc}"]
+        rows = _rows_by_type(heap, namer, types)
     elif args.by == "class":
-        rows = _rows_by_class(heap)
+        rows = [(label, count, size, "") for label, count, size in _rows_by_class(heap)]
     else:
-        rows = _rows_by_size(heap)
+        rows = [(label, count, size, "") for label, count, size in _rows_by_size(heap)]
     reconciliation = _reconcile(heap, figures)
     minor = program.go_minor or 0
     typed_note = (
-        "types come from allocation headers (objects over 512 B with pointers) and large spans; "
-        "other objects are listed untyped by size class"
+        "types come from allocation headers (objects over 512 B with pointers) and large spans"
         if minor >= ALLOCATION_HEADERS_SINCE
-        else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
-        "objects are listed untyped by size class"
+        else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22)"
     )
+    typed_note += (
+        ", and from typed pointers followed from package variables and those objects; "
+        "other objects are listed untyped by size class"
+        if args.by == "type"
+        else "; other objects are listed untyped by size class"
+    )
+    by_source = types.counts_by_source() if types is not None else {}
     if args.json:
         data = {
             "objects": heap.objects.objects,
@@ -228,11 +233,13 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
             "span_bytes": heap.span_bytes,
             "by": args.by,
             "rows": [
-                {"what": label, "objects": count, "bytes": size}
-                for label, count, size in sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))[: args.top]
+                {"what": label, "objects": count, "bytes": size, **({"source": source} if source else {})}
+                for label, count, size, source in sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))[: args.top]
             ],
             "rows_total": len(rows),
             "types": typed_note,
+            "type_sources": {name: {"objects": n, "bytes": b} for name, (n, b) in by_source.items()},
+            "type_notes": type_notes,
             "reconciliation": reconciliation,
             "tiny_allocs": figures.tiny_allocs,
             "heap_live": figures.heap_live,
@@ -248,7 +255,16 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         f"({heap.span_bytes:,} bytes of in-use spans)\n"
     )
     write(f"({typed_note})\n")
-    _write_table(rows, args.top, write)
+    _write_table([row[:3] for row in rows], args.top, write)
+    if by_source:
+        runtime, propagated, untyped = by_source["runtime"], by_source["propagated"], by_source["untyped"]
+        write(
+            f"types: {propagated[0]:,} objects ({propagated[1]:,} bytes) typed by propagation through typed "
+            f"pointers, {runtime[0]:,} ({runtime[1]:,} bytes) recorded by the runtime, "
+            f"{untyped[0]:,} ({untyped[1]:,} bytes) untyped\n"
+        )
+    for note in type_notes:
+        write(f"  types: {safe_field(note)}\n")
     write("reconciliation with the runtime's own figures:\n")
     _write_reconciliation(reconciliation, write)
     tiny = "" if figures.tiny_allocs is None else f": {figures.tiny_allocs:,} since start)"
@@ -307,25 +323,34 @@ def _write_problems(problems: list[str], write: Write) -> None:
 
 
 def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bool, write: Write) -> None:
+    """The objects of ``wanted_type``: those the runtime typed (Go 1.22+), then those
+    typed by propagation."""
     minor = program.go_minor or 0
-    if minor < ALLOCATION_HEADERS_SINCE:
+    found: list[tuple[int, int]] = []
+    if minor >= ALLOCATION_HEADERS_SINCE:
+        namer = RecordedTypeLabels(program)
+
+        def matches(type_address: int, span: Span) -> bool:
+            header = MALLOC_HEADER_SIZE if span.sizeclass else 0
+            return namer.label(type_address, span.elemsize - header) == wanted_type
+
+        found = [(address, span.elemsize) for address, span in objects(program, matches, limit)]
+    propagated = propagate_types(program)
+    for index in propagated.indexes_of(wanted_type, SOURCE_PROPAGATED):
+        if len(found) >= limit:
+            break
+        found.append((propagated.value_address(index), propagated.objects.sizes[index]))
+    if not found and minor < ALLOCATION_HEADERS_SINCE:
         raise GoextError(
-            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22); "
-            "goext lists objects only by a type the runtime recorded"
+            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22), "
+            f"and no object was typed {wanted_type} through typed pointers (see 'go heap')"
         )
-    namer = TypeNamer(program)
-
-    def matches(type_address: int, span: Span) -> bool:
-        header = MALLOC_HEADER_SIZE if span.sizeclass else 0
-        return namer.label(type_address, span.elemsize - header) == wanted_type
-
-    found = [(address, span.elemsize) for address, span in objects(program, matches, limit)]
     if as_json:
         write(json_for_terminal({"type": wanted_type, "objects": [{"address": a, "slot": s} for a, s in found]}))
         write("\n")
         return
     if not found:
-        write(f"no live objects of type {safe_field(wanted_type)} with a recorded type (see 'go heap')\n")
+        write(f"no live objects of type {safe_field(wanted_type)} with a known type (see 'go heap')\n")
         return
     for address, slot in found:
         write(f"{address:#x}  {safe_field(wanted_type)}  ({slot} B slot)\n")

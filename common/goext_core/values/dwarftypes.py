@@ -415,6 +415,22 @@ class DwarfTypes:
             address = int.from_bytes(bytes(location[1:]), "little")
             self._globals.setdefault(_name(die), (address, ref_offset(die, "DW_AT_type")))
 
+    @_damage_is_corruption
+    def all_globals(self) -> list[tuple[str, int, int]]:
+        """(name, link-time address, type offset) of every package-level variable at a
+        fixed address (DW_OP_addr), read with the fast top-level scanner."""
+        out = []
+        for _, cu in self.compile_units():
+            for _, tag, found in scan_top_level(self.dwarf, cu, _GLOBAL_WANTED):
+                location = found.get("location")
+                type_offset = found.get("type")
+                if tag != "DW_TAG_variable" or not isinstance(location, bytes) or not isinstance(type_offset, int):
+                    continue
+                if len(location) != 1 + self.ptr_size or location[0] != 0x03:
+                    continue  # only DW_OP_addr globals
+                out.append((str(found.get("name", "")), int.from_bytes(location[1:], "little"), type_offset))
+        return out
+
     # -- functions ------------------------------------------------------------------
     @_damage_is_corruption
     def function_at(self, pc: int) -> Optional[FunctionDie]:
@@ -654,11 +670,19 @@ _LEB_FORMS = frozenset(
         "DW_FORM_rnglistx",
     }
 )
-_WANTED = {"DW_AT_name": "name", AT_GO_KIND: "kind", AT_GO_RUNTIME_TYPE: "rtype"}
+_WANTED: dict[Any, str] = {"DW_AT_name": "name", AT_GO_KIND: "kind", AT_GO_RUNTIME_TYPE: "rtype"}
+_GLOBAL_WANTED: dict[Any, str] = {"DW_AT_name": "name", "DW_AT_location": "location", "DW_AT_type": "type"}
+_BLOCK_FORMS = {"DW_FORM_block1": 1, "DW_FORM_block2": 2, "DW_FORM_block4": 4}
+_CU_REF_FORMS = frozenset({"DW_FORM_ref1", "DW_FORM_ref2", "DW_FORM_ref4", "DW_FORM_ref8"})
 
 
-def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """(offset, tag, {"name", "kind", "rtype"}) of each child of a unit's top DIE."""
+def scan_top_level(
+    dwarf: Any, cu: Any, wanted: Optional[dict[Any, str]] = None
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(offset, tag, {"name", "kind", "rtype"}) of each child of a unit's top DIE
+    (``wanted`` maps other attributes to keys: a reference is given as an absolute
+    .debug_info offset, an expression as its bytes)."""
+    attributes: dict[Any, str] = wanted or _WANTED
     stream = dwarf.debug_info_sec.stream
     stream.seek(cu.cu_offset)
     data = stream.read(cu.size)
@@ -690,11 +714,13 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
         found: dict[str, Any] = {}
         top_level = depth == 1
         for name, form in specs:
-            want = _WANTED.get(name) if top_level else None
+            want = attributes.get(name) if top_level else None
             size = _FIXED_FORM_SIZES.get(form)
             if size is not None:
                 if want is not None and size:
                     found[want] = int.from_bytes(data[position : position + size], "little")
+                    if form in _CU_REF_FORMS:
+                        found[want] += base
                 position += size
             elif form == "DW_FORM_string":
                 nul = data.index(b"\0", position)
@@ -706,6 +732,8 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
                     found[want] = int.from_bytes(data[position : position + address_size], "little")
                 position += address_size
             elif form == "DW_FORM_ref_addr":
+                if want is not None:
+                    found[want] = int.from_bytes(data[position : position + ref_addr_size], "little")
                 position += ref_addr_size
             elif form in _OFFSET_FORMS:
                 position += offset_size
@@ -716,13 +744,15 @@ def scan_top_level(dwarf: Any, cu: Any) -> Iterator[tuple[int, str, dict[str, An
                     position = skip_leb128(data, position)
             elif form in ("DW_FORM_exprloc", "DW_FORM_block"):
                 length, position = read_uleb128(data, position)
+                if want is not None:
+                    found[want] = bytes(data[position : position + length])
                 position += length
-            elif form == "DW_FORM_block1":
-                position += 1 + data[position]
-            elif form == "DW_FORM_block2":
-                position += 2 + int.from_bytes(data[position : position + 2], "little")
-            elif form == "DW_FORM_block4":
-                position += 4 + int.from_bytes(data[position : position + 4], "little")
+            elif form in _BLOCK_FORMS:
+                width = _BLOCK_FORMS[form]
+                length = int.from_bytes(data[position : position + width], "little")
+                if want is not None:
+                    found[want] = bytes(data[position + width : position + width + length])
+                position += width + length
             else:
                 raise CorruptDataError(f"unsupported DWARF form {form}")
         if top_level:
