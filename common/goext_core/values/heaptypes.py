@@ -84,6 +84,7 @@ _MAX_GLOBAL_BYTES = 1 << 28  # a package variable larger than this is not scanne
 _MAX_ARRAY_FLAT = 256  # array elements laid out flat in a plan; longer arrays loop
 _INTERRUPT_EVERY = 4096
 _MAX_EXAMPLES = 5
+_SPANS_CACHED = 64  # small spans (at most 80 KiB each) kept read while scanning
 
 # Plan entry codes: what the word(s) at an offset of a value are.
 _PTR, _SLICE, _STRING, _EFACE, _IFACE, _MAP, _CHAN, _FUNC, _ARRAY = range(9)
@@ -252,6 +253,9 @@ class _Propagation:
         self.sources = bytearray(count)
         self.scanned = bytearray(count)
         self.header_spans = bytearray(span.has_headers(self.minor) for span in self.objects.spans)
+        self.header_bytes = bytes(MALLOC_HEADER_SIZE if header else 0 for header in self.header_spans)
+        self.fits: dict[tuple[_Shape, int, int], tuple[int, bool]] = {}
+        self.span_memory: dict[int, bytes] = {}  # span index -> its bytes (the last few spans read)
         self.names: list[str] = [""]
         self.name_ids: dict[str, int] = {}
         self.types: TypeSystem = type_system(program)
@@ -440,10 +444,10 @@ class _Propagation:
         kind = go_type.kind
         if kind == Kind.POINTER:
             if go_type.elem is not None and go_type.elem.size > 0:
-                out.append((offset, _PTR, go_type.elem))
+                out.append((offset, _PTR, self._shape(go_type.elem)))
         elif kind == Kind.SLICE:
             if go_type.elem is not None and go_type.elem.size > 0:
-                out.append((offset, _SLICE, go_type.elem))
+                out.append((offset, _SLICE, self._shape(go_type.elem)))
         elif kind == Kind.STRING:
             out.append((offset, _STRING, None))
         elif kind == Kind.INTERFACE:
@@ -520,10 +524,10 @@ class _Propagation:
             return self.dynamic[type_address]
         result: Optional[tuple[_Shape, bool]] = None
         try:
+            # The runtime's own metadata: exact, present without DWARF, and cheaper than
+            # DWARF's index of every type.
             descriptor = self.runtime_types.type_at(type_address)
-            go_type = self.types.by_runtime_type(type_address) or descriptor
-            if go_type.size == descriptor.size and go_type.kind == descriptor.kind:
-                result = (self._shape(go_type), is_direct_iface(descriptor))
+            result = (self._shape(descriptor), is_direct_iface(descriptor))
         except (GoextError, ValueError, IndexError):
             result = None
         self.dynamic[type_address] = result
@@ -548,58 +552,61 @@ class _Propagation:
         if not self.low <= pointer < self.high:
             return
         index = bisect.bisect_right(self.addresses, pointer) - 1
-        if index < 0:
-            return
-        start = self.addresses[index]
-        size = self.sizes[index]
-        if pointer >= start + size:
-            return
-        header = MALLOC_HEADER_SIZE if self.header_spans[self.span_of[index]] else 0
-        if pointer != start + header:
-            return  # interior: types only a part of the object
+        span_index = self.span_of[index]
+        if pointer != self.addresses[index] + self.header_bytes[span_index]:
+            return  # interior (types only a part of the object), or between objects
         source = self.sources[index]
         if source == SOURCE_RUNTIME_UNUSABLE:
             return
-        payload = size - header
-        if source != SOURCE_NONE:
-            if not self.scanned[index]:
-                # Typed by the runtime, reached from a root: scan it with its own type.
-                recorded = self._recorded_shapes.get(index)
-                if recorded is not None:
-                    self._push(index, recorded, 1 << 62)
-            if shape.size <= payload and self.names[self.type_ids[index]] != self._label(shape, payload):
-                self._conflict(index, shape, payload)
+        key = (shape, span_index, count)
+        fitted = self.fits.get(key)
+        if fitted is None:
+            fitted = self.fits[key] = self._fit(shape, count, span_index)
+        label_id, scan = fitted
+        if source == SOURCE_NONE:
+            if not label_id:
+                self.misfits += 1
+                return
+            self.type_ids[index] = label_id
+            self.sources[index] = SOURCE_PROPAGATED
+            if scan:
+                self._push(index, shape, count)
             return
-        span = self.objects.spans[self.span_of[index]]
-        label = self._fit(shape, count, span, size, header)
-        if label is None:
-            return
-        self.type_ids[index] = self._name_id(label)
-        self.sources[index] = SOURCE_PROPAGATED
-        if shape.has_pointers and not span.noscan and label != "tiny block":
-            self._push(index, shape, count)
+        if not self.scanned[index]:
+            # Typed by the runtime, reached from a root: scan it with its own type.
+            recorded = self._recorded_shapes.get(index)
+            if recorded is not None:
+                self._push(index, recorded, 1 << 62)
+        if label_id and self.type_ids[index] != label_id:
+            self._conflict(index, label_id)
 
     def _label(self, shape: _Shape, payload: int) -> str:
         if shape.kind in _ARRAY_KINDS:
             return array_label(shape.label, shape.size, payload)
         return shape.label
 
-    def _fit(self, shape: _Shape, count: int, span: Any, size: int, header: int) -> Optional[str]:
-        """The label of an object typed as ``count`` elements of ``shape``; None if they do not fit it."""
+    def _fit(self, shape: _Shape, count: int, span_index: int) -> tuple[int, bool]:
+        """(label id, whether to scan) of an object of span ``span_index`` typed as
+        ``count`` elements of ``shape``; label id 0 when they do not fit it."""
+        span = self.objects.spans[span_index]
+        size = span.size if span.sizeclass == 0 else span.elemsize
+        header = self.header_bytes[span_index]
         payload = size - header
+        scan = shape.has_pointers and not span.noscan
         if shape.kind == _OPAQUE and not shape.check_scan:
-            return shape.label
+            return self._name_id(shape.label), False
         if shape.check_scan and shape.has_pointers == span.noscan:
             self._misfit(shape, size, "noscan" if span.noscan else "with pointers")
-            return None
+            return 0, False
         if span.noscan and span.sizeclass == TINY_SIZE_CLASS and shape.size < MAX_TINY_SIZE:
-            return "tiny block"  # noscan values under 16 B share a tiny-allocator block (src/runtime/malloc.go)
+            # Noscan values under 16 B share a tiny-allocator block (src/runtime/malloc.go).
+            return self._name_id("tiny block"), False
         if shape.kind == _OPAQUE:
-            return shape.label
+            return self._name_id(shape.label), False
         wanted = shape.size * (1 if count >= 1 << 62 else count)
         if not 0 < shape.size <= payload or wanted > payload:
             self._misfit(shape, size, "too small")
-            return None
+            return 0, False
         if shape.exact_size and count < 1 << 62:
             allocated = wanted + header
             if span.sizeclass == 0:
@@ -608,8 +615,8 @@ class _Propagation:
                 fits = CLASS_TO_SIZE[span.sizeclass - 1] < allocated <= size
             if not fits:
                 self._misfit(shape, size, f"{count} x {shape.size} B")
-                return None
-        return self._label(shape, payload)
+                return 0, False
+        return self._name_id(self._label(shape, payload)), scan
 
     def _misfit(self, shape: _Shape, size: int, why: str) -> None:
         self.misfits += 1
@@ -618,11 +625,9 @@ class _Propagation:
             if example not in self.misfit_examples:
                 self.misfit_examples.append(example)
 
-    def _conflict(self, index: int, shape: _Shape, payload: int) -> None:
+    def _conflict(self, index: int, label_id: int) -> None:
         self.conflicts += 1
-        example = (
-            f"{self.addresses[index]:#x} {self.names[self.type_ids[index]]} reached as {self._label(shape, payload)}"
-        )
+        example = f"{self.addresses[index]:#x} {self.names[self.type_ids[index]]} reached as {self.names[label_id]}"
         if len(self.conflict_examples) < _MAX_EXAMPLES and example not in self.conflict_examples:
             self.conflict_examples.append(example)
 
@@ -635,7 +640,7 @@ class _Propagation:
         if elements <= 0:
             return
         try:
-            data = self.target.read(start, elements * shape.size)
+            data = self._read_object(index, start, elements * shape.size)
         except MemoryReadError:
             self.unreadable += 1
             return
@@ -663,6 +668,21 @@ class _Propagation:
         elif kind == _HCHAN:
             self._scan_hchan(shape, start)
 
+    def _read_object(self, index: int, start: int, size: int) -> bytes:
+        """``size`` bytes at ``start`` in object ``index``: small spans are read whole
+        once (objects found together are mostly neighbours), large objects directly."""
+        span_index = self.span_of[index]
+        span = self.objects.spans[span_index]
+        if span.sizeclass == 0:
+            return self.target.read(start, size)
+        memory = self.span_memory.get(span_index)
+        if memory is None:
+            if len(self.span_memory) >= _SPANS_CACHED:
+                del self.span_memory[next(iter(self.span_memory))]
+            memory = self.span_memory[span_index] = self.target.read(span.base, span.size)
+        offset = start - span.base
+        return memory[offset : offset + size]
+
     def _scan_value(
         self, plan: tuple[tuple[int, int, Any], ...], data: bytes, base: int, stride: int, count: int
     ) -> None:
@@ -673,6 +693,15 @@ class _Propagation:
         if words is None:
             return
         limit = len(words)
+        if stride == 8 and base == 0 and len(plan) == 1 and plan[0][0] == 0 and plan[0][1] == _PTR:
+            # An array of plain pointers (a []*T backing array): the common large case.
+            reach, shape = self._reach, plan[0][2]
+            for chunk in range(0, min(count, limit), _INTERRUPT_EVERY):
+                check_interrupt("typing heap objects")
+                for word in words[chunk : min(chunk + _INTERRUPT_EVERY, count, limit)]:
+                    if word:
+                        reach(word, shape, 1)
+            return
         for element in range(count):
             if element and element % _INTERRUPT_EVERY == 0:
                 check_interrupt("typing heap objects")
@@ -684,7 +713,7 @@ class _Propagation:
                 word = words[word_index]
                 if code == _PTR:
                     if word:
-                        self._reach(word, self._shape(argument), 1)
+                        self._reach(word, argument, 1)
                 elif code == _STRING:
                     if word and word_index + 1 < limit and words[word_index + 1]:
                         self._reach_string(word, words[word_index + 1])
@@ -692,7 +721,7 @@ class _Propagation:
                     if word and word_index + 2 < limit and words[word_index + 2]:
                         capacity = words[word_index + 2]
                         if capacity < 1 << 40:
-                            self._reach(word, self._shape(argument), capacity)
+                            self._reach(word, argument, capacity)
                 elif code in (_EFACE, _IFACE):
                     if word and word_index + 1 < limit:
                         self._reach_interface(argument, code == _EFACE, word, words[word_index + 1])
