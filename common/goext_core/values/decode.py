@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
-from goext_core.values.locations import evaluate_location
+from goext_core.values.locations import Location, evaluate_location
 from goext_core.values.maps import decode_map
 from goext_core.values.model import (
     BYTE_KNOWN,
@@ -730,9 +730,11 @@ def frame_variables(
     frame_index: int,
     settings: Optional[Settings] = None,
     params: Optional[bool] = None,
+    locations: Optional[dict[str, Location]] = None,
 ) -> list[tuple[str, Value, bool]]:
     """(name, value, is_param) of the variables of one frame of a goroutine, by
-    their Go names, as the frame's pc sees them:
+    their Go names, as the frame's pc sees them (and, into ``locations`` when
+    given, where each one's bytes are, by the same names):
 
     - only the variables whose lexical blocks hold the pc; a name declared in
       several of them is the innermost one's, and the ones it shadows are
@@ -782,7 +784,9 @@ def frame_variables(
     out: list[tuple[str, Value, bool]] = []
     for (dwarf_name, variable, go_type), name in zip(chosen, names):
         decoder.decoded_values = 0  # each variable has the whole output budget
-        value = _variable_value(program, types.dwarf, decoder, variable, go_type, lookup_pc, physical, registers)
+        value = _variable_value(
+            program, types.dwarf, decoder, variable, go_type, lookup_pc, physical, registers, locations, name
+        )
         if dwarf_name.startswith("&"):
             value = _through_heap_pointer(decoder, value, go_type)
         if name.startswith("("):
@@ -846,11 +850,15 @@ def _variable_value(
     pc: int,
     frame: Any,
     registers: dict[str, int],
+    locations: Optional[dict[str, Location]] = None,
+    name: str = "",
 ) -> Value:
     try:
         location = evaluate_location(program, dwarf, variable, pc, frame, registers)
     except GoextError as exc:
         return Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type)
+    if locations is not None and location is not None:
+        locations[name] = location
     if location is None or location.optimized_out:
         reason = location.reason if location is not None else OPTIMIZED_OUT
         return decoder.missing(go_type, None, reason)

@@ -48,9 +48,12 @@ from goext_core.runtime.heap import (
     heap_objects,
     types_region,
 )
-from goext_core.values.decode import TypeSystem, is_direct_iface, type_system
+from goext_core.runtime.layouts import G_RUNNING, is_dead_status
+from goext_core.runtime.stackmaps import live_pointer_slots
+from goext_core.values.decode import TypeSystem, frame_variables, is_direct_iface, type_system
+from goext_core.values.locations import Location
 from goext_core.values.maps import BUCKET_COUNT, CTRL_EMPTY_BIT, MIN_TOP_HASH, is_swiss, slot_layout
-from goext_core.values.model import alignment
+from goext_core.values.model import Settings, alignment
 from goext_core.values.rtypes import RuntimeTypes
 from goext_core.values.types import GoType, Kind
 
@@ -84,6 +87,7 @@ _MAX_GLOBAL_BYTES = 1 << 28  # a package variable larger than this is not scanne
 _MAX_ARRAY_FLAT = 256  # array elements laid out flat in a plan; longer arrays loop
 _INTERRUPT_EVERY = 4096
 _MAX_EXAMPLES = 5
+_RUNTIME_PREFIXES = ("runtime.", "internal/runtime/")
 _SPANS_CACHED = 64  # small spans (at most 80 KiB each) kept read while scanning
 
 # Plan entry codes: what the word(s) at an offset of a value are.
@@ -239,6 +243,25 @@ def _has_pointers(go_type: GoType, memo: dict[GoType, bool], depth: int = 0) -> 
     return result
 
 
+def _pointer_words(plan: tuple[tuple[int, int, Any], ...], base: int, limit: int) -> Iterator[int]:
+    """Offsets of the pointer words a plan reads (an interface's two words are both
+    pointers to the GC: src/runtime/iface.go), below ``limit``."""
+    for offset, code, argument in plan:
+        at = base + offset
+        if at >= limit:
+            return
+        if code == _ARRAY:
+            inner, stride, length = argument
+            for element in range(length):
+                if at + element * stride >= limit:
+                    break
+                yield from _pointer_words(inner, at + element * stride, limit)
+        else:
+            yield at
+            if code in (_EFACE, _IFACE) and at + 8 < limit:
+                yield at + 8
+
+
 class _Propagation:
     def __init__(self, program: "GoProgram") -> None:
         self.program = program
@@ -285,6 +308,8 @@ class _Propagation:
         self._seed_recorded()
         globals_scanned = self._seed_globals(notes)
         self._drain()
+        self._seed_stacks(notes)
+        self._drain()
         # The objects the runtime typed but no typed root reached: their own type is
         # certain, and what they point at is typed after every root's targets.
         for index, source in enumerate(self.sources):
@@ -308,8 +333,9 @@ class _Propagation:
         if self.unreadable:
             notes.append(f"{self.unreadable} typed values could not be read")
         notes.append(
-            "not typed: objects reached only through goroutine stacks, finalizers, unsafe.Pointer or uintptr words, "
-            "closures' captured variables, or interior pointers"
+            "not typed: objects reached only through finalizers, unsafe.Pointer or uintptr words, closures' "
+            "captured variables, interior pointers, or stack words DWARF does not describe or the GC's stack "
+            "maps do not mark live"
         )
         return HeapTypes(
             self.objects,
@@ -407,6 +433,88 @@ class _Propagation:
             self._scan_value(self._plan(go_type), data, 0, go_type.size, 1)
             self._drain()
         return scanned
+
+    def _seed_stacks(self, notes: list[str]) -> None:
+        """Scan the DWARF locals of every goroutine's frames, only their words the GC's
+        stack maps mark live at the frame's pc (a dead slot may point at a freed and
+        reused object)."""
+        if self.types.dwarf is None:
+            return
+        try:
+            records = self.program.goroutines()
+        except GoextError as exc:
+            notes.append(f"goroutine stacks not used: {exc}")
+            return
+        settings = Settings(max_elements=0, max_string=0, max_depth=0, follow_pointers=False, max_values=1)
+        skipped = 0
+        for record in records:
+            if is_dead_status(record.status) or not record.stack_lo < record.stack_hi:
+                continue
+            check_interrupt("typing heap objects: goroutine stacks")
+            try:
+                frames = self.program.stack(record).frames
+            except GoextError:
+                skipped += 1
+                continue
+            for number, frame in enumerate(frames):
+                physical = number
+                while physical + 1 < len(frames) and frames[physical].inlined:
+                    physical += 1
+                if frame.stack != "goroutine" or (physical == 0 and record.plain_status == G_RUNNING):
+                    continue  # the frame a running goroutine executes has no stack map at its pc
+                if frame.function.startswith(_RUNTIME_PREFIXES):
+                    continue  # the runtime's own frames: little user data, and slow to look up in DWARF
+                live = live_pointer_slots(self.program, frames[physical])
+                if live is None:
+                    skipped += 1
+                    continue
+                locations: dict[str, Location] = {}
+                try:
+                    variables = frame_variables(self.program, record, number, settings, locations=locations)
+                except GoextError:
+                    continue  # no DWARF for this function (assembly, the runtime's)
+                self._scan_locals(variables, locations, set(live))
+        if skipped:
+            notes.append(f"{skipped} goroutine frames without a stack map (interrupted, or unreadable): not used")
+
+    def _scan_locals(self, variables: list[Any], locations: dict[str, Location], live: set[int]) -> None:
+        """Scan the locals of one frame: only their words in stack memory the GC's map marks live."""
+        for name, value, _ in variables:
+            location = locations.get(name)
+            go_type = value.go_type
+            if location is None or location.optimized_out or go_type is None:
+                continue
+            if value.details.get("heap"):
+                # "&x": the location holds the pointer to the variable the compiler moved to the heap.
+                plan: tuple[tuple[int, int, Any], ...] = ((0, _PTR, self._shape(go_type)),)
+                size = 8
+            elif self._has_pointers(go_type):
+                plan, size = self._plan(go_type), go_type.size
+            else:
+                continue
+            if location.address is not None:
+                if location.address % 8:
+                    continue
+                try:
+                    data = bytearray(self.target.read(location.address, size))
+                except MemoryReadError:
+                    self.unreadable += 1
+                    continue
+                placed: tuple[tuple[int, int, int], ...] = ((0, location.address, size),)
+            elif location.memory_pieces:
+                data = bytearray(location.data[:size].ljust(size, b"\0"))
+                placed = location.memory_pieces
+            else:
+                continue  # registers or constants: no stack map speaks for them
+            # A pointer word the map does not mark live reads as nil (scalars are never in a map).
+            for at in _pointer_words(plan, 0, size):
+                if not any(
+                    offset <= at < offset + length and (address + at - offset) in live
+                    for offset, address, length in placed
+                ):
+                    data[at : at + 8] = bytes(8)
+            self._scan_value(plan, bytes(data), 0, size, 1)
+            self._drain()
 
     # -- shapes and plans ---------------------------------------------------------------------
     def _has_pointers(self, go_type: GoType) -> bool:

@@ -72,6 +72,8 @@ class Location:
     known: Optional[bytes] = None
     reason: str = OPTIMIZED_OUT
     pieces: int = 0  # DW_OP_piece count: their sizes add up to len(data)
+    # (offset in data, address, size) of each piece read from memory
+    memory_pieces: tuple[tuple[int, int, int], ...] = ()
 
 
 class _Unknown(Exception):
@@ -225,10 +227,12 @@ class ExpressionEvaluator:
         saw_piece = False
         start = 0
         self._piece_memory = []
+        memory_pieces: list[tuple[int, int, int]] = []
         for index, operation in enumerate(operations):
             if operation.code not in _PIECE_OPS:
                 continue
             saw_piece = True
+            read_before = len(self._piece_memory)
             piece_ops = operations[start:index]
             start = index + 1
             if operation.code == 0x93:
@@ -244,6 +248,9 @@ class ExpressionEvaluator:
                 else:
                     whole, whole_known = self._piece(piece_ops, (bits + offset) // 8)
                     piece, piece_known = whole[offset // 8 :], whole_known[offset // 8 :]
+            if len(self._piece_memory) > read_before and operation.code == 0x93:
+                address, size = self._piece_memory[-1]
+                memory_pieces.append((len(data), address, size))
             data += piece
             known += piece_known
         if saw_piece:
@@ -258,11 +265,12 @@ class ExpressionEvaluator:
             count = sum(1 for operation in operations if operation.code in _PIECE_OPS)
             mask = bytes(known)
             reason = mask_reason(mask)
+            placed = tuple(memory_pieces)
             if reason is None:
-                return Location(data=bytes(data), pieces=count)
+                return Location(data=bytes(data), pieces=count, memory_pieces=placed)
             if all(byte != BYTE_KNOWN for byte in mask):
                 return Location(optimized_out=True, reason=reason)
-            return Location(data=bytes(data), partial=True, known=mask, pieces=count)
+            return Location(data=bytes(data), partial=True, known=mask, pieces=count, memory_pieces=placed)
         try:
             return self._whole(operations)
         except _Unknown as unknown:
