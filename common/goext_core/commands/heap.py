@@ -219,7 +219,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22)"
     )
     typed_note += (
-        ", and from typed pointers followed from package variables and those objects; "
+        ", and from typed pointers followed from package variables, goroutines' locals and those objects; "
         "other objects are listed untyped by size class"
         if args.by == "type"
         else "; other objects are listed untyped by size class"

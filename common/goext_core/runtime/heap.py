@@ -16,8 +16,8 @@ object counts do until the sweeper frees them.
 Types come only from where the runtime records them (Go 1.22+, src/runtime/mbitmap.go):
 the allocation header, the first word of a small object with pointers larger than
 512 bytes, and ``mspan.largeType`` for a large object with pointers.  Everything else
-is reported by size class, untyped; nothing is guessed.  (Propagating types from
-typed roots through pointer fields is not done here.)
+is reported by size class, untyped; nothing is guessed here (values/heaptypes.py
+types more objects by following typed pointers from typed roots).
 
 Every loop is bounded; a span that fails its checks is reported and skipped.
 """

@@ -5,8 +5,12 @@ The runtime records the type of few objects (Go 1.22+: the allocation header of 
 object over 512 bytes with pointers, ``mspan.largeType`` of a large one;
 src/runtime/mbitmap.go).  Everything else is typed here by following pointers
 whose type is known, from the roots whose type is known: every package-level
-variable DWARF describes, then the objects the runtime typed.  A typed value is
-scanned word by word with its type's pointer plan:
+variable DWARF describes; the DWARF locals of every goroutine's frames, only
+their pointer words the GC's stack maps mark live at the frame's pc (a dead slot
+may point at a freed and reused object; the runtime's own frames are skipped);
+then the objects the runtime typed, after every root (they may be garbage not yet
+swept, whose pointers are the least trustworthy).  A typed value is scanned word
+by word with its type's pointer plan:
 
 * ``*T`` types the object it points at as ``T`` (``[]T`` when the slot holds
   several: the same label the runtime's headers give arrays), ``[]T`` its
@@ -91,7 +95,7 @@ _RUNTIME_PREFIXES = ("runtime.", "internal/runtime/")
 _SPANS_CACHED = 64  # small spans (at most 80 KiB each) kept read while scanning
 
 # Plan entry codes: what the word(s) at an offset of a value are.
-_PTR, _SLICE, _STRING, _EFACE, _IFACE, _MAP, _CHAN, _FUNC, _ARRAY = range(9)
+PLAN_POINTER, PLAN_SLICE, PLAN_STRING, PLAN_EFACE, PLAN_IFACE, PLAN_MAP, PLAN_CHAN, PLAN_FUNC, PLAN_ARRAY = range(9)
 # Shape kinds: how an object typed with a shape is scanned.
 _GO, _BUCKET, _GROUP, _HMAP, _SWISS_MAP, _TABLE, _DIRECTORY, _HCHAN, _OPAQUE = range(9)
 _ARRAY_KINDS = frozenset({_GO, _BUCKET, _GROUP, _DIRECTORY})  # an object may hold an array of these
@@ -243,22 +247,22 @@ def _has_pointers(go_type: GoType, memo: dict[GoType, bool], depth: int = 0) -> 
     return result
 
 
-def _pointer_words(plan: tuple[tuple[int, int, Any], ...], base: int, limit: int) -> Iterator[int]:
+def pointer_words(plan: tuple[tuple[int, int, Any], ...], base: int, limit: int) -> Iterator[int]:
     """Offsets of the pointer words a plan reads (an interface's two words are both
     pointers to the GC: src/runtime/iface.go), below ``limit``."""
     for offset, code, argument in plan:
         at = base + offset
         if at >= limit:
             return
-        if code == _ARRAY:
+        if code == PLAN_ARRAY:
             inner, stride, length = argument
             for element in range(length):
                 if at + element * stride >= limit:
                     break
-                yield from _pointer_words(inner, at + element * stride, limit)
+                yield from pointer_words(inner, at + element * stride, limit)
         else:
             yield at
-            if code in (_EFACE, _IFACE) and at + 8 < limit:
+            if code in (PLAN_EFACE, PLAN_IFACE) and at + 8 < limit:
                 yield at + 8
 
 
@@ -486,7 +490,7 @@ class _Propagation:
                 continue
             if value.details.get("heap"):
                 # "&x": the location holds the pointer to the variable the compiler moved to the heap.
-                plan: tuple[tuple[int, int, Any], ...] = ((0, _PTR, self._shape(go_type)),)
+                plan: tuple[tuple[int, int, Any], ...] = ((0, PLAN_POINTER, self._shape(go_type)),)
                 size = 8
             elif self._has_pointers(go_type):
                 plan, size = self._plan(go_type), go_type.size
@@ -507,7 +511,7 @@ class _Propagation:
             else:
                 continue  # registers or constants: no stack map speaks for them
             # A pointer word the map does not mark live reads as nil (scalars are never in a map).
-            for at in _pointer_words(plan, 0, size):
+            for at in pointer_words(plan, 0, size):
                 if not any(
                     offset <= at < offset + length and (address + at - offset) in live
                     for offset, address, length in placed
@@ -552,20 +556,20 @@ class _Propagation:
         kind = go_type.kind
         if kind == Kind.POINTER:
             if go_type.elem is not None and go_type.elem.size > 0:
-                out.append((offset, _PTR, self._shape(go_type.elem)))
+                out.append((offset, PLAN_POINTER, self._shape(go_type.elem)))
         elif kind == Kind.SLICE:
             if go_type.elem is not None and go_type.elem.size > 0:
-                out.append((offset, _SLICE, self._shape(go_type.elem)))
+                out.append((offset, PLAN_SLICE, self._shape(go_type.elem)))
         elif kind == Kind.STRING:
-            out.append((offset, _STRING, None))
+            out.append((offset, PLAN_STRING, None))
         elif kind == Kind.INTERFACE:
-            out.append((offset, _EFACE if go_type.is_empty_interface else _IFACE, go_type))
+            out.append((offset, PLAN_EFACE if go_type.is_empty_interface else PLAN_IFACE, go_type))
         elif kind == Kind.MAP:
-            out.append((offset, _MAP, go_type))
+            out.append((offset, PLAN_MAP, go_type))
         elif kind == Kind.CHAN:
-            out.append((offset, _CHAN, go_type))
+            out.append((offset, PLAN_CHAN, go_type))
         elif kind == Kind.FUNC:
-            out.append((offset, _FUNC, None))
+            out.append((offset, PLAN_FUNC, None))
         elif kind == Kind.ARRAY:
             elem = go_type.elem
             if elem is None or elem.size <= 0 or go_type.length <= 0 or not self._has_pointers(elem):
@@ -574,7 +578,7 @@ class _Propagation:
                 for position in range(go_type.length):
                     self._add_plan(elem, offset + position * elem.size, out, depth + 1)
             else:
-                out.append((offset, _ARRAY, (self._plan(elem), elem.size, go_type.length)))
+                out.append((offset, PLAN_ARRAY, (self._plan(elem), elem.size, go_type.length)))
         elif kind == Kind.STRUCT:
             for member in go_type.fields:
                 if self._has_pointers(member.type):
@@ -801,7 +805,7 @@ class _Propagation:
         if words is None:
             return
         limit = len(words)
-        if stride == 8 and base == 0 and len(plan) == 1 and plan[0][0] == 0 and plan[0][1] == _PTR:
+        if stride == 8 and base == 0 and len(plan) == 1 and plan[0][0] == 0 and plan[0][1] == PLAN_POINTER:
             # An array of plain pointers (a []*T backing array): the common large case.
             reach, shape = self._reach, plan[0][2]
             for chunk in range(0, min(count, limit), _INTERRUPT_EVERY):
@@ -819,34 +823,34 @@ class _Propagation:
                 if word_index >= limit:
                     break
                 word = words[word_index]
-                if code == _PTR:
+                if code == PLAN_POINTER:
                     if word:
                         self._reach(word, argument, 1)
-                elif code == _STRING:
+                elif code == PLAN_STRING:
                     if word and word_index + 1 < limit and words[word_index + 1]:
                         self._reach_string(word, words[word_index + 1])
-                elif code == _SLICE:
+                elif code == PLAN_SLICE:
                     if word and word_index + 2 < limit and words[word_index + 2]:
                         capacity = words[word_index + 2]
                         if capacity < 1 << 40:
                             self._reach(word, argument, capacity)
-                elif code in (_EFACE, _IFACE):
+                elif code in (PLAN_EFACE, PLAN_IFACE):
                     if word and word_index + 1 < limit:
-                        self._reach_interface(argument, code == _EFACE, word, words[word_index + 1])
-                elif code == _MAP:
+                        self._reach_interface(argument, code == PLAN_EFACE, word, words[word_index + 1])
+                elif code == PLAN_MAP:
                     if word:
                         map_shape = self._special_shape(_SWISS_MAP if self.swiss else _HMAP, argument)
                         if map_shape is not None:
                             self._reach(word, map_shape, 1)
-                elif code == _CHAN:
+                elif code == PLAN_CHAN:
                     if word:
                         chan_shape = self._special_shape(_HCHAN, argument)
                         if chan_shape is not None:
                             self._reach(word, chan_shape, 1)
-                elif code == _FUNC:
+                elif code == PLAN_FUNC:
                     if word:
                         self._reach_closure(word)
-                elif code == _ARRAY:
+                elif code == PLAN_ARRAY:
                     inner, inner_stride, length = argument
                     self._scan_value(inner, data, at + offset, inner_stride, length)
 
@@ -1002,4 +1006,4 @@ class _Propagation:
             self._reach(buffer, self._shape(elem), capacity)
 
 
-__all__ = ["HeapTypes", "RecordedTypeLabels", "array_label", "propagate_types"]
+__all__ = ["HeapTypes", "RecordedTypeLabels", "array_label", "pointer_words", "propagate_types"]
