@@ -282,6 +282,7 @@ class _Propagation:
         self.header_spans = bytearray(span.has_headers(self.minor) for span in self.objects.spans)
         self.header_bytes = bytes(MALLOC_HEADER_SIZE if header else 0 for header in self.header_spans)
         self.fits: dict[tuple[_Shape, int, int], tuple[int, bool]] = {}
+        self.label_shapes: dict[int, _Shape] = {}  # label id -> the first shape given that label
         self.span_memory: dict[int, bytes] = {}  # span index -> its bytes (the last few spans read)
         self.names: list[str] = [""]
         self.name_ids: dict[str, int] = {}
@@ -599,7 +600,7 @@ class _Propagation:
             )
             pointers = self._has_pointers(key_type) or self._has_pointers(elem_type)
             family = "map.group" if kind == _GROUP else "map.bucket"
-            label = f"{family}[{key_type.name}]{elem_type.name}"
+            label = f"{family}[{self._shape(key_type).label}]{self._shape(elem_type).label}"
             shape = _Shape(label, layout[3], kind, pointers, (), go_type, exact_size=False)
             shape.plan = ((0, 0, layout),)
         elif kind == _HMAP and go_type is not None:
@@ -689,7 +690,7 @@ class _Propagation:
             recorded = self._recorded_shapes.get(index)
             if recorded is not None:
                 self._push(index, recorded, 1 << 62)
-        if label_id and self.type_ids[index] != label_id:
+        if label_id and self.type_ids[index] != label_id and not self._first_field(index, shape):
             self._conflict(index, label_id)
 
     def _label(self, shape: _Shape, payload: int) -> str:
@@ -728,7 +729,28 @@ class _Propagation:
             if not fits:
                 self._misfit(shape, size, f"{count} x {shape.size} B")
                 return 0, False
-        return self._name_id(self._label(shape, payload)), scan
+        label_id = self._name_id(self._label(shape, payload))
+        self.label_shapes.setdefault(label_id, shape)
+        return label_id, scan
+
+    def _first_field(self, index: int, shape: _Shape) -> bool:
+        """Whether ``shape`` is the type of the first field (or element) of the type
+        object ``index`` already has: a pointer to it agrees with that type."""
+        recorded = self._recorded_shapes.get(index) or self.label_shapes.get(self.type_ids[index])
+        outer = recorded.go_type if recorded is not None and recorded.kind == _GO else None
+        for _ in range(8):
+            if outer is None:
+                return False
+            if outer.kind == Kind.STRUCT:
+                first = outer.fields[0] if outer.fields else None
+                outer = first.type if first is not None and first.offset == 0 else None
+            elif outer.kind == Kind.ARRAY:
+                outer = outer.elem
+            else:
+                return False
+            if outer is not None and self._shape(outer).label == shape.label:
+                return True
+        return False
 
     def _misfit(self, shape: _Shape, size: int, why: str) -> None:
         self.misfits += 1
