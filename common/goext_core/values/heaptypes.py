@@ -88,11 +88,14 @@ _HMAP_B_OFFSET = 9
 # groups{data; lengthMask}}, src/internal/runtime/maps/table.go.
 _TABLE_GROUPS_OFFSET = 16
 _MAX_GLOBAL_BYTES = 1 << 28  # a package variable larger than this is not scanned
-_MAX_ARRAY_FLAT = 256  # array elements laid out flat in a plan; longer arrays loop
+_MAX_PLAN_FLAT = 1024  # plan entries an array may lay out flat; a longer array's elements are looped over
 _INTERRUPT_EVERY = 4096
 _MAX_EXAMPLES = 5
 _RUNTIME_PREFIXES = ("runtime.", "internal/runtime/")
-_SPANS_CACHED = 64  # small spans (at most 80 KiB each) kept read while scanning
+_SPANS_CACHED = 64
+_READ_CHUNK = (
+    1 << 22
+)  # bytes of a large object read at once  # small spans (at most 80 KiB each) kept read while scanning
 
 # Plan entry codes: what the word(s) at an offset of a value are.
 PLAN_POINTER, PLAN_SLICE, PLAN_STRING, PLAN_EFACE, PLAN_IFACE, PLAN_MAP, PLAN_CHAN, PLAN_FUNC, PLAN_ARRAY = range(9)
@@ -293,6 +296,7 @@ class _Propagation:
         self.work: deque[tuple[int, _Shape, int]] = deque()
         self.shapes: dict[GoType, _Shape] = {}
         self.plans: dict[GoType, tuple[tuple[int, int, Any], ...]] = {}
+        self.planning: set[GoType] = set()  # plans being built (a type containing itself is corrupt)
         self.pointer_memo: dict[GoType, bool] = {}
         self.dynamic: dict[int, Optional[tuple[_Shape, bool]]] = {}  # type descriptor -> (shape, direct)
         self.itabs: dict[int, int] = {}  # itab -> type descriptor (0: not an itab)
@@ -375,8 +379,7 @@ class _Propagation:
             while end < total and self.span_of[end] == span_index:
                 end += 1
             span = spans[span_index]
-            if index % _INTERRUPT_EVERY == 0:
-                check_interrupt("typing heap objects")
+            check_interrupt("typing heap objects")
             if span.noscan:
                 index = end
                 continue
@@ -546,8 +549,14 @@ class _Propagation:
     def _plan(self, go_type: GoType) -> tuple[tuple[int, int, Any], ...]:
         plan = self.plans.get(go_type)
         if plan is None:
+            if go_type in self.planning:
+                return ()  # a type containing itself: corrupt type data
+            self.planning.add(go_type)
             entries: list[tuple[int, int, Any]] = []
-            self._add_plan(go_type, 0, entries, 0)
+            try:
+                self._add_plan(go_type, 0, entries, 0)
+            finally:
+                self.planning.discard(go_type)
             plan = self.plans[go_type] = tuple(entries)
         return plan
 
@@ -575,11 +584,15 @@ class _Propagation:
             elem = go_type.elem
             if elem is None or elem.size <= 0 or go_type.length <= 0 or not self._has_pointers(elem):
                 return
-            if go_type.length <= _MAX_ARRAY_FLAT:
+            inner = self._plan(elem)
+            if not inner:
+                return
+            if go_type.length * len(inner) <= _MAX_PLAN_FLAT:
                 for position in range(go_type.length):
-                    self._add_plan(elem, offset + position * elem.size, out, depth + 1)
+                    base = offset + position * elem.size
+                    out.extend((base + at, code, argument) for at, code, argument in inner)
             else:
-                out.append((offset, PLAN_ARRAY, (self._plan(elem), elem.size, go_type.length)))
+                out.append((offset, PLAN_ARRAY, (inner, elem.size, go_type.length)))
         elif kind == Kind.STRUCT:
             for member in go_type.fields:
                 if self._has_pointers(member.type):
@@ -773,15 +786,26 @@ class _Propagation:
         elements = min(count, payload // shape.size) if shape.size else 0
         if elements <= 0:
             return
+        kind = shape.kind
+        if kind == _GO and shape.go_type is not None:
+            # A large array in pieces of whole elements: a bounded read at a time.
+            plan = self._plan(shape.go_type)
+            step = max(1, _READ_CHUNK // shape.size)
+            for first in range(0, elements, step):
+                chunk = min(step, elements - first)
+                try:
+                    data = self._read_object(index, start + first * shape.size, chunk * shape.size)
+                except MemoryReadError:
+                    self.unreadable += 1
+                    return
+                self._scan_value(plan, data, 0, shape.size, chunk)
+            return
         try:
             data = self._read_object(index, start, elements * shape.size)
         except MemoryReadError:
             self.unreadable += 1
             return
-        kind = shape.kind
-        if kind == _GO and shape.go_type is not None:
-            self._scan_value(self._plan(shape.go_type), data, 0, shape.size, elements)
-        elif kind in (_BUCKET, _GROUP):
+        if kind in (_BUCKET, _GROUP):
             self._scan_buckets(shape, data, start, elements)
         elif kind == _HMAP:
             self._scan_hmap(shape, data)
