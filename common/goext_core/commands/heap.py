@@ -213,17 +213,24 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         rows = [(label, count, size, "") for label, count, size in _rows_by_size(heap)]
     reconciliation = _reconcile(heap, figures)
     minor = program.go_minor or 0
-    typed_note = (
-        "types come from allocation headers (objects over 512 B with pointers) and large spans"
-        if minor >= ALLOCATION_HEADERS_SINCE
-        else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22)"
-    )
-    typed_note += (
-        ", and from typed pointers followed from package variables, goroutines' locals and those objects; "
-        "other objects are listed untyped by size class"
-        if args.by == "type"
-        else "; other objects are listed untyped by size class"
-    )
+    if minor >= ALLOCATION_HEADERS_SINCE:
+        typed_note = "types come from allocation headers (objects over 512 B with pointers) and large spans"
+        if args.by == "type":
+            typed_note += (
+                ", and from typed pointers followed from package variables, goroutines' locals and those objects"
+            )
+        typed_note += "; other objects are listed untyped by size class"
+    elif args.by == "type":
+        typed_note = (
+            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): types come "
+            "from typed pointers followed from package variables and goroutines' locals; other objects are "
+            "listed untyped by size class"
+        )
+    else:
+        typed_note = (
+            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
+            "objects are listed untyped by size class"
+        )
     by_source = types.counts_by_source() if types is not None else {}
     if args.json:
         data = {
