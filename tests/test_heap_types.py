@@ -94,6 +94,15 @@ def test_types_are_right_and_totals_unchanged(roots, go_version, flavour):
     sources = data["type_sources"]
     assert sum(entry["objects"] for entry in sources.values()) == data["objects"]
 
+    # Go 1.22+: every propagated type of a small object with pointers matched the runtime's
+    # own pointer bits of the object (Items and Helds among them), and none was refused.
+    types = propagate_types(program)
+    assert not [note for note in data["type_notes"] if "pointer bits differ" in note], data["type_notes"]
+    if minor >= 22 and flavour == "default":
+        assert types.bits_checked >= counts["count.Item"] + counts["count.Held"]
+    elif minor < 22:
+        assert types.bits_checked == 0
+
     # No object of a known kind has a wrong type.
     kinds = types_of_kinds(artifact, program)
     wrong = {kind: tally for kind, tally in kinds.items() if set(tally) - {None, KIND_TYPES[kind]}}

@@ -92,6 +92,15 @@ _MAX_PLAN_FLAT = 1024  # plan entries an array may lay out flat; a longer array'
 _INTERRUPT_EVERY = 4096
 _MAX_EXAMPLES = 5
 _RUNTIME_PREFIXES = ("runtime.", "internal/runtime/")
+# Go 1.22+: a span of small objects with pointers (at most 512 B: heapBitsInSpan) ends with
+# one pointer bit per word of the span (src/runtime/mbitmap.go heapBits, writeHeapBitsSmall:
+# bit i%8 of byte i/8 for word i); with the Green Tea GC (Go 1.26's default) 128 bytes of
+# inline mark bits (spanInlineMarkBits, src/runtime/mgcmark_greenteagc.go, ending with the
+# span class) follow it in spans of objects of 16 B and more.
+HEAP_BITS_MAX_OBJECT = 512
+INLINE_MARK_BITS_SIZE = 128
+INLINE_MARK_BITS_MIN_OBJECT = 16
+GREEN_TEA_MARKER = "runtime.(*spanInlineMarkBits).init"  # only in the Green Tea GC's mark code
 _SPANS_CACHED = 64
 _READ_CHUNK = (
     1 << 22
@@ -130,6 +139,7 @@ class HeapTypes:
     notes: list[str] = field(default_factory=list)
     conflicts: int = 0
     globals_scanned: int = 0
+    bits_checked: int = 0  # propagated types confirmed by the runtime's per-word pointer bits
 
     def type_of(self, index: int) -> Optional[str]:
         type_id = self.type_ids[index]
@@ -229,14 +239,29 @@ def propagate_types(program: "GoProgram") -> HeapTypes:
     return program.stop_memo("heap_types", lambda: _Propagation(program).run())
 
 
+def not_in_heap(go_type: GoType, depth: int = 0) -> bool:
+    """Whether values of ``go_type`` are never in the Go heap: it embeds sys.NotInHeap
+    (src/internal/runtime/sys/nih.go, Go 1.20+), itself or in a field or element."""
+    if go_type.name.endswith("sys.NotInHeap"):
+        return True
+    if depth > 8:
+        return False
+    if go_type.kind == Kind.STRUCT:
+        return any(not_in_heap(member.type, depth + 1) for member in go_type.fields[:64])
+    if go_type.kind == Kind.ARRAY and go_type.elem is not None:
+        return not_in_heap(go_type.elem, depth + 1)
+    return False
+
+
 def _has_pointers(go_type: GoType, memo: dict[GoType, bool], depth: int = 0) -> bool:
     known = memo.get(go_type)
     if known is not None:
         return known
     kind = go_type.kind
-    if kind in (Kind.POINTER, Kind.SLICE, Kind.STRING, Kind.INTERFACE, Kind.MAP, Kind.CHAN, Kind.FUNC):
-        result = True
-    elif kind == Kind.UNSAFE_POINTER:
+    if kind == Kind.POINTER:
+        # A pointer to a not-in-heap type is no pointer to the GC (cmd/compile typebits.Set).
+        result = go_type.elem is None or not not_in_heap(go_type.elem)
+    elif kind in (Kind.SLICE, Kind.STRING, Kind.INTERFACE, Kind.MAP, Kind.CHAN, Kind.FUNC, Kind.UNSAFE_POINTER):
         result = True
     elif depth > 32:
         result = True  # unknowable here: assume pointers (only relaxes the checks)
@@ -251,8 +276,9 @@ def _has_pointers(go_type: GoType, memo: dict[GoType, bool], depth: int = 0) -> 
 
 
 def pointer_words(plan: tuple[tuple[int, int, Any], ...], base: int, limit: int) -> Iterator[int]:
-    """Offsets of the pointer words a plan reads (an interface's two words are both
-    pointers to the GC: src/runtime/iface.go), below ``limit``."""
+    """Offsets of the words a plan reads that the GC counts as pointers, below
+    ``limit``: of an interface only its data word (its type or itab word never points
+    into the heap, cmd/compile/internal/typebits)."""
     for offset, code, argument in plan:
         at = base + offset
         if at >= limit:
@@ -263,10 +289,11 @@ def pointer_words(plan: tuple[tuple[int, int, Any], ...], base: int, limit: int)
                 if at + element * stride >= limit:
                     break
                 yield from pointer_words(inner, at + element * stride, limit)
+        elif code in (PLAN_EFACE, PLAN_IFACE):
+            if at + 8 < limit:
+                yield at + 8
         else:
             yield at
-            if code in (PLAN_EFACE, PLAN_IFACE) and at + 8 < limit:
-                yield at + 8
 
 
 class _Propagation:
@@ -287,6 +314,9 @@ class _Propagation:
         self.fits: dict[tuple[_Shape, int, int], tuple[int, bool]] = {}
         self.label_shapes: dict[int, _Shape] = {}  # label id -> the first shape given that label
         self.span_memory: dict[int, bytes] = {}  # span index -> its bytes (the last few spans read)
+        self.span_bits: dict[int, Optional[int]] = {}  # span index -> its pointer bitmap (None: not checked)
+        self.gc_masks: dict[GoType, Optional[int]] = {}  # a type's pointer words, as a bitmask
+        self.green_tea = self.minor >= 25 and self._has_function(GREEN_TEA_MARKER)
         self.names: list[str] = [""]
         self.name_ids: dict[str, int] = {}
         self.types: TypeSystem = type_system(program)
@@ -310,6 +340,7 @@ class _Propagation:
         self.misfit_examples: list[str] = []
         self.unreadable = 0
         self.steps = 0
+        self.bits_checked = 0  # propagated types confirmed by the runtime's pointer bits
 
     # -- the result -----------------------------------------------------------------------
     def run(self) -> HeapTypes:
@@ -341,6 +372,11 @@ class _Propagation:
             )
         if self.unreadable:
             notes.append(f"{self.unreadable} typed values could not be read")
+        if self.bits_checked:
+            notes.append(
+                f"{self.bits_checked:,} propagated types matched the runtime's pointer bits of their objects "
+                "(objects up to 512 B with pointers, Go 1.22+); a type that does not match is not given"
+            )
         notes.append(
             "not typed: objects reached only through finalizers, unsafe.Pointer or uintptr words, closures' "
             "captured variables, interior pointers, or stack words DWARF does not describe or the GC's stack "
@@ -355,6 +391,7 @@ class _Propagation:
             notes,
             self.conflicts,
             globals_scanned,
+            self.bits_checked,
         )
 
     def _name_id(self, label: str) -> int:
@@ -693,6 +730,9 @@ class _Propagation:
             if not label_id:
                 self.misfits += 1
                 return
+            if scan and shape.kind == _GO and not self._heap_bits_agree(index, span_index, shape, count):
+                self.misfits += 1
+                return
             self.type_ids[index] = label_id
             self.sources[index] = SOURCE_PROPAGATED
             if scan:
@@ -833,13 +873,110 @@ class _Propagation:
         span = self.objects.spans[span_index]
         if span.sizeclass == 0:
             return self.target.read(start, size)
+        offset = start - span.base
+        return self._span_bytes(span_index)[offset : offset + size]
+
+    def _span_bytes(self, span_index: int) -> bytes:
         memory = self.span_memory.get(span_index)
         if memory is None:
             if len(self.span_memory) >= _SPANS_CACHED:
                 del self.span_memory[next(iter(self.span_memory))]
+            span = self.objects.spans[span_index]
             memory = self.span_memory[span_index] = self.target.read(span.base, span.size)
-        offset = start - span.base
-        return memory[offset : offset + size]
+        return memory
+
+    def _has_function(self, name: str) -> bool:
+        try:
+            return self.program.pclntab.func_by_name(name) is not None
+        except (GoextError, ValueError, IndexError):
+            return False
+
+    # -- the runtime's pointer bits (Go 1.22+) ------------------------------------------------
+    def _heap_bits_agree(self, index: int, span_index: int, shape: _Shape, count: int) -> bool:
+        """Whether ``count`` elements of ``shape`` have their pointers exactly where the
+        runtime's pointer bits of object ``index`` say (True when there are no bits to check)."""
+        if span_index in self.span_bits:
+            bitmap = self.span_bits[span_index]
+        else:
+            bitmap = self.span_bits[span_index] = self._read_span_bits(span_index)
+        if bitmap is None or shape.go_type is None:
+            return True
+        span = self.objects.spans[span_index]
+        words = span.elemsize // 8
+        element = self._gc_mask(shape.go_type)
+        elements = min(count, span.elemsize // shape.size) if shape.size else 0
+        if element is None or shape.size % 8 or elements <= 0:
+            return True
+        stride = shape.size // 8
+        expected = 0
+        for number in range(elements):
+            expected |= element << (number * stride)
+        actual = (bitmap >> ((self.addresses[index] - span.base) // 8)) & ((1 << words) - 1)
+        if actual != expected:
+            self._misfit(shape, span.elemsize, "the runtime's pointer bits differ")
+            return False
+        self.bits_checked += 1
+        return True
+
+    def _read_span_bits(self, span_index: int) -> Optional[int]:
+        span = self.objects.spans[span_index]
+        if (
+            self.minor < ALLOCATION_HEADERS_SINCE
+            or span.noscan
+            or span.sizeclass == 0
+            or span.elemsize > HEAP_BITS_MAX_OBJECT
+        ):
+            return None
+        try:
+            memory = self._span_bytes(span_index)
+        except MemoryReadError:
+            return None
+        end = len(memory)
+        if self.green_tea and span.elemsize >= INLINE_MARK_BITS_MIN_OBJECT:
+            if memory[end - 1] != span.spanclass:
+                return None  # no inline mark bits where expected: do not read a bitmap beside them
+            end -= INLINE_MARK_BITS_SIZE
+        size = span.size // 64  # one bit per 8-byte word
+        return int.from_bytes(memory[end - size : end], "little")
+
+    def _gc_mask(self, go_type: GoType, depth: int = 0) -> Optional[int]:
+        """Bit i set for each pointer word i of a value of ``go_type`` (as the GC sees it,
+        unsafe.Pointer included); None for a type this check cannot judge."""
+        if go_type in self.gc_masks:
+            return self.gc_masks[go_type]
+        kind = go_type.kind
+        mask: Optional[int] = 0
+        if kind == Kind.POINTER:
+            mask = 1 if self._has_pointers(go_type) else 0
+        elif kind in (Kind.UNSAFE_POINTER, Kind.MAP, Kind.CHAN, Kind.FUNC, Kind.STRING, Kind.SLICE):
+            mask = 1
+        elif kind == Kind.INTERFACE:
+            mask = 2  # only the data word: the type or itab word is never a heap pointer (typebits.Set)
+        elif depth > 16 or go_type.size > HEAP_BITS_MAX_OBJECT:
+            mask = None
+        elif kind == Kind.ARRAY:
+            elem = go_type.elem
+            inner = self._gc_mask(elem, depth + 1) if elem is not None else None
+            if elem is None or inner is None or (inner and elem.size % 8):
+                mask = None
+            else:
+                total = 0
+                for number in range(go_type.length if inner else 0):
+                    total |= inner << (number * elem.size // 8)
+                mask = total
+        elif kind == Kind.STRUCT:
+            total = 0
+            for member in go_type.fields:
+                inner = self._gc_mask(member.type, depth + 1)
+                if inner is None or (inner and member.offset % 8):
+                    return self._remember_mask(go_type, None)
+                total |= inner << (member.offset // 8)
+            mask = total
+        return self._remember_mask(go_type, mask)
+
+    def _remember_mask(self, go_type: GoType, mask: Optional[int]) -> Optional[int]:
+        self.gc_masks[go_type] = mask
+        return mask
 
     def _scan_value(
         self, plan: tuple[tuple[int, int, Any], ...], data: bytes, base: int, stride: int, count: int
@@ -1052,4 +1189,4 @@ class _Propagation:
             self._reach(buffer, self._shape(elem), capacity)
 
 
-__all__ = ["HeapTypes", "RecordedTypeLabels", "array_label", "pointer_words", "propagate_types"]
+__all__ = ["HeapTypes", "RecordedTypeLabels", "array_label", "not_in_heap", "pointer_words", "propagate_types"]
