@@ -26,8 +26,10 @@ by word with its type's pointer plan:
 
 Only a pointer to the start of an object's Go value types it, and only when the
 type fits the object as an allocation of it would: no pointers in a noscan span
-and pointers in a scan span, and the slot is the size class the allocation would
-have got (src/runtime/sizeclasses.go).  A pointer at a struct's first field or an
+and pointers in a scan span, the slot is the size class the allocation would
+have got (src/runtime/sizeclasses.go), and (Go 1.22+, objects up to 512 B) the
+type's pointer words are exactly the pointer bits the runtime wrote for the
+object when it allocated it (src/runtime/mbitmap.go writeHeapBitsSmall).  A pointer at a struct's first field or an
 array's first element fails that check and types nothing.  An object reached with
 two types keeps the first and the conflict is counted.  Each object is typed and
 scanned once: the work is proportional to objects plus pointers.
