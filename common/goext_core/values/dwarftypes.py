@@ -167,6 +167,8 @@ class DwarfTypes:
         self._global_cus_done: set[int] = set()
         self._cus: Optional[list[tuple[str, Any]]] = None
         self._functions: dict[int, Optional[FunctionDie]] = {}
+        # (variable DIE offset, pc) -> its location list's expression there (values/locations.py)
+        self.location_memo: dict[tuple[int, int], Optional[bytes]] = {}
 
     # -- compile units ------------------------------------------------------
     @_damage_is_corruption

@@ -443,6 +443,21 @@ def evaluate_location(
 
 
 def _loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -> Optional[bytes]:
+    """The expression of ``variable``'s location list for ``pc``, memoized per binary
+    (every goroutine parked at one call site asks the same)."""
+    key = (variable.die_offset, pc)
+    memo = dwarf.location_memo
+    if key not in memo:
+        if len(memo) >= _MAX_LOCATION_MEMO:
+            memo.clear()
+        memo[key] = _find_loclist_expression(dwarf, variable, pc)
+    return memo[key]
+
+
+_MAX_LOCATION_MEMO = 1 << 16
+
+
+def _find_loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -> Optional[bytes]:
     try:
         die = dwarf.dwarf.get_DIE_from_refaddr(variable.die_offset)
         lists = dwarf.dwarf.location_lists()
