@@ -29,9 +29,10 @@ type fits the object as an allocation of it would: no pointers in a noscan span
 and pointers in a scan span, the slot is the size class the allocation would
 have got (src/runtime/sizeclasses.go), and (Go 1.22+, objects up to 512 B) the
 type's pointer words are exactly the pointer bits the runtime wrote for the
-object when it allocated it (src/runtime/mbitmap.go writeHeapBitsSmall).  A pointer at a struct's first field or an
-array's first element fails that check and types nothing.  An object reached with
-two types keeps the first and the conflict is counted.  Each object is typed and
+object when it allocated it (src/runtime/mbitmap.go writeHeapBitsSmall).  A
+pointer at a struct's first field or an array's first element fails that check
+and types nothing.  An object reached with two types keeps the first and the
+conflict is counted (a pointer at the first field of the type it has agrees).  Each object is typed and
 scanned once: the work is proportional to objects plus pointers.
 """
 
@@ -103,10 +104,8 @@ HEAP_BITS_MAX_OBJECT = 512
 INLINE_MARK_BITS_SIZE = 128
 INLINE_MARK_BITS_MIN_OBJECT = 16
 GREEN_TEA_MARKER = "runtime.(*spanInlineMarkBits).init"  # only in the Green Tea GC's mark code
-_SPANS_CACHED = 64
-_READ_CHUNK = (
-    1 << 22
-)  # bytes of a large object read at once  # small spans (at most 80 KiB each) kept read while scanning
+_SPANS_CACHED = 64  # small spans (at most 80 KiB each) kept read while scanning
+_READ_CHUNK = 1 << 22  # bytes of a large object read at once
 
 # Plan entry codes: what the word(s) at an offset of a value are.
 PLAN_POINTER, PLAN_SLICE, PLAN_STRING, PLAN_EFACE, PLAN_IFACE, PLAN_MAP, PLAN_CHAN, PLAN_FUNC, PLAN_ARRAY = range(9)
@@ -856,8 +855,8 @@ class _Propagation:
         elif kind == _TABLE:
             group = self._special_shape(_GROUP, shape.go_type)
             if group is not None and len(data) >= _TABLE_GROUPS_OFFSET + 16:
-                groups = int.from_bytes(data[16:24], "little")
-                mask = int.from_bytes(data[24:32], "little")
+                groups = int.from_bytes(data[_TABLE_GROUPS_OFFSET : _TABLE_GROUPS_OFFSET + 8], "little")
+                mask = int.from_bytes(data[_TABLE_GROUPS_OFFSET + 8 : _TABLE_GROUPS_OFFSET + 16], "little")
                 if mask < 1 << 32:
                     self._reach(groups, group, mask + 1)
         elif kind == _DIRECTORY:
