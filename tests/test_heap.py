@@ -175,6 +175,9 @@ def test_arm64_heap_reconciles(go_version, flavour):
     assert all(line["goext"] == line["expected"] for line in data["reconciliation"]), data["reconciliation"]
     rows = {row["what"]: row["objects"] for row in data["rows"]}
     assert (rows["main.headerObj"], rows["main.largeObj"]) == (300, 7)  # nHeader, nLarge in heapy's main.go
+    # Typed through the package variables' slices, every type matching the runtime's pointer bits.
+    assert (rows["main.smallPtr"], rows["main.smallNoscan"]) == (2000, 3000)  # nSmallPtr, nSmallNoscan
+    assert not [note for note in data["type_notes"] if "pointer bits differ" in note]
 
 
 @pytest.mark.e2e
