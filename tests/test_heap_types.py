@@ -2,12 +2,13 @@
 cores of tests/programs/heaproots, whose stdout names every object of its kinds
 ("ADDR kind 0x..."), and of tests/programs/heapy.
 
-With DWARF, the package variables and the goroutines' locals seed the propagation:
-main.cache's map types its buckets or groups and every main.Item, a goroutine's
-local slice every main.Held.  Stripped, only the runtime's records (allocation
-headers, Go 1.22+) seed it: the map's bucket arrays and the slice's backing array
-have one.  Objects held only by finalizers or by nothing stay untyped.  No object
-ever gets a wrong type.
+With DWARF, the package variables, the goroutines' locals and the finalizers'
+records seed the propagation: main.cache's map types its buckets or groups and
+every main.Item, a goroutine's local slice every main.Held, the finalizers every
+main.Finalized and through it its [16]int64.  Stripped, only the runtime's
+records (allocation headers, Go 1.22+) seed it: the map's bucket arrays and the
+slice's backing array have one.  Garbage nothing reaches stays untyped.  No
+object ever gets a wrong type.
 """
 
 from __future__ import annotations
@@ -107,9 +108,12 @@ def test_types_are_right_and_totals_unchanged(roots, go_version, flavour):
     kinds = types_of_kinds(artifact, program)
     wrong = {kind: tally for kind, tally in kinds.items() if set(tally) - {None, KIND_TYPES[kind]}}
     assert not wrong, wrong
-    # Held by finalizers only, or by nothing: no typed root reaches them.
-    for kind in ("finalized", "finalizedbuf", "cycle"):
-        assert kinds[kind] == {None: counts[f"count.{'CycleNode' if kind == 'cycle' else 'Finalized'}"]}, kind
+    # Garbage nothing reaches stays untyped; objects only finalizers keep are typed from the
+    # finalizer's record (its layout from DWARF), and what they point at through them.
+    assert kinds["cycle"] == {None: counts["count.CycleNode"]}
+    for kind in ("finalized", "finalizedbuf"):
+        typed = KIND_TYPES[kind] if flavour == "default" else None
+        assert kinds[kind] == {typed: counts["count.Finalized"]}, kind
 
     typed_items = flavour == "default" or minor >= 22  # stripped: through the buckets' headers
     if typed_items:

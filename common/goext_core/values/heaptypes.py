@@ -8,7 +8,8 @@ whose type is known, from the roots whose type is known: every package-level
 variable DWARF describes; the DWARF locals of every goroutine's frames, only
 their pointer words the GC's stack maps mark live at the frame's pc (a dead slot
 may point at a freed and reused object; the runtime's own frames are skipped);
-then the objects the runtime typed, after every root (they may be garbage not yet
+the objects finalizers keep (their type from the finalizer's record, whose
+layout DWARF gives); then the objects the runtime typed, after every root (they may be garbage not yet
 swept, whose pointers are the least trustworthy).  A typed value is scanned word
 by word with its type's pointer plan:
 
@@ -351,6 +352,8 @@ class _Propagation:
         self._drain()
         self._seed_stacks(notes)
         self._drain()
+        self._seed_finalizers()
+        self._drain()
         # The objects the runtime typed but no typed root reached: their own type is
         # certain, and what they point at is typed after every root's targets.
         for index, source in enumerate(self.sources):
@@ -379,9 +382,9 @@ class _Propagation:
                 "(objects up to 512 B with pointers, Go 1.22+); a type that does not match is not given"
             )
         notes.append(
-            "not typed: objects reached only through finalizers, unsafe.Pointer or uintptr words, closures' "
-            "captured variables, interior pointers, or stack words DWARF does not describe or the GC's stack "
-            "maps do not mark live"
+            "not typed: objects reached only through unsafe.Pointer or uintptr words, closures' captured "
+            "variables, interior pointers, or stack words DWARF does not describe or the GC's stack maps do "
+            "not mark live (and without DWARF: through package variables, stacks or finalizers)"
         )
         return HeapTypes(
             self.objects,
@@ -522,6 +525,55 @@ class _Propagation:
                 self._scan_locals(variables, locations, set(live))
         if skipped:
             notes.append(f"{skipped} goroutine frames without a stack map (interrupted, or unreadable): not used")
+
+    def _seed_finalizers(self) -> None:
+        """Type each object with a finalizer as its finalizer's special record says
+        (specialfinalizer.ot, the *T SetFinalizer was given: src/runtime/mheap.go), with
+        the layouts DWARF gives: the finalizer keeps the object, nothing else may."""
+        dwarf = self.types.dwarf
+        if dwarf is None:
+            return
+        try:
+            layouts = [
+                dwarf.type_by_name(name) for name in ("runtime.mspan", "runtime.special", "runtime.specialfinalizer")
+            ]
+        except GoextError:
+            return
+        span_type, special_type, finalizer_type = layouts
+        if span_type is None or special_type is None or finalizer_type is None:
+            return
+        specials = span_type.field("specials")
+        next_field, offset_field = special_type.field("next"), special_type.field("offset")
+        kind_field, ot_field = special_type.field("kind"), finalizer_type.field("ot")
+        if specials is None or next_field is None or offset_field is None or kind_field is None or ot_field is None:
+            return
+        specials_at, next_at, kind_at, ot_at = specials.offset, next_field.offset, kind_field.offset, ot_field.offset
+        # _KindSpecialFinalizer, src/runtime/mheap.go: 1 until Go 1.24, 2 since 1.25.
+        finalizer_kind = 2 if self.minor >= 25 else 1
+        for span in self.objects.spans:
+            check_interrupt("typing heap objects: finalizers")
+            try:
+                special = self.target.read_ptr(span.address + specials_at)
+                seen: set[int] = set()
+                while special and special not in seen and len(seen) <= span.nelems + 16:
+                    seen.add(special)
+                    record = self.target.read(special, special_type.size)
+                    if record[kind_at] == finalizer_kind:
+                        at = offset_field.offset
+                        offset = int.from_bytes(record[at : at + offset_field.type.size], "little")
+                        self._reach_finalized(span.base + offset, self.target.read_ptr(special + ot_at))
+                    special = int.from_bytes(record[next_at : next_at + 8], "little")
+            except MemoryReadError:
+                self.unreadable += 1
+
+    def _reach_finalized(self, address: int, pointer_type: int) -> None:
+        try:
+            descriptor = self.runtime_types.type_at(pointer_type)
+            elem = descriptor.elem if descriptor.kind == Kind.POINTER else None
+        except (GoextError, ValueError, IndexError):
+            return
+        if elem is not None and elem.size > 0:
+            self._reach(address, self._shape(elem), 1)
 
     def _scan_locals(self, variables: list[Any], locations: dict[str, Location], live: set[int]) -> None:
         """Scan the locals of one frame: only their words in stack memory the GC's map marks live."""
