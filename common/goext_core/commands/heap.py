@@ -1,5 +1,6 @@
-"""go heap: live heap objects by type, size or span class, reconciled with the
-runtime's own figures; go heap objects TYPE: their addresses."""
+"""go heap: live heap objects by type, package, size or span class, reconciled
+with the runtime's own figures; go heap objects TYPE: their addresses; and the
+heap section of the snapshot and the report (heap_section)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from goext_core.runtime.heap import (
 )
 from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.rtypes import RuntimeTypes
+from goext_core.values.typepackage import package_of
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -83,6 +85,20 @@ def _rows_by_type(heap: HeapCensus, namer: TypeNamer) -> list[tuple[str, int, in
         row[0] += tally.objects
         row[1] += tally.bytes
     return [(label, count, size) for label, (count, size) in rows.items()]
+
+
+def _rows_by_package(type_rows: list[tuple[str, int, int]]) -> tuple[list[tuple[str, int, int]], dict[str, int]]:
+    """The rows of --by type summed per package of their label (values.typepackage),
+    and how many type rows each package row holds."""
+    rows: dict[str, list[int]] = {}
+    for label, count, size in type_rows:
+        row = rows.setdefault(package_of(label), [0, 0, 0])
+        row[0] += count
+        row[1] += size
+        row[2] += 1
+    return [(label, count, size) for label, (count, size, _) in rows.items()], {
+        label: types for label, (_, _, types) in rows.items()
+    }
 
 
 def _rows_by_class(heap: HeapCensus) -> list[tuple[str, int, int]]:
@@ -166,11 +182,20 @@ _COUNTED = (
 )
 
 
-def _write_table(rows: list[tuple[str, int, int]], top: int, write: Write) -> None:
+def _sorted_rows(rows: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Most bytes first, then most objects, then by label."""
+    return sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))
+
+
+def _write_table(
+    rows: list[tuple[str, int, int]], top: int, write: Write, types_per_row: Optional[dict[str, int]] = None
+) -> None:
     rows.sort(key=lambda row: (-row[2], -row[1], row[0]))
     write(f"{'objects':>12} {'bytes':>15}  what\n")
     for label, count, size in rows[:top]:
-        write(f"{count:>12,} {size:>15,}  {safe_field(label)}\n")
+        types = types_per_row.get(label, 0) if types_per_row else 0
+        extra = f"  ({types} type{'s' if types > 1 else ''})" if types and not label.startswith("(") else ""
+        write(f"{count:>12,} {size:>15,}  {safe_field(label)}{extra}\n")
     if len(rows) > top:
         rest = rows[top:]
         write(f"{sum(r[1] for r in rest):>12,} {sum(r[2] for r in rest):>15,}  ... {len(rest)} more (--top)\n")
@@ -181,7 +206,7 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
         "action", nargs="?", choices=("objects",), help="objects TYPE: list the addresses of TYPE's objects"
     )
     parser.add_argument("type", nargs="?", metavar="TYPE", help="the Go type for 'objects' (as 'go heap' names it)")
-    parser.add_argument("--by", choices=("type", "size", "class"), default="type", help="group objects by")
+    parser.add_argument("--by", choices=("type", "package", "size", "class"), default="type", help="group objects by")
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
     parser.add_argument("--limit", type=bounded_int(1, _MAX_LIMIT), default=100, help="addresses to list (objects)")
     parser.add_argument("--json", action="store_true", help="print as JSON")
@@ -189,7 +214,7 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
 
 @command(
     "heap",
-    "Live heap objects and bytes per type, size or span class, reconciled with the runtime's figures; "
+    "Live heap objects and bytes per type, package, size or span class, reconciled with the runtime's figures; "
     "'go heap objects TYPE' lists addresses.",
     _configure_heap,
 )
@@ -202,24 +227,20 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         return
     if args.type:
         raise UsageError(f"go heap: unexpected argument {args.type!r} (did you mean 'go heap objects TYPE'?)")
-    heap = census(program, types=args.by == "type")
+    heap = census(program, types=args.by in ("type", "package"))
     figures = runtime_figures(program, heap.elemsize_by_class)
     namer = TypeNamer(program)
+    types_per_package: Optional[dict[str, int]] = None
     if args.by == "type":
         rows = _rows_by_type(heap, namer)
+    elif args.by == "package":
+        rows, types_per_package = _rows_by_package(_rows_by_type(heap, namer))
     elif args.by == "class":
         rows = _rows_by_class(heap)
     else:
         rows = _rows_by_size(heap)
     reconciliation = _reconcile(heap, figures)
-    minor = program.go_minor or 0
-    typed_note = (
-        "types come from allocation headers (objects over 512 B with pointers) and large spans; "
-        "other objects are listed untyped by size class"
-        if minor >= ALLOCATION_HEADERS_SINCE
-        else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
-        "objects are listed untyped by size class"
-    )
+    typed_note = _typed_note(program)
     if args.json:
         data = {
             "objects": heap.objects.objects,
@@ -227,10 +248,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
             "spans": heap.spans,
             "span_bytes": heap.span_bytes,
             "by": args.by,
-            "rows": [
-                {"what": label, "objects": count, "bytes": size}
-                for label, count, size in sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))[: args.top]
-            ],
+            "rows": _json_rows(rows, args.top, types_per_package),
             "rows_total": len(rows),
             "types": typed_note,
             "reconciliation": reconciliation,
@@ -248,7 +266,12 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         f"({heap.span_bytes:,} bytes of in-use spans)\n"
     )
     write(f"({typed_note})\n")
-    _write_table(rows, args.top, write)
+    if args.by == "package":
+        write(
+            "(the package of each row's type: a composite type's element's; runtime type names give the "
+            "package's name, DWARF's its path)\n"
+        )
+    _write_table(rows, args.top, write, types_per_package)
     write("reconciliation with the runtime's own figures:\n")
     _write_reconciliation(reconciliation, write)
     tiny = "" if figures.tiny_allocs is None else f": {figures.tiny_allocs:,} since start)"
@@ -268,6 +291,62 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     for note in figures.notes:
         write(f"  note: {safe_field(note)}\n")
     _write_problems(heap.problems, write)
+
+
+def _typed_note(program: "GoProgram") -> str:
+    minor = program.go_minor or 0
+    if minor >= ALLOCATION_HEADERS_SINCE:
+        return (
+            "types come from allocation headers (objects over 512 B with pointers) and large spans; "
+            "other objects are listed untyped by size class"
+        )
+    return (
+        f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
+        "objects are listed untyped by size class"
+    )
+
+
+def _json_rows(
+    rows: list[tuple[str, int, int]], top: int, types_per_row: Optional[dict[str, int]] = None
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for label, count, size in _sorted_rows(rows)[:top]:
+        row: dict[str, Any] = {"what": label, "objects": count, "bytes": size}
+        if types_per_row is not None:
+            row["types"] = types_per_row.get(label, 0)
+        out.append(row)
+    return out
+
+
+def heap_section(program: "GoProgram", top: int = 20) -> dict[str, Any]:
+    """The snapshot's ``heap`` section: the totals and reconciliation of ``go heap --json``
+    (same walk, same figures), the ``top`` types and packages by bytes, and what went wrong.
+    Its optional ``top_retainers`` list is filled by whoever computes retained sizes."""
+    heap = census(program, types=True)
+    figures = runtime_figures(program, heap.elemsize_by_class)
+    type_rows = _rows_by_type(heap, TypeNamer(program))
+    package_rows, types_per_package = _rows_by_package(type_rows)
+    reconciliation = _reconcile(heap, figures)
+    differing = [
+        line["what"] for line in reconciliation if line["runtime"] is None or line["goext"] != line["expected"]
+    ]
+    return {
+        "objects": heap.objects.objects,
+        "bytes": heap.objects.bytes,
+        "spans": heap.spans,
+        "span_bytes": heap.span_bytes,
+        "types": _typed_note(program),
+        "reconciliation": reconciliation,
+        "reconciled": not differing,
+        "differing": differing,
+        "top_types": _json_rows(type_rows, top),
+        "types_total": len(type_rows),
+        "top_packages": _json_rows(package_rows, top, types_per_package),
+        "packages_total": len(package_rows),
+        "alloc_count_mismatches": heap.alloc_count_mismatches,
+        "problems": heap.problems,
+        "notes": figures.notes,
+    }
 
 
 def _write_reconciliation(lines: list[dict[str, Any]], write: Write) -> None:
