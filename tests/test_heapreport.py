@@ -75,6 +75,11 @@ def test_by_package_on_heaproots_puts_main_maps_and_slices_in_main(heaproots, go
     assert packages["(builtin)"]["bytes"] == types["[]string"]["bytes"]
     biggest = max(packages.values(), key=lambda row: row["bytes"])
     assert biggest["what"] == "(untyped, large objects, noscan)" and biggest["bytes"] >= 200 << 20  # main.gBig
+    # A slice's backing array: the hint prints its first element (it has no slice header).
+    listed = run(program, "heap", "objects []*main.Held")
+    hint = re.search(r"print the first element of one with: go print --type (\*main\.Held) (0x[0-9a-f]+)\n", listed)
+    assert hint, listed
+    assert run(program, "print", f"--type {hint.group(1)} {hint.group(2)}").startswith("(*main.Held)(0x")
 
 
 @pytest.mark.go_versions("1.22", "1.27")

@@ -409,4 +409,9 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
     for address, slot in found:
         write(f"{address:#x}  {safe_field(wanted_type)}  ({slot} B slot)\n")
     more = " (--limit reached)" if len(found) >= limit else ""
-    write(f"{len(found)} objects{more}; print one with: go print --type {safe_field(wanted_type)} {found[0][0]:#x}\n")
+    if wanted_type.startswith("[]"):
+        # An array of E (a slice's backing array) has no slice header to print: its first element does.
+        hint = f"print the first element of one with: go print --type {safe_field(wanted_type[2:])}"
+    else:
+        hint = f"print one with: go print --type {safe_field(wanted_type)}"
+    write(f"{len(found)} objects{more}; {hint} {found[0][0]:#x}\n")
