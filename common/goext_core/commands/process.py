@@ -335,10 +335,10 @@ class _WriteAdapter:
         self.write = write
 
 
-# The heap section costs one walk of the heap's spans: 0.14 s offline for the 1,000,838
-# objects of heapy scaled by 200 (Go 1.27), against 0.01-0.03 s for the fixtures' few
-# thousand.  Up to this many objects (by the runtime's own count, read first) the
-# report adds it by default: well under a second offline, a few seconds in a debugger.
+# The heap section costs one walk of the heap's spans: 0.07-0.09 s of CPU offline for the
+# 1,000,838 objects of heapy scaled by 200 (Go 1.27), 0.01 s for the fixtures' few thousand;
+# in gdb and lldb it stayed within the noise of 2-3 s reports.  Up to this many objects (by
+# the runtime's own count, read first) the report adds it by default.
 REPORT_HEAP_MAX_OBJECTS = 2_000_000
 
 
