@@ -13,6 +13,7 @@ from goext_core.commands import Context, dispatch, process
 from goext_core.output.report import write_report
 from goext_core.output.schemacheck import validate
 from goext_core.output.snapshot import schema
+from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.offline import core_programs, run
 from test_heap import truths
 from test_report import _rendered_dom
@@ -101,6 +102,10 @@ def test_snapshot_heap_section_follows_the_schema_and_go_heap(heapy, go_version,
     packages = json.loads(run(program, "heap", "--by package --json --top 20"))
     assert heap["top_packages"] == packages["rows"] and heap["packages_total"] == packages["rows_total"]
     assert "top_retainers" not in heap  # filled by whoever computes retained sizes
+    # The page made offline from this file has the section.
+    page = tmp_path / "r.html"
+    assert dispatch(Context(lambda: program), "report", f"--html {page} --from {output}", written.append), written
+    assert f'"heap":{{"objects":{heap["objects"]},' in page.read_text()
     # Without --heap there is no heap section.
     assert dispatch(Context(lambda: program), "snapshot", f"-o {output}", written.append), written
     assert "heap" not in json.loads(output.read_text())
@@ -156,3 +161,14 @@ def test_report_draws_top_retainers_as_bars_by_kind_and_root(tmp_path):
     widths = [float(width) for _, _, width, _ in bars]
     assert widths[0] == 100 and abs(widths[1] + widths[2] - 100) < 1e-3 and widths[1:3] == widths[3:5]
     assert '<td class="what">goroutine 7 main.holdLocally (main.go:99) local held</td>' in dom
+
+
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("default")
+def test_by_package_is_the_same_in_gdb_and_lldb(heaproots, go_version, flavour):
+    artifact, program = heaproots(go_version, flavour)
+    offline = run(program, "heap", "--by package --top 8")
+    for require, runner in ((require_gdb, run_gdb), (require_lldb, run_lldb)):
+        require()
+        outputs = runner(["go heap --by package --top 8"], exe=artifact.exe, core=artifact.core).outputs
+        assert outputs[0].strip() == offline.strip(), (runner.__name__, outputs[0])
