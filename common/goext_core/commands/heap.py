@@ -190,7 +190,7 @@ def _sorted_rows(rows: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]
 def _write_table(
     rows: list[tuple[str, int, int]], top: int, write: Write, types_per_row: Optional[dict[str, int]] = None
 ) -> None:
-    rows.sort(key=lambda row: (-row[2], -row[1], row[0]))
+    rows = _sorted_rows(rows)
     write(f"{'objects':>12} {'bytes':>15}  what\n")
     for label, count, size in rows[:top]:
         types = types_per_row.get(label, 0) if types_per_row else 0
