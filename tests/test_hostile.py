@@ -546,3 +546,19 @@ def test_report_of_a_snapshot_with_html_everywhere_runs_no_injected_script(tmp_p
     assert found["elements"] == 0 and found["scripts"] == 2, found
     assert SCRIPT_CLOSE + IMG_ONERROR in found["text"], found["text"][:3000]
     assert found["title"].startswith("goext report: /srv/" + SCRIPT_CLOSE), found["title"]
+
+
+@pytest.mark.e2e
+def test_report_heap_section_with_html_in_type_and_root_names_runs_no_injected_script(tmp_path):
+    from goext_core.output.report import write_report
+    from unit.test_report_heap import heap_section, snapshot_with
+
+    evil = SCRIPT_CLOSE + IMG_ONERROR + '" onmouseover="alert(2)" \'><a href="javascript:alert(3)">x</a>' + OSC_TITLE
+    page = tmp_path / "evil-heap.html"
+    write_report(str(page), snapshot_with(heap_section(evil)))
+    found, events = _explore_report(page)
+    assert found["rendered"] == "yes", found
+    assert not _dialogs_and_errors(events), _dialogs_and_errors(events)
+    assert found["elements"] == 0 and found["scripts"] == 2, found
+    for text in ("main.Box[" + evil + "]", "main.gBig" + evil, "main" + evil, "span 0x1 at 0x2: state 85" + evil):
+        assert text in found["text"], text

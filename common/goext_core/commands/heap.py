@@ -1,5 +1,6 @@
-"""go heap: live heap objects by type, size or span class, reconciled with the
-runtime's own figures; go heap objects TYPE: their addresses."""
+"""go heap: live heap objects by type, package, size or span class, reconciled
+with the runtime's own figures; go heap objects TYPE: their addresses; and the
+heap section of the snapshot and the report (heap_section)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from goext_core.runtime.heap import (
 )
 from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.heaptypes import SOURCE_PROPAGATED, HeapTypes, RecordedTypeLabels, propagate_types
+from goext_core.values.typepackage import package_of
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -75,6 +77,27 @@ def _rows_by_type(
             kinds = sources[label] - {"none"} if len(sources[label]) > 1 else sources[label]
             out.append((label, count, size, " and ".join(sorted(kinds, reverse=True))))
     return out
+
+
+Row = tuple[str, int, int, str]  # (label, objects, bytes, where its type came from: "" when not a type row)
+
+
+def _rows_by_package(type_rows: list[Row]) -> tuple[list[Row], dict[str, int]]:
+    """The rows of --by type summed per package of their label (values.typepackage),
+    and how many type rows each package row holds."""
+    rows: dict[str, list[int]] = {}
+    sources: dict[str, set[str]] = {}
+    for label, count, size, source in type_rows:
+        package = package_of(label)
+        row = rows.setdefault(package, [0, 0, 0])
+        row[0] += count
+        row[1] += size
+        row[2] += 1
+        sources.setdefault(package, set()).update(part for part in source.split(" and ") if part)
+    return [
+        (label, count, size, " and ".join(sorted(sources[label], reverse=True)))
+        for label, (count, size, _) in rows.items()
+    ], {label: types for label, (_, _, types) in rows.items()}
 
 
 def _rows_by_class(heap: HeapCensus) -> list[tuple[str, int, int]]:
@@ -158,11 +181,18 @@ _COUNTED = (
 )
 
 
-def _write_table(rows: list[tuple[str, int, int]], top: int, write: Write) -> None:
-    rows.sort(key=lambda row: (-row[2], -row[1], row[0]))
+def _sorted_rows(rows: list[Row]) -> list[Row]:
+    """Most bytes first, then most objects, then by label."""
+    return sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))
+
+
+def _write_table(rows: list[Row], top: int, write: Write, types_per_row: Optional[dict[str, int]] = None) -> None:
+    rows = _sorted_rows(rows)
     write(f"{'objects':>12} {'bytes':>15}  what\n")
-    for label, count, size in rows[:top]:
-        write(f"{count:>12,} {size:>15,}  {safe_field(label)}\n")
+    for label, count, size, _ in rows[:top]:
+        types = types_per_row.get(label, 0) if types_per_row else 0
+        extra = f"  ({types} type{'s' if types > 1 else ''})" if types and not label.startswith("(") else ""
+        write(f"{count:>12,} {size:>15,}  {safe_field(label)}{extra}\n")
     if len(rows) > top:
         rest = rows[top:]
         write(f"{sum(r[1] for r in rest):>12,} {sum(r[2] for r in rest):>15,}  ... {len(rest)} more (--top)\n")
@@ -173,7 +203,7 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
         "action", nargs="?", choices=("objects",), help="objects TYPE: list the addresses of TYPE's objects"
     )
     parser.add_argument("type", nargs="?", metavar="TYPE", help="the Go type for 'objects' (as 'go heap' names it)")
-    parser.add_argument("--by", choices=("type", "size", "class"), default="type", help="group objects by")
+    parser.add_argument("--by", choices=("type", "package", "size", "class"), default="type", help="group objects by")
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
     parser.add_argument("--limit", type=bounded_int(1, _MAX_LIMIT), default=100, help="addresses to list (objects)")
     parser.add_argument("--json", action="store_true", help="print as JSON")
@@ -181,7 +211,7 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
 
 @command(
     "heap",
-    "Live heap objects and bytes per type, size or span class, reconciled with the runtime's figures; "
+    "Live heap objects and bytes per type, package, size or span class, reconciled with the runtime's figures; "
     "'go heap objects TYPE' lists addresses.",
     _configure_heap,
 )
@@ -194,43 +224,24 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         return
     if args.type:
         raise UsageError(f"go heap: unexpected argument {args.type!r} (did you mean 'go heap objects TYPE'?)")
-    heap = census(program, types=args.by == "type")
+    heap = census(program, types=args.by in ("type", "package"))
     figures = runtime_figures(program, heap.elemsize_by_class)
     namer = RecordedTypeLabels(program)
     types: Optional[HeapTypes] = None
     type_notes: list[str] = []
+    types_per_package: Optional[dict[str, int]] = None
     rows: list[tuple[str, int, int, str]]
-    if args.by == "type":
-        try:
-            types = propagate_types(program)
-            type_notes = list(types.notes)
-        except GoextError as exc:
-            type_notes = [f"types not propagated through pointers: {exc}"]
+    if args.by in ("type", "package"):
+        types, type_notes = _propagated(program)
         rows = _rows_by_type(heap, namer, types)
+        if args.by == "package":
+            rows, types_per_package = _rows_by_package(rows)
     elif args.by == "class":
         rows = [(label, count, size, "") for label, count, size in _rows_by_class(heap)]
     else:
         rows = [(label, count, size, "") for label, count, size in _rows_by_size(heap)]
     reconciliation = _reconcile(heap, figures)
-    minor = program.go_minor or 0
-    if minor >= ALLOCATION_HEADERS_SINCE:
-        typed_note = "types come from allocation headers (objects over 512 B with pointers) and large spans"
-        if args.by == "type":
-            typed_note += (
-                ", and from typed pointers followed from package variables, goroutines' locals and those objects"
-            )
-        typed_note += "; other objects are listed untyped by size class"
-    elif args.by == "type":
-        typed_note = (
-            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): types come "
-            "from typed pointers followed from package variables and goroutines' locals; other objects are "
-            "listed untyped by size class"
-        )
-    else:
-        typed_note = (
-            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
-            "objects are listed untyped by size class"
-        )
+    typed_note = _typed_note(program, propagated=args.by in ("type", "package"))
     by_source = types.counts_by_source() if types is not None else {}
     if args.json:
         data = {
@@ -239,10 +250,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
             "spans": heap.spans,
             "span_bytes": heap.span_bytes,
             "by": args.by,
-            "rows": [
-                {"what": label, "objects": count, "bytes": size, **({"source": source} if source else {})}
-                for label, count, size, source in sorted(rows, key=lambda row: (-row[2], -row[1], row[0]))[: args.top]
-            ],
+            "rows": _json_rows(rows, args.top, types_per_package),
             "rows_total": len(rows),
             "types": typed_note,
             "type_sources": {name: {"objects": n, "bytes": b} for name, (n, b) in by_source.items()},
@@ -262,7 +270,12 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         f"({heap.span_bytes:,} bytes of in-use spans)\n"
     )
     write(f"({typed_note})\n")
-    _write_table([row[:3] for row in rows], args.top, write)
+    if args.by == "package":
+        write(
+            "(the package of each row's type: a composite type's element's; runtime type names give the "
+            "package's name, DWARF's its path)\n"
+        )
+    _write_table(rows, args.top, write, types_per_package)
     if by_source:
         runtime, propagated, untyped = by_source["runtime"], by_source["propagated"], by_source["untyped"]
         write(
@@ -291,6 +304,79 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     for note in figures.notes:
         write(f"  note: {safe_field(note)}\n")
     _write_problems(heap.problems, write)
+
+
+def _typed_note(program: "GoProgram", propagated: bool) -> str:
+    """Where the rows' types come from (``propagated``: types followed through typed pointers too)."""
+    minor = program.go_minor or 0
+    if minor >= ALLOCATION_HEADERS_SINCE:
+        note = "types come from allocation headers (objects over 512 B with pointers) and large spans"
+        if propagated:
+            note += ", and from typed pointers followed from package variables, goroutines' locals and those objects"
+        return note + "; other objects are listed untyped by size class"
+    if propagated:
+        return (
+            f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): types come "
+            "from typed pointers followed from package variables and goroutines' locals; other objects are "
+            "listed untyped by size class"
+        )
+    return (
+        f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
+        "objects are listed untyped by size class"
+    )
+
+
+def _propagated(program: "GoProgram") -> tuple[Optional[HeapTypes], list[str]]:
+    """The heap's types followed through typed pointers, and their notes (None when that failed)."""
+    try:
+        types = propagate_types(program)
+    except GoextError as exc:
+        return None, [f"types not propagated through pointers: {exc}"]
+    return types, list(types.notes)
+
+
+def _json_rows(rows: list[Row], top: int, types_per_row: Optional[dict[str, int]] = None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for label, count, size, source in _sorted_rows(rows)[:top]:
+        row: dict[str, Any] = {"what": label, "objects": count, "bytes": size}
+        if source:
+            row["source"] = source
+        if types_per_row is not None:
+            row["types"] = types_per_row.get(label, 0)
+        out.append(row)
+    return out
+
+
+def heap_section(program: "GoProgram", top: int = 20) -> dict[str, Any]:
+    """The snapshot's ``heap`` section: the totals and reconciliation of ``go heap --json``
+    (same walk, same figures), the ``top`` types and packages by bytes, and what went wrong.
+    Its optional ``top_retainers`` list is filled by whoever computes retained sizes."""
+    heap = census(program, types=True)
+    figures = runtime_figures(program, heap.elemsize_by_class)
+    types, type_notes = _propagated(program)
+    type_rows = _rows_by_type(heap, RecordedTypeLabels(program), types)
+    package_rows, types_per_package = _rows_by_package(type_rows)
+    reconciliation = _reconcile(heap, figures)
+    differing = [
+        line["what"] for line in reconciliation if line["runtime"] is None or line["goext"] != line["expected"]
+    ]
+    return {
+        "objects": heap.objects.objects,
+        "bytes": heap.objects.bytes,
+        "spans": heap.spans,
+        "span_bytes": heap.span_bytes,
+        "types": _typed_note(program, propagated=types is not None),
+        "reconciliation": reconciliation,
+        "reconciled": not differing,
+        "differing": differing,
+        "top_types": _json_rows(type_rows, top),
+        "types_total": len(type_rows),
+        "top_packages": _json_rows(package_rows, top, types_per_package),
+        "packages_total": len(package_rows),
+        "alloc_count_mismatches": heap.alloc_count_mismatches,
+        "problems": heap.problems,
+        "notes": figures.notes + type_notes,
+    }
 
 
 def _write_reconciliation(lines: list[dict[str, Any]], write: Write) -> None:
@@ -362,4 +448,9 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
     for address, slot in found:
         write(f"{address:#x}  {safe_field(wanted_type)}  ({slot} B slot)\n")
     more = " (--limit reached)" if len(found) >= limit else ""
-    write(f"{len(found)} objects{more}; print one with: go print --type {safe_field(wanted_type)} {found[0][0]:#x}\n")
+    if wanted_type.startswith("[]"):
+        # An array of E (a slice's backing array) has no slice header to print: its first element does.
+        hint = f"print the first element of one with: go print --type {safe_field(wanted_type[2:])}"
+    else:
+        hint = f"print one with: go print --type {safe_field(wanted_type)}"
+    write(f"{len(found)} objects{more}; {hint} {found[0][0]:#x}\n")

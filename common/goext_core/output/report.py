@@ -4,7 +4,10 @@ The page is built from a snapshot (``goext.snapshot/2``, taken now or read from
 a file), reduced to what a person looks at: goroutines grouped by identical
 stack with counts, a state histogram, an icicle of all stacks together, the
 scheduler and thread tables, per-goroutine locals when the snapshot has them,
-and the deadlock analysis when it was run.  Frames are interned in a string
+the deadlock analysis when it was run, and the heap (totals reconciled with
+the runtime's figures, top types and packages, and, when the snapshot has
+them, the top retainers as an icicle of bars) when the snapshot has a heap
+section.  Frames are interned in a string
 table and goroutines are folded into groups, so 100,000 goroutines make a page
 of a few megabytes at most; the page renders group rows lazily as they scroll
 into view and draws the icicle on a canvas, so the DOM stays small.
@@ -31,6 +34,9 @@ from goext_core.target.regularfile import open_regular_file
 MAX_IDS_PER_GROUP = 2000  # goroutine ids listed per group (the count is always exact)
 MAX_LOCAL_TEXT = 300  # characters of one local's value
 MAX_LOCALS_BYTES = 8 << 20  # locals embedded in the page, in all
+MAX_HEAP_ROWS = 100  # rows of each heap table (types, packages) embedded in the page
+MAX_RETAINERS = 200  # top retainers embedded in the page
+MAX_HEAP_LINES = 200  # reconciliation lines, problems and notes of the heap section
 
 
 class _Strings:
@@ -77,6 +83,79 @@ def _user_location(frames: list[dict[str, Any]], goroot_src: Optional[str]) -> O
         if frame.get("function") != "runtime.goexit" and not frame.get("inlined"):
             return frame
     return frames[0] if frames else None
+
+
+def _count(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _heap_rows(rows: Any, limit: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict) and len(out) < limit:
+            item = {
+                "what": str(row.get("what", "?")),
+                "objects": _count(row.get("objects")),
+                "bytes": _count(row.get("bytes")),
+            }
+            if "types" in row:
+                item["types"] = _count(row.get("types"))
+            out.append(item)
+    return out
+
+
+def _texts(items: Any) -> list[str]:
+    return [str(item) for item in items[:MAX_HEAP_LINES]] if isinstance(items, list) else []
+
+
+def _heap_model(heap: Any) -> Optional[dict[str, Any]]:
+    """The snapshot's heap section reduced to what the page shows (strings as text,
+    counts as integers or None, lists capped)."""
+    if not isinstance(heap, dict):
+        return None
+    reconciliation: list[dict[str, Any]] = []
+    for line in heap.get("reconciliation") or []:
+        if isinstance(line, dict) and len(reconciliation) < MAX_HEAP_LINES:
+            reconciliation.append(
+                {
+                    "what": str(line.get("what", "?")),
+                    "goext": _count(line.get("goext")),
+                    "runtime": _count(line.get("runtime")),
+                    "expected": _count(line.get("expected")),
+                    "adjustment": _count(line.get("adjustment")) or 0,
+                    "source": str(line.get("runtime_source", "")),
+                    "why": str(line.get("adjustment_explained", "")),
+                    "per_class": bool(line.get("per_class")),
+                }
+            )
+    retainers: list[dict[str, Any]] = []
+    for root in heap.get("top_retainers") or []:
+        if isinstance(root, dict) and len(retainers) < MAX_RETAINERS:
+            retainers.append(
+                {
+                    "name": str(root.get("name", "?")),
+                    "kind": str(root.get("kind", "?")),
+                    "bytes": _count(root.get("retained_bytes")) or 0,
+                    "objects": _count(root.get("retained_objects")),
+                }
+            )
+    return {
+        "objects": _count(heap.get("objects")),
+        "bytes": _count(heap.get("bytes")),
+        "spans": _count(heap.get("spans")),
+        "span_bytes": _count(heap.get("span_bytes")),
+        "types_note": str(heap.get("types", "")),
+        "reconciled": heap.get("reconciled") is True,
+        "reconciliation": reconciliation,
+        "top_types": _heap_rows(heap.get("top_types"), MAX_HEAP_ROWS),
+        "types_total": _count(heap.get("types_total")),
+        "top_packages": _heap_rows(heap.get("top_packages"), MAX_HEAP_ROWS),
+        "packages_total": _count(heap.get("packages_total")),
+        "top_retainers": retainers if "top_retainers" in heap else None,
+        "problems": _texts(heap.get("problems")),
+        "notes": _texts(heap.get("notes")),
+        "alloc_count_mismatches": _count(heap.get("alloc_count_mismatches")) or 0,
+    }
 
 
 def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = None) -> dict[str, Any]:
@@ -171,6 +250,7 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
         "locals": locals_out,
         "locals_truncated": locals_budget <= 0,
         "deadlock": deadlock,
+        "heap": _heap_model(snapshot.get("heap")),
         "notes": snapshot.get("notes", []),
     }
 
@@ -310,12 +390,26 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .card.warn { border-color: #b26a00; } .card.warn b { color: #b26a00; }
 .verdicts td.v-stuck { color: #c62828; font-weight: 700; } .verdicts td.v-unknown { color: #b26a00; }
 #more { color: var(--muted); padding: 6px; }
+.heap h3 { font-size: 13px; margin: 12px 0 4px; }
+.heap .recon div { margin: 1px 0; }
+.heap .recon .bad { color: #c62828; font-weight: 700; }
+.heap td.what { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+.heap .share { display: inline-block; height: 10px; background: var(--accent); border-radius: 2px; min-width: 1px; }
+.retained { border: 1px solid var(--line); padding: 2px; }
+.retained .level { display: flex; width: 100%; height: 20px; margin: 1px 0; }
+.retained .level > div { flex: none; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; font-size: 11px;
+  line-height: 20px; padding: 0; text-indent: 3px; box-shadow: inset -1px 0 #fff; background: #b9d4ee; }
+.retained .level > div.k-all { background: #8fb8e3; }
+.retained .level > div.k-global { background: #f2c57c; } .retained .level > div.k-stack { background: #a5d6a7; }
+.retained .level > div.k-finalizer, .retained .level > div.k-cleanup { background: #ce93d8; }
+.retained .level > div.k-runtime { background: #cfd8dc; }
 </style></head>
 <body>
 <header><h1 id="title">goext report</h1><div class="sub" id="subtitle"></div></header>
 <main>
 <section id="summary"><h2>Summary</h2><div class="cards" id="cards"></div><div id="notes" class="muted"></div></section>
 <section id="deadlock-section" style="display:none"><h2>Deadlock analysis</h2><div id="deadlock"></div></section>
+<section id="heap-section" class="heap" style="display:none"><h2>Heap</h2><div id="heap"></div></section>
 <section><h2>Goroutine states</h2><div class="hist" id="hist"></div></section>
 <section><h2>All stacks together (icicle: callers on top, width = goroutines; click to zoom, click the top bar to zoom out)</h2>
 <div id="icicle-wrap"><canvas id="icicle" height="300"></canvas><div id="tip"></div></div></section>
@@ -397,6 +491,78 @@ if (D.deadlock) {
       for (const ev of s.evidence.slice(0, 3)) c.append(el("div", {class: "muted", text: "  evidence: " + ev})); }
     box.append(c);
   });
+}
+
+// -- heap (when the snapshot has its heap section)
+const KINDS = ["global", "stack", "finalizer", "cleanup", "runtime"];
+function kindClass(kind) { return KINDS.includes(kind) ? "k-" + kind : "k-other"; }
+function count(n) { return n == null ? "?" : n.toLocaleString("en-US"); }
+function pct(part, whole) { return whole > 0 ? Math.max(0, Math.min(100, 100 * part / whole)) : 0; }
+function heapTable(rows, total, heading, what, bytesOfAll) {
+  const t = el("table", null, el("tr", null, ...["objects", "bytes", "share", what].map(h => el("th", {text: h}))));
+  for (const r of rows) {
+    const bar = el("span", {class: "share"}); bar.style.width = Math.max(1, Math.round(2 * pct(r.bytes || 0, bytesOfAll))) + "px";
+    const label = r.what + (r.types != null && !r.what.startsWith("(") ? "  (" + r.types + (r.types === 1 ? " type)" : " types)") : "");
+    t.append(el("tr", null, el("td", {class: "num", text: count(r.objects)}), el("td", {class: "num", text: count(r.bytes)}),
+      el("td", null, bar, " " + pct(r.bytes || 0, bytesOfAll).toFixed(1) + "%"), el("td", {class: "what", text: label})));
+  }
+  const more = total != null && total > rows.length ? " (the " + rows.length + " largest of " + count(total) + ")" : "";
+  return [el("h3", {text: heading + more}), t];
+}
+function retainedIcicle(roots, heapBytes) {
+  // Three levels of bars, widths in proportion to retained bytes: all roots, their kinds, each root.
+  const total = roots.reduce((a, r) => a + r.bytes, 0);
+  const box = el("div", {class: "retained"});
+  if (total <= 0) { box.append(el("div", {class: "muted", text: "no retained bytes"})); return box; }
+  const level = () => { const d = el("div", {class: "level"}); box.append(d); return d; };
+  const bar = (row, cls, bytes, label, tip) => {
+    const d = el("div", {class: cls, text: label, title: tip}); d.style.width = pct(bytes, total) + "%"; row.append(d); };
+  const byKind = new Map();
+  for (const r of roots) { if (!byKind.has(r.kind)) byKind.set(r.kind, []); byKind.get(r.kind).push(r); }
+  const kinds = [...byKind.entries()].map(([k, rs]) => [k, rs, rs.reduce((a, r) => a + r.bytes, 0)]).sort((a, b) => b[2] - a[2]);
+  const allLabel = "retained by these " + roots.length + " roots: " + fmtBytes(total) + (heapBytes ? " of " + fmtBytes(heapBytes) + " heap" : "");
+  bar(level(), "k-all", total, allLabel, allLabel);
+  const kindRow = level(), rootRow = level();
+  for (const [kind, rs, bytes] of kinds) {
+    bar(kindRow, kindClass(kind), bytes, kind + " " + fmtBytes(bytes), kind + ": " + fmtBytes(bytes) + " in " + rs.length + " roots");
+    for (const r of rs.slice().sort((a, b) => b.bytes - a.bytes))
+      bar(rootRow, kindClass(kind), r.bytes, r.name, r.name + " (" + kind + "): " + fmtBytes(r.bytes) + ", " + count(r.objects) + " objects");
+  }
+  return box;
+}
+if (D.heap) {
+  const H = D.heap, box = document.getElementById("heap");
+  document.getElementById("heap-section").style.display = "";
+  card(count(H.objects), "heap objects (" + fmtBytes(H.bytes) + ")");
+  card(H.reconciled ? "agrees" : "DIFFERS", "heap vs the runtime's figures", H.reconciled ? "" : "warn");
+  box.append(el("p", {text: count(H.objects) + " objects, " + count(H.bytes) + " bytes in " + count(H.spans) + " spans (" +
+    count(H.span_bytes) + " bytes of in-use spans)"}));
+  if (H.types_note) box.append(el("p", {class: "muted", text: "(" + H.types_note + ")"}));
+  const recon = el("div", {class: "recon"});
+  const perClass = H.reconciliation.filter(l => l.per_class);
+  for (const l of H.reconciliation.filter(l => !l.per_class)) {
+    if (l.runtime == null) { recon.append(el("div", {class: "bad", text: l.what + ": goext " + count(l.goext) + "; " + l.source + " unreadable"})); continue; }
+    const agrees = l.goext === l.expected;
+    recon.append(el("div", {class: agrees ? "" : "bad", text: l.what + ": goext " + count(l.goext) + " = " + l.source + " " + count(l.runtime) +
+      (l.adjustment ? " + " + count(l.adjustment) + " " + l.why : "") + ": " + (agrees ? "agrees" : "DIFFERS by " + (l.goext - l.expected).toLocaleString("en-US"))}));
+  }
+  const differing = perClass.filter(l => l.goext !== l.expected);
+  if (perClass.length && !differing.length) recon.append(el("div", {text: "objects per size class: all " + perClass.length + " classes agree likewise"}));
+  for (const l of differing) recon.append(el("div", {class: "bad", text: l.what + ": goext " + count(l.goext) + ", expected " + count(l.expected) + ": DIFFERS"}));
+  if (H.alloc_count_mismatches) recon.append(el("div", {class: "bad", text: H.alloc_count_mismatches + " spans' allocCount disagrees with their allocation bits"}));
+  for (const p of H.problems) recon.append(el("div", {class: "bad", text: "skipped: " + p}));
+  for (const n of H.notes) recon.append(el("div", {class: "muted", text: "note: " + n}));
+  box.append(el("h3", {text: "Reconciliation with the runtime's own figures"}), recon);
+  if (H.top_retainers) {
+    box.append(el("h3", {text: "Top retainers: memory kept alive by each root (bars: all roots, their kinds, each root)"}));
+    box.append(retainedIcicle(H.top_retainers, H.bytes));
+    const t = el("table", {class: "retainers"}, el("tr", null, ...["retained bytes", "objects", "kind", "root"].map(h => el("th", {text: h}))));
+    for (const r of H.top_retainers) t.append(el("tr", null, el("td", {class: "num", text: count(r.bytes)}), el("td", {class: "num", text: count(r.objects)}),
+      el("td", {text: r.kind}), el("td", {class: "what", text: r.name})));
+    box.append(t);
+  }
+  box.append(...heapTable(H.top_types, H.types_total, "Top types by bytes", "type", H.bytes));
+  box.append(...heapTable(H.top_packages, H.packages_total, "Top packages by bytes", "package", H.bytes));
 }
 
 // -- histogram

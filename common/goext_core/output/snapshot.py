@@ -9,14 +9,15 @@ Format history: /1 had target, threads (tid, pc, sp, m, goroutine), goroutines
 and notes.  /2 adds target.build (module path, dependencies, build settings),
 scheduler (Ps, Ms, run queues, idle lists), gc (phase, cycles, heap), richer
 threads (P, role, locked goroutine, syscall/cgo, top frames), per-goroutine
-wait_reason, status, parent and, with locals, each frame's locals.
+wait_reason, status, parent and, with locals, each frame's locals; later,
+within /2, the optional heap section (``go snapshot --heap``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol, Sequence
 
 from goext_core.errors import GoextError
 from goext_core.progress import steps
@@ -145,8 +146,9 @@ def _build_entry(program: "GoProgram") -> Optional[dict[str, Any]]:
     }
 
 
-def _snapshot_head(program: "GoProgram") -> tuple[dict[str, Any], Any]:
-    """Everything but the goroutines and the notes, plus the scheduler view (or None)."""
+def _snapshot_head(program: "GoProgram", heap: Optional[dict[str, Any]] = None) -> tuple[dict[str, Any], Any]:
+    """Everything but the goroutines and the notes, plus the scheduler view (or None).
+    ``heap`` is the optional heap section, made by the caller (commands/heap.py heap_section)."""
     target = program.target
     info = program.binary.buildinfo
     goos = info.setting("GOOS") if info else None
@@ -179,6 +181,8 @@ def _snapshot_head(program: "GoProgram") -> tuple[dict[str, Any], Any]:
         head["threads"] = _thread_entries(program, sched)
     except GoextError as exc:
         notes.append(f"threads: {exc}")
+    if heap is not None:
+        head["heap"] = heap
     return head, notes
 
 
@@ -189,9 +193,12 @@ def iter_goroutine_entries(program: "GoProgram", with_locals: bool, notes: list[
         yield goroutine_entry(program, record, reader)
 
 
-def build_snapshot(program: "GoProgram", with_locals: bool = False) -> dict[str, Any]:
-    """The whole snapshot as one document (see write_snapshot for a file)."""
-    head, notes = _snapshot_head(program)
+def build_snapshot(
+    program: "GoProgram", with_locals: bool = False, heap: Optional[dict[str, Any]] = None
+) -> dict[str, Any]:
+    """The whole snapshot as one document (see write_snapshot for a file); ``heap``, when
+    given, becomes its heap section."""
+    head, notes = _snapshot_head(program, heap)
     snapshot = dict(head)
     snapshot["goroutines"] = list(iter_goroutine_entries(program, with_locals, notes))
     snapshot["notes"] = notes + program.notes
@@ -209,11 +216,13 @@ def write_snapshot(
     handle: TextSink,
     with_locals: bool = False,
     dumps: Callable[[Any], str] = lambda data: json.dumps(data, indent=1),
+    heap: Optional[dict[str, Any]] = None,
+    extra_notes: Sequence[str] = (),
 ) -> int:
     """Write the snapshot to ``handle`` goroutine by goroutine, so its size in
     memory does not grow with the number of goroutines; the text parses to
     exactly what build_snapshot returns.  Returns the number of goroutines."""
-    head, notes = _snapshot_head(program)
+    head, notes = _snapshot_head(program, heap)
     marker = "@@goext-goroutines@@"
     text = dumps({**head, "goroutines": marker, "notes": []})
     before, _, after = text.rpartition(json.dumps(marker))
@@ -225,7 +234,7 @@ def write_snapshot(
     handle.write(("\n " if count else "") + "]")
     # The notes come last: the walk above adds to them.
     closing = after.rstrip()
-    notes_text = dumps(notes + program.notes)
+    notes_text = dumps(notes + list(extra_notes) + program.notes)
     handle.write(closing.replace("[]", _indented(notes_text, " ").lstrip(), 1) + "\n")
     return count
 
