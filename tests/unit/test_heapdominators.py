@@ -18,6 +18,7 @@ from goext_core.runtime.heapdominators import (
     root_code,
     top_retainers,
 )
+
 from .heapgraph_fakes import FakeGraph, make_graph
 
 

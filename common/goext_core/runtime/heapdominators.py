@@ -29,7 +29,7 @@ import heapq
 from array import array
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from goext_core.progress import check_interrupt
 from goext_core.runtime.heapgraphshape import GraphShape
@@ -115,8 +115,11 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
     number = array("i", [-1]) * nodes  # node -> depth-first number
     vertex = array("I")  # depth-first number -> node
     parent = array("i")  # depth-first number -> the parent's number
-    out_start = array("Q")  # depth-first number -> its first successor in successors
-    successors = array("I")  # nodes (translated to numbers below)
+    sources = array("I")  # every edge out of a reached node: its source's number...
+    successors = array("I")  # ... and its target node (translated to a number below)
+    sizes = graph.objects.sizes
+    retained = array("Q")  # depth-first number -> its own size, then (step 4) what it retains
+    count = array("Q")  # ... 1 for an object, then the objects it retains
     stack = array("q", [0, -1])  # (node, parent number) pairs
     steps = 0
     while stack:
@@ -128,33 +131,35 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
         number[node] = current
         vertex.append(node)
         parent.append(from_number)
-        out_start.append(len(successors))
+        targets: Iterable[int]
         if node >= first_object:
             index = node - first_object
+            retained.append(sizes[index])
+            count.append(1)
             targets = edges[edge_start[index] : edge_start[index + 1]]
-            for target in targets:
-                successor = target + first_object
-                successors.append(successor)
-                if number[successor] < 0:
-                    stack.append(successor)
-                    stack.append(current)
-        elif node:
-            for target in roots[node - 1].targets:
-                successor = target + first_object
-                successors.append(successor)
-                if number[successor] < 0:
-                    stack.append(successor)
-                    stack.append(current)
         else:
-            for successor in range(1, first_object):
-                successors.append(successor)
+            retained.append(0)
+            count.append(0)
+            if node:
+                targets = roots[node - 1].targets
+            else:
+                targets = ()
+                for successor in range(1, first_object):  # the root pseudo-nodes
+                    sources.append(current)
+                    successors.append(successor)
+                    stack.append(successor)
+                    stack.append(current)
+        for target in targets:
+            successor = target + first_object
+            sources.append(current)
+            successors.append(successor)
+            if number[successor] < 0:
                 stack.append(successor)
                 stack.append(current)
         steps += 1
         if steps % _CHECK_EVERY == 0:
             check_interrupt("heap dominators")
     reached = len(vertex)
-    out_start.append(len(successors))
     del stack
 
     # 2. Predecessors by depth-first number (counting sort of the reached edges).
@@ -164,16 +169,14 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
         successors[position] = target
         counts[target + 1] += 1
     pred_start = array("Q", accumulate(counts))
+    check_interrupt("heap dominators")
     fill = array("Q", pred_start)
     predecessors = array("I", [0]) * len(successors)
-    for source in range(reached):
-        for position in range(out_start[source], out_start[source + 1]):
-            target = successors[position]
-            predecessors[fill[target]] = source
-            fill[target] += 1
-        if source % _CHECK_EVERY == 0:
-            check_interrupt("heap dominators")
-    del successors, out_start, fill, counts
+    for source, target in zip(sources, successors):
+        predecessors[fill[target]] = source
+        fill[target] += 1
+    check_interrupt("heap dominators")
+    del successors, sources, fill, counts
 
     # 3. Semidominators, then immediate dominators (Lengauer-Tarjan, simple version).
     semi = array("i", range(reached))
@@ -203,7 +206,14 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
     for w in range(reached - 1, 0, -1):
         best = semi[w]
         for position in range(pred_start[w], pred_start[w + 1]):
-            u = evaluate(predecessors[position])
+            v = predecessors[position]
+            up = ancestor[v]
+            if up < 0:
+                u = v  # not linked yet: numbered before w, its own semidominator
+            elif ancestor[up] < 0:
+                u = label[v]
+            else:
+                u = evaluate(v)
             if semi[u] < best:
                 best = semi[u]
         semi[w] = best
@@ -214,7 +224,8 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
         v = bucket_head[p]
         bucket_head[p] = -1
         while v >= 0:
-            u = evaluate(v)
+            up = ancestor[v]
+            u = label[v] if up >= 0 and ancestor[up] < 0 else evaluate(v)
             idom[v] = u if semi[u] < semi[v] else p
             v = bucket_next[v]
         if w % _CHECK_EVERY == 0:
@@ -222,18 +233,10 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
     for w in range(1, reached):
         if idom[w] != semi[w]:
             idom[w] = idom[idom[w]]
-    del semi, label, ancestor, bucket_head, bucket_next, predecessors, pred_start
+    del bucket_head, bucket_next, predecessors, pred_start
 
     # 4. Retained sizes: a dominator has a smaller depth-first number than what it
     #    dominates, so one pass in reverse order adds every subtree into its root.
-    sizes = graph.objects.sizes
-    retained = array("Q", [0]) * reached
-    count = array("Q", [0]) * reached
-    for w in range(reached):
-        node = vertex[w]
-        if node >= first_object:
-            retained[w] = sizes[node - first_object]
-            count[w] = 1
     for w in range(reached - 1, 0, -1):
         up = idom[w]
         retained[up] += retained[w]
@@ -352,12 +355,13 @@ def _percent(part: int, whole: int) -> str:
 def format_retained(graph: GraphShape, tree: DominatorTree, top: int = 20, by: str = "root") -> list[str]:
     """Text lines: the accounting, then the ``top`` roots (by="root") or objects (by="object")."""
     total = tree.total_bytes
+    single, single_objects = sum(tree.root_retained), sum(tree.root_retained_objects)
     lines = [
         f"heap: {tree.total_objects:,} objects, {total:,} bytes",
-        f"  retained by a single root: {sum(tree.root_retained):>16,} bytes  {_percent(sum(tree.root_retained), total)}",
-        f"  shared by several roots:   {tree.shared_bytes:>16,} bytes  {_percent(tree.shared_bytes, total)}"
+        f"  retained by a single root: {single:>16,} bytes {_percent(single, total)}  ({single_objects:,} objects)",
+        f"  shared by several roots:   {tree.shared_bytes:>16,} bytes {_percent(tree.shared_bytes, total)}"
         f"  ({tree.shared_objects:,} objects)",
-        f"  unreachable from any root: {tree.unreachable_bytes:>16,} bytes  {_percent(tree.unreachable_bytes, total)}"
+        f"  unreachable from any root: {tree.unreachable_bytes:>16,} bytes {_percent(tree.unreachable_bytes, total)}"
         f"  ({tree.unreachable_objects:,} objects)",
     ]
     if not graph.precise:
