@@ -217,9 +217,13 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
             if semi[u] < best:
                 best = semi[u]
         semi[w] = best
-        bucket_next[w] = bucket_head[best]
-        bucket_head[best] = w
         p = parent[w]
+        if best == p:
+            # Its bucket would give it p at once below: the semidominator is its tree parent.
+            idom[w] = p
+        else:
+            bucket_next[w] = bucket_head[best]
+            bucket_head[best] = w
         ancestor[w] = p
         v = bucket_head[p]
         bucket_head[p] = -1
