@@ -12,6 +12,7 @@ class FakeObjects:
     def __init__(self, sizes: Sequence[int], base: int = 0xC000000000, stride: int = 0x100) -> None:
         self.sizes = array("Q", sizes)
         self.addresses = array("Q", (base + i * stride for i in range(len(sizes))))
+        self.problems: list[str] = []
 
     def __len__(self) -> int:
         return len(self.sizes)

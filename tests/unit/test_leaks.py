@@ -218,3 +218,12 @@ def test_find_leaks_from_goroutines_and_the_wait_graph() -> None:
     records.append(_record(16, G_LEAKED, "chan receive"))
     report = find_leaks(fake_program(records, 27), graph, waits)  # type: ignore[arg-type]
     assert {v.goroutine: v.verdict for v in report.verdicts}[16] == LEAKED
+
+
+def test_unreadable_spans_make_object_waits_only_possibly_leaked() -> None:
+    graph = make_graph([SIZE], {}, [], [(10, [0])])
+    graph.objects.problems.append("span 0x1000 at 0xc000100000: allocation bits: unreadable")
+    nil = BlockedGoroutine(11, "chan receive (nil chan)", "")
+    found = {v.goroutine: (v.verdict, v.reason) for v in leak_verdicts(graph, [chan_wait(graph, 10, [0]), nil])}
+    assert found[10][0] == POSSIBLY_LEAKED and "could not be read" in found[10][1]
+    assert found[11][0] == LEAKED

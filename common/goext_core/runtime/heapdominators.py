@@ -87,7 +87,8 @@ class DominatorTree:
         return value if kind == "root" else None
 
 
-def _check_graph(graph: GraphShape) -> int:
+def check_graph(graph: GraphShape) -> int:
+    """The number of objects; ValueError (one line) when the arrays do not fit together."""
     objects = len(graph.objects.sizes)
     if len(graph.edge_start) != objects + 1 or (objects and graph.edge_start[-1] != len(graph.edges)):
         raise ValueError(
@@ -103,7 +104,7 @@ def _check_graph(graph: GraphShape) -> int:
 
 def dominator_tree(graph: GraphShape) -> DominatorTree:
     """The dominator tree of ``graph`` below a super-root over one pseudo-node per root."""
-    objects = _check_graph(graph)
+    objects = check_graph(graph)
     roots = graph.roots
     first_object = len(roots) + 1  # node 0: the super-root; 1..len(roots): the roots
     nodes = first_object + objects
@@ -352,6 +353,10 @@ def describe_dominator(graph: GraphShape, code: int) -> str:
     return "several roots" if kind == "shared" else "unreachable"
 
 
+def _objects(count: int) -> str:
+    return f"{count:,} object{'s' if count != 1 else ''}"
+
+
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f}%" if whole else "    -"
 
@@ -361,12 +366,12 @@ def format_retained(graph: GraphShape, tree: DominatorTree, top: int = 20, by: s
     total = tree.total_bytes
     single, single_objects = sum(tree.root_retained), sum(tree.root_retained_objects)
     lines = [
-        f"heap: {tree.total_objects:,} objects, {total:,} bytes",
-        f"  retained by a single root: {single:>16,} bytes {_percent(single, total)}  ({single_objects:,} objects)",
+        f"heap: {_objects(tree.total_objects)}, {total:,} bytes",
+        f"  retained by a single root: {single:>16,} bytes {_percent(single, total)}  ({_objects(single_objects)})",
         f"  shared by several roots:   {tree.shared_bytes:>16,} bytes {_percent(tree.shared_bytes, total)}"
-        f"  ({tree.shared_objects:,} objects)",
+        f"  ({_objects(tree.shared_objects)})",
         f"  unreachable from any root: {tree.unreachable_bytes:>16,} bytes {_percent(tree.unreachable_bytes, total)}"
-        f"  ({tree.unreachable_objects:,} objects)",
+        f"  ({_objects(tree.unreachable_objects)})",
     ]
     if not graph.precise:
         lines.append(

@@ -23,6 +23,10 @@ class ObjectsShape(Protocol):
     def sizes(self) -> array:  # array("Q"): slot sizes in bytes
         ...
 
+    @property
+    def problems(self) -> list[str]:  # spans that could not be read (their objects are missing)
+        ...
+
     def find(self, address: int) -> int:
         """Index of the object whose slot contains ``address``, -1 when none does."""
         ...

@@ -37,6 +37,9 @@ What goext adds, because it must never call a goroutine leaked by mistake:
   false one: ``leaked`` stays a proof; the report then says that more goroutines may
   leak than it lists.  What the graph could not read at all (its notes) is printed
   with the verdicts: a pointer missed there could make a goroutine look leaked.
+- Objects of heap spans that could not be read are missing from the graph, and a
+  path through them is missing too: then no goroutine waiting on an object is called
+  more than ``possibly leaked`` (nil-channel waits and ``select {}`` still leak).
 - A goroutine the runtime itself marked leaked (``_Gleaked``, Go 1.26+) is leaked.
 """
 
@@ -48,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from goext_core.progress import check_interrupt
 from goext_core.runtime.goroutines import GoroutineRecord
+from goext_core.runtime.heapdominators import check_graph
 from goext_core.runtime.heapgraphshape import GraphShape, RootShape
 from goext_core.runtime.layouts import G_LEAKED, G_WAITING
 from goext_core.runtime.stacks import goroutine_frames, short_path
@@ -73,6 +77,7 @@ LEAKS_SINCE = 26  # _Gleaked and the goroutine leak profile appeared in Go 1.26
 LEAKED, POSSIBLY_LEAKED, UNKNOWN, NOT_LEAKED = "leaked", "possibly leaked", "unknown", "not leaked"
 VERDICTS = (LEAKED, POSSIBLY_LEAKED, UNKNOWN, NOT_LEAKED)
 MAX_GROUP_MEMBERS = 20
+MAX_LISTED = 2000  # goroutines listed one by one in JSON; the counts and groups cover the rest
 MAX_FRAMES_SHOWN = 12
 _CHECK_EVERY = 1 << 16
 
@@ -129,10 +134,12 @@ class LeakReport:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        listed = self.verdicts[:MAX_LISTED]
         return {
             "candidates": self.candidates,
             "counts": dict(self.counts),
-            "goroutines": [asdict(v) for v in self.verdicts],
+            "goroutines": [asdict(v) for v in listed],
+            "goroutines_omitted": len(self.verdicts) - len(listed),
             "groups": [asdict(g) for g in self.groups],
             "precise": self.precise,
             "notes": list(self.notes),
@@ -236,14 +243,21 @@ def _fixpoint(graph: GraphShape, blocked: Sequence[BlockedGoroutine], wake_unkno
 
 def leak_verdicts(graph: GraphShape, blocked: Sequence[BlockedGoroutine]) -> list[LeakVerdict]:
     """One verdict per candidate (same order), by the rule in the module doc."""
+    check_graph(graph)
     sure = _fixpoint(graph, blocked, wake_unknown=True)
     worst = _fixpoint(graph, blocked, wake_unknown=False) if any(not b.known for b in blocked) else sure
+    # Objects of unreadable spans are missing from the graph: a path through one of them
+    # could reach what a goroutine waits on, so no absence of a path is a proof.
+    incomplete = bool(graph.objects.problems)
     out = []
     for position, candidate in enumerate(blocked):
         if candidate.runtime_leaked:
             verdict, reason = LEAKED, "the runtime's garbage collector marked it leaked (_Gleaked)"
         elif not candidate.known:
             verdict, reason = UNKNOWN, candidate.unknown_reason or "what it waits on could not be resolved"
+        elif not sure[position] and incomplete and _deciding_objects(graph, candidate) is not None:
+            verdict = POSSIBLY_LEAKED
+            reason = f"{_leak_reason(candidate)}; but some heap spans could not be read, and a path may go through them"
         elif not sure[position]:
             verdict, reason = LEAKED, _leak_reason(candidate)
         elif not worst[position]:
