@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Iterable, Optional
 
+from goext_core.errors import CorruptDataError
 from goext_core.progress import check_interrupt
 from goext_core.runtime.heapgraphshape import GraphShape
 
@@ -88,17 +89,17 @@ class DominatorTree:
 
 
 def check_graph(graph: GraphShape) -> int:
-    """The number of objects; ValueError (one line) when the arrays do not fit together."""
+    """The number of objects; CorruptDataError (one line) when the arrays do not fit together."""
     objects = len(graph.objects.sizes)
     if len(graph.edge_start) != objects + 1 or (objects and graph.edge_start[-1] != len(graph.edges)):
-        raise ValueError(
+        raise CorruptDataError(
             f"heap graph: {len(graph.edge_start)} edge offsets and {len(graph.edges)} edges for {objects} objects"
         )
     if len(graph.edges) and max(graph.edges) >= objects:
-        raise ValueError(f"heap graph: an edge points at object {max(graph.edges)} of {objects}")
+        raise CorruptDataError(f"heap graph: an edge points at object {max(graph.edges)} of {objects}")
     for root in graph.roots:
         if root.targets and not 0 <= min(root.targets) <= max(root.targets) < objects:
-            raise ValueError(f"heap graph: root {root.name} points outside the {objects} objects")
+            raise CorruptDataError(f"heap graph: root {root.name} points outside the {objects} objects")
     return objects
 
 
