@@ -227,3 +227,16 @@ def test_unreadable_spans_make_object_waits_only_possibly_leaked() -> None:
     found = {v.goroutine: (v.verdict, v.reason) for v in leak_verdicts(graph, [chan_wait(graph, 10, [0]), nil])}
     assert found[10][0] == POSSIBLY_LEAKED and "could not be read" in found[10][1]
     assert found[11][0] == LEAKED
+
+
+def test_select_whose_sudog_list_was_cut_short_is_unknown() -> None:
+    graph = make_graph([SIZE] * 2, {}, [], [(10, [0])])
+    waits = WaitGraph()
+    waits.objects = [WaitObject("chan", address(graph, 0))]
+    cut = GoroutineWait(10, "select", [0], "select", "main.f at app/main.go:1", [(0xBEEF0, address(graph, 0))])
+    cut.sudogs_complete = False
+    waits.waits = {10: cut}
+    report = find_leaks(fake_program([_record(10, G_WAITING, "select")]), graph, waits)  # type: ignore[arg-type]
+    assert [(v.verdict, v.reason) for v in report.verdicts] == [
+        (UNKNOWN, "its list of waits (sudogs) could not be read whole")
+    ]

@@ -408,7 +408,11 @@ def blocked_goroutines(program: "GoProgram", waits: WaitGraph) -> list[BlockedGo
         labels = [waits.objects[i].label() for i in wait.objects if 0 <= i < len(waits.objects)]
         candidate.waits_on = labels
         candidate.hidden = list(wait.sudogs)
-        if wait.sudogs:
+        if reason in CHANNEL_REASONS and not wait.sudogs_complete:
+            # A channel not read might be the reachable one.
+            candidate.known = False
+            candidate.unknown_reason = "its list of waits (sudogs) could not be read whole"
+        elif wait.sudogs:
             # The sudogs' own pointers, exactly what the runtime checks (c, or elem).
             candidate.blocking = [pointer for _, pointer in wait.sudogs]
         else:

@@ -170,6 +170,7 @@ class GoroutineWait:
     # semaphore or notifyList address - of a sync wait).  The GC's goroutine leak detection
     # hides exactly these pointers while it marks (src/runtime/mgc.go setSyncObjectsUntraceable).
     sudogs: list[tuple[int, int]] = field(default_factory=list)
+    sudogs_complete: bool = True  # False: the g.waiting list was cut short (unreadable, a loop, no channel)
 
 
 @dataclass
@@ -182,7 +183,10 @@ class WaitGraph:
     def to_json(self) -> dict[str, Any]:
         return {
             "objects": [asdict(o) for o in self.objects],
-            "waits": [{k: v for k, v in asdict(w).items() if k != "sudogs"} for w in self.waits.values()],
+            "waits": [
+                {k: v for k, v in asdict(w).items() if k not in ("sudogs", "sudogs_complete")}
+                for w in self.waits.values()
+            ],
             "notes": list(self.notes),
         }
 
@@ -577,7 +581,11 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
                     if index not in wait.objects:
                         wait.objects.append(index)
                     wait.sudogs.append((waiting, channel))
+                else:
+                    wait.sudogs_complete = False
                 waiting = sudog.get("waitlink", 0)
+            if waiting:
+                wait.sudogs_complete = False  # stopped before the end of the list
             graph.waits[record.id] = wait
         elif reason in _SYNC_REASONS:
             kind = "cond" if reason == "sync.Cond.Wait" else _sync_kind(program, record, shapes)
