@@ -8,6 +8,7 @@ from typing import Optional
 import pytest
 
 from goext_core.errors import CorruptDataError
+from goext_core.progress import set_reporter
 from goext_core.runtime.heapdominators import (
     SHARED,
     UNREACHABLE,
@@ -210,3 +211,20 @@ def test_larger_random_graphs_against_brute_force() -> None:
         tree = dominator_tree(graph)
         assert list(tree.idom) == brute_force_idoms(graph)
         check_accounting(tree)
+
+
+def test_ctrl_c_interrupts_a_large_graph() -> None:
+    calls: list[str] = []
+
+    def reporter(what: str, done: int, total: int) -> None:
+        calls.append(what)
+        raise KeyboardInterrupt
+
+    graph = make_graph([8] * 70_000, {i: [i + 1] for i in range(69_999)}, [("head", [0])])
+    previous = set_reporter(reporter)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dominator_tree(graph)
+    finally:
+        set_reporter(previous)
+    assert calls == ["heap dominators"]

@@ -40,6 +40,7 @@ SHARED = -1  # the super-root: reached from more than one root
 UNREACHABLE = -2  # no root reaches it
 _ROOT_BASE = -3  # root r is encoded as _ROOT_BASE - r
 _CHECK_EVERY = 1 << 16  # loop iterations between Ctrl-C checks
+_CHUNK = 1 << 20  # edges per chunk of a loop over every edge (a Ctrl-C check between chunks)
 
 
 def root_code(root_index: int) -> int:
@@ -166,18 +167,21 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
 
     # 2. Predecessors by depth-first number (counting sort of the reached edges).
     counts = array("Q", [0]) * (reached + 1)
-    for position, successor in enumerate(successors):
-        target = number[successor]
-        successors[position] = target
-        counts[target + 1] += 1
+    edge_count = len(successors)
+    for chunk in range(0, edge_count, _CHUNK):
+        check_interrupt("heap dominators")
+        for position, successor in enumerate(successors[chunk : chunk + _CHUNK], chunk):
+            target = number[successor]
+            successors[position] = target
+            counts[target + 1] += 1
     pred_start = array("Q", accumulate(counts))
-    check_interrupt("heap dominators")
     fill = array("Q", pred_start)
-    predecessors = array("I", [0]) * len(successors)
-    for source, target in zip(sources, successors):
-        predecessors[fill[target]] = source
-        fill[target] += 1
-    check_interrupt("heap dominators")
+    predecessors = array("I", [0]) * edge_count
+    for chunk in range(0, edge_count, _CHUNK):
+        check_interrupt("heap dominators")
+        for source, target in zip(sources[chunk : chunk + _CHUNK], successors[chunk : chunk + _CHUNK]):
+            predecessors[fill[target]] = source
+            fill[target] += 1
     del successors, sources, fill, counts
 
     # 3. Semidominators, then immediate dominators (Lengauer-Tarjan, simple version).
@@ -256,6 +260,8 @@ def dominator_tree(graph: GraphShape) -> DominatorTree:
     root_count = array("Q", [0]) * len(roots)
     shared_bytes = shared_objects = 0
     for w in range(1, reached):
+        if w % _CHECK_EVERY == 0:
+            check_interrupt("heap dominators")
         node = vertex[w]
         if node < first_object:
             root_retained[node - 1] = retained[w]
