@@ -240,3 +240,14 @@ def test_select_whose_sudog_list_was_cut_short_is_unknown() -> None:
     assert [(v.verdict, v.reason) for v in report.verdicts] == [
         (UNKNOWN, "its list of waits (sudogs) could not be read whole")
     ]
+
+
+def test_sync_wait_on_several_semaphores_is_unknown() -> None:
+    graph = make_graph([SIZE] * 2, {}, [], [(10, [0, 1])])
+    waits = WaitGraph()
+    waits.objects = [WaitObject("mutex", address(graph, 0)), WaitObject("mutex", address(graph, 1))]
+    torn = GoroutineWait(10, "sync.Mutex.Lock", [0, 1], "lock", "main.f at app/main.go:1")
+    torn.sudogs = [(0xBEEF0, address(graph, 0, 4)), (0xBEF00, address(graph, 1, 4))]
+    waits.waits = {10: torn}
+    report = find_leaks(fake_program([_record(10, G_WAITING, "sync.Mutex.Lock")]), graph, waits)  # type: ignore[arg-type]
+    assert [v.verdict for v in report.verdicts] == [UNKNOWN]

@@ -412,6 +412,10 @@ def blocked_goroutines(program: "GoProgram", waits: WaitGraph) -> list[BlockedGo
             # A channel not read might be the reachable one.
             candidate.known = False
             candidate.unknown_reason = "its list of waits (sudogs) could not be read whole"
+        elif reason in SYNC_REASONS and len({pointer for _, pointer in wait.sudogs}) > 1:
+            # The runtime checks its one sudog (g.waiting); several would be stale or torn data.
+            candidate.known = False
+            candidate.unknown_reason = "it appears to wait on several semaphores: which one counts is unknown"
         elif wait.sudogs:
             # The sudogs' own pointers, exactly what the runtime checks (c, or elem).
             candidate.blocking = [pointer for _, pointer in wait.sudogs]
