@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from types import SimpleNamespace
 from typing import Sequence
 
@@ -251,3 +252,78 @@ def test_sync_wait_on_several_semaphores_is_unknown() -> None:
     waits.waits = {10: torn}
     report = find_leaks(fake_program([_record(10, G_WAITING, "sync.Mutex.Lock")]), graph, waits)  # type: ignore[arg-type]
     assert [v.verdict for v in report.verdicts] == [UNKNOWN]
+
+
+def naive_awake(graph: FakeGraph, blocked: Sequence[BlockedGoroutine], wake_unknown: bool) -> set[int]:
+    """The rule applied literally: recompute reachability from scratch until nothing changes."""
+    ids = {b.goroutine for b in blocked}
+    hidden = {
+        (graph.objects.find(s), graph.objects.find(p))
+        for b in blocked
+        for s, p in b.hidden
+        if graph.objects.find(s) >= 0 and graph.objects.find(p) >= 0
+    }
+    awake: set[int] = set()
+    while True:
+        roots = [r for r in graph.roots if r.goroutine not in ids or r.goroutine in awake]
+        seen: set[int] = set()
+        work = [t for r in roots for t in r.targets]
+        while work:
+            index = work.pop()
+            if index in seen:
+                continue
+            seen.add(index)
+            start, end = graph.edge_start[index], graph.edge_start[index + 1]
+            work.extend(t for t in graph.edges[start:end] if (index, t) not in hidden)
+        now = set(awake)
+        for b in blocked:
+            if not b.known:
+                if wake_unknown:
+                    now.add(b.goroutine)
+                continue
+            if b.runtime_leaked or b.reason in ("select (no cases)", "chan send (nil chan)"):
+                continue
+            deciding = b.blocking[:1] if b.reason.startswith("sync.") else b.blocking
+            if any(graph.objects.find(a) < 0 or graph.objects.find(a) in seen for a in deciding):
+                now.add(b.goroutine)
+        if now == awake:
+            return awake
+        awake = now
+
+
+def test_fixpoint_matches_the_literal_rule_on_random_graphs() -> None:
+
+    rng = random.Random(1126)
+    for _ in range(300):
+        objects = rng.randint(1, 30)
+        pointers = {i: [rng.randrange(objects) for _ in range(rng.randint(0, 2))] for i in range(objects)}
+        goroutines = list(range(10, 10 + rng.randint(1, 8)))
+        globals_ = [(f"g{n}", [rng.randrange(objects)]) for n in range(rng.randint(0, 2))]
+        stacks = [(g, [rng.randrange(objects) for _ in range(rng.randint(0, 2))]) for g in goroutines + [1, 2]]
+        graph = make_graph([SIZE] * objects, pointers, globals_, stacks)
+        blocked = []
+        for goroutine in goroutines:
+            kind = rng.choice(["chan receive", "select", "sync.Mutex.Lock", "select (no cases)", "unknown"])
+            if kind == "unknown":
+                blocked.append(BlockedGoroutine(goroutine, "chan receive", known=False))
+                continue
+            count = 0 if kind == "select (no cases)" else (rng.randint(1, 3) if kind == "select" else 1)
+            targets = [rng.randrange(objects) for _ in range(count)]
+            candidate = BlockedGoroutine(goroutine, kind, blocking=[address(graph, t, 8) for t in targets])
+            if rng.random() < 0.1:
+                candidate.blocking.append(0x5A0000)  # outside the heap
+            if targets and rng.random() < 0.5:
+                source = rng.randrange(objects)
+                candidate.hidden = [(address(graph, source), address(graph, targets[0]))]
+            blocked.append(candidate)
+        sure, worst = naive_awake(graph, blocked, True), naive_awake(graph, blocked, False)
+        for verdict, candidate in zip(leak_verdicts(graph, blocked), blocked):
+            if not candidate.known:
+                expected = UNKNOWN
+            elif candidate.goroutine not in sure:
+                expected = LEAKED
+            elif candidate.goroutine not in worst:
+                expected = POSSIBLY_LEAKED
+            else:
+                expected = NOT_LEAKED
+            assert verdict.verdict == expected, (candidate, verdict)
