@@ -365,7 +365,15 @@ def _objects(count: int) -> str:
 
 
 def _percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:5.1f}%" if whole else "    -"
+    """Six characters; never rounded to 0.0% or 100.0% when it is not exactly that."""
+    if not whole:
+        return "     -"
+    share = 100 * part / whole
+    if 0 < share < 0.05:
+        return " <0.1%"
+    if part != whole and share >= 99.95:
+        return ">99.9%"
+    return f"{share:5.1f}%"
 
 
 def format_retained(graph: GraphShape, tree: DominatorTree, top: int = 20, by: str = "root") -> list[str]:
