@@ -19,9 +19,9 @@ allGsSnapshotSortedForGC; src/runtime/mbitmap.go isMarkedOrNotInHeap):
    reachable): any channel of its select, send or receive; for sync waits the object
    holding the semaphore or notifyList address of its (first) sudog.  Nil-channel
    waits and ``select {}`` never wake.
-4. Repeat until nothing changes: the candidates left are *leaked*.  The runtime does
-   not report goroutine 1 in ``select {}`` (but, like it, goext does not take its
-   stack as a root either).
+4. Repeat until nothing changes: the candidates left are *leaked*.  Goroutine 1 in
+   ``select {}`` is not reported, by the runtime nor by goext, though neither takes
+   its stack as a root.
 
 What goext adds, because it must never call a goroutine leaked by mistake:
 
