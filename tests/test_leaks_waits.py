@@ -20,7 +20,7 @@ def _ids(stdout: str, word: str) -> set[int]:
     return {int(line.split()[1]) for line in stdout.splitlines() if line.startswith(word + " ")}
 
 
-@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.go_versions("1.19", "1.22", "1.24", "1.27")
 @pytest.mark.flavours("default", "stripped")
 def test_leak_candidates_and_their_channels(cores, go_version: str, flavour: str) -> None:
     artifact, program = cores(go_version, flavour)
