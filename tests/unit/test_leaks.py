@@ -327,3 +327,14 @@ def test_fixpoint_matches_the_literal_rule_on_random_graphs() -> None:
             else:
                 expected = NOT_LEAKED
             assert verdict.verdict == expected, (candidate, verdict)
+
+
+def test_old_releases_say_which_sync_waits_are_not_examined() -> None:
+    graph = make_graph([SIZE], {}, [], [])
+    notes = {
+        minor: find_leaks(fake_program([], minor), graph, WaitGraph()).notes  # type: ignore[arg-type]
+        for minor in (19, 22, 24)
+    }
+    assert any(n.startswith("before Go 1.20, sync.Mutex, RWMutex and WaitGroup waits") for n in notes[19])
+    assert any(n.startswith("before Go 1.24, sync.WaitGroup waits") for n in notes[22])
+    assert not any("semacquire" in n for n in notes[24])

@@ -455,7 +455,7 @@ def find_leaks(program: "GoProgram", graph: GraphShape, waits: Optional[WaitGrap
         # sync.Mutex and RWMutex since Go 1.20; before, "semacquire", which the rule skips.
         which = "sync.Mutex, RWMutex and WaitGroup" if minor < 20 else "sync.WaitGroup"
         notes.append(
-            f"before Go {20 if minor < 20 else 24}, {which} waits show as 'semacquire', which the leak rule "
+            f"before Go 1.{20 if minor < 20 else 24}, {which} waits show as 'semacquire', which the leak rule "
             "does not examine (such goroutines count as able to run): they are never reported leaked"
         )
     return leak_report(graph, blocked, stack_of, notes)
