@@ -166,6 +166,11 @@ class GoroutineWait:
     objects: list[int] = field(default_factory=list)  # indexes into WaitGraph.objects
     how: str = ""  # "receive", "send", "select", "lock", "rlock", "wait", ...
     location: str = ""  # user frame: function file:line
+    # (sudog address, what the sudog points at: sudog.c of a channel wait, sudog.elem - the
+    # semaphore or notifyList address - of a sync wait).  The GC's goroutine leak detection
+    # hides exactly these pointers while it marks (src/runtime/mgc.go setSyncObjectsUntraceable).
+    sudogs: list[tuple[int, int]] = field(default_factory=list)
+    sudogs_complete: bool = True  # False: the g.waiting list was cut short (unreadable, a loop, no channel)
 
 
 @dataclass
@@ -178,7 +183,10 @@ class WaitGraph:
     def to_json(self) -> dict[str, Any]:
         return {
             "objects": [asdict(o) for o in self.objects],
-            "waits": [asdict(w) for w in self.waits.values()],
+            "waits": [
+                {k: v for k, v in asdict(w).items() if k not in ("sudogs", "sudogs_complete")}
+                for w in self.waits.values()
+            ],
             "notes": list(self.notes),
         }
 
@@ -211,9 +219,9 @@ class _Sudogs:
 _SUDOG_FIELDS = ("g", "next", "prev", "elem", "c", "waitlink", "isSelect", "ticket")
 
 
-def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list[int]]:
-    """g address -> semaphore addresses it waits on, from runtime.semtable."""
-    out: dict[int, list[int]] = {}
+def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list[tuple[int, int]]]:
+    """g address -> (semaphore address, sudog address) of its waits, from runtime.semtable."""
+    out: dict[int, list[tuple[int, int]]] = {}
     sudogs = _Sudogs(program)
     root_layout = program.layouts.structs.get("runtime.semaRoot")
     table = program.runtime_symbol("runtime.semtable")
@@ -259,7 +267,7 @@ def _semaphore_waiters(program: "GoProgram", graph: WaitGraph) -> dict[int, list
             waiter, chain = node, sudog
             for _ in range(MAX_SUDOGS):
                 if chain.get("g"):
-                    out.setdefault(chain["g"], []).append(chain.get("elem", 0))
+                    out.setdefault(chain["g"], []).append((chain.get("elem", 0), waiter))
                 waiter = chain.get("waitlink", 0)
                 if not waiter or waiter in seen:
                     break
@@ -532,7 +540,7 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
     sudogs = _Sudogs(program)
     types = _TypeNames(program)
     by_address: dict[tuple[str, int], int] = {}
-    semaphores: Optional[dict[int, list[int]]] = None
+    semaphores: Optional[dict[int, list[tuple[int, int]]]] = None
     g_layout = program.layouts.g
     shapes = _Shapes(program)
 
@@ -572,7 +580,12 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
                     index = object_index("chan", channel)
                     if index not in wait.objects:
                         wait.objects.append(index)
+                    wait.sudogs.append((waiting, channel))
+                else:
+                    wait.sudogs_complete = False
                 waiting = sudog.get("waitlink", 0)
+            if waiting:
+                wait.sudogs_complete = False  # stopped before the end of the list
             graph.waits[record.id] = wait
         elif reason in _SYNC_REASONS:
             kind = "cond" if reason == "sync.Cond.Wait" else _sync_kind(program, record, shapes)
@@ -582,16 +595,22 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
             if kind != "cond":
                 if semaphores is None:
                     semaphores = _semaphore_waiters(program, graph)
-                for sema in semaphores.get(record.address, []):
+                for sema, sudog_address in semaphores.get(record.address, []):
                     address = sema - _SEMA_OFFSET.get(kind, 0)
                     index = object_index(kind, address)
                     graph.objects[index].waiters.append(record.id)
                     wait.objects.append(index)
+                    wait.sudogs.append((sudog_address, sema))
             else:
                 # notifyList waiters are reachable only from the Cond itself (src/runtime/sema.go).
                 index = object_index("cond", None)
                 graph.objects[index].waiters.append(record.id)
                 wait.objects.append(index)
+                # Since Go 1.26 g.waiting is the waiter's sudog, its elem the Cond's notifyList
+                # (src/runtime/sema.go notifyListWait); before, nothing records which Cond.
+                cond_sudog = _waiting_sudog(program, record, sudogs)
+                if cond_sudog is not None:
+                    wait.sudogs.append(cond_sudog)
             graph.waits[record.id] = wait
 
     graph.timers = read_timers(program)
@@ -612,6 +631,19 @@ def build_wait_graph(program: "GoProgram") -> WaitGraph:
             obj.on_stack_of = stacks[position][2]
     _find_references(program, graph, records, shapes)
     return graph
+
+
+def _waiting_sudog(program: "GoProgram", record: GoroutineRecord, sudogs: _Sudogs) -> Optional[tuple[int, int]]:
+    """(g.waiting, its elem) when the goroutine has a sudog with an elem, else None."""
+    layout = program.layouts.g
+    if not layout.has("waiting") or (program.go_minor or 0) < 26:
+        return None
+    try:
+        waiting = program.target.read_ptr(record.address + layout.offset("waiting"))
+        elem = sudogs.read(waiting).get("elem", 0) if waiting else 0
+    except (MemoryReadError, GoextError):
+        return None
+    return (waiting, elem) if elem else None
 
 
 def _channel_timer(program: "GoProgram", obj: WaitObject, timers: TimerTable, by_channel: dict[int, TimerInfo]) -> None:
