@@ -1,5 +1,6 @@
 """go heap: live heap objects by type, size or span class, reconciled with the
-runtime's own figures; go heap objects TYPE: their addresses."""
+runtime's own figures; go heap objects TYPE: their addresses; go heap path / refs:
+what keeps an object alive (runtime/heapgraph.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.commands.base import Context, Write, bounded_int, command
+from goext_core.commands.values import evaluate
 from goext_core.errors import GoextError, UsageError
 from goext_core.runtime.heap import (
     ALLOCATION_HEADERS_SINCE,
@@ -21,7 +23,19 @@ from goext_core.runtime.heap import (
     runtime_figures,
     types_region,
 )
+from goext_core.runtime.heapgraph import (
+    HeapGraph,
+    HeapRoot,
+    build_heap_graph,
+    pointer_offsets,
+    reachable,
+    recorded_type,
+    referrers,
+    shortest_chains,
+)
 from goext_core.textsafe import json_for_terminal, safe_field
+from goext_core.values.decode import Decoder
+from goext_core.values.model import Settings
 from goext_core.values.rtypes import RuntimeTypes
 
 if TYPE_CHECKING:
@@ -178,12 +192,28 @@ def _write_table(rows: list[tuple[str, int, int]], top: int, write: Write) -> No
 
 def _configure_heap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action", nargs="?", choices=("objects",), help="objects TYPE: list the addresses of TYPE's objects"
+        "action",
+        nargs="?",
+        choices=("objects", "path", "refs"),
+        help="objects TYPE: list the addresses of TYPE's objects; path ADDR|EXPR: the reference chains "
+        "from a root to the object; refs ADDR|EXPR: what points into the object",
     )
-    parser.add_argument("type", nargs="?", metavar="TYPE", help="the Go type for 'objects' (as 'go heap' names it)")
+    parser.add_argument(
+        "type",
+        nargs="?",
+        metavar="TYPE|ADDR",
+        help="the Go type for 'objects' (as 'go heap' names it); an address or a Go expression "
+        "whose value is a pointer for 'path' and 'refs' (quote it)",
+    )
+    parser.add_argument("--all", action="store_true", help="path: a chain from every root that reaches the object")
     parser.add_argument("--by", choices=("type", "size", "class"), default="type", help="group objects by")
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
-    parser.add_argument("--limit", type=bounded_int(1, _MAX_LIMIT), default=100, help="addresses to list (objects)")
+    parser.add_argument(
+        "--limit",
+        type=bounded_int(1, _MAX_LIMIT),
+        default=None,
+        help="addresses to list (objects, default 100); chains (path, default 1); referrers (refs, default 100)",
+    )
     parser.add_argument("--json", action="store_true", help="print as JSON")
 
 
@@ -198,8 +228,18 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     if args.action == "objects":
         if not args.type:
             raise UsageError("go heap objects: name a TYPE, as 'go heap' prints it")
-        _run_objects(program, args.type, args.limit, args.json, write)
+        _run_objects(program, args.type, args.limit or 100, args.json, write)
         return
+    if args.action in ("path", "refs"):
+        if not args.type:
+            raise UsageError(f"go heap {args.action}: give an address or a Go expression whose value is a pointer")
+        if args.action == "path":
+            _run_path(program, args.type, None if args.all else (args.limit or 1), args.json, write)
+        else:
+            _run_refs(program, args.type, args.limit or 100, args.json, write)
+        return
+    if args.all:
+        raise UsageError("go heap: --all is for 'go heap path'")
     if args.type:
         raise UsageError(f"go heap: unexpected argument {args.type!r} (did you mean 'go heap objects TYPE'?)")
     heap = census(program, types=args.by == "type")
@@ -220,8 +260,10 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
         "objects are listed untyped by size class"
     )
+    graph_summary = _reachability(program)
     if args.json:
         data = {
+            "reachability": graph_summary,
             "objects": heap.objects.objects,
             "bytes": heap.objects.bytes,
             "spans": heap.spans,
@@ -248,6 +290,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         f"({heap.span_bytes:,} bytes of in-use spans)\n"
     )
     write(f"({typed_note})\n")
+    _write_reachability(graph_summary, write)
     _write_table(rows, args.top, write)
     write("reconciliation with the runtime's own figures:\n")
     _write_reconciliation(reconciliation, write)
@@ -331,3 +374,203 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
         write(f"{address:#x}  {safe_field(wanted_type)}  ({slot} B slot)\n")
     more = " (--limit reached)" if len(found) >= limit else ""
     write(f"{len(found)} objects{more}; print one with: go print --type {safe_field(wanted_type)} {found[0][0]:#x}\n")
+
+
+# -- what keeps an object alive (runtime/heapgraph.py) ------------------------------------------
+
+_MAX_CHAINS_ALL = 10_000
+
+
+def _reachability(program: "GoProgram") -> dict[str, Any]:
+    """Objects and bytes reachable from the roots and not, or why that is unknown."""
+    try:
+        graph = build_heap_graph(program)
+    except GoextError as exc:
+        return {"error": str(exc)}
+    seen = reachable(graph, graph.roots)
+    sizes = graph.objects.sizes
+    reached = seen.count(1)
+    reached_bytes = sum(sizes[i] for i in range(len(seen)) if seen[i])
+    total_bytes = sum(sizes)
+    return {
+        "reachable_objects": reached,
+        "reachable_bytes": reached_bytes,
+        "unreachable_objects": len(seen) - reached,
+        "unreachable_bytes": total_bytes - reached_bytes,
+        "roots": len(graph.roots),
+        "references": len(graph.edges),
+        "precise": graph.precise,
+        "notes": graph.notes,
+    }
+
+
+def _write_reachability(summary: dict[str, Any], write: Write) -> None:
+    if "error" in summary:
+        write(f"reachability: unknown ({safe_field(summary['error'])})\n")
+        return
+    write(
+        f"reachable from {summary['roots']:,} roots: {summary['reachable_objects']:,} objects, "
+        f"{summary['reachable_bytes']:,} bytes; unreachable (not yet collected): "
+        f"{summary['unreachable_objects']:,} objects, {summary['unreachable_bytes']:,} bytes\n"
+    )
+    if summary["precise"]:
+        write("(the graph is precise: every pointer word read from the GC's own metadata)\n")
+    else:
+        write("(the graph is partly conservative: unreachable counts are a lower bound)\n")
+    for note in summary["notes"]:
+        write(f"  note: {safe_field(note)}\n")
+
+
+def _resolve_object(program: "GoProgram", graph: HeapGraph, text: str) -> tuple[int, int]:
+    """(address the user meant, index of the heap object containing it)."""
+    text = text.strip()
+    try:
+        address = int(text, 0)
+    except ValueError:
+        address = _pointer_value(program, text)
+    if not 0 < address < 1 << 64:
+        raise UsageError(f"bad address {text!r}")
+    index = graph.objects.find(address)
+    if index < 0:
+        raise GoextError(f"{address:#x} is not a heap object (not inside any allocated object of the heap)")
+    return address, index
+
+
+def _pointer_value(program: "GoProgram", expression: str) -> int:
+    value = evaluate(program, Decoder(program, Settings()), expression)
+    if value.marked:
+        raise GoextError(f"{expression}: its value is not known ({value.unavailable or 'partly unavailable'})")
+    target = value.details.get("target")
+    if isinstance(target, int):
+        if not target:
+            raise GoextError(f"{expression} is nil")
+        return target
+    if value.kind in ("unsafe.Pointer", "uintptr") and value.text:
+        try:
+            return int(value.text, 0)
+        except ValueError:
+            pass
+    if value.address is not None:
+        return value.address  # a value that lives in the heap (*p, a slice element, ...)
+    raise GoextError(f"{expression} is a {value.type_name}, not a pointer (give a pointer or an address)")
+
+
+def _object_label(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, index: int) -> str:
+    span = graph.objects.span(index)
+    size = graph.objects.sizes[index]
+    where = "large object" if span.sizeclass == 0 else f"size class {span.sizeclass}"
+    type_address = recorded_type(program, graph.objects, index)
+    if type_address:
+        header = MALLOC_HEADER_SIZE if span.sizeclass else 0
+        return f"{namer.label(type_address, size - header)}, {size:,} B {where}"
+    return f"{size:,} B {where}{', noscan' if span.noscan else ''}"
+
+
+def _offsets_text(program: "GoProgram", graph: HeapGraph, source: int, target: int) -> list[int]:
+    return pointer_offsets(program, graph, source, target)
+
+
+def _root_json(root: HeapRoot) -> dict[str, Any]:
+    return {"kind": root.kind, "name": root.name, "address": root.address, "goroutine": root.goroutine}
+
+
+def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bool, write: Write) -> None:
+    graph = build_heap_graph(program)
+    address, target = _resolve_object(program, graph, text)
+    namer = TypeNamer(program)
+    chains = shortest_chains(graph, target, limit if limit is not None else _MAX_CHAINS_ALL)
+    objects = graph.objects
+    described: list[dict[str, Any]] = []
+    for root, chain in chains:
+        steps: list[dict[str, Any]] = []
+        previous: Optional[int] = None
+        for index in chain:
+            offsets = [] if previous is None else _offsets_text(program, graph, previous, index)
+            steps.append(
+                {
+                    "address": objects.addresses[index],
+                    "slot": objects.sizes[index],
+                    "what": _object_label(program, graph, namer, index),
+                    "from_offset": offsets[0] if offsets else None,
+                }
+            )
+            previous = index
+        described.append({"root": _root_json(root), "steps": steps})
+    if as_json:
+        data = {
+            "address": address,
+            "object": objects.addresses[target],
+            "what": _object_label(program, graph, namer, target),
+            "reachable": bool(chains),
+            "chains": described,
+            "precise": graph.precise,
+            "notes": graph.notes,
+        }
+        write(json_for_terminal(data) + "\n")
+        return
+    label = _object_label(program, graph, namer, target)
+    inside = "" if address == objects.addresses[target] else f" (inside {objects.addresses[target]:#x})"
+    write(f"{address:#x}{inside}: {safe_field(label)}\n")
+    if not chains:
+        hedge = "" if graph.precise else " (the graph is partly conservative: see 'go heap')"
+        write(f"unreachable (garbage not yet collected): no root reaches it{hedge}\n")
+        return
+    for number, described_chain in enumerate(described, 1):
+        root = described_chain["root"]
+        count = len(described_chain["steps"])
+        write(f"chain {number} ({count} reference{'s' if count != 1 else ''}):\n")
+        slot = f" at {root['address']:#x}" if root["address"] else ""
+        write(f"  {root['kind']} root {safe_field(root['name'])}{slot}\n")
+        for step in described_chain["steps"]:
+            via = "" if step["from_offset"] is None else f"+{step['from_offset']:#x} "
+            write(f"    {via}-> {step['address']:#x} ({safe_field(step['what'])})\n")
+    if limit is not None and len(chains) == limit:
+        write("(--all or --limit N: chains from more roots)\n")
+    if not graph.precise:
+        write("(the graph is partly conservative: see 'go heap')\n")
+
+
+def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write: Write) -> None:
+    graph = build_heap_graph(program)
+    address, target = _resolve_object(program, graph, text)
+    namer = TypeNamer(program)
+    sources, roots = referrers(graph, target)
+    objects = graph.objects
+    listed: list[dict[str, Any]] = []
+    for index in sources[:limit]:
+        listed.append(
+            {
+                "address": objects.addresses[index],
+                "what": _object_label(program, graph, namer, index),
+                "offsets": _offsets_text(program, graph, index, target),
+            }
+        )
+    if as_json:
+        data = {
+            "address": address,
+            "object": objects.addresses[target],
+            "what": _object_label(program, graph, namer, target),
+            "objects": listed,
+            "objects_total": len(sources),
+            "roots": [_root_json(root) for root in roots[:limit]],
+            "roots_total": len(roots),
+            "precise": graph.precise,
+            "notes": graph.notes,
+        }
+        write(json_for_terminal(data) + "\n")
+        return
+    write(f"{objects.addresses[target]:#x}: {safe_field(_object_label(program, graph, namer, target))}\n")
+    if not sources and not roots:
+        write("nothing points into it\n")
+    for item in listed:
+        offsets = ", ".join(f"+{offset:#x}" for offset in item["offsets"]) or "?"
+        write(f"  object {item['address']:#x} {offsets} ({safe_field(item['what'])})\n")
+    if len(sources) > limit:
+        write(f"  ... {len(sources) - limit} more objects (--limit)\n")
+    for root in roots[:limit]:
+        slot = f" at {root.address:#x}" if root.address else ""
+        write(f"  {root.kind} root {safe_field(root.name)}{slot}\n")
+    if len(roots) > limit:
+        write(f"  ... {len(roots) - limit} more roots (--limit)\n")
+    if not graph.precise:
+        write("(the graph is partly conservative: see 'go heap')\n")
