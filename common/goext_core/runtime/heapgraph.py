@@ -41,13 +41,16 @@ from goext_core.progress import check_interrupt
 from goext_core.runtime.heap import (
     ALLOCATION_HEADERS_SINCE,
     ARENA_BYTES,
+    MALLOC_HEADER_SIZE,
     MIN_SIZE_FOR_MALLOC_HEADER,
+    HeapGeometry,
     HeapObjects,
     Span,
+    heap_geometry,
     heap_objects,
 )
 from goext_core.runtime.layouts import is_dead_status
-from goext_core.runtime.stackmaps import live_pointer_slots
+from goext_core.runtime.stackmaps import frame_maps
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -65,6 +68,11 @@ TFLAG_GC_MASK_ON_DEMAND = 1 << 4  # abi.TFlagGCMaskOnDemand, src/internal/abi/ty
 GC_MASK_ON_DEMAND_SINCE = 24
 ONE_BIT_ARENA_BITMAP_SINCE = 20  # Go 1.20 replaced the 2-bit heap bitmap (src/runtime/mbitmap.go)
 WORDS_PER_ARENA = ARENA_BYTES // WORD
+# spanInlineMarkBits{scans [63]uint8; owned uint8; marks [63]uint8; class spanClass},
+# src/runtime/mgcmark_greenteagc.go (Go 1.25+), for spans of objects from 16 bytes.
+SPAN_INLINE_MARK_BITS_BYTES = 128
+GREEN_TEA_SINCE = 25
+GREEN_TEA_MIN_SIZE = 16
 # The _KindSpecial* constants of src/runtime/mheap.go, renumbered in Go 1.23 and 1.25.
 _SPECIAL_KINDS_1_19 = ("finalizer", "profile", "reachable", "pin counter")
 _SPECIAL_KINDS_1_23 = ("finalizer", "weak handle", "profile", "reachable", "pin counter", "cleanup")
@@ -218,10 +226,6 @@ def compact_nibbles(data: bytes) -> int:
     return int.from_bytes(words[0::2].tobytes(), "little")
 
 
-def high_nibbles(data: bytes) -> int:
-    return compact_nibbles(bytes(b >> 4 for b in data))
-
-
 def two_bit_pointer_mask(pointer_bits: int, scan_bits: int, words: int) -> int:
     """Go 1.19 (src/runtime/mbitmap.go, scanobject in mgcmark.go): an object's pointer
     words are those with the pointer bit set before the first word whose scan bit is 0."""
@@ -274,9 +278,10 @@ class ObjectScanner:
         self.imprecise = False
         self._type_masks: dict[tuple[int, int, int], Optional[tuple[int, ...]]] = {}
         self._bit_masks: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._type_reasons: dict[int, str] = {}  # why a type's layout is unknown
         self._span_first: Optional[array] = None
         self._arena_cache: dict[int, int] = {}
-        self._geometry = None
+        self._geometry: Optional[HeapGeometry] = None
         arena = program.layouts.structs.get("runtime.heapArena")
         self._arena_layout: Optional["StructLayout"] = arena
 
@@ -386,14 +391,193 @@ class ObjectScanner:
     last_reason = ""
 
     def span_layout(self, span: Span, memory: bytes, first_address: int) -> ObjectLayout:
-        """A function (start in memory, slot size, words) -> pointer offsets of the object,
-        or None when only a conservative scan is possible (reason in last_reason)."""
+        """How to find the pointer words of the objects of ``span`` (``memory`` is read
+        from ``first_address``, its first allocated object, to the span's end)."""
+        try:
+            if self.minor >= ALLOCATION_HEADERS_SINCE:
+                if span.sizeclass and span.elemsize <= MIN_SIZE_FOR_MALLOC_HEADER:
+                    bitmap_end = len(memory) - self._inline_mark_bytes(span, memory)
+                    bitmap_bytes = span.size // WORD // 8  # spanHeapBitsRange, src/runtime/mbitmap.go
+                    bits = int.from_bytes(memory[bitmap_end - bitmap_bytes : bitmap_end], "little")
+                    return self._bits_layout(bits, (first_address - span.base) // WORD, None)
+                return self._typed_layout(span)
+            pointer_bits, extra = self._arena_bitmap(span)
+        except (MemoryReadError, GoextError) as exc:
+            return self._unknown(f"objects whose span's pointer bitmap is unreadable ({type(exc).__name__})")
+        if self.minor >= ONE_BIT_ARENA_BITMAP_SINCE:
+            return self._bits_layout(pointer_bits, (first_address - span.base) // WORD, extra)
+        return self._two_bit_layout(pointer_bits, extra, (first_address - span.base) // WORD)
 
+    def _inline_mark_bytes(self, span: Span, memory: bytes) -> int:
+        """Bytes of Green Tea GC's spanInlineMarkBits after the heap bits (Go 1.25+ with
+        GOEXPERIMENT=greenteagc, the default since 1.26; objects of 16 to 512 bytes:
+        spanHeapBitsRange, src/runtime/mbitmap.go; gcUsesSpanInlineMarkBits,
+        src/runtime/mgcmark_greenteagc.go).  The struct ends with the span's class,
+        which tells whether this binary has them: without them the span's last byte
+        holds the heap bits of the bitmap's own words, 0."""
+        if self.minor < GREEN_TEA_SINCE or span.elemsize < GREEN_TEA_MIN_SIZE:
+            return 0
+        last = memory[-1]
+        if last == span.spanclass:
+            return SPAN_INLINE_MARK_BITS_BYTES
+        if last == 0:
+            return 0
+        raise GoextError(f"span {span.base:#x}: last byte {last:#x} is neither 0 nor its span class")
+
+    def _unknown(self, reason: str) -> ObjectLayout:
         def unknown(start: int, slot: int, words: memoryview) -> Optional[tuple[int, ...]]:
-            self.last_reason = f"Go 1.{self.minor} heap layout not read"
+            self.last_reason = reason
             return None
 
         return unknown
+
+    def _offsets_of_mask(self, mask: int, words: int) -> tuple[int, ...]:
+        key = (mask, words)
+        found = self._bit_masks.get(key)
+        if found is None:
+            if len(self._bit_masks) > 1 << 16:
+                self._bit_masks.clear()
+            found = self._bit_masks[key] = tuple(bit * WORD for bit in bit_positions(mask))
+        return found
+
+    def _bits_layout(self, bits: int, first_word: int, no_more: Optional[int]) -> ObjectLayout:
+        """One bit per word from the span's first word (Go 1.22+ heap bits, 1.20-1.21
+        arena bitmap).  ``no_more``: the 1.20-1.21 noMorePtrs bits of the span's bitmap
+        words (64 heap words each): an object has no pointers past a word whose bit is set."""
+
+        def layout(start: int, slot: int, words: memoryview) -> Optional[tuple[int, ...]]:
+            count = slot // WORD
+            word = first_word + start // WORD
+            mask = (bits >> word) & ((1 << count) - 1)
+            if no_more and (word % 64) + count > 64:
+                for bitmap_word in range(word // 64, (word + count - 1) // 64):
+                    if no_more >> bitmap_word & 1:
+                        mask &= (1 << ((bitmap_word + 1) * 64 - word)) - 1
+                        break
+            return self._offsets_of_mask(mask, count)
+
+        return layout
+
+    def _two_bit_layout(self, pointer_bits: int, scan_bits: int, first_word: int) -> ObjectLayout:
+        def layout(start: int, slot: int, words: memoryview) -> Optional[tuple[int, ...]]:
+            count = slot // WORD
+            word = first_word + start // WORD
+            mask = two_bit_pointer_mask(pointer_bits >> word, scan_bits >> word, count)
+            return self._offsets_of_mask(mask, count)
+
+        return layout
+
+    def _typed_layout(self, span: Span) -> ObjectLayout:
+        """Objects whose type the runtime recorded: the allocation header (small spans)
+        or mspan.largeType (src/runtime/mbitmap.go typePointersOfUnchecked)."""
+
+        def layout(start: int, slot: int, words: memoryview) -> Optional[tuple[int, ...]]:
+            if span.sizeclass == 0:
+                type_address, header = span.large_type, 0
+                if not type_address and self.minor >= GC_MASK_ON_DEMAND_SINCE:
+                    return ()  # delayed zeroing: the runtime scans nothing yet (mallocgc, Go 1.24+)
+            else:
+                type_address, header = words[start // WORD], MALLOC_HEADER_SIZE
+            if not type_address:
+                self.last_reason = "objects whose type is not recorded yet (allocation in progress)"
+                return None
+            key = (type_address, slot, header)
+            if key not in self._type_masks:
+                self._type_masks[key] = self._type_offsets(type_address, slot, header)
+            found = self._type_masks[key]
+            if found is None:
+                self.last_reason = self._type_reasons.get(type_address, "objects with an unreadable type")
+            return found
+
+        return layout
+
+    def _type_offsets(self, type_address: int, slot: int, header: int) -> Optional[tuple[int, ...]]:
+        target = self.program.target
+        try:
+            raw = target.read(type_address, TYPE_HEADER_BYTES)
+        except MemoryReadError:
+            self._type_reasons[type_address] = "objects whose type descriptor is unreadable"
+            return None
+        size = int.from_bytes(raw[TYPE_SIZE_OFFSET : TYPE_SIZE_OFFSET + 8], "little")
+        ptr_bytes = int.from_bytes(raw[TYPE_PTRBYTES_OFFSET : TYPE_PTRBYTES_OFFSET + 8], "little")
+        gcdata = int.from_bytes(raw[TYPE_GCDATA_OFFSET : TYPE_GCDATA_OFFSET + 8], "little")
+        if ptr_bytes == 0:
+            return ()
+        if not 0 < size or ptr_bytes > size or ptr_bytes > _MAX_TYPE_PTR_BYTES or not gcdata:
+            self._type_reasons[type_address] = "objects whose type descriptor is implausible"
+            return None
+        if self.minor < GC_MASK_ON_DEMAND_SINCE and raw[TYPE_KIND_OFFSET] & KIND_GC_PROG:
+            # A GC program: the runtime unrolls it into a dummy type for large objects only
+            # (heapSetType, src/runtime/mbitmap_allocheaders.go); such a header cannot be here.
+            self._type_reasons[type_address] = "objects whose type has a GC program"
+            return None
+        if self.minor >= GC_MASK_ON_DEMAND_SINCE and raw[TYPE_TFLAG_OFFSET] & TFLAG_GC_MASK_ON_DEMAND:
+            try:
+                built = target.read_ptr(gcdata)  # GCData is a **byte (src/runtime/type.go getGCMaskOnDemand)
+            except MemoryReadError:
+                built = 0
+            in_progress = self.program.runtime_symbol("runtime.inProgress")
+            if not built or built == in_progress:
+                self._type_reasons[type_address] = (
+                    "objects whose type's pointer mask the runtime builds on demand and had not built"
+                )
+                return None
+            gcdata = built
+        ptr_words = ptr_bytes // WORD
+        try:
+            mask = int.from_bytes(target.read(gcdata, (ptr_words + 7) // 8), "little")
+        except MemoryReadError:
+            self._type_reasons[type_address] = "objects whose type's pointer mask is unreadable"
+            return None
+        return tile_type_mask(mask, ptr_words, size, header, slot)
+
+    def _arena_bitmap(self, span: Span) -> tuple[int, int]:
+        """Go 1.19-1.21: the span's words' bits from heapArena.bitmap, and (1.20-1.21) the
+        noMorePtrs bits of its bitmap words, or (1.19) the scan bits; a span may cross arenas."""
+        layout = self._arena_layout
+        if layout is None or not layout.has("bitmap"):
+            raise GoextError("no layout for heapArena.bitmap")
+        if self._geometry is None:
+            self._geometry = heap_geometry(self.program)
+        geometry = self._geometry
+        pointer_bits = extra = 0
+        done = 0  # words of the span handled
+        total = span.size // WORD
+        while done < total:
+            address = span.base + done * WORD
+            arena_index = ((address - geometry.arena_base_offset) & ((1 << 64) - 1)) // ARENA_BYTES
+            arena_start = geometry.arena_base(arena_index)
+            word = (address - arena_start) // WORD
+            count = min(total - done, WORDS_PER_ARENA - word)
+            arena = self._arena_cache.get(arena_index)
+            if arena is None:
+                arena = self._arena_cache[arena_index] = self.program.target.read_ptr(
+                    geometry.arenas_l2 + arena_index * WORD
+                )
+            if not arena:
+                raise GoextError(f"no heapArena for {address:#x}")
+            bitmap = arena + layout.offset("bitmap")
+            if self.minor >= ONE_BIT_ARENA_BITMAP_SINCE:
+                # 1 bit per word, little-endian words (src/runtime/mbitmap.go heapBitsForAddr).
+                data = self.program.target.read(bitmap + word // 8, (count + 7) // 8)
+                pointer_bits |= int.from_bytes(data, "little") << done
+                if layout.has("noMorePtrs"):
+                    first, last = word // 64, (word + count - 1) // 64
+                    raw = self.program.target.read(
+                        arena + layout.offset("noMorePtrs") + first // 8, last // 8 - first // 8 + 1
+                    )
+                    no_more = int.from_bytes(raw, "little") >> (first % 8)
+                    extra |= (no_more & ((1 << (last - first + 1)) - 1)) << (done // 64)
+            else:
+                # 2 bits per word, 4 words per byte: pointer bits low, scan bits high.
+                data = self.program.target.read(bitmap + word // 4, (count + 3) // 4)
+                pointer_bits |= compact_nibbles(data) << done
+                extra |= compact_nibbles(data.translate(_HIGH_NIBBLES)) << done
+            done += count
+        return pointer_bits, extra
+
+
+_HIGH_NIBBLES = bytes(value >> 4 for value in range(256))
 
 
 # -- roots -------------------------------------------------------------------------------------
@@ -522,61 +706,99 @@ class RootFinder:
     # -- stacks -----------------------------------------------------------------------------
     def stacks(self) -> None:
         program = self.program
-        conservative_frames = 0
-        unwound_badly = 0
-        registers = 0
+        tally = {"no map": 0, "not unwound": 0, "running frames": 0, "registers": 0, "running": 0}
         for number, record in enumerate(program.goroutines()):
             if number % 64 == 0:
                 check_interrupt("reading goroutine stacks for heap roots")
             if is_dead_status(record.status) or record.error or not record.stack_hi:
                 continue
-            stack = program.stack(record)
-            frames = [f for f in stack.frames if not f.inlined and f.stack == "goroutine"]
-            low = min((f.sp for f in frames), default=record.sched_sp or record.stack_lo)
-            if not record.stack_lo <= low < record.stack_hi:
-                low = record.stack_lo
-            low = max(low, record.stack_hi - _MAX_STACK_BYTES) & ~7
-            try:
-                data = program.target.read(low, record.stack_hi - low)
-            except MemoryReadError as exc:
-                self.notes.append(f"goroutine {record.id}: stack unreadable ({exc})")
-                self.scanner.imprecise = True
-                continue
-            covered_high = low
-            for position, frame in enumerate(frames):
-                name = f"goroutine {record.id} {frame.function} ({os.path.basename(frame.file)}:{frame.line})"
-                running_here = record.is_running and position == 0
-                slots = None if running_here else live_pointer_slots(program, frame)
-                if slots is None:
-                    conservative_frames += 1
-                    begin, finish = max(frame.sp, low), min(frame.fp + WORD, record.stack_hi)
-                    offsets: Iterable[int] = range(begin - low, finish - low, WORD) if finish > begin else ()
-                else:
-                    offsets = [slot - low for slot in slots if low <= slot < record.stack_hi - WORD + 1]
-                self.add_words("stack", low, data, offsets, _named(name), record.id)
-                covered_high = max(covered_high, frame.fp + WORD)
-            if stack.error or not frames or not stack.complete:
-                # The frames goext could not unwind: every word above them may be live.
-                unwound_badly += 1
-                begin = max(covered_high, low)
-                rest = f"goroutine {record.id} (stack not unwound: scanned conservatively)"
-                self.add_words(
-                    "stack",
-                    low,
-                    data,
-                    range(begin - low, record.stack_hi - low, WORD),
-                    _named(rest),
-                    record.id,
-                )
-            if record.is_running:
-                registers += self.register_roots(record)
-        if conservative_frames or unwound_badly or registers:
+            self.goroutine_stack(record, tally)
+        if tally["no map"] or tally["not unwound"]:
             self.scanner.imprecise = True
             self.notes.append(
-                f"stacks: {conservative_frames} frames without a stack map (running or interrupted) and "
-                f"{unwound_badly} goroutines not fully unwound scanned conservatively; registers of running "
-                f"goroutines scanned conservatively ({registers} point into the heap)"
+                f"stacks: {tally['no map']} frames without a stack map (interrupted, or assembly) and "
+                f"{tally['not unwound']} goroutines not fully unwound scanned conservatively"
             )
+        if tally["running"]:
+            # The GC never scans a goroutine mid-instruction: it stops it at a safe point first.
+            self.notes.append(
+                f"{tally['running']} goroutines were running: their {tally['running frames']} innermost "
+                f"frames and their registers ({tally['registers']} point into the heap) scanned conservatively "
+                "(the GC would have stopped them at a safe point first)"
+            )
+
+    def goroutine_stack(self, record: GoroutineRecord, tally: dict[str, int]) -> None:
+        program = self.program
+        stack = program.stack(record)
+        frames = [f for f in stack.frames if not f.inlined and f.stack == "goroutine"]
+        low = min((f.sp for f in frames), default=record.sched_sp or record.stack_lo)
+        if not record.stack_lo <= low < record.stack_hi:
+            low = record.stack_lo
+        low = max(low, record.stack_hi - _MAX_STACK_BYTES) & ~7
+        high = record.stack_hi
+        try:
+            data = program.target.read(low, high - low)
+        except MemoryReadError as exc:
+            self.notes.append(f"goroutine {record.id}: stack unreadable ({exc})")
+            self.scanner.imprecise = True
+            return
+        words = memoryview(data)[: len(data) & ~7].cast("Q")
+        scanned: list[tuple[int, str]] = []  # (slot address, frame name) scanned as roots
+        objects: list[tuple[int, int, int, str]] = []  # stack objects: (address, size, ptrdata, name)
+        covered_high = low
+        for position, frame in enumerate(frames):
+            name = f"goroutine {record.id} {frame.function} ({os.path.basename(frame.file)}:{frame.line})"
+            running_here = record.is_running and position == 0
+            maps = None if running_here else frame_maps(program, frame)
+            if maps is None:
+                tally["running frames" if running_here else "no map"] += 1
+                begin, finish = max(frame.sp, low), min(frame.fp + WORD, high)
+                scanned += [(slot, name) for slot in range(begin, finish, WORD)]
+            else:
+                scanned += [(slot, name) for slot in maps[0] if low <= slot <= high - WORD]
+                objects += [(address, size, ptrdata, name) for address, size, ptrdata in maps[1]]
+            covered_high = max(covered_high, frame.fp + WORD)
+        if stack.error or not frames or not stack.complete:
+            # The frames goext could not unwind: every word above them may be live.
+            tally["not unwound"] += 1
+            rest = f"goroutine {record.id} (stack not unwound: scanned conservatively)"
+            scanned += [(slot, rest) for slot in range(max(covered_high, low), high, WORD)]
+        scanned += self.live_stack_objects(objects, scanned, words, low, high)
+        for slot, name in scanned:
+            value = words[(slot - low) // WORD]
+            target = self.scanner.target_of(value)
+            if target >= 0:
+                self.roots.append(HeapRoot("stack", name, slot, record.id, (target,)))
+        if record.is_running:
+            tally["running"] += 1
+            tally["registers"] += self.register_roots(record)
+
+    @staticmethod
+    def live_stack_objects(
+        objects: list[tuple[int, int, int, str]], scanned: list[tuple[int, str]], words: memoryview, low: int, high: int
+    ) -> list[tuple[int, str]]:
+        """The pointer words of the stack objects that a scanned word, or a stack object
+        found so, points into: the only ones the GC scans (src/runtime/mgcmark.go
+        scanstack, mgcstack.go).  All the words of an object's pointer-holding prefix
+        count (its exact mask is not read)."""
+        objects = sorted(o for o in objects if low <= o[0] and o[0] + o[2] <= high and o[1] > 0)
+        starts = [o[0] for o in objects]
+        found = [False] * len(objects)
+        pending = [words[(slot - low) // WORD] for slot, _ in scanned]
+        out: list[tuple[int, str]] = []
+        while pending:
+            value = pending.pop()
+            if not low <= value < high:
+                continue
+            position = bisect.bisect_right(starts, value) - 1
+            if position < 0 or found[position] or value >= objects[position][0] + objects[position][1]:
+                continue
+            found[position] = True
+            address, _size, ptrdata, name = objects[position]
+            slots = range(address, address + ptrdata, WORD)
+            out += [(slot, name) for slot in slots]
+            pending += [words[(slot - low) // WORD] for slot in slots]
+        return out
 
     def register_roots(self, record: GoroutineRecord) -> int:
         machine = self.program.machine_of(record)

@@ -35,6 +35,9 @@ MAX_STACK_OBJECTS = 4096
 
 # Offsets of live pointer words from the frame's sp, per pc (None: no map, scan it all).
 LiveOffsets = Optional[tuple[int, ...]]
+# (offsets of the live pointer words of the locals and args maps; (offset, size,
+# pointer-holding bytes) of each stack object), from the frame's sp; None: no map.
+FrameMaps = Optional[tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]]
 
 
 def _bits(data: bytes, nbit: int) -> list[int]:
@@ -59,6 +62,18 @@ def _bitmap(program: "GoProgram", address: int, index: int) -> list[int]:
 def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
     """sp-relative offsets of the live pointer words of the frame of the function
     at run-time return address ``pc`` whose fp is ``fp`` bytes above its sp."""
+    maps = _frame_maps(program, pc, fp)
+    if maps is None:
+        return None
+    offsets, objects = maps
+    every = list(offsets)
+    for base, _size, ptrdata in objects:
+        every += range(base, base + min(ptrdata, MAX_FRAME_WORDS * program.target.ptr_size), program.target.ptr_size)
+    return tuple(sorted(set(every)))
+
+
+def _frame_maps(program: "GoProgram", pc: int, fp: int) -> FrameMaps:
+    """The locals/args maps' live words and the stack objects of a frame (see FrameMaps)."""
     func = program.func_for_pc(pc)
     if func is None:
         return None
@@ -77,6 +92,7 @@ def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
     if index == -1:
         index = 0
     offsets: list[int] = []
+    stack_objects: list[tuple[int, int, int]] = []
     minsize = 16 if arm64 else 0  # sys.StackAlign on arm64, sys.MinFrameSize elsewhere
     if varp > minsize:
         locals_map = func.funcdata_address(FUNCDATA_LOCALS_POINTER_MAPS)
@@ -103,10 +119,10 @@ def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
         for number in range(count):
             record = records[16 * number : 16 * number + 16]
             off = int.from_bytes(record[0:4], "little", signed=True)
+            size = int.from_bytes(record[4:8], "little", signed=True)
             ptrdata = abs(int.from_bytes(record[8:12], "little", signed=True))
-            base = (varp if off < 0 else argp) + off
-            offsets += range(base, base + min(ptrdata, MAX_FRAME_WORDS * ptr), ptr)
-    return tuple(sorted(set(offsets)))
+            stack_objects.append(((varp if off < 0 else argp) + off, size, ptrdata))
+    return tuple(sorted(set(offsets))), tuple(stack_objects)
 
 
 def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[int]]:
@@ -126,3 +142,28 @@ def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[in
         cache[frame.pc] = offsets
     found = cache[frame.pc]
     return None if found is None else [frame.sp + offset for offset in found]
+
+
+def frame_maps(program: "GoProgram", frame: "Frame") -> FrameMaps:
+    """Like :func:`live_pointer_slots`, with the stack objects apart, as the GC sees
+    them (src/runtime/mgcmark.go scanstack): (addresses of the live pointer words of
+    the locals and args maps; (address, size, pointer-holding bytes) of each stack object,
+    which the GC scans only when a live pointer or a scanned stack object points into it)."""
+    if frame.trap:
+        return None
+    cache: dict[int, FrameMaps] = program.binary_memo("frame_pointer_maps", dict)
+    if frame.pc not in cache:
+        if len(cache) > 1 << 18:
+            cache.clear()
+        try:
+            maps = _frame_maps(program, frame.pc, frame.fp - frame.sp)
+        except (GoextError, MemoryReadError, ValueError):
+            maps = None
+        cache[frame.pc] = maps
+    found = cache[frame.pc]
+    if found is None:
+        return None
+    offsets, objects = found
+    return tuple(frame.sp + offset for offset in offsets), tuple(
+        (frame.sp + off, size, ptrdata) for off, size, ptrdata in objects
+    )

@@ -1,0 +1,148 @@
+"""go heap path / refs and the heap graph on cores of tests/programs/heaproots, whose
+stdout names every object it built and what holds it: main.Item objects held by the
+global map main.cache, main.Held objects held only by main.holdLocally's local
+slice, main.Finalized objects (and the [16]int64 each points at) held only by their
+finalizers, a ring of main.CycleNode objects held by nothing (the GC is off), a
+200 MB []byte held by main.gBig.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from goext_core.commands import Context, dispatch
+from goext_core.runtime.heapgraph import HeapGraph, build_heap_graph, reachable, shortest_chains
+from support.cores import CoreArtifact
+from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
+from support.offline import core_programs, run
+
+VERSIONS = ("1.19", "1.22", "1.24", "1.27")
+
+
+@pytest.fixture(scope="module")
+def cores():
+    return core_programs("heaproots")
+
+
+def addresses(artifact: CoreArtifact, kind: str) -> list[int]:
+    found = [int(line.split()[2], 16) for line in artifact.stdout.splitlines() if line.startswith(f"ADDR {kind} ")]
+    assert found, (kind, artifact.stdout[-2000:])
+    return found
+
+
+def _root_kinds(graph: HeapGraph, target: int) -> list[tuple[str, str]]:
+    """(kind, name) of every root that reaches object ``target``."""
+    return [(root.kind, root.name) for root, _chain in shortest_chains(graph, target, len(graph.roots))]
+
+
+@pytest.mark.go_versions(*VERSIONS)
+@pytest.mark.flavours("default", "stripped")
+def test_every_object_has_its_known_root(cores, go_version, flavour):
+    artifact, program = cores(go_version, flavour)
+    graph = build_heap_graph(program)
+    assert graph.precise, graph.notes
+    objects = graph.objects
+    seen = reachable(graph, graph.roots)
+    index_of = {kind: [objects.find(a) for a in addresses(artifact, kind)] for kind in ("item", "held", "cycle")}
+    for kind in index_of:
+        assert all(index >= 0 for index in index_of[kind]), kind
+    assert all(seen[i] for i in index_of["item"])
+    assert all(seen[i] for i in index_of["held"])
+    assert not any(seen[i] for i in index_of["cycle"]), "the garbage ring must be unreachable"
+    # The global map holds the items (stripped: a bss/data word, no symbol).
+    for address in addresses(artifact, "item")[::97]:
+        kinds = _root_kinds(graph, objects.find(address))
+        if flavour == "default":
+            assert ("global", "main.cache") in kinds, kinds
+        else:
+            assert any(kind == "global" and name.startswith(("bss+", "data+")) for kind, name in kinds), kinds
+    # Held objects: only main.holdLocally's stack (the goroutine parked on its channel).
+    for address in addresses(artifact, "held")[::61]:
+        kinds = _root_kinds(graph, objects.find(address))
+        assert kinds and all(kind == "stack" and " main.holdLocally " in name for kind, name in kinds), kinds
+    # Finalized objects: their finalizer; their buffers: through them.
+    finalized = addresses(artifact, "finalized")
+    for address, buffer in list(zip(finalized, addresses(artifact, "finalizedbuf")))[::37]:
+        chains = shortest_chains(graph, objects.find(address), 10)
+        assert chains and all(root.kind == "finalizer" for root, _ in chains), chains
+        assert chains[0][0].name == f"finalizer of {address:#x}"
+        root, chain = shortest_chains(graph, objects.find(buffer), 1)[0]
+        assert root.kind == "finalizer" and [objects.addresses[i] for i in chain] == [address, buffer]
+    big = objects.find(addresses(artifact, "big")[0])
+    root, chain = shortest_chains(graph, big, 1)[0]
+    assert root.kind == "global" and chain == [big]
+    if flavour == "default":
+        assert root.name == "main.gBig"
+
+
+@pytest.mark.go_versions(*VERSIONS)
+@pytest.mark.flavours("default")
+def test_path_and_refs_commands(cores, go_version, flavour):
+    artifact, program = cores(go_version, flavour)
+    items = addresses(artifact, "item")
+    out = run(program, "heap", f"path {items[500]:#x} --all")
+    assert "global root main.cache at 0x" in out, out
+    assert f"-> {items[500]:#x} (" in out
+    data = json.loads(run(program, "heap", f"path {items[500] + 8:#x} --limit 3 --json"))
+    assert data["reachable"] and data["object"] == items[500] and data["precise"]
+    assert data["chains"][0]["steps"][-1]["address"] == items[500]
+    assert all(step["from_offset"] is not None for step in data["chains"][0]["steps"][1:])
+    # refs of an item: the map's bucket/group array, and the next item's `next` field
+    # (Item{key string; next *Item}: offset 0x10).
+    refs = json.loads(run(program, "heap", f"refs {items[500]:#x} --json"))
+    by_address = {entry["address"]: entry for entry in refs["objects"]}
+    assert by_address[items[501]]["offsets"] == [0x10], refs
+    assert any(entry["address"] not in items for entry in refs["objects"]), refs  # the map's storage
+    cycle = addresses(artifact, "cycle")[3]
+    assert "unreachable (garbage not yet collected)" in run(program, "heap", f"path {cycle:#x}")
+    summary = run(program, "heap", "--top 3")
+    assert "reachable from" in summary and "unreachable (not yet collected)" in summary
+    assert "(the graph is precise" in summary
+
+
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default")
+def test_path_of_a_go_expression(cores, go_version, flavour):
+    artifact, program = cores(go_version, flavour)
+    item = addresses(artifact, "item")[3]
+    out = run(program, "heap", "path 'main.cache[\"k3\"]'")
+    assert out.startswith(f"{item:#x}: ") and "global root main.cache" in out, out
+
+
+@pytest.mark.go_versions("1.24")
+@pytest.mark.flavours("default")
+def test_bad_input_is_one_line(cores, go_version, flavour):
+    _, program = cores(go_version, flavour)
+    for args in (
+        "path",
+        "path 0x10",
+        "path 0xzz",
+        "refs 0xffffffffffffffffff",
+        "path 0x1000 --limit 0",
+        "path 0x1000 --limit 99999999999",
+        "path main.nosuch",
+        "refs -- -5",
+        "--all",
+    ):
+        out: list[str] = []
+        assert not dispatch(Context(lambda: program), "heap", args, out.append), args
+        text = "".join(out)
+        assert text.startswith("goext: error:") and text.count("\n") == 1, (args, text)
+
+
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("default")
+def test_same_path_in_gdb_and_lldb(cores, go_version, flavour):
+    artifact, program = cores(go_version, flavour)
+    commands = [
+        f"go heap path {addresses(artifact, 'finalizedbuf')[7]:#x}",
+        f"go heap path {addresses(artifact, 'item')[9]:#x}",
+    ]
+    offline = [run(program, "heap", command[len("go heap ") :]) for command in commands]
+    for require, runner in ((require_gdb, run_gdb), (require_lldb, run_lldb)):
+        require()
+        outputs = runner(commands, exe=artifact.exe, core=artifact.core).outputs
+        for got, want in zip(outputs, offline):
+            assert got.strip() == want.strip(), (runner.__name__, got, want)
