@@ -263,7 +263,7 @@ ObjectLayout = Callable[[int, int, memoryview], Optional[tuple[int, ...]]]
 class ObjectScanner:
     """Pointer words of every object, span by span, and the edges they make."""
 
-    def __init__(self, program: "GoProgram", objects: HeapObjects) -> None:
+    def __init__(self, program: "GoProgram", objects: HeapObjects, geometry: Optional[HeapGeometry] = None) -> None:
         self.program = program
         self.objects = objects
         self.minor = program.go_minor or 0
@@ -281,7 +281,7 @@ class ObjectScanner:
         self._type_reasons: dict[int, str] = {}  # why a type's layout is unknown
         self._span_first: Optional[array] = None
         self._arena_cache: dict[int, int] = {}
-        self._geometry: Optional[HeapGeometry] = None
+        self._geometry = geometry  # found on first need (Go 1.19-1.21 arena bitmaps)
         arena = program.layouts.structs.get("runtime.heapArena")
         self._arena_layout: Optional["StructLayout"] = arena
 
