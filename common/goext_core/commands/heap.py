@@ -470,8 +470,17 @@ def _offsets_text(program: "GoProgram", graph: HeapGraph, source: int, target: i
     return pointer_offsets(program, graph, source, target)
 
 
-def _root_json(root: HeapRoot) -> dict[str, Any]:
-    return {"kind": root.kind, "name": root.name, "address": root.address, "goroutine": root.goroutine}
+def _root_json(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, root: HeapRoot) -> dict[str, Any]:
+    name = root.name
+    if root.kind == "finalizer" and root.targets:
+        # The object a finalizer is set on: its type, when the runtime recorded one.
+        index = root.targets[0]
+        type_address = recorded_type(program, graph.objects, index)
+        if type_address > 0:
+            span = graph.objects.span(index)
+            payload = graph.objects.sizes[index] - (MALLOC_HEADER_SIZE if span.sizeclass else 0)
+            name = f"{name} ({namer.label(type_address, payload)})"
+    return {"kind": root.kind, "name": name, "address": root.address, "goroutine": root.goroutine}
 
 
 def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bool, write: Write) -> None:
@@ -495,7 +504,7 @@ def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bo
                 }
             )
             previous = index
-        described.append({"root": _root_json(root), "steps": steps})
+        described.append({"root": _root_json(program, graph, namer, root), "steps": steps})
     if as_json:
         data = {
             "address": address,
@@ -552,7 +561,7 @@ def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write:
             "what": _object_label(program, graph, namer, target),
             "objects": listed,
             "objects_total": len(sources),
-            "roots": [_root_json(root) for root in roots[:limit]],
+            "roots": [_root_json(program, graph, namer, root) for root in roots[:limit]],
             "roots_total": len(roots),
             "precise": graph.precise,
             "notes": graph.notes,
@@ -569,7 +578,8 @@ def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write:
         write(f"  ... {len(sources) - limit} more objects (--limit)\n")
     for root in roots[:limit]:
         slot = f" at {root.address:#x}" if root.address else ""
-        write(f"  {root.kind} root {safe_field(root.name)}{slot}\n")
+        name = _root_json(program, graph, namer, root)["name"]
+        write(f"  {root.kind} root {safe_field(name)}{slot}\n")
     if len(roots) > limit:
         write(f"  ... {len(roots) - limit} more roots (--limit)\n")
     if not graph.precise:
