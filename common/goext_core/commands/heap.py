@@ -206,6 +206,11 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
         "whose value is a pointer for 'path' and 'refs' (quote it)",
     )
     parser.add_argument("--all", action="store_true", help="path: a chain from every root that reaches the object")
+    parser.add_argument(
+        "--no-graph",
+        action="store_true",
+        help="go heap: skip the reachable/unreachable totals (they need the object graph: ~4 s per million objects)",
+    )
     parser.add_argument("--by", choices=("type", "size", "class"), default="type", help="group objects by")
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
     parser.add_argument(
@@ -260,7 +265,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         else f"Go 1.{minor} records no type for heap objects (allocation headers came in Go 1.22): "
         "objects are listed untyped by size class"
     )
-    graph_summary = _reachability(program)
+    graph_summary = {"skipped": "--no-graph"} if args.no_graph else _reachability(program)
     if args.json:
         data = {
             "reachability": graph_summary,
@@ -405,6 +410,8 @@ def _reachability(program: "GoProgram") -> dict[str, Any]:
 
 
 def _write_reachability(summary: dict[str, Any], write: Write) -> None:
+    if "skipped" in summary:
+        return
     if "error" in summary:
         write(f"reachability: unknown ({safe_field(summary['error'])})\n")
         return

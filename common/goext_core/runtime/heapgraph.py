@@ -146,6 +146,8 @@ def reverse_edges(edge_start: array, edges: array, count: int) -> tuple[array, a
     fill = array("Q", counts)
     sources = array("I", bytes(4 * len(edges)))
     for source in range(count):
+        if source % 65536 == 0:
+            check_interrupt("reversing heap references")
         for position in range(edge_start[source], edge_start[source + 1]):
             target = edges[position]
             sources[fill[target]] = source
@@ -643,7 +645,12 @@ class RootFinder:
         return out
 
     def symbols(self) -> list[_Symbol]:
+        """Data symbols by address: the executable's, else its debug file's."""
         binary = self.program.binary
+        if not binary.symbols:
+            debug = self.program.debug_binary
+            if debug is not None:
+                binary = debug
 
         def compute() -> list[_Symbol]:
             out = []
