@@ -95,6 +95,10 @@ def test_path_and_refs_commands(cores, go_version, flavour):
     by_address = {entry["address"]: entry for entry in refs["objects"]}
     assert by_address[items[501]]["offsets"] == [0x10], refs
     assert any(entry["address"] not in items for entry in refs["objects"]), refs  # the map's storage
+    held = run(program, "heap", f"path {addresses(artifact, 'held')[0]:#x}")
+    assert "stack root goroutine " in held and " main.holdLocally (main.go:" in held, held
+    if go_version == "1.27":  # where DWARF places the slice's pointer at the parked pc
+        assert " local held" in held, held
     cycle = addresses(artifact, "cycle")[3]
     assert "unreachable (garbage not yet collected)" in run(program, "heap", f"path {cycle:#x}")
     summary = run(program, "heap", "--top 3")

@@ -34,7 +34,7 @@ from goext_core.runtime.heapgraph import (
     shortest_chains,
 )
 from goext_core.textsafe import json_for_terminal, safe_field
-from goext_core.values.decode import Decoder
+from goext_core.values.decode import Decoder, frame_variables
 from goext_core.values.model import Settings
 from goext_core.values.rtypes import RuntimeTypes
 
@@ -477,8 +477,35 @@ def _offsets_text(program: "GoProgram", graph: HeapGraph, source: int, target: i
     return pointer_offsets(program, graph, source, target)
 
 
+def _stack_variable(program: "GoProgram", root: HeapRoot) -> Optional[str]:
+    """``local NAME`` / ``arg NAME``: the variable DWARF places at a stack root's slot."""
+    if root.kind != "stack" or root.goroutine is None or not root.address:
+        return None
+    try:
+        record = program.goroutine(root.goroutine)
+        frames = program.stack(record).frames
+        for index, frame in enumerate(frames):
+            if frame.stack != "goroutine" or f" {frame.function} (" not in root.name:
+                continue
+            for name, value, is_param in frame_variables(program, record, index, _VARIABLE_SETTINGS):
+                size = value.go_type.size if value.go_type is not None else 0
+                where = value.address
+                if where is not None and record.stack_lo <= where < record.stack_hi:
+                    if where <= root.address < where + max(size, 8):
+                        return f"{'arg' if is_param else 'local'} {name}"
+    except GoextError:
+        return None
+    return None
+
+
+_VARIABLE_SETTINGS = Settings(max_elements=1, max_string=1, max_depth=1, follow_pointers=False)
+
+
 def _root_json(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, root: HeapRoot) -> dict[str, Any]:
     name = root.name
+    variable = _stack_variable(program, root)
+    if variable:
+        name = f"{name} {variable}"
     if root.kind == "finalizer" and root.targets:
         # The object a finalizer is set on: its type, when the runtime recorded one.
         index = root.targets[0]
