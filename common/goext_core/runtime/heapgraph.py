@@ -96,6 +96,22 @@ def special_kinds(minor: int) -> dict[int, str]:
     return {number: name for number, name in enumerate(names, 1)}
 
 
+# finBlock, src/runtime/mfinal.go: {alllink, next *finBlock; cnt uint32; _ int32;
+# fin [(finBlockSize - 2*ptr - 2*4) / 40]finalizer}, finBlockSize = 4 KiB: 4,064 bytes.
+FINBLOCK_CNT = 16
+FINBLOCK_FIRST = 24
+FINALIZER_BYTES = 40
+FINBLOCK_CAPACITY = (4096 - FINBLOCK_FIRST) // FINALIZER_BYTES
+FINBLOCK_BYTES = FINBLOCK_FIRST + FINBLOCK_CAPACITY * FINALIZER_BYTES
+# cleanupBlock, src/runtime/mcleanup.go (Go 1.25+): {lfnode (16 bytes); alllink; n uint32}
+# then the queued cleanups, 512 bytes in all; cleanupQueue.all follows two cache-line-padded
+# fields (CacheLinePadSize: 64 on amd64, 128 on arm64, src/internal/cpu).
+CLEANUP_QUEUE_SINCE = 25
+CLEANUP_BLOCK_BYTES = 512
+CLEANUP_BLOCK_HEADER = 32
+CLEANUP_BLOCK_ALLLINK = 16
+CLEANUP_BLOCK_COUNT = 24
+CACHE_LINE_PAD = {"amd64": 64, "arm64": 128}
 _MAX_MODULES = 64
 _MAX_GLOBAL_BYTES = 1 << 30
 _MAX_SPECIALS_PER_SPAN = 1 << 16
@@ -606,7 +622,7 @@ class RootFinder:
         self.notes = scanner.root_notes
 
     def find(self) -> list[HeapRoot]:
-        for step in (self.globals, self.stacks, self.specials, self.queued_finalizers):
+        for step in (self.globals, self.stacks, self.specials, self.queued_finalizers, self.queued_cleanups):
             try:
                 step()
             except GoextError as exc:
@@ -832,6 +848,7 @@ class RootFinder:
         cleanup = program.layouts.structs.get("runtime.specialCleanup")
         names = special_kinds(self.scanner.minor)
         weak_handles = 0
+        unreadable = 0
         ignored: dict[str, int] = {}
         first = self.scanner.span_ranges()
         for span_index, span in enumerate(self.objects.spans):
@@ -839,64 +856,107 @@ class RootFinder:
                 check_interrupt("reading finalizers")
             if first[span_index] == first[span_index + 1]:
                 continue
-            node = program.target.read_ptr(span.address + span_layout.offset("specials"))
-            seen = 0
-            while node and seen < _MAX_SPECIALS_PER_SPAN:
-                seen += 1
-                head = program.target.read(node, special.size or 24)
-                offset = int.from_bytes(head[special.offset("offset") : special.offset("offset") + 8], "little")
-                offset &= (1 << (8 * (special.field_size("offset") or 8))) - 1
-                kind = names.get(head[special.offset("kind")], f"kind {head[special.offset('kind')]}")
-                address = span.base + offset
-                target = self.scanner.target_of(address)
-                if kind == "finalizer" and finalizer is not None and target >= 0:
-                    fn = program.target.read_ptr(node + finalizer.offset("fn"))
-                    fn_target = self.scanner.target_of(fn)
-                    targets = (target,) if fn_target < 0 or fn_target == target else (target, fn_target)
-                    self.roots.append(HeapRoot("finalizer", f"finalizer of {address:#x}", node, None, targets))
-                elif kind == "cleanup" and cleanup is not None:
-                    # The cleanup's function is a root, not the object (src/runtime/mgcmark.go gcScanCleanup).
-                    fn = program.target.read_ptr(node + cleanup.offset("fn"))
-                    fn_target = self.scanner.target_of(fn)
-                    if fn_target >= 0:
-                        self.roots.append(HeapRoot("cleanup", f"cleanup of {address:#x}", node, None, (fn_target,)))
-                elif kind == "weak handle":
-                    # specialWeakHandle{special; handle *atomic.Uintptr}: markrootSpans marks the
-                    # handle (src/runtime/mgcmark.go), which follows the special header.
-                    handle = program.target.read_ptr(node + special.size)
-                    handle_target = self.scanner.target_of(handle)
-                    if handle_target >= 0:
-                        weak_handles += 1
-                        name = f"weak pointer handle of {address:#x}"
-                        self.roots.append(HeapRoot("runtime", name, node + special.size, None, (handle_target,)))
-                else:
-                    ignored[kind] = ignored.get(kind, 0) + 1
-                node = program.target.read_ptr(node + special.offset("next"))
+            try:
+                node = program.target.read_ptr(span.address + span_layout.offset("specials"))
+                seen = 0
+                while node and seen < _MAX_SPECIALS_PER_SPAN:
+                    seen += 1
+                    head = program.target.read(node, special.size or 24)
+                    offset = int.from_bytes(head[special.offset("offset") : special.offset("offset") + 8], "little")
+                    offset &= (1 << (8 * (special.field_size("offset") or 8))) - 1
+                    kind = names.get(head[special.offset("kind")], f"kind {head[special.offset('kind')]}")
+                    address = span.base + offset
+                    target = self.scanner.target_of(address)
+                    if kind == "finalizer" and finalizer is not None:
+                        if target < 0:
+                            ignored["finalizer of an unallocated slot (corrupt?)"] = (
+                                ignored.get("finalizer of an unallocated slot (corrupt?)", 0) + 1
+                            )
+                            node = program.target.read_ptr(node + special.offset("next"))
+                            continue
+                        fn = program.target.read_ptr(node + finalizer.offset("fn"))
+                        fn_target = self.scanner.target_of(fn)
+                        targets = (target,) if fn_target < 0 or fn_target == target else (target, fn_target)
+                        self.roots.append(HeapRoot("finalizer", f"finalizer of {address:#x}", node, None, targets))
+                    elif kind == "cleanup" and cleanup is not None:
+                        # The cleanup's function is a root, not the object (src/runtime/mgcmark.go gcScanCleanup).
+                        fn = program.target.read_ptr(node + cleanup.offset("fn"))
+                        fn_target = self.scanner.target_of(fn)
+                        if fn_target >= 0:
+                            self.roots.append(HeapRoot("cleanup", f"cleanup of {address:#x}", node, None, (fn_target,)))
+                    elif kind == "weak handle":
+                        # specialWeakHandle{special; handle *atomic.Uintptr}: markrootSpans marks the
+                        # handle (src/runtime/mgcmark.go), which follows the special header.
+                        handle = program.target.read_ptr(node + special.size)
+                        handle_target = self.scanner.target_of(handle)
+                        if handle_target >= 0:
+                            weak_handles += 1
+                            name = f"weak pointer handle of {address:#x}"
+                            self.roots.append(HeapRoot("runtime", name, node + special.size, None, (handle_target,)))
+                    else:
+                        ignored[kind] = ignored.get(kind, 0) + 1
+                    node = program.target.read_ptr(node + special.offset("next"))
+            except MemoryReadError:
+                unreadable += 1
+        if unreadable:
+            self.scanner.imprecise = True
+            self.notes.append(f"finalizers: the specials of {unreadable} spans are unreadable")
         if ignored:
             listed = ", ".join(f"{count} {label}" for label, count in sorted(ignored.items()))
             self.notes.append(f"specials that are not roots ignored: {listed}")
 
     def queued_finalizers(self) -> None:
-        """Finalizers queued to run (runtime.allfin's finblocks, scanned by markroot's
-        fixedRootFinalizers, src/runtime/mgcmark.go): conservative, they are not heap memory."""
+        """Finalizers queued to run: markroot's fixedRootFinalizers scans every finBlock
+        on runtime.allfin (src/runtime/mgcmark.go): each of its ``cnt`` finalizer records
+        {fn *funcval; arg unsafe.Pointer; nret uintptr; fint *_type; ot *ptrtype}
+        (src/runtime/mfinal.go) keeps its fn and its object alive."""
         allfin = self.program.runtime_symbol("runtime.allfin")
         if allfin is None:
+            self.notes.append(
+                "queued finalizers: runtime.allfin not found: an object whose finalizer is queued to run "
+                "is not counted as reachable"
+            )
             return
         block = self.program.target.read_ptr(allfin)
-        count = 0
-        size = 4096  # _FinBlockSize? finblock is persistentalloc'd in 4 KiB chunks, src/runtime/mfinal.go
-        while block and count < _MAX_FINBLOCKS:
-            count += 1
-            data = self.program.target.read(block, size)
-            name = f"queued finalizer block {block:#x}"
-            self.add_words("runtime", block, data, range(2 * WORD, size, WORD), _named(name))
-            block = int.from_bytes(data[0:WORD], "little")  # finblock.alllink
-        if count:
-            self.scanner.imprecise = True
-            self.notes.append(f"{count} blocks of queued finalizers scanned conservatively")
+        blocks = 0
+        while block and blocks < _MAX_FINBLOCKS:
+            blocks += 1
+            data = self.program.target.read(block, FINBLOCK_BYTES)
+            count = min(int.from_bytes(data[FINBLOCK_CNT : FINBLOCK_CNT + 4], "little"), FINBLOCK_CAPACITY)
+            for record in range(FINBLOCK_FIRST, FINBLOCK_FIRST + count * FINALIZER_BYTES, FINALIZER_BYTES):
+                fn = int.from_bytes(data[record : record + WORD], "little")
+                arg = int.from_bytes(data[record + WORD : record + 2 * WORD], "little")
+                targets = tuple(t for t in (self.scanner.target_of(arg), self.scanner.target_of(fn)) if t >= 0)
+                if targets:
+                    name = f"queued finalizer of {arg:#x}"
+                    self.roots.append(HeapRoot("finalizer", name, block + record + WORD, None, targets))
+            block = int.from_bytes(data[0:WORD], "little")  # finBlock.alllink
 
-
-__all__ = ["HeapGraph", "HeapRoot", "build_heap_graph", "reachable"]
+    def queued_cleanups(self) -> None:
+        """Go 1.25+ cleanups queued to run: markroot's fixedRootCleanups scans every
+        cleanupBlock on gcCleanups.all (src/runtime/mgcmark.go, mcleanup.go)."""
+        if self.scanner.minor < CLEANUP_QUEUE_SINCE:
+            return
+        queue = self.program.runtime_symbol("runtime.gcCleanups")
+        if queue is None:
+            self.notes.append(
+                "queued cleanups: runtime.gcCleanups not found (no symbol table): what a cleanup queued "
+                "to run holds is not counted as reachable"
+            )
+            return
+        pad = CACHE_LINE_PAD.get(self.program.binary.arch, 64)
+        block = self.program.target.read_ptr(queue + 2 * pad)  # cleanupQueue.all
+        blocks = 0
+        # Each queued cleanup: a *funcval (Go 1.25), cleanupFn{call, fn, arg} (1.26+), all pointers.
+        entry = WORD if self.scanner.minor == CLEANUP_QUEUE_SINCE else 3 * WORD
+        while block and blocks < _MAX_FINBLOCKS:
+            blocks += 1
+            data = self.program.target.read(block, CLEANUP_BLOCK_BYTES)
+            count = int.from_bytes(data[CLEANUP_BLOCK_COUNT : CLEANUP_BLOCK_COUNT + 4], "little")
+            end = min(CLEANUP_BLOCK_HEADER + count * entry, CLEANUP_BLOCK_BYTES)
+            name = f"queued cleanups block {block:#x}"
+            self.add_words("cleanup", block, data, range(CLEANUP_BLOCK_HEADER, end, WORD), _named(name))
+            block = int.from_bytes(data[CLEANUP_BLOCK_ALLLINK : CLEANUP_BLOCK_ALLLINK + WORD], "little")
 
 
 # -- questions asked of the graph ---------------------------------------------------------
