@@ -673,7 +673,7 @@ def recovered_symbol_size(program: "GoProgram", name: str) -> Optional[int]:
         return 4
     if name in ("runtime.allp", "runtime.allgs"):
         return 3 * program.target.ptr_size
-    if name == "runtime.allm":
+    if name in ("runtime.allm", "runtime.allfin"):
         return program.target.ptr_size
     return None
 
