@@ -9,11 +9,15 @@ finalizers, a ring of main.CycleNode objects held by nothing (the GC is off), a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from goext_core.commands import Context, dispatch
+from goext_core.program import GoProgram
 from goext_core.runtime.heapgraph import HeapGraph, build_heap_graph, reachable, shortest_chains
+from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.offline import core_programs, run
@@ -150,3 +154,39 @@ def test_same_path_in_gdb_and_lldb(cores, go_version, flavour):
         outputs = runner(commands, exe=artifact.exe, core=artifact.core).outputs
         for got, want in zip(outputs, offline):
             assert got.strip() == want.strip(), (runner.__name__, got, want)
+
+
+@pytest.mark.go_versions("1.24")
+@pytest.mark.flavours("default")
+def test_corrupt_heap_says_the_graph_is_incomplete(cores, go_version, flavour, tmp_path):
+    """A span whose state is garbage and a finalizer list pointing into unmapped memory:
+    the graph is built, says what it skipped, and is no longer called precise."""
+    artifact, program = cores(go_version, flavour)
+    graph = build_heap_graph(program)
+    objects = graph.objects
+    victim = objects.span(objects.find(addresses(artifact, "cycle")[0]))
+    finalized = objects.span(objects.find(addresses(artifact, "finalized")[0]))
+    layout = program.layouts["runtime.mspan"]
+    data = bytearray(artifact.core.read_bytes())
+    data[_file_offset(artifact.core, victim.address + layout.offset("state"))] = 0x55
+    specials_at = _file_offset(artifact.core, finalized.address + layout.offset("specials"))
+    data[specials_at : specials_at + 8] = (0xDEAD0000).to_bytes(8, "little")
+    core = tmp_path / "core"
+    core.write_bytes(bytes(data))
+    broken = GoProgram(CoreTarget(str(artifact.exe), str(core)))
+    summary = run(broken, "heap", "--top 1")
+    assert "partly conservative" in summary and "1 spans or arenas skipped" in summary, summary
+    assert "the specials of 1 spans are unreadable" in summary, summary
+    out = run(broken, "heap", f"path {addresses(artifact, 'item')[0]:#x}")
+    assert "global root main.cache" in out and "partly conservative" in out, out
+
+
+def _file_offset(core: Path, address: int) -> int:
+    with open(core, "rb") as handle:
+        for segment in ELFFile(handle).iter_segments():
+            if (
+                segment["p_type"] == "PT_LOAD"
+                and segment["p_vaddr"] <= address < segment["p_vaddr"] + segment["p_filesz"]
+            ):
+                return segment["p_offset"] + address - segment["p_vaddr"]
+    raise AssertionError(f"{address:#x} is not in the core")

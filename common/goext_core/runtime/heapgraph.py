@@ -206,6 +206,10 @@ def _build(program: "GoProgram") -> HeapGraph:
     edge_start, edges = scanner.scan_all()
     roots = RootFinder(program, objects, scanner).find()
     notes = scanner.notes() + scanner.root_notes
+    if objects.problems:
+        # Objects of skipped spans are not in the index: references to and from them are unknown.
+        scanner.imprecise = True
+        notes.append(f"{len(objects.problems)} spans or arenas skipped as unreadable or corrupt (see 'go heap')")
     graph = HeapGraph(objects, edge_start, edges, roots, not scanner.imprecise, notes)
     graph.stats = {
         "objects": len(objects),
