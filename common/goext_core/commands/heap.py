@@ -37,6 +37,7 @@ from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.decode import Decoder, frame_variables
 from goext_core.values.model import Settings
 from goext_core.values.rtypes import RuntimeTypes
+from goext_core.values.types import Kind
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -386,13 +387,18 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
 _MAX_CHAINS_ALL = 10_000
 
 
+def _reachable_objects(program: "GoProgram", graph: HeapGraph) -> bytearray:
+    """reachable(graph, graph.roots), once per stop."""
+    return program.stop_memo("heap_reachable", lambda: reachable(graph, graph.roots))
+
+
 def _reachability(program: "GoProgram") -> dict[str, Any]:
     """Objects and bytes reachable from the roots and not, or why that is unknown."""
     try:
         graph = build_heap_graph(program)
     except GoextError as exc:
         return {"error": str(exc)}
-    seen = reachable(graph, graph.roots)
+    seen = _reachable_objects(program, graph)
     sizes = graph.objects.sizes
     reached = seen.count(1)
     reached_bytes = sum(sizes[i] for i in range(len(seen)) if seen[i])
@@ -473,6 +479,46 @@ def _object_label(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, inde
     return f"{size:,} B {where}{', noscan' if span.noscan else ''}"
 
 
+def _field_at(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, index: int, offset: int) -> Optional[str]:
+    """The field path (``.next``, ``[3].slots[5].elem``) at ``offset`` of object ``index``'s
+    slot, when the runtime recorded its type; None otherwise."""
+    type_address = recorded_type(program, graph.objects, index)
+    if type_address <= 0:
+        return None
+    span = graph.objects.span(index)
+    header = MALLOC_HEADER_SIZE if span.sizeclass else 0
+    try:
+        go_type = namer.types.type_at(type_address)
+    except GoextError:
+        return None
+    if offset < header or go_type.size <= 0:
+        return None
+    offset -= header
+    parts = []
+    if graph.objects.sizes[index] - header >= 2 * go_type.size:  # an array of the recorded type
+        parts.append(f"[{offset // go_type.size}]")
+        offset %= go_type.size
+    current = go_type
+    for _depth in range(_MAX_FIELD_DEPTH):
+        if current.kind == Kind.STRUCT:
+            member = next((f for f in current.fields if f.offset <= offset < f.offset + max(f.type.size, 1)), None)
+            if member is None:
+                break
+            parts.append(f".{member.name}")
+            offset -= member.offset
+            current = member.type
+        elif current.kind == Kind.ARRAY and current.elem is not None and current.elem.size > 0:
+            parts.append(f"[{offset // current.elem.size}]")
+            offset %= current.elem.size
+            current = current.elem
+        else:
+            break
+    return "".join(parts) or None
+
+
+_MAX_FIELD_DEPTH = 16
+
+
 def _offsets_text(program: "GoProgram", graph: HeapGraph, source: int, target: int) -> list[int]:
     return pointer_offsets(program, graph, source, target)
 
@@ -528,13 +574,18 @@ def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bo
         steps: list[dict[str, Any]] = []
         previous: Optional[int] = None
         for index in chain:
-            offsets = [] if previous is None else _offsets_text(program, graph, previous, index)
+            offsets: list[int] = []
+            field_name: Optional[str] = None
+            if previous is not None:
+                offsets = _offsets_text(program, graph, previous, index)
+                field_name = _field_at(program, graph, namer, previous, offsets[0]) if offsets else None
             steps.append(
                 {
                     "address": objects.addresses[index],
                     "slot": objects.sizes[index],
                     "what": _object_label(program, graph, namer, index),
                     "from_offset": offsets[0] if offsets else None,
+                    "from_field": field_name,
                 }
             )
             previous = index
@@ -566,6 +617,8 @@ def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bo
         write(f"  {root['kind']} root {safe_field(root['name'])}{slot}\n")
         for step in described_chain["steps"]:
             via = "" if step["from_offset"] is None else f"+{step['from_offset']:#x} "
+            if step["from_field"]:
+                via = f"{via}({safe_field(step['from_field'])}) "
             write(f"    {via}-> {step['address']:#x} ({safe_field(step['what'])})\n")
     if limit is not None and len(chains) == limit:
         write("(--all or --limit N: chains from more roots)\n")
@@ -579,13 +632,17 @@ def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write:
     namer = TypeNamer(program)
     sources, roots = referrers(graph, target)
     objects = graph.objects
+    seen = _reachable_objects(program, graph)
     listed: list[dict[str, Any]] = []
     for index in sources[:limit]:
+        offsets = _offsets_text(program, graph, index, target)
         listed.append(
             {
                 "address": objects.addresses[index],
                 "what": _object_label(program, graph, namer, index),
-                "offsets": _offsets_text(program, graph, index, target),
+                "offsets": offsets,
+                "fields": [_field_at(program, graph, namer, index, offset) for offset in offsets],
+                "reachable": bool(seen[index]),
             }
         )
     if as_json:
@@ -606,8 +663,12 @@ def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write:
     if not sources and not roots:
         write("nothing points into it\n")
     for item in listed:
-        offsets = ", ".join(f"+{offset:#x}" for offset in item["offsets"]) or "?"
-        write(f"  object {item['address']:#x} {offsets} ({safe_field(item['what'])})\n")
+        words = ", ".join(
+            f"+{offset:#x}" + (f" ({safe_field(name)})" if name else "")
+            for offset, name in zip(item["offsets"], item["fields"])
+        )
+        dead = "" if item["reachable"] else ", unreachable: garbage not yet collected"
+        write(f"  object {item['address']:#x} {words or '?'} ({safe_field(item['what'])}{dead})\n")
     if len(sources) > limit:
         write(f"  ... {len(sources) - limit} more objects (--limit)\n")
     for root in roots[:limit]:
