@@ -34,7 +34,7 @@ import bisect
 import os
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
 
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.progress import check_interrupt
@@ -277,8 +277,8 @@ def tile_type_mask(mask: int, ptr_words: int, type_size: int, first: int, limit:
     return tuple(out)
 
 
-# (object's start in the span's memory, slot size, the memory as words) -> byte offsets of
-# its pointer words, or None when only a conservative scan is possible.
+# (object's start in the span's memory, slot size, the memory as words) -> indexes of its
+# pointer words from its first word, or None when only a conservative scan is possible.
 ObjectLayout = Callable[[int, int, memoryview], Optional[tuple[int, ...]]]
 
 
@@ -350,34 +350,40 @@ class ObjectScanner:
         edge_start = array("Q", [0])
         edges = array("I")
         first = self.span_ranges()
+        addresses, sizes, low, high = self.addresses, self.sizes, self.low, self.high
+        find, append, close = bisect.bisect_right, edges.append, edge_start.append
         for span_index, span in enumerate(objects.spans):
             if span_index % _INTERRUPT_EVERY == 0:
                 check_interrupt("scanning heap objects for references")
             begin, end = first[span_index], first[span_index + 1]
             if begin == end:
                 continue
-            for _index, pointers in self.span_pointers(span, begin, end):
-                for _offset, value in pointers:
-                    target = self.target_of(value)
-                    if target >= 0:
-                        edges.append(target)
-                edge_start.append(len(edges))
+            # The hot loop: every pointer word of every object (kept inline for speed).
+            for words, base, offsets in self.span_words(span, begin, end):
+                for offset in offsets:
+                    value = words[base + offset]
+                    if low <= value < high:
+                        target = find(addresses, value) - 1
+                        if value - addresses[target] < sizes[target]:
+                            append(target)
+                close(len(edges))
         return edge_start, edges
 
     def object_pointers(self, index: int) -> list[tuple[int, int]]:
-        """(offset in the slot, value) of the pointer words of object ``index``."""
-        span_index = self.objects.span_of[index]
-        for found, pointers in self.span_pointers(self.objects.spans[span_index], index, index + 1):
-            if found == index:
-                return pointers
+        """(offset in the slot, value) of the pointer words of object ``index`` that are not 0."""
+        span = self.objects.spans[self.objects.span_of[index]]
+        for words, base, offsets in self.span_words(span, index, index + 1):
+            return [(offset * WORD, words[base + offset]) for offset in offsets if words[base + offset]]
         return []
 
-    def span_pointers(self, span: Span, begin: int, end: int) -> Iterable[tuple[int, list[tuple[int, int]]]]:
-        """For objects begin..end-1 of ``span``: (index, [(offset, value) of each word
-        that the GC would read as a pointer and that is not 0])."""
+    def span_words(self, span: Span, begin: int, end: int) -> Iterator[tuple[memoryview, int, Sequence[int]]]:
+        """For each object begin..end-1 of ``span``, in order: (the span's memory as
+        words, the object's first word in it, the indexes from there of the words
+        the GC would read as pointers)."""
+        empty = memoryview(b"").cast("Q")
         if span.noscan:
-            for index in range(begin, end):
-                yield index, []
+            for _ in range(begin, end):
+                yield empty, 0, ()
             return
         slot = span.size if span.sizeclass == 0 else span.elemsize
         first_address = self.addresses[begin]
@@ -388,27 +394,20 @@ class ObjectScanner:
             memory = self.program.target.read(first_address, read_end - first_address)
         except (MemoryReadError, GoextError):
             self.conservative("objects in unreadable spans (no edges)", end - begin, slot)
-            for index in range(begin, end):
-                yield index, []
+            for _ in range(begin, end):
+                yield empty, 0, ()
             return
         words = memoryview(memory)[: len(memory) & ~7].cast("Q")
         layout = self.span_layout(span, memory, first_address)
+        every_word = range(slot // WORD)
         for index in range(begin, end):
             start = self.addresses[index] - first_address
-            offsets: Iterable[int]
             found = layout(start, slot, words)
             if found is None:
                 self.conservative(self.last_reason, 1, slot)
-                offsets = range(0, slot, WORD)
+                yield words, start // WORD, every_word
             else:
-                offsets = found
-            base_word = start // WORD
-            pointers = []
-            for offset in offsets:
-                value = words[base_word + offset // WORD]
-                if value:
-                    pointers.append((offset, value))
-            yield index, pointers
+                yield words, start // WORD, found
 
     last_reason = ""
 
@@ -459,7 +458,7 @@ class ObjectScanner:
         if found is None:
             if len(self._bit_masks) > 1 << 16:
                 self._bit_masks.clear()
-            found = self._bit_masks[key] = tuple(bit * WORD for bit in bit_positions(mask))
+            found = self._bit_masks[key] = bit_positions(mask)
         return found
 
     def _bits_layout(self, bits: int, first_word: int, no_more: Optional[int]) -> ObjectLayout:
@@ -551,7 +550,7 @@ class ObjectScanner:
         except MemoryReadError:
             self._type_reasons[type_address] = "objects whose type's pointer mask is unreadable"
             return None
-        return tile_type_mask(mask, ptr_words, size, header, slot)
+        return tuple(offset // WORD for offset in tile_type_mask(mask, ptr_words, size, header, slot))
 
     def _arena_bitmap(self, span: Span) -> tuple[int, int]:
         """Go 1.19-1.21: the span's words' bits from heapArena.bitmap, and (1.20-1.21) the
