@@ -23,8 +23,10 @@ from goext_core.runtime.heapgraph import (
     compact_nibbles,
     reachable,
     referrers,
+    reverse_edges,
     shortest_chains,
     tile_type_mask,
+    tiled_words,
     two_bit_pointer_mask,
 )
 from goext_core.runtime.layouts import RuntimeLayouts
@@ -86,6 +88,17 @@ def test_bit_helpers():
     assert two_bit_pointer_mask(0b1011, 0b1111, 4) == 0b1011
     # A [2]T of 24-byte T (pointer in word 1) after an 8-byte header, in a 64-byte slot.
     assert tile_type_mask(0b10, 2, 24, 8, 64) == (16, 40)
+    # Large arrays are not listed word by word: []*T is a range, others generated.
+    assert tiled_words(1, 1, 8, 8, 8 * 100_001) == range(1, 100_001)
+    assert list(tiled_words(0b10, 2, 16, 8, 8 + 16 * 5000)) == list(range(2, 10_001, 2))
+
+
+def test_reverse_edges():
+    edge_start = array("Q", [0, 2, 2, 5, 6])
+    edges = array("I", [3, 1, 0, 1, 3, 1])
+    start, sources = reverse_edges(edge_start, edges, 4)
+    assert list(start) == [0, 1, 4, 4, 6]
+    assert [list(sources[start[i] : start[i + 1]]) for i in range(4)] == [[2], [0, 2, 3], [], [0, 2]]
 
 
 @pytest.mark.parametrize("minor, green_tea", [(22, False), (25, False), (27, True)])
@@ -213,3 +226,23 @@ def test_graph_questions():
     assert shortest_chains(graph, 4, 5) == []
     assert referrers(graph, 2) == ([1, 3], [])
     assert referrers(graph, 0) == ([], [roots[0]])
+
+
+def test_go_1_20_large_object_bits_are_not_listed():
+    """A 64 KiB large object (8,192 words, more than are listed): pointer bits on every
+    third word; each holds the object's own address."""
+    span = _span(spanclass=0, elemsize=8 * PAGE_SIZE, npages=8)
+    geometry, index = _geometry()
+    bitmap_words = ARENA_BYTES // 8 // 64
+    arena = bytearray(bitmap_words * 8 + bitmap_words // 8)
+    words = 8 * PAGE_SIZE // 8
+    mask = sum(1 << word for word in range(0, words, 3))
+    arena[0 : words // 8] = mask.to_bytes(words // 8, "little")
+    memory = {
+        BASE: bytes(_words({word * 8: BASE + 8 for word in range(0, words, 3)}, 8 * PAGE_SIZE)),
+        HEAP_ARENA: bytes(arena),
+        ARENAS_L2 + index * 8: HEAP_ARENA.to_bytes(8, "little"),
+    }
+    program = _program(20, memory, _arena_layout(bitmap_words * 8, True))
+    scanner = ObjectScanner(program, _objects(span, [0]), geometry)  # type: ignore[arg-type]
+    assert [offset for offset, _ in scanner.object_pointers(0)] == [word * 8 for word in range(0, words, 3)]
