@@ -385,11 +385,11 @@ class ObjectScanner:
     # -- the whole heap -------------------------------------------------------------------
     def scan_all(self) -> tuple[array, array]:
         objects = self.objects
-        edge_start = array("Q", [0])
+        edge_start = array("Q", bytes(8 * (len(objects) + 1)))  # filled in place: no growth copies
         edges = array("I")
         first = self.span_ranges()
         addresses, sizes, low, high = self.addresses, self.sizes, self.low, self.high
-        find, append, close = bisect.bisect_right, edges.append, edge_start.append
+        find, append = bisect.bisect_right, edges.append
         for span_index, span in enumerate(objects.spans):
             if span_index % _INTERRUPT_EVERY == 0:
                 check_interrupt("scanning heap objects for references")
@@ -397,6 +397,7 @@ class ObjectScanner:
             if begin == end:
                 continue
             # The hot loop: every pointer word of every object (kept inline for speed).
+            index = begin
             for words, base, offsets in self.span_words(span, begin, end):
                 for offset in offsets:
                     value = words[base + offset]
@@ -404,7 +405,8 @@ class ObjectScanner:
                         target = find(addresses, value) - 1
                         if value - addresses[target] < sizes[target]:
                             append(target)
-                close(len(edges))
+                index += 1
+                edge_start[index] = len(edges)
         return edge_start, edges
 
     def object_pointers(self, index: int) -> list[tuple[int, int]]:
