@@ -172,7 +172,7 @@ def reverse_edges(edge_start: array, edges: array, count: int) -> tuple[array, a
 def reachable(graph: HeapGraph, roots: Iterable[HeapRoot]) -> bytearray:
     """1 for every object reached from ``roots`` through the graph's edges."""
     seen = bytearray(len(graph.objects))
-    pending: list[int] = []
+    pending = array("I")  # not a list: a wide graph would keep millions of int objects
     for root in roots:
         for target in root.targets:
             if not seen[target]:
@@ -1014,10 +1014,10 @@ def distances_to(graph: HeapGraph, target: int) -> array:
     start, sources = graph.reverse()
     dist = array("i", [-1]) * len(graph.objects)
     dist[target] = 0
-    frontier = [target]
+    frontier = array("I", [target])
     steps = 0
     while frontier:
-        following: list[int] = []
+        following = array("I")
         for index in frontier:
             steps += 1
             if steps % 65536 == 0:
