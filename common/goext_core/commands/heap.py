@@ -533,15 +533,28 @@ def _stack_variable(program: "GoProgram", root: HeapRoot) -> Optional[str]:
         for index, frame in enumerate(frames):
             if frame.stack != "goroutine" or f" {frame.function} (" not in root.name:
                 continue
-            for name, value, is_param in frame_variables(program, record, index, _VARIABLE_SETTINGS):
-                size = value.go_type.size if value.go_type is not None else 0
-                where = value.address
-                if where is not None and record.stack_lo <= where < record.stack_hi:
-                    if where <= root.address < where + max(size, 8):
-                        return f"{'arg' if is_param else 'local'} {name}"
+            for name, start, end, is_param in _frame_slots(program, record, index):
+                if start <= root.address < end:
+                    return f"{'arg' if is_param else 'local'} {name}"
     except GoextError:
         return None
     return None
+
+
+def _frame_slots(program: "GoProgram", record: Any, index: int) -> list[tuple[str, int, int, bool]]:
+    """(name, first byte, end, is_param) of the variables of a frame that live on its
+    goroutine's stack, once per stop and frame."""
+    cache: dict[tuple[int, int], list[tuple[str, int, int, bool]]] = program.stop_memo("heap_frame_slots", dict)
+    key = (record.id, index)
+    if key not in cache:
+        slots = []
+        for name, value, is_param in frame_variables(program, record, index, _VARIABLE_SETTINGS):
+            size = value.go_type.size if value.go_type is not None else 0
+            where = value.address
+            if where is not None and record.stack_lo <= where < record.stack_hi:
+                slots.append((name, where, where + max(size, 8), is_param))
+        cache[key] = slots
+    return cache[key]
 
 
 _VARIABLE_SETTINGS = Settings(max_elements=1, max_string=1, max_depth=1, follow_pointers=False)
