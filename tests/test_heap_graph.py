@@ -120,6 +120,10 @@ def test_path_of_a_go_expression(cores, go_version, flavour):
     item = addresses(artifact, "item")[3]
     out = run(program, "heap", "path 'main.cache[\"k3\"]'")
     assert out.startswith(f"{item:#x}: ") and "global root main.cache" in out, out
+    # A map, slice or channel variable: the heap object it refers to.
+    for expression, root in (("main.cache", "main.cache"), ("main.gBig", "main.gBig"), ("main.gWake", "main.gWake")):
+        out = run(program, "heap", f"path {expression}")
+        assert "chain 1 (1 reference):" in out and f"global root {root} at" in out, out
 
 
 @pytest.mark.go_versions("1.24")

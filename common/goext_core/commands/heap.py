@@ -449,23 +449,32 @@ def _resolve_object(program: "GoProgram", graph: HeapGraph, text: str) -> tuple[
     return address, index
 
 
+_REFERENCE_WORD = {Kind.MAP: 0, Kind.CHAN: 0, Kind.FUNC: 0, Kind.SLICE: 0, Kind.STRING: 0, Kind.INTERFACE: 8}
+
+
 def _pointer_value(program: "GoProgram", expression: str) -> int:
-    value = evaluate(program, Decoder(program, Settings()), expression)
+    """The heap address a Go expression refers to: a pointer's target; the data a map,
+    channel, func, slice, string or interface value points at; else where the value lives."""
+    try:
+        value = evaluate(program, Decoder(program, _VARIABLE_SETTINGS), expression)
+    except GoextError as exc:
+        raise GoextError(str(exc).removeprefix("go print: ")) from None
     if value.marked:
         raise GoextError(f"{expression}: its value is not known ({value.unavailable or 'partly unavailable'})")
     target = value.details.get("target")
-    if isinstance(target, int):
+    kind = value.go_type.kind if value.go_type is not None else None
+    if isinstance(target, int) or kind in (Kind.POINTER, Kind.UNSAFE_POINTER):
         if not target:
             raise GoextError(f"{expression} is nil")
-        return target
-    if value.kind in ("unsafe.Pointer", "uintptr") and value.text:
-        try:
-            return int(value.text, 0)
-        except ValueError:
-            pass
+        return int(target) if isinstance(target, int) else int(value.text or "0", 0)
+    if kind in _REFERENCE_WORD and value.address is not None:
+        word = program.target.read_ptr(value.address + _REFERENCE_WORD[kind])
+        if not word:
+            raise GoextError(f"{expression} is nil or empty: it refers to no heap object")
+        return word
     if value.address is not None:
-        return value.address  # a value that lives in the heap (*p, a slice element, ...)
-    raise GoextError(f"{expression} is a {value.type_name}, not a pointer (give a pointer or an address)")
+        return value.address  # a value that lives in the heap (*p, a struct field, ...)
+    raise GoextError(f"{expression} ({value.type_name}) is held nowhere in memory: give a pointer or an address")
 
 
 def _object_label(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, index: int) -> str:
