@@ -116,6 +116,7 @@ CLEANUP_BLOCK_ALLLINK = 16
 CLEANUP_BLOCK_COUNT = 24
 CACHE_LINE_PAD = {"amd64": 64, "arm64": 128}
 _MAX_MODULES = 64
+_MAX_PROCS = 4096  # as runtime/sched.py
 _MAX_GLOBAL_BYTES = 1 << 30
 _MAX_SPECIALS_PER_SPAN = 1 << 16
 _MAX_STACK_BYTES = 1 << 30  # maxstacksize on 64-bit, src/runtime/proc.go
@@ -667,7 +668,15 @@ class RootFinder:
         self.notes = scanner.root_notes
 
     def find(self) -> list[HeapRoot]:
-        for step in (self.globals, self.stacks, self.specials, self.queued_finalizers, self.queued_cleanups):
+        steps = (
+            self.globals,
+            self.stacks,
+            self.specials,
+            self.queued_finalizers,
+            self.queued_cleanups,
+            self.tiny_blocks,
+        )
+        for step in steps:
             try:
                 step()
             except GoextError as exc:
@@ -976,6 +985,29 @@ class RootFinder:
                     name = f"queued finalizer of {arg:#x}"
                     self.roots.append(HeapRoot("finalizer", name, block + record + WORD, None, targets))
             block = int.from_bytes(data[0:WORD], "little")  # finBlock.alllink
+
+    def tiny_blocks(self) -> None:
+        """Each P's current tiny-allocator block: gcMarkTinyAllocs marks it at the start
+        of every cycle (src/runtime/mgcmark.go), whoever else refers to it."""
+        program = self.program
+        allp = program.runtime_symbol("runtime.allp")
+        p_layout = program.layouts.structs.get("runtime.p")
+        mcache = program.layouts.structs.get("runtime.mcache")
+        if allp is None or p_layout is None or mcache is None or not p_layout.has("mcache") or not mcache.has("tiny"):
+            self.notes.append("tiny-allocator blocks: runtime.allp or a layout is missing: not counted as roots")
+            return
+        array_address, length = program.target.read_ptr(allp), program.target.read_ptr(allp + WORD)
+        if not 0 <= length <= _MAX_PROCS:
+            raise GoextError(f"allp has {length} entries: tiny-allocator blocks not read")
+        raw = program.target.read(array_address, length * WORD) if length else b""
+        for number in range(length):
+            p = int.from_bytes(raw[number * WORD : number * WORD + WORD], "little")
+            cache = program.target.read_ptr(p + p_layout.offset("mcache")) if p else 0
+            tiny = program.target.read_ptr(cache + mcache.offset("tiny")) if cache else 0
+            target = self.scanner.target_of(tiny)
+            if target >= 0:
+                slot = cache + mcache.offset("tiny")
+                self.roots.append(HeapRoot("runtime", f"tiny-allocator block of P {number}", slot, None, (target,)))
 
     def queued_cleanups(self) -> None:
         """Go 1.25+ cleanups queued to run: markroot's fixedRootCleanups scans every

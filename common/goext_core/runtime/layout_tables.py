@@ -140,7 +140,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92672,
             {
@@ -396,7 +396,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92792,
             {
@@ -645,7 +645,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92856,
             {
@@ -898,7 +898,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92928,
             {
@@ -1161,7 +1161,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mcache": (1208, {"alloc": (48, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93008,
             {
@@ -1427,7 +1427,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (240, 16),
             },
         ),
-        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mcache": (1208, {"alloc": (48, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93320,
             {
@@ -1693,7 +1693,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93464,
             {
@@ -1959,7 +1959,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93464,
             {

@@ -196,7 +196,7 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
     "runtime.special": ("next", "offset", "kind"),
     "runtime.specialfinalizer": ("special", "fn", "nret", "fint", "ot"),
     "runtime.specialCleanup": ("special", "fn", "id"),
-    "runtime.mcache": ("alloc", "reusableNoscan"),
+    "runtime.mcache": ("alloc", "reusableNoscan", "tiny"),  # tiny: a heap root (gcMarkTinyAllocs)
     "runtime.heapStatsDelta": (
         "tinyAllocCount",
         "largeAlloc",
