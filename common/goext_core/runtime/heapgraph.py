@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from goext_core.program import GoProgram
     from goext_core.runtime.dwarflayout import StructLayout
     from goext_core.runtime.goroutines import GoroutineRecord
+    from goext_core.runtime.unwind import Frame
 
 WORD = 8  # the heap walk supports 64-bit targets only (runtime/heap.py check_supported)
 # internal/abi.Type (src/internal/abi/type.go; runtime._type in src/runtime/type.go before
@@ -783,11 +784,14 @@ class RootFinder:
     # -- stacks -----------------------------------------------------------------------------
     def stacks(self) -> None:
         program = self.program
-        tally = {"no map": 0, "not unwound": 0, "running frames": 0, "registers": 0, "running": 0}
+        tally = {"no map": 0, "not unwound": 0, "running frames": 0, "registers": 0, "running": 0, "unreadable": 0}
         for number, record in enumerate(program.goroutines()):
             if number % 64 == 0:
                 check_interrupt("reading goroutine stacks for heap roots")
-            if is_dead_status(record.status) or record.error or not record.stack_hi:
+            if is_dead_status(record.status):
+                continue
+            if record.error or not record.stack_hi:
+                tally["unreadable"] += 1
                 continue
             self.goroutine_stack(record, tally)
         if tally["no map"] or tally["not unwound"]:
@@ -796,6 +800,9 @@ class RootFinder:
                 f"stacks: {tally['no map']} frames without a stack map (interrupted, or assembly) and "
                 f"{tally['not unwound']} goroutines not fully unwound scanned conservatively"
             )
+        if tally["unreadable"]:
+            self.scanner.imprecise = True
+            self.notes.append(f"stacks: {tally['unreadable']} goroutines unreadable: their stacks not scanned")
         if tally["running"]:
             # The GC never scans a goroutine mid-instruction: it stops it at a safe point first.
             self.notes.append(
@@ -829,7 +836,7 @@ class RootFinder:
             maps = None if running_here else frame_maps(program, frame)
             if maps is None:
                 tally["running frames" if running_here else "no map"] += 1
-                begin, finish = max(frame.sp, low), min(frame.fp + WORD, high)
+                begin, finish = max(frame.sp, low), min(self.frame_args_end(frame), high)
                 scanned += [(slot, name) for slot in range(begin, finish, WORD)]
             else:
                 scanned += [(slot, name) for slot in maps[0] if low <= slot <= high - WORD]
@@ -849,6 +856,15 @@ class RootFinder:
         if record.is_running:
             tally["running"] += 1
             tally["registers"] += self.register_roots(record)
+
+    def frame_args_end(self, frame: Frame) -> int:
+        """The end of a frame's arguments: the words a conservative scan of the frame
+        covers, from its sp (argp = fp, or fp + 8 on arm64, src/runtime/traceback.go;
+        the argument size from the function's table, 0 when unknown)."""
+        argp = frame.fp + (WORD if self.program.binary.arch == "arm64" else 0)
+        func = self.program.func_for_pc(frame.pc)
+        args = getattr(func, "args", 0) if func is not None else 0
+        return argp + (args if 0 < args < _MAX_STACK_BYTES else 0)
 
     @staticmethod
     def live_stack_objects(
