@@ -19,6 +19,7 @@ from goext_core.runtime.heapgraph import (
     HeapGraph,
     HeapRoot,
     ObjectScanner,
+    RootFinder,
     bit_positions,
     compact_nibbles,
     reachable,
@@ -246,3 +247,16 @@ def test_go_1_20_large_object_bits_are_not_listed():
     program = _program(20, memory, _arena_layout(bitmap_words * 8, True))
     scanner = ObjectScanner(program, _objects(span, [0]), geometry)  # type: ignore[arg-type]
     assert [offset for offset, _ in scanner.object_pointers(0)] == [word * 8 for word in range(0, words, 3)]
+
+
+def test_stack_objects_count_only_when_a_live_slot_reaches_them():
+    """Stack objects A (at 0x100) and B (at 0x200) and C (at 0x300): a live slot points
+    into A, A's word points at B; nothing points at C, whose word is not a root."""
+    low, high = 0x1000, 0x1400
+    memory = bytearray(high - low)
+    for slot, value in ((0x1000, 0x1108), (0x1100, 0x1200), (0x1300, 0xC000000000)):
+        memory[slot - low : slot - low + 8] = value.to_bytes(8, "little")
+    words = memoryview(bytes(memory)).cast("Q")
+    objects = [(0x1100, 16, 16, "A"), (0x1200, 8, 8, "B"), (0x1300, 8, 8, "C")]
+    found = RootFinder.live_stack_objects(objects, [(0x1000, "live")], words, low, high)
+    assert sorted(found) == [(0x1100, "A"), (0x1108, "A"), (0x1200, "B")]
