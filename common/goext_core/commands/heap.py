@@ -210,7 +210,7 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-graph",
         action="store_true",
-        help="go heap: skip the reachable/unreachable totals (they need the object graph: ~4 s per million objects)",
+        help="go heap: skip the reachable/unreachable totals (they need the object graph: seconds per million objects)",
     )
     parser.add_argument("--by", choices=("type", "size", "class"), default="type", help="group objects by")
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
@@ -226,7 +226,7 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
 @command(
     "heap",
     "Live heap objects and bytes per type, size or span class, reconciled with the runtime's figures; "
-    "'go heap objects TYPE' lists addresses.",
+    "'go heap objects TYPE' lists addresses; 'go heap path|refs ADDR|EXPR' shows what keeps an object alive.",
     _configure_heap,
 )
 def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:

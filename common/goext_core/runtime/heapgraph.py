@@ -648,6 +648,10 @@ _HIGH_NIBBLES = bytes(value >> 4 for value in range(256))
 # -- roots -------------------------------------------------------------------------------------
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _named(name: str) -> Callable[[int], str]:
     """A root namer that gives every slot the same name."""
     return lambda _address: name
@@ -805,10 +809,11 @@ class RootFinder:
             self.notes.append(f"stacks: {tally['unreadable']} goroutines unreadable: their stacks not scanned")
         if tally["running"]:
             # The GC never scans a goroutine mid-instruction: it stops it at a safe point first.
+            running, registers = tally["running"], tally["registers"]
             self.notes.append(
-                f"{tally['running']} goroutines were running: their {tally['running frames']} innermost "
-                f"frames and their registers ({tally['registers']} point into the heap) scanned conservatively "
-                "(the GC would have stopped them at a safe point first)"
+                f"{_count(running, 'goroutine')} running at the dump: innermost frame and registers "
+                f"({_count(registers, 'register')} pointing into the heap) scanned conservatively "
+                "(the GC would have stopped it at a safe point first)"
             )
 
     def goroutine_stack(self, record: GoroutineRecord, tally: dict[str, int]) -> None:
