@@ -18,7 +18,7 @@ from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
 from goext_core.runtime.heapgraph import HeapGraph, build_heap_graph, reachable, shortest_chains
 from goext_core.target.core import CoreTarget
-from support.cores import CoreArtifact
+from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.offline import core_programs, run
 
@@ -197,3 +197,19 @@ def _file_offset(core: Path, address: int) -> int:
             ):
                 return segment["p_offset"] + address - segment["p_vaddr"]
     raise AssertionError(f"{address:#x} is not in the core")
+
+
+# What tests/programs/heapy allocates after its last runtime.GC (test_heap.py's bound).
+AFTER_LAST_GC_OBJECTS = 64
+
+
+@pytest.mark.go_versions(*VERSIONS)
+@pytest.mark.flavours("default", "stripped")
+def test_after_a_full_gc_everything_is_reachable(go_version, flavour):
+    """heapy keeps every object it allocated live and crashes just after runtime.GC():
+    a pointer word the graph missed would leave objects unreachable."""
+    artifact = kernel_core("heapy", go_version, flavour, "panic")
+    graph = build_heap_graph(GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
+    seen = reachable(graph, graph.roots)
+    assert graph.precise, graph.notes
+    assert len(seen) > 5000 and len(seen) - seen.count(1) <= AFTER_LAST_GC_OBJECTS
