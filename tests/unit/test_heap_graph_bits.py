@@ -97,9 +97,10 @@ def test_bit_helpers():
 def test_reverse_edges():
     edge_start = array("Q", [0, 2, 2, 5, 6])
     edges = array("I", [3, 1, 0, 1, 3, 1])
-    start, sources = reverse_edges(edge_start, edges, 4)
-    assert list(start) == [0, 1, 4, 4, 6]
-    assert [list(sources[start[i] : start[i + 1]]) for i in range(4)] == [[2], [0, 2, 3], [], [0, 2]]
+    for lean in (False, True):  # by a sort in C; by counting (big graphs)
+        start, sources = reverse_edges(edge_start, edges, 4, lean)
+        assert list(start) == [0, 1, 4, 4, 6]
+        assert [list(sources[start[i] : start[i + 1]]) for i in range(4)] == [[2], [0, 2, 3], [], [0, 2]]
 
 
 @pytest.mark.parametrize("minor, green_tea", [(22, False), (25, False), (27, True)])

@@ -6,7 +6,8 @@ metadata, read per span from one bulk read of the span's memory:
 
 * noscan spans (spanclass & 1) hold no pointers (src/runtime/mheap.go spanClass);
 * Go 1.22+ (src/runtime/mbitmap.go; mbitmap_allocheaders.go in 1.22-1.23): objects of
-  at most 512 bytes have one bit per word at the end of their span (heapBits);
+  at most 512 bytes have one bit per word at the end of their span (heapBits; before
+  the Green Tea GC's inline mark bits, Go 1.25+ with the experiment, default in 1.26);
   larger ones in small spans begin with an allocation header, the ``*_type`` whose
   GCData mask (PtrBytes long) tiles the slot every Size_ bytes; a large object's type
   is ``mspan.largeType``.  Go 1.24+ types with TFlagGCMaskOnDemand keep the mask one
@@ -22,10 +23,15 @@ word that points into an allocated object is an edge), ``precise`` is False and
 
 Roots (src/runtime/mgcmark.go markroot): the data and bss of every module, through
 the GC's own pointer masks (moduledata.gcdatamask / gcbssmask, built by modulesinit,
-src/runtime/symtab.go); every goroutine's stack, through the compiler's stack maps
-(runtime/stackmaps.py; conservative for a frame without one); the registers of
-running goroutines (conservative); finalizers and cleanups (mspan.specials,
-src/runtime/mheap.go; markrootSpans); the queued finalizers (runtime.allfin).
+src/runtime/symtab.go); every goroutine's stack, through the compiler's stack maps and
+the stack objects they reach (runtime/stackmaps.py; conservative for a frame without
+a map); the innermost frame and the registers of running goroutines (conservative);
+finalizers, cleanups and weak handles (mspan.specials, src/runtime/mheap.go;
+markrootSpans); queued finalizers (runtime.allfin) and cleanups (gcCleanups, Go
+1.25+); each P's tiny-allocator block (gcMarkTinyAllocs).
+
+The edges are kept as compressed sparse rows in two arrays (no Python object per
+object or edge), built once per stop; the reversed edges are built on first use.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from __future__ import annotations
 import bisect
 import os
 from array import array
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, repeat
 from operator import sub
@@ -157,17 +162,39 @@ class HeapGraph:
         return self._reverse
 
 
-def reverse_edges(edge_start: array, edges: array, count: int) -> tuple[array, array]:
+_SORTED_REVERSE_MAX_EDGES = 1 << 22  # the sort's Python ints cost ~40 bytes per edge
+
+
+def reverse_edges(edge_start: array, edges: array, count: int, lean: Optional[bool] = None) -> tuple[array, array]:
     """(start, sources): the CSR of the reversed edges, sources of each target in
-    increasing order.  Sorting and mapping run in C: no Python step per edge."""
+    increasing order.  Up to a few million edges by a sort that runs in C; above, by a
+    counting pass in Python that keeps nothing but arrays (slower, flat in memory)."""
     check_interrupt("reversing heap references")
-    # The source of each edge position, then the positions ordered by target (stable).
-    owner = array("I", chain.from_iterable(map(repeat, range(count), map(sub, edge_start[1:], edge_start[:-1]))))
-    order = sorted(range(len(edges)), key=edges.__getitem__)
-    sources = array("I", map(owner.__getitem__, order))
-    per_target = Counter(edges)
-    start = array("Q", [0])
-    start.extend(accumulate(map(per_target.__getitem__, range(count))))
+    if lean is None:
+        lean = len(edges) > _SORTED_REVERSE_MAX_EDGES
+    if not lean:
+        # The source of each edge position, then the positions ordered by target (stable).
+        owner = array("I", chain.from_iterable(map(repeat, range(count), map(sub, edge_start[1:], edge_start[:-1]))))
+        order = sorted(range(len(edges)), key=edges.__getitem__)
+        sources = array("I", map(owner.__getitem__, order))
+        del owner
+        targets = array("I", map(edges.__getitem__, order))
+        del order
+        start = array("Q", map(bisect.bisect_left, repeat(targets, count + 1), range(count + 1)))
+        return start, sources
+    counts = array("Q", bytes(8 * (count + 1)))
+    for target in edges:
+        counts[target + 1] += 1
+    start = array("Q", accumulate(counts))
+    fill = array("Q", start)
+    sources = array("I", bytes(4 * len(edges)))
+    for source in range(count):
+        if source % 65536 == 0:
+            check_interrupt("reversing heap references")
+        for position in range(edge_start[source], edge_start[source + 1]):
+            target = edges[position]
+            sources[fill[target]] = source
+            fill[target] += 1
     return start, sources
 
 
@@ -410,6 +437,13 @@ class ObjectScanner:
                 index += 1
                 edge_start[index] = len(edges)
         return edge_start, edges
+
+    def offsets_into(self, index: int, low: int, high: int) -> list[int]:
+        """Offsets in object ``index``'s slot of its pointer words whose value is in [low, high)."""
+        span = self.objects.spans[self.objects.span_of[index]]
+        for words, base, offsets in self.span_words(span, index, index + 1):
+            return [offset * WORD for offset in offsets if low <= words[base + offset] < high]
+        return []
 
     def object_pointers(self, index: int) -> list[tuple[int, int]]:
         """(offset in the slot, value) of the pointer words of object ``index`` that are not 0."""
@@ -1118,10 +1152,8 @@ def referrers(graph: HeapGraph, target: int) -> tuple[list[int], list[HeapRoot]]
 
 def pointer_offsets(program: "GoProgram", graph: HeapGraph, source: int, target: int) -> list[int]:
     """Offsets in object ``source``'s slot of its pointer words into object ``target``."""
-    scanner = ObjectScanner(program, graph.objects)
     low = graph.objects.addresses[target]
-    high = low + graph.objects.sizes[target]
-    return [offset for offset, value in scanner.object_pointers(source) if low <= value < high]
+    return ObjectScanner(program, graph.objects).offsets_into(source, low, low + graph.objects.sizes[target])
 
 
 def recorded_type(program: "GoProgram", objects: HeapObjects, index: int) -> int:
