@@ -201,15 +201,23 @@ def _file_offset(core: Path, address: int) -> int:
 
 # What tests/programs/heapy allocates after its last runtime.GC (test_heap.py's bound).
 AFTER_LAST_GC_OBJECTS = 64
+AFTER_LAST_GC_BYTES = 4096
 
 
 @pytest.mark.go_versions(*VERSIONS)
 @pytest.mark.flavours("default", "stripped")
 def test_after_a_full_gc_everything_is_reachable(go_version, flavour):
     """heapy keeps every object it allocated live and crashes just after runtime.GC():
-    a pointer word the graph missed would leave objects unreachable."""
+    a pointer word the graph missed would leave objects unreachable, and the bytes
+    reached must be what that GC itself marked (gcController.heapMarked), give or take
+    the few allocations made after it."""
     artifact = kernel_core("heapy", go_version, flavour, "panic")
-    graph = build_heap_graph(GoProgram(CoreTarget(str(artifact.exe), str(artifact.core))))
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    graph = build_heap_graph(program)
     seen = reachable(graph, graph.roots)
     assert graph.precise, graph.notes
     assert len(seen) > 5000 and len(seen) - seen.count(1) <= AFTER_LAST_GC_OBJECTS
+    reached_bytes = sum(size for size, hit in zip(graph.objects.sizes, seen) if hit)
+    controller = program.runtime_symbol("runtime.gcController")
+    marked = program.target.read_ptr(controller + program.layouts["runtime.gcControllerState"].offset("heapMarked"))
+    assert abs(reached_bytes - marked) <= AFTER_LAST_GC_BYTES, (reached_bytes, marked)
