@@ -20,6 +20,7 @@ from goext_core.runtime.heapgraph import HeapGraph, build_heap_graph, reachable,
 from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
+from support.foreign import qemu_core
 from support.offline import core_programs, run
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
@@ -211,7 +212,16 @@ def test_after_a_full_gc_everything_is_reachable(go_version, flavour):
     a pointer word the graph missed would leave objects unreachable, and the bytes
     reached must be what that GC itself marked (gcController.heapMarked), give or take
     the few allocations made after it."""
-    artifact = kernel_core("heapy", go_version, flavour, "panic")
+    _check_marked_bytes(kernel_core("heapy", go_version, flavour, "panic"))
+
+
+@pytest.mark.go_versions("1.27")
+@pytest.mark.flavours("default")
+def test_after_a_full_gc_on_arm64(go_version, flavour):
+    _check_marked_bytes(qemu_core("heapy", go_version, "arm64", "panic"))
+
+
+def _check_marked_bytes(artifact: CoreArtifact) -> None:
     program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
     graph = build_heap_graph(program)
     seen = reachable(graph, graph.roots)
