@@ -82,6 +82,7 @@ def _edges(program: SimpleNamespace, objects: HeapObjects, geometry: Optional[He
 
 def test_bit_helpers():
     assert bit_positions(0b1010_0001) == (0, 5, 7)
+    assert bit_positions(1 << 5000 | 1 << 700 | 2) == (1, 700, 5000)
     # Go 1.19: byte i's low nibble holds words 4i..4i+3.
     assert compact_nibbles(bytes([0x31, 0xF8, 0x02])) == 0x281
     # Pointer words stop at the first word whose scan bit is 0.

@@ -252,7 +252,10 @@ def _build(program: "GoProgram") -> HeapGraph:
 
 
 def bit_positions(mask: int) -> tuple[int, ...]:
-    """Indexes of the set bits of ``mask``, lowest first."""
+    """Indexes of the set bits of ``mask``, lowest first (linear in its length: a
+    module's data mask has millions of bits)."""
+    if mask.bit_length() > 512:
+        return tuple(_SetBits(mask, mask.bit_length()))
     out = []
     while mask:
         low = mask & -mask
