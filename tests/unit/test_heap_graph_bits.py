@@ -259,6 +259,10 @@ def test_stack_objects_count_only_when_a_live_slot_reaches_them():
     for slot, value in ((0x1000, 0x1108), (0x1100, 0x1200), (0x1300, 0xC000000000)):
         memory[slot - low : slot - low + 8] = value.to_bytes(8, "little")
     words = memoryview(bytes(memory)).cast("Q")
-    objects = [(0x1100, 16, 16, "A"), (0x1200, 8, 8, "B"), (0x1300, 8, 8, "C")]
-    found = RootFinder.live_stack_objects(objects, [(0x1000, "live")], words, low, high)
-    assert sorted(found) == [(0x1100, "A"), (0x1108, "A"), (0x1200, "B")]
+    objects = [(0x1100, 16, 16, None, "A"), (0x1200, 8, 8, (0,), "B"), (0x1300, 8, 8, (0,), "C")]
+    found, unmasked = RootFinder.live_stack_objects(objects, [(0x1000, "live")], words, low, high)
+    assert sorted(found) == [(0x1100, "A"), (0x1108, "A"), (0x1200, "B")] and unmasked == 1
+    # With A's mask read (its word 0 only is a pointer), B is reached the same way.
+    objects[0] = (0x1100, 16, 16, (0,), "A")
+    found, unmasked = RootFinder.live_stack_objects(objects, [(0x1000, "live")], words, low, high)
+    assert sorted(found) == [(0x1100, "A"), (0x1200, "B")] and unmasked == 0

@@ -825,7 +825,15 @@ class RootFinder:
     # -- stacks -----------------------------------------------------------------------------
     def stacks(self) -> None:
         program = self.program
-        tally = {"no map": 0, "not unwound": 0, "running frames": 0, "registers": 0, "running": 0, "unreadable": 0}
+        tally = {
+            "no map": 0,
+            "not unwound": 0,
+            "running frames": 0,
+            "registers": 0,
+            "running": 0,
+            "unreadable": 0,
+            "stack objects without a mask": 0,
+        }
         for number, record in enumerate(program.goroutines()):
             if number % 64 == 0:
                 check_interrupt("reading goroutine stacks for heap roots")
@@ -840,6 +848,12 @@ class RootFinder:
             self.notes.append(
                 f"stacks: {tally['no map']} frames without a stack map (interrupted, or assembly) and "
                 f"{tally['not unwound']} goroutines not fully unwound scanned conservatively"
+            )
+        if tally["stack objects without a mask"]:
+            self.scanner.imprecise = True
+            self.notes.append(
+                f"stacks: {tally['stack objects without a mask']} stack objects without a readable pointer mask "
+                "scanned conservatively"
             )
         if tally["unreadable"]:
             self.scanner.imprecise = True
@@ -870,7 +884,7 @@ class RootFinder:
             return
         words = memoryview(data)[: len(data) & ~7].cast("Q")
         scanned: list[tuple[int, str]] = []  # (slot address, frame name) scanned as roots
-        objects: list[tuple[int, int, int, str]] = []  # stack objects: (address, size, ptrdata, name)
+        objects: list[tuple[int, int, int, Optional[tuple[int, ...]], str]] = []  # stack objects, and frame
         covered_high = low
         for position, frame in enumerate(frames):
             name = f"goroutine {record.id} {frame.function} ({os.path.basename(frame.file)}:{frame.line})"
@@ -882,14 +896,16 @@ class RootFinder:
                 scanned += [(slot, name) for slot in range(begin, finish, WORD)]
             else:
                 scanned += [(slot, name) for slot in maps[0] if low <= slot <= high - WORD]
-                objects += [(address, size, ptrdata, name) for address, size, ptrdata in maps[1]]
+                objects += [(address, size, ptrdata, words, name) for address, size, ptrdata, words in maps[1]]
             covered_high = max(covered_high, frame.fp + WORD)
         if stack.error or not frames or not stack.complete:
             # The frames goext could not unwind: every word above them may be live.
             tally["not unwound"] += 1
             rest = f"goroutine {record.id} (stack not unwound: scanned conservatively)"
             scanned += [(slot, rest) for slot in range(max(covered_high, low), high, WORD)]
-        scanned += self.live_stack_objects(objects, scanned, words, low, high)
+        reached, unmasked = self.live_stack_objects(objects, scanned, words, low, high)
+        scanned += reached
+        tally["stack objects without a mask"] += unmasked
         for slot, name in scanned:
             value = words[(slot - low) // WORD]
             target = self.scanner.target_of(value)
@@ -910,17 +926,22 @@ class RootFinder:
 
     @staticmethod
     def live_stack_objects(
-        objects: list[tuple[int, int, int, str]], scanned: list[tuple[int, str]], words: memoryview, low: int, high: int
-    ) -> list[tuple[int, str]]:
-        """The pointer words of the stack objects that a scanned word, or a stack object
-        found so, points into: the only ones the GC scans (src/runtime/mgcmark.go
-        scanstack, mgcstack.go).  All the words of an object's pointer-holding prefix
-        count (its exact mask is not read)."""
-        objects = sorted(o for o in objects if low <= o[0] and o[0] + o[2] <= high and o[1] > 0)
+        objects: list[tuple[int, int, int, Optional[tuple[int, ...]], str]],
+        scanned: list[tuple[int, str]],
+        words: memoryview,
+        low: int,
+        high: int,
+    ) -> tuple[list[tuple[int, str]], int]:
+        """(the pointer words of the stack objects that a scanned word, or a stack object
+        found so, points into: the only ones the GC scans, src/runtime/mgcmark.go
+        scanstack, mgcstack.go; how many of those had no readable mask, so that every
+        word of their pointer-holding prefix counts)."""
+        objects = sorted(o for o in objects if low <= o[0] and o[0] + max(o[1], o[2]) <= high and o[1] > 0)
         starts = [o[0] for o in objects]
         found = [False] * len(objects)
         pending = [words[(slot - low) // WORD] for slot, _ in scanned]
         out: list[tuple[int, str]] = []
+        unmasked = 0
         while pending:
             value = pending.pop()
             if not low <= value < high:
@@ -929,11 +950,14 @@ class RootFinder:
             if position < 0 or found[position] or value >= objects[position][0] + objects[position][1]:
                 continue
             found[position] = True
-            address, _size, ptrdata, name = objects[position]
-            slots = range(address, address + ptrdata, WORD)
+            address, _size, ptrdata, offsets, name = objects[position]
+            if offsets is None:
+                unmasked += 1
+                offsets = tuple(range(0, ptrdata, WORD))
+            slots = [address + offset for offset in offsets]
             out += [(slot, name) for slot in slots]
             pending += [words[(slot - low) // WORD] for slot in slots]
-        return out
+        return out, unmasked
 
     def register_roots(self, record: GoroutineRecord) -> int:
         machine = self.program.machine_of(record)

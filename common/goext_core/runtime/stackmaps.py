@@ -36,8 +36,10 @@ MAX_STACK_OBJECTS = 4096
 # Offsets of live pointer words from the frame's sp, per pc (None: no map, scan it all).
 LiveOffsets = Optional[tuple[int, ...]]
 # (offsets of the live pointer words of the locals and args maps; (offset, size,
-# pointer-holding bytes) of each stack object), from the frame's sp; None: no map.
-FrameMaps = Optional[tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]]
+# pointer-holding bytes, offsets of its pointer words in it or None when its mask is
+# unknown) of each stack object), from the frame's sp; None: no map.
+StackObject = tuple[int, int, int, Optional[tuple[int, ...]]]
+FrameMaps = Optional[tuple[tuple[int, ...], tuple[StackObject, ...]]]
 
 
 def _bits(data: bytes, nbit: int) -> list[int]:
@@ -67,7 +69,7 @@ def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
         return None
     offsets, objects = maps
     every = list(offsets)
-    for base, _size, ptrdata in objects:
+    for base, _size, ptrdata, _words in objects:
         every += range(base, base + min(ptrdata, MAX_FRAME_WORDS * program.target.ptr_size), program.target.ptr_size)
     return tuple(sorted(set(every)))
 
@@ -92,7 +94,7 @@ def _frame_maps(program: "GoProgram", pc: int, fp: int) -> FrameMaps:
     if index == -1:
         index = 0
     offsets: list[int] = []
-    stack_objects: list[tuple[int, int, int]] = []
+    stack_objects: list[StackObject] = []
     minsize = 16 if arm64 else 0  # sys.StackAlign on arm64, sys.MinFrameSize elsewhere
     if varp > minsize:
         locals_map = func.funcdata_address(FUNCDATA_LOCALS_POINTER_MAPS)
@@ -110,8 +112,8 @@ def _frame_maps(program: "GoProgram", pc: int, fp: int) -> FrameMaps:
     objects = func.funcdata_address(FUNCDATA_STACK_OBJECTS)
     if objects is not None:
         # n uintptr, then stackObjectRecord{off, size, _ptrdata int32; gcdataoff uint32}
-        # (src/runtime/mgcstack.go); off < 0 is from varp, else from argp.  Every word of
-        # the pointer-holding prefix counts: whether the object is still reachable is not checked.
+        # (src/runtime/stack.go); off < 0 is from varp, else from argp; the object's
+        # pointer mask is at moduledata.rodata + gcdataoff (stackObjectRecord.gcdata).
         count = int.from_bytes(program.binary.read_static(objects, ptr), "little")
         if count > MAX_STACK_OBJECTS:
             raise GoextError(f"{count} stack objects")
@@ -120,9 +122,39 @@ def _frame_maps(program: "GoProgram", pc: int, fp: int) -> FrameMaps:
             record = records[16 * number : 16 * number + 16]
             off = int.from_bytes(record[0:4], "little", signed=True)
             size = int.from_bytes(record[4:8], "little", signed=True)
-            ptrdata = abs(int.from_bytes(record[8:12], "little", signed=True))
-            stack_objects.append(((varp if off < 0 else argp) + off, size, ptrdata))
+            raw_ptrdata = int.from_bytes(record[8:12], "little", signed=True)
+            ptrdata = abs(raw_ptrdata)
+            gcdataoff = int.from_bytes(record[12:16], "little")
+            # A negative _ptrdata (Go 1.19-1.20) is a GC program: its mask is not read.
+            words = None if raw_ptrdata < 0 else _stack_object_words(program, gcdataoff, ptrdata)
+            stack_objects.append(((varp if off < 0 else argp) + off, size, ptrdata, words))
     return tuple(sorted(set(offsets))), tuple(stack_objects)
+
+
+def _stack_object_words(program: "GoProgram", gcdataoff: int, ptrdata: int) -> Optional[tuple[int, ...]]:
+    """Byte offsets of a stack object's pointer words, from its mask in rodata; None
+    when it cannot be read."""
+    rodata = _rodata(program)
+    ptr = program.target.ptr_size
+    if rodata is None or not 0 <= ptrdata <= MAX_FRAME_WORDS * ptr:
+        return None
+    words = ptrdata // ptr
+    try:
+        mask = int.from_bytes(program.binary.read_static(rodata + gcdataoff, (words + 7) // 8), "little")
+    except (GoextError, MemoryReadError, ValueError):
+        return None
+    return tuple(bit * ptr for bit in range(words) if mask >> bit & 1)
+
+
+def _rodata(program: "GoProgram") -> Optional[int]:
+    """Link-time address of the module's rodata (moduledata.rodata: the start of the
+    .rodata section, where the linker puts runtime.rodata, src/cmd/link symtab.go)."""
+
+    def compute() -> Optional[int]:
+        section = program.binary.section(".rodata")
+        return section.address if section is not None else None
+
+    return program.binary_memo("stack_object_rodata", compute)
 
 
 def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[int]]:
@@ -147,7 +179,8 @@ def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[in
 def frame_maps(program: "GoProgram", frame: "Frame") -> FrameMaps:
     """Like :func:`live_pointer_slots`, with the stack objects apart, as the GC sees
     them (src/runtime/mgcmark.go scanstack): (addresses of the live pointer words of
-    the locals and args maps; (address, size, pointer-holding bytes) of each stack object,
+    the locals and args maps; (address, size, pointer-holding bytes, offsets of its
+    pointer words or None) of each stack object,
     which the GC scans only when a live pointer or a scanned stack object points into it)."""
     if frame.trap:
         return None
@@ -165,5 +198,5 @@ def frame_maps(program: "GoProgram", frame: "Frame") -> FrameMaps:
         return None
     offsets, objects = found
     return tuple(frame.sp + offset for offset in offsets), tuple(
-        (frame.sp + off, size, ptrdata) for off, size, ptrdata in objects
+        (frame.sp + off, size, ptrdata, words) for off, size, ptrdata, words in objects
     )
