@@ -140,6 +140,7 @@ def test_bad_input_is_one_line(cores, go_version, flavour):
         "path 0x1000 --limit 99999999999",
         "path main.nosuch",
         "refs -- -5",
+        "path 0x1000 --all --limit 2",
         "--all",
     ):
         out: list[str] = []

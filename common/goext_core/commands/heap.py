@@ -237,6 +237,8 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         _run_objects(program, args.type, args.limit or 100, args.json, write)
         return
     if args.action in ("path", "refs"):
+        if args.all and args.limit:
+            raise UsageError("go heap path: --all or --limit N, not both")
         if not args.type:
             raise UsageError(f"go heap {args.action}: give an address or a Go expression whose value is a pointer")
         if args.action == "path":
@@ -528,10 +530,6 @@ def _field_at(program: "GoProgram", graph: HeapGraph, namer: TypeNamer, index: i
 _MAX_FIELD_DEPTH = 16
 
 
-def _offsets_text(program: "GoProgram", graph: HeapGraph, source: int, target: int) -> list[int]:
-    return pointer_offsets(program, graph, source, target)
-
-
 def _stack_variable(program: "GoProgram", root: HeapRoot) -> Optional[str]:
     """``local NAME`` / ``arg NAME``: the variable DWARF places at a stack root's slot."""
     if root.kind != "stack" or root.goroutine is None or not root.address:
@@ -599,7 +597,7 @@ def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bo
             offsets: list[int] = []
             field_name: Optional[str] = None
             if previous is not None:
-                offsets = _offsets_text(program, graph, previous, index)
+                offsets = pointer_offsets(program, graph, previous, index)
                 field_name = _field_at(program, graph, namer, previous, offsets[0]) if offsets else None
             steps.append(
                 {
@@ -644,6 +642,8 @@ def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bo
             write(f"    {via}-> {step['address']:#x} ({safe_field(step['what'])})\n")
     if limit is not None and len(chains) == limit:
         write("(--all or --limit N: chains from more roots)\n")
+    elif limit is None and len(chains) == _MAX_CHAINS_ALL:
+        write(f"(the first {_MAX_CHAINS_ALL:,} roots only)\n")
     if not graph.precise:
         write("(the graph is partly conservative: see 'go heap')\n")
 
@@ -657,7 +657,7 @@ def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write:
     seen = _reachable_objects(program, graph)
     listed: list[dict[str, Any]] = []
     for index in sources[:limit]:
-        offsets = _offsets_text(program, graph, index, target)
+        offsets = pointer_offsets(program, graph, index, target)
         listed.append(
             {
                 "address": objects.addresses[index],
