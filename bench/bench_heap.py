@@ -5,7 +5,7 @@ and 10^7 objects (its SCALE argument multiplies the small objects).
     bench/bench_heap.py                    # Go 1.27, 10^5..10^7 objects
     bench/bench_heap.py --version 1.22 --scales 20,200
 
-For each core: goext offline ``go heap --json`` in a fresh process, its wall
+For each core: goext offline ``go heap --json --no-graph`` in a fresh process, its wall
 time, objects per second and peak resident memory, and whether the totals
 reconciled with the runtime's own figures.  With ``--graph``: instead, in a fresh
 process, the time to index the objects and to build the object graph and its
@@ -39,7 +39,8 @@ DEFAULT_SCALES = (20, 200, 2000)
 def measure(exe: Path, core: Path) -> tuple[float, float, dict]:
     """(seconds, peak RSS in MB, go heap's JSON) of one offline run."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "common"), GOEXT_QUIET="1")
-    argv = [sys.executable, "-m", "goext_core", str(exe), str(core), "heap", "--json"]
+    # --no-graph: the census and reconciliation alone (--graph measures the object graph).
+    argv = [sys.executable, "-m", "goext_core", str(exe), str(core), "heap", "--json", "--no-graph"]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
