@@ -1,6 +1,7 @@
 """go heap: live heap objects by type, package, size or span class, reconciled
-with the runtime's own figures; go heap objects TYPE: their addresses; and the
-heap section of the snapshot and the report (heap_section)."""
+with the runtime's own figures; go heap objects TYPE: their addresses; go heap
+path / refs: what keeps an object alive (runtime/heapgraph.py); and the heap
+section of the snapshot and the report (heap_section)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.commands.base import Context, Write, bounded_int, command
+from goext_core.commands.values import evaluate
 from goext_core.errors import GoextError, UsageError
 from goext_core.runtime.heap import (
     ALLOCATION_HEADERS_SINCE,
@@ -20,9 +22,22 @@ from goext_core.runtime.heap import (
     objects,
     runtime_figures,
 )
+from goext_core.runtime.heapgraph import (
+    HeapGraph,
+    HeapRoot,
+    build_heap_graph,
+    pointer_offsets,
+    reachable,
+    recorded_type,
+    referrers,
+    shortest_chains,
+)
 from goext_core.textsafe import json_for_terminal, safe_field
+from goext_core.values.decode import Decoder, frame_variables
 from goext_core.values.heaptypes import SOURCE_PROPAGATED, HeapTypes, RecordedTypeLabels, propagate_types
+from goext_core.values.model import Settings
 from goext_core.values.typepackage import package_of
+from goext_core.values.types import Kind
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
@@ -200,19 +215,40 @@ def _write_table(rows: list[Row], top: int, write: Write, types_per_row: Optiona
 
 def _configure_heap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action", nargs="?", choices=("objects",), help="objects TYPE: list the addresses of TYPE's objects"
+        "action",
+        nargs="?",
+        choices=("objects", "path", "refs"),
+        help="objects TYPE: list the addresses of TYPE's objects; path ADDR|EXPR: the reference chains "
+        "from a root to the object; refs ADDR|EXPR: what points into the object",
     )
-    parser.add_argument("type", nargs="?", metavar="TYPE", help="the Go type for 'objects' (as 'go heap' names it)")
+    parser.add_argument(
+        "type",
+        nargs="?",
+        metavar="TYPE|ADDR",
+        help="the Go type for 'objects' (as 'go heap' names it); an address or a Go expression "
+        "whose value is a pointer for 'path' and 'refs' (quote it)",
+    )
+    parser.add_argument("--all", action="store_true", help="path: a chain from every root that reaches the object")
+    parser.add_argument(
+        "--no-graph",
+        action="store_true",
+        help="go heap: skip the reachable/unreachable totals (they need the object graph: seconds per million objects)",
+    )
     parser.add_argument("--by", choices=("type", "package", "size", "class"), default="type", help="group objects by")
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
-    parser.add_argument("--limit", type=bounded_int(1, _MAX_LIMIT), default=100, help="addresses to list (objects)")
+    parser.add_argument(
+        "--limit",
+        type=bounded_int(1, _MAX_LIMIT),
+        default=None,
+        help="addresses to list (objects, default 100); chains (path, default 1); referrers (refs, default 100)",
+    )
     parser.add_argument("--json", action="store_true", help="print as JSON")
 
 
 @command(
     "heap",
     "Live heap objects and bytes per type, package, size or span class, reconciled with the runtime's figures; "
-    "'go heap objects TYPE' lists addresses.",
+    "'go heap objects TYPE' lists addresses; 'go heap path|refs ADDR|EXPR' shows what keeps an object alive.",
     _configure_heap,
 )
 def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
@@ -220,8 +256,20 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     if args.action == "objects":
         if not args.type:
             raise UsageError("go heap objects: name a TYPE, as 'go heap' prints it")
-        _run_objects(program, args.type, args.limit, args.json, write)
+        _run_objects(program, args.type, args.limit or 100, args.json, write)
         return
+    if args.action in ("path", "refs"):
+        if args.all and args.limit:
+            raise UsageError("go heap path: --all or --limit N, not both")
+        if not args.type:
+            raise UsageError(f"go heap {args.action}: give an address or a Go expression whose value is a pointer")
+        if args.action == "path":
+            _run_path(program, args.type, None if args.all else (args.limit or 1), args.json, write)
+        else:
+            _run_refs(program, args.type, args.limit or 100, args.json, write)
+        return
+    if args.all:
+        raise UsageError("go heap: --all is for 'go heap path'")
     if args.type:
         raise UsageError(f"go heap: unexpected argument {args.type!r} (did you mean 'go heap objects TYPE'?)")
     heap = census(program, types=args.by in ("type", "package"))
@@ -243,8 +291,10 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     reconciliation = _reconcile(heap, figures)
     typed_note = _typed_note(program, propagated=args.by in ("type", "package"))
     by_source = types.counts_by_source() if types is not None else {}
+    graph_summary = {"skipped": "--no-graph"} if args.no_graph else _reachability(program)
     if args.json:
         data = {
+            "reachability": graph_summary,
             "objects": heap.objects.objects,
             "bytes": heap.objects.bytes,
             "spans": heap.spans,
@@ -270,6 +320,7 @@ def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
         f"({heap.span_bytes:,} bytes of in-use spans)\n"
     )
     write(f"({typed_note})\n")
+    _write_reachability(graph_summary, write)
     if args.by == "package":
         write(
             "(the package of each row's type: a composite type's element's; runtime type names give the "
@@ -454,3 +505,328 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
     else:
         hint = f"print one with: go print --type {safe_field(wanted_type)}"
     write(f"{len(found)} objects{more}; {hint} {found[0][0]:#x}\n")
+
+
+# -- what keeps an object alive (runtime/heapgraph.py) ------------------------------------------
+
+_MAX_CHAINS_ALL = 10_000
+
+
+def _reachable_objects(program: "GoProgram", graph: HeapGraph) -> bytearray:
+    """reachable(graph, graph.roots), once per stop."""
+    return program.stop_memo("heap_reachable", lambda: reachable(graph, graph.roots))
+
+
+def _reachability(program: "GoProgram") -> dict[str, Any]:
+    """Objects and bytes reachable from the roots and not, or why that is unknown."""
+    try:
+        graph = build_heap_graph(program)
+    except GoextError as exc:
+        return {"error": str(exc)}
+    seen = _reachable_objects(program, graph)
+    sizes = graph.objects.sizes
+    reached = seen.count(1)
+    reached_bytes = sum(sizes[i] for i in range(len(seen)) if seen[i])
+    total_bytes = sum(sizes)
+    return {
+        "reachable_objects": reached,
+        "reachable_bytes": reached_bytes,
+        "unreachable_objects": len(seen) - reached,
+        "unreachable_bytes": total_bytes - reached_bytes,
+        "roots": len(graph.roots),
+        "references": len(graph.edges),
+        "precise": graph.precise,
+        "notes": graph.notes,
+    }
+
+
+def _write_reachability(summary: dict[str, Any], write: Write) -> None:
+    if "skipped" in summary:
+        return
+    if "error" in summary:
+        write(f"reachability: unknown ({safe_field(summary['error'])})\n")
+        return
+    write(
+        f"reachable from {summary['roots']:,} roots: {summary['reachable_objects']:,} objects, "
+        f"{summary['reachable_bytes']:,} bytes; unreachable (not yet collected): "
+        f"{summary['unreachable_objects']:,} objects, {summary['unreachable_bytes']:,} bytes\n"
+    )
+    if summary["precise"]:
+        write("(the graph is precise: every pointer word read from the GC's own metadata)\n")
+    else:
+        write("(the graph is partly conservative: unreachable counts are a lower bound)\n")
+    for note in summary["notes"]:
+        write(f"  note: {safe_field(note)}\n")
+
+
+def _resolve_object(program: "GoProgram", graph: HeapGraph, text: str) -> tuple[int, int]:
+    """(address the user meant, index of the heap object containing it)."""
+    text = text.strip()
+    try:
+        address = int(text, 0)
+    except ValueError:
+        address = _pointer_value(program, text)
+    if not 0 < address < 1 << 64:
+        raise UsageError(f"bad address {text!r}")
+    index = graph.objects.find(address)
+    if index < 0:
+        raise GoextError(f"{address:#x} is not a heap object (not inside any allocated object of the heap)")
+    return address, index
+
+
+_REFERENCE_WORD = {Kind.MAP: 0, Kind.CHAN: 0, Kind.FUNC: 0, Kind.SLICE: 0, Kind.STRING: 0, Kind.INTERFACE: 8}
+
+
+def _pointer_value(program: "GoProgram", expression: str) -> int:
+    """The heap address a Go expression refers to: a pointer's target; the data a map,
+    channel, func, slice, string or interface value points at; else where the value lives."""
+    try:
+        value = evaluate(program, Decoder(program, _VARIABLE_SETTINGS), expression)
+    except GoextError as exc:
+        raise GoextError(str(exc).removeprefix("go print: ")) from None
+    if value.marked:
+        raise GoextError(f"{expression}: its value is not known ({value.unavailable or 'partly unavailable'})")
+    target = value.details.get("target")
+    kind = value.go_type.kind if value.go_type is not None else None
+    if isinstance(target, int) or kind in (Kind.POINTER, Kind.UNSAFE_POINTER):
+        if not target:
+            raise GoextError(f"{expression} is nil")
+        return int(target) if isinstance(target, int) else int(value.text or "0", 0)
+    if kind in _REFERENCE_WORD and value.address is not None:
+        word = program.target.read_ptr(value.address + _REFERENCE_WORD[kind])
+        if not word:
+            raise GoextError(f"{expression} is nil or empty: it refers to no heap object")
+        return word
+    if value.address is not None:
+        return value.address  # a value that lives in the heap (*p, a struct field, ...)
+    raise GoextError(f"{expression} ({value.type_name}) is held nowhere in memory: give a pointer or an address")
+
+
+def _object_label(program: "GoProgram", graph: HeapGraph, namer: RecordedTypeLabels, index: int) -> str:
+    span = graph.objects.span(index)
+    size = graph.objects.sizes[index]
+    where = "large object" if span.sizeclass == 0 else f"size class {span.sizeclass}"
+    type_address = recorded_type(program, graph.objects, index)
+    if type_address:
+        header = MALLOC_HEADER_SIZE if span.sizeclass else 0
+        return f"{namer.label(type_address, size - header)}, {size:,} B {where}"
+    types, _ = _propagated(program)
+    propagated = types.type_of(index) if types is not None else None
+    if propagated:
+        return f"{propagated}, {size:,} B {where}"
+    return f"{size:,} B {where}{', noscan' if span.noscan else ''}"
+
+
+def _field_at(
+    program: "GoProgram", graph: HeapGraph, namer: RecordedTypeLabels, index: int, offset: int
+) -> Optional[str]:
+    """The field path (``.next``, ``[3].slots[5].elem``) at ``offset`` of object ``index``'s
+    slot, when the runtime recorded its type; None otherwise."""
+    type_address = recorded_type(program, graph.objects, index)
+    if type_address <= 0:
+        return None
+    span = graph.objects.span(index)
+    header = MALLOC_HEADER_SIZE if span.sizeclass else 0
+    try:
+        go_type = namer.types.type_at(type_address)
+    except GoextError:
+        return None
+    if offset < header or go_type.size <= 0:
+        return None
+    offset -= header
+    parts = []
+    if graph.objects.sizes[index] - header >= 2 * go_type.size:  # an array of the recorded type
+        parts.append(f"[{offset // go_type.size}]")
+        offset %= go_type.size
+    current = go_type
+    for _depth in range(_MAX_FIELD_DEPTH):
+        if current.kind == Kind.STRUCT:
+            member = next((f for f in current.fields if f.offset <= offset < f.offset + max(f.type.size, 1)), None)
+            if member is None:
+                break
+            parts.append(f".{member.name}")
+            offset -= member.offset
+            current = member.type
+        elif current.kind == Kind.ARRAY and current.elem is not None and current.elem.size > 0:
+            parts.append(f"[{offset // current.elem.size}]")
+            offset %= current.elem.size
+            current = current.elem
+        else:
+            break
+    return "".join(parts) or None
+
+
+_MAX_FIELD_DEPTH = 16
+
+
+def _stack_variable(program: "GoProgram", root: HeapRoot) -> Optional[str]:
+    """``local NAME`` / ``arg NAME``: the variable DWARF places at a stack root's slot."""
+    if root.kind != "stack" or root.goroutine is None or not root.address:
+        return None
+    try:
+        record = program.goroutine(root.goroutine)
+        frames = program.stack(record).frames
+        for index, frame in enumerate(frames):
+            if frame.stack != "goroutine" or f" {frame.function} (" not in root.name:
+                continue
+            for name, start, end, is_param in _frame_slots(program, record, index):
+                if start <= root.address < end:
+                    return f"{'arg' if is_param else 'local'} {name}"
+    except GoextError:
+        return None
+    return None
+
+
+def _frame_slots(program: "GoProgram", record: Any, index: int) -> list[tuple[str, int, int, bool]]:
+    """(name, first byte, end, is_param) of the variables of a frame that live on its
+    goroutine's stack, once per stop and frame."""
+    cache: dict[tuple[int, int], list[tuple[str, int, int, bool]]] = program.stop_memo("heap_frame_slots", dict)
+    key = (record.id, index)
+    if key not in cache:
+        slots = []
+        for name, value, is_param in frame_variables(program, record, index, _VARIABLE_SETTINGS):
+            size = value.go_type.size if value.go_type is not None else 0
+            where = value.address
+            if where is not None and record.stack_lo <= where < record.stack_hi:
+                slots.append((name, where, where + max(size, 8), is_param))
+        cache[key] = slots
+    return cache[key]
+
+
+_VARIABLE_SETTINGS = Settings(max_elements=1, max_string=1, max_depth=1, follow_pointers=False)
+
+
+def _root_json(program: "GoProgram", graph: HeapGraph, namer: RecordedTypeLabels, root: HeapRoot) -> dict[str, Any]:
+    name = root.name
+    variable = _stack_variable(program, root)
+    if variable:
+        name = f"{name} {variable}"
+    if root.kind == "finalizer" and root.targets:
+        # The object a finalizer is set on: its type, when the runtime recorded one.
+        index = root.targets[0]
+        type_address = recorded_type(program, graph.objects, index)
+        if type_address > 0:
+            span = graph.objects.span(index)
+            payload = graph.objects.sizes[index] - (MALLOC_HEADER_SIZE if span.sizeclass else 0)
+            name = f"{name} ({namer.label(type_address, payload)})"
+    return {"kind": root.kind, "name": name, "address": root.address, "goroutine": root.goroutine}
+
+
+def _run_path(program: "GoProgram", text: str, limit: Optional[int], as_json: bool, write: Write) -> None:
+    graph = build_heap_graph(program)
+    address, target = _resolve_object(program, graph, text)
+    namer = RecordedTypeLabels(program)
+    chains = shortest_chains(graph, target, limit if limit is not None else _MAX_CHAINS_ALL)
+    objects = graph.objects
+    described: list[dict[str, Any]] = []
+    for root, chain in chains:
+        steps: list[dict[str, Any]] = []
+        previous: Optional[int] = None
+        for index in chain:
+            offsets: list[int] = []
+            field_name: Optional[str] = None
+            if previous is not None:
+                offsets = pointer_offsets(program, graph, previous, index)
+                field_name = _field_at(program, graph, namer, previous, offsets[0]) if offsets else None
+            steps.append(
+                {
+                    "address": objects.addresses[index],
+                    "slot": objects.sizes[index],
+                    "what": _object_label(program, graph, namer, index),
+                    "from_offset": offsets[0] if offsets else None,
+                    "from_field": field_name,
+                }
+            )
+            previous = index
+        described.append({"root": _root_json(program, graph, namer, root), "steps": steps})
+    if as_json:
+        data = {
+            "address": address,
+            "object": objects.addresses[target],
+            "what": _object_label(program, graph, namer, target),
+            "reachable": bool(chains),
+            "chains": described,
+            "precise": graph.precise,
+            "notes": graph.notes,
+        }
+        write(json_for_terminal(data) + "\n")
+        return
+    label = _object_label(program, graph, namer, target)
+    inside = "" if address == objects.addresses[target] else f" (inside {objects.addresses[target]:#x})"
+    write(f"{address:#x}{inside}: {safe_field(label)}\n")
+    if not chains:
+        hedge = "" if graph.precise else " (the graph is partly conservative: see 'go heap')"
+        write(f"unreachable (garbage not yet collected): no root reaches it{hedge}\n")
+        return
+    for number, described_chain in enumerate(described, 1):
+        root = described_chain["root"]
+        count = len(described_chain["steps"])
+        write(f"chain {number} ({count} reference{'s' if count != 1 else ''}):\n")
+        slot = f" at {root['address']:#x}" if root["address"] else ""
+        write(f"  {root['kind']} root {safe_field(root['name'])}{slot}\n")
+        for step in described_chain["steps"]:
+            via = "" if step["from_offset"] is None else f"+{step['from_offset']:#x} "
+            if step["from_field"]:
+                via = f"{via}({safe_field(step['from_field'])}) "
+            write(f"    {via}-> {step['address']:#x} ({safe_field(step['what'])})\n")
+    if limit is not None and len(chains) == limit:
+        write("(--all or --limit N: chains from more roots)\n")
+    elif limit is None and len(chains) == _MAX_CHAINS_ALL:
+        write(f"(the first {_MAX_CHAINS_ALL:,} roots only)\n")
+    if not graph.precise:
+        write("(the graph is partly conservative: see 'go heap')\n")
+
+
+def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write: Write) -> None:
+    graph = build_heap_graph(program)
+    address, target = _resolve_object(program, graph, text)
+    namer = RecordedTypeLabels(program)
+    sources, roots = referrers(graph, target)
+    objects = graph.objects
+    seen = _reachable_objects(program, graph)
+    listed: list[dict[str, Any]] = []
+    for index in sources[:limit]:
+        offsets = pointer_offsets(program, graph, index, target)
+        listed.append(
+            {
+                "address": objects.addresses[index],
+                "what": _object_label(program, graph, namer, index),
+                "offsets": offsets,
+                "fields": [_field_at(program, graph, namer, index, offset) for offset in offsets],
+                "reachable": bool(seen[index]),
+            }
+        )
+    if as_json:
+        data = {
+            "address": address,
+            "object": objects.addresses[target],
+            "what": _object_label(program, graph, namer, target),
+            "objects": listed,
+            "objects_total": len(sources),
+            "roots": [_root_json(program, graph, namer, root) for root in roots[:limit]],
+            "roots_total": len(roots),
+            "precise": graph.precise,
+            "notes": graph.notes,
+        }
+        write(json_for_terminal(data) + "\n")
+        return
+    write(f"{objects.addresses[target]:#x}: {safe_field(_object_label(program, graph, namer, target))}\n")
+    if not sources and not roots:
+        write("nothing points into it\n")
+    for item in listed:
+        words = ", ".join(
+            f"+{offset:#x}" + (f" ({safe_field(name)})" if name else "")
+            for offset, name in zip(item["offsets"], item["fields"])
+        )
+        dead = "" if item["reachable"] else ", unreachable: garbage not yet collected"
+        write(f"  object {item['address']:#x} {words or '?'} ({safe_field(item['what'])}{dead})\n")
+    if len(sources) > limit:
+        write(f"  ... {len(sources) - limit} more objects (--limit)\n")
+    for root in roots[:limit]:
+        slot = f" at {root.address:#x}" if root.address else ""
+        name = _root_json(program, graph, namer, root)["name"]
+        write(f"  {root.kind} root {safe_field(name)}{slot}\n")
+    if len(roots) > limit:
+        write(f"  ... {len(roots) - limit} more roots (--limit)\n")
+    if not graph.precise:
+        write("(the graph is partly conservative: see 'go heap')\n")

@@ -86,7 +86,10 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.last": (80, 8),
             },
         ),
-        "runtime.heapArena": (2165776, {"spans": (2097152, 65536), "pageInUse": (2162688, 1024)}),
+        "runtime.heapArena": (
+            2165776,
+            {"spans": (2097152, 65536), "pageInUse": (2162688, 1024), "bitmap": (0, 2097152)},
+        ),
         "runtime.heapStatsDelta": (
             1176,
             {
@@ -137,7 +140,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92672,
             {
@@ -148,7 +151,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65880, 8),
             },
         ),
-        "runtime.moduledata": (552, {"types": (280, 8), "etypes": (288, 8)}),
+        "runtime.moduledata": (
+            552,
+            {
+                "types": (280, 8),
+                "etypes": (288, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (496, 4),
+                "gcdatamask.bytedata": (504, 8),
+                "gcbssmask.n": (512, 4),
+                "gcbssmask.bytedata": (520, 8),
+                "next": (544, 8),
+            },
+        ),
         "runtime.mspan": (
             144,
             {
@@ -163,6 +181,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "state": (99, 1),
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -223,6 +242,11 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (16, {"next": (0, 8), "offset": (8, 2), "kind": (10, 1)}),
+        "runtime.specialfinalizer": (
+            48,
+            {"special": (0, 16), "fn": (16, 8), "nret": (24, 8), "fint": (32, 8), "ot": (40, 8)},
+        ),
         "runtime.sudog": (
             88,
             {
@@ -312,7 +336,15 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "sendq.last": (80, 8),
             },
         ),
-        "runtime.heapArena": (1133584, {"spans": (1064960, 65536), "pageInUse": (1130496, 1024)}),
+        "runtime.heapArena": (
+            1133584,
+            {
+                "spans": (1064960, 65536),
+                "pageInUse": (1130496, 1024),
+                "bitmap": (0, 1048576),
+                "noMorePtrs": (1048576, 16384),
+            },
+        ),
         "runtime.heapStatsDelta": (
             1176,
             {
@@ -364,7 +396,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92792,
             {
@@ -375,7 +407,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.moduledata": (
+            592,
+            {
+                "types": (296, 8),
+                "etypes": (304, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (536, 4),
+                "gcdatamask.bytedata": (544, 8),
+                "gcbssmask.n": (552, 4),
+                "gcbssmask.bytedata": (560, 8),
+                "next": (584, 8),
+            },
+        ),
         "runtime.mspan": (
             168,
             {
@@ -390,6 +437,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "state": (107, 1),
                 "allocCountBeforeCache": (110, 2),
                 "elemsize": (112, 8),
+                "specials": (136, 8),
             },
         ),
         "runtime.mstats": (
@@ -451,6 +499,11 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (16, {"next": (0, 8), "offset": (8, 2), "kind": (10, 1)}),
+        "runtime.specialfinalizer": (
+            48,
+            {"special": (0, 16), "fn": (16, 8), "nret": (24, 8), "fint": (32, 8), "ot": (40, 8)},
+        ),
         "runtime.sudog": (
             88,
             {
@@ -592,7 +645,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92856,
             {
@@ -603,7 +656,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.moduledata": (
+            592,
+            {
+                "types": (296, 8),
+                "etypes": (304, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (536, 4),
+                "gcdatamask.bytedata": (544, 8),
+                "gcbssmask.n": (552, 4),
+                "gcbssmask.bytedata": (560, 8),
+                "next": (584, 8),
+            },
+        ),
         "runtime.mspan": (
             160,
             {
@@ -619,6 +687,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
                 "largeType": (152, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -680,6 +749,11 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (16, {"next": (0, 8), "offset": (8, 2), "kind": (10, 1)}),
+        "runtime.specialfinalizer": (
+            48,
+            {"special": (0, 16), "fn": (16, 8), "nret": (24, 8), "fint": (32, 8), "ot": (40, 8)},
+        ),
         "runtime.sudog": (
             88,
             {
@@ -824,7 +898,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1200, {"alloc": (40, 1088)}),
+        "runtime.mcache": (1200, {"alloc": (40, 1088), "tiny": (16, 8)}),
         "runtime.mheap": (
             92928,
             {
@@ -835,7 +909,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.moduledata": (
+            584,
+            {
+                "types": (296, 8),
+                "etypes": (304, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (536, 4),
+                "gcdatamask.bytedata": (544, 8),
+                "gcbssmask.n": (552, 4),
+                "gcbssmask.bytedata": (560, 8),
+                "next": (576, 8),
+            },
+        ),
         "runtime.mspan": (
             160,
             {
@@ -851,6 +940,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
                 "largeType": (152, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -913,6 +1003,11 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (16, {"next": (0, 8), "offset": (8, 2), "kind": (10, 1)}),
+        "runtime.specialfinalizer": (
+            48,
+            {"special": (0, 16), "fn": (16, 8), "nret": (24, 8), "fint": (32, 8), "ot": (40, 8)},
+        ),
         "runtime.sudog": (
             88,
             {
@@ -1066,7 +1161,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mcache": (1208, {"alloc": (48, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93008,
             {
@@ -1077,7 +1172,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.moduledata": (
+            584,
+            {
+                "types": (296, 8),
+                "etypes": (304, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (536, 4),
+                "gcdatamask.bytedata": (544, 8),
+                "gcbssmask.n": (552, 4),
+                "gcbssmask.bytedata": (560, 8),
+                "next": (576, 8),
+            },
+        ),
         "runtime.mspan": (
             160,
             {
@@ -1093,6 +1203,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
                 "largeType": (152, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -1155,6 +1266,12 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (24, {"next": (0, 8), "offset": (8, 8), "kind": (16, 1)}),
+        "runtime.specialCleanup": (40, {"special": (0, 24), "fn": (24, 8), "id": (32, 8)}),
+        "runtime.specialfinalizer": (
+            56,
+            {"special": (0, 24), "fn": (24, 8), "nret": (32, 8), "fint": (40, 8), "ot": (48, 8)},
+        ),
         "runtime.sudog": (
             88,
             {
@@ -1310,7 +1427,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (240, 16),
             },
         ),
-        "runtime.mcache": (1208, {"alloc": (48, 1088)}),
+        "runtime.mcache": (1208, {"alloc": (48, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93320,
             {
@@ -1321,7 +1438,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (584, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.moduledata": (
+            584,
+            {
+                "types": (296, 8),
+                "etypes": (304, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (536, 4),
+                "gcdatamask.bytedata": (544, 8),
+                "gcbssmask.n": (552, 4),
+                "gcbssmask.bytedata": (560, 8),
+                "next": (576, 8),
+            },
+        ),
         "runtime.mspan": (
             160,
             {
@@ -1337,6 +1469,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
                 "largeType": (152, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -1399,6 +1532,12 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (24, {"next": (0, 8), "offset": (8, 8), "kind": (16, 1)}),
+        "runtime.specialCleanup": (40, {"special": (0, 24), "fn": (24, 8), "id": (32, 8)}),
+        "runtime.specialfinalizer": (
+            56,
+            {"special": (0, 24), "fn": (24, 8), "nret": (32, 8), "fint": (40, 8), "ot": (48, 8)},
+        ),
         "runtime.sudog": (
             88,
             {
@@ -1554,7 +1693,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93464,
             {
@@ -1565,7 +1704,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (592, {"types": (296, 8), "etypes": (304, 8)}),
+        "runtime.moduledata": (
+            592,
+            {
+                "types": (296, 8),
+                "etypes": (304, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (544, 4),
+                "gcdatamask.bytedata": (552, 8),
+                "gcbssmask.n": (560, 4),
+                "gcbssmask.bytedata": (568, 8),
+                "next": (584, 8),
+            },
+        ),
         "runtime.mspan": (
             160,
             {
@@ -1581,6 +1735,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
                 "largeType": (152, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -1643,6 +1798,12 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (24, {"next": (0, 8), "offset": (8, 8), "kind": (16, 1)}),
+        "runtime.specialCleanup": (56, {"special": (0, 24), "id": (48, 8)}),
+        "runtime.specialfinalizer": (
+            56,
+            {"special": (0, 24), "fn": (24, 8), "nret": (32, 8), "fint": (40, 8), "ot": (48, 8)},
+        ),
         "runtime.sudog": (
             104,
             {
@@ -1798,7 +1959,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "preemptoff": (248, 16),
             },
         ),
-        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088)}),
+        "runtime.mcache": (2296, {"alloc": (48, 1088), "reusableNoscan": (1136, 1088), "tiny": (24, 8)}),
         "runtime.mheap": (
             93464,
             {
@@ -1809,7 +1970,22 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "pagesInUse": (65888, 8),
             },
         ),
-        "runtime.moduledata": (568, {"types": (296, 8), "etypes": (312, 8)}),
+        "runtime.moduledata": (
+            568,
+            {
+                "types": (296, 8),
+                "etypes": (312, 8),
+                "data": (208, 8),
+                "edata": (216, 8),
+                "bss": (224, 8),
+                "ebss": (232, 8),
+                "gcdatamask.n": (520, 4),
+                "gcdatamask.bytedata": (528, 8),
+                "gcbssmask.n": (536, 4),
+                "gcbssmask.bytedata": (544, 8),
+                "next": (560, 8),
+            },
+        ),
         "runtime.mspan": (
             160,
             {
@@ -1825,6 +2001,7 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
                 "allocCountBeforeCache": (102, 2),
                 "elemsize": (104, 8),
                 "largeType": (152, 8),
+                "specials": (128, 8),
             },
         ),
         "runtime.mstats": (
@@ -1887,6 +2064,12 @@ LAYOUTS: dict[int, dict[str, tuple[int, dict[str, tuple[int, int]]]]] = {
             },
         ),
         "runtime.semaRoot": (24, {"treap": (8, 8), "nwait": (16, 4)}),
+        "runtime.special": (24, {"next": (0, 8), "offset": (8, 8), "kind": (16, 1)}),
+        "runtime.specialCleanup": (56, {"special": (0, 24), "id": (48, 8)}),
+        "runtime.specialfinalizer": (
+            56,
+            {"special": (0, 24), "fn": (24, 8), "nret": (32, 8), "fint": (40, 8), "ot": (48, 8)},
+        ),
         "runtime.sudog": (
             104,
             {

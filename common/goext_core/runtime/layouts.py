@@ -174,7 +174,9 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "heapArenas.len",
         "pagesInUse",
     ),
-    "runtime.heapArena": ("spans", "pageInUse"),
+    # The heap bitmap of Go 1.19 (2 bits per word) and 1.20-1.21 (1 bit per word, plus
+    # noMorePtrs), src/runtime/mheap.go heapArena; go heap path/refs (runtime/heapgraph.py).
+    "runtime.heapArena": ("spans", "pageInUse", "bitmap", "noMorePtrs"),
     "runtime.mspan": (
         "startAddr",
         "npages",
@@ -188,8 +190,13 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "allocCountBeforeCache",
         "elemsize",
         "largeType",
+        "specials",  # finalizers and cleanups: heap roots (runtime/heapgraph.py)
     ),
-    "runtime.mcache": ("alloc", "reusableNoscan"),
+    # Specials, src/runtime/mheap.go: finalizer and cleanup records (heap roots).
+    "runtime.special": ("next", "offset", "kind"),
+    "runtime.specialfinalizer": ("special", "fn", "nret", "fint", "ot"),
+    "runtime.specialCleanup": ("special", "fn", "id"),
+    "runtime.mcache": ("alloc", "reusableNoscan", "tiny"),  # tiny: a heap root (gcMarkTinyAllocs)
     "runtime.heapStatsDelta": (
         "tinyAllocCount",
         "largeAlloc",
@@ -230,7 +237,21 @@ RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
         "timer",
     ),
     "runtime.semaRoot": ("treap", "nwait"),
-    "runtime.moduledata": ("types", "etypes"),
+    # types: go heap's type names; data/bss and the GC's pointer masks of them (built at
+    # start-up by modulesinit, src/runtime/symtab.go): heap roots (runtime/heapgraph.py).
+    "runtime.moduledata": (
+        "types",
+        "etypes",
+        "data",
+        "edata",
+        "bss",
+        "ebss",
+        "gcdatamask.n",
+        "gcdatamask.bytedata",
+        "gcbssmask.n",
+        "gcbssmask.bytedata",
+        "next",
+    ),
 }
 
 # Goroutine status values, src/runtime/runtime2.go (unchanged 1.19..1.27 for 0..9).

@@ -35,6 +35,11 @@ MAX_STACK_OBJECTS = 4096
 
 # Offsets of live pointer words from the frame's sp, per pc (None: no map, scan it all).
 LiveOffsets = Optional[tuple[int, ...]]
+# (offsets of the live pointer words of the locals and args maps; (offset, size,
+# pointer-holding bytes, offsets of its pointer words in it or None when its mask is
+# unknown) of each stack object), from the frame's sp; None: no map.
+StackObject = tuple[int, int, int, Optional[tuple[int, ...]]]
+FrameMaps = Optional[tuple[tuple[int, ...], tuple[StackObject, ...]]]
 
 
 def _bits(data: bytes, nbit: int) -> list[int]:
@@ -59,6 +64,18 @@ def _bitmap(program: "GoProgram", address: int, index: int) -> list[int]:
 def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
     """sp-relative offsets of the live pointer words of the frame of the function
     at run-time return address ``pc`` whose fp is ``fp`` bytes above its sp."""
+    maps = _frame_maps(program, pc, fp)
+    if maps is None:
+        return None
+    offsets, objects = maps
+    every = list(offsets)
+    for base, _size, ptrdata, _words in objects:
+        every += range(base, base + min(ptrdata, MAX_FRAME_WORDS * program.target.ptr_size), program.target.ptr_size)
+    return tuple(sorted(set(every)))
+
+
+def _frame_maps(program: "GoProgram", pc: int, fp: int) -> FrameMaps:
+    """The locals/args maps' live words and the stack objects of a frame (see FrameMaps)."""
     func = program.func_for_pc(pc)
     if func is None:
         return None
@@ -77,6 +94,7 @@ def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
     if index == -1:
         index = 0
     offsets: list[int] = []
+    stack_objects: list[StackObject] = []
     minsize = 16 if arm64 else 0  # sys.StackAlign on arm64, sys.MinFrameSize elsewhere
     if varp > minsize:
         locals_map = func.funcdata_address(FUNCDATA_LOCALS_POINTER_MAPS)
@@ -94,8 +112,8 @@ def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
     objects = func.funcdata_address(FUNCDATA_STACK_OBJECTS)
     if objects is not None:
         # n uintptr, then stackObjectRecord{off, size, _ptrdata int32; gcdataoff uint32}
-        # (src/runtime/mgcstack.go); off < 0 is from varp, else from argp.  Every word of
-        # the pointer-holding prefix counts: whether the object is still reachable is not checked.
+        # (src/runtime/stack.go); off < 0 is from varp, else from argp; the object's
+        # pointer mask is at moduledata.rodata + gcdataoff (stackObjectRecord.gcdata).
         count = int.from_bytes(program.binary.read_static(objects, ptr), "little")
         if count > MAX_STACK_OBJECTS:
             raise GoextError(f"{count} stack objects")
@@ -103,10 +121,40 @@ def _live_offsets(program: "GoProgram", pc: int, fp: int) -> LiveOffsets:
         for number in range(count):
             record = records[16 * number : 16 * number + 16]
             off = int.from_bytes(record[0:4], "little", signed=True)
-            ptrdata = abs(int.from_bytes(record[8:12], "little", signed=True))
-            base = (varp if off < 0 else argp) + off
-            offsets += range(base, base + min(ptrdata, MAX_FRAME_WORDS * ptr), ptr)
-    return tuple(sorted(set(offsets)))
+            size = int.from_bytes(record[4:8], "little", signed=True)
+            raw_ptrdata = int.from_bytes(record[8:12], "little", signed=True)
+            ptrdata = abs(raw_ptrdata)
+            gcdataoff = int.from_bytes(record[12:16], "little")
+            # A negative _ptrdata (Go 1.19-1.20) is a GC program: its mask is not read.
+            words = None if raw_ptrdata < 0 else _stack_object_words(program, gcdataoff, ptrdata)
+            stack_objects.append(((varp if off < 0 else argp) + off, size, ptrdata, words))
+    return tuple(sorted(set(offsets))), tuple(stack_objects)
+
+
+def _stack_object_words(program: "GoProgram", gcdataoff: int, ptrdata: int) -> Optional[tuple[int, ...]]:
+    """Byte offsets of a stack object's pointer words, from its mask in rodata; None
+    when it cannot be read."""
+    rodata = _rodata(program)
+    ptr = program.target.ptr_size
+    if rodata is None or not 0 <= ptrdata <= MAX_FRAME_WORDS * ptr:
+        return None
+    words = ptrdata // ptr
+    try:
+        mask = int.from_bytes(program.binary.read_static(rodata + gcdataoff, (words + 7) // 8), "little")
+    except (GoextError, MemoryReadError, ValueError):
+        return None
+    return tuple(bit * ptr for bit in range(words) if mask >> bit & 1)
+
+
+def _rodata(program: "GoProgram") -> Optional[int]:
+    """Link-time address of the module's rodata (moduledata.rodata: the start of the
+    .rodata section, where the linker puts runtime.rodata, src/cmd/link symtab.go)."""
+
+    def compute() -> Optional[int]:
+        section = program.binary.section(".rodata")
+        return section.address if section is not None else None
+
+    return program.binary_memo("stack_object_rodata", compute)
 
 
 def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[int]]:
@@ -126,3 +174,29 @@ def live_pointer_slots(program: "GoProgram", frame: "Frame") -> Optional[list[in
         cache[frame.pc] = offsets
     found = cache[frame.pc]
     return None if found is None else [frame.sp + offset for offset in found]
+
+
+def frame_maps(program: "GoProgram", frame: "Frame") -> FrameMaps:
+    """Like :func:`live_pointer_slots`, with the stack objects apart, as the GC sees
+    them (src/runtime/mgcmark.go scanstack): (addresses of the live pointer words of
+    the locals and args maps; (address, size, pointer-holding bytes, offsets of its
+    pointer words or None) of each stack object,
+    which the GC scans only when a live pointer or a scanned stack object points into it)."""
+    if frame.trap:
+        return None
+    cache: dict[int, FrameMaps] = program.binary_memo("frame_pointer_maps", dict)
+    if frame.pc not in cache:
+        if len(cache) > 1 << 18:
+            cache.clear()
+        try:
+            maps = _frame_maps(program, frame.pc, frame.fp - frame.sp)
+        except (GoextError, MemoryReadError, ValueError):
+            maps = None
+        cache[frame.pc] = maps
+    found = cache[frame.pc]
+    if found is None:
+        return None
+    offsets, objects = found
+    return tuple(frame.sp + offset for offset in offsets), tuple(
+        (frame.sp + off, size, ptrdata, words) for off, size, ptrdata, words in objects
+    )

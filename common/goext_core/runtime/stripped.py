@@ -559,6 +559,34 @@ def _valid_mheap(program: "GoProgram", address: int) -> bool:
     return plausible_mheap(program, address)
 
 
+# finBlock, src/runtime/mfinal.go: {alllink, next *finBlock; cnt uint32; _ int32;
+# fin [(finBlockSize - 2*ptr - 2*4) / 40]finalizer}, finBlockSize = 4 KiB (5-word finalizers).
+_FINBLOCK_CNT_OFFSET = 16
+_FINBLOCK_CAPACITY = (4096 - 2 * 8 - 2 * 4) // 40
+_MAX_FINBLOCKS_CHECKED = 64
+
+
+def _allfin_candidates(program: "GoProgram") -> list[int]:
+    """runtime.allfin: a word markroot loads (fixedRootFinalizers walks the blocks,
+    src/runtime/mgcmark.go) and queuefinalizer stores (it links a new block in,
+    src/runtime/mfinal.go)."""
+    loaded = _targets(program, "runtime.markroot", (LOAD,), (8,))
+    stored = _targets(program, "runtime.queuefinalizer", (STORE,), (8,))
+    return [target for target in loaded if target in stored]
+
+
+def _valid_allfin(program: "GoProgram", address: int) -> bool:
+    """nil (no finalizer ever queued), or a short chain of finBlocks with sane counts."""
+    block = program.target.read_ptr(address)
+    for _ in range(_MAX_FINBLOCKS_CHECKED):
+        if not block:
+            return True
+        if block % 8 or _read_int(program, block + _FINBLOCK_CNT_OFFSET, 4) > _FINBLOCK_CAPACITY:
+            return False
+        block = program.target.read_ptr(block)
+    return True
+
+
 Candidates = Callable[["GoProgram"], list[int]]
 Validator = Callable[["GoProgram", int], bool]
 
@@ -575,6 +603,7 @@ _CODE_FINDERS: dict[str, tuple[Candidates, Validator]] = {
     "runtime.semtable": (_semtable_candidates, _valid_semtable),
     "runtime.firstmoduledata": (_moduledata_candidates, _valid_moduledata),
     "runtime.mheap_": (_mheap_candidates, _valid_mheap),
+    "runtime.allfin": (_allfin_candidates, _valid_allfin),
 }
 
 
@@ -644,7 +673,7 @@ def recovered_symbol_size(program: "GoProgram", name: str) -> Optional[int]:
         return 4
     if name in ("runtime.allp", "runtime.allgs"):
         return 3 * program.target.ptr_size
-    if name == "runtime.allm":
+    if name in ("runtime.allm", "runtime.allfin"):
         return program.target.ptr_size
     return None
 
