@@ -107,7 +107,12 @@ def test_snapshot_heap_section_follows_the_schema_and_go_heap(heapy, go_version,
     assert heap["top_types"] == data["rows"] and heap["types_total"] == data["rows_total"]
     packages = json.loads(run(program, "heap", "--by package --json --top 20"))
     assert heap["top_packages"] == packages["rows"] and heap["packages_total"] == packages["rows_total"]
-    assert "top_retainers" not in heap  # filled by whoever computes retained sizes
+    retained = json.loads(run(program, "heap", "retained --top 20 --json"))["roots"]
+    assert heap["top_retainers"] == [
+        {key: row[key] for key in ("name", "kind", "retained_bytes", "retained_objects")}
+        for row in retained
+        if row["retained_bytes"]
+    ]
     # The page made offline from this file has the section.
     page = tmp_path / "r.html"
     assert dispatch(Context(lambda: program), "report", f"--html {page} --from {output}", written.append), written
@@ -133,7 +138,8 @@ def test_report_shows_the_heap_section(heaproots, go_version, flavour, tmp_path)
     main_types = next(row["types"] for row in main_types if row["what"] == "main")
     assert "<h3>Top packages by bytes" in dom and f'<td class="what">main  ({main_types} types)</td>' in dom
     assert "<b>agrees</b><span>heap vs the runtime's figures</span>" in dom
-    assert "<div>objects per size class: all" in dom and '<div class="retained">' not in dom
+    assert "<div>objects per size class: all" in dom and '<div class="retained">' in dom
+    assert 'title="global: 200.' in dom  # main.gBig
     # --no-heap leaves it out; so does a heap bigger than the default limit (a note says so).
     assert dispatch(Context(lambda: program), "report", f"--html {page} --no-heap --no-deadlock", out.append), out
     assert '"heap":null' in page.read_text()

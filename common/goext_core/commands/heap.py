@@ -6,6 +6,7 @@ section of the snapshot and the report (heap_section)."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
 from goext_core.commands.base import Context, Write, bounded_int, command
@@ -22,6 +23,13 @@ from goext_core.runtime.heap import (
     objects,
     runtime_figures,
 )
+from goext_core.runtime.heapdominators import (
+    DominatorTree,
+    dominator_tree,
+    format_retained,
+    retained_by_root,
+    retained_to_json,
+)
 from goext_core.runtime.heapgraph import (
     HeapGraph,
     HeapRoot,
@@ -32,6 +40,7 @@ from goext_core.runtime.heapgraph import (
     referrers,
     shortest_chains,
 )
+from goext_core.runtime.leaks import find_leaks, format_leaks
 from goext_core.textsafe import json_for_terminal, safe_field
 from goext_core.values.decode import Decoder, frame_variables
 from goext_core.values.heaptypes import SOURCE_PROPAGATED, HeapTypes, RecordedTypeLabels, propagate_types
@@ -217,9 +226,10 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("objects", "path", "refs"),
+        choices=("objects", "path", "refs", "retained"),
         help="objects TYPE: list the addresses of TYPE's objects; path ADDR|EXPR: the reference chains "
-        "from a root to the object; refs ADDR|EXPR: what points into the object",
+        "from a root to the object; refs ADDR|EXPR: what points into the object; retained: what each root "
+        "(or object) alone keeps alive",
     )
     parser.add_argument(
         "type",
@@ -234,7 +244,13 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="go heap: skip the reachable/unreachable totals (they need the object graph: seconds per million objects)",
     )
-    parser.add_argument("--by", choices=("type", "package", "size", "class"), default="type", help="group objects by")
+    parser.add_argument(
+        "--by",
+        choices=("type", "package", "size", "class", "root", "object"),
+        default=None,
+        help="group objects by (go heap: type, package, size or class, default type; "
+        "go heap retained: root or object, default root)",
+    )
     parser.add_argument("--top", type=bounded_int(1, _MAX_TOP), default=30, help="rows to show")
     parser.add_argument(
         "--limit",
@@ -253,6 +269,18 @@ def _configure_heap(parser: argparse.ArgumentParser) -> None:
 )
 def run_heap(context: Context, args: argparse.Namespace, write: Write) -> None:
     program = context.program
+    if args.action == "retained":
+        by = args.by or "root"
+        if by not in ("root", "object"):
+            raise UsageError("go heap retained: --by root or --by object")
+        if args.type or args.all or args.limit:
+            raise UsageError("go heap retained: takes only --by, --top and --json")
+        _run_retained(program, by, args.top, args.json, write)
+        return
+    if args.by in ("root", "object"):
+        raise UsageError(f"go heap: --by {args.by} is for 'go heap retained'")
+    if args.by is None:
+        args.by = "type"
     if args.action == "objects":
         if not args.type:
             raise UsageError("go heap objects: name a TYPE, as 'go heap' prints it")
@@ -401,13 +429,20 @@ def _json_rows(rows: list[Row], top: int, types_per_row: Optional[dict[str, int]
 def heap_section(program: "GoProgram", top: int = 20) -> dict[str, Any]:
     """The snapshot's ``heap`` section: the totals and reconciliation of ``go heap --json``
     (same walk, same figures), the ``top`` types and packages by bytes, and what went wrong.
-    Its optional ``top_retainers`` list is filled by whoever computes retained sizes."""
+    ``top_retainers``: the roots that alone keep the most memory alive (go heap retained),
+    left out with a note when the object graph cannot be built."""
     heap = census(program, types=True)
     figures = runtime_figures(program, heap.elemsize_by_class)
     types, type_notes = _propagated(program)
     type_rows = _rows_by_type(heap, RecordedTypeLabels(program), types)
     package_rows, types_per_package = _rows_by_package(type_rows)
     reconciliation = _reconcile(heap, figures)
+    retainers: Optional[list[dict[str, Any]]] = None
+    retainer_notes: list[str] = []
+    try:
+        retainers = top_retaining_roots(program, top)
+    except GoextError as exc:
+        retainer_notes.append(f"retained sizes unknown: {exc}")
     differing = [
         line["what"] for line in reconciliation if line["runtime"] is None or line["goext"] != line["expected"]
     ]
@@ -426,7 +461,8 @@ def heap_section(program: "GoProgram", top: int = 20) -> dict[str, Any]:
         "packages_total": len(package_rows),
         "alloc_count_mismatches": heap.alloc_count_mismatches,
         "problems": heap.problems,
-        "notes": figures.notes + type_notes,
+        "notes": figures.notes + type_notes + retainer_notes,
+        **({"top_retainers": retainers} if retainers is not None else {}),
     }
 
 
@@ -508,6 +544,61 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
 
 
 # -- what keeps an object alive (runtime/heapgraph.py) ------------------------------------------
+
+
+def _graph_by_variable(graph: HeapGraph) -> HeapGraph:
+    """The graph with its roots merged per variable: heapgraph gives one root per pointer
+    slot, and an object two slots of one global (or one stack variable) reach is that
+    variable's alone, not "shared"."""
+    merged: dict[tuple[str, str, Optional[int]], list[Any]] = {}
+    for root in graph.roots:
+        entry = merged.setdefault((root.kind, root.name, root.goroutine), [root.address, set()])
+        entry[1].update(root.targets)
+    roots = [
+        HeapRoot(kind, name, address, goroutine, tuple(sorted(targets)))
+        for (kind, name, goroutine), (address, targets) in merged.items()
+    ]
+    return replace(graph, roots=roots)
+
+
+def retained_tree(program: "GoProgram") -> tuple[HeapGraph, DominatorTree]:
+    """The heap graph (roots merged per variable) and its dominator tree, once per stop."""
+
+    def compute() -> tuple[HeapGraph, DominatorTree]:
+        graph = _graph_by_variable(build_heap_graph(program))
+        return graph, dominator_tree(graph)
+
+    return program.stop_memo("heap_dominators", compute)
+
+
+def _run_retained(program: "GoProgram", by: str, top: int, as_json: bool, write: Write) -> None:
+    graph, tree = retained_tree(program)
+    if as_json:
+        data = retained_to_json(graph, tree, top, by)
+        data["precise"] = graph.precise
+        data["notes"] = list(graph.notes)
+        write(json_for_terminal(data) + "\n")
+        return
+    for line in format_retained(graph, tree, top, by):
+        write(safe_field(line) + "\n")
+    if not graph.precise:
+        write("(the graph is not precise: some objects were scanned conservatively, see the notes)\n")
+
+
+def top_retaining_roots(program: "GoProgram", count: int) -> list[dict[str, Any]]:
+    """The snapshot's ``top_retainers``: the ``count`` roots that alone keep the most bytes alive."""
+    graph, tree = retained_tree(program)
+    return [
+        {
+            "name": row.name,
+            "kind": row.kind,
+            "retained_bytes": row.retained_bytes,
+            "retained_objects": row.retained_objects,
+        }
+        for row in retained_by_root(graph, tree)[:count]
+        if row.retained_bytes
+    ]
+
 
 _MAX_CHAINS_ALL = 10_000
 
@@ -830,3 +921,27 @@ def _run_refs(program: "GoProgram", text: str, limit: int, as_json: bool, write:
         write(f"  ... {len(roots) - limit} more roots (--limit)\n")
     if not graph.precise:
         write("(the graph is partly conservative: see 'go heap')\n")
+
+
+# -- goroutines nothing can wake (runtime/leaks.py) ----------------------------------------------
+
+
+def _configure_leaks(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print as JSON")
+
+
+@command(
+    "leaks",
+    "Goroutines blocked on channels or sync objects that no goroutine able to run can reach "
+    "(Go 1.26's leak rule over the heap graph), grouped by stack.",
+    _configure_leaks,
+)
+def run_leaks(context: Context, args: argparse.Namespace, write: Write) -> None:
+    program = context.program
+    graph = build_heap_graph(program)
+    report = find_leaks(program, graph)
+    if args.json:
+        write(json_for_terminal(report.to_json()) + "\n")
+        return
+    for line in format_leaks(report):
+        write(safe_field(line) + "\n")

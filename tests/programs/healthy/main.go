@@ -3,7 +3,8 @@
 // time.AfterFunc, context deadlines), a loopback HTTP server with an idle
 // keep-alive connection, signal.Notify, a sync.Cond, a WaitGroup whose workers
 // sleep, a mutex held by a sleeping goroutine and a producer/consumer pair.
-// "go deadlock" must find no stuck goroutine in it.
+// "go deadlock" must find no stuck goroutine in it, and "go leaks" no leaked
+// one: everything a goroutine waits on stays reachable by one that may run.
 //
 // Usage: healthy [panic|wait]
 package main
@@ -24,6 +25,10 @@ var (
 	sink      int
 	guard     sync.Mutex
 	cancelAll context.CancelFunc
+	// The Cond condWait waits on, reachable from here: whoever would signal it
+	// (a server's config reloader, say) can.  Held only by condWait's stack, it
+	// would be a goroutine leak.
+	gCond *sync.Cond
 )
 
 // tickerLoop is the minimal case of the issue: a select on a ticker and ctx.Done().
@@ -211,6 +216,7 @@ func main() {
 	cancelAll = cancel
 	quit := make(chan struct{})
 	cond := sync.NewCond(&sync.Mutex{})
+	gCond = cond
 	ready := false
 	var workers sync.WaitGroup
 	var mu sync.Mutex

@@ -1,6 +1,7 @@
 // Command heaproots builds a heap in which the root of every object is known:
 // main.Item objects held by a global map (main.cache), main.Held objects held
-// only by a parked goroutine's local slice (main.holdLocally), main.Finalized
+// only by a parked goroutine's local slice (main.holdLocally, which waits on a
+// channel a global holds: not leaked), main.Finalized
 // objects (and the [16]int64 each points at) held only by their finalizers,
 // a ring of main.CycleNode objects held by nothing (garbage the GC has not
 // collected yet: the program turns the GC off before allocating), a 200 MB
@@ -175,7 +176,7 @@ func main() {
 
 	parked.Add(1 + nLeaked + 1)
 	ready := make(chan []*Held)
-	go holdLocally(ready, make(chan int))
+	go holdLocally(ready, gWake)
 	for _, h := range <-ready {
 		addr("held", unsafe.Pointer(h))
 	}
