@@ -540,7 +540,8 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
         hint = f"print the first element of one with: go print --type {safe_field(wanted_type[2:])}"
     else:
         hint = f"print one with: go print --type {safe_field(wanted_type)}"
-    write(f"{len(found)} objects{more}; {hint} {found[0][0]:#x}\n")
+    noun = "object" if len(found) == 1 else "objects"
+    write(f"{len(found)} {noun}{more}; {hint} {found[0][0]:#x}\n")
 
 
 # -- what keeps an object alive (runtime/heapgraph.py) ------------------------------------------
