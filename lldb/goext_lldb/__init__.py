@@ -38,8 +38,10 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
         return
     _registered_debuggers.add(debugger.GetID())
     warnings += commands.register_all(debugger, specs, entry_module)
-    warnings += _register_goroutine_threads(debugger, entry_module)
+    # The summaries first: enabling the thread plug-in on an existing process
+    # loads the debug file, which turns the summaries' category on.
     printers.register(debugger, entry_module, _program_for_values)
+    warnings += _register_goroutine_threads(debugger, entry_module)
     # A target created before goext was loaded: give lldb its Go DWARF now.
     show_go_values(debugger.GetSelectedTarget())
     for warning in warnings:
