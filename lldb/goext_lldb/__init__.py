@@ -109,11 +109,12 @@ def _show_go_values(process: "lldb.SBProcess") -> None:
 
 
 def show_go_values(sbtarget: "lldb.SBTarget") -> None:
-    """Give lldb the Go DWARF it reads (the debug file), then turn the Go
-    value summaries on: lldb's own views show Go values.  Never raises."""
+    """Give lldb goext's symbol file (the debug file with DWARF, the pclntab
+    symbols when stripped); with the debug file turn the Go value summaries
+    on: lldb's own views show Go values.  Never raises."""
     if not sbtarget.IsValid():
         return
-    if debugfile.safe_load(sbtarget):
+    if debugfile.safe_load(sbtarget) and debugfile.loaded_file(sbtarget):
         printers.enable(sbtarget.GetDebugger())
 
 
