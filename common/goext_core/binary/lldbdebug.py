@@ -43,7 +43,7 @@ from elftools.elf.elffile import ELFFile
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
 from goext_core.binary.elf import ELF_PARSE_ERRORS, dwarf_info
 from goext_core.binary.leb128 import read_sleb128, read_uleb128
-from goext_core.binary.packagevars import PackageGlobal, package_globals, package_unit
+from goext_core.binary.packagevars import package_globals, package_unit
 from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.symfile import symbol_file_image
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
@@ -133,17 +133,17 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
     language_offsets = _go_language_offsets(binary)
     frame_table = _pclntab_frame_table(binary)
     names = [_section_name(name_table, header.name_offset) for header in headers]
-    abbrev_index = next((i for i, name in enumerate(names) if name in (".debug_abbrev", ".zdebug_abbrev")), None)
+    debug_sections: dict[str, bytes] = {}
+    for header, name in zip(headers, names):
+        if name.startswith((".debug_", ".zdebug_")) and header.type != 8:  # not SHT_NOBITS
+            plain = "." + name[2:] if name.startswith(".zdebug_") else name
+            raw = original[header.offset : header.offset + header.size]
+            debug_sections[plain] = _decompressed(raw, name, header, wide, endian)
     package_info = package_abbrevs = b""
-    if abbrev_index is not None:
-        abbrev = headers[abbrev_index]
-        abbrev_size = len(
-            _decompressed(
-                original[abbrev.offset : abbrev.offset + abbrev.size], names[abbrev_index], abbrev, wide, endian
-            )
-        )
+    if ".debug_info" in debug_sections and ".debug_abbrev" in debug_sections:
+        packages = package_globals(debug_sections[".debug_info"], debug_sections[".debug_abbrev"], elf.little_endian)
         package_info, package_abbrevs = package_unit(
-            _package_globals(binary), abbrev_size, 8 if wide else 4, elf.little_endian
+            packages, len(debug_sections[".debug_abbrev"]), 8 if wide else 4, elf.little_endian
         )
 
     out = bytearray(original)
@@ -153,9 +153,9 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
         name = _section_name(name_table, header.name_offset)
         contents: Optional[bytes] = None
         if name.startswith((".debug_", ".zdebug_")) and header.type != 8:  # not SHT_NOBITS
-            contents = _decompressed(original[header.offset : header.offset + header.size], name, header, wide, endian)
             if name.startswith(".zdebug_"):
                 name = "." + name[2:]
+            contents = debug_sections[name]
             if name == ".debug_info":
                 contents = _rewrite_languages(contents, language_offsets, endian) + package_info
             elif name == ".debug_abbrev":
@@ -213,13 +213,6 @@ def _go_language_offsets(binary: "GoBinary") -> list[tuple[int, int]]:
             # AttributeValue.offset is where the attribute's value starts.
             offsets.append((attribute.offset, width))
         return offsets
-    except ELF_PARSE_ERRORS as exc:
-        raise CorruptDataError(f"{binary.path}: DWARF is unreadable: {exc}") from None
-
-
-def _package_globals(binary: "GoBinary") -> dict[str, list[PackageGlobal]]:
-    try:
-        return package_globals(dwarf_info(binary.elf), 8 if binary.elf.elfclass == 64 else 4, binary.elf.little_endian)
     except ELF_PARSE_ERRORS as exc:
         raise CorruptDataError(f"{binary.path}: DWARF is unreadable: {exc}") from None
 

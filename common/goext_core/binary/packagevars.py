@@ -26,15 +26,19 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
-from goext_core.binary.leb128 import encode_uleb128
+from goext_core.binary.dwarfscan import Die, DwarfScanError, DwarfScanner, Unit
+from goext_core.binary.leb128 import TruncatedLeb128Error, encode_uleb128
 
 # DWARF 4 (section 7): tags, attributes, forms, children flag.
 _DW_TAG_compile_unit = 0x11
 _DW_TAG_structure_type = 0x13
 _DW_TAG_member = 0x0D
 _DW_TAG_variable = 0x34
+_DW_TAG_pointer_type = 0x0F
+# Typedefs and qualifiers: the size is the underlying type's.
+_TYPE_WRAPPERS = frozenset({0x16, 0x26, 0x35})  # typedef, const_type, volatile_type
 _DW_AT_location = 0x02
 _DW_AT_name = 0x03
 _DW_AT_byte_size = 0x0B
@@ -55,6 +59,9 @@ _DW_CHILDREN_yes = 1
 _DW_OP_addr = 0x03
 _DW_LANG_C99 = 0x0C
 _UNIT_VERSION = 4
+_NAME = frozenset({0x03})
+_VARIABLE_ATTRIBUTES = frozenset({0x02, 0x03, 0x49})  # location, name, type
+_TYPE_ATTRIBUTES = frozenset({0x0B, 0x49})  # byte_size, type
 # Abbreviation codes of the new unit (its own abbreviation table).
 _ABBREV_UNIT, _ABBREV_STRUCT, _ABBREV_MEMBER, _ABBREV_VARIABLE = 1, 2, 3, 4
 
@@ -80,50 +87,59 @@ class PackageGlobal:
     type_offset: int  # absolute .debug_info offset of its type DIE
 
 
-def package_globals(info: Any, address_size: int, little_endian: bool) -> dict[str, list[PackageGlobal]]:
+def package_globals(debug_info: bytes, debug_abbrev: bytes, little_endian: bool) -> dict[str, list[PackageGlobal]]:
     """Package name -> its globals (address order) that lldb can reach as
-    ``package.member``, from pyelftools' DWARFInfo of the executable."""
+    ``package.member``, from the executable's (decompressed) DWARF.  Units
+    the scanner cannot walk are left out."""
+    scanner = DwarfScanner(debug_info, debug_abbrev, little_endian)
     sizes: dict[int, Optional[int]] = {}
     found: dict[str, list[PackageGlobal]] = {}
-    order: Literal["little", "big"] = "little" if little_endian else "big"
-    for unit in info.iter_CUs():
-        top = unit.get_top_DIE()
-        package = _text(top.attributes.get("DW_AT_name"))
-        if package is None or not _PACKAGE_NAME.fullmatch(package):
-            continue
-        for count, die in enumerate(top.iter_children()):
-            if count > _MAX_UNIT_CHILDREN:
-                break
-            if die.tag != "DW_TAG_variable":
+    for unit in scanner.units():
+        try:
+            top, end = scanner.die_at(unit, unit.first_die, _NAME)
+            package = top.values.get(_DW_AT_name, (0, None))[1] if top is not None else None
+            if top is None or not isinstance(package, str) or not _PACKAGE_NAME.fullmatch(package):
                 continue
-            name = _text(die.attributes.get("DW_AT_name"))
-            if name is None or not name.startswith(package + "."):
-                continue
-            member = name[len(package) + 1 :]
-            if not _MEMBER_NAME.fullmatch(member):
-                continue
-            location = die.attributes.get("DW_AT_location")
-            expression = location.value if location is not None else None
-            if not isinstance(expression, list) or len(expression) != 1 + address_size:
-                continue
-            if expression[0] != _DW_OP_addr:
-                continue
-            type_offset = _reference(die, "DW_AT_type")
-            if type_offset is None:
-                continue
-            if type_offset not in sizes:
-                sizes[type_offset] = _type_size(info, type_offset, address_size)
-            size = sizes[type_offset]
-            if size is None:
-                continue
-            address = int.from_bytes(bytes(expression[1:]), order)
-            found.setdefault(package, []).append(PackageGlobal(member, address, size, type_offset))
+            for count, die in enumerate(scanner.children(unit, top, end, _VARIABLE_ATTRIBUTES)):
+                if count > _MAX_UNIT_CHILDREN:
+                    break
+                if die.tag == _DW_TAG_variable:
+                    entry = _package_global(scanner, unit, die, package, sizes)
+                    if entry is not None:
+                        found.setdefault(package, []).append(entry)
+        except (DwarfScanError, TruncatedLeb128Error):
+            continue  # this unit's globals stay out: lldb says it finds no such variable
     for package, members in found.items():
         unique: dict[str, PackageGlobal] = {}
         for item in sorted(members, key=lambda entry: (entry.address, entry.member)):
             unique.setdefault(item.member, item)
         found[package] = list(unique.values())
     return found
+
+
+def _package_global(
+    scanner: DwarfScanner, unit: Unit, die: Die, package: str, sizes: dict[int, Optional[int]]
+) -> Optional[PackageGlobal]:
+    name = die.values.get(_DW_AT_name, (0, None))[1]
+    if not isinstance(name, str) or not name.startswith(package + "."):
+        return None
+    member = name[len(package) + 1 :]
+    if not _MEMBER_NAME.fullmatch(member):
+        return None
+    expression = die.values.get(_DW_AT_location, (0, None))[1]
+    if not isinstance(expression, bytes) or len(expression) != 1 + unit.address_size:
+        return None
+    if expression[0] != _DW_OP_addr:
+        return None
+    type_offset = scanner.reference(unit, *die.values.get(_DW_AT_type, (0, None)))
+    if type_offset is None:
+        return None
+    if type_offset not in sizes:
+        sizes[type_offset] = _type_size(scanner, type_offset, unit.address_size)
+    size = sizes[type_offset]
+    if size is None:
+        return None
+    return PackageGlobal(member, int.from_bytes(expression[1:], scanner.order), size, type_offset)
 
 
 def package_unit(
@@ -217,37 +233,26 @@ def _abbreviations() -> bytes:
     )
 
 
-def _text(attribute: Any) -> Optional[str]:
-    value = attribute.value if attribute is not None else None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else None
-
-
-_CU_RELATIVE_FORMS = {"DW_FORM_ref1", "DW_FORM_ref2", "DW_FORM_ref4", "DW_FORM_ref8", "DW_FORM_ref_udata"}
-
-
-def _reference(die: Any, name: str) -> Optional[int]:
-    attribute = die.attributes.get(name)
-    if attribute is None:
-        return None
-    if attribute.form in _CU_RELATIVE_FORMS:
-        return int(attribute.value) + int(die.cu.cu_offset)
-    if attribute.form == "DW_FORM_ref_addr":
-        return int(attribute.value)
-    return None
-
-
-def _type_size(info: Any, offset: int, address_size: int) -> Optional[int]:
+def _type_size(scanner: DwarfScanner, offset: int, address_size: int) -> Optional[int]:
     """Byte size of the type DIE at ``offset``, through typedefs and qualifiers."""
     for _ in range(_MAX_TYPE_DEPTH):
-        die = info.get_DIE_from_refaddr(offset)
-        size = die.attributes.get("DW_AT_byte_size")
-        if size is not None and isinstance(size.value, int):
-            return int(size.value)
-        if die.tag == "DW_TAG_pointer_type":
-            return address_size  # Go's pointer DIEs have no DW_AT_byte_size
-        if die.tag not in ("DW_TAG_typedef", "DW_TAG_const_type", "DW_TAG_volatile_type"):
+        unit = scanner.unit_containing(offset)
+        if unit is None:
             return None
-        following = _reference(die, "DW_AT_type")
+        try:
+            die, _ = scanner.die_at(unit, offset, _TYPE_ATTRIBUTES)
+        except (DwarfScanError, TruncatedLeb128Error):
+            return None
+        if die is None:
+            return None
+        size = scanner.unsigned(*die.values.get(_DW_AT_byte_size, (0, None)))
+        if size is not None:
+            return size
+        if die.tag == _DW_TAG_pointer_type:
+            return address_size  # Go's pointer DIEs have no DW_AT_byte_size
+        if die.tag not in _TYPE_WRAPPERS:
+            return None
+        following = scanner.reference(unit, *die.values.get(_DW_AT_type, (0, None)))
         if following is None:
             return None
         offset = following
