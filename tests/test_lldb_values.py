@@ -408,7 +408,7 @@ def test_lldb_shows_standard_library_values(go_version, flavour, tmp_path):
 
 
 # What lldb's member path reads as one name after "main." (see binary/packagevars.py).
-_REACHABLE_MEMBER = re.compile(r"[^.\[\-\s]+")
+_REACHABLE_MEMBER = re.compile(r"[^\W\d]\w*")
 
 
 @pytest.mark.e2e
@@ -521,6 +521,7 @@ def test_live_process_shows_go_values(go_version, flavour, tmp_path):
         "process launch -- wait",
         "frame variable localSlice localMap localIface",
         "target variable -r '^main\\.gSmallMap$'",
+        "target variable main.gSmallMap main.gString",
         "process kill",
     ]
     result = run_lldb(commands, exe=exe, env={"GOEXT_CACHE_DIR": str(tmp_path), **_fixture_env()})
@@ -533,4 +534,9 @@ def test_live_process_shows_go_values(go_version, flavour, tmp_path):
     }, result.transcript()
     assert _variables(result.outputs[3]) == {
         "main.gSmallMap": 'map[string]int len 3 ["one": 1, "three": 3, "two": 2]'
+    }, result.transcript()
+    # The package variable on a live process (lldb reads each member alone).
+    assert _variables(result.outputs[4]) == {
+        "main.gSmallMap": 'map[string]int len 3 ["one": 1, "three": 3, "two": 2]',
+        "main.gString": '"hello, zoo"',
     }, result.transcript()

@@ -60,14 +60,22 @@ def _unit(package: str, globals_: list[tuple[str, int]]) -> bytes:
     return struct.pack("<IHIB", len(body) + 7, 4, 0, 8) + bytes(body)
 
 
-GLOBALS = [("main.gB", 0x5000), ("main.gA", 0x4000), ("main.init.0", 0x4100), ("main.gC", 0x6000)]
+GLOBALS = [
+    ("main.gB", 0x5000),
+    ("main.gA", 0x4000),
+    ("main.init.0", 0x4100),
+    ("main.gC", 0x6000),
+    ("main.g\x1b]52;c;X", 0x7000),  # names lldb would print: only Go identifiers get in
+    ("main.\u202eg", 0x7100),
+]
 
 
 def test_package_globals_from_a_unit() -> None:
     found = package_globals(_unit("main", GLOBALS), _abbrevs(), True)
     assert list(found) == ["main"]
     members = found["main"]
-    # Address order; "init.0" is no member lldb can reach; the local is no global.
+    # Address order; "init.0" is no member lldb can reach, nor are names with
+    # terminal controls; the local is no global.
     assert [(m.member, m.address, m.size) for m in members] == [("gA", 0x4000, 8), ("gB", 0x5000, 8), ("gC", 0x6000, 8)]
 
 

@@ -64,7 +64,7 @@ _DW_FORM_IMPLICIT_CONST = 0x21
 # More entries (or attributes in one) than any abbreviation table has: corrupt.
 _MAX_ABBREVIATIONS = 100_000
 # Bump when the file layout changes, so cached files are rewritten.
-_FORMAT_VERSION = 5
+_FORMAT_VERSION = 6
 # A debug section that claims to inflate beyond this is corrupt.
 _MAX_SECTION_SIZE = 1 << 31
 # DW_FORM_data1/2/4/8 (DWARF 5 section 7.5.6): widths of the language attribute.

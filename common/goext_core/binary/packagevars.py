@@ -68,8 +68,10 @@ _ABBREV_UNIT, _ABBREV_STRUCT, _ABBREV_MEMBER, _ABBREV_VARIABLE = 1, 2, 3, 4
 # The name lldb takes as a variable: its variable-name pattern, and a package
 # path without '/' or '.' (the Go compile unit of a package is named by its path).
 _PACKAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-# What lldb's member path reads as one member: anything up to '.', '[' or '-'.
-_MEMBER_NAME = re.compile(r"[^.\[\-\s]+")
+# A Go identifier (Unicode letters, digits, underscore): what lldb's member
+# path reads as one member (it stops at '.', '[' or '-'), and nothing a
+# terminal would interpret when lldb prints the name.
+_MEMBER_NAME = re.compile(r"[^\W\d]\w*")
 # Type chains (typedefs) longer than this are corrupt.
 _MAX_TYPE_DEPTH = 32
 # Children of a unit's top DIE read at most (a corrupt unit must not loop for ever).
