@@ -128,7 +128,7 @@ def test_lldb_views_show_go_values(go_version, flavour, tmp_path):
     result = run_lldb(commands, exe=artifact.exe, core=artifact.core, env=env)
     assert result.completed == len(commands), result.transcript()
     outputs = result.outputs
-    assert "goext: Go values" not in result.stderr, result.stderr
+    assert "goext: symbols for lldb" not in result.stderr, result.stderr
     # Generic functions (shapes): their locals as go locals shows them.
     assert generics
     generic_compared = 0
@@ -234,7 +234,7 @@ def test_stripped_binary_has_no_debug_file(go_version, flavour, tmp_path):
         env={"GOEXT_CACHE_DIR": str(tmp_path)},
     )
     assert not (tmp_path / "lldb").exists() or not list((tmp_path / "lldb").iterdir())
-    assert "goext: Go values" not in result.stderr, result.stderr
+    assert "goext: symbols for lldb" not in result.stderr, result.stderr
     assert result.succeeded[0], result.transcript()
 
 
