@@ -6,7 +6,8 @@
 #   ./install.sh --test-deps   the same plus what the test suite needs
 #   ./install.sh --demo        the default install plus a Go toolchain, then run
 #                              demo/run.sh: crash a bundled Go program, open its core
-#   ./install.sh --check       report versions; check both debuggers load goext
+#   ./install.sh --check       report versions; check both debuggers (and
+#                              lldb-dap, for editors) load goext
 #   ./install.sh --uninstall   remove what install.sh added (not packages)
 #
 # Options: --user (register for this user only; the default when not root),
@@ -400,6 +401,51 @@ check_debugger() {
     return "$failed"
 }
 
+# lldb's Debug Adapter Protocol server (VS Code's lldb-dap, CodeLLDB's
+# lldb-vscode): lldb-dap since LLVM 18, lldb-vscode before (Debian: lldb-vscode-N).
+LLDB_DAP_NAMES=(lldb-dap "lldb-dap-${LLDB_VERSIONED#lldb-}" "lldb-vscode-${LLDB_VERSIONED#lldb-}" lldb-vscode)
+
+lldb_dap_command() {
+    local name found
+    for name in "${LLDB_DAP_NAMES[@]}"; do
+        found="$(command -v "$name" 2> /dev/null || true)"
+        if [ -n "$found" ]; then
+            printf '%s\n' "$found"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# check_lldb_dap: the adapter is found, says its lldb version, and goext loads
+# in it the way a launch configuration's initCommands loads it.  A missing
+# adapter is a warning (only editors need it); goext failing in it is a failure.
+check_lldb_dap() {
+    local dap out python
+    if ! dap="$(lldb_dap_command)"; then
+        warn "lldb-dap: none of ${LLDB_DAP_NAMES[*]} is installed (only VS Code and other editors need it)"
+        return 0
+    fi
+    python="$(command -v python3 2> /dev/null || true)"
+    if [ -z "$python" ]; then
+        say "lldb-dap: $dap (no python3 here to check it: load goext with the initCommands below)"
+    else
+        out="$(run_bounded "$python" "$REPO/tools/lldb_dap_check.py" "$dap" "$REPO/lldb/goext.py")"
+        say "lldb-dap: $dap, $(sed -n 's/^version: //p' <<< "$out")"
+        if grep -q '^import: works' <<< "$out"; then
+            say "lldb-dap: 'command script import $REPO/lldb/goext.py' works; 'go help' works"
+            if grep -q '^init-files: loads goext' <<< "$out"; then
+                say "lldb-dap: loads goext from ~/.lldbinit too"
+            fi
+        else
+            warn "lldb-dap: goext does not load: $(grep -E '^(import|error): ' <<< "$out" | tail -n 1 | sed 's/^[a-z]*: //')"
+            return 1
+        fi
+    fi
+    say "lldb-dap: in a VS Code launch configuration: \"initCommands\": [\"command script import $REPO/lldb/goext.py\"]"
+    return 0
+}
+
 report_versions() {
     local package version
     for package in "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do
@@ -416,6 +462,7 @@ verify() {
     local failed=0
     check_debugger gdb || failed=1
     check_debugger lldb || failed=1
+    check_lldb_dap || failed=1
     return "$failed"
 }
 

@@ -8,6 +8,7 @@ compared with each other and with the ELF file.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -338,6 +339,25 @@ def test_gdb_completes_subcommands_and_options() -> None:
     run = run_gdb(["complete go hel", "complete go help --he"])
     assert run.outputs[0].split() == ["go", "help"]
     assert "go help --help" in run.outputs[1]
+
+
+def test_lldb_completes_subcommand_names_only() -> None:
+    """lldb completes ``go`` subcommand names (``go`` is a container command);
+    lldb 16 gives Python commands no completion hook for their options (no
+    ``command script add --completion-type``, no ``handle_argument_completion``),
+    so ``go help --he`` completes to nothing, as the README says."""
+    code = (
+        "import lldb; ci = lldb.debugger.GetCommandInterpreter(); "
+        "show = lambda line: [m for m in [lldb.SBStringList()] if ci.HandleCompletion(line, len(line), 0, -1, m) >= 0]"
+        "[0]; print('COMPLETE', [[s.GetStringAtIndex(i) for i in range(s.GetSize())] "
+        "for s in (show('go hel'), show('go lldb-th'), show('go help --he'))])"
+    )
+    run = run_lldb([python_command("lldb", code)])
+    match = re.search(r"^COMPLETE (.*)$", run.outputs[0], re.M)
+    assert match, run.transcript()
+    name, threads, option = ast.literal_eval(match.group(1))
+    assert "help" in name and "lldb-threads" in threads, (name, threads)
+    assert [item for item in option if item] == [], option
 
 
 def test_gdb_info_goroutines_follows_the_goroutines_spec(probe_file: Path) -> None:

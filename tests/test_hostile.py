@@ -225,6 +225,7 @@ def test_lldb_text_output_and_summaries_hold_no_raw_control_character(go_version
         r"target variable -r '^main\.gHostileString$'",
         r"target variable -r '^main\.gHostileMap$'",
         r"target variable -P 1 -r '^main\.gHostileMap$'",
+        "target variable main.gHostileString main.gHostileMap",  # through the package variable
     ]
     result = run_lldb(commands + views, exe=artifact.exe, core=artifact.core, env={"GOEXT_QUIET": "1"})
     assert result.completed == len(commands) + len(views), result.transcript()[-3000:]
@@ -233,7 +234,8 @@ def test_lldb_text_output_and_summaries_hold_no_raw_control_character(go_version
     assert not unsafe_characters(providers), (sorted(set(unsafe_characters(providers))), providers)
     # The string's text, the map's summary, and its children (one per entry).
     assert 'main.gHostileString = "goext-hostile:' in providers, providers
-    assert providers.count("main.gHostileMap = map[string]string len 6") == 2, providers
+    assert providers.count("main.gHostileMap = map[string]string len 6") == 3, providers
+    assert providers.count('main.gHostileString = "goext-hostile:') == 2, providers
     assert '["html<img src=x onerror=alert(1)>"] = ' in providers, providers
     assert '"goext-hostile:\\x1b[2J' in providers and "map[string]string len 6" in providers, providers
     assert "\\u202eesrever" in providers, providers

@@ -190,6 +190,36 @@ def test_check_reports_and_passes(sandbox: Sandbox) -> None:
     assert "lldb: 'go help' works" in done.stdout
 
 
+def test_check_covers_lldb_dap(tmp_path: Path) -> None:
+    """--check finds lldb's Debug Adapter Protocol server, reports its lldb
+    version, loads goext in it over the protocol (as a launch configuration's
+    initCommands does) and prints that initCommands line; a goext that does
+    not load there fails the check."""
+    dap = next((path for path in map(shutil.which, ("lldb-dap", "lldb-dap-16", "lldb-vscode-16")) if path), None)
+    assert dap is not None, "lldb-16 ships lldb-vscode-16"
+    sandbox = _sandbox(tmp_path, "user")
+    sandbox.install("--no-packages")
+    done = sandbox.install("--check")
+    assert f"lldb-dap: {dap}, lldb version 16." in done.stdout, done.stdout
+    assert "lldb-dap: 'command script import" in done.stdout and "works; 'go help' works" in done.stdout
+    assert "lldb-dap: loads goext from ~/.lldbinit too" in done.stdout, done.stdout
+    assert f'"initCommands": ["command script import {REPO_ROOT}/lldb/goext.py"]' in done.stdout
+    # A broken goext in the adapter: the check says so and fails.
+    broken = tmp_path / "broken"
+    shutil.copytree(REPO_ROOT, broken, ignore=shutil.ignore_patterns(".git", "tests", "__pycache__"))
+    (broken / "lldb" / "goext.py").write_text("raise ImportError('broken on purpose')\n")
+    failed = subprocess.run(
+        ["bash", str(broken / "install.sh"), "--user", "--check"],
+        env=sandbox.env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=_INSTALL_TIMEOUT_S,
+    )
+    assert failed.returncode != 0
+    assert "lldb-dap: goext does not load:" in failed.stderr and "broken on purpose" in failed.stderr, failed.stderr
+
+
 def test_check_fails_when_nothing_is_registered(tmp_path: Path) -> None:
     sandbox = _sandbox(tmp_path, "user")
     done = sandbox.install("--check", check=False)

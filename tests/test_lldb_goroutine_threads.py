@@ -209,3 +209,32 @@ def test_goroutine_command_and_automatic_symbols(go_version, flavour):
     assert re.search(rf"^goroutine {parked.id} \[chan receive", go_bt, re.M), go_bt
     assert "is not an lldb thread" in missing
     assert "goroutine id expected" in bad
+
+
+@pytest.mark.e2e
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default", "stripped")
+def test_lldb_bt_through_the_signal_frame(go_version, flavour, tmp_path):
+    """The crashing goroutine of a nil dereference: lldb's own bt goes through
+    runtime.sigtramp and the signal restorer (goext's CFI reads the signal
+    frame) into the goroutine's frames, with the pcs and functions of go bt:
+    main.segvDeref faulted at its first instruction, so its frame is named by
+    its pc (the restorer and runtime.sigpanic are lldb trap handlers)."""
+    require_lldb()
+    artifact = kernel_core("zoo", go_version, flavour, "segv")
+    program = _offline(artifact)
+    crashed = next(r for r in program.goroutines() if r.state == "running" and not r.system)
+    goroutine_frames = [f for f in program.stack(crashed).frames if f.stack == "goroutine" and not f.inlined]
+    result = run_lldb(
+        [f"goroutine {crashed.id} bt"], exe=artifact.exe, core=artifact.core, env={"GOEXT_CACHE_DIR": str(tmp_path)}
+    )
+    # Concrete frames only (lldb lists an inlined call as a frame of its own).
+    concrete = "\n".join(line for line in result.outputs[0].splitlines() if "[inlined]" not in line)
+    frames = re.findall(r"frame #\d+: 0x([0-9a-f]+) \S+`([^ +(\n]+)", concrete)
+    names = [name for _, name in frames]
+    assert "runtime.sigtramp" in names and "runtime.sigreturn__sigaction" in names, result.transcript()
+    after = frames[names.index("runtime.sigreturn__sigaction") + 1 :]
+    assert len(after) == len(goroutine_frames), (after, goroutine_frames)
+    assert [name for _, name in after][-3:] == ["main.segvDeref", "main.segvWorker", "runtime.goexit"], after
+    if flavour == "stripped":  # no line tables: lldb shows each frame's own pc
+        assert [int(pc, 16) for pc, _ in after] == [f.pc for f in goroutine_frames], (after, goroutine_frames)

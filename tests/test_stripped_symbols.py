@@ -16,7 +16,13 @@ from elftools.elf.elffile import ELFFile
 
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.pclntab import Pclntab
-from goext_core.binary.symfile import FunctionSymbol, build_symbol_file, function_symbols, symbol_file_for
+from goext_core.binary.symfile import (
+    SIGNAL_RESTORER,
+    FunctionSymbol,
+    build_symbol_file,
+    function_symbols,
+    symbol_file_for,
+)
 from support.build import build
 from support.cores import kernel_core
 from support.debuggers import run_gdb, run_lldb
@@ -218,3 +224,31 @@ def test_frame_pointer_saves_are_recognized(go_version, flavour):
     chansend1 = symbols["runtime.chansend1"]
     # 1.27: PUSHQ BP (1 byte) saves it at +1; 1.19: SUBQ $n, SP (4 bytes), MOVQ BP, n-8(SP) (5 bytes).
     assert chansend1.frame_pointer_saved_from == (1 if go_version != "1.19" else 9)
+
+
+@pytest.mark.unit
+def test_cfi_of_the_signal_restorer(tmp_path):
+    """The restorer's FDE reads the interrupted registers from the signal
+    frame: CFA = the saved rsp (ucontext at rsp, uc_mcontext at +40, rsp its
+    16th word), rip and rbp at their sigcontext slots; the function before it
+    stops one byte short (gdb looks the restorer's frame up at pc - 1)."""
+    symbols = [
+        FunctionSymbol("runtime.sigtramp", 0x401000, 0x20, ((0x20, 0),)),
+        FunctionSymbol(SIGNAL_RESTORER, 0x401020, 0x10),
+    ]
+    path = tmp_path / "sig.sym"
+    path.write_bytes(build_symbol_file(symbols, "amd64", entry=0x401000, cfi=True))
+    with open(path, "rb") as handle:
+        fdes = [e for e in ELFFile(handle).get_dwarf_info().CFI_entries() if type(e).__name__ == "FDE"]
+    ranges = {fde.header["initial_location"]: fde.header["address_range"] for fde in fdes}
+    assert ranges == {0x401000: 0x1F, 0x401020: 0x10}
+    restorer = next(fde for fde in fdes if fde.header["initial_location"] == 0x401020)
+    by_name: dict[int, list] = {instruction.opcode: [] for instruction in restorer.instructions}
+    for instruction in restorer.instructions:
+        by_name[instruction.opcode].append(instruction.args)
+    # DW_CFA_def_cfa_expression: DW_OP_breg7 (rsp) 160; DW_OP_deref.
+    assert [bytes(args[0]) for args in by_name[0x0F]] == [bytes([0x77, 0xA0, 0x01, 0x06])]
+    saved = {args[0]: bytes(args[1]) for args in by_name[0x10]}  # DW_CFA_expression: register -> expression
+    assert saved[16] == bytes([0x77, 0xA8, 0x01])  # rip at rsp + 40 + 16 * 8
+    assert saved[6] == bytes([0x77, 0xF8, 0x00])  # rbp at rsp + 40 + 10 * 8 (SLEB128 120)
+    assert len(saved) == 17

@@ -14,6 +14,7 @@ from typing import Optional
 import lldb  # type: ignore[import-not-found]
 
 import goext_core
+from goext_core.binary.symfile import SIGNAL_RESTORER
 from goext_core.commands.frontend import load_command_table
 from goext_core.program import GoProgram
 
@@ -38,8 +39,11 @@ def load(debugger: "lldb.SBDebugger", entry_module: ModuleType) -> None:
         return
     _registered_debuggers.add(debugger.GetID())
     warnings += commands.register_all(debugger, specs, entry_module)
-    warnings += _register_goroutine_threads(debugger, entry_module)
+    add_trap_handler_names(debugger)
+    # The summaries first: enabling the thread plug-in on an existing process
+    # loads the debug file, which turns the summaries' category on.
     printers.register(debugger, entry_module, _program_for_values)
+    warnings += _register_goroutine_threads(debugger, entry_module)
     # A target created before goext was loaded: give lldb its Go DWARF now.
     show_go_values(debugger.GetSelectedTarget())
     for warning in warnings:
@@ -72,16 +76,45 @@ def _register_goroutine_threads(debugger: "lldb.SBDebugger", entry_module: Modul
     return warnings + ([error] if error else [])
 
 
+# Functions lldb must treat as trap handlers (``target.trap-handler-names``):
+# the frame above one was interrupted, not calling, so lldb looks its pc up as
+# is (not pc - 1, which at a function's first instruction names the function
+# before it).  The signal restorer (its CFI in goext's symbol and debug files
+# restores the interrupted registers from the signal frame; runtime.sigreturn
+# before Go 1.20, src/runtime/sys_linux_amd64.s) and the calls the runtime
+# injects into an interrupted goroutine (src/runtime/traceback.go: sigpanic,
+# asyncPreempt; goext's own unwinder does the same).
+TRAP_HANDLER_NAMES = (
+    SIGNAL_RESTORER,
+    "runtime.sigreturn",
+    "runtime.sigpanic",
+    "runtime.asyncPreempt",
+)
+
+
+def add_trap_handler_names(debugger: "lldb.SBDebugger") -> None:
+    """Append goext's trap handler names to lldb's (the user's stay)."""
+    present = debugger.GetInternalVariableValue("target.trap-handler-names", debugger.GetInstanceName())
+    have = {present.GetStringAtIndex(index) for index in range(present.GetSize())} if present.IsValid() else set()
+    missing = [name for name in TRAP_HANDLER_NAMES if name not in have]
+    if missing:
+        result = lldb.SBCommandReturnObject()
+        debugger.GetCommandInterpreter().HandleCommand(
+            "settings append target.trap-handler-names " + " ".join(missing), result
+        )
+
+
 def _show_go_values(process: "lldb.SBProcess") -> None:
     show_go_values(process.GetTarget())
 
 
 def show_go_values(sbtarget: "lldb.SBTarget") -> None:
-    """Give lldb the Go DWARF it reads (the debug file), then turn the Go
-    value summaries on: lldb's own views show Go values.  Never raises."""
+    """Give lldb goext's symbol file (the debug file with DWARF, the pclntab
+    symbols when stripped); with the debug file turn the Go value summaries
+    on: lldb's own views show Go values.  Never raises."""
     if not sbtarget.IsValid():
         return
-    if debugfile.safe_load(sbtarget):
+    if debugfile.safe_load(sbtarget) and debugfile.loaded_file(sbtarget):
         printers.enable(sbtarget.GetDebugger())
 
 

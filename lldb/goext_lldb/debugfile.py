@@ -1,13 +1,23 @@
-"""Give lldb the Go executable's DWARF in a form it reads (see
-``goext_core.binary.lldbdebug``): the debug file is written once per
-executable (cached by build-id) and added with ``target symbols add``.
+"""goext's symbol file for the target's executable, added to lldb in one
+place when lldb creates the process:
 
-lldb must get the file before it resolves the process's addresses: added
+* an executable with DWARF gets the lldb debug file (see
+  ``goext_core.binary.lldbdebug``: its DWARF with the Go units marked C99,
+  one variable per package, goext's unwind tables), written once per
+  executable (cached by build-id); ``GOEXT_LLDB_DEBUG_FILE=0`` in the
+  environment turns it off;
+* a stripped Go executable gets the pclntab symbol file (function names and
+  unwind tables, ``goext_core.binary.symfile``), as gdb does;
+  ``GOEXT_AUTO_SYMBOLS=0`` leaves that to ``go symbols``;
+* anything else is left alone.
+
+lldb should get the file before it resolves the process's addresses: added
 after a core is loaded, lldb keeps stale section load addresses (no function
-at a pc, broken unwinding).  The OperatingSystem plug-in is created by lldb
-while it creates the process, before any unwinding, so goext adds the file
-from there (:func:`load_for_process`); ``GOEXT_LLDB_DEBUG_FILE=0`` in the
-environment turns it off.
+at a pc, broken unwinding), so the sections are loaded again at the module's
+slide.  The OperatingSystem plug-in is created by lldb while it creates the
+process, before any unwinding, so goext adds the file from there
+(:func:`load_for_process`); goext's load and every ``go`` command try again
+(:func:`safe_load`: once per executable).
 """
 
 from __future__ import annotations
@@ -20,7 +30,8 @@ import lldb  # type: ignore[import-not-found]
 
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.lldbdebug import lldb_debug_dir, lldb_debug_file_for
-from goext_core.commands.frontend import quote_argument
+from goext_core.binary.symfile import symbol_cache_dir
+from goext_core.commands.frontend import auto_symbols_enabled, quote_argument, stripped_go_symbol_file
 from goext_core.errors import GoextError
 from goext_core.textsafe import safe_field
 
@@ -29,6 +40,7 @@ _tried: dict[tuple[str, int, int], Optional[str]] = {}
 
 
 def enabled() -> bool:
+    """Whether the debug file of an executable with DWARF is given to lldb."""
     return os.environ.get("GOEXT_LLDB_DEBUG_FILE", "1") != "0"
 
 
@@ -44,13 +56,25 @@ def loaded_file(sbtarget: "lldb.SBTarget") -> Optional[str]:
     return None
 
 
-def load_for_target(sbtarget: "lldb.SBTarget") -> Optional[str]:
-    """Add the debug file of ``sbtarget``'s executable when it is a Go program
-    with DWARF.  Returns the file, or None (not Go, stripped, turned off, or
-    the file could not be made: said once on stderr)."""
-    if not enabled() or not sbtarget.IsValid():
+def _loaded_goext_file(sbtarget: "lldb.SBTarget") -> Optional[str]:
+    """The goext file (debug file or pclntab symbol file) lldb uses for the
+    target's executable, if any."""
+    module = sbtarget.GetModuleAtIndex(0)
+    symbols = module.GetSymbolFileSpec() if module.IsValid() else None
+    path = symbols.fullpath if symbols is not None and symbols.IsValid() else None
+    if not path:
         return None
-    already = loaded_file(sbtarget)
+    directory = os.path.dirname(os.path.realpath(path))
+    return path if directory in (os.path.realpath(lldb_debug_dir()), os.path.realpath(symbol_cache_dir())) else None
+
+
+def load_for_target(sbtarget: "lldb.SBTarget") -> Optional[str]:
+    """Add goext's file for ``sbtarget``'s executable (the module docstring).
+    Returns the file, or None (not Go, turned off, or the file could not be
+    made: said once on stderr)."""
+    if not sbtarget.IsValid():
+        return None
+    already = _loaded_goext_file(sbtarget)
     if already:
         return already
     executable = sbtarget.GetExecutable().fullpath
@@ -64,7 +88,7 @@ def load_for_target(sbtarget: "lldb.SBTarget") -> Optional[str]:
     if key in _tried and _tried[key] is None:
         return None  # not Go, stripped, or failed: tried once per executable
     _tried[key] = None
-    path = _debug_file(executable)
+    path = _goext_file(executable)
     if path is None:
         return None
     module = sbtarget.GetModuleAtIndex(0)
@@ -73,7 +97,7 @@ def load_for_target(sbtarget: "lldb.SBTarget") -> Optional[str]:
     command = f"target symbols add -s {quote_argument(executable)} {quote_argument(path)}"
     sbtarget.GetDebugger().GetCommandInterpreter().HandleCommand(command, result)
     if not result.Succeeded():
-        _warn(f"lldb did not take the debug file {path}: {(result.GetError() or '').strip()}")
+        _warn(f"lldb did not take the symbol file {path}: {(result.GetError() or '').strip()}")
         return None
     _tried[key] = path
     if slide is not None and sbtarget.GetProcess().IsValid():
@@ -98,13 +122,20 @@ def _slide(sbtarget: "lldb.SBTarget", module: "lldb.SBModule") -> Optional[int]:
     return load_address - file_address
 
 
-def _debug_file(executable: str) -> Optional[str]:
+def _goext_file(executable: str) -> Optional[str]:
+    """The debug file (DWARF) or the pclntab symbol file (stripped Go) of
+    ``executable``, written if needed; None when there is none to give."""
     try:
         with GoBinary(executable) as binary:
-            if not binary.has_dwarf():
-                return None  # stripped: 'go print' and 'go locals' read the runtime's type data
-            binary.require_go()
-            return lldb_debug_file_for(binary)
+            has_dwarf = binary.has_dwarf()
+            if has_dwarf and enabled():
+                binary.require_go()
+                return lldb_debug_file_for(binary)
+        if not has_dwarf and auto_symbols_enabled():
+            # None unless a Go executable without symbols ('go print' and
+            # 'go locals' read the runtime's type data there).
+            return stripped_go_symbol_file(executable)
+        return None
     except GoextError as exc:
         if "not a Go executable" not in str(exc) and "not an ELF" not in str(exc):
             _warn(str(exc))
@@ -112,7 +143,7 @@ def _debug_file(executable: str) -> Optional[str]:
 
 
 def _warn(text: str) -> None:
-    print(f"goext: Go values in lldb's views: {safe_field(text)}", file=sys.stderr)
+    print(f"goext: symbols for lldb: {safe_field(text)}", file=sys.stderr)
 
 
 def load_for_process(process: "lldb.SBProcess") -> Optional[str]:

@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional
 
 import lldb  # type: ignore[import-not-found]
 
-from goext_core.commands.frontend import auto_symbols_enabled, quote_argument, stripped_go_symbol_file
+from goext_core.commands.frontend import quote_argument
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.runtime.goroutines import GoroutineRecord, MachineRecord
@@ -160,14 +160,13 @@ class OperatingSystemPlugIn:
     def __init__(self, process: "lldb.SBProcess") -> None:
         self.process = process
         self.arch = ""
-        # lldb creates the plug-in while it creates the process, before it
-        # unwinds anything: the one moment a symbol file can be added without
-        # lldb keeping stale section addresses.
-        _load_stripped_symbols(process.GetTarget())
         # Registers whose g.sched field this Go version has.
         self.saved: set[str] = set()
         self.laid_out = False
         self.core_threads: Optional[tuple[str, list[int]]] = None
+        # lldb creates the plug-in while it creates the process, before it
+        # unwinds anything: the moment to add goext's symbol file (without
+        # lldb keeping stale section addresses).
         if on_process_created is not None:
             on_process_created(process)
 
@@ -321,23 +320,6 @@ class OperatingSystemPlugIn:
                 view.parked[tid] = record
         _presented[key] = view
         return infos
-
-
-def _load_stripped_symbols(target: "lldb.SBTarget") -> None:
-    """A stripped Go executable gets goext's pclntab symbol file (names and
-    unwind tables for lldb's own bt), as gdb does; GOEXT_AUTO_SYMBOLS=0 or
-    'go symbols' by hand instead."""
-    executable = target.GetExecutable()
-    if not auto_symbols_enabled() or not executable.IsValid():
-        return
-    path = stripped_go_symbol_file(executable.fullpath)
-    if path is None:
-        return
-    result = lldb.SBCommandReturnObject()
-    line = f"target symbols add -s {quote_argument(executable.fullpath)} {quote_argument(path)}"
-    target.GetDebugger().GetCommandInterpreter().HandleCommand(line, result)
-    if not result.Succeeded():
-        _warn_once(f"cannot load the pclntab symbol file: {(result.GetError() or '').strip()}")
 
 
 def _live_thread_ids(process: "lldb.SBProcess") -> list[int]:

@@ -49,7 +49,7 @@ from .goroutine_threads import presented
 CATEGORY = "go"
 # Types whose lldb value column (an address, a C char) is replaced by the summary.
 _NO_VALUE_REGEX = (
-    r"^(string|map\[.+|chan .+|chan<- .+|<-chan .+|func\(.*|.+ \*|char|signed char|unsigned char|"
+    r"^(string|map\[.+|chan .+|chan<- .+|<-chan .+|func\(.*|.+ \*+|char|signed char|unsigned char|"
     r"float|double|_Complex float|_Complex double|error|interface \{.*\}|\[\].+|.*\..*|.+\[[0-9]*\]|struct \{.*\}|"
     r"(unsigned )?(long|int|short|long long)|bool)$"
 )
@@ -169,8 +169,12 @@ def _decoded(valobj: "lldb.SBValue", settings: Optional[Settings] = None) -> Opt
     if program is None:
         return None
     try:
-        if valobj.GetValueType() in _TOP_VARIABLE_TYPES and _expression_path(valobj) == valobj.GetName():
-            found = _variable_value(program, valobj, settings)
+        if valobj.GetValueType() in _TOP_VARIABLE_TYPES:
+            path = _expression_path(valobj)
+            if path == valobj.GetName():
+                found = _variable_value(program, valobj, settings)
+            else:
+                found = _package_member_value(program, valobj, path, settings)
             if found is not None:
                 return found
         address = valobj.GetLoadAddress()
@@ -275,6 +279,22 @@ def _variable_value(program: GoProgram, valobj: "lldb.SBValue", settings: Option
         address = valobj.GetLoadAddress()
         matches = [value for value in matches if value.address == address]
     return matches[0] if len(matches) == 1 else None
+
+
+def _package_member_value(
+    program: GoProgram, valobj: "lldb.SBValue", path: str, settings: Optional[Settings]
+) -> Optional[Value]:
+    """A global reached as a member of its package's variable (``target
+    variable main.gX``, see ``goext_core.binary.packagevars``): the global's
+    own value, as for the variable ``main.gX`` itself, when the member is
+    that global (same name, same address)."""
+    if path.count(".") != 1 or not path.endswith("." + (valobj.GetName() or "")):
+        return None
+    found = type_system(program).global_variable(path)
+    if found is None or found[0] != valobj.GetLoadAddress():
+        return None
+    address, go_type = found
+    return Decoder(program, settings).decode(go_type, address)
 
 
 def _frame_variables(program: GoProgram, frame: "lldb.SBFrame") -> Optional[list[tuple[str, Value, bool]]]:
@@ -534,10 +554,11 @@ def enable(debugger: "lldb.SBDebugger") -> None:
     sometimes never returned in lldb 16)."""
     if debugger.GetID() in _enabled_debuggers:
         return
-    _enabled_debuggers.add(debugger.GetID())
     category = debugger.GetCategory(CATEGORY)
-    if category.IsValid():
-        category.SetEnabled(True)
+    if not category.IsValid():
+        return  # not registered yet: register() comes first, a later call enables it
+    _enabled_debuggers.add(debugger.GetID())
+    category.SetEnabled(True)
 
 
 __all__ = ["CATEGORY", "SyntheticChildren", "enable", "go_type_name", "register", "summary"]

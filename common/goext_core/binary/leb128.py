@@ -74,3 +74,15 @@ def encode_uleb128(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
+
+
+def encode_sleb128(value: int) -> bytes:
+    """Signed LEB128 (DWARF)."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40):
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)

@@ -42,6 +42,8 @@ from elftools.elf.elffile import ELFFile
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
 from goext_core.binary.elf import ELF_PARSE_ERRORS, dwarf_info
+from goext_core.binary.leb128 import read_sleb128, read_uleb128
+from goext_core.binary.packagevars import package_globals, package_unit
 from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.symfile import symbol_file_image
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
@@ -55,8 +57,14 @@ DW_LANG_C99 = 0x0C
 # ELF gABI: SHF_COMPRESSED, ELFCOMPRESS_ZLIB.
 _SHF_COMPRESSED = 0x800
 _ELFCOMPRESS_ZLIB = 1
+# DWARF 5 section 7.5: the tags and the one form with a value in the abbreviation table.
+_DW_TAG_SUBROUTINE_TYPE = 0x15
+_DW_TAG_POINTER_TYPE = 0x0F
+_DW_FORM_IMPLICIT_CONST = 0x21
+# More entries (or attributes in one) than any abbreviation table has: corrupt.
+_MAX_ABBREVIATIONS = 100_000
 # Bump when the file layout changes, so cached files are rewritten.
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 6
 # A debug section that claims to inflate beyond this is corrupt.
 _MAX_SECTION_SIZE = 1 << 31
 # DW_FORM_data1/2/4/8 (DWARF 5 section 7.5.6): widths of the language attribute.
@@ -124,6 +132,19 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
     name_table = original[old_names.offset : old_names.offset + old_names.size]
     language_offsets = _go_language_offsets(binary)
     frame_table = _pclntab_frame_table(binary)
+    names = [_section_name(name_table, header.name_offset) for header in headers]
+    debug_sections: dict[str, bytes] = {}
+    for header, name in zip(headers, names):
+        if name.startswith((".debug_", ".zdebug_")) and header.type != 8:  # not SHT_NOBITS
+            plain = "." + name[2:] if name.startswith(".zdebug_") else name
+            raw = original[header.offset : header.offset + header.size]
+            debug_sections[plain] = _decompressed(raw, name, header, wide, endian)
+    package_info = package_abbrevs = b""
+    if ".debug_info" in debug_sections and ".debug_abbrev" in debug_sections:
+        packages = package_globals(debug_sections[".debug_info"], debug_sections[".debug_abbrev"], elf.little_endian)
+        package_info, package_abbrevs = package_unit(
+            packages, len(debug_sections[".debug_abbrev"]), 8 if wide else 4, elf.little_endian
+        )
 
     out = bytearray(original)
     new_names = bytearray(b"\0")
@@ -132,11 +153,13 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
         name = _section_name(name_table, header.name_offset)
         contents: Optional[bytes] = None
         if name.startswith((".debug_", ".zdebug_")) and header.type != 8:  # not SHT_NOBITS
-            contents = _decompressed(original[header.offset : header.offset + header.size], name, header, wide, endian)
             if name.startswith(".zdebug_"):
                 name = "." + name[2:]
+            contents = debug_sections[name]
             if name == ".debug_info":
-                contents = _rewrite_languages(contents, language_offsets, endian)
+                contents = _rewrite_languages(contents, language_offsets, endian) + package_info
+            elif name == ".debug_abbrev":
+                contents = _func_types_as_pointers(contents) + package_abbrevs
             elif name == ".debug_frame" and frame_table is not None:
                 contents = frame_table
         name_offset = len(new_names)
@@ -206,6 +229,39 @@ def _pclntab_frame_table(binary: "GoBinary") -> Optional[bytes]:
         return None
     except ELF_PARSE_ERRORS:
         return None
+
+
+def _func_types_as_pointers(abbrevs: bytes) -> bytes:
+    """The abbreviation table with every ``DW_TAG_subroutine_type`` made a
+    ``DW_TAG_pointer_type`` (to void).
+
+    Go describes a func value (one word: a pointer to its closure, see
+    ``src/runtime/runtime2.go`` funcval) as a typedef of a subroutine type
+    of byte size 8, so lldb's C view has struct fields and variables of
+    *function* type; clang then lays out any record holding one wrongly, and
+    lldb 16 crashes in code generation on an ``expression`` that touches
+    it (measured: a struct with a func and a string field).  As a pointer the
+    value has its Go size and the typedef keeps its Go name
+    (``func(string) string``), which is what goext's summaries read."""
+    patched = bytearray(abbrevs)
+    position = 0
+    for _ in range(_MAX_ABBREVIATIONS):
+        code, position = read_uleb128(patched, position)
+        if code == 0:
+            break
+        tag_position = position
+        tag, position = read_uleb128(patched, position)
+        if tag == _DW_TAG_SUBROUTINE_TYPE and position == tag_position + 1:
+            patched[tag_position] = _DW_TAG_POINTER_TYPE
+        position += 1  # DW_CHILDREN_yes / no
+        for _ in range(_MAX_ABBREVIATIONS):
+            attribute, position = read_uleb128(patched, position)
+            form, position = read_uleb128(patched, position)
+            if form == _DW_FORM_IMPLICIT_CONST:
+                _, position = read_sleb128(patched, position)
+            if attribute == 0 and form == 0:
+                break
+    return bytes(patched)
 
 
 def _rewrite_languages(contents: bytes, offsets: list[tuple[int, int]], endian: str) -> bytes:

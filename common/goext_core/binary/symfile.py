@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
-from goext_core.binary.leb128 import encode_uleb128
+from goext_core.binary.leb128 import encode_sleb128, encode_uleb128
 from goext_core.errors import GoextError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.textsafe import safe_field
@@ -71,7 +71,7 @@ _EM_BY_GOARCH = {
 # claims more is corrupt and must not make us write gigabytes.
 _MAX_FUNCTIONS = 2_000_000
 # Bump when the file layout changes, so cached files are rewritten.
-_FORMAT_VERSION = 8
+_FORMAT_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,9 @@ class MirroredSection:
 # claims the frame first (src/runtime/sys_linux_amd64.s sigreturn__sigaction).
 _NO_CFI = frozenset({"runtime.sigreturn__sigaction", "runtime.sigreturn"})
 _RENAMED = {"runtime.sigreturn": "runtime.sigreturn__sigaction"}
+# The signal restorer (its name here, after _RENAMED): it gets an FDE of its
+# own that restores the interrupted registers from the signal frame.
+SIGNAL_RESTORER = "runtime.sigreturn__sigaction"
 # Where a stack starts: the runtime's traceback stops at these too
 # (src/runtime/symtab.go: abi.FuncID_goexit, FuncID_mstart, FuncID_rt0_go).
 _OUTERMOST = frozenset(
@@ -461,6 +464,35 @@ _DW_CFA_offset = 0x80
 _DW_CFA_same_value = 0x08
 _DW_CFA_nop = 0x00
 _DW_CFA_undefined = 0x07
+_DW_CFA_def_cfa_expression = 0x0F
+_DW_CFA_expression = 0x10
+_DW_OP_breg0 = 0x70
+_DW_OP_deref = 0x06
+# The kernel's x86-64 signal frame: ucontext {uc_flags, uc_link, uc_stack (24
+# bytes), uc_mcontext, ...}; uc_mcontext is sigcontext {r8..r15, rdi, rsi, rbp,
+# rbx, rdx, rax, rcx, rsp, rip, ...} (src/runtime/defs_linux_amd64.go ucontext,
+# stackt, sigcontext; arch/x86/include/uapi/asm/sigcontext.h sigcontext_64).
+_AMD64_UC_MCONTEXT = 40
+# DWARF register number (System V x86-64 psABI) -> index in sigcontext.
+_AMD64_SIGCONTEXT_INDEX = {
+    8: 0,
+    9: 1,
+    10: 2,
+    11: 3,
+    12: 4,
+    13: 5,
+    14: 6,
+    15: 7,  # r8..r15
+    5: 8,
+    4: 9,
+    6: 10,
+    3: 11,
+    1: 12,
+    0: 13,
+    2: 14,  # rdi, rsi, rbp, rbx, rdx, rax, rcx
+    7: 15,
+    16: 16,  # rsp, rip (the return address column)
+}
 _AMD64_RBP = 6
 _AMD64_RSP = 7
 _AMD64_RA = 16
@@ -499,6 +531,11 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
     tails: dict[tuple[object, ...], bytes] = {}
     fde_head = struct.Struct(endian + "IIQQ").pack
     for position, symbol in enumerate(symbols):
+        if symbol.name == SIGNAL_RESTORER:
+            signal_tail = _signal_restorer_instructions()
+            signal_tail += bytes([_DW_CFA_nop]) * (-(len(signal_tail) + _FDE_HEAD) % 8)
+            out += fde_head(_FDE_HEAD - 4 + len(signal_tail), 0, symbol.address, symbol.size) + signal_tail
+            continue
         if not symbol.frame_runs:
             continue
         covered = symbol.size
@@ -520,6 +557,24 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
             tail = tails[key] = instructions + bytes([_DW_CFA_nop]) * (-(len(instructions) + _FDE_HEAD) % 8)
         out += fde_head(_FDE_HEAD - 4 + len(tail), 0, symbol.address, covered) + tail
     return bytes(out)
+
+
+def _signal_restorer_instructions() -> bytes:
+    """CFI of the signal restorer's frame: the kernel "called" the handler with
+    the restorer as return address on top of the rt_sigframe, so at the
+    restorer rsp points at the ucontext, and the interrupted registers are in
+    its uc_mcontext (what gdb and libgcc know of glibc's __restore_rt; lldb
+    reads it when the restorer is one of its trap handler names, which goext
+    sets).  The caller's CFA is its rsp; every general register is at
+    rsp + 40 + 8 * its index in sigcontext."""
+    instructions = bytearray()
+    saved_rsp = _AMD64_UC_MCONTEXT + 8 * _AMD64_SIGCONTEXT_INDEX[_AMD64_RSP]
+    expression = bytes([_DW_OP_breg0 + _AMD64_RSP]) + encode_sleb128(saved_rsp) + bytes([_DW_OP_deref])
+    instructions += bytes([_DW_CFA_def_cfa_expression]) + encode_uleb128(len(expression)) + expression
+    for register, index in _AMD64_SIGCONTEXT_INDEX.items():
+        at = bytes([_DW_OP_breg0 + _AMD64_RSP]) + encode_sleb128(_AMD64_UC_MCONTEXT + 8 * index)
+        instructions += bytes([_DW_CFA_expression]) + encode_uleb128(register) + encode_uleb128(len(at)) + at
+    return bytes(instructions)
 
 
 def _fde_instructions(symbol: FunctionSymbol, outermost: bool, endian: str) -> bytes:
@@ -569,6 +624,7 @@ def _build_id_note(build_id: str, endian: str) -> bytes:
 
 
 __all__ = [
+    "SIGNAL_RESTORER",
     "FunctionSymbol",
     "MirroredSection",
     "build_symbol_file",
