@@ -14,8 +14,10 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import sys
 import weakref
 import zlib
+from array import array
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -142,6 +144,76 @@ class Section:
         return bool(self.flags & _SHF_ALLOC)
 
 
+class DynamicSymbols:
+    """A ``.dynsym`` table decoded a column at a time (a Go program that
+    exports everything has 140,000 entries: a record at a time would cost
+    more than the lookups it serves)."""
+
+    def __init__(self, records: bytes, strings: bytes, is64: bool, byte_order: ByteOrder) -> None:
+        size = 24 if is64 else 16
+        count = len(records) // size
+        # Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64;
+        # Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16 (System V gABI).
+        name_at, info_at, shndx_at, value_at, size_at = (0, 4, 6, 8, 16) if is64 else (0, 12, 14, 4, 8)
+        width = 8 if is64 else 4
+        self.strings = strings
+        self.name_offsets = _column(records, size, name_at, 4, count, byte_order)
+        self.values = _column(records, size, value_at, width, count, byte_order)
+        self.sizes = _column(records, size, size_at, width, count, byte_order)
+        self.infos = records[info_at::size]
+        self._section_indexes = _column(records, size, shndx_at, 2, count, byte_order)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def defined(self, index: int) -> bool:
+        return self._section_indexes[index] != 0  # SHN_UNDEF: imported, no address here
+
+    def is_function(self, index: int) -> bool:
+        return self.infos[index] & 0xF == _STT_FUNC
+
+    def name_bytes(self, index: int) -> bytes:
+        start = self.name_offsets[index]
+        stop = self.strings.find(b"\0", start)
+        return self.strings[start:stop] if stop >= 0 else self.strings[start:]
+
+    def index_of(self, name: str) -> Optional[int]:
+        """Index of the first defined symbol called ``name``."""
+        needle = name.encode("utf-8", "surrogateescape") + b"\0"
+        offsets = self.name_offsets
+        at = self.strings.find(needle)
+        while at >= 0:  # the string may also end a longer one (linkers share suffixes)
+            index = -1
+            while True:  # every symbol naming this string (array.index scans in C)
+                try:
+                    index = offsets.index(at, index + 1)
+                except ValueError:
+                    break
+                if self.defined(index) and self.name_bytes(index) + b"\0" == needle:
+                    return index
+            at = self.strings.find(needle, at + 1)
+        return None
+
+
+def _column(records: bytes, record: int, at: int, width: int, count: int, byte_order: ByteOrder) -> array:
+    """One unsigned field of ``count`` fixed-size records, as an array."""
+    raw = bytearray(width * count)
+    for lane in range(width):
+        raw[lane::width] = records[at + lane : at + lane + record * (count - 1) + 1 : record]
+    column = array(_ARRAY_CODE_BY_WIDTH[width])
+    column.frombytes(raw)
+    if (byte_order == "little") != (sys.byteorder == "little"):
+        column.byteswap()
+    return column
+
+
+_ARRAY_CODE_BY_WIDTH = {
+    width: next(code for code in codes if array(code).itemsize == width)
+    for width, codes in ((2, "H"), (4, "IL"), (8, "QL"))
+}
+_STT_FUNC = 2
+
+
 class GoBinary:
     """An ELF executable opened read-only.
 
@@ -169,6 +241,8 @@ class GoBinary:
             raise CorruptDataError(f"{path}: malformed ELF: {_one_line(exc)}") from None
         self._symbols: Optional[dict[str, int]] = None
         self._symbol_sizes: Optional[dict[str, int]] = None
+        self._dynamic_symbols: Optional[DynamicSymbols] = None
+        self._dynamic_symbols_loaded = False
         self._buildinfo_done = False
         self._buildinfo: Optional["BuildInfo"] = None
         self._section_data: dict[str, bytes] = {}
@@ -495,6 +569,44 @@ class GoBinary:
             if name not in symbols:
                 symbols[name] = value
                 sizes[name] = size
+
+    def dynamic_symbols(self) -> Optional["DynamicSymbols"]:
+        """The defined symbols of ``.dynsym`` (None when there is none).  A
+        stripped Go program that imports ``plugin`` (or is linked with
+        ``-linkshared``) exports every function and global there."""
+        if not self._dynamic_symbols_loaded:
+            self._dynamic_symbols = self._load_dynamic_symbols()
+            self._dynamic_symbols_loaded = True
+        return self._dynamic_symbols
+
+    def dynamic_symbol(self, name: str) -> Optional[int]:
+        """Link-time address of the defined ``.dynsym`` symbol ``name``, if any."""
+        table = self.dynamic_symbols()
+        index = None if table is None else table.index_of(name)
+        return None if table is None or index is None else int(table.values[index])
+
+    def dynamic_symbol_size(self, name: str) -> Optional[int]:
+        table = self.dynamic_symbols()
+        index = None if table is None else table.index_of(name)
+        return None if table is None or index is None else int(table.sizes[index])
+
+    def _load_dynamic_symbols(self) -> Optional["DynamicSymbols"]:
+        dynsym = self._sections.get(".dynsym")
+        if dynsym is None or dynsym.type != "SHT_DYNSYM":
+            return None
+        strtab = next((s for s in self._section_list if s.index == self._link_of(dynsym)), None)
+        if strtab is None or strtab.type != "SHT_STRTAB":
+            return None
+        record = 24 if self.ptr_size == 8 else 16
+        count = min(dynsym.size // record, _MAX_SYMBOLS)
+        if dynsym.offset + count * record > len(self._map) or strtab.offset + strtab.size > len(self._map):
+            return None  # damaged: the section list check drops such sections already
+        return DynamicSymbols(
+            self._map[dynsym.offset : dynsym.offset + count * record],
+            self._map[strtab.offset : strtab.offset + strtab.size],
+            self.ptr_size == 8,
+            self.byte_order,
+        )
 
     def _link_of(self, section: Section) -> int:
         try:

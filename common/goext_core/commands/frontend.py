@@ -8,7 +8,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable, Hashable, Optional
 
 from goext_core.binary.elf import GoBinary
-from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.symfile import symbol_file_for
 from goext_core.commands.base import COMMANDS, CommandSpec
 from goext_core.errors import GoextError
@@ -114,6 +113,6 @@ def stripped_go_symbol_file(path: str) -> Optional[str]:
                 return None
             if binary.symbol("runtime.main") is not None or binary.has_dwarf():
                 return None
-            return symbol_file_for(binary, Pclntab.from_binary(binary))
+            return symbol_file_for(binary)
     except GoextError:
         return None
