@@ -218,3 +218,24 @@ def test_frame_pointer_saves_are_recognized(go_version, flavour):
     chansend1 = symbols["runtime.chansend1"]
     # 1.27: PUSHQ BP (1 byte) saves it at +1; 1.19: SUBQ $n, SP (4 bytes), MOVQ BP, n-8(SP) (5 bytes).
     assert chansend1.frame_pointer_saved_from == (1 if go_version != "1.19" else 9)
+
+
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.flavours("stripped")
+def test_bulk_function_columns_match_each_func(go_version, flavour):
+    """The one-pass function table the symbol file is built from says what
+    decoding each function on its own says: entry, end, name, pcsp runs."""
+    exe = build("zoo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        table = Pclntab.from_binary(binary)
+        columns = table.function_columns()
+        assert columns is not None
+        funcs = list(table.funcs())
+        assert columns.entries == [f.entry for f in funcs]
+        assert columns.ends == [f.end for f in funcs]
+        assert columns.names == [f.name for f in funcs]
+        assert columns.pcsp == [f.pcsp for f in funcs]
+        for func in funcs[:: max(1, len(funcs) // 500)]:
+            if func.pcsp:
+                ends, values = table.decode_values(func, func.pcsp)
+                assert table.decode_table(func.pcsp, func.end - func.entry) == (list(ends), list(values))

@@ -19,6 +19,7 @@ import weakref
 import zlib
 from array import array
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, Iterator, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
@@ -145,54 +146,90 @@ class Section:
 
 
 class DynamicSymbols:
-    """A ``.dynsym`` table decoded a column at a time (a Go program that
-    exports everything has 140,000 entries: a record at a time would cost
-    more than the lookups it serves)."""
+    """A ``.dynsym`` table read in place (a Go program that exports everything
+    has 140,000 entries): a lookup by name searches the string table and then
+    the name fields for its offset, and the columns for a pass over every
+    symbol are decoded a field at a time, on first use."""
 
-    def __init__(self, records: bytes, strings: bytes, is64: bool, byte_order: ByteOrder) -> None:
-        size = 24 if is64 else 16
-        count = len(records) // size
+    def __init__(
+        self, data: Any, at: int, count: int, strings_at: int, strings_end: int, is64: bool, byte_order: ByteOrder
+    ) -> None:
+        self._data = data
+        self._at = at
+        self.count = count
+        self._strings_at = strings_at
+        self._strings_end = strings_end
+        self._is64 = is64
+        self._byte_order = byte_order
+        bo = "<" if byte_order == "little" else ">"
         # Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64;
         # Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16 (System V gABI).
-        name_at, info_at, shndx_at, value_at, size_at = (0, 4, 6, 8, 16) if is64 else (0, 12, 14, 4, 8)
-        width = 8 if is64 else 4
-        self.strings = strings
-        self.name_offsets = _column(records, size, name_at, 4, count, byte_order)
-        self.values = _column(records, size, value_at, width, count, byte_order)
-        self.sizes = _column(records, size, size_at, width, count, byte_order)
-        self.infos = records[info_at::size]
-        self._section_indexes = _column(records, size, shndx_at, 2, count, byte_order)
+        self._record = struct.Struct(bo + ("IBBHQQ" if is64 else "IIIBBH"))
+        self._names: Optional[array] = None
 
     def __len__(self) -> int:
-        return len(self.values)
+        return self.count
 
-    def defined(self, index: int) -> bool:
-        return self._section_indexes[index] != 0  # SHN_UNDEF: imported, no address here
+    def entry(self, index: int) -> tuple[int, int, int, int, int]:
+        """(name offset, value, size, info, section index) of symbol ``index``."""
+        fields = self._record.unpack_from(self._data, self._at + index * self._record.size)
+        if self._is64:
+            name, info, _other, shndx, value, size = fields
+        else:
+            name, value, size, info, _other, shndx = fields
+        return name, value, size, info, shndx
 
-    def is_function(self, index: int) -> bool:
-        return self.infos[index] & 0xF == _STT_FUNC
+    def name_bytes(self, name_offset: int) -> bytes:
+        start = self._strings_at + name_offset
+        stop = self._data.find(b"\0", start, self._strings_end)
+        return bytes(self._data[start : stop if stop >= 0 else self._strings_end])
 
-    def name_bytes(self, index: int) -> bytes:
-        start = self.name_offsets[index]
-        stop = self.strings.find(b"\0", start)
-        return self.strings[start:stop] if stop >= 0 else self.strings[start:]
+    def has_name(self, name_offset: int, name: bytes) -> bool:
+        """Whether the string at ``name_offset`` is ``name``."""
+        start = self._strings_at + name_offset
+        end = start + len(name)
+        return end < self._strings_end and self._data[start : end + 1] == name + b"\0"
 
     def index_of(self, name: str) -> Optional[int]:
         """Index of the first defined symbol called ``name``."""
         needle = name.encode("utf-8", "surrogateescape") + b"\0"
-        offsets = self.name_offsets
-        at = self.strings.find(needle)
+        data = self._data
+        names = self._name_column()
+        at = data.find(needle, self._strings_at, self._strings_end)
         while at >= 0:  # the string may also end a longer one (linkers share suffixes)
-            index = -1
+            offset, index = at - self._strings_at, -1
             while True:  # every symbol naming this string (array.index scans in C)
                 try:
-                    index = offsets.index(at, index + 1)
+                    index = names.index(offset, index + 1)
                 except ValueError:
                     break
-                if self.defined(index) and self.name_bytes(index) + b"\0" == needle:
+                if self.entry(index)[4] != 0:  # SHN_UNDEF: imported, no address here
                     return index
-            at = self.strings.find(needle, at + 1)
+            at = data.find(needle, at + 1, self._strings_end)
         return None
+
+    def defined_functions(self) -> dict[int, int]:
+        """Address -> name offset of every defined STT_FUNC symbol (the first at an address)."""
+        size, count, order = self._record.size, self.count, self._byte_order
+        records = self._data[self._at : self._at + count * size]
+        info_at, shndx_at, value_at = (4, 6, 8) if self._is64 else (12, 14, 4)
+        values = _column(records, size, value_at, 8 if self._is64 else 4, count, order)
+        sections = _column(records, size, shndx_at, 2, count, order)
+        is_function = records[info_at::size].translate(_IS_FUNCTION)
+        rows = compress(zip(values, self._name_column(), sections), is_function)
+        # Reversed: the first symbol at an address wins.
+        return {value: name for value, name, section in reversed(list(rows)) if value and section}
+
+    def _name_column(self) -> array:
+        if self._names is None:
+            size = self._record.size
+            records = self._data[self._at : self._at + self.count * size]
+            self._names = _column(records, size, 0, 4, self.count, self._byte_order)
+        return self._names
+
+
+# info byte -> 1 for STT_FUNC (the low four bits), else 0.
+_IS_FUNCTION = bytes(1 if info & 0xF == 2 else 0 for info in range(256))
 
 
 def _column(records: bytes, record: int, at: int, width: int, count: int, byte_order: ByteOrder) -> array:
@@ -211,7 +248,6 @@ _ARRAY_CODE_BY_WIDTH = {
     width: next(code for code in codes if array(code).itemsize == width)
     for width, codes in ((2, "H"), (4, "IL"), (8, "QL"))
 }
-_STT_FUNC = 2
 
 
 class GoBinary:
@@ -583,12 +619,12 @@ class GoBinary:
         """Link-time address of the defined ``.dynsym`` symbol ``name``, if any."""
         table = self.dynamic_symbols()
         index = None if table is None else table.index_of(name)
-        return None if table is None or index is None else int(table.values[index])
+        return None if table is None or index is None else table.entry(index)[1]
 
     def dynamic_symbol_size(self, name: str) -> Optional[int]:
         table = self.dynamic_symbols()
         index = None if table is None else table.index_of(name)
-        return None if table is None or index is None else int(table.sizes[index])
+        return None if table is None or index is None else table.entry(index)[2]
 
     def _load_dynamic_symbols(self) -> Optional["DynamicSymbols"]:
         dynsym = self._sections.get(".dynsym")
@@ -602,8 +638,11 @@ class GoBinary:
         if dynsym.offset + count * record > len(self._map) or strtab.offset + strtab.size > len(self._map):
             return None  # damaged: the section list check drops such sections already
         return DynamicSymbols(
-            self._map[dynsym.offset : dynsym.offset + count * record],
-            self._map[strtab.offset : strtab.offset + strtab.size],
+            self._map,
+            dynsym.offset,
+            count,
+            strtab.offset,
+            strtab.offset + strtab.size,
             self.ptr_size == 8,
             self.byte_order,
         )
