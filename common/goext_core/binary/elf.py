@@ -20,7 +20,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.construct.core import ConstructError
@@ -184,11 +184,22 @@ class DynamicSymbols:
         stop = self._data.find(b"\0", start, self._strings_end)
         return bytes(self._data[start : stop if stop >= 0 else self._strings_end])
 
-    def has_name(self, name_offset: int, name: bytes) -> bool:
-        """Whether the string at ``name_offset`` is ``name``."""
-        start = self._strings_at + name_offset
-        end = start + len(name)
-        return end < self._strings_end and self._data[start : end + 1] == name + b"\0"
+    def functions_named_alike(self, functions: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+        """The (name, address) pairs of ``functions`` that a defined STT_FUNC
+        symbol names alike (the first symbol at an address)."""
+        by_address = self.defined_functions()
+        if not by_address:
+            return set()
+        data, first, end = self._data, self._strings_at, self._strings_end
+        found = set()
+        for name, address in functions:
+            offset = by_address.get(address)
+            if offset is not None:
+                wanted = name.encode("utf-8", "replace") + b"\0"
+                start = first + offset
+                if start + len(wanted) <= end and data[start : start + len(wanted)] == wanted:
+                    found.add((name, address))
+        return found
 
     def index_of(self, name: str) -> Optional[int]:
         """Index of the first defined symbol called ``name``."""

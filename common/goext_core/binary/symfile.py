@@ -135,7 +135,6 @@ def function_symbols(
     # Keyed with the size too: the decoder's step bound depends on it.  The
     # value: the runs, and where the first push ends (see _frame_pointer_check).
     runs_by_table: dict[tuple[int, int], tuple[tuple[tuple[int, int], ...], int, int]] = {}
-    no_runs: tuple[tuple[tuple[int, int], ...], int, int] = ((), 0, 0)
     append = symbols.append
     for name, entry, end, pcsp in _function_rows(pclntab):
         if not name or end <= entry:
@@ -147,7 +146,7 @@ def function_symbols(
             key = (pcsp, size)
             known = runs_by_table.get(key)
             if known is None:
-                known = runs_by_table[key] = _frame_pointer_check(_frame_runs(pclntab, pcsp, size)) or no_runs
+                known = runs_by_table[key] = _frame_pointer_check(_frame_runs(pclntab, pcsp, size))
             runs, start, pushed = known
             if pushed and read_code is not None:
                 saved_from = _amd64_frame_pointer_saved_at(start, pushed, entry, read_code)
@@ -197,9 +196,7 @@ _MOV_RBP_TO_RSP_DISP8 = bytes([0x48, 0x89, 0x6C, 0x24])
 _MOV_RBP_TO_RSP_DISP32 = bytes([0x48, 0x89, 0xAC, 0x24])
 
 
-def _frame_pointer_check(
-    runs: tuple[tuple[int, int], ...],
-) -> Optional[tuple[tuple[tuple[int, int], ...], int, int]]:
+def _frame_pointer_check(runs: tuple[tuple[int, int], ...]) -> tuple[tuple[tuple[int, int], ...], int, int]:
     """(runs, start, pushed) of the first run that pushes anything (where the
     prologue has just set up the frame); pushed 0 when none does."""
     start = 0
@@ -315,15 +312,7 @@ def _exported_functions(binary: "GoBinary", symbols: list[FunctionSymbol]) -> se
     table = binary.dynamic_symbols()
     if table is None:
         return set()
-    by_address = table.defined_functions()
-    if not by_address:
-        return set()
-    found = set()
-    for name, address, *_ in symbols:
-        name_offset = by_address.get(address)
-        if name_offset is not None and table.has_name(name_offset, name.encode("utf-8", "replace")):
-            found.add((name, address))
-    return found
+    return table.functions_named_alike((symbol.name, symbol.address) for symbol in symbols)
 
 
 def _read_static(binary: "GoBinary", address: int, size: int) -> Optional[bytes]:
