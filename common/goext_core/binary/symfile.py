@@ -13,7 +13,15 @@ as ``SHT_NOBITS`` at its link address, with the executable's entry point, so
 gdb accepts the file as the executable's separate debug file
 (``Objfile.add_separate_debug_file``; PIE offsets follow the executable) and
 lldb with ``target symbols add -s EXE FILE``.  A GNU build-id is copied when
-the executable has one.
+the executable has one.  Functions the executable's ``.dynsym`` already names
+alike (a Go program that imports ``plugin`` exports them all) get CFI but no
+symbol: the debugger reads those itself.
+
+Large binaries have 50,000+ functions, and the file is built on the first
+command: the function table is read in one pass
+(:meth:`Pclntab.function_columns`), each distinct pcsp table is decoded once,
+functions sharing a table share their FDE instructions, and the symbol table
+is packed a field at a time.
 
 Files are written once per executable into the cache directory
 (:func:`symbol_cache_dir`), named by build-id or by path, size and mtime.
@@ -300,11 +308,11 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
         sections=sections,
         entry=binary.entry,
         cfi=with_frames,
-        named_elsewhere=_exported_functions(binary, symbols),
+        named_elsewhere=named_by_executable(binary, symbols),
     )
 
 
-def _exported_functions(binary: "GoBinary", symbols: list[FunctionSymbol]) -> set[tuple[str, int]]:
+def named_by_executable(binary: "GoBinary", symbols: list[FunctionSymbol]) -> set[tuple[str, int]]:
     """(name, address) of the functions the executable's ``.dynsym`` already
     names alike: the debugger reads those itself, and a Go program that
     exports everything (it imports ``plugin``) would otherwise make it read
@@ -684,6 +692,7 @@ __all__ = [
     "MirroredSection",
     "build_symbol_file",
     "function_symbols",
+    "named_by_executable",
     "symbol_cache_dir",
     "symbol_file_for",
     "symbol_file_image",
