@@ -618,9 +618,9 @@ class GoBinary:
                 sizes[name] = size
 
     def dynamic_symbols(self) -> Optional["DynamicSymbols"]:
-        """The defined symbols of ``.dynsym`` (None when there is none).  A
-        stripped Go program that imports ``plugin`` (or is linked with
-        ``-linkshared``) exports every function and global there."""
+        """The ``.dynsym`` table (None when there is none).  A stripped Go
+        program that imports ``plugin`` (or is linked with ``-linkshared``)
+        exports every function and global there."""
         if not self._dynamic_symbols_loaded:
             self._dynamic_symbols = self._load_dynamic_symbols()
             self._dynamic_symbols_loaded = True
