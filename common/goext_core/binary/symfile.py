@@ -631,51 +631,64 @@ def _fde_instructions(
 ) -> bytes:
     """The call frame instructions of one function's FDE: the pcsp runs (split
     where the frame pointer becomes saved) as CFA offsets and BP rules."""
-    instructions = bytearray()
-    if outermost:
-        # No caller: say so, or the debugger unwinds into garbage.
-        instructions += bytes([_DW_CFA_undefined, _AMD64_RA])
+    instructions = bytearray(
+        _UNDEFINED_RA if outermost else b""
+    )  # no caller: say so, or the debugger unwinds into garbage
+    # The instruction stream so far describes [.., offset) with CFA = rsp + cfa
+    # and BP saved or not; each segment [start, end) that changes either emits
+    # an advance to its start and the new rules.
     offset = 0
     cfa = 8
     saved = False
     start = 0
-    for run_end, pushed in runs:
-        if saved_from is not None and start < saved_from < run_end:
-            segments: tuple[tuple[int, int], ...] = ((start, saved_from), (saved_from, run_end))
-        else:
-            segments = ((start, run_end),)
-        start = run_end
-        for segment_start, segment_end in segments:
-            if segment_end > size:
-                return bytes(instructions)
-            want_saved = saved_from is not None and segment_start >= saved_from and pushed >= 8
-            if pushed + 8 == cfa and want_saved == saved:
-                continue
-            advance = segment_start - offset
-            if advance:
-                if advance < 1 << 8:
-                    instructions += bytes((_DW_CFA_advance_loc1, advance))
-                elif advance < 1 << 16:
-                    instructions.append(_DW_CFA_advance_loc2)
-                    instructions += struct.pack(endian + "H", advance)
-                else:
-                    instructions.append(_DW_CFA_advance_loc4)
-                    instructions += struct.pack(endian + "I", advance)
-                offset = segment_start
-            if pushed + 8 != cfa:
-                cfa = pushed + 8
-                instructions.append(_DW_CFA_def_cfa_offset)
-                if cfa < 0x80:
-                    instructions.append(cfa)
-                else:
-                    instructions += encode_uleb128(cfa)
-            if want_saved != saved:
-                saved = want_saved
-                if saved:  # BP at CFA-16 (factored by the CIE's data alignment, -8)
-                    instructions += bytes((_DW_CFA_offset | _AMD64_RBP, 2))
-                else:  # back in its register (DW_CFA_restore would leave lldb's last rule: the CIE has none)
-                    instructions += bytes((_DW_CFA_same_value, _AMD64_RBP))
+    split = -1 if saved_from is None else saved_from
+    for end, pushed in runs:
+        if start < split < end:  # [start, split): BP not saved yet
+            if split > size:
+                break
+            if pushed + 8 != cfa or saved:
+                offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, False, endian)
+            start = split
+        if end > size:
+            break
+        want_saved = split >= 0 and start >= split and pushed >= 8
+        if pushed + 8 != cfa or want_saved != saved:
+            offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, want_saved, endian)
+        start = end
     return bytes(instructions)
+
+
+def _emit(
+    out: bytearray, offset: int, start: int, cfa: int, new_cfa: int, saved: bool, want_saved: bool, endian: str
+) -> tuple[int, int, bool]:
+    """Append the rules that change at ``start``; the new (offset, cfa, saved)."""
+    advance = start - offset
+    if advance:
+        if advance < 1 << 8:
+            out += _ADVANCE_LOC1[advance]
+        elif advance < 1 << 16:
+            out.append(_DW_CFA_advance_loc2)
+            out += struct.pack(endian + "H", advance)
+        else:
+            out.append(_DW_CFA_advance_loc4)
+            out += struct.pack(endian + "I", advance)
+        offset = start
+    if new_cfa != cfa:
+        cfa = new_cfa
+        out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
+    if want_saved != saved:
+        # BP at CFA-16 (factored by the CIE's data alignment, -8); else back in
+        # its register (DW_CFA_restore would leave lldb's last rule: the CIE has none).
+        out += _BP_SAVED if want_saved else _BP_SAME
+    return offset, cfa, want_saved
+
+
+# The few instruction encodings nearly every FDE is made of, built once.
+_ADVANCE_LOC1 = [bytes((_DW_CFA_advance_loc1, delta)) for delta in range(256)]
+_DEF_CFA_OFFSET = [bytes((_DW_CFA_def_cfa_offset, offset)) for offset in range(0x80)]
+_BP_SAVED = bytes((_DW_CFA_offset | _AMD64_RBP, 2))
+_BP_SAME = bytes((_DW_CFA_same_value, _AMD64_RBP))
+_UNDEFINED_RA = bytes((_DW_CFA_undefined, _AMD64_RA))
 
 
 def _build_id_note(build_id: str, endian: str) -> bytes:
