@@ -152,8 +152,17 @@ class DynamicSymbols:
     symbol are decoded a field at a time, on first use."""
 
     def __init__(
-        self, data: Any, at: int, count: int, strings_at: int, strings_end: int, is64: bool, byte_order: ByteOrder
+        self,
+        data: Any,
+        at: int,
+        count: int,
+        strings_at: int,
+        strings_end: int,
+        is64: bool,
+        byte_order: ByteOrder,
+        gnu_hash: Optional[tuple[int, int]] = None,
     ) -> None:
+        self._gnu_hash = gnu_hash  # (start, end) in data of the .gnu.hash section for this table
         self._data = data
         self._at = at
         self.count = count
@@ -202,7 +211,11 @@ class DynamicSymbols:
         return found
 
     def index_of(self, name: str) -> Optional[int]:
-        """Index of the first defined symbol called ``name``."""
+        """Index of the first defined symbol called ``name``: through the GNU
+        hash table when there is one (a few reads, as the dynamic loader
+        does), else by searching the strings and the name fields."""
+        if self._gnu_hash is not None:
+            return self._hashed_index_of(name.encode("utf-8", "surrogateescape"), *self._gnu_hash)
         needle = name.encode("utf-8", "surrogateescape") + b"\0"
         data = self._data
         names = self._name_column()
@@ -217,6 +230,44 @@ class DynamicSymbols:
                 if self.entry(index)[4] != 0:  # SHN_UNDEF: imported, no address here
                     return index
             at = data.find(needle, at + 1, self._strings_end)
+        return None
+
+    def _hashed_index_of(self, name: bytes, at: int, end: int) -> Optional[int]:
+        """The GNU hash table lookup (the ``DT_GNU_HASH`` format of binutils and
+        glibc's dl-lookup.c): header nbuckets, symoffset, bloom words, bloom
+        shift; the bloom filter (ELF-class words), the buckets, then one chain
+        word per hashed symbol: its hash with bit 0 set on the last of a bucket."""
+        order: Any = self._byte_order
+        word = 8 if self._is64 else 4
+        if at + 16 > end:
+            return None
+        buckets, first_hashed, bloom_words, _shift = struct.unpack_from(
+            ("<" if order == "little" else ">") + "4I", self._data, at
+        )
+        buckets_at = at + 16 + bloom_words * word
+        chain_at = buckets_at + 4 * buckets
+        if not buckets or chain_at > end:
+            return None
+        wanted = 5381
+        for byte in name:
+            wanted = (wanted * 33 + byte) & 0xFFFFFFFF
+        bucket = buckets_at + 4 * (wanted % buckets)
+        index = int.from_bytes(self._data[bucket : bucket + 4], order)
+        if index < first_hashed:
+            return None
+        # Bounded: a chain holds at most every hashed symbol once.
+        for _ in range(self.count - first_hashed):
+            link = chain_at + 4 * (index - first_hashed)
+            if index >= self.count or link + 4 > end:
+                return None
+            value = int.from_bytes(self._data[link : link + 4], order)
+            if value | 1 == wanted | 1:
+                name_offset, _, _, _, section = self.entry(index)
+                if section != 0 and self.name_bytes(name_offset) == name:
+                    return index
+            if value & 1:
+                return None
+            index += 1
         return None
 
     def defined_functions(self) -> dict[int, int]:
@@ -648,6 +699,14 @@ class GoBinary:
         count = min(dynsym.size // record, _MAX_SYMBOLS)
         if dynsym.offset + count * record > len(self._map) or strtab.offset + strtab.size > len(self._map):
             return None  # damaged: the section list check drops such sections already
+        gnu_hash = next(
+            (
+                (s.offset, s.offset + s.size)
+                for s in self._section_list
+                if s.type == "SHT_GNU_HASH" and self._link_of(s) == dynsym.index
+            ),
+            None,
+        )
         return DynamicSymbols(
             self._map,
             dynsym.offset,
@@ -656,6 +715,7 @@ class GoBinary:
             strtab.offset + strtab.size,
             self.ptr_size == 8,
             self.byte_order,
+            gnu_hash,
         )
 
     def _link_of(self, section: Section) -> int:
