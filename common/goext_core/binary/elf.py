@@ -139,6 +139,7 @@ class Section:
     flags: int
     type: str
     index: int
+    link: int = -1  # sh_link: the section it refers to (a symbol table's strings)
 
     @property
     def allocated(self) -> bool:
@@ -423,6 +424,7 @@ class GoBinary:
                     flags=int(sec["sh_flags"]),
                     type=str(sec["sh_type"]),
                     index=index,
+                    link=int(sec["sh_link"]),
                 )
                 if (
                     entry.type not in ("SHT_NOBITS", "SHT_NULL")
@@ -719,10 +721,9 @@ class GoBinary:
         )
 
     def _link_of(self, section: Section) -> int:
-        try:
-            return int(self.elf.get_section(section.index)["sh_link"])
-        except _PARSE_ERRORS:
-            return -1  # a damaged header: no string table, so no symbols
+        # From the header parsed with the others: pyelftools' section object
+        # for a GNU hash table parses the whole table first.
+        return section.link
 
     # -- notes and ids -------------------------------------------------
     def _notes(self) -> Iterator[tuple[bytes, int, bytes]]:
