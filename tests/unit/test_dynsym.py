@@ -69,8 +69,8 @@ def test_lookup_by_name(is64: bool, order: str) -> None:
 def test_defined_functions_first_name_wins() -> None:
     table = _table(SYMBOLS)
     assert set(table.defined_functions()) == {0xD2D000}
-    wanted = [("runtime.main", 0xD2D000), ("main.alias", 0xD2D000), ("runtime.mai", 0xD2D000), ("runtime.main", 0x1)]
-    assert table.functions_named_alike(wanted) == {("runtime.main", 0xD2D000)}
+    names = ["runtime.main", "main.alias", "runtime.mai", "runtime.main"]
+    assert table.functions_named_alike(names, [0xD2D000, 0xD2D000, 0xD2D000, 0x1]) == {("runtime.main", 0xD2D000)}
 
 
 def _gnu_hash(name: bytes) -> int:

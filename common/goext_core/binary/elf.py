@@ -20,7 +20,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.construct.core import ConstructError
@@ -194,22 +194,21 @@ class DynamicSymbols:
         stop = self._data.find(b"\0", start, self._strings_end)
         return bytes(self._data[start : stop if stop >= 0 else self._strings_end])
 
-    def functions_named_alike(self, functions: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
-        """The (name, address) pairs of ``functions`` that a defined STT_FUNC
-        symbol names alike (the first symbol at an address)."""
+    def functions_named_alike(self, names: list[str], addresses: list[int]) -> set[tuple[str, int]]:
+        """The (name, address) pairs, of the parallel ``names`` and
+        ``addresses``, that a defined STT_FUNC symbol names alike (the first
+        symbol at an address).  One comprehension: it runs for every function
+        of a large binary."""
         by_address = self.defined_functions()
         if not by_address:
             return set()
-        data, first, end = self._data, self._strings_at, self._strings_end
-        found = set()
-        for name, address in functions:
-            offset = by_address.get(address)
-            if offset is not None:
-                wanted = name.encode("utf-8", "replace") + b"\0"
-                start = first + offset
-                if start + len(wanted) <= end and data[start : start + len(wanted)] == wanted:
-                    found.add((name, address))
-        return found
+        strings = bytes(self._data[self._strings_at : self._strings_end])  # one copy: startswith needs bytes
+        offsets = [by_address.get(address) for address in addresses]
+        return {
+            (name, address)
+            for name, address, offset in zip(names, addresses, offsets)
+            if offset is not None and strings.startswith(name.encode("utf-8", "replace") + b"\0", offset)
+        }
 
     def index_of(self, name: str) -> Optional[int]:
         """Index of the first defined symbol called ``name``: through the GNU

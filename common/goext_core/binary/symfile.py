@@ -320,7 +320,7 @@ def named_by_executable(binary: "GoBinary", symbols: list[FunctionSymbol]) -> se
     table = binary.dynamic_symbols()
     if table is None:
         return set()
-    return table.functions_named_alike((symbol.name, symbol.address) for symbol in symbols)
+    return table.functions_named_alike([symbol.name for symbol in symbols], [symbol.address for symbol in symbols])
 
 
 def _read_static(binary: "GoBinary", address: int, size: int) -> Optional[bytes]:
