@@ -16,7 +16,14 @@ from elftools.elf.elffile import ELFFile
 
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.pclntab import Pclntab
-from goext_core.binary.symfile import FunctionSymbol, build_symbol_file, function_symbols, symbol_file_for
+from goext_core.binary.symfile import (
+    FunctionSymbol,
+    build_symbol_file,
+    function_symbols,
+    named_by_executable,
+    symbol_file_for,
+    symbol_file_image,
+)
 from support.build import build
 from support.cores import kernel_core
 from support.debuggers import run_gdb, run_lldb
@@ -239,3 +246,33 @@ def test_bulk_function_columns_match_each_func(go_version, flavour):
             if func.pcsp:
                 ends, values = table.decode_values(func, func.pcsp)
                 assert table.decode_table(func.pcsp, func.end - func.entry) == (list(ends), list(values))
+
+
+@pytest.mark.go_versions("1.22")
+@pytest.mark.flavours("stripped")
+def test_gdb_file_leaves_out_what_dynsym_names_and_lldb_file_keeps_it(go_version, flavour, tmp_path):
+    """A cgo program exports a few Go functions (crosscall2, _cgo_panic) in
+    .dynsym.  gdb reads those from the executable, so its file lists them only
+    in the CFI; lldb shows the file's symbols instead of the executable's, so
+    its file keeps every function."""
+    exe = build("cgo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        table = Pclntab.from_binary(binary)
+        exported = named_by_executable(binary, function_symbols(table))
+        assert exported and all(binary.dynamic_symbol(name) == address for name, address in exported)
+        full = symbol_file_image(binary, table)
+        for_gdb = symbol_file_image(binary, table, for_gdb=True)
+
+    def contents(image: bytes) -> tuple[set[tuple[str, int]], bytes]:
+        path = tmp_path / "image"
+        path.write_bytes(image)
+        with open(path, "rb") as handle:
+            elf = ELFFile(handle)
+            symbols = {(s.name, s["st_value"]) for s in elf.get_section_by_name(".symtab").iter_symbols() if s.name}
+            return symbols, elf.get_section_by_name(".debug_frame").data()
+
+    full_symbols, full_frames = contents(full)
+    gdb_symbols, gdb_frames = contents(for_gdb)
+    assert exported <= full_symbols
+    assert gdb_symbols == full_symbols - exported
+    assert gdb_frames == full_frames

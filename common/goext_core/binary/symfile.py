@@ -13,9 +13,10 @@ as ``SHT_NOBITS`` at its link address, with the executable's entry point, so
 gdb accepts the file as the executable's separate debug file
 (``Objfile.add_separate_debug_file``; PIE offsets follow the executable) and
 lldb with ``target symbols add -s EXE FILE``.  A GNU build-id is copied when
-the executable has one.  Functions the executable's ``.dynsym`` already names
-alike (a Go program that imports ``plugin`` exports them all) get CFI but no
-symbol: the debugger reads those itself.
+the executable has one.  In gdb's file, functions the executable's ``.dynsym``
+already names alike (a Go program that imports ``plugin`` exports them all)
+get CFI but no symbol: gdb reads those itself (lldb, given a symbol file,
+shows the file's symbols instead of the executable's: its file keeps them).
 
 Large binaries have 50,000+ functions, and the file is built on the first
 command: the function table is read in one pass
@@ -254,21 +255,27 @@ def symbol_cache_dir() -> str:
     return os.path.join(goext_cache_dir(), "symbols")
 
 
-def symbol_file_for(binary: "GoBinary", pclntab: Optional[Pclntab] = None, directory: Optional[str] = None) -> str:
+def symbol_file_for(
+    binary: "GoBinary", pclntab: Optional[Pclntab] = None, directory: Optional[str] = None, for_gdb: bool = False
+) -> str:
     """Path of the symbol file for ``binary`` (written on first use, then reused;
-    without ``pclntab``, the table is opened only to write the file)."""
-    name = cached_file_name(binary, _FORMAT_VERSION, "sym")
+    without ``pclntab``, the table is opened only to write the file).  With
+    ``for_gdb``, functions the executable's ``.dynsym`` names alike get CFI but
+    no symbol: gdb reads the executable's own symbols beside the file, lldb
+    reads the file's instead of them."""
+    name = cached_file_name(binary, _FORMAT_VERSION, "gdb.sym" if for_gdb else "sym")
     return write_cached_file(
         directory or symbol_cache_dir(),
         name,
-        lambda: symbol_file_image(binary, pclntab or Pclntab.from_binary(binary)),
+        lambda: symbol_file_image(binary, pclntab or Pclntab.from_binary(binary), for_gdb),
         "symbol file",
     )
 
 
-def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
-    """The symbol file of ``binary``: its functions, CFI on amd64, and its
-    allocated sections mirrored so that gdb pairs the file with the executable."""
+def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab", for_gdb: bool = False) -> bytes:
+    """The symbol file of ``binary``: its functions (with ``for_gdb``, those
+    the executable does not export alike), CFI on amd64, and its allocated
+    sections mirrored so that gdb pairs the file with the executable."""
     sections = [
         MirroredSection(sec.name, sec.address, sec.size, sec.flags)
         for sec in binary.sections()
@@ -308,7 +315,7 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
         sections=sections,
         entry=binary.entry,
         cfi=with_frames,
-        named_elsewhere=named_by_executable(binary, symbols),
+        named_elsewhere=named_by_executable(binary, symbols) if for_gdb else None,
     )
 
 

@@ -13,7 +13,7 @@ import os
 from typing import Optional
 
 from goext_core.binary import debuginfod
-from goext_core.binary.symfile import function_symbols, named_by_executable, symbol_file_for, symbol_file_image
+from goext_core.binary.symfile import function_symbols, symbol_file_for, symbol_file_image
 from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
 from goext_core.commands.stacks import goroutine_or_current
 from goext_core.errors import GoextError, UsageError
@@ -54,9 +54,7 @@ def run_symbols(context: Context, args: argparse.Namespace, write: Write) -> Non
                 out.write(image)
         except OSError as exc:
             raise GoextError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        named = len(named_by_executable(binary, symbols))
-        also = f" (and CFI for {named} functions the executable's .dynsym names)" if named else ""
-        write(f"{len(symbols) - named} function symbols written to {args.output}{also}\n")
+        write(f"{len(symbols)} function symbols written to {args.output}\n")
         return
     path = symbol_file_for(binary, program.pclntab)
     bias = program.target.load_bias()
