@@ -61,6 +61,7 @@ class Measure:
     seconds: float = float("nan")
     rss_mb: float = float("nan")
     note: str = ""
+    cpu_seconds: float = float("nan")  # user + system time of the tool's process (steadier than wall time under load)
 
 
 @dataclass
@@ -71,22 +72,22 @@ class Scenario:
     skipped: str = ""
 
 
-# Runs a command and writes its peak RSS (KB) to a file.  The tool is started
-# from this small process, not from the benchmark: a child's ru_maxrss counts
-# what it inherited before exec, and the benchmark itself grows large.
+# Runs a command and writes its peak RSS (KB) and CPU time (s) to a file.  The
+# tool is started from this small process, not from the benchmark: a child's
+# ru_maxrss counts what it inherited before exec, and the benchmark itself grows large.
 _RSS_PROBE = (
     "import os, sys\n"
     "pid = os.fork()\n"
     "if pid == 0:\n"
     "    os.execvp(sys.argv[2], sys.argv[2:])\n"
     "_, status, usage = os.wait4(pid, 0)\n"
-    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
-def _run(argv: list[str], env: Optional[dict[str, str]] = None, stdin: str = "") -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, output) of one process."""
+def _run(argv: list[str], env: Optional[dict[str, str]] = None, stdin: str = "") -> tuple[float, float, str, float]:
+    """(seconds, peak RSS in MB, output, CPU seconds) of one process."""
     merged = dict(os.environ, GOEXT_QUIET="1", **(env or {}))
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
@@ -109,19 +110,22 @@ def _run(argv: list[str], env: Optional[dict[str, str]] = None, stdin: str = "")
         elapsed = time.perf_counter() - start
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
-        peak_kb = rss.read().strip()
-    return elapsed, (int(peak_kb) / 1024 if peak_kb.isdigit() else float("nan")), output
+        probe_out = rss.read().split()
+    peak_kb = probe_out[0] if probe_out else ""
+    cpu = float(probe_out[1]) if len(probe_out) > 1 else float("nan")
+    return elapsed, (int(peak_kb) / 1024 if peak_kb.isdigit() else float("nan")), output, cpu
 
 
 def _measure(
     argv: list[str], repeat: int, env: Optional[dict[str, str]] = None, stdin: str = "", expect: Optional[str] = None
 ) -> Measure:
-    times, peaks, output = [], [], ""
+    times, peaks, cpus, output = [], [], [], ""
     for _ in range(repeat):
-        elapsed, peak, output = _run(argv, env, stdin)
+        elapsed, peak, output, cpu = _run(argv, env, stdin)
         times.append(elapsed)
         peaks.append(peak)
-    measure = Measure(statistics.median(times), max(peaks))
+        cpus.append(cpu)
+    measure = Measure(statistics.median(times), max(peaks), cpu_seconds=statistics.median(cpus))
     if expect is not None and not re.search(expect, output, re.M):
         tail = output.strip().splitlines()[-1:] or ["no output"]
         measure.note = f"unexpected output: {tail[0][:100]}"
@@ -254,25 +258,31 @@ def stripped_scenario(repeat: int) -> Scenario:
     scenario.rows["gdb load (no command)"] = _measure(_gdb(exe, core), repeat)
     with tempfile.TemporaryDirectory() as cache:
         cold, warm = Measure(), Measure()
-        cold_times, warm_times = [], []
+        cold_runs, warm_runs = [], []
         for index in range(repeat):
             fresh = os.path.join(cache, f"cold{index}")
             env = {"GOEXT_CACHE_DIR": fresh}
-            cold_times.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env)[0])
-            warm_times.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env)[0])
-        cold.seconds, warm.seconds = statistics.median(cold_times), statistics.median(warm_times)
+            cold_runs.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env))
+            warm_runs.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env))
+        for measure, runs in ((cold, cold_runs), (warm, warm_runs)):
+            measure.seconds = statistics.median(run[0] for run in runs)
+            measure.cpu_seconds = statistics.median(run[3] for run in runs)
         scenario.rows["goext in gdb, first command, cold"] = cold
         scenario.rows["goext in gdb, first command, warm"] = warm
         env = {"GOEXT_CACHE_DIR": os.path.join(cache, "offline")}
         _run(_offline(exe, core, "goroutines"), env)
         scenario.rows["goext offline, warm"] = _measure(_offline(exe, core, "goroutines"), repeat, env)
     # What the first command adds to gdb's own load, against that load.
-    load = scenario.rows["gdb load (no command)"].seconds
+    load = scenario.rows["gdb load (no command)"]
     for name in ("goext in gdb, first command, cold", "goext in gdb, first command, warm"):
-        scenario.rows[name.replace("goext in gdb", "goext's own cost")] = Measure(scenario.rows[name].seconds - load)
+        row = scenario.rows[name]
+        own = Measure(row.seconds - load.seconds, cpu_seconds=row.cpu_seconds - load.cpu_seconds)
+        scenario.rows[name.replace("goext in gdb", "goext's own cost")] = own
     scenario.ratios = [
         ("own cost cold / gdb load", "goext's own cost, first command, cold", "gdb load (no command)", 1.0),
         ("own cost warm / gdb load", "goext's own cost, first command, warm", "gdb load (no command)", 0.3),
+        ("own CPU cold / gdb load CPU", "goext's own cost, first command, cold", "gdb load (no command)", 1.0),
+        ("own CPU warm / gdb load CPU", "goext's own cost, first command, warm", "gdb load (no command)", 0.3),
     ]
     return scenario
 
@@ -284,13 +294,18 @@ def report(scenario: Scenario) -> None:
         return
     for name, measure in scenario.rows.items():
         note = f"  {measure.note}" if measure.note else ""
-        print(f"   {name:<38}{measure.seconds:>8.2f} s{measure.rss_mb:>9.0f} MB{note}")
+        cpu = f"{measure.cpu_seconds:>8.2f} s CPU" if measure.cpu_seconds == measure.cpu_seconds else ""
+        print(f"   {name:<38}{measure.seconds:>8.2f} s{measure.rss_mb:>9.0f} MB{cpu}{note}")
     for label, a, b, goal in scenario.ratios:
         if a not in scenario.rows or b not in scenario.rows:
             continue
-        memory = "RSS" in label
         first, second = scenario.rows[a], scenario.rows[b]
-        ratio = (first.rss_mb / second.rss_mb) if memory else (first.seconds / second.seconds)
+        if "RSS" in label:
+            ratio = first.rss_mb / second.rss_mb
+        elif "CPU" in label:
+            ratio = first.cpu_seconds / second.cpu_seconds
+        else:
+            ratio = first.seconds / second.seconds
         verdict = "ok" if ratio <= goal else "MISSED"
         print(f"   ratio {label:<32}{ratio:>7.2f}   (goal <= {goal}: {verdict})")
 

@@ -21,7 +21,9 @@ from goext_core.binary.symfile import (
     FunctionSymbol,
     build_symbol_file,
     function_symbols,
+    named_by_executable,
     symbol_file_for,
+    symbol_file_image,
 )
 from support.build import build
 from support.cores import kernel_core
@@ -252,3 +254,54 @@ def test_cfi_of_the_signal_restorer(tmp_path):
     assert saved[16] == bytes([0x77, 0xA8, 0x01])  # rip at rsp + 40 + 16 * 8
     assert saved[6] == bytes([0x77, 0xF8, 0x00])  # rbp at rsp + 40 + 10 * 8 (SLEB128 120)
     assert len(saved) == 17
+
+
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+@pytest.mark.flavours("stripped")
+def test_bulk_function_columns_match_each_func(go_version, flavour):
+    """The one-pass function table the symbol file is built from says what
+    decoding each function on its own says: entry, end, name, pcsp runs."""
+    exe = build("zoo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        table = Pclntab.from_binary(binary)
+        columns = table.function_columns()
+        assert columns is not None
+        funcs = list(table.funcs())
+        assert columns.entries == [f.entry for f in funcs]
+        assert columns.ends == [f.end for f in funcs]
+        assert columns.names == [f.name for f in funcs]
+        assert columns.pcsp == [f.pcsp for f in funcs]
+        for func in funcs[:: max(1, len(funcs) // 500)]:
+            if func.pcsp:
+                ends, values = table.decode_values(func, func.pcsp)
+                assert table.decode_table(func.pcsp, func.end - func.entry) == (list(ends), list(values))
+
+
+@pytest.mark.go_versions("1.22")
+@pytest.mark.flavours("stripped")
+def test_gdb_file_leaves_out_what_dynsym_names_and_lldb_file_keeps_it(go_version, flavour, tmp_path):
+    """A cgo program exports a few Go functions (crosscall2, _cgo_panic) in
+    .dynsym.  gdb reads those from the executable, so its file lists them only
+    in the CFI; lldb shows the file's symbols instead of the executable's, so
+    its file keeps every function."""
+    exe = build("cgo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        table = Pclntab.from_binary(binary)
+        exported = named_by_executable(binary, function_symbols(table))
+        assert exported and all(binary.dynamic_symbol(name) == address for name, address in exported)
+        full = symbol_file_image(binary, table)
+        for_gdb = symbol_file_image(binary, table, for_gdb=True)
+
+    def contents(image: bytes) -> tuple[set[tuple[str, int]], bytes]:
+        path = tmp_path / "image"
+        path.write_bytes(image)
+        with open(path, "rb") as handle:
+            elf = ELFFile(handle)
+            symbols = {(s.name, s["st_value"]) for s in elf.get_section_by_name(".symtab").iter_symbols() if s.name}
+            return symbols, elf.get_section_by_name(".debug_frame").data()
+
+    full_symbols, full_frames = contents(full)
+    gdb_symbols, gdb_frames = contents(for_gdb)
+    assert exported <= full_symbols
+    assert gdb_symbols == full_symbols - exported
+    assert gdb_frames == full_frames

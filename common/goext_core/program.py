@@ -175,7 +175,8 @@ class GoProgram:
         return layouts
 
     def runtime_symbol(self, name: str) -> Optional[int]:
-        """Run-time address of a runtime global (symbol table, else recovered)."""
+        """Run-time address of a runtime global (symbol table, dynamic symbol
+        table, else recovered)."""
 
         cache: dict[str, Optional[int]] = self.binary_memo("symbols", dict)
         if name in cache:
@@ -186,6 +187,8 @@ class GoProgram:
         if name in misses:
             return None
         address = self.binary.symbol(name)
+        if address is None:
+            address = self.binary.dynamic_symbol(name)
         if address is not None:
             address += self.target.load_bias()
         else:
@@ -202,6 +205,8 @@ class GoProgram:
         padded to the cache line of this GOARCH and release); None when unknown."""
         if self.binary.symbol(name) is not None:
             return self.binary.symbol_size(name)
+        if self.binary.dynamic_symbol(name) is not None:
+            return self.binary.dynamic_symbol_size(name)
         if self.runtime_symbol(name) is None:
             return None
         return recovered_symbol_size(self, name)

@@ -66,7 +66,7 @@ def _maybe_attach(objfile: "gdb.Objfile") -> None:
     real = os.path.realpath(objfile.filename)
     if real != os.path.realpath(progspace.filename) or real in _attached:
         return
-    path = stripped_go_symbol_file(real)
+    path = stripped_go_symbol_file(real, for_gdb=True)
     if path is None:
         return
     _attached.add(real)

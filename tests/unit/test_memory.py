@@ -142,6 +142,8 @@ def test_the_cache_stays_bounded_and_keeps_the_newest_pages() -> None:
 class FakeDebuggerTarget(CachedTarget):
     """A CachedTarget the test invalidates, like gdb's events would."""
 
+    readahead_pages = 0  # the tests count debugger reads of single pages
+
     def __init__(self, memory: FakeMemory) -> None:
         super().__init__()
         self.memory = memory
@@ -207,3 +209,32 @@ def test_cached_target_checks_bounds_before_asking_the_debugger() -> None:
         assert raised.value.address == address
     assert target.read(0x100, 0) == b""
     assert memory.calls == []
+
+
+def test_readahead_reads_the_next_page_in_the_same_call() -> None:
+    memory = FakeMemory([(0x10000, 0x20000)])
+    cache = PageCache(memory.read, readahead=1)
+    assert cache.read(0x10010, 8) == memory.expected(0x10010, 8)
+    assert memory.calls == [(0x10000, 2 * PAGE)]
+    assert cache.read(0x11FF0, 16) == memory.expected(0x11FF0, 16)
+    assert len(memory.calls) == 1
+    # It stops at a page already cached: page 0x12000 alone.
+    cache.read(0x13000, 8)
+    memory.calls.clear()
+    assert cache.read(0x12000, 8) == memory.expected(0x12000, 8)
+    assert memory.calls == [(0x12000, PAGE)]
+
+
+def test_readahead_past_the_mapping_costs_one_call_and_concludes_nothing() -> None:
+    memory = FakeMemory([(0x10000, 0x11000), (0x12000, 0x13000)])
+    cache = PageCache(memory.read, readahead=1)
+    assert cache.read(0x10FF8, 8) == memory.expected(0x10FF8, 8)
+    assert memory.calls == [(0x10000, 2 * PAGE), (0x10000, PAGE)]  # the guess failed: the asked page alone
+    with pytest.raises(MemoryReadError) as info:
+        cache.read(0x11000, 8)  # not marked unreadable by the failed guess: asked for itself
+    assert info.value.address == 0x11000
+    with pytest.raises(MemoryReadError):
+        cache.read(0x13000, 8)
+    memory.calls.clear()
+    assert cache.read(0x12000, 8) == memory.expected(0x12000, 8)
+    assert memory.calls == [(0x12000, PAGE)]  # the page after it is known unreadable: no guess

@@ -19,9 +19,7 @@ import os
 import re
 import socket
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Optional
 
 from goext_core.binary.diskindex import user_cache_dir
@@ -148,6 +146,11 @@ def _download(url: str, directory: str, max_size: int) -> str:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
         raise DebuginfodError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    # Imported here: urllib.request brings http.client, email and ssl, a fifth
+    # of goext's start-up in a debugger, for a download most sessions never make.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "goext-debuginfod"})
     handle, staging = tempfile.mkstemp(prefix=".download-", dir=directory)
     try:

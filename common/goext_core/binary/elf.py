@@ -14,9 +14,12 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import sys
 import weakref
 import zlib
+from array import array
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, Iterator, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
@@ -136,10 +139,177 @@ class Section:
     flags: int
     type: str
     index: int
+    link: int = -1  # sh_link: the section it refers to (a symbol table's strings)
 
     @property
     def allocated(self) -> bool:
         return bool(self.flags & _SHF_ALLOC)
+
+
+class DynamicSymbols:
+    """A ``.dynsym`` table read in place (a Go program that exports everything
+    has 140,000 entries): a lookup by name searches the string table and then
+    the name fields for its offset, and the columns for a pass over every
+    symbol are decoded a field at a time, on first use."""
+
+    def __init__(
+        self,
+        data: Any,
+        at: int,
+        count: int,
+        strings_at: int,
+        strings_end: int,
+        is64: bool,
+        byte_order: ByteOrder,
+        gnu_hash: Optional[tuple[int, int]] = None,
+    ) -> None:
+        self._gnu_hash = gnu_hash  # (start, end) in data of the .gnu.hash section for this table
+        self._data = data
+        self._at = at
+        self.count = count
+        self._strings_at = strings_at
+        self._strings_end = strings_end
+        self._is64 = is64
+        self._byte_order = byte_order
+        bo = "<" if byte_order == "little" else ">"
+        # Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64;
+        # Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16 (System V gABI).
+        self._record = struct.Struct(bo + ("IBBHQQ" if is64 else "IIIBBH"))
+        self._names: Optional[array] = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def entry(self, index: int) -> tuple[int, int, int, int, int]:
+        """(name offset, value, size, info, section index) of symbol ``index``."""
+        fields = self._record.unpack_from(self._data, self._at + index * self._record.size)
+        if self._is64:
+            name, info, _other, shndx, value, size = fields
+        else:
+            name, value, size, info, _other, shndx = fields
+        return name, value, size, info, shndx
+
+    def name_bytes(self, name_offset: int) -> bytes:
+        start = self._strings_at + name_offset
+        stop = self._data.find(b"\0", start, self._strings_end)
+        return bytes(self._data[start : stop if stop >= 0 else self._strings_end])
+
+    def functions_named_alike(self, names: list[str], addresses: list[int]) -> set[tuple[str, int]]:
+        """The (name, address) pairs, of the parallel ``names`` and
+        ``addresses``, that a defined STT_FUNC symbol names alike (the first
+        symbol at an address).  One comprehension: it runs for every function
+        of a large binary."""
+        by_address = self.defined_functions()
+        if not by_address:
+            return set()
+        strings = bytes(self._data[self._strings_at : self._strings_end])  # one copy: startswith needs bytes
+        offsets = [by_address.get(address) for address in addresses]
+        return {
+            (name, address)
+            for name, address, offset in zip(names, addresses, offsets)
+            if offset is not None and strings.startswith(name.encode("utf-8", "replace") + b"\0", offset)
+        }
+
+    def index_of(self, name: str) -> Optional[int]:
+        """Index of the first defined symbol called ``name``: through the GNU
+        hash table when there is one (a few reads, as the dynamic loader
+        does), else by searching the strings and the name fields."""
+        if self._gnu_hash is not None:
+            return self._hashed_index_of(name.encode("utf-8", "surrogateescape"), *self._gnu_hash)
+        needle = name.encode("utf-8", "surrogateescape") + b"\0"
+        data = self._data
+        names = self._name_column()
+        at = data.find(needle, self._strings_at, self._strings_end)
+        while at >= 0:  # the string may also end a longer one (linkers share suffixes)
+            offset, index = at - self._strings_at, -1
+            while True:  # every symbol naming this string (array.index scans in C)
+                try:
+                    index = names.index(offset, index + 1)
+                except ValueError:
+                    break
+                if self.entry(index)[4] != 0:  # SHN_UNDEF: imported, no address here
+                    return index
+            at = data.find(needle, at + 1, self._strings_end)
+        return None
+
+    def _hashed_index_of(self, name: bytes, at: int, end: int) -> Optional[int]:
+        """The GNU hash table lookup (the ``DT_GNU_HASH`` format of binutils and
+        glibc's dl-lookup.c): header nbuckets, symoffset, bloom words, bloom
+        shift; the bloom filter (ELF-class words), the buckets, then one chain
+        word per hashed symbol: its hash with bit 0 set on the last of a bucket."""
+        order: Any = self._byte_order
+        word = 8 if self._is64 else 4
+        if at + 16 > end:
+            return None
+        buckets, first_hashed, bloom_words, _shift = struct.unpack_from(
+            ("<" if order == "little" else ">") + "4I", self._data, at
+        )
+        buckets_at = at + 16 + bloom_words * word
+        chain_at = buckets_at + 4 * buckets
+        if not buckets or chain_at > end:
+            return None
+        wanted = 5381
+        for byte in name:
+            wanted = (wanted * 33 + byte) & 0xFFFFFFFF
+        bucket = buckets_at + 4 * (wanted % buckets)
+        index = int.from_bytes(self._data[bucket : bucket + 4], order)
+        if index < first_hashed:
+            return None
+        # Bounded: a chain holds at most every hashed symbol once.
+        for _ in range(self.count - first_hashed):
+            link = chain_at + 4 * (index - first_hashed)
+            if index >= self.count or link + 4 > end:
+                return None
+            value = int.from_bytes(self._data[link : link + 4], order)
+            if value | 1 == wanted | 1:
+                name_offset, _, _, _, section = self.entry(index)
+                if section != 0 and self.name_bytes(name_offset) == name:
+                    return index
+            if value & 1:
+                return None
+            index += 1
+        return None
+
+    def defined_functions(self) -> dict[int, int]:
+        """Address -> name offset of every defined STT_FUNC symbol (the first at an address)."""
+        size, count, order = self._record.size, self.count, self._byte_order
+        records = self._data[self._at : self._at + count * size]
+        info_at, shndx_at, value_at = (4, 6, 8) if self._is64 else (12, 14, 4)
+        values = _column(records, size, value_at, 8 if self._is64 else 4, count, order)
+        sections = _column(records, size, shndx_at, 2, count, order)
+        is_function = records[info_at::size].translate(_IS_FUNCTION)
+        rows = compress(zip(values, self._name_column(), sections), is_function)
+        # Reversed: the first symbol at an address wins.
+        return {value: name for value, name, section in reversed(list(rows)) if value and section}
+
+    def _name_column(self) -> array:
+        if self._names is None:
+            size = self._record.size
+            records = self._data[self._at : self._at + self.count * size]
+            self._names = _column(records, size, 0, 4, self.count, self._byte_order)
+        return self._names
+
+
+# info byte -> 1 for STT_FUNC (the low four bits), else 0.
+_IS_FUNCTION = bytes(1 if info & 0xF == 2 else 0 for info in range(256))
+
+
+def _column(records: bytes, record: int, at: int, width: int, count: int, byte_order: ByteOrder) -> array:
+    """One unsigned field of ``count`` fixed-size records, as an array."""
+    raw = bytearray(width * count)
+    for lane in range(width):
+        raw[lane::width] = records[at + lane : at + lane + record * (count - 1) + 1 : record]
+    column = array(_ARRAY_CODE_BY_WIDTH[width])
+    column.frombytes(raw)
+    if (byte_order == "little") != (sys.byteorder == "little"):
+        column.byteswap()
+    return column
+
+
+_ARRAY_CODE_BY_WIDTH = {
+    width: next(code for code in codes if array(code).itemsize == width)
+    for width, codes in ((2, "H"), (4, "IL"), (8, "QL"))
+}
 
 
 class GoBinary:
@@ -169,6 +339,8 @@ class GoBinary:
             raise CorruptDataError(f"{path}: malformed ELF: {_one_line(exc)}") from None
         self._symbols: Optional[dict[str, int]] = None
         self._symbol_sizes: Optional[dict[str, int]] = None
+        self._dynamic_symbols: Optional[DynamicSymbols] = None
+        self._dynamic_symbols_loaded = False
         self._buildinfo_done = False
         self._buildinfo: Optional["BuildInfo"] = None
         self._section_data: dict[str, bytes] = {}
@@ -251,6 +423,7 @@ class GoBinary:
                     flags=int(sec["sh_flags"]),
                     type=str(sec["sh_type"]),
                     index=index,
+                    link=int(sec["sh_link"]),
                 )
                 if (
                     entry.type not in ("SHT_NOBITS", "SHT_NULL")
@@ -496,11 +669,60 @@ class GoBinary:
                 symbols[name] = value
                 sizes[name] = size
 
+    def dynamic_symbols(self) -> Optional["DynamicSymbols"]:
+        """The ``.dynsym`` table (None when there is none).  A stripped Go
+        program that imports ``plugin`` (or is linked with ``-linkshared``)
+        exports every function and global there."""
+        if not self._dynamic_symbols_loaded:
+            self._dynamic_symbols = self._load_dynamic_symbols()
+            self._dynamic_symbols_loaded = True
+        return self._dynamic_symbols
+
+    def dynamic_symbol(self, name: str) -> Optional[int]:
+        """Link-time address of the defined ``.dynsym`` symbol ``name``, if any."""
+        table = self.dynamic_symbols()
+        index = None if table is None else table.index_of(name)
+        return None if table is None or index is None else table.entry(index)[1]
+
+    def dynamic_symbol_size(self, name: str) -> Optional[int]:
+        table = self.dynamic_symbols()
+        index = None if table is None else table.index_of(name)
+        return None if table is None or index is None else table.entry(index)[2]
+
+    def _load_dynamic_symbols(self) -> Optional["DynamicSymbols"]:
+        dynsym = self._sections.get(".dynsym")
+        if dynsym is None or dynsym.type != "SHT_DYNSYM":
+            return None
+        strtab = next((s for s in self._section_list if s.index == self._link_of(dynsym)), None)
+        if strtab is None or strtab.type != "SHT_STRTAB":
+            return None
+        record = 24 if self.ptr_size == 8 else 16
+        count = min(dynsym.size // record, _MAX_SYMBOLS)
+        if dynsym.offset + count * record > len(self._map) or strtab.offset + strtab.size > len(self._map):
+            return None  # damaged: the section list check drops such sections already
+        gnu_hash = next(
+            (
+                (s.offset, s.offset + s.size)
+                for s in self._section_list
+                if s.type == "SHT_GNU_HASH" and self._link_of(s) == dynsym.index
+            ),
+            None,
+        )
+        return DynamicSymbols(
+            self._map,
+            dynsym.offset,
+            count,
+            strtab.offset,
+            strtab.offset + strtab.size,
+            self.ptr_size == 8,
+            self.byte_order,
+            gnu_hash,
+        )
+
     def _link_of(self, section: Section) -> int:
-        try:
-            return int(self.elf.get_section(section.index)["sh_link"])
-        except _PARSE_ERRORS:
-            return -1  # a damaged header: no string table, so no symbols
+        # From the header parsed with the others: pyelftools' section object
+        # for a GNU hash table parses the whole table first.
+        return section.link
 
     # -- notes and ids -------------------------------------------------
     def _notes(self) -> Iterator[tuple[bytes, int, bytes]]:

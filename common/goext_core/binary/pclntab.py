@@ -303,6 +303,18 @@ class Func:
         return self.table._funcdata_address(self, index)
 
 
+@dataclass(frozen=True)
+class FunctionColumns:
+    """Every function of a table as parallel lists, in address order (for
+    callers that visit all of them: a :class:`Func` object per function costs
+    more than the rest of the work)."""
+
+    entries: list[int]  # link-time entry
+    ends: list[int]  # link-time end (the next function's entry)
+    names: list[Optional[str]]  # None: unreadable
+    pcsp: list[int]  # offset of the pcsp table in pctab; 0: none
+
+
 class Pclntab:
     """A decoded pc/line table.  Construct with :meth:`from_binary` (or directly
     over a buffer holding the table, e.g. read from target memory)."""
@@ -607,6 +619,42 @@ class Pclntab:
     def funcs(self) -> Iterator[Func]:
         for index in range(self.nfunc):
             yield self.func_at(index)
+
+    def function_columns(self) -> Optional["FunctionColumns"]:
+        """Every function's entry, end, name and pcsp table, decoded in one pass
+        (Go 1.18+ tables); None for older layouts, or when a record does not
+        check out (then :meth:`funcs` decodes, and reports, each one)."""
+        if self._func_record is None or self.version not in (FORMAT_GO118, FORMAT_GO120):
+            return None
+        count = self.nfunc
+        offsets = self._funcoffs[:count]
+        first = self._base + self._funcbase
+        # runtime2.go _func (1.18+): entryOff uint32, nameOff int32, args, deferreturn, pcsp uint32.
+        head = struct.Struct(self._bo + "Ii8xI")
+        if not offsets or first + max(offsets) + self._func_size > self._limit:
+            return None
+        unpack, buf = head.unpack_from, self._buf
+        records = [unpack(buf, first + offset) for offset in offsets]
+        relative = self._entries
+        if [record[0] for record in records] != relative[:count].tolist():
+            return None
+        bias = self._entry_bias
+        known = self._names_by_offset()
+        names: list[Optional[str]] = []
+        for _entry, name_off, _pcsp in records:
+            name = known.get(name_off)
+            if name is None:
+                try:
+                    name = self._function_name(name_off)
+                except CorruptDataError:
+                    name = None
+            names.append(name)
+        return FunctionColumns(
+            [value + bias for value in relative[:count]],
+            [value + bias for value in relative[1 : count + 1]],
+            names,
+            [record[2] for record in records],
+        )
 
     def func_by_name(self, name: str) -> Optional[Func]:
         """The function with symbol name ``name`` (an index is built on first use,
@@ -930,65 +978,79 @@ class Pclntab:
         """Decode the whole pc-value table at ``offset`` of ``func`` (the runtime's
         step): two arrays, the end of each run (pc - entry) and its value.  For
         callers that want every run (symfile's CFI), not one pc's value."""
+        ends, values = self.decode_table(offset, func.end - func.entry)
+        decoded = array("q", ends), array("q", values)
+        if len(self._values) >= _VALUE_CACHE_ENTRIES:
+            self._values.clear()
+        self._values[offset] = decoded
+        return decoded
+
+    def decode_table(self, offset: int, span: int) -> tuple[list[int], list[int]]:
+        """:meth:`decode_values` for a function of ``span`` bytes, as lists and
+        without keeping the result (a caller decoding every table keeps its own)."""
         buf = self._buf
         at = self._check(self._pctab + offset, 1)
         limit = self._limit
         quantum = self.quantum
         # Every step but a leading one advances the pc by ≥1 quantum.
-        max_steps = (func.end - func.entry) // quantum + 2
-        ends = array("q")
-        values = array("q")
+        max_steps = span // quantum + 2
+        ends: list[int] = []
+        values: list[int] = []
         pc = 0
         value = -1
-        # The two varints of each step are decoded inline, not with
-        # goext_core.binary.leb128.read_uleb128: this loop runs for every
-        # function unwound or symbolized, and a call per varint made decoding
-        # it about 1.7x slower (all pcsp tables of a Debian Go binary, 8,201
-        # functions: 36 ms inline, 60 ms with calls).
+        # The two varints of each step are decoded inline (one byte each, nearly
+        # always), not with goext_core.binary.leb128.read_uleb128: this loop runs
+        # for every function unwound or symbolized, and a call per varint made
+        # decoding it about 1.7x slower (all pcsp tables of a Debian Go binary,
+        # 8,201 functions: 36 ms inline, 60 ms with calls).
         for _ in range(max_steps):
-            # uvdelta varint
             if at >= limit:
                 raise CorruptDataError(f"pclntab at {self.address:#x}: pc-value table runs past the end")
-            byte = buf[at]
+            uvdelta = buf[at]
             at += 1
-            uvdelta = byte & 0x7F
-            shift = 7
-            while byte & 0x80:
-                if at >= limit or shift > 28:
-                    raise CorruptDataError(f"pclntab at {self.address:#x}: bad varint in pc-value table")
-                byte = buf[at]
-                at += 1
-                uvdelta |= (byte & 0x7F) << shift
-                shift += 7
-            uvdelta &= 0xFFFFFFFF
+            if uvdelta & 0x80:  # two bytes for frame sizes from 64 bytes on
+                if at < limit and buf[at] < 0x80:
+                    uvdelta = (uvdelta & 0x7F) | buf[at] << 7
+                    at += 1
+                else:
+                    uvdelta, at = self._varint_rest(uvdelta, at)
+                    uvdelta &= 0xFFFFFFFF
             if uvdelta == 0 and pc != 0:
                 break  # end of table (runtime step: uvdelta == 0 && !first)
-            # pcdelta varint
             if at >= limit:
                 raise CorruptDataError(f"pclntab at {self.address:#x}: pc-value table runs past the end")
-            byte = buf[at]
+            pcdelta = buf[at]
             at += 1
-            pcdelta = byte & 0x7F
-            shift = 7
-            while byte & 0x80:
-                if at >= limit or shift > 28:
-                    raise CorruptDataError(f"pclntab at {self.address:#x}: bad varint in pc-value table")
-                byte = buf[at]
-                at += 1
-                pcdelta |= (byte & 0x7F) << shift
-                shift += 7
+            if pcdelta & 0x80:
+                if at < limit and buf[at] < 0x80:
+                    pcdelta = (pcdelta & 0x7F) | buf[at] << 7
+                    at += 1
+                else:
+                    pcdelta, at = self._varint_rest(pcdelta, at)
             # val += int32(-(uvdelta & 1) ^ (uvdelta >> 1))
-            delta = ~(uvdelta >> 1) if uvdelta & 1 else uvdelta >> 1
-            value += delta
+            value += (uvdelta >> 1) ^ -(uvdelta & 1)
             if not _INT32_MIN <= value < -_INT32_MIN:
                 value = (value - _INT32_MIN) % (1 << 32) + _INT32_MIN
             pc += (pcdelta * quantum) & 0xFFFFFFFF
             ends.append(pc)
             values.append(value)
-        if len(self._values) >= _VALUE_CACHE_ENTRIES:
-            self._values.clear()
-        self._values[offset] = (ends, values)
         return ends, values
+
+    def _varint_rest(self, first: int, at: int) -> tuple[int, int]:
+        """The value of a varint whose first byte ``first`` (continuation bit
+        set) was read just before ``at``, and the offset after it."""
+        buf, limit = self._buf, self._limit
+        result = first & 0x7F
+        shift = 7
+        byte = first
+        while byte & 0x80:
+            if at >= limit or shift > 28:
+                raise CorruptDataError(f"pclntab at {self.address:#x}: bad varint in pc-value table")
+            byte = buf[at]
+            at += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+        return result, at
 
     # -- inline tree -------------------------------------------------------------
     def _inline_tree(self, func: Func) -> Optional[int]:
@@ -1280,6 +1342,7 @@ __all__ = [
     "FUNC_FLAG_SPWRITE",
     "FUNC_FLAG_TOPFRAME",
     "Func",
+    "FunctionColumns",
     "PCDATA_INL_TREE_INDEX",
     "PCDATA_STACK_MAP_INDEX",
     "PCDATA_UNSAFE_POINT",

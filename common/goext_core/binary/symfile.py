@@ -13,7 +13,16 @@ as ``SHT_NOBITS`` at its link address, with the executable's entry point, so
 gdb accepts the file as the executable's separate debug file
 (``Objfile.add_separate_debug_file``; PIE offsets follow the executable) and
 lldb with ``target symbols add -s EXE FILE``.  A GNU build-id is copied when
-the executable has one.
+the executable has one.  In gdb's file, functions the executable's ``.dynsym``
+already names alike (a Go program that imports ``plugin`` exports them all)
+get CFI but no symbol: gdb reads those itself (lldb, given a symbol file,
+shows the file's symbols instead of the executable's: its file keeps them).
+
+Large binaries have 50,000+ functions, and the file is built on the first
+command: the function table is read in one pass
+(:meth:`Pclntab.function_columns`), each distinct pcsp table is decoded once,
+functions sharing a table share their FDE instructions, and the symbol table
+is packed a field at a time.
 
 Files are written once per executable into the cache directory
 (:func:`symbol_cache_dir`), named by build-id or by path, size and mtime.
@@ -23,18 +32,23 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from functools import partial
+from itertools import accumulate
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Optional
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
 from goext_core.binary.leb128 import encode_sleb128, encode_uleb128
+from goext_core.binary.pclntab import Pclntab
 from goext_core.errors import GoextError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.textsafe import safe_field
 
 if TYPE_CHECKING:
     from goext_core.binary.elf import GoBinary
-    from goext_core.binary.pclntab import Func, Pclntab
 
 # ELF constants (System V gABI, elf.h).
 _ET_EXEC = 2
@@ -71,11 +85,12 @@ _EM_BY_GOARCH = {
 # claims more is corrupt and must not make us write gigabytes.
 _MAX_FUNCTIONS = 2_000_000
 # Bump when the file layout changes, so cached files are rewritten.
-_FORMAT_VERSION = 9
+_FORMAT_VERSION = 10
 
 
-@dataclass(frozen=True)
-class FunctionSymbol:
+class FunctionSymbol(NamedTuple):
+    """One function of the symbol file (a tuple: a large binary has 50,000+ of them)."""
+
     name: str
     address: int  # link-time entry
     size: int
@@ -129,32 +144,59 @@ def function_symbols(
     symbols: list[FunctionSymbol] = []
     # The linker shares identical pc-value tables between functions (a large
     # Debian binary: 54,000 functions, 21,000 distinct pcsp tables): decode each once.
-    # Keyed with the size too: the decoder's step bound depends on it.
-    runs_by_table: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
-    for func in pclntab.funcs():
-        try:
-            name = func.name
-        except GoextError:
-            continue  # one unreadable name must not lose every other symbol
-        if not name or func.end <= func.entry:
+    # Keyed with the size too: the decoder's step bound depends on it.  The
+    # value: the runs, and where the first push ends (see _frame_pointer_check).
+    runs_by_table: dict[tuple[int, int], tuple[tuple[tuple[int, int], ...], int, int]] = {}
+    append = symbols.append
+    for name, entry, end, pcsp in _function_rows(pclntab):
+        if not name or end <= entry:
             continue
+        size = end - entry
         runs: tuple[tuple[int, int], ...] = ()
         saved_from: Optional[int] = None
-        if with_frames and func.pcsp and name not in _NO_CFI:
-            key = (func.pcsp, func.end - func.entry)
-            cached = runs_by_table.get(key)
-            runs = cached if cached is not None else runs_by_table.setdefault(key, _frame_runs(func))
-            if runs and read_code is not None:
-                saved_from = _amd64_frame_pointer_saved_from(runs, func.entry, read_code)
-        # Before Go 1.20 the signal restorer was plain runtime.sigreturn; Go
-        # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
-        # sigtramp check ("sigaction" in the name) finds it.  Do the same.
-        name = _RENAMED.get(name, name)
-        # The debugger prints these names raw (bt, info symbol): a name made of
-        # the target's bytes must not carry terminal controls or bidi characters.
-        name = safe_field(name)
-        symbols.append(FunctionSymbol(name, func.entry, func.end - func.entry, runs, saved_from))
+        if with_frames and pcsp and name not in _NO_CFI:
+            key = (pcsp, size)
+            known = runs_by_table.get(key)
+            if known is None:
+                known = runs_by_table[key] = _frame_pointer_check(_frame_runs(pclntab, pcsp, size))
+            runs, start, pushed = known
+            if pushed and read_code is not None:
+                saved_from = _amd64_frame_pointer_saved_at(start, pushed, entry, read_code)
+        if name in _RENAMED:
+            # Before Go 1.20 the signal restorer was plain runtime.sigreturn; Go
+            # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
+            # sigtramp check ("sigaction" in the name) finds it.  Do the same.
+            name = _RENAMED[name]
+        if not name.isprintable():
+            # The debugger prints these names raw (bt, info symbol): a name made of
+            # the target's bytes must not carry terminal controls or bidi characters.
+            name = safe_field(name)
+        append(_new_symbol((name, entry, size, runs, saved_from)))
     return symbols
+
+
+# FunctionSymbol's own __new__ is Python code taking twice as long: this is
+# the tuple constructor, for the 50,000+ symbols of a large binary.
+_new_symbol: Callable[[tuple[str, int, int, tuple[tuple[int, int], ...], Optional[int]]], FunctionSymbol] = partial(
+    tuple.__new__, FunctionSymbol
+)
+
+
+def _function_rows(pclntab: "Pclntab") -> Iterable[tuple[Optional[str], int, int, int]]:
+    """(name or None when unreadable, entry, end, pcsp offset) of every function."""
+    columns = pclntab.function_columns()
+    if columns is not None:
+        return zip(columns.names, columns.entries, columns.ends, columns.pcsp)
+    return _rows_one_by_one(pclntab)
+
+
+def _rows_one_by_one(pclntab: "Pclntab") -> Iterator[tuple[Optional[str], int, int, int]]:
+    for func in pclntab.funcs():
+        try:
+            name: Optional[str] = func.name
+        except GoextError:
+            name = None  # one unreadable name must not lose every other symbol
+        yield name, func.entry, func.end, func.pcsp
 
 
 # The two amd64 prologues the Go compiler and assembler emit for a function
@@ -166,20 +208,25 @@ _MOV_RBP_TO_RSP_DISP8 = bytes([0x48, 0x89, 0x6C, 0x24])
 _MOV_RBP_TO_RSP_DISP32 = bytes([0x48, 0x89, 0xAC, 0x24])
 
 
-def _amd64_frame_pointer_saved_from(
-    runs: tuple[tuple[int, int], ...], entry: int, read_code: Callable[[int, int], Optional[bytes]]
-) -> Optional[int]:
-    """The offset after the prologue instruction that stores the caller's BP,
-    recognized by its bytes at the first pcsp change; None when the function
-    sets up no frame or the instruction is not one of the two forms (then the
-    CFI says nothing about BP, as the Go linker's own CFI does)."""
+def _frame_pointer_check(runs: tuple[tuple[int, int], ...]) -> tuple[tuple[tuple[int, int], ...], int, int]:
+    """(runs, start, pushed) of the first run that pushes anything (where the
+    prologue has just set up the frame); pushed 0 when none does."""
     start = 0
     for end, pushed in runs:
         if pushed > 0:
-            break
+            return runs, start, pushed
         start = end
-    else:
-        return None
+    return runs, 0, 0
+
+
+def _amd64_frame_pointer_saved_at(
+    start: int, pushed: int, entry: int, read_code: Callable[[int, int], Optional[bytes]]
+) -> Optional[int]:
+    """The offset after the prologue instruction that stores the caller's BP,
+    recognized by its bytes where the first push ends (``start``, with
+    ``pushed`` bytes on the stack); None when the instruction is not one of
+    the two forms (then the CFI says nothing about BP, as the Go linker's own
+    CFI does)."""
     if pushed == 8:  # PUSHQ BP just before
         before = read_code(entry + start - 1, 1) if start else None
         return start if before is not None and before[0] == _PUSH_RBP else None
@@ -194,11 +241,11 @@ def _amd64_frame_pointer_saved_from(
     return None
 
 
-def _frame_runs(func: "Func") -> tuple[tuple[int, int], ...]:
+def _frame_runs(pclntab: "Pclntab", pcsp: int, size: int) -> tuple[tuple[int, int], ...]:
     try:
         # The decoded pcsp table (runtime pcvalue's runs); Func only offers
         # point lookups, which would cost one binary search per instruction.
-        ends, values = func.table.decode_values(func, func.pcsp)
+        ends, values = pclntab.decode_table(pcsp, size)
     except GoextError:
         return ()
     if values and min(values) < 0:
@@ -211,17 +258,27 @@ def symbol_cache_dir() -> str:
     return os.path.join(goext_cache_dir(), "symbols")
 
 
-def symbol_file_for(binary: "GoBinary", pclntab: "Pclntab", directory: Optional[str] = None) -> str:
-    """Path of the symbol file for ``binary`` (written on first use, then reused)."""
-    name = cached_file_name(binary, _FORMAT_VERSION, "sym")
+def symbol_file_for(
+    binary: "GoBinary", pclntab: Optional[Pclntab] = None, directory: Optional[str] = None, for_gdb: bool = False
+) -> str:
+    """Path of the symbol file for ``binary`` (written on first use, then reused;
+    without ``pclntab``, the table is opened only to write the file).  With
+    ``for_gdb``, functions the executable's ``.dynsym`` names alike get CFI but
+    no symbol: gdb reads the executable's own symbols beside the file, lldb
+    reads the file's instead of them."""
+    name = cached_file_name(binary, _FORMAT_VERSION, "gdb.sym" if for_gdb else "sym")
     return write_cached_file(
-        directory or symbol_cache_dir(), name, lambda: symbol_file_image(binary, pclntab), "symbol file"
+        directory or symbol_cache_dir(),
+        name,
+        lambda: symbol_file_image(binary, pclntab or Pclntab.from_binary(binary), for_gdb),
+        "symbol file",
     )
 
 
-def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
-    """The symbol file of ``binary``: its functions, CFI on amd64, and its
-    allocated sections mirrored so that gdb pairs the file with the executable."""
+def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab", for_gdb: bool = False) -> bytes:
+    """The symbol file of ``binary``: its functions (with ``for_gdb``, those
+    the executable does not export alike), CFI on amd64, and its allocated
+    sections mirrored so that gdb pairs the file with the executable."""
     sections = [
         MirroredSection(sec.name, sec.address, sec.size, sec.flags)
         for sec in binary.sections()
@@ -232,23 +289,28 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
     # A few prologue bytes of every function: straight from the mapped file
     # when they lie in the file-backed part of a segment (read_static finds
     # the segment and copies through a bytearray: a tenth of the build time).
+    # The segment of the last read is tried first: nearly every read is in .text.
     image = binary.mapped
     segments = [(seg.vaddr, seg.end, seg.vaddr + seg.filesz, seg.offset) for seg in binary.segments]
+    last = [segments[0] if segments else (0, 0, 0, 0)]
 
     def read_code(address: int, size: int) -> Optional[bytes]:
-        for start, end, backed_end, offset in segments:
-            if start <= address < end:  # the segment read_static would use
-                at = offset + address - start
-                if address + size <= backed_end and at + size <= len(image):
-                    return image[at : at + size]
-                break
-        try:
-            return binary.read_static(address, size)
-        except GoextError:
-            return None
+        start, end, backed_end, offset = last[0]
+        if not start <= address < end:
+            for segment in segments:
+                if segment[0] <= address < segment[1]:  # the segment read_static would use
+                    start, end, backed_end, offset = last[0] = segment
+                    break
+            else:
+                return _read_static(binary, address, size)
+        at = offset + address - start
+        if address + size <= backed_end and at + size <= len(image):
+            return image[at : at + size]
+        return _read_static(binary, address, size)
 
+    symbols = function_symbols(pclntab, with_frames, read_code)
     return build_symbol_file(
-        function_symbols(pclntab, with_frames, read_code),
+        symbols,
         binary.arch,
         binary.ptr_size,
         binary.byte_order,
@@ -256,7 +318,26 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab") -> bytes:
         sections=sections,
         entry=binary.entry,
         cfi=with_frames,
+        named_elsewhere=named_by_executable(binary, symbols) if for_gdb else None,
     )
+
+
+def named_by_executable(binary: "GoBinary", symbols: list[FunctionSymbol]) -> set[tuple[str, int]]:
+    """(name, address) of the functions the executable's ``.dynsym`` already
+    names alike: the debugger reads those itself, and a Go program that
+    exports everything (it imports ``plugin``) would otherwise make it read
+    50,000 symbols twice."""
+    table = binary.dynamic_symbols()
+    if table is None:
+        return set()
+    return table.functions_named_alike([symbol.name for symbol in symbols], [symbol.address for symbol in symbols])
+
+
+def _read_static(binary: "GoBinary", address: int, size: int) -> Optional[bytes]:
+    try:
+        return binary.read_static(address, size)
+    except GoextError:
+        return None
 
 
 def build_symbol_file(
@@ -268,6 +349,7 @@ def build_symbol_file(
     sections: Optional[list[MirroredSection]] = None,
     entry: int = 0,
     cfi: bool = False,
+    named_elsewhere: Optional[set[tuple[str, int]]] = None,
 ) -> bytes:
     """The bytes of an ELF (ET_EXEC, no segments) whose ``.symtab`` lists ``symbols``.
 
@@ -275,7 +357,8 @@ def build_symbol_file(
     ``e_entry``: gdb pairs a separate debug file's sections with the
     executable's by name, size and address relative to the entry point.  With
     ``cfi`` (amd64 only) a ``.debug_frame`` built from the pcsp runs lets the
-    debugger's own unwinder walk Go frames."""
+    debugger's own unwinder walk Go frames.  Symbols whose (name, address) is
+    in ``named_elsewhere`` get CFI but no symbol: the executable names them."""
     machine = _EM_BY_GOARCH.get(arch)
     if machine is None:
         raise UnsupportedError(f"no ELF machine number known for GOARCH {arch}")
@@ -308,35 +391,10 @@ def build_symbol_file(
         for index, sec in enumerate(mirrored, start=1)
         if sec.flags & _SHF_EXECINSTR
     ]
-
-    def section_of(address: int) -> int:
-        for start, end, index in code_sections:
-            if start <= address < end:
-                return index
-        return _SHN_ABS
-
-    strtab = bytearray(b"\0")
-    symbol_format = endian + ("IBBHQQ" if is64 else "IIIBBH")
-    symbol_size = struct.calcsize(symbol_format)
-
-    def pack_symbol(name_offset: int, value: int, size: int, info: int, section: int) -> bytes:
-        if is64:
-            return struct.pack(symbol_format, name_offset, info, 0, section, value, size)
-        return struct.pack(symbol_format, name_offset, value, size, info, 0, section)
-
-    symtab = bytearray(pack_symbol(0, 0, 0, 0, 0))
+    listed = [s for s in ordered if (s.name, s.address) not in named_elsewhere] if named_elsewhere else ordered
+    symtab, strtab = _symbol_table(listed, code_sections, endian, is64)
+    symbol_size = 24 if is64 else 16
     first_global = 1
-    seen: set[tuple[str, int]] = set()
-    for symbol in ordered:
-        key = (symbol.name, symbol.address)
-        if key in seen:
-            continue
-        seen.add(key)
-        offset = len(strtab)
-        strtab += symbol.name.encode("utf-8", "replace").replace(b"\0", b"?") + b"\0"
-        symtab += pack_symbol(
-            offset, symbol.address, symbol.size, (_STB_GLOBAL << 4) | _STT_FUNC, section_of(symbol.address)
-        )
 
     header_size = 64 if is64 else 52
     section_header_format = endian + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
@@ -452,6 +510,66 @@ def build_symbol_file(
     return bytes(header) + bytes(body) + bytes(headers)
 
 
+def _symbol_table(
+    ordered: list[FunctionSymbol], code_sections: list[tuple[int, int, int]], endian: str, is64: bool
+) -> tuple[bytes, bytes]:
+    """``.symtab`` and ``.strtab`` for ``ordered`` (sorted by address): one
+    global STT_FUNC per (name, address), in the code section holding it.
+    Built a field at a time (a column per field, interleaved with strided
+    slice assignments): a struct.pack per symbol cost a tenth of the file."""
+    unique = ordered
+    addresses = [symbol.address for symbol in ordered]
+    if len(set(addresses)) != len(addresses):  # equal addresses are adjacent: keep the first of each name
+        unique, seen = [], set()
+        for symbol in ordered:
+            if (symbol.name, symbol.address) not in seen:
+                seen.add((symbol.name, symbol.address))
+                unique.append(symbol)
+        addresses = [symbol.address for symbol in unique]
+    encoded = [symbol.name.encode("utf-8", "replace") for symbol in unique]
+    names = b"\0".join(encoded)
+    if names.count(0) != max(0, len(encoded) - 1):  # a NUL inside a name would cut it
+        encoded = [name.replace(b"\0", b"?") for name in encoded]
+        names = b"\0".join(encoded)
+    strtab = b"\0" + names + b"\0" if encoded else b"\0"
+    name_offsets = list(accumulate((len(name) + 1 for name in encoded), initial=1))[:-1]
+    count = len(unique)
+    sections = [_SHN_ABS] * count
+    # The first code section holding an address wins: paint the others first.
+    for start, end, index in reversed(code_sections):
+        low, high = bisect_left(addresses, start), bisect_left(addresses, end)
+        sections[low:high] = [index] * (high - low)
+    sizes = [symbol.size for symbol in unique]
+    info = bytes([(_STB_GLOBAL << 4) | _STT_FUNC]) * count
+    word = "Q" if is64 else "I"
+    if is64:  # Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64
+        record, fields = 24, [(0, "I", name_offsets), (6, "H", sections), (8, word, addresses), (16, word, sizes)]
+        info_at = 4
+    else:  # Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16
+        record, fields = 16, [(0, "I", name_offsets), (4, word, addresses), (8, word, sizes), (14, "H", sections)]
+        info_at = 12
+    table = bytearray(record * (count + 1))  # entry 0: the null symbol
+    body = memoryview(table)[record:]
+    swap = (endian == "<") != (sys.byteorder == "little")
+    for at, code, values in fields:
+        column = array(_ARRAY_CODES[code], values)
+        if swap:
+            column.byteswap()
+        raw = column.tobytes()
+        width = column.itemsize
+        for lane in range(width):
+            body[at + lane :: record] = raw[lane::width]
+    body[info_at::record] = info
+    return bytes(table), strtab
+
+
+# array type codes of the widths ELF fields need (array's "I" and "L" depend on the platform).
+_ARRAY_CODES = {
+    code: next(candidate for candidate in candidates if array(candidate).itemsize == width)
+    for code, width, candidates in (("H", 2, "H"), ("I", 4, "IL"), ("Q", 8, "QL"))
+}
+
+
 # -- CFI ------------------------------------------------------------------------
 # DWARF call frame instructions (DWARF 4 section 6.4.2) and amd64 register
 # numbers (System V psABI: 7 = rsp, 16 = return address).
@@ -499,19 +617,6 @@ _AMD64_RA = 16
 _FDE_HEAD = 24  # length, CIE pointer, initial location, address range (64-bit)
 
 
-def _frame_segments(symbol: FunctionSymbol) -> Iterable[tuple[int, int, int]]:
-    """(start, end, bytes pushed) over the function, the pcsp runs split where
-    the frame pointer becomes saved."""
-    split = symbol.frame_pointer_saved_from
-    start = 0
-    for end, pushed in symbol.frame_runs:
-        if split is not None and start < split < end:
-            yield start, split, pushed
-            start = split
-        yield start, end, pushed
-        start = end
-
-
 def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
     """``.debug_frame`` for amd64: CFA = rsp + pushed bytes + 8 (the CALL's
     return address), return address at CFA-8, one FDE per function, the CFA
@@ -527,36 +632,43 @@ def _debug_frame(symbols: list[FunctionSymbol], endian: str) -> bytes:
     )
     cie_body = struct.pack(endian + "I", 0xFFFFFFFF) + cie_body
     cie_body += bytes([_DW_CFA_nop]) * (-(len(cie_body) + 4) % 8)
-    out = bytearray(struct.pack(endian + "I", len(cie_body)) + cie_body)
-    tails: dict[tuple[object, ...], bytes] = {}
+    parts = [struct.pack(endian + "I", len(cie_body)) + cie_body]
+    # Functions sharing a pcsp table (the same runs object from
+    # function_symbols) and prologue share their instructions: keyed by the
+    # runs' identity, which holds while ``symbols`` keeps them alive.
+    tails: dict[tuple[int, Optional[int], bool, int], bytes] = {}
     fde_head = struct.Struct(endian + "IIQQ").pack
+    append = parts.append
+    count = len(symbols)
     for position, symbol in enumerate(symbols):
-        if symbol.name == SIGNAL_RESTORER:
+        name, address, size, runs, saved_from = symbol
+        if name == SIGNAL_RESTORER:
             signal_tail = _signal_restorer_instructions()
-            signal_tail += bytes([_DW_CFA_nop]) * (-(len(signal_tail) + _FDE_HEAD) % 8)
-            out += fde_head(_FDE_HEAD - 4 + len(signal_tail), 0, symbol.address, symbol.size) + signal_tail
+            signal_tail += bytes(-(len(signal_tail) + _FDE_HEAD) % 8)
+            append(fde_head(_FDE_HEAD - 4 + len(signal_tail), 0, address, size))
+            append(signal_tail)
             continue
-        if not symbol.frame_runs:
+        if not runs:
             continue
-        covered = symbol.size
-        following = symbols[position + 1] if position + 1 < len(symbols) else None
-        if following is not None and following.name in _NO_CFI and following.address <= symbol.address + covered:
-            # The debugger looks a caller frame up at its return address - 1:
-            # for the signal trampoline's frame that byte is the end of this
-            # function, and an FDE covering it would hide the trampoline
-            # (glibc puts a nop before __restore_rt for the same reason).
-            covered = max(1, following.address - symbol.address - 1)
-        outermost = symbol.name in _OUTERMOST
-        # Functions sharing a pcsp table and prologue share their instructions;
-        # the size matters only when a run ends past it.
-        clipped = symbol.frame_runs[-1][0] > symbol.size
-        key = (symbol.frame_runs, symbol.frame_pointer_saved_from, outermost, symbol.size if clipped else -1)
+        covered = size
+        if position + 1 < count:
+            following = symbols[position + 1]
+            if following.name in _NO_CFI and following.address <= address + covered:
+                # The debugger looks a caller frame up at its return address - 1:
+                # for the signal trampoline's frame that byte is the end of this
+                # function, and an FDE covering it would hide the trampoline
+                # (glibc puts a nop before __restore_rt for the same reason).
+                covered = max(1, following.address - address - 1)
+        outermost = name in _OUTERMOST
+        # The size matters only when a run ends past it.
+        key = (id(runs), saved_from, outermost, size if runs[-1][0] > size else -1)
         tail = tails.get(key)
         if tail is None:
-            instructions = _fde_instructions(symbol, outermost, endian)
-            tail = tails[key] = instructions + bytes([_DW_CFA_nop]) * (-(len(instructions) + _FDE_HEAD) % 8)
-        out += fde_head(_FDE_HEAD - 4 + len(tail), 0, symbol.address, covered) + tail
-    return bytes(out)
+            instructions = _fde_instructions(runs, size, saved_from, outermost, endian)
+            tail = tails[key] = instructions + bytes(-(len(instructions) + _FDE_HEAD) % 8)
+        append(fde_head(_FDE_HEAD - 4 + len(tail), 0, address, covered))
+        append(tail)
+    return b"".join(parts)
 
 
 def _signal_restorer_instructions() -> bytes:
@@ -577,41 +689,69 @@ def _signal_restorer_instructions() -> bytes:
     return bytes(instructions)
 
 
-def _fde_instructions(symbol: FunctionSymbol, outermost: bool, endian: str) -> bytes:
-    """The call frame instructions of ``symbol``'s FDE."""
-    instructions = bytearray()
-    if outermost:
-        # No caller: say so, or the debugger unwinds into garbage.
-        instructions += bytes([_DW_CFA_undefined, _AMD64_RA])
+def _fde_instructions(
+    runs: tuple[tuple[int, int], ...], size: int, saved_from: Optional[int], outermost: bool, endian: str
+) -> bytes:
+    """The call frame instructions of one function's FDE: the pcsp runs (split
+    where the frame pointer becomes saved) as CFA offsets and BP rules."""
+    instructions = bytearray(
+        _UNDEFINED_RA if outermost else b""
+    )  # no caller: say so, or the debugger unwinds into garbage
+    # The instruction stream so far describes [.., offset) with CFA = rsp + cfa
+    # and BP saved or not; each segment [start, end) that changes either emits
+    # an advance to its start and the new rules.
     offset = 0
     cfa = 8
     saved = False
-    for start, end, pushed in _frame_segments(symbol):
-        if end > symbol.size:
+    start = 0
+    split = -1 if saved_from is None else saved_from
+    for end, pushed in runs:
+        if start < split < end:  # [start, split): BP not saved yet
+            if split > size:
+                break
+            if pushed + 8 != cfa or saved:
+                offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, False, endian)
+            start = split
+        if end > size:
             break
-        saved_from = symbol.frame_pointer_saved_from
-        want_saved = saved_from is not None and start >= saved_from and pushed >= 8
-        if pushed + 8 == cfa and want_saved == saved:
-            continue
-        advance = start - offset
-        if advance:
-            if advance < 1 << 8:
-                instructions += bytes([_DW_CFA_advance_loc1, advance])
-            elif advance < 1 << 16:
-                instructions += bytes([_DW_CFA_advance_loc2]) + struct.pack(endian + "H", advance)
-            else:
-                instructions += bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
-            offset = start
-        if pushed + 8 != cfa:
-            cfa = pushed + 8
-            instructions += bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
-        if want_saved != saved:
-            saved = want_saved
-            if saved:  # BP at CFA-16 (factored by the CIE's data alignment, -8)
-                instructions += bytes([_DW_CFA_offset | _AMD64_RBP]) + encode_uleb128(2)
-            else:  # back in its register (DW_CFA_restore would leave lldb's last rule: the CIE has none)
-                instructions += bytes([_DW_CFA_same_value, _AMD64_RBP])
+        want_saved = split >= 0 and start >= split and pushed >= 8
+        if pushed + 8 != cfa or want_saved != saved:
+            offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, want_saved, endian)
+        start = end
     return bytes(instructions)
+
+
+def _emit(
+    out: bytearray, offset: int, start: int, cfa: int, new_cfa: int, saved: bool, want_saved: bool, endian: str
+) -> tuple[int, int, bool]:
+    """Append the rules that change at ``start``; the new (offset, cfa, saved)."""
+    advance = start - offset
+    if advance:
+        if advance < 1 << 8:
+            out += _ADVANCE_LOC1[advance]
+        elif advance < 1 << 16:
+            out.append(_DW_CFA_advance_loc2)
+            out += struct.pack(endian + "H", advance)
+        else:
+            out.append(_DW_CFA_advance_loc4)
+            out += struct.pack(endian + "I", advance)
+        offset = start
+    if new_cfa != cfa:
+        cfa = new_cfa
+        out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
+    if want_saved != saved:
+        # BP at CFA-16 (factored by the CIE's data alignment, -8); else back in
+        # its register (DW_CFA_restore would leave lldb's last rule: the CIE has none).
+        out += _BP_SAVED if want_saved else _BP_SAME
+    return offset, cfa, want_saved
+
+
+# The few instruction encodings nearly every FDE is made of, built once.
+_ADVANCE_LOC1 = [bytes((_DW_CFA_advance_loc1, delta)) for delta in range(256)]
+_DEF_CFA_OFFSET = [bytes((_DW_CFA_def_cfa_offset, offset)) for offset in range(0x80)]
+_BP_SAVED = bytes((_DW_CFA_offset | _AMD64_RBP, 2))
+_BP_SAME = bytes((_DW_CFA_same_value, _AMD64_RBP))
+_UNDEFINED_RA = bytes((_DW_CFA_undefined, _AMD64_RA))
 
 
 def _build_id_note(build_id: str, endian: str) -> bytes:
@@ -629,6 +769,7 @@ __all__ = [
     "MirroredSection",
     "build_symbol_file",
     "function_symbols",
+    "named_by_executable",
     "symbol_cache_dir",
     "symbol_file_for",
     "symbol_file_image",

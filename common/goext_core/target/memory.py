@@ -41,11 +41,13 @@ class PageCache:
         page_size: int = PAGE_SIZE,
         max_pages: int = MAX_CACHED_PAGES,
         direct_limit: int = DIRECT_READ_LIMIT,
+        readahead: int = 0,
     ) -> None:
         if page_size <= 0 or page_size & (page_size - 1):
             raise ValueError(f"page size {page_size} is not a power of two")
         self._read_raw = read_raw
         self._page_size = page_size
+        self._readahead = max(0, readahead)
         self._max_pages = max(2, max_pages)
         self._direct_limit = direct_limit
         self._pages: dict[int, bytes] = {}
@@ -69,7 +71,7 @@ class PageCache:
         if offset + size <= page_size:  # the common case: inside one page
             data = self._pages.get(first)
             if data is None:
-                if first in self._unreadable or not self._fetch_run(first, first + page_size):
+                if first in self._unreadable or not self._fetch_missing_page(first):
                     return self._direct(address, size)
                 data = self._pages[first]
             return data[offset : offset + size]
@@ -107,6 +109,35 @@ class PageCache:
             complete = self._fetch_run(run_start, last_page + page_size) and complete
         return complete
 
+    def _fetch_missing_page(self, first: int) -> bool:
+        """Cache the page at ``first``, and with readahead the missing pages
+        after it in the same call: goext reads stacks and g structs mostly in
+        address order, so the next page is usually the next one asked for (a
+        list of 100,000 goroutines in gdb: 71% of the page reads followed the
+        previous one).  Readahead is a guess: when it cannot be read, only
+        the asked page is, and nothing is concluded about the others."""
+        page_size = self._page_size
+        end = first + page_size
+        limit = end + self._readahead * page_size
+        while end < limit and end not in self._pages and end not in self._unreadable:
+            end += page_size
+        if end > first + page_size:
+            try:
+                data: Optional[bytes] = self._direct(first, end - first)
+            except MemoryReadError:
+                data = None
+            if data is not None and len(data) == end - first:
+                self._store(first, end, data)
+                return True
+        return self._fetch_run(first, first + page_size)
+
+    def _store(self, start: int, end: int, data: bytes) -> None:
+        page_size = self._page_size
+        if len(self._pages) + (end - start) // page_size > self._max_pages:
+            self._make_room((end - start) // page_size)
+        for page in range(start, end, page_size):
+            self._pages[page] = data[page - start : page - start + page_size]
+
     def _fetch_run(self, start: int, end: int) -> bool:
         """Read pages [start, end) in one call; when that fails, page by page,
         so the readable ones are still cached."""
@@ -116,10 +147,7 @@ class PageCache:
         except MemoryReadError:
             data = None
         if data is not None and len(data) == end - start:
-            if len(self._pages) + (end - start) // page_size > self._max_pages:
-                self._make_room((end - start) // page_size)
-            for page in range(start, end, page_size):
-                self._pages[page] = data[page - start : page - start + page_size]
+            self._store(start, end, data)
             return True
         if end - start == page_size:
             if len(self._unreadable) >= self._max_pages:
@@ -149,8 +177,12 @@ class CachedTarget(Target):
     ``size`` bytes or :class:`MemoryReadError`.
     """
 
+    # Pages read after a missing one in the same debugger call (see
+    # PageCache._fetch_missing_page); a debugger read costs far more than the bytes.
+    readahead_pages = 1
+
     def __init__(self) -> None:
-        self._pages = PageCache(self._read_uncached)
+        self._pages = PageCache(self._read_uncached, readahead=self.readahead_pages)
         self._facts: dict[str, Any] = {}
         self._generation = 1
         self._address_end = 0  # one past the highest address; 0 until known
