@@ -25,7 +25,7 @@ from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.foreign import qemu_core
-from support.offline import core_programs, run
+from support.offline import core_programs, one_line_error, run, truth_values
 from test_debian_programs import debian_core  # noqa: F401 (a fixture: the Debian programs' cores)
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
@@ -35,11 +35,7 @@ AFTER_READMEMSTATS_BYTES = 64 << 10
 
 
 def truths(artifact: CoreArtifact) -> dict[str, int]:
-    out = {}
-    for line in artifact.stdout.splitlines():
-        if line.startswith("TRUTH "):
-            name, _, text = line[len("TRUTH ") :].partition("\t")
-            out[name] = int(text)
+    out = truth_values(artifact.stdout)
     assert "mem.HeapObjects" in out, artifact.stdout[-2000:]
     return out
 
@@ -144,10 +140,7 @@ def test_no_types_before_allocation_headers(cores, go_version, flavour):
 def test_bad_arguments_are_one_line(cores, go_version, flavour):
     _, program = cores(go_version, flavour)
     for args in ("objects", "bogus", "--top 0", "--by nothing", "--limit -1", "objects main.headerObj extra"):
-        out: list[str] = []
-        assert not dispatch(Context(lambda: program), "heap", args, out.append), args
-        text = "".join(out)
-        assert text.startswith("goext: error:") and text.count("\n") == 1, (args, text)
+        one_line_error(program, "heap", args)
 
 
 @pytest.mark.go_versions("1.22")

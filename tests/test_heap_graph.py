@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from goext_core.commands import Context, dispatch
 from goext_core.program import GoProgram
 from goext_core.runtime.heapgraph import HeapGraph, build_heap_graph, reachable, shortest_chains
 from goext_core.target.core import CoreTarget
 from support.cores import CoreArtifact, kernel_core
 from support.debuggers import require_gdb, require_lldb, run_gdb, run_lldb
 from support.foreign import qemu_core
-from support.offline import core_programs, run
+from support.offline import core_programs, one_line_error, run
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
 
@@ -143,10 +142,7 @@ def test_bad_input_is_one_line(cores, go_version, flavour):
         "path 0x1000 --all --limit 2",
         "--all",
     ):
-        out: list[str] = []
-        assert not dispatch(Context(lambda: program), "heap", args, out.append), args
-        text = "".join(out)
-        assert text.startswith("goext: error:") and text.count("\n") == 1, (args, text)
+        one_line_error(program, "heap", args)
 
 
 @pytest.mark.go_versions("1.27")

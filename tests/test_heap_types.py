@@ -22,7 +22,7 @@ from goext_core.program import GoProgram
 from goext_core.runtime.heap import heap_objects
 from goext_core.values.heaptypes import propagate_types
 from support.cores import CoreArtifact
-from support.offline import core_programs, run
+from support.offline import core_programs, run, truth_values
 from test_heap import truths as heapy_truths
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
@@ -48,12 +48,7 @@ def heapy():
 
 
 def truth(artifact: CoreArtifact) -> dict[str, int]:
-    out = {}
-    for line in artifact.stdout.splitlines():
-        if line.startswith("TRUTH "):
-            name, _, text = line[len("TRUTH ") :].partition("\t")
-            out[name] = int(text)
-    return out
+    return truth_values(artifact.stdout)
 
 
 def objects_by_kind(artifact: CoreArtifact) -> dict[str, list[int]]:

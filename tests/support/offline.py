@@ -20,6 +20,25 @@ def run(program: GoProgram, command: str, args: str) -> str:
     return text
 
 
+def one_line_error(program: GoProgram, command: str, args: str) -> str:
+    """``go COMMAND ARGS`` on ``program``, which must fail with one ``goext: error:`` line; that line."""
+    out: list[str] = []
+    assert not dispatch(Context(lambda: program), command, args, out.append), args
+    text = "".join(out)
+    assert text.startswith("goext: error:") and text.count("\n") == 1 and "Traceback" not in text, (args, text)
+    return text
+
+
+def truth_values(stdout: str) -> dict[str, int]:
+    """The ``TRUTH name<TAB>integer`` lines a heap fixture prints."""
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith("TRUTH "):
+            name, _, text = line[len("TRUTH ") :].partition("\t")
+            out[name] = int(text)
+    return out
+
+
 def core_programs(fixture: str, mode: str = "panic") -> Callable[[str, str], tuple[CoreArtifact, GoProgram]]:
     """(Go version, flavour) -> the fixture's kernel core and a GoProgram over it,
     each made once (for a module-scoped pytest fixture)."""
@@ -34,4 +53,4 @@ def core_programs(fixture: str, mode: str = "panic") -> Callable[[str, str], tup
     return get
 
 
-__all__ = ["core_programs", "run"]
+__all__ = ["core_programs", "one_line_error", "run", "truth_values"]
