@@ -9,7 +9,7 @@ variable DWARF describes; the DWARF locals of every goroutine's frames, only
 their pointer words the GC's stack maps mark live at the frame's pc (a dead slot
 may point at a freed and reused object; the runtime's own frames are skipped);
 the objects finalizers keep (their type from the finalizer's record, whose
-layout DWARF gives); then the objects the runtime typed, after every root (they may be garbage not yet
+layout comes from DWARF or the layout tables); then the objects the runtime typed, after every root (they may be garbage not yet
 swept, whose pointers are the least trustworthy).  A typed value is scanned word
 by word with its type's pointer plan:
 
@@ -384,7 +384,7 @@ class _Propagation:
         notes.append(
             "not typed: objects reached only through unsafe.Pointer or uintptr words, closures' captured "
             "variables, interior pointers, or stack words DWARF does not describe or the GC's stack maps do "
-            "not mark live (and without DWARF: through package variables, stacks or finalizers)"
+            "not mark live (and without DWARF: through package variables or stacks)"
         )
         return HeapTypes(
             self.objects,
@@ -529,25 +529,24 @@ class _Propagation:
     def _seed_finalizers(self) -> None:
         """Type each object with a finalizer as its finalizer's special record says
         (specialfinalizer.ot, the *T SetFinalizer was given: src/runtime/mheap.go), with
-        the layouts DWARF gives: the finalizer keeps the object, nothing else may."""
-        dwarf = self.types.dwarf
-        if dwarf is None:
+        the program's runtime layouts (DWARF, else the tables per Go release, so
+        stripped binaries too): the finalizer keeps the object, nothing else may."""
+        structs = self.program.layouts.structs
+        span_layout = structs.get("runtime.mspan")
+        special_layout = structs.get("runtime.special")
+        finalizer_layout = structs.get("runtime.specialfinalizer")
+        if span_layout is None or special_layout is None or finalizer_layout is None:
             return
-        try:
-            layouts = [
-                dwarf.type_by_name(name) for name in ("runtime.mspan", "runtime.special", "runtime.specialfinalizer")
-            ]
-        except GoextError:
+        if not (
+            span_layout.has("specials")
+            and all(special_layout.has(name) for name in ("next", "offset", "kind"))
+            and finalizer_layout.has("ot")
+        ):
             return
-        span_type, special_type, finalizer_type = layouts
-        if span_type is None or special_type is None or finalizer_type is None:
-            return
-        specials = span_type.field("specials")
-        next_field, offset_field = special_type.field("next"), special_type.field("offset")
-        kind_field, ot_field = special_type.field("kind"), finalizer_type.field("ot")
-        if specials is None or next_field is None or offset_field is None or kind_field is None or ot_field is None:
-            return
-        specials_at, next_at, kind_at, ot_at = specials.offset, next_field.offset, kind_field.offset, ot_field.offset
+        specials_at = span_layout.offset("specials")
+        next_at, offset_at, kind_at = (special_layout.offset(name) for name in ("next", "offset", "kind"))
+        offset_size = special_layout.field_size("offset")
+        ot_at = finalizer_layout.offset("ot")
         # _KindSpecialFinalizer, src/runtime/mheap.go: 1 until Go 1.24, 2 since 1.25.
         finalizer_kind = 2 if self.minor >= 25 else 1
         for span in self.objects.spans:
@@ -557,10 +556,9 @@ class _Propagation:
                 seen: set[int] = set()
                 while special and special not in seen and len(seen) <= span.nelems + 16:
                     seen.add(special)
-                    record = self.target.read(special, special_type.size)
+                    record = self.target.read(special, special_layout.size)
                     if record[kind_at] == finalizer_kind:
-                        at = offset_field.offset
-                        offset = int.from_bytes(record[at : at + offset_field.type.size], "little")
+                        offset = int.from_bytes(record[offset_at : offset_at + offset_size], "little")
                         self._reach_finalized(span.base + offset, self.target.read_ptr(special + ot_at))
                     special = int.from_bytes(record[next_at : next_at + 8], "little")
             except MemoryReadError:
