@@ -80,8 +80,8 @@ def test_retained_sizes_of_the_fixture_roots(cores, go_version, flavour):
     assert f"{200 << 20:,}" in objects, objects
 
 
-@pytest.mark.go_versions("1.27")
-@pytest.mark.flavours("default")
+@pytest.mark.go_versions(*VERSIONS)
+@pytest.mark.flavours("default", "stripped")
 def test_healthy_program_leaks_nothing(go_version, flavour):
     artifact = kernel_core("healthy", go_version, flavour, "panic")
     program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
