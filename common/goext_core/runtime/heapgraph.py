@@ -131,6 +131,17 @@ _MAX_TYPE_PTR_BYTES = 1 << 34
 _INTERRUPT_EVERY = 256
 
 
+# The integer registers a running goroutine's values may be in (ABIInternal,
+# src/cmd/compile/abi-internal.md): not segment bases (fs_base points at the M's
+# TLS), flags, pc or the stack/frame pointers.
+_VALUE_REGISTERS = {
+    "amd64": frozenset(
+        ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
+    ),
+    "arm64": frozenset(f"x{number}" for number in range(29)),
+}
+
+
 @dataclass(frozen=True)
 class HeapRoot:
     kind: str  # "global", "stack", "finalizer", "cleanup", "runtime"
@@ -965,7 +976,10 @@ class RootFinder:
         if thread is None:
             return 0
         found = 0
+        names = _VALUE_REGISTERS.get(self.program.binary.arch, ())
         for register, value in sorted(thread.registers.items()):
+            if register not in names:
+                continue  # segment bases, flags, pc: never a Go value (and debuggers differ in which they show)
             target = self.scanner.target_of(value)
             if target >= 0:
                 found += 1

@@ -9,8 +9,9 @@ variable DWARF describes; the DWARF locals of every goroutine's frames, only
 their pointer words the GC's stack maps mark live at the frame's pc (a dead slot
 may point at a freed and reused object; the runtime's own frames are skipped);
 the objects finalizers keep (their type from the finalizer's record, whose
-layout comes from DWARF or the layout tables); then the objects the runtime typed, after every root (they may be garbage not yet
-swept, whose pointers are the least trustworthy).  A typed value is scanned word
+layout comes from DWARF or the layout tables); then the objects the runtime
+typed, after every root (they may be garbage not yet swept, whose pointers are
+the least trustworthy).  A typed value is scanned word
 by word with its type's pointer plan:
 
 * ``*T`` types the object it points at as ``T`` (``[]T`` when the slot holds
