@@ -87,6 +87,10 @@ def test_goroutine_commands_at_a_breakpoint_in_main(go_version, flavour, tmp_pat
         "goroutine off",
         "bt 1",
         'eval "goroutine %d", $gpark',  # stay, then run
+        # While gdb steps over the Fprintf call, the scheduler may move main's goroutine
+        # to another thread, and gdb would wait on the old one for ever: the other
+        # threads stay stopped while stepping.
+        "set scheduler-locking step",
         "next",
         "bt 1",
         "kill",
