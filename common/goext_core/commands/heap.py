@@ -547,13 +547,28 @@ def _run_objects(program: "GoProgram", wanted_type: str, limit: int, as_json: bo
 # -- what keeps an object alive (runtime/heapgraph.py) ------------------------------------------
 
 
+# Section names heapgraph gives global words of a binary without symbols ("bss+0x40"):
+# there the offset is the only name, not a field of a variable.
+_UNNAMED_SECTIONS = ("data", "bss")
+
+
+def _variable_name(root: HeapRoot) -> str:
+    """The variable a root's slot belongs to: a global's words are named ``var+0x18``
+    after the first (heapgraph); every word of ``var`` is ``var``."""
+    if root.kind == "global":
+        base, plus, offset = root.name.rpartition("+0x")
+        if plus and base not in _UNNAMED_SECTIONS and offset and all(c in "0123456789abcdef" for c in offset):
+            return base
+    return root.name
+
+
 def _graph_by_variable(graph: HeapGraph) -> HeapGraph:
     """The graph with its roots merged per variable: heapgraph gives one root per pointer
     slot, and an object two slots of one global (or one stack variable) reach is that
     variable's alone, not "shared"."""
     merged: dict[tuple[str, str, Optional[int]], list[Any]] = {}
     for root in graph.roots:
-        entry = merged.setdefault((root.kind, root.name, root.goroutine), [root.address, set()])
+        entry = merged.setdefault((root.kind, _variable_name(root), root.goroutine), [root.address, set()])
         entry[1].update(root.targets)
     roots = [
         HeapRoot(kind, name, address, goroutine, tuple(sorted(targets)))
