@@ -115,37 +115,36 @@ def count_allocated(alloc_bits: bytes, freeindex: int, nelems: int) -> int:
     return freeindex + bin(bits).count("1")
 
 
+# The set bits of each byte value, lowest first.
+_BYTE_BITS = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
+
+
+def set_bit_indexes(data: bytes, start: int = 0, stop: Optional[int] = None) -> Iterator[int]:
+    """Indexes ``i`` in [start, stop) whose bit is set in the bitmap ``data`` (bit i%8 of
+    byte i/8, the runtime's gcBits and pageInUse order), lowest first; linear in the
+    bitmap's length, byte by byte."""
+    stop = len(data) * 8 if stop is None else min(stop, len(data) * 8)
+    for position in range(max(start, 0) // 8, (stop + 7) // 8):
+        value = data[position]
+        if value:
+            base = position * 8
+            for bit in _BYTE_BITS[value]:
+                index = base + bit
+                if start <= index < stop:
+                    yield index
+
+
 def allocated_slots(alloc_bits: bytes, freeindex: int, nelems: int) -> Iterator[int]:
     """The indexes of the allocated slots, in order (see :func:`count_allocated`)."""
     if not 0 <= freeindex <= nelems or len(alloc_bits) * 8 < nelems:
         raise CorruptDataError(f"freeindex {freeindex}, nelems {nelems}, {len(alloc_bits)} bytes of bits")
     yield from range(freeindex)
-    bits = int.from_bytes(alloc_bits, "little") >> freeindex
-    index = freeindex
-    while bits and index < nelems:
-        low = bits & -bits
-        skip = low.bit_length() - 1
-        index += skip
-        if index >= nelems:
-            return
-        yield index
-        bits >>= skip + 1
-        index += 1
+    yield from set_bit_indexes(alloc_bits, freeindex, nelems)
 
 
 def page_starts(page_in_use: bytes, limit: int = PAGES_PER_ARENA) -> Iterator[int]:
     """Page numbers whose bit is set in a heapArena.pageInUse bitmap (bit i%8 of byte i/8)."""
-    bits = int.from_bytes(page_in_use, "little")
-    page = 0
-    while bits and page < limit:
-        low = bits & -bits
-        skip = low.bit_length() - 1
-        page += skip
-        if page >= limit:
-            return
-        yield page
-        bits >>= skip + 1
-        page += 1
+    return set_bit_indexes(page_in_use, 0, limit)
 
 
 @dataclass
