@@ -318,15 +318,20 @@ def _crash_into(exe: Path, staged: Path, mode: str, args: tuple[str, ...]) -> di
 
 @contextlib.contextmanager
 def running_fixture(
-    exe: Path, directory: Path, stderr_path: Optional[Path] = None
+    exe: Path,
+    directory: Path,
+    stderr_path: Optional[Path] = None,
+    args: Sequence[str] = (),
+    stdout_path: Optional[Path] = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``exe wait`` running in ``directory`` (no core if it dies), once it
-    printed READY; killed on exit.  Its stdout goes to ``directory/stdout.txt``,
-    its stderr (the runtime's traceback) to ``stderr_path`` or nowhere."""
-    stdout_path = directory / "stdout.txt"
+    """``exe wait ARGS`` running in ``directory`` (no core if it dies), once it
+    printed READY; killed on exit.  Its stdout goes to ``stdout_path`` (default
+    ``directory/stdout.txt``), its stderr (the runtime's traceback) to
+    ``stderr_path`` or nowhere."""
+    stdout_path = stdout_path or directory / "stdout.txt"
     with open(stdout_path, "wb") as out, open(stderr_path or os.devnull, "wb") as err:
         process = subprocess.Popen(
-            [str(exe), "wait"],
+            [str(exe), "wait", *args],
             cwd=directory,
             env=_fixture_env(),
             stdin=subprocess.DEVNULL,
@@ -458,50 +463,37 @@ def _gcore_into(gcore: str, exe: Path, staged: Path, args: tuple[str, ...]) -> d
     run_dir.mkdir()
     stdout_path, stderr_path = staged / "stdout.txt", staged / "traceback.txt"
     started = time.monotonic()
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        # No kernel core from the SIGQUIT crash: the gcore is the artifact.
-        process = subprocess.Popen(
-            [str(exe), "wait", *args],
-            cwd=run_dir,
-            env=_fixture_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            preexec_fn=_no_core,
-        )
+    # No kernel core from the SIGQUIT crash: the gcore is the artifact.
+    with running_fixture(exe, run_dir, stderr_path, args, stdout_path) as process:
+        prefix = run_dir / "gcore"
+        gcore_started = time.monotonic()
         try:
-            _wait_ready(process, stdout_path)
-            prefix = run_dir / "gcore"
-            gcore_started = time.monotonic()
-            try:
-                saved = subprocess.run(
-                    [gcore, "-o", str(prefix), str(process.pid)],
-                    cwd=run_dir,
-                    capture_output=True,
-                    text=True,
-                    timeout=_GCORE_TIMEOUT_S,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise CoreError(f"gcore timed out after {exc.timeout}s") from exc
-            core = run_dir / f"gcore.{process.pid}"
-            if saved.returncode != 0 or not core.is_file():
-                output = (saved.stdout + saved.stderr).strip()[-600:]
-                if "ptrace" in output.lower() and "permitted" in output.lower():
-                    raise Unavailable(f"gcore cannot attach: {output.splitlines()[-1]}")
-                raise CoreError(f"gcore failed ({saved.returncode}): {output}")
-            if process.poll() is not None:
-                early = stderr_path.read_text(errors="replace")[:300]
-                raise CoreError(f"fixture exited ({process.returncode}) before gcore finished: {early!r}")
-            gcore_seconds = round(time.monotonic() - gcore_started, 2)
-            os.rename(core, staged / "core")
-            _make_sparse(staged / "core")
-            os.kill(process.pid, signal.SIGQUIT)
-            try:
-                returncode = process.wait(timeout=_QUIT_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                raise CoreError(f"fixture did not exit within {_QUIT_TIMEOUT_S}s of SIGQUIT") from None
-        finally:
-            _kill(process)
+            saved = subprocess.run(
+                [gcore, "-o", str(prefix), str(process.pid)],
+                cwd=run_dir,
+                capture_output=True,
+                text=True,
+                timeout=_GCORE_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CoreError(f"gcore timed out after {exc.timeout}s") from exc
+        core = run_dir / f"gcore.{process.pid}"
+        if saved.returncode != 0 or not core.is_file():
+            output = (saved.stdout + saved.stderr).strip()[-600:]
+            if "ptrace" in output.lower() and "permitted" in output.lower():
+                raise Unavailable(f"gcore cannot attach: {output.splitlines()[-1]}")
+            raise CoreError(f"gcore failed ({saved.returncode}): {output}")
+        if process.poll() is not None:
+            early = stderr_path.read_text(errors="replace")[:300]
+            raise CoreError(f"fixture exited ({process.returncode}) before gcore finished: {early!r}")
+        gcore_seconds = round(time.monotonic() - gcore_started, 2)
+        os.rename(core, staged / "core")
+        _make_sparse(staged / "core")
+        os.kill(process.pid, signal.SIGQUIT)
+        try:
+            returncode = process.wait(timeout=_QUIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise CoreError(f"fixture did not exit within {_QUIT_TIMEOUT_S}s of SIGQUIT") from None
     first_line = stderr_path.read_text(errors="replace").split("\n", 1)[0]
     if first_line != "SIGQUIT: quit":
         raise CoreError(f"fixture traceback does not start with the SIGQUIT report: {first_line!r}")
