@@ -406,12 +406,17 @@ def _typed_note(program: "GoProgram", propagated: bool) -> str:
 
 
 def _propagated(program: "GoProgram") -> tuple[Optional[HeapTypes], list[str]]:
-    """The heap's types followed through typed pointers, and their notes (None when that failed)."""
-    try:
-        types = propagate_types(program)
-    except GoextError as exc:
-        return None, [f"types not propagated through pointers: {exc}"]
-    return types, list(types.notes)
+    """The heap's types followed through typed pointers, and their notes (None when that
+    failed); a failure is kept per stop too (go heap path labels every step with it)."""
+
+    def compute() -> tuple[Optional[HeapTypes], list[str]]:
+        try:
+            types = propagate_types(program)
+        except GoextError as exc:
+            return None, [f"types not propagated through pointers: {exc}"]
+        return types, list(types.notes)
+
+    return program.stop_memo("heap_types_outcome", compute)
 
 
 def _json_rows(rows: list[Row], top: int, types_per_row: Optional[dict[str, int]] = None) -> list[dict[str, Any]]:
