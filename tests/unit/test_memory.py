@@ -9,7 +9,7 @@ import pytest
 
 from goext_core.errors import MemoryReadError
 from goext_core.target import Thread
-from goext_core.target.memory import CachedTarget, PageCache
+from goext_core.target.memory import MAX_READAHEAD_PAGES, CachedTarget, PageCache
 
 pytestmark = pytest.mark.unit
 
@@ -238,3 +238,28 @@ def test_readahead_past_the_mapping_costs_one_call_and_concludes_nothing() -> No
     memory.calls.clear()
     assert cache.read(0x12000, 8) == memory.expected(0x12000, 8)
     assert memory.calls == [(0x12000, PAGE)]  # the page after it is known unreadable: no guess
+
+
+def test_readahead_grows_along_a_forward_walk_and_stays_bounded() -> None:
+    # A walk in address order that skips a page each time (stacks read from
+    # their tops): the window doubles per continued fetch up to the maximum,
+    # so 200 pages cost a handful of calls, not 100.
+    memory = FakeMemory([(0x100000, 0x100000 + 400 * PAGE)])
+    cache = PageCache(memory.read, readahead=1)
+    for page in range(0, 200, 2):
+        address = 0x100000 + page * PAGE + 0x10
+        assert cache.read(address, 8) == memory.expected(address, 8)
+    assert len(memory.calls) <= 8
+    assert max(size for _, size in memory.calls) <= (MAX_READAHEAD_PAGES + 1) * PAGE
+    # A read far away starts a new stream at the initial window.
+    memory.calls.clear()
+    cache.read(0x100000 + 390 * PAGE, 8)
+    assert memory.calls == [(0x100000 + 390 * PAGE, 2 * PAGE)]
+
+
+def test_readahead_without_a_window_reads_only_the_page() -> None:
+    memory = FakeMemory([(0x10000, 0x20000)])
+    cache = PageCache(memory.read, readahead=0)
+    for page in range(4):
+        cache.read(0x10000 + page * PAGE, 8)
+    assert memory.calls == [(0x10000 + page * PAGE, PAGE) for page in range(4)]

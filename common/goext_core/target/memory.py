@@ -22,6 +22,11 @@ T = TypeVar("T")
 PAGE_SIZE = 4096
 MAX_CACHED_PAGES = 16384  # 64 MiB of 4 KiB pages
 DIRECT_READ_LIMIT = 16 * PAGE_SIZE  # larger reads go to the target uncached, in one call
+MAX_READAHEAD_PAGES = 64  # 256 KiB: a scan in address order costs one debugger call per 64 pages
+MAX_READAHEAD_STREAMS = 16
+# A page this close after a stream's end continues it: walks skip a little
+# (each goroutine's stack is read from its top, one stack further up).
+READAHEAD_GAP = 16 * PAGE_SIZE
 MAX_READ = 1 << 30  # as the offline core target: a larger read is a corrupt length, not a request
 
 
@@ -48,6 +53,13 @@ class PageCache:
         self._read_raw = read_raw
         self._page_size = page_size
         self._readahead = max(0, readahead)
+        # Sequential readahead grows: a missing page that starts where an
+        # earlier fetch ended (or a little after) continues that stream and doubles its window, up
+        # to max_readahead pages; any other page starts a stream at
+        # ``readahead``.  Several streams, because a walk interleaves them
+        # (the goroutine array, g structs, stacks).
+        self._max_readahead = max(self._readahead, min(MAX_READAHEAD_PAGES, max_pages // 8))
+        self._streams: dict[int, int] = {}  # where a stream's next page is -> its window
         self._max_pages = max(2, max_pages)
         self._direct_limit = direct_limit
         self._pages: dict[int, bytes] = {}
@@ -117,10 +129,23 @@ class PageCache:
         previous one).  Readahead is a guess: when it cannot be read, only
         the asked page is, and nothing is concluded about the others."""
         page_size = self._page_size
+        window = 0
+        if self._readahead:
+            streams = self._streams
+            previous = 0
+            for stream_end in streams:
+                if stream_end <= first < stream_end + READAHEAD_GAP:
+                    previous = streams.pop(stream_end)
+                    break
+            window = min(previous * 2, self._max_readahead) if previous else self._readahead
         end = first + page_size
-        limit = end + self._readahead * page_size
+        limit = end + window * page_size
         while end < limit and end not in self._pages and end not in self._unreadable:
             end += page_size
+        if window:
+            if len(streams) >= MAX_READAHEAD_STREAMS:
+                del streams[next(iter(streams))]  # the oldest
+            streams[end] = window
         if end > first + page_size:
             try:
                 data: Optional[bytes] = self._direct(first, end - first)
