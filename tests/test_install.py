@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -129,6 +130,11 @@ def test_install_registers_goext_where_each_debugger_reads_it(sandbox: Sandbox) 
     assert lldbinit.startswith("settings set target.x86-disassembly-flavor intel\n")
     assert lldbinit.count(lldb_line) == 1
     assert state.is_file()
+    # Bytecode written by the debuggers' own Python, for users who cannot write to the checkout.
+    tag = sys.implementation.cache_tag  # the debuggers embed this Python here (both print it in --check)
+    for module in ("common/goext_core/program.py", "gdb/goext_gdb/symbols.py", "lldb/goext_lldb/commands.py"):
+        source = REPO_ROOT / module
+        assert (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file(), module
 
 
 def test_user_install_is_loaded_by_plain_gdb_and_lldb(tmp_path: Path) -> None:
