@@ -14,12 +14,16 @@ import re
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from goext_core.binary import symfile
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.symfile import (
+    DEBUGGER_UNWOUND,
     SIGNAL_RESTORER,
+    FrameRules,
     FunctionSymbol,
     build_symbol_file,
+    code_reader,
     function_symbols,
     named_by_executable,
     symbol_file_for,
@@ -305,3 +309,93 @@ def test_gdb_file_leaves_out_what_dynsym_names_and_lldb_file_keeps_it(go_version
     assert exported <= full_symbols
     assert gdb_symbols == full_symbols - exported
     assert gdb_frames == full_frames
+
+
+@pytest.mark.go_versions("1.19", "1.27")  # both prologue forms (SUBQ/MOVQ BP before 1.21, PUSHQ BP since)
+@pytest.mark.flavours("stripped")
+def test_frame_rules_equal_the_symbol_files_cfi(go_version, flavour, tmp_path):
+    """gdb unwinds stripped Go frames through FrameRules instead of CFI written
+    for every function: at every pc it must give what the full file's
+    .debug_frame (read by pyelftools, not by goext) holds, and nothing where
+    that file has no FDE or leaves the frame to a special rule."""
+    exe = build("zoo", go_version, flavour)
+    with GoBinary(str(exe)) as binary:
+        table = Pclntab.from_binary(binary)
+        path = tmp_path / "full.sym"
+        path.write_bytes(symbol_file_image(binary, table))
+        rules = FrameRules(table, code_reader(binary))
+        with open(path, "rb") as handle:
+            fdes = {
+                entry.header.initial_location: entry
+                for entry in ELFFile(handle).get_dwarf_info().CFI_entries()
+                if type(entry).__name__ == "FDE"
+            }
+            checked = 0
+            for func in table.funcs():
+                fde = fdes.get(func.entry)
+                if fde is None:
+                    assert rules.rule(func.entry) is None, func.name
+                    continue
+                rows = fde.get_decoded().table
+                covered = fde.header.address_range
+                for offset in range(0, func.end - func.entry, 3):
+                    pc = func.entry + offset
+                    got = rules.rule(pc)
+                    if offset >= covered:
+                        assert got is None, (func.name, offset)
+                        continue
+                    row = [r for r in rows if r["pc"] <= pc][-1]
+                    special = row["cfa"].expr is not None or (16 in row and row[16].type == "UNDEFINED")
+                    if special:
+                        assert got is None and func.name in DEBUGGER_UNWOUND | {"runtime.sigreturn"}, func.name
+                        continue
+                    bp_saved = 6 in row and row[6].type == "OFFSET"
+                    assert got == (func.entry, row["cfa"].offset, bp_saved), (func.name, offset, got, row)
+                    checked += 1
+    assert checked > 10_000
+
+
+@pytest.mark.unit
+def test_frame_rule_rows_follow_the_instructions():
+    """The row interpreter on instructions of every kind _fde_instructions
+    writes: 1/2/4-byte advances, a CFA offset over 127 (two-byte ULEB), the
+    frame pointer saved and restored."""
+    runs = ((1, 0), (0x120, 0x98), (0x20000, 0x98), (0x20004, 0), (0x20010, 0x98))
+    instructions = symfile._fde_instructions(runs, 0x20010, 4, False, "<")
+    expectations = {
+        0: (8, False),
+        1: (0xA0, False),  # pushed 0x98 from offset 1, but BP is saved only from offset 4
+        3: (0xA0, False),
+        4: (0xA0, True),
+        0x11F: (0xA0, True),
+        0x1FFFF: (0xA0, True),
+        0x20000: (8, False),
+        0x20003: (8, False),
+        0x20004: (0xA0, True),
+        0x2000F: (0xA0, True),
+    }
+    for offset, expected in expectations.items():
+        assert symfile._row_at(instructions, offset) == expected, hex(offset)
+
+
+@pytest.mark.e2e
+@pytest.mark.gdb
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("stripped")
+def test_gdb_unwinder_and_full_cfi_give_the_same_backtraces(go_version, flavour, tmp_path):
+    """Every thread's bt through goext's unwinder (auto symbols) equals the bt
+    gdb makes from a symbol file with CFI for every function (go symbols,
+    auto symbols off): signal frames, runtime and user frames alike."""
+    artifact = kernel_core("zoo", go_version, flavour, "segv")
+    commands = ["set width 0", "thread apply all bt", "frame 1", "info registers rip rsp rbp"]
+    unwound = run_gdb(commands, exe=artifact.exe, core=artifact.core, env={"GOEXT_CACHE_DIR": str(tmp_path / "a")})
+    full = run_gdb(
+        ["go symbols", *commands],
+        exe=artifact.exe,
+        core=artifact.core,
+        env={"GOEXT_CACHE_DIR": str(tmp_path / "b"), "GOEXT_AUTO_SYMBOLS": "0"},
+    )
+    assert "loaded" in full.outputs[0], full.transcript()
+    assert "<signal handler called>" in unwound.outputs[1], unwound.transcript()
+    assert unwound.outputs[1].count("\n#") >= 10, unwound.transcript()
+    assert unwound.outputs[1:] == full.outputs[2:], unwound.transcript() + full.transcript()

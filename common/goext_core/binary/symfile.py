@@ -30,20 +30,22 @@ Files are written once per executable into the cache directory
 
 from __future__ import annotations
 
+import gc
 import os
 import struct
 import sys
 from array import array
 from bisect import bisect_left
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Optional
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
-from goext_core.binary.leb128 import encode_sleb128, encode_uleb128
-from goext_core.binary.pclntab import Pclntab
-from goext_core.errors import GoextError, UnsupportedError
+from goext_core.binary.leb128 import encode_sleb128, encode_uleb128, read_uleb128
+from goext_core.binary.pclntab import Func, Pclntab
+from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.textsafe import safe_field
 
@@ -85,7 +87,7 @@ _EM_BY_GOARCH = {
 # claims more is corrupt and must not make us write gigabytes.
 _MAX_FUNCTIONS = 2_000_000
 # Bump when the file layout changes, so cached files are rewritten.
-_FORMAT_VERSION = 10
+_FORMAT_VERSION = 11
 
 
 class FunctionSymbol(NamedTuple):
@@ -131,14 +133,23 @@ _OUTERMOST = frozenset(
         "runtime.rt0_go.abi0",
     }
 )
+# The functions whose frames a goext unwinder in the debugger leaves to the
+# symbol file's CFI: where stacks end (the CFI says the return address is
+# undefined) and the signal restorer (the CFI restores the interrupted
+# registers, and marks the frame a signal frame for the debugger).
+DEBUGGER_UNWOUND = _OUTERMOST | {SIGNAL_RESTORER}
 
 
 def function_symbols(
-    pclntab: "Pclntab", with_frames: bool = False, read_code: Optional[Callable[[int, int], Optional[bytes]]] = None
+    pclntab: "Pclntab",
+    with_frames: bool = False,
+    read_code: Optional[Callable[[int, int], Optional[bytes]]] = None,
+    frames_only_for: Optional[frozenset[str]] = None,
 ) -> list[FunctionSymbol]:
     """Every pclntab function as (name, link-time entry, size), in address order;
-    with ``with_frames`` also its pcsp runs (for CFI), and with ``read_code``
-    (link address, size -> the executable's bytes) where it saves the frame pointer."""
+    with ``with_frames`` also its pcsp runs (for CFI; with ``frames_only_for``,
+    only for the functions named there), and with ``read_code`` (link address,
+    size -> the executable's bytes) where it saves the frame pointer."""
     if len(pclntab) > _MAX_FUNCTIONS:
         raise UnsupportedError(f"pclntab lists {len(pclntab)} functions: too many to export")
     symbols: list[FunctionSymbol] = []
@@ -148,13 +159,25 @@ def function_symbols(
     # value: the runs, and where the first push ends (see _frame_pointer_check).
     runs_by_table: dict[tuple[int, int], tuple[tuple[tuple[int, int], ...], int, int]] = {}
     append = symbols.append
-    for name, entry, end, pcsp in _function_rows(pclntab):
+    names, entries, ends, pcsps = _function_columns(pclntab)
+    # Names that need a second look, found in one pass: the loop below runs
+    # for every function of a large binary.
+    all_printable = "".join(name or "" for name in names).isprintable()
+    special = _NO_CFI | _RENAMED.keys()
+    no_frames: tuple[tuple[int, int], ...] = ()
+    for name, entry, end, pcsp in zip(names, entries, ends, pcsps):
         if not name or end <= entry:
             continue
         size = end - entry
-        runs: tuple[tuple[int, int], ...] = ()
+        runs = no_frames
         saved_from: Optional[int] = None
-        if with_frames and pcsp and name not in _NO_CFI:
+        if name in special:
+            if name in _RENAMED:
+                # Before Go 1.20 the signal restorer was plain runtime.sigreturn; Go
+                # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
+                # sigtramp check ("sigaction" in the name) finds it.  Do the same.
+                name = _RENAMED[name]
+        elif with_frames and pcsp and (frames_only_for is None or name in frames_only_for):
             key = (pcsp, size)
             known = runs_by_table.get(key)
             if known is None:
@@ -162,12 +185,7 @@ def function_symbols(
             runs, start, pushed = known
             if pushed and read_code is not None:
                 saved_from = _amd64_frame_pointer_saved_at(start, pushed, entry, read_code)
-        if name in _RENAMED:
-            # Before Go 1.20 the signal restorer was plain runtime.sigreturn; Go
-            # renamed it runtime.sigreturn__sigaction so that gdb's amd64 Linux
-            # sigtramp check ("sigaction" in the name) finds it.  Do the same.
-            name = _RENAMED[name]
-        if not name.isprintable():
+        if not all_printable and not name.isprintable():
             # The debugger prints these names raw (bt, info symbol): a name made of
             # the target's bytes must not carry terminal controls or bidi characters.
             name = safe_field(name)
@@ -182,21 +200,25 @@ _new_symbol: Callable[[tuple[str, int, int, tuple[tuple[int, int], ...], Optiona
 )
 
 
-def _function_rows(pclntab: "Pclntab") -> Iterable[tuple[Optional[str], int, int, int]]:
-    """(name or None when unreadable, entry, end, pcsp offset) of every function."""
+def _function_columns(pclntab: "Pclntab") -> tuple[list[Optional[str]], list[int], list[int], list[int]]:
+    """Names (None when unreadable), entries, ends and pcsp offsets of every
+    function, as four parallel lists."""
     columns = pclntab.function_columns()
     if columns is not None:
-        return zip(columns.names, columns.entries, columns.ends, columns.pcsp)
-    return _rows_one_by_one(pclntab)
-
-
-def _rows_one_by_one(pclntab: "Pclntab") -> Iterator[tuple[Optional[str], int, int, int]]:
+        return columns.names, columns.entries, columns.ends, columns.pcsp
+    names: list[Optional[str]] = []
+    entries: list[int] = []
+    ends: list[int] = []
+    pcsp: list[int] = []
     for func in pclntab.funcs():
         try:
-            name: Optional[str] = func.name
+            names.append(func.name)
         except GoextError:
-            name = None  # one unreadable name must not lose every other symbol
-        yield name, func.entry, func.end, func.pcsp
+            names.append(None)  # one unreadable name must not lose every other symbol
+        entries.append(func.entry)
+        ends.append(func.end)
+        pcsp.append(func.pcsp)
+    return names, entries, ends, pcsp
 
 
 # The two amd64 prologues the Go compiler and assembler emit for a function
@@ -259,37 +281,68 @@ def symbol_cache_dir() -> str:
 
 
 def symbol_file_for(
-    binary: "GoBinary", pclntab: Optional[Pclntab] = None, directory: Optional[str] = None, for_gdb: bool = False
+    binary: "GoBinary",
+    pclntab: Optional[Pclntab] = None,
+    directory: Optional[str] = None,
+    for_gdb: bool = False,
+    unwound_by_goext: bool = False,
 ) -> str:
     """Path of the symbol file for ``binary`` (written on first use, then reused;
     without ``pclntab``, the table is opened only to write the file).  With
     ``for_gdb``, functions the executable's ``.dynsym`` names alike get CFI but
     no symbol: gdb reads the executable's own symbols beside the file, lldb
-    reads the file's instead of them."""
-    name = cached_file_name(binary, _FORMAT_VERSION, "gdb.sym" if for_gdb else "sym")
+    reads the file's instead of them.  With ``unwound_by_goext`` the file has
+    CFI only for :data:`DEBUGGER_UNWOUND` (a :class:`FrameRules` unwinder in
+    the debugger gives every other frame, on demand)."""
+    kind = "gdb.sym" if for_gdb else "sym"
+    if unwound_by_goext:
+        kind = "unwound-" + kind
+    name = cached_file_name(binary, _FORMAT_VERSION, kind)
     return write_cached_file(
         directory or symbol_cache_dir(),
         name,
-        lambda: symbol_file_image(binary, pclntab or Pclntab.from_binary(binary), for_gdb),
+        lambda: symbol_file_image(binary, pclntab or Pclntab.from_binary(binary), for_gdb, unwound_by_goext),
         "symbol file",
     )
 
 
-def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab", for_gdb: bool = False) -> bytes:
+def symbol_file_image(
+    binary: "GoBinary", pclntab: "Pclntab", for_gdb: bool = False, unwound_by_goext: bool = False
+) -> bytes:
     """The symbol file of ``binary``: its functions (with ``for_gdb``, those
-    the executable does not export alike), CFI on amd64, and its allocated
-    sections mirrored so that gdb pairs the file with the executable."""
+    the executable does not export alike), CFI on amd64 (with
+    ``unwound_by_goext``, for :data:`DEBUGGER_UNWOUND` only), and its
+    allocated sections mirrored so that gdb pairs the file with the executable."""
     sections = [
         MirroredSection(sec.name, sec.address, sec.size, sec.flags)
         for sec in binary.sections()
         if sec.allocated and sec.name
     ]
     with_frames = binary.arch == "amd64"
+    with _collector_paused():
+        symbols = function_symbols(
+            pclntab, with_frames, code_reader(binary), DEBUGGER_UNWOUND if unwound_by_goext else None
+        )
+        return build_symbol_file(
+            symbols,
+            binary.arch,
+            binary.ptr_size,
+            binary.byte_order,
+            build_id=binary.gnu_build_id(),
+            sections=sections,
+            entry=binary.entry,
+            cfi=with_frames,
+            named_elsewhere=named_by_executable(binary, symbols) if for_gdb else None,
+        )
 
-    # A few prologue bytes of every function: straight from the mapped file
-    # when they lie in the file-backed part of a segment (read_static finds
-    # the segment and copies through a bytearray: a tenth of the build time).
-    # The segment of the last read is tried first: nearly every read is in .text.
+
+def code_reader(binary: "GoBinary") -> Callable[[int, int], Optional[bytes]]:
+    """(link address, size) -> the executable's bytes there, or None.
+
+    A few prologue bytes of every function: straight from the mapped file
+    when they lie in the file-backed part of a segment (read_static finds
+    the segment and copies through a bytearray: a tenth of the build time).
+    The segment of the last read is tried first: nearly every read is in .text."""
     image = binary.mapped
     segments = [(seg.vaddr, seg.end, seg.vaddr + seg.filesz, seg.offset) for seg in binary.segments]
     last = [segments[0] if segments else (0, 0, 0, 0)]
@@ -308,18 +361,22 @@ def symbol_file_image(binary: "GoBinary", pclntab: "Pclntab", for_gdb: bool = Fa
             return image[at : at + size]
         return _read_static(binary, address, size)
 
-    symbols = function_symbols(pclntab, with_frames, read_code)
-    return build_symbol_file(
-        symbols,
-        binary.arch,
-        binary.ptr_size,
-        binary.byte_order,
-        build_id=binary.gnu_build_id(),
-        sections=sections,
-        entry=binary.entry,
-        cfi=with_frames,
-        named_elsewhere=named_by_executable(binary, symbols) if for_gdb else None,
-    )
+    return read_code
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a bulk build: the hundreds of
+    thousands of tuples a large binary's symbol file is made of hold no
+    cycles, and the collector scanning them again and again was a fifth of
+    the build (a sixth of it in gdb's embedded Python)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def named_by_executable(binary: "GoBinary", symbols: list[FunctionSymbol]) -> set[tuple[str, int]]:
@@ -694,56 +751,172 @@ def _fde_instructions(
 ) -> bytes:
     """The call frame instructions of one function's FDE: the pcsp runs (split
     where the frame pointer becomes saved) as CFA offsets and BP rules."""
-    instructions = bytearray(
-        _UNDEFINED_RA if outermost else b""
-    )  # no caller: say so, or the debugger unwinds into garbage
+    # No caller: say so, or the debugger unwinds into garbage.
+    out = bytearray(_UNDEFINED_RA if outermost else b"")
     # The instruction stream so far describes [.., offset) with CFA = rsp + cfa
     # and BP saved or not; each segment [start, end) that changes either emits
-    # an advance to its start and the new rules.
+    # an advance to its start and the new rules.  The emitting is written out
+    # twice inline: this runs for each of the ~20,000 distinct pcsp tables of a
+    # large binary, and a helper call per rule change cost a third of the time.
     offset = 0
     cfa = 8
     saved = False
     start = 0
     split = -1 if saved_from is None else saved_from
     for end, pushed in runs:
+        new_cfa = pushed + 8
         if start < split < end:  # [start, split): BP not saved yet
             if split > size:
                 break
-            if pushed + 8 != cfa or saved:
-                offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, False, endian)
+            if new_cfa != cfa or saved:
+                if start != offset:
+                    out += _advance(start - offset, endian)
+                    offset = start
+                if new_cfa != cfa:
+                    cfa = new_cfa
+                    out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else _def_cfa_offset(cfa)
+                if saved:
+                    out += _BP_SAME
+                    saved = False
             start = split
         if end > size:
             break
         want_saved = split >= 0 and start >= split and pushed >= 8
-        if pushed + 8 != cfa or want_saved != saved:
-            offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, want_saved, endian)
+        if new_cfa != cfa or want_saved != saved:
+            if start != offset:
+                out += _advance(start - offset, endian)
+                offset = start
+            if new_cfa != cfa:
+                cfa = new_cfa
+                out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else _def_cfa_offset(cfa)
+            if want_saved != saved:
+                # BP at CFA-16 (factored by the CIE's data alignment, -8); else back in
+                # its register (DW_CFA_restore would leave lldb's last rule: the CIE has none).
+                out += _BP_SAVED if want_saved else _BP_SAME
+                saved = want_saved
         start = end
-    return bytes(instructions)
+    return bytes(out)
 
 
-def _emit(
-    out: bytearray, offset: int, start: int, cfa: int, new_cfa: int, saved: bool, want_saved: bool, endian: str
-) -> tuple[int, int, bool]:
-    """Append the rules that change at ``start``; the new (offset, cfa, saved)."""
-    advance = start - offset
-    if advance:
-        if advance < 1 << 8:
-            out += _ADVANCE_LOC1[advance]
-        elif advance < 1 << 16:
-            out.append(_DW_CFA_advance_loc2)
-            out += struct.pack(endian + "H", advance)
+def _advance(advance: int, endian: str) -> bytes:
+    """DW_CFA_advance_loc1/2/4 by ``advance`` bytes (code alignment 1)."""
+    if advance < 1 << 8:
+        return _ADVANCE_LOC1[advance]
+    if advance < 1 << 16:
+        return bytes([_DW_CFA_advance_loc2]) + struct.pack(endian + "H", advance)
+    return bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
+
+
+def _def_cfa_offset(cfa: int) -> bytes:
+    return bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
+
+
+class FrameRule(NamedTuple):
+    """How to find a frame's caller at one pc: CFA = sp + ``cfa_offset``, the
+    return address at CFA-8, and with ``bp_saved`` the caller's BP at CFA-16
+    (else BP still holds it)."""
+
+    entry: int  # link-time entry of the function (the frame's identity with the CFA)
+    cfa_offset: int
+    bp_saved: bool
+
+
+class FrameRules:
+    """The rules the symbol file's ``.debug_frame`` would give, computed per
+    function on first use: for a debugger unwinding Go frames through goext
+    (gdb's Python unwinders) instead of reading CFI built up front for every
+    function of the binary.  Each rule is read back from the very FDE
+    instructions :func:`symbol_file_image` would write, so both agree."""
+
+    def __init__(self, pclntab: Pclntab, read_code: Callable[[int, int], Optional[bytes]]) -> None:
+        self._pclntab = pclntab
+        self._read_code = read_code
+        # entry -> (FDE instructions, bytes covered), or None: no rule (the debugger decides)
+        self._functions: dict[int, Optional[tuple[bytes, int]]] = {}
+
+    def is_signal_restorer(self, link_pc: int) -> bool:
+        func = self._pclntab.find_func(link_pc)
+        return func is not None and _RENAMED.get(_name_of(func), _name_of(func)) == SIGNAL_RESTORER
+
+    def rule(self, link_pc: int) -> Optional[FrameRule]:
+        """The rule at ``link_pc`` (as the debugger's CFI lookup would use it:
+        the return address minus one for a caller's frame); None where the
+        symbol file's CFI, or nothing, decides."""
+        func = self._pclntab.find_func(link_pc)
+        if func is None:
+            return None
+        entry = func.entry
+        if entry in self._functions:
+            known = self._functions[entry]
         else:
-            out.append(_DW_CFA_advance_loc4)
-            out += struct.pack(endian + "I", advance)
-        offset = start
-    if new_cfa != cfa:
-        cfa = new_cfa
-        out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
-    if want_saved != saved:
-        # BP at CFA-16 (factored by the CIE's data alignment, -8); else back in
-        # its register (DW_CFA_restore would leave lldb's last rule: the CIE has none).
-        out += _BP_SAVED if want_saved else _BP_SAME
-    return offset, cfa, want_saved
+            if len(self._functions) >= _MAX_FUNCTION_RULES:
+                self._functions.clear()
+            known = self._functions[entry] = self._function_instructions(func)
+        if known is None:
+            return None
+        instructions, covered = known
+        offset = link_pc - entry
+        if offset >= covered:
+            return None
+        cfa_offset, bp_saved = _row_at(instructions, offset)
+        return FrameRule(entry, cfa_offset, bp_saved)
+
+    def _function_instructions(self, func: Func) -> Optional[tuple[bytes, int]]:
+        name = _name_of(func)
+        name = _RENAMED.get(name, name)
+        if not name or name in _NO_CFI or name in DEBUGGER_UNWOUND or func.end <= func.entry or not func.pcsp:
+            return None
+        size = func.end - func.entry
+        runs, start, pushed = _frame_pointer_check(_frame_runs(self._pclntab, func.pcsp, size))
+        if not runs:
+            return None  # no FDE in the symbol file either
+        saved_from = _amd64_frame_pointer_saved_at(start, pushed, func.entry, self._read_code) if pushed else None
+        covered = size
+        following = self._pclntab.find_func(func.end)
+        if following is not None and _name_of(following) in _NO_CFI and following.entry <= func.entry + size:
+            covered = max(1, following.entry - func.entry - 1)  # as _debug_frame: the trampoline's byte before
+        return _fde_instructions(runs, size, saved_from, False, "<"), covered
+
+
+_MAX_FUNCTION_RULES = 65536
+
+
+def _name_of(func: Func) -> str:
+    try:
+        return func.name
+    except GoextError:
+        return ""
+
+
+def _row_at(instructions: bytes, offset: int) -> tuple[int, bool]:
+    """(CFA offset, BP saved) of the CFI row that applies at ``offset``: the
+    instructions :func:`_fde_instructions` writes, run as a debugger runs them
+    (rows whose location is at or before the offset)."""
+    location = 0
+    cfa = 8
+    saved = False
+    position = 0
+    end = len(instructions)
+    while position < end:
+        opcode = instructions[position]
+        if opcode in _ADVANCE_WIDTHS:
+            width = _ADVANCE_WIDTHS[opcode]
+            delta = int.from_bytes(instructions[position + 1 : position + 1 + width], "little")
+            if location + delta > offset:
+                break
+            location += delta
+            position += 1 + width
+        elif opcode == _DW_CFA_def_cfa_offset:
+            cfa, position = read_uleb128(instructions, position + 1)
+        elif opcode == _BP_SAVED[0]:
+            saved = True
+            _, position = read_uleb128(instructions, position + 1)
+        elif opcode == _DW_CFA_same_value:
+            saved = False
+            position += 2
+        else:
+            raise CorruptDataError(f"unexpected call frame instruction {opcode:#x}")
+    return cfa, saved
 
 
 # The few instruction encodings nearly every FDE is made of, built once.
@@ -752,6 +925,7 @@ _DEF_CFA_OFFSET = [bytes((_DW_CFA_def_cfa_offset, offset)) for offset in range(0
 _BP_SAVED = bytes((_DW_CFA_offset | _AMD64_RBP, 2))
 _BP_SAME = bytes((_DW_CFA_same_value, _AMD64_RBP))
 _UNDEFINED_RA = bytes((_DW_CFA_undefined, _AMD64_RA))
+_ADVANCE_WIDTHS = {_DW_CFA_advance_loc1: 1, _DW_CFA_advance_loc2: 2, _DW_CFA_advance_loc4: 4}
 
 
 def _build_id_note(build_id: str, endian: str) -> bytes:

@@ -104,16 +104,16 @@ def auto_symbols_enabled() -> bool:
     return os.environ.get("GOEXT_AUTO_SYMBOLS", "1").lower() not in ("0", "off", "no", "false")
 
 
-def stripped_go_symbol_file(path: str, for_gdb: bool = False) -> Optional[str]:
+def stripped_go_symbol_file(path: str, for_gdb: bool = False, unwound_by_goext: bool = False) -> Optional[str]:
     """The symbol file for ``path`` when it is a Go executable with neither a
     symbol table nor DWARF; None for everything else (or on any problem).
-    ``for_gdb``: see :func:`goext_core.binary.symfile.symbol_file_for`."""
+    ``for_gdb``, ``unwound_by_goext``: see :func:`goext_core.binary.symfile.symbol_file_for`."""
     try:
         with GoBinary(path) as binary:
             if binary.section(".gopclntab") is None and binary.go_build_id() is None:
                 return None
             if binary.symbol("runtime.main") is not None or binary.has_dwarf():
                 return None
-            return symbol_file_for(binary, for_gdb=for_gdb)
+            return symbol_file_for(binary, for_gdb=for_gdb, unwound_by_goext=unwound_by_goext)
     except GoextError:
         return None
