@@ -176,24 +176,17 @@ def list_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario
     rows = scenario.rows
     rows["goext offline"] = _measure(_offline(exe, core, "goroutines"), repeat, expect=total)
     rows["goext in gdb"] = _measure(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), repeat, expect=total)
+    # What goext itself adds inside a debugger: the session minus the
+    # debugger's own start and load of the same core (at 10,000 goroutines
+    # that load is as long as goext's whole offline run).
+    rows["gdb load (no command)"] = _measure(_gdb(exe, core), repeat)
+    rows["goext's own cost in gdb"] = _difference(rows["goext in gdb"], rows["gdb load (no command)"])
     lldb = lldb_binary()
     if lldb:
-        rows["goext in lldb"] = _measure(
-            [
-                lldb,
-                "-b",
-                "--no-lldbinit",
-                "-o",
-                f"command script import {LLDB_ENTRY}",
-                "-o",
-                "go goroutines",
-                exe,
-                "-c",
-                core,
-            ],
-            repeat,
-            expect=total,
-        )
+        session = [lldb, "-b", "--no-lldbinit", "-o", f"command script import {LLDB_ENTRY}", "-o", "go goroutines"]
+        rows["goext in lldb"] = _measure([*session, exe, "-c", core], repeat, expect=total)
+        rows["lldb load (no command)"] = _measure([lldb, "-b", "--no-lldbinit", exe, "-c", core], repeat)
+        rows["goext's own cost in lldb"] = _difference(rows["goext in lldb"], rows["lldb load (no command)"])
     runtime_gdb = Path(toolchain(version).goroot) / "src" / "runtime" / "runtime-gdb.py"
     if runtime_gdb.exists():
         rows["runtime-gdb.py info goroutines"] = _measure(
@@ -207,8 +200,15 @@ def list_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario
         ("offline / runtime-gdb.py", "goext offline", "runtime-gdb.py info goroutines", 0.5),
         ("gdb / offline", "goext in gdb", "goext offline", 1.3),
         ("lldb / offline", "goext in lldb", "goext offline", 1.3),
+        ("gdb own cost / offline", "goext's own cost in gdb", "goext offline", 1.3),
+        ("lldb own cost / offline", "goext's own cost in lldb", "goext offline", 1.3),
     ]
     return scenario
+
+
+def _difference(session: Measure, load: Measure) -> Measure:
+    """A debugger session's time beyond the debugger's own load (medians)."""
+    return Measure(session.seconds - load.seconds, cpu_seconds=session.cpu_seconds - load.cpu_seconds)
 
 
 def stacks_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario:
@@ -255,29 +255,34 @@ def stripped_scenario(repeat: int) -> Scenario:
     exe, core = str(artifact.exe), str(artifact.core)
     size = os.path.getsize(exe) >> 20
     scenario.name = f"stripped ({Path(exe).name}, {size} MB)"
-    scenario.rows["gdb load (no command)"] = _measure(_gdb(exe, core), repeat)
+    # Each repetition runs gdb's own load, then goext's cold and warm first
+    # command, back to back, and goext's own cost is taken against the load
+    # of its own repetition: on a shared machine the load drifts between
+    # minutes, and differences of separately measured medians drift with it.
     with tempfile.TemporaryDirectory() as cache:
-        cold, warm = Measure(), Measure()
-        cold_runs, warm_runs = [], []
+        load_runs, cold_runs, warm_runs = [], [], []
         for index in range(repeat):
-            fresh = os.path.join(cache, f"cold{index}")
-            env = {"GOEXT_CACHE_DIR": fresh}
+            env = {"GOEXT_CACHE_DIR": os.path.join(cache, f"cold{index}")}
+            load_runs.append(_run(_gdb(exe, core)))
             cold_runs.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env))
             warm_runs.append(_run(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), env))
-        for measure, runs in ((cold, cold_runs), (warm, warm_runs)):
-            measure.seconds = statistics.median(run[0] for run in runs)
-            measure.cpu_seconds = statistics.median(run[3] for run in runs)
-        scenario.rows["goext in gdb, first command, cold"] = cold
-        scenario.rows["goext in gdb, first command, warm"] = warm
+        load = Measure(
+            statistics.median(run[0] for run in load_runs),
+            max(run[1] for run in load_runs),
+            cpu_seconds=statistics.median(run[3] for run in load_runs),
+        )
+        scenario.rows["gdb load (no command)"] = load
+        for name, runs in (("cold", cold_runs), ("warm", warm_runs)):
+            scenario.rows[f"goext in gdb, first command, {name}"] = Measure(
+                statistics.median(run[0] for run in runs), cpu_seconds=statistics.median(run[3] for run in runs)
+            )
+            scenario.rows[f"goext's own cost, first command, {name}"] = Measure(
+                statistics.median(run[0] - base[0] for run, base in zip(runs, load_runs)),
+                cpu_seconds=statistics.median(run[3] - base[3] for run, base in zip(runs, load_runs)),
+            )
         env = {"GOEXT_CACHE_DIR": os.path.join(cache, "offline")}
         _run(_offline(exe, core, "goroutines"), env)
         scenario.rows["goext offline, warm"] = _measure(_offline(exe, core, "goroutines"), repeat, env)
-    # What the first command adds to gdb's own load, against that load.
-    load = scenario.rows["gdb load (no command)"]
-    for name in ("goext in gdb, first command, cold", "goext in gdb, first command, warm"):
-        row = scenario.rows[name]
-        own = Measure(row.seconds - load.seconds, cpu_seconds=row.cpu_seconds - load.cpu_seconds)
-        scenario.rows[name.replace("goext in gdb", "goext's own cost")] = own
     scenario.ratios = [
         ("own cost cold / gdb load", "goext's own cost, first command, cold", "gdb load (no command)", 1.0),
         ("own cost warm / gdb load", "goext's own cost, first command, warm", "gdb load (no command)", 0.3),
