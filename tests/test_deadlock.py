@@ -21,7 +21,7 @@ from goext_core.program import GoProgram
 from goext_core.runtime.timers import KIND_CHANNEL, KIND_FUNC, KIND_SLEEP, read_timers
 from goext_core.runtime.waitgraph import VERDICTS, DeadlockReport, analyze_deadlock
 from goext_core.target.core import CoreTarget
-from support.cores import kernel_core
+from support.cores import gcore_live, kernel_core
 from support.debuggers import run_gdb, run_lldb
 from support.foreign import qemu_core
 
@@ -185,6 +185,25 @@ def test_healthy_program_has_no_stuck_goroutine(go_version, flavour):
         assert [v for v in report.groups if set(v.goroutines) & ticker][0].verdict == "waiting"
     else:
         assert "timers: unknown" in text
+
+
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("default", "stripped")
+@pytest.mark.parametrize("variant", [(), ("quiet",)], ids=["wait", "quiet"])
+def test_healthy_process_snapshot_has_no_stuck_goroutine(go_version, flavour, variant):
+    """gcore of the running program, every goroutine in its natural state (main parked in
+    select {}, nothing panicking). 'quiet': only a ticker goroutine that will send and a
+    consumer that reaches the channel through the heap; the ticker wakes a goroutine,
+    so this is no closed world and the consumer is not stuck."""
+    artifact = gcore_live("healthy", go_version, flavour, variant)
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    assert not report.stuck and not report.all_asleep, _output(program)
+    assert report.counts["parked"] == 1
+    if variant:
+        consumer = _running(program, "main.(*service).consume")
+        assert len(consumer) == 1 and [v.goroutine for v in report.unknown] == list(consumer)
 
 
 @pytest.mark.go_versions("1.24")

@@ -1125,8 +1125,10 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     proceed_seeds = [i for i, r in enumerate(releases) if r.now or r.by_timer_func or (r.anyone and someone_runs)]
     flood(active, proceed_seeds, level, BLOCKED)
     # 2. What depends on something unseen; in a closed world (nothing runs, every timer
-    #    read) nothing unseen can act, and what is left is stuck.
-    closed_world = not someone_runs and not unseen_actor
+    #    read, nothing step 1 wakes) nothing unseen can act, and what is left is stuck.
+    #    A goroutine a timer's channel or a closed channel wakes runs again and may
+    #    release what it reaches through the heap, which goext cannot see.
+    closed_world = not someone_runs and not unseen_actor and not level
     unknown_roots = {gid for gid, v in verdicts.items() if v.verdict == UNKNOWN} | unresolved
     unknown_seeds = [
         i
