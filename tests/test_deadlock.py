@@ -253,6 +253,22 @@ def test_real_pair_first_among_50000_workers(go_version, flavour):
     assert text.count("\n  50000 x blocked [chan receive] main.crowdWorker") == 1
 
 
+@pytest.mark.go_versions("1.19", "1.27")
+def test_release_build_groups_by_the_programs_own_frames(go_version):
+    """Built as distributions build Go (-trimpath -ldflags=-s -w): the file names carry
+    no GOROOT, and each goroutine is still placed at its own code (main.lockAB), not at
+    the standard-library call it parks in (sync.runtime_SemacquireMutex)."""
+    program = _program("deadlocks", go_version, "release", "crowd", "200")
+    assert program.goroot_src is None and program.binary.symbol("runtime.main") is None
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    assert sorted(s.location.split(" at ")[0] for s in report.stuck) == ["main.lockAB", "main.lockBA"]
+    text = _output(program)
+    first = text.split("by blocking pattern:\n", 1)[1].splitlines()[:2]
+    assert all("stuck (high, in a wait cycle)" in line and "] main.lock" in line for line in first), first
+    assert text.count("\n  200 x blocked [chan receive] main.crowdWorker") == 1, text
+
+
 @pytest.mark.gdb
 @pytest.mark.lldb
 @pytest.mark.go_versions("1.24")
