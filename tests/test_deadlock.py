@@ -206,10 +206,17 @@ def test_healthy_process_snapshot_has_no_stuck_goroutine(go_version, flavour, va
         assert len(consumer) == 1 and [v.goroutine for v in report.unknown] == list(consumer)
 
 
-@pytest.mark.go_versions("1.24")
-@pytest.mark.flavours("default")
-def test_cgo_program_has_no_stuck_goroutine(go_version, flavour):
-    program = _program("cgo", go_version, flavour, "panic")
+@pytest.mark.go_versions("1.19", "1.24", "1.27")
+@pytest.mark.flavours("default", "stripped")
+@pytest.mark.parametrize("snapshot", ["panic", "gcore"])
+def test_cgo_program_has_no_stuck_goroutine(go_version, flavour, snapshot):
+    """Goroutines in C code and in Go called back from C; 'gcore': the running
+    program (main sleeping), 'panic': its crash."""
+    if snapshot == "gcore":
+        artifact = gcore_live("cgo", go_version, flavour)
+        program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    else:
+        program = _program("cgo", go_version, flavour, "panic")
     report = analyze_deadlock(program)
     _counts_add_up(program, report)
     assert not report.stuck, _output(program)
