@@ -132,10 +132,11 @@ def test_goroutine_commands_at_a_breakpoint_in_main(go_version, flavour, tmp_pat
 @pytest.mark.gdb
 @pytest.mark.go_versions("1.19", "1.27")
 @pytest.mark.flavours("noopt")
-def test_goroutine_stay_and_frame_forms_live_on_syscall_parked_and_running(go_version, flavour, tmp_path):
+def test_goroutine_stay_and_frame_forms_live_on_syscall_parked_running_runnable(go_version, flavour, tmp_path):
     """The forms the breakpoint test above leaves out, live: 'goroutine ID' then
-    bt/frame/up/frame N/info locals on a goroutine in a system call, one parked
-    and one running; 'goroutine ID frame K CMD' on the syscall and parked ones."""
+    bt/frame/up/frame N/info locals on a goroutine in a system call, one parked,
+    one running and one runnable; 'goroutine ID frame K CMD' on the syscall and
+    parked ones."""
     require_gdb()
     exe = build("zoo", go_version, flavour)
     find_locals = (
@@ -202,6 +203,31 @@ def test_goroutine_stay_and_frame_forms_live_on_syscall_parked_and_running(go_ve
     assert _gdb_frames(out("up", 1)) == [(1, _go_frames(running)[1][1])], out("up", 1)
     # 'goroutine off' leaves gdb on the thread it switched to, with that thread's own frames.
     assert _gdb_frames(out("bt 1")) == _go_frames(running)[:1], out("bt 1")
+
+    # Runnable: with one P, main holds it at the breakpoint and the spinning busyLoop
+    # goroutines wait for it (preempted asynchronously, their pc inside busyLoop/busyWork).
+    find_runnable = (
+        "python from goext_gdb.commands import current_program as P; gs = P().goroutines(); "
+        "gdb.set_convenience_variable('grunnable', next((r.id for r in gs if not r.is_running and "
+        "any(x.function == 'main.busyLoop' for x in P().stack(r).frames)), -1))"
+    )
+    commands = [
+        f"break zoo/main.go:{_ready_line()}",
+        "run wait",
+        find_runnable,
+        'eval "go bt %d", $grunnable',
+        'eval "goroutine %d bt", $grunnable',
+        'eval "goroutine %d", $grunnable',
+        "bt",
+        "goroutine off",
+        "kill",
+    ]
+    result = run_gdb(commands, exe=exe, env={**_fixture_env(), "GOMAXPROCS": "1"}, cwd=tmp_path)
+    assert "Traceback" not in result.stdout + result.stderr, result.transcript()
+    runnable = result.stdouts[3]
+    assert re.match(r"goroutine \d+ \[runnable\]", runnable), result.transcript()
+    _assert_same_frames(runnable, result.stdouts[4], 1)
+    _assert_same_frames(runnable, result.stdouts[6], 1)
 
 
 @pytest.mark.e2e
