@@ -260,6 +260,32 @@ def test_real_pair_first_among_50000_workers(go_version, flavour):
     assert text.count("\n  50000 x blocked [chan receive] main.crowdWorker") == 1
 
 
+@pytest.mark.go_versions("1.19", "1.22", "1.24", "1.27")
+@pytest.mark.flavours("default", "stripped")
+def test_lock_holder_is_the_frame_that_deferred_unlock_not_the_owner(go_version, flavour):
+    """AB/BA inside one struct's methods while main keeps using the struct (so main's
+    live slots point at both mutexes): each mutex is held by the frame whose deferred
+    Unlock is pending, so the pair is stuck in a cycle and main is no holder."""
+    program = _program("deadlocks", go_version, flavour, "bank")
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    stuck = {s.goroutine: s for s in report.stuck}
+    assert sorted(s.location.split(" at ")[0] for s in stuck.values()) == [
+        "main.(*bank).audit",
+        "main.(*bank).record",
+    ], _output(program)
+    (cycle,) = report.cycles
+    assert set(cycle) == set(stuck) and 1 not in stuck
+    holders = {"main.(*bank).record": "main.(*bank).audit", "main.(*bank).audit": "main.(*bank).deposit"}
+    for goroutine, verdict in stuck.items():
+        (other,) = set(stuck) - {goroutine}
+        assert verdict.released_by == [other], verdict
+        holder = holders[verdict.location.split(" at ")[0]]
+        assert any(f"frame {holder} has mutex " in e and "deferred Unlock pending" in e for e in verdict.evidence), (
+            verdict.evidence
+        )
+
+
 @pytest.mark.go_versions("1.19", "1.27")
 def test_release_build_groups_by_the_programs_own_frames(go_version):
     """Built as distributions build Go (-trimpath -ldflags=-s -w): the file names carry
