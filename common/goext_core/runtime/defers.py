@@ -15,8 +15,9 @@ deferred call with arguments is wrapped in a closure that captured them
 its first captured word is the mutex's address, and its code is
 ``sync.(*Mutex).Unlock`` (inlined, or called).
 
-Deferred calls kept in the goroutine's ``_defer`` records (defers in loops)
-are not read: their holders stay whatever the stack slots say.
+A defer the compiler does not open-code (in a loop, beyond 8, or in a build
+with optimizations off, ``-gcflags=-N``) is a ``_defer`` record on the
+goroutine's ``g._defer`` list, its closure in ``fn``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Optional
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.binary.pclntab import FUNCDATA_OPEN_CODED_DEFER_INFO
 from goext_core.errors import GoextError, MemoryReadError
+from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.unwind import Frame
 
 if TYPE_CHECKING:
@@ -34,6 +36,12 @@ if TYPE_CHECKING:
 MUTEX_UNLOCK = "sync.(*Mutex).Unlock"
 _MAX_OPEN_DEFERS = 8  # the compiler open-codes at most 8 defers per function (deferBits is a byte)
 _MAX_WRAPPER_BYTES = 1024  # a defer wrapper that unlocks is a few dozen instructions
+_MAX_DEFER_RECORDS = 1024  # bound on a g._defer list walk
+# runtime._defer (src/runtime/runtime2.go), 64-bit: Go 1.19-1.21 {started, heap, openDefer bool;
+# sp, pc uintptr; fn func(); _panic *_panic; link *_defer; ...}, Go 1.22+ {heap, rangefunc bool;
+# sp, pc uintptr; fn func(); link *_defer; head}.
+_DEFER_PC, _DEFER_FN = 16, 24
+_DEFER_LINK_BEFORE_122, _DEFER_LINK = 40, 32
 
 # Per function entry: (deferBitsOffset, closure offsets below varp by defer index), or None.
 DeferLayout = Optional[tuple[int, tuple[int, ...]]]
@@ -135,12 +143,41 @@ def pending_mutex_unlocks(program: "GoProgram", frame: Frame, delta: int = 0) ->
         for index, offset in enumerate(offsets):
             if not bits & (1 << index):
                 continue
-            closure = program.target.read_u64(varp - offset) if ptr == 8 else 0
-            if not closure:
-                continue
-            code = program.target.read_u64(closure)
-            if _unlocks_a_mutex(program, code):
-                found.append(program.target.read_u64(closure + ptr))
+            mutex = _closure_unlocks(program, program.target.read_u64(varp - offset)) if ptr == 8 else None
+            if mutex is not None:
+                found.append(mutex)
     except (MemoryReadError, IndexError):
+        return found
+    return found
+
+
+def _closure_unlocks(program: "GoProgram", closure: int) -> Optional[int]:
+    """The mutex a deferred closure unlocks (its first captured word), or None."""
+    if not closure:
+        return None
+    if not _unlocks_a_mutex(program, program.target.read_u64(closure)):
+        return None
+    return program.target.read_u64(closure + program.target.ptr_size)
+
+
+def deferred_record_unlocks(program: "GoProgram", record: GoroutineRecord) -> list[tuple[int, str]]:
+    """(mutex address, deferring function) of the sync.Mutex Unlocks on the goroutine's
+    ``_defer`` list (defers the compiler did not open-code)."""
+    layout = program.layouts.structs.get("runtime.g")
+    if layout is None or not layout.has("_defer") or program.target.ptr_size != 8:
+        return []
+    link_offset = _DEFER_LINK if (program.go_minor or 0) >= 22 else _DEFER_LINK_BEFORE_122
+    found: list[tuple[int, str]] = []
+    try:
+        record_address = program.target.read_u64(record.address + layout.offset("_defer"))
+        for _ in range(_MAX_DEFER_RECORDS):
+            if not record_address:
+                break
+            mutex = _closure_unlocks(program, program.target.read_u64(record_address + _DEFER_FN))
+            if mutex is not None:
+                func = program.func_for_pc(program.target.read_u64(record_address + _DEFER_PC))
+                found.append((mutex, func.name if func is not None else "?"))
+            record_address = program.target.read_u64(record_address + link_offset)
+    except (MemoryReadError, GoextError):
         return found
     return found

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.progress import steps
-from goext_core.runtime.defers import pending_mutex_unlocks
+from goext_core.runtime.defers import deferred_record_unlocks, pending_mutex_unlocks
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.layouts import (
     G_COPYSTACK,
@@ -857,14 +857,15 @@ def _find_deferred_unlocks(
 ) -> None:
     """Record the mutexes whose deferred Unlock one of the goroutine's frames has pending."""
     frames, delta = shapes.frames(record)
+    found = deferred_record_unlocks(program, record)
     for frame in frames:
-        if frame.stack != STACK_GOROUTINE:
-            continue
-        for address in pending_mutex_unlocks(program, frame, delta):
-            obj = by_address.get(address)
-            if obj is not None and obj.kind == "mutex" and record.id not in waiter_sets[address]:
-                if all(r.goroutine != record.id for r in obj.unlocking):
-                    obj.unlocking.append(Reference(record.id, frame.function, 0, True))
+        if frame.stack == STACK_GOROUTINE:
+            found += [(address, frame.function) for address in pending_mutex_unlocks(program, frame, delta)]
+    for address, function in found:
+        obj = by_address.get(address)
+        if obj is not None and obj.kind == "mutex" and record.id not in waiter_sets[address]:
+            if all(r.goroutine != record.id for r in obj.unlocking):
+                obj.unlocking.append(Reference(record.id, function, 0, True))
 
 
 # -- deadlock analysis --------------------------------------------------------------------
