@@ -23,7 +23,7 @@ from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineR
 from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
 from goext_core.runtime.stacks import StdFiles, creation_site, is_user_code, user_frame
-from goext_core.runtime.stripped import FOUND_FROM_CODE, recover_runtime_symbol, recovered_symbol_size
+from goext_core.runtime.stripped import FOUND_FROM_CODE, NotYetKnown, recover_runtime_symbol, recovered_symbol_size
 from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
 from goext_core.target import Target
 from goext_core.values.maps import read_string_map
@@ -192,7 +192,10 @@ class GoProgram:
         if address is not None:
             address += self.target.load_bias()
         else:
-            address = self._recovered_runtime_symbol(name)
+            try:
+                address = self._recovered_runtime_symbol(name)
+            except NotYetKnown:
+                return None  # not a miss: look again on the next call
         if address is None and name in FOUND_FROM_CODE:
             misses.add(name)
         else:
@@ -368,7 +371,13 @@ class GoProgram:
         return self._dynamic_value("goroutines", lambda: walk_goroutines(self))
 
     def machines(self) -> list[MachineRecord]:
-        return self._dynamic_value("machines", lambda: read_allm(self))
+        known: dict[str, list[MachineRecord]] = self._dynamic_value("machines", dict)
+        if "all" not in known:
+            found = read_allm(self)
+            if not found and self.runtime_symbol("runtime.allm") is None:
+                return found  # allm may be found later in this stop (once the debugger lists threads)
+            known["all"] = found
+        return known["all"]
 
     def selected_goroutine(self) -> Optional[GoroutineRecord]:
         """The goroutine the user selected in the debugger (lldb's goroutine
