@@ -21,7 +21,7 @@ from goext_core.program import GoProgram
 from goext_core.runtime.timers import KIND_CHANNEL, KIND_FUNC, KIND_SLEEP, read_timers
 from goext_core.runtime.waitgraph import VERDICTS, DeadlockReport, analyze_deadlock
 from goext_core.target.core import CoreTarget
-from support.cores import kernel_core
+from support.cores import gcore_live, kernel_core
 from support.debuggers import run_gdb, run_lldb
 from support.foreign import qemu_core
 
@@ -187,10 +187,36 @@ def test_healthy_program_has_no_stuck_goroutine(go_version, flavour):
         assert "timers: unknown" in text
 
 
-@pytest.mark.go_versions("1.24")
-@pytest.mark.flavours("default")
-def test_cgo_program_has_no_stuck_goroutine(go_version, flavour):
-    program = _program("cgo", go_version, flavour, "panic")
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("default", "stripped")
+@pytest.mark.parametrize("variant", [(), ("quiet",)], ids=["wait", "quiet"])
+def test_healthy_process_snapshot_has_no_stuck_goroutine(go_version, flavour, variant):
+    """gcore of the running program, every goroutine in its natural state (main parked in
+    select {}, nothing panicking). 'quiet': only a ticker goroutine that will send and a
+    consumer that reaches the channel through the heap; the ticker wakes a goroutine,
+    so this is no closed world and the consumer is not stuck."""
+    artifact = gcore_live("healthy", go_version, flavour, variant)
+    program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    assert not report.stuck and not report.all_asleep, _output(program)
+    assert report.counts["parked"] == 1
+    if variant:
+        consumer = _running(program, "main.(*service).consume")
+        assert len(consumer) == 1 and [v.goroutine for v in report.unknown] == list(consumer)
+
+
+@pytest.mark.go_versions("1.19", "1.24", "1.27")
+@pytest.mark.flavours("default", "stripped")
+@pytest.mark.parametrize("snapshot", ["panic", "gcore"])
+def test_cgo_program_has_no_stuck_goroutine(go_version, flavour, snapshot):
+    """Goroutines in C code and in Go called back from C; 'gcore': the running
+    program (main sleeping), 'panic': its crash."""
+    if snapshot == "gcore":
+        artifact = gcore_live("cgo", go_version, flavour)
+        program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    else:
+        program = _program("cgo", go_version, flavour, "panic")
     report = analyze_deadlock(program)
     _counts_add_up(program, report)
     assert not report.stuck, _output(program)
@@ -232,6 +258,49 @@ def test_real_pair_first_among_50000_workers(go_version, flavour):
     first = text.split("by blocking pattern:\n", 1)[1].splitlines()[:2]
     assert all("stuck (high, in a wait cycle) [sync.Mutex.Lock] main.lock" in line for line in first), first
     assert text.count("\n  50000 x blocked [chan receive] main.crowdWorker") == 1
+
+
+@pytest.mark.go_versions("1.19", "1.22", "1.24", "1.27")
+@pytest.mark.flavours("default", "stripped", "noopt")
+def test_lock_holder_is_the_frame_that_deferred_unlock_not_the_owner(go_version, flavour):
+    """AB/BA inside one struct's methods while main keeps using the struct (so main's
+    live slots point at both mutexes): each mutex is held by the frame whose deferred
+    Unlock is pending (open-coded; without optimizations a _defer record, and Unlock
+    called, not inlined), so the pair is stuck in a cycle and main is no holder."""
+    program = _program("deadlocks", go_version, flavour, "bank")
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    stuck = {s.goroutine: s for s in report.stuck}
+    assert sorted(s.location.split(" at ")[0] for s in stuck.values()) == [
+        "main.(*bank).audit",
+        "main.(*bank).record",
+    ], _output(program)
+    (cycle,) = report.cycles
+    assert set(cycle) == set(stuck) and 1 not in stuck
+    holders = {"main.(*bank).record": "main.(*bank).audit", "main.(*bank).audit": "main.(*bank).deposit"}
+    for goroutine, verdict in stuck.items():
+        (other,) = set(stuck) - {goroutine}
+        assert verdict.released_by == [other], verdict
+        holder = holders[verdict.location.split(" at ")[0]]
+        assert any(f"frame {holder} has mutex " in e and "deferred Unlock pending" in e for e in verdict.evidence), (
+            verdict.evidence
+        )
+
+
+@pytest.mark.go_versions("1.19", "1.27")
+def test_release_build_groups_by_the_programs_own_frames(go_version):
+    """Built as distributions build Go (-trimpath -ldflags=-s -w): the file names carry
+    no GOROOT, and each goroutine is still placed at its own code (main.lockAB), not at
+    the standard-library call it parks in (sync.runtime_SemacquireMutex)."""
+    program = _program("deadlocks", go_version, "release", "crowd", "200")
+    assert program.goroot_src is None and program.binary.symbol("runtime.main") is None
+    report = analyze_deadlock(program)
+    _counts_add_up(program, report)
+    assert sorted(s.location.split(" at ")[0] for s in report.stuck) == ["main.lockAB", "main.lockBA"]
+    text = _output(program)
+    first = text.split("by blocking pattern:\n", 1)[1].splitlines()[:2]
+    assert all("stuck (high, in a wait cycle)" in line and "] main.lock" in line for line in first), first
+    assert text.count("\n  200 x blocked [chan receive] main.crowdWorker") == 1, text
 
 
 @pytest.mark.gdb

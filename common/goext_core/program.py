@@ -22,8 +22,8 @@ from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layo
 from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineRecord, read_allm, walk_goroutines
 from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
-from goext_core.runtime.stacks import creation_site, is_user_code, user_frame
-from goext_core.runtime.stripped import FOUND_FROM_CODE, recover_runtime_symbol, recovered_symbol_size
+from goext_core.runtime.stacks import StdFiles, creation_site, is_user_code, user_frame
+from goext_core.runtime.stripped import FOUND_FROM_CODE, NotYetKnown, recover_runtime_symbol, recovered_symbol_size
 from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
 from goext_core.target import Target
 from goext_core.values.maps import read_string_map
@@ -192,7 +192,10 @@ class GoProgram:
         if address is not None:
             address += self.target.load_bias()
         else:
-            address = self._recovered_runtime_symbol(name)
+            try:
+                address = self._recovered_runtime_symbol(name)
+            except NotYetKnown:
+                return None  # not a miss: look again on the next call
         if address is None and name in FOUND_FROM_CODE:
             misses.add(name)
         else:
@@ -284,6 +287,28 @@ class GoProgram:
 
         return self.binary_memo("goroot_src", compute)
 
+    @property
+    def std_files(self) -> StdFiles:
+        """Which source files are the Go distribution's (GOROOT/src/, or, in a
+        -trimpath build, those named by a standard-library import path)."""
+
+        def compute() -> StdFiles:
+            goroot = self.goroot_src
+            if goroot:
+                return StdFiles(goroot)
+            try:
+                func = self.pclntab.func_by_name("runtime.main")
+                path = func.file_line(func.entry)[0] if func is not None else ""
+            except GoextError:
+                return StdFiles()
+            info = self.binary.buildinfo
+            modules = [] if info is None else [info.path, info.module_path, *(m.path for m in info.deps)]
+            if info is not None:
+                modules += [m.path for m in info.replacements.values()]
+            return StdFiles(None, path.startswith("runtime/"), tuple(sorted({m for m in modules if m}, key=len)))
+
+        return self.binary_memo("std_files", compute)
+
     def func_for_pc(self, pc: int) -> Any:
         """pclntab Func at a run-time pc, memoized (unwinding revisits the same pcs)."""
         cache: dict[int, Any] = self.binary_memo("func_for_pc", dict)
@@ -346,7 +371,13 @@ class GoProgram:
         return self._dynamic_value("goroutines", lambda: walk_goroutines(self))
 
     def machines(self) -> list[MachineRecord]:
-        return self._dynamic_value("machines", lambda: read_allm(self))
+        known: dict[str, list[MachineRecord]] = self._dynamic_value("machines", dict)
+        if "all" not in known:
+            found = read_allm(self)
+            if not found and self.runtime_symbol("runtime.allm") is None:
+                return found  # allm may be found later in this stop (once the debugger lists threads)
+            known["all"] = found
+        return known["all"]
 
     def selected_goroutine(self) -> Optional[GoroutineRecord]:
         """The goroutine the user selected in the debugger (lldb's goroutine
@@ -392,7 +423,7 @@ class GoProgram:
         """The innermost frame of the program's own code (stacks.user_frame),
         unwinding only as far as that frame when the stack is not cached."""
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
-        goroot = self.goroot_src
+        std = self.std_files
         stack = stacks.get(record.address)
         if stack is None:
             # Whether a frame is user code depends on its function, file and stack only.
@@ -402,13 +433,13 @@ class GoProgram:
                 key = (frame.function, frame.file, frame.stack)
                 verdict = verdicts.get(key)
                 if verdict is None:
-                    verdict = verdicts[key] = is_user_code(frame, goroot)
+                    verdict = verdicts[key] = is_user_code(frame, std)
                 return verdict
 
             stack = unwind_goroutine(self, record, stop=is_user)
             if not stack.complete:  # it stopped at the physical frame holding the first user frame
                 return next(frame for frame in stack.frames if is_user(frame))
-        return user_frame(stack, goroot)
+        return user_frame(stack, std)
 
     def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:
         """(function, file, line) of the go statement at run-time pc ``gopc``, memoized."""

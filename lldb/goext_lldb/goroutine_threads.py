@@ -138,6 +138,12 @@ program_for_target: Optional[Callable[["lldb.SBTarget"], GoProgram]] = None
 on_process_created: Optional[Callable[["lldb.SBProcess"], None]] = None
 
 
+def updating(process: "lldb.SBProcess") -> bool:
+    """Whether lldb is building ``process``'s thread list through the plug-in right now
+    (asking lldb for threads then crashes lldb 16)."""
+    return process.IsValid() and process.GetUniqueID() in _in_update
+
+
 def presented(process: "lldb.SBProcess") -> Optional[GoroutineThreads]:
     """The goroutine threads lldb shows for ``process`` at its current stop."""
     if not process.IsValid():

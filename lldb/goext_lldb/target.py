@@ -20,7 +20,7 @@ from goext_core.target import NativeFrame, Thread
 from goext_core.target.memory import CachedTarget
 
 from .corefile import find_mapped_core
-from .goroutine_threads import presented
+from .goroutine_threads import presented, updating
 
 # lldb triple architecture -> Go's GOARCH.
 _ARCH_NAMES: dict[str, str] = {
@@ -158,6 +158,8 @@ class LldbTarget(CachedTarget):
         return view.goroutine_of.get(process.GetSelectedThread().GetThreadID())
 
     def threads(self) -> list[Thread]:
+        if updating(self._process()):
+            return []  # lldb is listing its threads through goext's plug-in: none known yet (not cached)
         return self.cached("threads", self._read_threads)
 
     def executable(self) -> Optional[str]:

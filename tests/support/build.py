@@ -34,6 +34,7 @@ FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
 # Flavours outside the test matrix, built only by the tests that name them.
 EXTRA_FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
     "gobuildid": ("-ldflags=-B=gobuildid",),  # a GNU build-id before Go 1.24 made it the default (1.22+)
+    "release": ("-trimpath", "-ldflags=-s -w"),  # how distributions build Go programs (Debian): no GOROOT in file names
 }
 
 

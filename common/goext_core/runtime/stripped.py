@@ -136,6 +136,12 @@ def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted:
         record = read_goroutine(program, address)
         if record.m:
             known.add(record.m)
+    # In a process where every goroutine is parked (an idle server), no goroutine has an M:
+    # the threads' own gs name them.
+    from_threads = _thread_ms(program)
+    if not known and from_threads is None:
+        raise NotYetKnown("runtime.allm: no goroutine has an M and the debugger lists no thread now")
+    known |= from_threads or set()
     if not known:
         return None
     ptr = program.target.ptr_size
@@ -172,6 +178,55 @@ def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted:
             if hits and hits * _MAX_CHAIN + length > best[0]:
                 best = (hits * _MAX_CHAIN + length, base + offset)
     return best[1]
+
+
+_MAX_THREADS = 4096
+
+
+class NotYetKnown(GoextError):
+    """A global cannot be looked for at this moment (the debugger cannot list the threads
+    now): not a miss to remember."""
+
+
+def _thread_ms(program: "GoProgram") -> Optional[set[int]]:
+    """The Ms of the threads that run Go code (its scheduler, or a goroutine), from the g
+    each thread keeps at hand: amd64 in R14 (the register ABI, Go 1.17+) and at -8 from
+    its TLS base (src/runtime/go_tls.h, runtime.settls), arm64 in R28 (src/runtime/
+    asm_arm64.s); a g counts only when its m points back at it (m.g0, m.curg, m.gsignal).
+    None when the target lists no thread at this moment."""
+    layout_g, layout_m = program.layouts.g, program.layouts.m
+    back = [layout_m.offset(name) for name in ("g0", "curg", "gsignal") if layout_m.has(name)]
+    if not layout_g.has("m") or not back:
+        return set()
+    ptr = program.target.ptr_size
+    found: set[int] = set()
+    threads = program.target.threads()
+    if not threads:
+        return None
+    for thread in threads[:_MAX_THREADS]:
+        registers = thread.registers
+        candidates: list[Optional[int]] = []
+        if program.binary.arch == "amd64":
+            candidates.append(registers.get("r14"))
+            tls = registers.get("fs_base")
+            if tls:
+                try:
+                    candidates.append(program.target.read_ptr(tls - ptr))
+                except MemoryReadError:
+                    pass
+        elif program.binary.arch == "arm64":
+            candidates.append(registers.get("x28"))
+        for g in candidates:
+            if not g or g % ptr:
+                continue
+            try:
+                m = program.target.read_ptr(g + layout_g.offset("m"))
+                if m and m % ptr == 0 and any(program.target.read_ptr(m + offset) == g for offset in back):
+                    found.add(m)
+                    break
+            except MemoryReadError:
+                continue
+    return found
 
 
 # -- globals found through the code that uses them ------------------------------------
@@ -701,5 +756,7 @@ def recover_runtime_symbol(program: "GoProgram", name: str, hint: Optional[int] 
             if found is not None:
                 return found
         return finder(program, _words(program), False)
+    except NotYetKnown:
+        raise
     except GoextError:
         return None

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.progress import steps
+from goext_core.runtime.defers import deferred_record_unlocks, pending_mutex_unlocks
 from goext_core.runtime.goroutines import GoroutineRecord
 from goext_core.runtime.layouts import (
     G_COPYSTACK,
@@ -127,6 +128,8 @@ class WaitObject:
     senders: list[int] = field(default_factory=list)
     waiters: list[int] = field(default_factory=list)  # everything else (semaphores)
     holders: list[Reference] = field(default_factory=list)  # live references outside the waiters
+    # sync.Mutex: frames outside the waiters with the mutex's deferred Unlock pending (runtime/defers.py)
+    unlocking: list[Reference] = field(default_factory=list)
     in_globals: bool = False  # a global variable points at it: any goroutine may reach it
     timer: bool = False  # a time.Timer/Ticker channel: the runtime's timers send to it
     timer_live: Optional[bool] = None  # a live timer fills it (None: cannot be known)
@@ -483,7 +486,7 @@ class _Shapes:
 
 def _location(program: "GoProgram", record: GoroutineRecord, shapes: Optional[_Shapes] = None) -> str:
     if shapes is not None:
-        frame = user_frame(Stack(shapes.frames(record)[0]), program.goroot_src)
+        frame = user_frame(Stack(shapes.frames(record)[0]), program.std_files)
     else:
         frame = program.user_frame(record)
     if frame is None:
@@ -822,6 +825,8 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
             hits.append((low + offset, address, exact))
         if not hits:
             continue
+        if any(by_address[address].kind == "mutex" for _, address, _ in hits):
+            _find_deferred_unlocks(program, record, shapes, by_address, waiter_sets)
         liveness = _Liveness(program, record, shapes)
         best: dict[int, Reference] = {}
         for slot, address, exact in hits:
@@ -841,6 +846,26 @@ def _find_references(program: "GoProgram", graph: WaitGraph, records: list[Gorou
             continue
         obj.symbol = globals_.describe(obj.address, slots)
         obj.in_globals = obj.address in slots or globals_.symbol_at(obj.address) is not None
+
+
+def _find_deferred_unlocks(
+    program: "GoProgram",
+    record: GoroutineRecord,
+    shapes: "_Shapes",
+    by_address: dict[int, WaitObject],
+    waiter_sets: dict[int, set[int]],
+) -> None:
+    """Record the mutexes whose deferred Unlock one of the goroutine's frames has pending."""
+    frames, delta = shapes.frames(record)
+    found = deferred_record_unlocks(program, record)
+    for frame in frames:
+        if frame.stack == STACK_GOROUTINE:
+            found += [(address, frame.function) for address in pending_mutex_unlocks(program, frame, delta)]
+    for address, function in found:
+        obj = by_address.get(address)
+        if obj is not None and obj.kind == "mutex" and record.id not in waiter_sets[address]:
+            if all(r.goroutine != record.id for r in obj.unlocking):
+                obj.unlocking.append(Reference(record.id, function, 0, True))
 
 
 # -- deadlock analysis --------------------------------------------------------------------
@@ -1009,6 +1034,16 @@ def _object_release(obj: WaitObject, timer_refs: set[int]) -> _Release:
         release.evidence.append(f"a live time.AfterFunc function refers to {label}")
     # A goroutine waiting on the object cannot release it while it waits (both sides of a
     # channel never wait at once: they would have met).
+    unlocking = [r for r in obj.unlocking if r.goroutine not in waiting]
+    if unlocking:
+        # The frame that deferred the mutex's Unlock holds it; a mutex has one holder, so
+        # goroutines that merely point at it (the one that made it, say) are not holders.
+        release.holders = {r.goroutine for r in unlocking}
+        refs = [r for r in refs if r.goroutine in release.holders]
+        for ref in unlocking[:4]:
+            release.evidence.append(
+                f"goroutine {ref.goroutine}'s frame {ref.function} has {label}'s deferred Unlock pending: it holds it"
+            )
     release.holders.update(r.goroutine for r in refs if r.goroutine not in waiting)
     for ref in [r for r in refs if r.goroutine not in waiting][:4]:
         release.evidence.append(_holder_text(ref))
@@ -1125,8 +1160,10 @@ def analyze_deadlock(program: "GoProgram") -> DeadlockReport:
     proceed_seeds = [i for i, r in enumerate(releases) if r.now or r.by_timer_func or (r.anyone and someone_runs)]
     flood(active, proceed_seeds, level, BLOCKED)
     # 2. What depends on something unseen; in a closed world (nothing runs, every timer
-    #    read) nothing unseen can act, and what is left is stuck.
-    closed_world = not someone_runs and not unseen_actor
+    #    read, nothing step 1 wakes) nothing unseen can act, and what is left is stuck.
+    #    A goroutine a timer's channel or a closed channel wakes runs again and may
+    #    release what it reaches through the heap, which goext cannot see.
+    closed_world = not someone_runs and not unseen_actor and not level
     unknown_roots = {gid for gid, v in verdicts.items() if v.verdict == UNKNOWN} | unresolved
     unknown_seeds = [
         i

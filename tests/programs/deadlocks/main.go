@@ -10,6 +10,11 @@
 //	           WaitGroup whose workers exited without calling Done; then panics
 //	wgnever    only main waits, on a WaitGroup whose workers exited without
 //	           calling Done: the runtime reports "all goroutines are asleep"
+//	bank       the AB/BA pair inside methods of one struct whose two mutexes are
+//	           unlocked by defer (main.(*bank).deposit holds accounts and waits
+//	           for ledger in main.(*bank).record, main.(*bank).audit the other
+//	           way round), while main keeps using the struct, sleeping: main
+//	           points at both mutexes but holds neither; then a goroutine panics
 package main
 
 import (
@@ -93,10 +98,69 @@ func forgottenWait() {
 	wg.Wait()
 }
 
+type bank struct {
+	name     string
+	accounts sync.Mutex
+	balance  int
+	ledger   sync.Mutex
+	entries  int
+}
+
+//go:noinline
+func (b *bank) deposit(amount int, both *sync.WaitGroup) {
+	b.accounts.Lock()
+	defer b.accounts.Unlock()
+	b.balance += amount
+	both.Done()
+	both.Wait()
+	parked.Done()
+	b.record()
+}
+
+//go:noinline
+func (b *bank) record() {
+	b.ledger.Lock()
+	defer b.ledger.Unlock()
+	b.entries++
+}
+
+//go:noinline
+func (b *bank) audit(both *sync.WaitGroup) {
+	b.ledger.Lock()
+	defer b.ledger.Unlock()
+	both.Done()
+	both.Wait()
+	parked.Done()
+	b.accounts.Lock()
+	defer b.accounts.Unlock()
+	sink += b.balance + b.entries
+}
+
+func bankDeadlock() {
+	b := &bank{name: "bank"}
+	var both sync.WaitGroup
+	both.Add(2)
+	parked.Add(2)
+	go b.deposit(1, &both)
+	go b.audit(&both)
+	parked.Wait()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		panic("goext-deadlocks: deliberate panic while two goroutines are deadlocked")
+	}()
+	for {
+		time.Sleep(time.Second)
+		sink += len(b.name)
+	}
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: deadlocks crowd [COUNT] | wgnever")
+		fmt.Fprintln(os.Stderr, "usage: deadlocks crowd [COUNT] | wgnever | bank")
 		os.Exit(2)
+	}
+	if os.Args[1] == "bank" {
+		bankDeadlock()
 	}
 	if os.Args[1] == "wgnever" {
 		var wg sync.WaitGroup

@@ -6,7 +6,12 @@
 // "go deadlock" must find no stuck goroutine in it, and "go leaks" no leaked
 // one: everything a goroutine waits on stays reachable by one that may run.
 //
-// Usage: healthy [panic|wait]
+// Usage: healthy panic|wait [quiet]
+//
+// "wait quiet" runs only a service whose ticker goroutine feeds a channel its
+// consumer reads through the service struct (a reference only the heap
+// holds), with main parked in select {}: no goroutine sleeps or runs, yet the
+// ticker wakes one that may send.
 package main
 
 import (
@@ -193,6 +198,28 @@ func serve() net.Conn {
 	return client
 }
 
+type service struct {
+	name    string
+	updates chan int
+}
+
+//go:noinline
+func (s *service) consume() {
+	for v := range s.updates {
+		sink += v
+	}
+}
+
+//go:noinline
+func (s *service) tick() {
+	ticker := time.NewTicker(time.Hour)
+	defer ticker.Stop()
+	parked.Done()
+	for now := range ticker.C {
+		s.updates <- now.Second()
+	}
+}
+
 //go:noinline
 func handle(conn net.Conn, accepted chan<- struct{}) {
 	accepted <- struct{}{}
@@ -210,6 +237,16 @@ func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: healthy panic|wait")
 		os.Exit(2)
+	}
+	if os.Args[1] == "wait" && len(os.Args) > 2 && os.Args[2] == "quiet" {
+		s := &service{name: "quiet", updates: make(chan int)}
+		parked.Add(1)
+		go s.consume()
+		go s.tick()
+		parked.Wait()
+		time.Sleep(100 * time.Millisecond)
+		fmt.Printf("READY %d\n", os.Getpid())
+		select {}
 	}
 	// Not deferred: the panic would run it and wake tickerLoop.
 	ctx, cancel := context.WithCancel(context.Background())
