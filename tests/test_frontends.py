@@ -69,6 +69,11 @@ PROBE_SOURCE = textwrap.dedent(
     """
     import json, sys
     sys.path.insert(0, {common!r})
+    # As goext's entry files do first: with another python3 of the same
+    # version first on PATH, the debugger's Python lacks the distribution's
+    # site directory, where pyelftools is.
+    from goext_core.dependencies import add_pyelftools
+    add_pyelftools()
     from goext_core.commands import COMMANDS, CommandSpec
 
     def _configure(parser):
