@@ -281,6 +281,33 @@ def test_options_and_quoting(go_version, flavour):
     assert _print(program, "-f 1 gInt") == "goext: error: go print: -f needs -g ID"
 
 
+def _goroutine_in(program: GoProgram, function: str) -> int:
+    for record in program.goroutines():
+        if any(frame.function == function for frame in program.stack(record).frames):
+            return record.id
+    raise AssertionError(f"no goroutine in {function}")
+
+
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default", "noopt")
+def test_inlined_closure_sees_its_captured_variables(go_version, flavour):
+    """main.holdClosure parks in a closure literal it calls: the default frame is
+    the closure's (inlined when optimized, with no DWARF variables of its own),
+    and its captured variables and the string argument spilled in DWARF pieces
+    are usable in expressions."""
+    program = _program(go_version, flavour)
+    goid = _goroutine_in(program, "main.holdClosure.func1")
+    assert _print(program, f"-g {goid} count") == "7"
+    assert _print(program, f"-g {goid} tag") == '"dir"'
+    assert _print(program, f"-g {goid} tag[1:]") == '"ir"'
+    assert _print(program, f"-g {goid} tag[0]") == "100"
+    words = _print(program, f"-g {goid} words")
+    assert words == '[]string len 3 cap 4 ["p", "q", "dir"]' or (
+        flavour == "default" and "optimized out" in words and "cap 4" in words
+    ), words
+    assert _print(program, f"-g {goid} nope") == "goext: error: go print: no variable named 'nope'"
+
+
 # -- gdb and lldb: the same table, one batched run per core ---------------------------------
 _DEBUGGER_GLOBALS = GLOBALS[::2]  # every other form keeps each run short; offline covers them all
 _DEBUGGER_ERRORS = ERRORS[::3]

@@ -731,10 +731,12 @@ def frame_variables(
     settings: Optional[Settings] = None,
     params: Optional[bool] = None,
     locations: Optional[dict[str, Location]] = None,
+    declared_by_line: Optional[int] = None,
 ) -> list[tuple[str, Value, bool]]:
     """(name, value, is_param) of the variables of one frame of a goroutine, by
     their Go names, as the frame's pc sees them (and, into ``locations`` when
-    given, where each one's bytes are, by the same names):
+    given, where each one's bytes are, by the same names; with
+    ``declared_by_line``, only the locals declared on or before that line):
 
     - only the variables whose lexical blocks hold the pc; a name declared in
       several of them is the innermost one's, and the ones it shadows are
@@ -778,6 +780,8 @@ def frame_variables(
             continue  # its block does not hold the pc
         if not variable.is_param and variable.decl_line > frame.line > 0:
             continue  # declared further down its block: not assigned yet at this line
+        if declared_by_line is not None and not variable.is_param and variable.decl_line > declared_by_line > 0:
+            continue
         go_type = types.dwarf.type_at(variable.type_offset)
         chosen.append((variable.name, variable, go_type))
     names = _go_names(chosen)
@@ -876,6 +880,8 @@ def _variable_value(
     value = decoder.decode_bytes(go_type, data, None, known=known)
     if value.marked:
         value.details["partial"] = True
+    elif mask_reason(known) is None:
+        value.raw = data
     return value
 
 

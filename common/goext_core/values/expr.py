@@ -292,6 +292,8 @@ class Evaluator:
             raise ExpressionError(f"{source}: type unknown")
         if value.address is not None and not _is_marked(value):
             return Operand(go_type, source, address=value.address)
+        if value.raw is not None and len(value.raw) == go_type.size and not _is_marked(value):
+            return Operand(go_type, source, data=value.raw)
         return Operand(go_type, source, value=value)
 
     # -- reading ------------------------------------------------------------------------
@@ -1484,14 +1486,50 @@ __all__ = [
 
 
 def frame_scope(program: "GoProgram", decoder: Decoder, record: Any, frame_index: int) -> Scope:
-    """Identifiers of one frame of a goroutine: its variables, then its package's."""
+    """Identifiers of one frame of a goroutine: its variables, then its package's.
+
+    A closure inlined into the function that defines it has no DWARF entries
+    for the variables it captured: they are the defining function's own, in
+    the same physical frame.  Its body sees them by Go's scoping, so they are
+    looked up there too (the closure's own variables shadow them)."""
     frames = program.stack(record).frames
     function = frames[frame_index].function if 0 <= frame_index < len(frames) else ""
-    return Scope(
-        program,
-        locals_loader=lambda: frame_variables(program, record, frame_index, decoder.settings),
-        package=function_package(function),
-    )
+    enclosing = inlined_closure_parents(frames, frame_index)
+    line = frames[frame_index].line if enclosing else 0
+
+    def load() -> list[tuple[str, Value, bool]]:
+        # Outermost first: Scope.local takes the last match as the innermost.
+        out: list[tuple[str, Value, bool]] = []
+        for parent in reversed(enclosing):
+            out += frame_variables(program, record, parent, decoder.settings, declared_by_line=line)
+        return out + frame_variables(program, record, frame_index, decoder.settings)
+
+    return Scope(program, locals_loader=load, package=function_package(function))
+
+
+MAX_CLOSURE_NESTING = 16
+
+
+def inlined_closure_parents(frames: list[Any], frame_index: int) -> list[int]:
+    """The frames (innermost first) of the functions that lexically enclose an
+    inlined closure literal and that it is inlined into: frame ``i`` is
+    "F.funcN" (also "F.funcN.M", Go's older spelling of nested closures), and
+    frame ``i+1``, in the same physical frame, is F."""
+    out: list[int] = []
+    index = frame_index
+    while len(out) < MAX_CLOSURE_NESTING and 0 <= index < len(frames) - 1 and frames[index].inlined:
+        closure, parent = frames[index].function, frames[index + 1].function
+        if not (closure.startswith(parent + ".") and _is_closure_suffix(closure[len(parent) + 1 :])):
+            break
+        index += 1
+        out.append(index)
+    return out
+
+
+def _is_closure_suffix(suffix: str) -> bool:
+    """ "func3", "func3.1", "1", "2.func1": the names Go gives closure literals."""
+    parts = suffix.split(".")
+    return all(part.isdigit() or (part.startswith("func") and part[4:].isdigit() and len(part) > 4) for part in parts)
 
 
 def function_package(function: str) -> Optional[str]:
