@@ -421,6 +421,28 @@ def test_go_names_and_default_frames(artifacts, go_version, flavour):
         assert "\n  (x) = 1\n" in shadowed and '\n  (y) = "outer y"\n' in shadowed, shadowed
 
 
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("default")
+def test_trimpath_builds_default_to_the_same_frames(go_version, flavour):
+    """Built with -trimpath, standard-library files carry no GOROOT prefix: a goroutine
+    parked in sync.Mutex.Lock, WaitGroup.Wait, a network read or time.Sleep is still
+    located (go goroutines, the default frame of go locals) in the program's own code,
+    the same frames as in a normal build."""
+    located = {}
+    for build_flavour in (flavour, "trimpath"):
+        artifact = kernel_core("healthy", go_version, build_flavour, "panic")
+        program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+        frames = {record.id: program.user_frame(record) for record in program.goroutines()}
+        located[build_flavour] = sorted(frame.function for frame in frames.values() if frame is not None)
+        user = [goid for goid, frame in frames.items() if frame is not None and frame.function.startswith("main.")]
+        assert len(user) >= 8, located[build_flavour]
+        for goid in user[:3]:
+            header = _run(program, f"locals {goid}").splitlines()[0]
+            assert f": {frames[goid].function} at " in header, header
+    assert located["trimpath"] == located[flavour]
+    assert not any(name.startswith(("sync.", "internal/", "time.")) for name in located["trimpath"]), located
+
+
 @pytest.mark.go_versions("1.22")
 @pytest.mark.flavours("default")
 def test_channel_waiter_lists_say_how_many_more(go_version, flavour):

@@ -34,6 +34,7 @@ FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
 # Flavours outside the test matrix, built only by the tests that name them.
 EXTRA_FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
     "gobuildid": ("-ldflags=-B=gobuildid",),  # a GNU build-id before Go 1.24 made it the default (1.22+)
+    "trimpath": ("-trimpath",),  # file names are import paths, GOROOT's too: no GOROOT prefix to tell library code by
 }
 
 

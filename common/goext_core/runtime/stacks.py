@@ -75,21 +75,60 @@ def creation_site(program: "GoProgram", gopc: int) -> Optional[tuple[str, str, i
     return func.name, file, line
 
 
-def is_user_code(frame: Frame, goroot_src: Optional[str]) -> bool:
+def function_package_path(function: str) -> str:
+    """The import path of a function's package ("internal/poll.runtime_pollWait"
+    -> "internal/poll"; type arguments, which may hold slashes, aside)."""
+    bracket = function.find("[")
+    name = function if bracket < 0 else function[:bracket]
+    slash = name.rfind("/")
+    dot = name.find(".", slash + 1)
+    return name[:dot] if dot > 0 else ""
+
+
+@dataclass(frozen=True)
+class LibraryCode:
+    """Which frames are the Go distribution's code (the runtime, the standard
+    library) rather than the program's own: what a user asking where a
+    goroutine is does not mean.
+
+    With GOROOT in the binary's file names, the files under it.  Built with
+    -trimpath, file names are import paths for GOROOT's packages too; then the
+    standard packages are the ones whose path's first element has no dot (a
+    module's path from the network has one), except the program's own
+    (``own_paths``: the main module's and the main package's paths, whose first
+    element may have no dot either)."""
+
+    goroot_src: Optional[str] = None  # GOROOT/src/ as the binary's file names record it
+    own_paths: tuple[str, ...] = ()
+
+    def holds(self, frame: Frame) -> bool:
+        if is_runtime_function(frame.function):
+            return True
+        if self.goroot_src:
+            return frame.file.startswith(self.goroot_src)
+        return self.is_standard_package(function_package_path(frame.function))
+
+    def is_standard_package(self, package: str) -> bool:
+        if not package or package == "main":
+            return False
+        first = package.split("/", 1)[0]
+        if "." in first:
+            return False
+        return not any(own and first == own.split("/", 1)[0] for own in self.own_paths)
+
+
+def is_user_code(frame: Frame, library: LibraryCode) -> bool:
     """The program's own code on the goroutine's own stack (user_frame's first choice)."""
-    if frame.stack != STACK_GOROUTINE or is_runtime_function(frame.function):
-        return False
-    return not goroot_src or not frame.file.startswith(goroot_src)
+    return frame.stack == STACK_GOROUTINE and not library.holds(frame)
 
 
-def user_frame(stack: Stack, goroot_src: Optional[str] = None) -> Optional[Frame]:
-    """The innermost frame of the program's own code: outside GOROOT when the
-    binary records where GOROOT was, else outside package runtime; failing
-    both, the innermost frame."""
+def user_frame(stack: Stack, library: Optional[LibraryCode] = None) -> Optional[Frame]:
+    """The innermost frame of the program's own code (see LibraryCode), else
+    outside package runtime; failing both, the innermost frame."""
     frames = [frame for frame in stack.frames if frame.stack == STACK_GOROUTINE]
-    if goroot_src:
+    if library is not None:
         for frame in frames:
-            if not frame.file.startswith(goroot_src) and not is_runtime_function(frame.function):
+            if not library.holds(frame):
                 return frame
     for frame in frames:
         if not is_runtime_function(frame.function):
