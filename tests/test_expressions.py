@@ -354,6 +354,8 @@ def test_expressions_and_print_in_gdb(go_version, flavour):
         f"goroutine {goid} frame {frame} print escaped.Y",
         f'goroutine {goid} frame {frame} print localMap["p"]',
         "print gOuter.Dup",
+        'print $go("gArr")[4]',  # gdb's value of an array type DWARF does not name
+        "python print(gdb.parse_and_eval('$go(\"&gInt\")').dereference().type.sizeof)",  # Go's int, not C's
         "print 1 + 2",
         "print/x 255",
         "print $len(main.gSlice)",
@@ -378,6 +380,8 @@ def test_expressions_and_print_in_gdb(go_version, flavour):
         re.compile(r"\$\d+ = 6"),
         re.compile(r"\$\d+ = main\.Point\{X: 8, Y: 9\}"),
         re.compile(r".*\(goext: ambiguous selector gOuter\.Dup: Outer\.Left\.Dup and Outer\.Right\.Dup .*\)"),
+        re.compile(r"\$\d+ = 5"),
+        "8",
         re.compile(r"\$\d+ = 3"),
         re.compile(r"\$\d+ = 0xff"),
         re.compile(r"\$\d+ = 5"),
