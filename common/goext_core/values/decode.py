@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
-from goext_core.values.locations import Location, evaluate_location
+from goext_core.values.locations import Location, evaluate_location, without_rewritten_bytes
 from goext_core.values.maps import decode_map
 from goext_core.values.model import (
     BYTE_KNOWN,
@@ -863,6 +863,15 @@ def _variable_value(
         return Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type)
     if locations is not None and location is not None:
         locations[name] = location
+    ptr = program.target.ptr_size
+    if (
+        location is not None
+        and location.since is not None
+        and (location.pieces or go_type.size <= ptr)
+        and register_allocatable(go_type, ptr)
+    ):
+        # A spilled value's stack slot: the compiler may have given it to another value since.
+        location = without_rewritten_bytes(program, location, go_type.size, frame)
     if location is None or location.optimized_out:
         reason = location.reason if location is not None else OPTIMIZED_OUT
         return decoder.missing(go_type, None, reason)
@@ -883,6 +892,33 @@ def _variable_value(
     elif mask_reason(known) is None:
         value.raw = data
     return value
+
+
+MAX_SSA_FIELDS = 4  # cmd/compile/internal/ssa/decompose.go MaxStruct
+
+
+def register_allocatable(go_type: GoType, ptr_size: int, depth: int = 0) -> bool:
+    """Whether the Go compiler keeps a variable of this type in registers and
+    spill slots (cmd/compile/internal/ssa/value.go CanSSA; ssagen TypeOK before
+    Go 1.21): at most 4 words, arrays of at most one element, structs of at most
+    4 such fields.  Other variables live in their own stack home, written in
+    place."""
+    if depth > 16:
+        return False
+    if go_type.size == 0:
+        return True
+    if go_type.size > MAX_SSA_FIELDS * ptr_size:
+        return False
+    if go_type.kind == Kind.ARRAY:
+        return go_type.length <= 1 and (go_type.elem is None or register_allocatable(go_type.elem, ptr_size, depth + 1))
+    if go_type.kind == Kind.STRUCT:
+        if is_direct_iface(go_type):
+            return True
+        fields = go_type.fields
+        return len(fields) <= MAX_SSA_FIELDS and all(
+            register_allocatable(member.type, ptr_size, depth + 1) for member in fields
+        )
+    return True
 
 
 def _through_heap_pointer(decoder: "Decoder", pointer_value: Value, pointer_type: GoType) -> Value:
