@@ -169,6 +169,7 @@ ERRORS: list[tuple[str, str]] = [
     ("gInt.(int)", "goext: error: go print: invalid operation: gInt (int) is not an interface"),
     ("gShape.(main.Nope)", "goext: error: go print: no type named 'main.Nope'"),
     ("gShape.Area()", "goext: error: go print: calling functions is not supported"),
+    ("parked.Wait", "goext: error: go print: parked.Wait is a method: calling functions is not supported"),
     ("fmt.Sprint(gInt)", "goext: error: go print: calling functions is not supported"),
     ("append(gSlice, 1)", "goext: error: go print: calling append is not supported"),
     (

@@ -432,10 +432,10 @@ class Evaluator:
             op = self.dereference(op, op.source)
         go_type = op.go_type
         assert go_type is not None
-        if go_type.kind != Kind.STRUCT:
-            raise ExpressionError(f"{source} undefined (type {shown_type} has no field or method {name})")
-        path = find_field(go_type, name, source)
+        path = find_field(go_type, name, source) if go_type.kind == Kind.STRUCT else None
         if path is None:
+            if self.has_method(go_type, name):
+                raise ExpressionError(f"{source} is a method: calling functions is not supported")
             raise ExpressionError(f"{source} undefined (type {shown_type} has no field or method {name})")
         current = op
         for step_index, member in enumerate(path):
@@ -444,6 +444,23 @@ class Evaluator:
             current = self.member(current, member)
         current.source = source
         return current
+
+    def has_method(self, go_type: GoType, name: str) -> bool:
+        """Whether the binary has method ``name`` of the named type (value or
+        pointer receiver); a method the linker dropped is not known."""
+        type_name = go_type.name.lstrip("*")
+        slash = type_name.rfind("/")
+        dot = type_name.find(".", slash + 1)
+        if dot <= 0 or "[" in type_name:
+            return False
+        package, local = type_name[:dot], type_name[dot + 1 :]
+        for function in (f"{package}.(*{local}).{name}", f"{package}.{local}.{name}"):
+            try:
+                if self.program.pclntab.func_by_name(function) is not None:
+                    return True
+            except GoextError:
+                return False
+        return False
 
     def member(self, op: Operand, member: Field) -> Operand:
         source = f"{op.source}.{member.name}"
