@@ -96,6 +96,10 @@ GLOBALS: list[tuple[str, Expected]] = [
     # complex numbers, conversions, unsafe.Pointer
     ("gComplex", "(1.5-2i)"),
     ("real(gComplex)", "1.5"),
+    ("real(2)", "2"),  # an untyped constant is a complex one
+    ("imag(2.5)", "0"),
+    ('"abc"[1]', "98"),  # constant strings index and slice too
+    ('"héllo"[1:3]', '"é"'),
     ("imag(gComplex64)", "4"),
     ("*(*main.Point)(gUnsafe)", "main.Point{X: 11, Y: 22}"),
     ("(*main.Point)(gUnsafe).Y", "22"),

@@ -534,6 +534,11 @@ class Evaluator:
         source = describe(node)
         self.check_usable(base)
         go_type = base.go_type
+        if go_type is None and isinstance(base.constant, bytes):
+            # Indexing a constant string gives a byte (a non-constant uint8).
+            position = self.integer(self.operand(node.index), "index")
+            _check_index(position, len(base.constant), base.source)
+            return self.typed_scalar(self.require_type("uint8"), base.constant[position], source)
         if go_type is None:
             raise ExpressionError(f"invalid operation: cannot index {base.source} ({base.type_name})")
         if go_type.kind == Kind.MAP:
@@ -577,6 +582,13 @@ class Evaluator:
         source = describe(node)
         self.check_usable(base)
         go_type = base.go_type
+        if go_type is None and isinstance(base.constant, bytes):
+            if node.max is not None:
+                raise ExpressionError(f"invalid operation: 3-index slice of string ({source})")
+            start = 0 if node.low is None else self.integer(self.operand(node.low), "slice index")
+            stop = len(base.constant) if node.high is None else self.integer(self.operand(node.high), "slice index")
+            start, stop, _ = _check_slice(start, stop, None, len(base.constant), base.source)
+            return Operand(None, source, constant=base.constant[start:stop])
         if go_type is None:
             raise ExpressionError(f"cannot slice {base.source} ({base.type_name})")
         if go_type.kind == Kind.POINTER and go_type.elem is not None and go_type.elem.kind == Kind.ARRAY:
@@ -943,6 +955,10 @@ class Evaluator:
         int_type = self.require_type("int")
         if name in ("real", "imag"):
             value = self.scalar(op)
+            if op.go_type is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = complex(
+                    value
+                )  # an untyped numeric constant is a complex one (the Go spec, "Manipulating complex numbers")
             if not isinstance(value, complex):
                 raise ExpressionError(f"invalid argument: {op.source} ({op.type_name}) is not a complex number")
             part = value.real if name == "real" else value.imag
