@@ -207,6 +207,9 @@ class _CodeProgram(_Program):
     def sp_delta(self, pc: int) -> int:
         return 0x20
 
+    def func_for_pc(self, pc: int) -> Any:
+        return type("Func", (), {"entry": CODE, "end": CODE + len(self.code)})()
+
 
 CODE = 0x401000
 
@@ -235,6 +238,9 @@ def test_a_stack_slot_written_since_the_entry_began_is_unavailable():
     # A whole-address location: read, and the rewritten word marked.
     whole = without_rewritten_bytes(program, Location(address=STACK + 0x10, since=CODE), 16, _Frame())
     assert whole.address is None and whole.known == marked.known
+    # The store that put the variable there, before its entry began: untouched.
+    spilled = Location(data=pieces.data, pieces=2, memory_pieces=pieces.memory_pieces, since=CODE + 5)
+    assert without_rewritten_bytes(program, spilled, 16, _Frame()) is spilled
     # No store to the slots since the entry began: untouched.
     assert without_rewritten_bytes(_CodeProgram(target, bytes(0x40)), pieces, 16, _Frame()) is pieces
     # No location-list entry (a fixed home written in place): not examined.

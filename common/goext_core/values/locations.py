@@ -11,6 +11,7 @@ cannot know are marked in ``Location.known``, never filled in with zeros.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -447,7 +448,7 @@ def evaluate_location(
 
 
 # -- stack slots written since a location-list entry began -------------------------------
-MAX_SCANNED_CODE = 1 << 16  # bytes of one function's code scanned for stack writes
+MAX_SCANNED_FUNCTION = 1 << 22  # bytes of one function's code scanned for stack writes
 
 
 def rewritten_stack_bytes(program: "GoProgram", since: int, frame: Any) -> Optional[list[tuple[int, int]]]:
@@ -455,48 +456,52 @@ def rewritten_stack_bytes(program: "GoProgram", since: int, frame: Any) -> Optio
     between ``since`` (link-time; a location-list entry's start) and the
     frame's pc writes, or whose address it takes; None when goext cannot tell.
 
-    The compiler reuses a dead variable's stack slot for another value, yet its
-    location list may still say the variable is there (the Go compiler's
-    location lists can outlive the slot): a slot written after the entry began
-    may hold something else.  The entry starts after the instruction that put
-    the variable there, so a write in between is not the variable's own (a
-    write elsewhere in the function that runs before the pc, across a loop's
-    back edge, is not seen)."""
+    The compiler reuses a dead variable's spill slot for another value (of the
+    same type), yet the variable's location list may still say it is there: a
+    slot written after the entry began may hold something else.  The entry
+    starts after the instruction that put the variable there, so a write in
+    between is not the variable's own (a write further down the function that
+    runs before the pc, across a loop's back edge, is not seen)."""
     bias = program.target.load_bias()
     stop = frame.pc - bias
     if stop <= since:
         return []
-    if stop - since > MAX_SCANNED_CODE:
+    func = program.func_for_pc(frame.pc)
+    if func is None or not func.entry <= since:
         return None
-    memo: dict[tuple[int, int], Optional[list[tuple[int, int]]]] = program.binary_memo("stack_writes", dict)
-    key = (since, stop)
-    if key not in memo:
-        memo[key] = _stack_writes_from_sp(program, since, stop, frame.pc)
-    relative = memo[key]
-    if relative is None:
+    memo: dict[int, Optional[list[tuple[int, int, int]]]] = program.binary_memo("stack_writes", dict)
+    if func.entry not in memo:
+        memo[func.entry] = _function_stack_writes(program, func.entry, func.end)
+    writes = memo[func.entry]
+    if writes is None:
         return None
-    return [(frame.sp + offset, size) for offset, size in relative]
+    try:
+        frame_delta = program.sp_delta(frame.pc)
+    except GoextError:
+        return None
+    start = bisect_left(writes, (since, -(1 << 62), 0))
+    out = []
+    for pc, from_entry_sp, width in writes[start:]:
+        if pc >= stop:
+            break
+        out.append((frame.sp + frame_delta + from_entry_sp, width))
+    return out
 
 
-def _stack_writes_from_sp(
-    program: "GoProgram", since: int, stop: int, frame_pc: int
-) -> Optional[list[tuple[int, int]]]:
-    """(offset from the frame's sp, size) of the writes in [since, stop)."""
+def _function_stack_writes(program: "GoProgram", entry: int, end: int) -> Optional[list[tuple[int, int, int]]]:
+    """(link-time pc, offset from the stack pointer at the function's entry,
+    size) of the stack writes of one function, in code order."""
+    if not 0 < end - entry <= MAX_SCANNED_FUNCTION:
+        return None
     bias = program.target.load_bias()
     try:
-        code = program.binary.read_static(since, stop - since)
-        frame_delta = program.sp_delta(frame_pc)
-        writes = stack_writes(program.binary.arch, code, since)
+        code = program.binary.read_static(entry, end - entry)
+        writes = stack_writes(program.binary.arch, code, entry)
         if writes is None:
             return None
-        out = []
-        for write in writes:
-            if write.pc >= stop:
-                continue
-            # The stack pointer at the write, from the frame's: Go moves it only in prologues and epilogues.
-            offset = frame_delta - program.sp_delta(write.pc + bias) + write.offset
-            out.append((offset, max(write.width, 1)))
-        return out
+        # The stack pointer at a write is the entry's minus the pcsp value there
+        # (Go moves it only in prologues and epilogues).
+        return [(write.pc, write.offset - program.sp_delta(write.pc + bias), max(write.width, 1)) for write in writes]
     except GoextError:
         return None
 
