@@ -290,8 +290,12 @@ class GoProgram:
 
         def compute() -> LibraryCode:
             info = self.binary.buildinfo
-            own = (info.module_path, info.path) if info is not None else ()
-            return LibraryCode(self.goroot_src, tuple(path for path in own if path))
+            own: list[str] = []
+            if info is not None:
+                # The main module and package, and every module it depends on (a
+                # local one may have a path without a dot): none is the standard library.
+                own += [info.module_path, info.path] + [module.path for module in info.deps]
+            return LibraryCode(self.goroot_src, tuple(sorted({path for path in own if path})))
 
         return self.binary_memo("library_code", compute)
 

@@ -95,8 +95,8 @@ class LibraryCode:
     -trimpath, file names are import paths for GOROOT's packages too; then the
     standard packages are the ones whose path's first element has no dot (a
     module's path from the network has one), except the program's own
-    (``own_paths``: the main module's and the main package's paths, whose first
-    element may have no dot either)."""
+    (``own_paths``: the main module's, the main package's and the required
+    modules' paths, whose first element may have no dot either)."""
 
     goroot_src: Optional[str] = None  # GOROOT/src/ as the binary's file names record it
     own_paths: tuple[str, ...] = ()
