@@ -428,18 +428,25 @@ def test_trimpath_builds_default_to_the_same_frames(go_version, flavour):
     parked in sync.Mutex.Lock, WaitGroup.Wait, a network read or time.Sleep is still
     located (go goroutines, the default frame of go locals) in the program's own code,
     the same frames as in a normal build."""
-    located = {}
+    located, reported = {}, {}
     for build_flavour in (flavour, "trimpath"):
         artifact = kernel_core("healthy", go_version, build_flavour, "panic")
         program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
         frames = {record.id: program.user_frame(record) for record in program.goroutines()}
         located[build_flavour] = sorted(frame.function for frame in frames.values() if frame is not None)
+        # The HTML report, from the snapshot alone, locates the groups the same way.
+        data = report_data(build_snapshot(program))
+        where = sorted(
+            data["strings"][data["frames"][group["where"]][0]] for group in data["groups"] for _ in group["ids"]
+        )
+        reported[build_flavour] = where
         user = [goid for goid, frame in frames.items() if frame is not None and frame.function.startswith("main.")]
         assert len(user) >= 8, located[build_flavour]
         for goid in user[:3]:
             header = _run(program, f"locals {goid}").splitlines()[0]
             assert f": {frames[goid].function} at " in header, header
     assert located["trimpath"] == located[flavour]
+    assert reported["trimpath"] == reported[flavour]
     assert not any(name.startswith(("sync.", "internal/", "time.")) for name in located["trimpath"]), located
 
 

@@ -102,11 +102,14 @@ class LibraryCode:
     own_paths: tuple[str, ...] = ()
 
     def holds(self, frame: Frame) -> bool:
-        if is_runtime_function(frame.function):
+        return self.holds_code(frame.function, frame.file)
+
+    def holds_code(self, function: str, file: str) -> bool:
+        if is_runtime_function(function):
             return True
         if self.goroot_src:
-            return frame.file.startswith(self.goroot_src)
-        return self.is_standard_package(function_package_path(frame.function))
+            return file.startswith(self.goroot_src)
+        return self.is_standard_package(function_package_path(function))
 
     def is_standard_package(self, package: str) -> bool:
         if not package or package == "main":
