@@ -36,6 +36,7 @@ from support.cores import kernel_core
 from support.debuggers import require_gdb, run_gdb, run_lldb
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
+SPLIT_SLOT = re.compile(r"([^\W\d]\w*)(?:\.\w+|\[\d+\])+")
 
 
 @dataclass
@@ -242,6 +243,16 @@ def tally_frame(
     tally: Tally, where: str, truth: dict[str, Any], variables: list[dict[str, Any]], text: Optional[str]
 ) -> None:
     by_name = {item["name"]: item for item in variables}
+    for item in variables:
+        # The Go compiler's split slots ("xs.ptr", "err.itab"): not Go names, and
+        # their one location for the whole function holds the piece only while spilled.
+        piece = SPLIT_SLOT.fullmatch(item["name"].strip("()"))
+        if piece is None:
+            continue
+        if piece.group(1) in by_name or f"({piece.group(1)})" in by_name:
+            tally.wrong.append(f"{where}: {item['name']} listed next to {piece.group(1)}")
+        elif not item.get("optimized_out"):
+            tally.wrong.append(f"{where}: {item['name']} = {item.get('text')!r} is a spill slot's, unmarked")
     for name, described in truth.items():
         got = by_name.get(name)
         if got is None:

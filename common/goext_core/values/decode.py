@@ -15,13 +15,14 @@ Runtime layouts used here cite their source:
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
-from goext_core.values.locations import Location, evaluate_location, without_rewritten_bytes
+from goext_core.values.locations import Location, evaluate_location, has_location_list, without_rewritten_bytes
 from goext_core.values.maps import decode_map
 from goext_core.values.model import (
     BYTE_KNOWN,
@@ -772,8 +773,6 @@ def frame_variables(
     registers = frame_registers(program, record, physical_index)
     chosen: list[tuple[str, Any, GoType]] = []
     for variable in function.variables:
-        if params is not None and variable.is_param != params:
-            continue
         if variable.type_offset is None or not variable.name or variable.inlined_in != owner:
             continue
         if not all(any(low <= lookup_pc < high for low, high in ranges) for ranges in variable.scopes):
@@ -784,10 +783,21 @@ def frame_variables(
             continue
         go_type = types.dwarf.type_at(variable.type_offset)
         chosen.append((variable.name, variable, go_type))
+    listed_whole = {name.lstrip("&") for name, _, _ in chosen if split_slot_base(name) is None}
+    chosen = [
+        entry
+        for entry in chosen
+        if split_slot_base(entry[0]) not in listed_whole and (params is None or entry[1].is_param == params)
+    ]
     names = _go_names(chosen)
     out: list[tuple[str, Value, bool]] = []
     for (dwarf_name, variable, go_type), name in zip(chosen, names):
         decoder.decoded_values = 0  # each variable has the whole output budget
+        if split_slot_base(dwarf_name) is not None and not has_location_list(variable):
+            # A piece's spill slot with one location for the whole function: it
+            # holds the piece only while spilled there, which nothing says when.
+            out.append((name, decoder.missing(go_type, None, UNAVAILABLE), variable.is_param))
+            continue
         value = _variable_value(
             program, types.dwarf, decoder, variable, go_type, lookup_pc, physical, registers, locations, name
         )
@@ -797,6 +807,17 @@ def frame_variables(
             value.details["shadowed"] = True
         out.append((name, value, variable.is_param))
     return out
+
+
+_SPLIT_SLOT = re.compile(r"([^\W\d]\w*)(?:\.\w+|\[\d+\])+")
+
+
+def split_slot_base(name: str) -> Optional[str]:
+    """The variable a compiler-made name stands for a piece of ("kept.ptr",
+    "err.itab", "p.X", "a[0]": the Go compiler's split stack slots of a
+    decomposed variable; Go names never hold a dot), else None."""
+    match = _SPLIT_SLOT.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def _inlined_owner(function: Any, pc: int, frames: list[Any], frame_index: int, physical_index: int) -> int:

@@ -418,6 +418,11 @@ class ExpressionEvaluator:
             raise _Unknown() from None
 
 
+def has_location_list(variable: "VariableDie") -> bool:
+    """Whether the variable's location changes with the pc (a location list)."""
+    return variable.location is not None and variable.location_form in _LOCLIST_FORMS
+
+
 def evaluate_location(
     program: "GoProgram", dwarf: "DwarfTypes", variable: "VariableDie", pc: int, frame: Any, registers: dict[str, int]
 ) -> Optional[Location]:
@@ -614,6 +619,7 @@ __all__ = [
     "Location",
     "decode_operations",
     "evaluate_location",
+    "has_location_list",
     "mask_reason",
     "rewritten_stack_bytes",
     "without_rewritten_bytes",
