@@ -733,11 +733,14 @@ def frame_variables(
     params: Optional[bool] = None,
     locations: Optional[dict[str, Location]] = None,
     declared_by_line: Optional[int] = None,
+    split_slots: bool = False,
 ) -> list[tuple[str, Value, bool]]:
     """(name, value, is_param) of the variables of one frame of a goroutine, by
     their Go names, as the frame's pc sees them (and, into ``locations`` when
     given, where each one's bytes are, by the same names; with
-    ``declared_by_line``, only the locals declared on or before that line):
+    ``declared_by_line``, only the locals declared on or before that line;
+    with ``split_slots``, also the compiler's split slots as DWARF places them,
+    to name stack addresses, not to show values):
 
     - only the variables whose lexical blocks hold the pc; a name declared in
       several of them is the innermost one's, and the ones it shadows are
@@ -787,13 +790,14 @@ def frame_variables(
     chosen = [
         entry
         for entry in chosen
-        if split_slot_base(entry[0]) not in listed_whole and (params is None or entry[1].is_param == params)
+        if (split_slots or split_slot_base(entry[0]) not in listed_whole)
+        and (params is None or entry[1].is_param == params)
     ]
     names = _go_names(chosen)
     out: list[tuple[str, Value, bool]] = []
     for (dwarf_name, variable, go_type), name in zip(chosen, names):
         decoder.decoded_values = 0  # each variable has the whole output budget
-        if split_slot_base(dwarf_name) is not None and not has_location_list(variable):
+        if not split_slots and split_slot_base(dwarf_name) is not None and not has_location_list(variable):
             # A piece's spill slot with one location for the whole function: it
             # holds the piece only while spilled there, which nothing says when.
             out.append((name, decoder.missing(go_type, None, UNAVAILABLE), variable.is_param))
