@@ -739,8 +739,9 @@ def frame_variables(
     their Go names, as the frame's pc sees them (and, into ``locations`` when
     given, where each one's bytes are, by the same names; with
     ``declared_by_line``, only the locals declared on or before that line;
-    with ``split_slots``, also the compiler's split slots as DWARF places them,
-    to name stack addresses, not to show values):
+    with ``split_slots``, the places DWARF gives, for naming and typing stack
+    memory rather than showing values: the compiler's split slots too, and
+    spill slots not checked for reuse):
 
     - only the variables whose lexical blocks hold the pc; a name declared in
       several of them is the innermost one's, and the ones it shadows are
@@ -803,7 +804,17 @@ def frame_variables(
             out.append((name, decoder.missing(go_type, None, UNAVAILABLE), variable.is_param))
             continue
         value = _variable_value(
-            program, types.dwarf, decoder, variable, go_type, lookup_pc, physical, registers, locations, name
+            program,
+            types.dwarf,
+            decoder,
+            variable,
+            go_type,
+            lookup_pc,
+            physical,
+            registers,
+            locations,
+            name,
+            reused_slots=not split_slots,
         )
         if dwarf_name.startswith("&"):
             value = _through_heap_pointer(decoder, value, go_type)
@@ -881,6 +892,7 @@ def _variable_value(
     registers: dict[str, int],
     locations: Optional[dict[str, Location]] = None,
     name: str = "",
+    reused_slots: bool = True,
 ) -> Value:
     try:
         location = evaluate_location(program, dwarf, variable, pc, frame, registers)
@@ -890,7 +902,8 @@ def _variable_value(
         locations[name] = location
     ptr = program.target.ptr_size
     if (
-        location is not None
+        reused_slots
+        and location is not None
         and location.since is not None
         and (location.pieces or go_type.size <= ptr)
         and register_allocatable(go_type, ptr)
