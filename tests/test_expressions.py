@@ -96,6 +96,10 @@ GLOBALS: list[tuple[str, Expected]] = [
     # complex numbers, conversions, unsafe.Pointer
     ("gComplex", "(1.5-2i)"),
     ("real(gComplex)", "1.5"),
+    ("real(2)", "2"),  # an untyped constant is a complex one
+    ("imag(2.5)", "0"),
+    ('"abc"[1]', "98"),  # constant strings index and slice too
+    ('"héllo"[1:3]', '"é"'),
     ("imag(gComplex64)", "4"),
     ("*(*main.Point)(gUnsafe)", "main.Point{X: 11, Y: 22}"),
     ("(*main.Point)(gUnsafe).Y", "22"),
@@ -169,6 +173,7 @@ ERRORS: list[tuple[str, str]] = [
     ("gInt.(int)", "goext: error: go print: invalid operation: gInt (int) is not an interface"),
     ("gShape.(main.Nope)", "goext: error: go print: no type named 'main.Nope'"),
     ("gShape.Area()", "goext: error: go print: calling functions is not supported"),
+    ("parked.Wait", "goext: error: go print: parked.Wait is a method: calling functions is not supported"),
     ("fmt.Sprint(gInt)", "goext: error: go print: calling functions is not supported"),
     ("append(gSlice, 1)", "goext: error: go print: calling append is not supported"),
     (
@@ -281,6 +286,33 @@ def test_options_and_quoting(go_version, flavour):
     assert _print(program, "-f 1 gInt") == "goext: error: go print: -f needs -g ID"
 
 
+def _goroutine_in(program: GoProgram, function: str) -> int:
+    for record in program.goroutines():
+        if any(frame.function == function for frame in program.stack(record).frames):
+            return record.id
+    raise AssertionError(f"no goroutine in {function}")
+
+
+@pytest.mark.go_versions("1.22", "1.27")
+@pytest.mark.flavours("default", "noopt")
+def test_inlined_closure_sees_its_captured_variables(go_version, flavour):
+    """main.holdClosure parks in a closure literal it calls: the default frame is
+    the closure's (inlined when optimized, with no DWARF variables of its own),
+    and its captured variables and the string argument spilled in DWARF pieces
+    are usable in expressions."""
+    program = _program(go_version, flavour)
+    goid = _goroutine_in(program, "main.holdClosure.func1")
+    assert _print(program, f"-g {goid} count") == "7"
+    assert _print(program, f"-g {goid} tag") == '"dir"'
+    assert _print(program, f"-g {goid} tag[1:]") == '"ir"'
+    assert _print(program, f"-g {goid} tag[0]") == "100"
+    words = _print(program, f"-g {goid} words")
+    assert words == '[]string len 3 cap 4 ["p", "q", "dir"]' or (
+        flavour == "default" and "optimized out" in words and "cap 4" in words
+    ), words
+    assert _print(program, f"-g {goid} nope") == "goext: error: go print: no variable named 'nope'"
+
+
 # -- gdb and lldb: the same table, one batched run per core ---------------------------------
 _DEBUGGER_GLOBALS = GLOBALS[::2]  # every other form keeps each run short; offline covers them all
 _DEBUGGER_ERRORS = ERRORS[::3]
@@ -327,6 +359,8 @@ def test_expressions_and_print_in_gdb(go_version, flavour):
         f"goroutine {goid} frame {frame} print escaped.Y",
         f'goroutine {goid} frame {frame} print localMap["p"]',
         "print gOuter.Dup",
+        'print $go("gArr")[4]',  # gdb's value of an array type DWARF does not name
+        "python print(gdb.parse_and_eval('$go(\"&gInt\")').dereference().type.sizeof)",  # Go's int, not C's
         "print 1 + 2",
         "print/x 255",
         "print $len(main.gSlice)",
@@ -351,6 +385,8 @@ def test_expressions_and_print_in_gdb(go_version, flavour):
         re.compile(r"\$\d+ = 6"),
         re.compile(r"\$\d+ = main\.Point\{X: 8, Y: 9\}"),
         re.compile(r".*\(goext: ambiguous selector gOuter\.Dup: Outer\.Left\.Dup and Outer\.Right\.Dup .*\)"),
+        re.compile(r"\$\d+ = 5"),
+        "8",
         re.compile(r"\$\d+ = 3"),
         re.compile(r"\$\d+ = 0xff"),
         re.compile(r"\$\d+ = 5"),

@@ -36,6 +36,7 @@ from support.cores import kernel_core
 from support.debuggers import require_gdb, run_gdb, run_lldb
 
 VERSIONS = ("1.19", "1.22", "1.24", "1.27")
+SPLIT_SLOT = re.compile(r"([^\W\d]\w*)(?:\.\w+|\[\d+\])+")
 
 
 @dataclass
@@ -242,6 +243,16 @@ def tally_frame(
     tally: Tally, where: str, truth: dict[str, Any], variables: list[dict[str, Any]], text: Optional[str]
 ) -> None:
     by_name = {item["name"]: item for item in variables}
+    for item in variables:
+        # The Go compiler's split slots ("xs.ptr", "err.itab"): not Go names, and
+        # their one location for the whole function holds the piece only while spilled.
+        piece = SPLIT_SLOT.fullmatch(item["name"].strip("()"))
+        if piece is None:
+            continue
+        if piece.group(1) in by_name or f"({piece.group(1)})" in by_name:
+            tally.wrong.append(f"{where}: {item['name']} listed next to {piece.group(1)}")
+        elif not item.get("optimized_out"):
+            tally.wrong.append(f"{where}: {item['name']} = {item.get('text')!r} is a spill slot's, unmarked")
     for name, described in truth.items():
         got = by_name.get(name)
         if got is None:
@@ -419,6 +430,35 @@ def test_go_names_and_default_frames(artifacts, go_version, flavour):
     shadowed = _run(program, f"locals {goroutine_of['main.parkShadowed']}")
     if flavour == "noopt":
         assert "\n  (x) = 1\n" in shadowed and '\n  (y) = "outer y"\n' in shadowed, shadowed
+
+
+@pytest.mark.go_versions("1.19", "1.27")
+@pytest.mark.flavours("default")
+def test_trimpath_builds_default_to_the_same_frames(go_version, flavour):
+    """Built with -trimpath, standard-library files carry no GOROOT prefix: a goroutine
+    parked in sync.Mutex.Lock, WaitGroup.Wait, a network read or time.Sleep is still
+    located (go goroutines, the default frame of go locals) in the program's own code,
+    the same frames as in a normal build."""
+    located, reported = {}, {}
+    for build_flavour in (flavour, "trimpath"):
+        artifact = kernel_core("healthy", go_version, build_flavour, "panic")
+        program = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+        frames = {record.id: program.user_frame(record) for record in program.goroutines()}
+        located[build_flavour] = sorted(frame.function for frame in frames.values() if frame is not None)
+        # The HTML report, from the snapshot alone, locates the groups the same way.
+        data = report_data(build_snapshot(program))
+        where = sorted(
+            data["strings"][data["frames"][group["where"]][0]] for group in data["groups"] for _ in group["ids"]
+        )
+        reported[build_flavour] = where
+        user = [goid for goid, frame in frames.items() if frame is not None and frame.function.startswith("main.")]
+        assert len(user) >= 8, located[build_flavour]
+        for goid in user[:3]:
+            header = _run(program, f"locals {goid}").splitlines()[0]
+            assert f": {frames[goid].function} at " in header, header
+    assert located["trimpath"] == located[flavour]
+    assert reported["trimpath"] == reported[flavour]
+    assert not any(name.startswith(("sync.", "internal/", "time.")) for name in located["trimpath"]), located
 
 
 @pytest.mark.go_versions("1.22")

@@ -22,7 +22,7 @@ from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layo
 from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineRecord, read_allm, walk_goroutines
 from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
-from goext_core.runtime.stacks import StdFiles, creation_site, is_user_code, user_frame
+from goext_core.runtime.stacks import LibraryCode, creation_site, is_user_code, user_frame
 from goext_core.runtime.stripped import FOUND_FROM_CODE, NotYetKnown, recover_runtime_symbol, recovered_symbol_size
 from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
 from goext_core.target import Target
@@ -288,26 +288,19 @@ class GoProgram:
         return self.binary_memo("goroot_src", compute)
 
     @property
-    def std_files(self) -> StdFiles:
-        """Which source files are the Go distribution's (GOROOT/src/, or, in a
-        -trimpath build, those named by a standard-library import path)."""
+    def library_code(self) -> LibraryCode:
+        """Which frames are the runtime's and the standard library's (stacks.LibraryCode)."""
 
-        def compute() -> StdFiles:
-            goroot = self.goroot_src
-            if goroot:
-                return StdFiles(goroot)
-            try:
-                func = self.pclntab.func_by_name("runtime.main")
-                path = func.file_line(func.entry)[0] if func is not None else ""
-            except GoextError:
-                return StdFiles()
+        def compute() -> LibraryCode:
             info = self.binary.buildinfo
-            modules = [] if info is None else [info.path, info.module_path, *(m.path for m in info.deps)]
+            own: list[str] = []
             if info is not None:
-                modules += [m.path for m in info.replacements.values()]
-            return StdFiles(None, path.startswith("runtime/"), tuple(sorted({m for m in modules if m}, key=len)))
+                # The main module and package, and every module it depends on (a
+                # local one may have a path without a dot): none is the standard library.
+                own += [info.module_path, info.path] + [module.path for module in info.deps]
+            return LibraryCode(self.goroot_src, tuple(sorted({path for path in own if path})))
 
-        return self.binary_memo("std_files", compute)
+        return self.binary_memo("library_code", compute)
 
     def func_for_pc(self, pc: int) -> Any:
         """pclntab Func at a run-time pc, memoized (unwinding revisits the same pcs)."""
@@ -423,7 +416,7 @@ class GoProgram:
         """The innermost frame of the program's own code (stacks.user_frame),
         unwinding only as far as that frame when the stack is not cached."""
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
-        std = self.std_files
+        library = self.library_code
         stack = stacks.get(record.address)
         if stack is None:
             # Whether a frame is user code depends on its function, file and stack only.
@@ -433,13 +426,13 @@ class GoProgram:
                 key = (frame.function, frame.file, frame.stack)
                 verdict = verdicts.get(key)
                 if verdict is None:
-                    verdict = verdicts[key] = is_user_code(frame, std)
+                    verdict = verdicts[key] = is_user_code(frame, library)
                 return verdict
 
             stack = unwind_goroutine(self, record, stop=is_user)
             if not stack.complete:  # it stopped at the physical frame holding the first user frame
                 return next(frame for frame in stack.frames if is_user(frame))
-        return user_frame(stack, std)
+        return user_frame(stack, library)
 
     def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:
         """(function, file, line) of the go statement at run-time pc ``gopc``, memoized."""

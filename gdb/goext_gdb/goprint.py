@@ -27,6 +27,7 @@ from goext_core.values.expr import Scope, frame_scope
 from goext_core.values.expr import evaluate as evaluate_expression
 from goext_core.values.formatters import format_value
 from goext_core.values.model import Settings, Value
+from goext_core.values.types import GoType, Kind
 
 from .commands import current_program
 from .goroutine_frames import selected_goroutine
@@ -130,20 +131,54 @@ def gdb_value_of(value: Value) -> Optional[Any]:
         return None
     target = value.details.get("target")
     if value.kind == "pointer" and isinstance(target, int) and go_type.elem is not None:
+        elem_type = _gdb_type(go_type.elem)
+        if elem_type is None:
+            return None
         try:  # a pointer computed by the expression (&x, conversions): gdb's *T at its target
-            return gdb.Value(target).cast(gdb.lookup_type(go_type.elem.name).pointer())
+            return gdb.Value(target).cast(elem_type.pointer())
         except (gdb.error, RuntimeError):
             return None
     if value.address is None:
         return None
-    try:
-        gdb_type = gdb.lookup_type(go_type.name)
-    except gdb.error:
+    gdb_type = _gdb_type(go_type)
+    if gdb_type is None:
         return None
     try:
         return gdb.Value(value.address).cast(gdb_type.pointer()).dereference()
     except (gdb.error, RuntimeError):
         return None
+
+
+MAX_TYPE_NESTING = 8
+
+
+def _gdb_type(go_type: GoType, depth: int = 0) -> Optional[Any]:
+    """gdb's type for a Go type, of the Go type's size: by name, or (gdb names
+    no "[3]int" or "*[3]int" it was not given in DWARF) built from the element
+    type.  gdb's "int" and "uint" are C's 4-byte ones: Go's are int64/uint64."""
+    names = [go_type.name]
+    if go_type.kind in (Kind.INT, Kind.UINT, Kind.UINTPTR):
+        names.append(f"{'int' if go_type.kind == Kind.INT else 'uint'}{8 * go_type.size}")
+    for name in names:
+        try:
+            found = gdb.lookup_type(name)
+        except gdb.error:
+            continue
+        if found.sizeof == go_type.size:
+            return found
+    elem = go_type.elem
+    if elem is None or depth >= MAX_TYPE_NESTING:
+        return None
+    if go_type.kind == Kind.ARRAY and go_type.length > 0:
+        elem_type = _gdb_type(elem, depth + 1)
+        try:
+            return None if elem_type is None else elem_type.array(go_type.length - 1)
+        except (gdb.error, RuntimeError, ValueError):
+            return None
+    if go_type.kind == Kind.POINTER:
+        elem_type = _gdb_type(elem, depth + 1)
+        return None if elem_type is None else elem_type.pointer()
+    return None
 
 
 class GoFunction(gdb.Function):

@@ -35,6 +35,7 @@ FLAVOURS: tuple[str, ...] = tuple(FLAVOUR_FLAGS)
 EXTRA_FLAVOUR_FLAGS: dict[str, tuple[str, ...]] = {
     "gobuildid": ("-ldflags=-B=gobuildid",),  # a GNU build-id before Go 1.24 made it the default (1.22+)
     "release": ("-trimpath", "-ldflags=-s -w"),  # how distributions build Go programs (Debian): no GOROOT in file names
+    "trimpath": ("-trimpath",),  # file names are import paths, GOROOT's too: no GOROOT prefix to tell library code by
 }
 
 

@@ -14,8 +14,11 @@ from goext_core.binary.codescan import (
     UPDATE,
     DataRef,
     amd64_data_refs,
+    amd64_stack_writes,
     arm64_data_refs,
+    arm64_stack_writes,
     data_refs,
+    stack_writes,
 )
 
 pytestmark = pytest.mark.unit
@@ -133,3 +136,47 @@ def test_data_refs_dispatches_by_goarch():
     raw = bytes.fromhex("48 8b 05 10 00 00 00")
     assert data_refs("amd64", raw, BASE) == amd64_data_refs(raw, BASE)
     assert data_refs("riscv64", raw, BASE) == []
+
+
+# -- stack writes: what may overwrite a spilled variable's slot ----------------------------
+def test_amd64_stack_writes():
+    code = bytes.fromhex(
+        "f20f11442430"  # MOVSD X0, 0x30(SP)
+        "48897c2448"  # MOVQ DI, 0x48(SP)
+        "885c2427"  # MOVB BL, 0x27(SP)
+        "48c744245001000000"  # MOVQ $1, 0x50(SP)
+        "0f11842480000000"  # MOVUPS X0, 0x80(SP) (disp32)
+        "488d4c2468"  # LEAQ 0x68(SP), CX
+        "488b4c2438"  # MOVQ 0x38(SP), CX: a load
+        "48890424"  # MOVQ AX, (SP): mod 00, not a spill slot form Go emits
+    )
+    writes = amd64_stack_writes(code, BASE)
+    # (The MOVB is seen from the byte before it, 0x48, taken for a REX prefix: a wider write.)
+    assert [(w.pc - BASE, w.offset, w.width) for w in writes] == [
+        (0, 0x30, 8),
+        (6, 0x48, 8),
+        (10, 0x27, 1),
+        (15, 0x50, 8),
+        (24, 0x80, 16),
+        (32, 0x68, 0),
+    ]
+    # The byte before a store may be another instruction's last, 0x41 like a REX.B:
+    # the store still counts (a lost write could leave a stale value unmarked).
+    shifted = amd64_stack_writes(bytes.fromhex("c6442410418944 2408".replace(" ", "")), BASE)
+    assert (0x08, 4) in [(w.offset, w.width) for w in shifted]
+
+
+def test_arm64_stack_writes():
+    words = [
+        0xF9000FE0,  # STR X0, [SP, #24]
+        0xA90107E0,  # STP X0, X1, [SP, #16]
+        0xB81FC3E1,  # STUR W1, [SP, #-4]
+        0x910083E0,  # ADD X0, SP, #32
+        0xF94007E0,  # LDR X0, [SP, #8]: a load
+        0xA9BF7BFD,  # STP X29, X30, [SP, #-16]!: moves SP (the pcsp table says so)
+        0xF9000C20,  # STR X0, [X1, #24]: not SP
+    ]
+    code = b"".join(struct.pack("<I", word) for word in words)
+    writes = arm64_stack_writes(code, BASE)
+    assert [(w.pc - BASE, w.offset, w.width) for w in writes] == [(0, 24, 8), (4, 16, 16), (8, -4, 4), (12, 32, 0)]
+    assert stack_writes("386", code, BASE) is None

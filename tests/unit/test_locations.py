@@ -12,7 +12,7 @@ import pytest
 
 from goext_core.values.decode import Decoder
 from goext_core.values.formatters import format_value, value_to_json
-from goext_core.values.locations import ExpressionEvaluator, Location
+from goext_core.values.locations import ExpressionEvaluator, Location, without_rewritten_bytes
 from goext_core.values.model import BYTE_KNOWN, BYTE_OPTIMIZED_OUT, BYTE_UNAVAILABLE, Settings, Value
 from goext_core.values.types import Field, GoType, Kind
 from unit.fakes import FakeTarget
@@ -190,3 +190,59 @@ def test_location_list_gap_and_scalars_partly_known():
     # Fully known bytes decode as always, with no mark.
     plain = _decoder().decode_bytes(INT, (42).to_bytes(8, "little"), None, known=bytes([BYTE_KNOWN] * 8))
     assert plain.text == "42" and not plain.marked
+
+
+class _CodeProgram(_Program):
+    """A program whose one function (at CODE, sp delta 0x20 in its body) is ``code``."""
+
+    def __init__(self, target: FakeTarget, code: bytes) -> None:
+        super().__init__(target)
+        self.binary = self
+        self.arch = "amd64"
+        self.code = code
+
+    def read_static(self, address: int, size: int) -> bytes:
+        return self.code[address - CODE : address - CODE + size]
+
+    def sp_delta(self, pc: int) -> int:
+        return 0x20
+
+    def func_for_pc(self, pc: int) -> Any:
+        return type("Func", (), {"entry": CODE, "end": CODE + len(self.code)})()
+
+
+CODE = 0x401000
+
+
+class _Frame:
+    pc = CODE + 0x40  # the return address
+    sp = STACK
+    fp = STACK + 0x28
+
+
+def test_a_stack_slot_written_since_the_entry_began_is_unavailable():
+    """The compiler gave a dead variable's spill slots to another value, and its
+    location list still points there: the rewritten bytes are not the variable's."""
+    memory = bytearray(64)
+    memory[0x10:0x18] = (0x5000).to_bytes(8, "little")
+    memory[0x18:0x20] = (4).to_bytes(8, "little")
+    target = FakeTarget({STACK: bytes(memory)})
+    code = bytes.fromhex("48897c2410").ljust(0x40, b"\x90")  # MOVQ DI, 0x10(SP) after the entry began
+    program = _CodeProgram(target, code)
+    pieces = Location(
+        data=bytes(memory[0x10:0x20]), pieces=2, memory_pieces=((0, STACK + 0x10, 8), (8, STACK + 0x18, 8)), since=CODE
+    )
+    marked = without_rewritten_bytes(program, pieces, 16, _Frame())
+    assert marked.known == bytes([BYTE_UNAVAILABLE]) * 8 + bytes([BYTE_KNOWN]) * 8
+    assert "unavailable" in format_value(_decode(STRING, marked))
+    # A whole-address location: read, and the rewritten word marked.
+    whole = without_rewritten_bytes(program, Location(address=STACK + 0x10, since=CODE), 16, _Frame())
+    assert whole.address is None and whole.known == marked.known
+    # The store that put the variable there, before its entry began: untouched.
+    spilled = Location(data=pieces.data, pieces=2, memory_pieces=pieces.memory_pieces, since=CODE + 5)
+    assert without_rewritten_bytes(program, spilled, 16, _Frame()) is spilled
+    # No store to the slots since the entry began: untouched.
+    assert without_rewritten_bytes(_CodeProgram(target, bytes(0x40)), pieces, 16, _Frame()) is pieces
+    # No location-list entry (a fixed home written in place): not examined.
+    home = Location(address=STACK + 0x10)
+    assert without_rewritten_bytes(program, home, 16, _Frame()) is home

@@ -183,6 +183,127 @@ def arm64_data_refs(code: bytes, base: int) -> list[DataRef]:
     return out
 
 
+@dataclass(frozen=True)
+class StackWrite:
+    """One instruction that may write the stack at the stack pointer plus ``offset``."""
+
+    pc: int  # address of the instruction
+    offset: int  # from the stack pointer at that instruction
+    width: int  # bytes written; 0 when the address is taken (a callee may write through it)
+
+
+# amd64 stores to memory besides _OPCODES' ones: two-byte opcodes 0x0F xx.
+_STORES_0F: dict[int, int] = {
+    0x11: 16,  # MOVUPS/MOVUPD m, x (MOVSS 4 with F3, MOVSD 8 with F2)
+    0x29: 16,  # MOVAPS/MOVAPD m, x
+    0x7F: 16,  # MOVDQA/MOVDQU m, x
+    0xD6: 8,  # MOVQ m64, x
+    0xB1: 0,  # CMPXCHG (0: the operand size)
+    0xC1: 0,  # XADD
+}
+
+
+def amd64_stack_writes(code: bytes, base: int) -> list[StackWrite]:
+    """Instructions in ``code`` (loaded at ``base``) that write at [RSP + disp]
+    (ModRM mod 01/10, r/m 100, SIB base RSP without index) or take that
+    address (LEA), in code order.  A pattern scan like amd64_data_refs: a byte
+    sequence inside another instruction may match, and a prefix may be taken
+    from the instruction before (an extra or wider write, never a lost one)."""
+    out: list[StackWrite] = []
+    end = len(code)
+    for modrm_at in range(1, end - 2):
+        modrm = code[modrm_at]
+        mod = modrm >> 6
+        if mod not in (1, 2) or modrm & 7 != 4 or code[modrm_at + 1] & 0x3F != 0x24:
+            continue
+        reg = (modrm >> 3) & 7
+        opcode = code[modrm_at - 1]
+        two_byte = modrm_at >= 2 and code[modrm_at - 2] == 0x0F
+        start = modrm_at - (2 if two_byte else 1)
+        rex = 0
+        if start >= 1 and 0x40 <= code[start - 1] <= 0x4F:
+            rex = code[start - 1]
+            start -= 1
+        # With REX.B or REX.X the base or index would be r12, not RSP; but the
+        # byte before may be the end of another instruction: kept, an extra write.
+        prefixes: set[int] = set()
+        while start >= 1 and code[start - 1] in _LEGACY_PREFIXES and len(prefixes) < 3:
+            prefixes.add(code[start - 1])
+            start -= 1
+        operand16 = 0x66 in prefixes
+        if two_byte:
+            if opcode not in _STORES_0F:
+                continue
+            width: Optional[int] = _STORES_0F[opcode] or None
+            if opcode == 0x11:
+                width = 4 if 0xF3 in prefixes else 8 if 0xF2 in prefixes else 16
+            size = _operand_width(width, rex, operand16)
+        else:
+            entry = _OPCODES.get(opcode)
+            if entry is None or entry[0] not in (STORE, UPDATE, ADDRESS):
+                continue
+            kind, known_width, _ = entry
+            if opcode in (0x80, 0x81, 0x83) and reg == 7:
+                continue  # CMP
+            if opcode in (0xC6, 0xC7) and reg != 0:
+                continue
+            if opcode in (0xFE, 0xFF) and reg > 1:
+                continue  # CALL/JMP/PUSH through memory: reads it
+            size = 0 if kind == ADDRESS else _operand_width(known_width, rex, operand16)
+        disp_size = 1 if mod == 1 else 4
+        if modrm_at + 2 + disp_size > end:
+            continue
+        displacement = int.from_bytes(code[modrm_at + 2 : modrm_at + 2 + disp_size], "little", signed=True)
+        out.append(StackWrite(base + start, displacement, size))
+    return out
+
+
+def arm64_stack_writes(code: bytes, base: int) -> list[StackWrite]:
+    """Instructions in ``code`` (loaded at ``base``, 4-aligned) that store at
+    [SP, #imm] (STR/STUR of a general or FP register, STP) or compute SP + imm
+    (ADD Xd, SP, #imm), in code order.  Writeback forms (pre/post-index) move SP
+    itself: the pcsp table accounts for them."""
+    out: list[StackWrite] = []
+    for index in range(len(code) // 4):
+        word = int.from_bytes(code[4 * index : 4 * index + 4], "little")
+        pc = base + 4 * index
+        if (word >> 5) & 0x1F != 31:
+            continue  # base register is not SP
+        vector = bool(word & (1 << 26))
+        if word & 0x3B000000 == 0x39000000:  # LDR/STR (immediate, unsigned offset)
+            opc, scale = (word >> 22) & 3, word >> 30
+            if vector and opc == 2:
+                scale = 4  # STR Qt
+            elif opc != 0:
+                continue  # a load
+            out.append(StackWrite(pc, ((word >> 10) & 0xFFF) << scale, 1 << scale))
+        elif word & 0x3B200C00 == 0x38000000:  # STUR/LDUR (unscaled)
+            opc, scale = (word >> 22) & 3, word >> 30
+            if vector and opc == 2:
+                scale = 4
+            elif opc != 0:
+                continue
+            out.append(StackWrite(pc, _sign_extend((word >> 12) & 0x1FF, 9), 1 << scale))
+        elif word & 0x3BC00000 in (0x29000000, 0x28000000):  # STP / STNP (signed offset)
+            opc = word >> 30
+            scale = 2 + opc if vector else (3 if opc == 2 else 2)
+            offset = _sign_extend((word >> 15) & 0x7F, 7) << scale
+            out.append(StackWrite(pc, offset, 2 << scale))
+        elif word & 0xFF800000 == 0x91000000:  # ADD Xd, SP, #imm12{, LSL #12}
+            shift = 12 if word & (1 << 22) else 0
+            out.append(StackWrite(pc, ((word >> 10) & 0xFFF) << shift, 0))
+    return out
+
+
+def stack_writes(arch: str, code: bytes, base: int) -> Optional[list[StackWrite]]:
+    """The stack writes of ``code`` for GOARCH ``arch``; None for an architecture not decoded."""
+    if arch == "amd64":
+        return amd64_stack_writes(code, base)
+    if arch == "arm64":
+        return arm64_stack_writes(code, base)
+    return None
+
+
 def data_refs(arch: str, code: bytes, base: int) -> list[DataRef]:
     """The references of ``code`` for GOARCH ``arch``; [] for an architecture not decoded."""
     if arch == "amd64":
@@ -199,7 +320,11 @@ __all__ = [
     "STORE",
     "UPDATE",
     "DataRef",
+    "StackWrite",
     "amd64_data_refs",
+    "amd64_stack_writes",
+    "arm64_stack_writes",
     "arm64_data_refs",
     "data_refs",
+    "stack_writes",
 ]

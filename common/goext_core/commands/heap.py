@@ -796,7 +796,7 @@ def _frame_slots(program: "GoProgram", record: Any, index: int) -> list[tuple[st
     key = (record.id, index)
     if key not in cache:
         slots = []
-        for name, value, is_param in frame_variables(program, record, index, _VARIABLE_SETTINGS):
+        for name, value, is_param in frame_variables(program, record, index, _VARIABLE_SETTINGS, split_slots=True):
             size = value.go_type.size if value.go_type is not None else 0
             where = value.address
             if where is not None and record.stack_lo <= where < record.stack_hi:

@@ -164,7 +164,7 @@ def default_frame(program, record) -> int:
     it (not runtime.gopark, internal/poll.runtime_pollWait or sync.(*Mutex).Lock):
     what a user means by "where it is"."""
     stack = program.stack(record)
-    wanted = user_frame(stack, program.std_files)
+    wanted = user_frame(stack, program.library_code)
     for index, frame in enumerate(stack.frames):
         if frame is wanted:
             return index

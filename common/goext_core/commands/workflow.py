@@ -101,7 +101,7 @@ def run_list(context: Context, args: argparse.Namespace, write: Write) -> None:
     if not stack.frames:
         raise GoextError(f"goroutine {record.id} has no frames{': ' + stack.error if stack.error else ''}")
     if args.frame is None:
-        frame = user_frame(stack, program.std_files) or stack.frames[0]
+        frame = user_frame(stack, program.library_code) or stack.frames[0]
         index = stack.frames.index(frame)
     else:
         index = args.frame

@@ -29,6 +29,7 @@ from typing import Any, Optional
 from goext_core.errors import GoextError
 from goext_core.output.schemacheck import SchemaViolation, validate
 from goext_core.output.snapshot import schema
+from goext_core.runtime.stacks import LibraryCode
 from goext_core.target.regularfile import open_regular_file
 
 MAX_IDS_PER_GROUP = 2000  # goroutine ids listed per group (the count is always exact)
@@ -56,9 +57,6 @@ def _goroutine_frames(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in entry.get("frames", []) if f.get("stack", "goroutine") == "goroutine"]
 
 
-_RUNTIME_PREFIXES = ("runtime.", "runtime/internal/", "internal/runtime/")
-
-
 def _goroot_src(goroutines: list[dict[str, Any]]) -> Optional[str]:
     """GOROOT/src/ as the frames spell it (from any runtime frame's file)."""
     for entry in goroutines[:1000]:
@@ -70,14 +68,20 @@ def _goroot_src(goroutines: list[dict[str, Any]]) -> Optional[str]:
     return None
 
 
-def _user_location(frames: list[dict[str, Any]], goroot_src: Optional[str]) -> Optional[dict[str, Any]]:
+def _library_code(snapshot: dict[str, Any], goroot_src: Optional[str]) -> LibraryCode:
+    """stacks.LibraryCode from the snapshot: its GOROOT, and the program's own
+    module, package and required modules from target.build (-trimpath builds)."""
+    build = (snapshot.get("target") or {}).get("build") or {}
+    own = [build.get("path"), (build.get("main") or {}).get("path")]
+    own += [dep.get("path") for dep in build.get("deps") or [] if isinstance(dep, dict)]
+    return LibraryCode(goroot_src, tuple(sorted({path for path in own if isinstance(path, str) and path})))
+
+
+def _user_location(frames: list[dict[str, Any]], library: LibraryCode) -> Optional[dict[str, Any]]:
     """Like stacks.user_frame: the innermost frame of the program's own code; for a
     runtime goroutine, its outermost real frame (the start function)."""
     for frame in frames:
-        name, file = str(frame.get("function", "")), str(frame.get("file", ""))
-        if goroot_src and file.startswith(goroot_src):
-            continue
-        if not name.startswith(_RUNTIME_PREFIXES):
+        if not library.holds_code(str(frame.get("function", "")), str(frame.get("file", ""))):
             return frame
     for frame in reversed(frames):
         if frame.get("function") != "runtime.goexit" and not frame.get("inlined"):
@@ -183,7 +187,7 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
     locals_out: dict[str, list[Any]] = {}
     locals_budget = MAX_LOCALS_BYTES
     goroutines = snapshot.get("goroutines", [])
-    goroot_src = _goroot_src(goroutines)
+    library = _library_code(snapshot, _goroot_src(goroutines))
     for entry in goroutines:
         state = str(entry.get("state") or "?")
         states[state] += 1
@@ -193,7 +197,7 @@ def report_data(snapshot: dict[str, Any], deadlock: Optional[dict[str, Any]] = N
         key = (state, stack)
         group = groups.get(key)
         if group is None:
-            location = _user_location(frames, goroot_src)
+            location = _user_location(frames, library)
             creator = entry.get("created_by") or None
             group = groups[key] = {
                 "state": state,

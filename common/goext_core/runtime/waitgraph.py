@@ -486,7 +486,7 @@ class _Shapes:
 
 def _location(program: "GoProgram", record: GoroutineRecord, shapes: Optional[_Shapes] = None) -> str:
     if shapes is not None:
-        frame = user_frame(Stack(shapes.frames(record)[0]), program.std_files)
+        frame = user_frame(Stack(shapes.frames(record)[0]), program.library_code)
     else:
         frame = program.user_frame(record)
     if frame is None:

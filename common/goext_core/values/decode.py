@@ -15,13 +15,14 @@ Runtime layouts used here cite their source:
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
-from goext_core.values.locations import Location, evaluate_location
+from goext_core.values.locations import Location, evaluate_location, has_location_list, without_rewritten_bytes
 from goext_core.values.maps import decode_map
 from goext_core.values.model import (
     BYTE_KNOWN,
@@ -731,10 +732,16 @@ def frame_variables(
     settings: Optional[Settings] = None,
     params: Optional[bool] = None,
     locations: Optional[dict[str, Location]] = None,
+    declared_by_line: Optional[int] = None,
+    split_slots: bool = False,
 ) -> list[tuple[str, Value, bool]]:
     """(name, value, is_param) of the variables of one frame of a goroutine, by
     their Go names, as the frame's pc sees them (and, into ``locations`` when
-    given, where each one's bytes are, by the same names):
+    given, where each one's bytes are, by the same names; with
+    ``declared_by_line``, only the locals declared on or before that line;
+    with ``split_slots``, the places DWARF gives, for naming and typing stack
+    memory rather than showing values: the compiler's split slots too, and
+    spill slots not checked for reuse):
 
     - only the variables whose lexical blocks hold the pc; a name declared in
       several of them is the innermost one's, and the ones it shadows are
@@ -770,22 +777,44 @@ def frame_variables(
     registers = frame_registers(program, record, physical_index)
     chosen: list[tuple[str, Any, GoType]] = []
     for variable in function.variables:
-        if params is not None and variable.is_param != params:
-            continue
         if variable.type_offset is None or not variable.name or variable.inlined_in != owner:
             continue
         if not all(any(low <= lookup_pc < high for low, high in ranges) for ranges in variable.scopes):
             continue  # its block does not hold the pc
         if not variable.is_param and variable.decl_line > frame.line > 0:
             continue  # declared further down its block: not assigned yet at this line
+        if declared_by_line is not None and not variable.is_param and variable.decl_line > declared_by_line > 0:
+            continue
         go_type = types.dwarf.type_at(variable.type_offset)
         chosen.append((variable.name, variable, go_type))
+    listed_whole = {name.lstrip("&") for name, _, _ in chosen if split_slot_base(name) is None}
+    chosen = [
+        entry
+        for entry in chosen
+        if (split_slots or split_slot_base(entry[0]) not in listed_whole)
+        and (params is None or entry[1].is_param == params)
+    ]
     names = _go_names(chosen)
     out: list[tuple[str, Value, bool]] = []
     for (dwarf_name, variable, go_type), name in zip(chosen, names):
         decoder.decoded_values = 0  # each variable has the whole output budget
+        if not split_slots and split_slot_base(dwarf_name) is not None and not has_location_list(variable):
+            # A piece's spill slot with one location for the whole function: it
+            # holds the piece only while spilled there, which nothing says when.
+            out.append((name, decoder.missing(go_type, None, UNAVAILABLE), variable.is_param))
+            continue
         value = _variable_value(
-            program, types.dwarf, decoder, variable, go_type, lookup_pc, physical, registers, locations, name
+            program,
+            types.dwarf,
+            decoder,
+            variable,
+            go_type,
+            lookup_pc,
+            physical,
+            registers,
+            locations,
+            name,
+            reused_slots=not split_slots,
         )
         if dwarf_name.startswith("&"):
             value = _through_heap_pointer(decoder, value, go_type)
@@ -793,6 +822,17 @@ def frame_variables(
             value.details["shadowed"] = True
         out.append((name, value, variable.is_param))
     return out
+
+
+_SPLIT_SLOT = re.compile(r"([^\W\d]\w*)(?:\.\w+|\[\d+\])+")
+
+
+def split_slot_base(name: str) -> Optional[str]:
+    """The variable a compiler-made name stands for a piece of ("kept.ptr",
+    "err.itab", "p.X", "a[0]": the Go compiler's split stack slots of a
+    decomposed variable; Go names never hold a dot), else None."""
+    match = _SPLIT_SLOT.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def _inlined_owner(function: Any, pc: int, frames: list[Any], frame_index: int, physical_index: int) -> int:
@@ -852,6 +892,7 @@ def _variable_value(
     registers: dict[str, int],
     locations: Optional[dict[str, Location]] = None,
     name: str = "",
+    reused_slots: bool = True,
 ) -> Value:
     try:
         location = evaluate_location(program, dwarf, variable, pc, frame, registers)
@@ -859,6 +900,16 @@ def _variable_value(
         return Value(go_type.name, _kind_name(go_type), error=str(exc), go_type=go_type)
     if locations is not None and location is not None:
         locations[name] = location
+    ptr = program.target.ptr_size
+    if (
+        reused_slots
+        and location is not None
+        and location.since is not None
+        and (location.pieces or go_type.size <= ptr)
+        and register_allocatable(go_type, ptr)
+    ):
+        # A spilled value's stack slot: the compiler may have given it to another value since.
+        location = without_rewritten_bytes(program, location, go_type.size, frame)
     if location is None or location.optimized_out:
         reason = location.reason if location is not None else OPTIMIZED_OUT
         return decoder.missing(go_type, None, reason)
@@ -876,7 +927,36 @@ def _variable_value(
     value = decoder.decode_bytes(go_type, data, None, known=known)
     if value.marked:
         value.details["partial"] = True
+    elif mask_reason(known) is None:
+        value.raw = data
     return value
+
+
+MAX_SSA_FIELDS = 4  # cmd/compile/internal/ssa/decompose.go MaxStruct
+
+
+def register_allocatable(go_type: GoType, ptr_size: int, depth: int = 0) -> bool:
+    """Whether the Go compiler keeps a variable of this type in registers and
+    spill slots (cmd/compile/internal/ssa/value.go CanSSA; ssagen TypeOK before
+    Go 1.21): at most 4 words, arrays of at most one element, structs of at most
+    4 such fields.  Other variables live in their own stack home, written in
+    place."""
+    if depth > 16:
+        return False
+    if go_type.size == 0:
+        return True
+    if go_type.size > MAX_SSA_FIELDS * ptr_size:
+        return False
+    if go_type.kind == Kind.ARRAY:
+        return go_type.length <= 1 and (go_type.elem is None or register_allocatable(go_type.elem, ptr_size, depth + 1))
+    if go_type.kind == Kind.STRUCT:
+        if is_direct_iface(go_type):
+            return True
+        fields = go_type.fields
+        return len(fields) <= MAX_SSA_FIELDS and all(
+            register_allocatable(member.type, ptr_size, depth + 1) for member in fields
+        )
+    return True
 
 
 def _through_heap_pointer(decoder: "Decoder", pointer_value: Value, pointer_type: GoType) -> Value:

@@ -168,7 +168,7 @@ class DwarfTypes:
         self._cus: Optional[list[tuple[str, Any]]] = None
         self._functions: dict[int, Optional[FunctionDie]] = {}
         # (variable DIE offset, pc) -> its location list's expression there (values/locations.py)
-        self.location_memo: dict[tuple[int, int], Optional[bytes]] = {}
+        self.location_memo: dict[tuple[int, int], Optional[tuple[int, bytes]]] = {}
 
     # -- compile units ------------------------------------------------------
     @_damage_is_corruption

@@ -292,6 +292,8 @@ class Evaluator:
             raise ExpressionError(f"{source}: type unknown")
         if value.address is not None and not _is_marked(value):
             return Operand(go_type, source, address=value.address)
+        if value.raw is not None and len(value.raw) == go_type.size and not _is_marked(value):
+            return Operand(go_type, source, data=value.raw)
         return Operand(go_type, source, value=value)
 
     # -- reading ------------------------------------------------------------------------
@@ -430,10 +432,10 @@ class Evaluator:
             op = self.dereference(op, op.source)
         go_type = op.go_type
         assert go_type is not None
-        if go_type.kind != Kind.STRUCT:
-            raise ExpressionError(f"{source} undefined (type {shown_type} has no field or method {name})")
-        path = find_field(go_type, name, source)
+        path = find_field(go_type, name, source) if go_type.kind == Kind.STRUCT else None
         if path is None:
+            if self.has_method(go_type, name):
+                raise ExpressionError(f"{source} is a method: calling functions is not supported")
             raise ExpressionError(f"{source} undefined (type {shown_type} has no field or method {name})")
         current = op
         for step_index, member in enumerate(path):
@@ -442,6 +444,23 @@ class Evaluator:
             current = self.member(current, member)
         current.source = source
         return current
+
+    def has_method(self, go_type: GoType, name: str) -> bool:
+        """Whether the binary has method ``name`` of the named type (value or
+        pointer receiver); a method the linker dropped is not known."""
+        type_name = go_type.name.lstrip("*")
+        slash = type_name.rfind("/")
+        dot = type_name.find(".", slash + 1)
+        if dot <= 0 or "[" in type_name:
+            return False
+        package, local = type_name[:dot], type_name[dot + 1 :]
+        for function in (f"{package}.(*{local}).{name}", f"{package}.{local}.{name}"):
+            try:
+                if self.program.pclntab.func_by_name(function) is not None:
+                    return True
+            except GoextError:
+                return False
+        return False
 
     def member(self, op: Operand, member: Field) -> Operand:
         source = f"{op.source}.{member.name}"
@@ -515,6 +534,11 @@ class Evaluator:
         source = describe(node)
         self.check_usable(base)
         go_type = base.go_type
+        if go_type is None and isinstance(base.constant, bytes):
+            # Indexing a constant string gives a byte (a non-constant uint8).
+            position = self.integer(self.operand(node.index), "index")
+            _check_index(position, len(base.constant), base.source)
+            return self.typed_scalar(self.require_type("uint8"), base.constant[position], source)
         if go_type is None:
             raise ExpressionError(f"invalid operation: cannot index {base.source} ({base.type_name})")
         if go_type.kind == Kind.MAP:
@@ -558,6 +582,13 @@ class Evaluator:
         source = describe(node)
         self.check_usable(base)
         go_type = base.go_type
+        if go_type is None and isinstance(base.constant, bytes):
+            if node.max is not None:
+                raise ExpressionError(f"invalid operation: 3-index slice of string ({source})")
+            start = 0 if node.low is None else self.integer(self.operand(node.low), "slice index")
+            stop = len(base.constant) if node.high is None else self.integer(self.operand(node.high), "slice index")
+            start, stop, _ = _check_slice(start, stop, None, len(base.constant), base.source)
+            return Operand(None, source, constant=base.constant[start:stop])
         if go_type is None:
             raise ExpressionError(f"cannot slice {base.source} ({base.type_name})")
         if go_type.kind == Kind.POINTER and go_type.elem is not None and go_type.elem.kind == Kind.ARRAY:
@@ -924,6 +955,10 @@ class Evaluator:
         int_type = self.require_type("int")
         if name in ("real", "imag"):
             value = self.scalar(op)
+            if op.go_type is None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = complex(
+                    value
+                )  # an untyped numeric constant is a complex one (the Go spec, "Manipulating complex numbers")
             if not isinstance(value, complex):
                 raise ExpressionError(f"invalid argument: {op.source} ({op.type_name}) is not a complex number")
             part = value.real if name == "real" else value.imag
@@ -1484,14 +1519,50 @@ __all__ = [
 
 
 def frame_scope(program: "GoProgram", decoder: Decoder, record: Any, frame_index: int) -> Scope:
-    """Identifiers of one frame of a goroutine: its variables, then its package's."""
+    """Identifiers of one frame of a goroutine: its variables, then its package's.
+
+    A closure inlined into the function that defines it has no DWARF entries
+    for the variables it captured: they are the defining function's own, in
+    the same physical frame.  Its body sees them by Go's scoping, so they are
+    looked up there too (the closure's own variables shadow them)."""
     frames = program.stack(record).frames
     function = frames[frame_index].function if 0 <= frame_index < len(frames) else ""
-    return Scope(
-        program,
-        locals_loader=lambda: frame_variables(program, record, frame_index, decoder.settings),
-        package=function_package(function),
-    )
+    enclosing = inlined_closure_parents(frames, frame_index)
+    line = frames[frame_index].line if enclosing else 0
+
+    def load() -> list[tuple[str, Value, bool]]:
+        # Outermost first: Scope.local takes the last match as the innermost.
+        out: list[tuple[str, Value, bool]] = []
+        for parent in reversed(enclosing):
+            out += frame_variables(program, record, parent, decoder.settings, declared_by_line=line)
+        return out + frame_variables(program, record, frame_index, decoder.settings)
+
+    return Scope(program, locals_loader=load, package=function_package(function))
+
+
+MAX_CLOSURE_NESTING = 16
+
+
+def inlined_closure_parents(frames: list[Any], frame_index: int) -> list[int]:
+    """The frames (innermost first) of the functions that lexically enclose an
+    inlined closure literal and that it is inlined into: frame ``i`` is
+    "F.funcN" (also "F.funcN.M", Go's older spelling of nested closures), and
+    frame ``i+1``, in the same physical frame, is F."""
+    out: list[int] = []
+    index = frame_index
+    while len(out) < MAX_CLOSURE_NESTING and 0 <= index < len(frames) - 1 and frames[index].inlined:
+        closure, parent = frames[index].function, frames[index + 1].function
+        if not (closure.startswith(parent + ".") and _is_closure_suffix(closure[len(parent) + 1 :])):
+            break
+        index += 1
+        out.append(index)
+    return out
+
+
+def _is_closure_suffix(suffix: str) -> bool:
+    """ "func3", "func3.1", "1", "2.func1": the names Go gives closure literals."""
+    parts = suffix.split(".")
+    return all(part.isdigit() or (part.startswith("func") and part[4:].isdigit() and len(part) > 4) for part in parts)
 
 
 def function_package(function: str) -> Optional[str]:

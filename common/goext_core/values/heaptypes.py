@@ -520,7 +520,9 @@ class _Propagation:
                     continue
                 locations: dict[str, Location] = {}
                 try:
-                    variables = frame_variables(self.program, record, number, settings, locations=locations)
+                    variables = frame_variables(
+                        self.program, record, number, settings, locations=locations, split_slots=True
+                    )
                 except GoextError:
                     continue  # no DWARF for this function (assembly, the runtime's)
                 self._scan_locals(variables, locations, set(live))

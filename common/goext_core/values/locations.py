@@ -11,9 +11,11 @@ cannot know are marked in ``Location.known``, never filled in with zeros.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from goext_core.binary.codescan import stack_writes
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_sleb128, read_uleb128
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.values.model import (
@@ -74,6 +76,7 @@ class Location:
     pieces: int = 0  # DW_OP_piece count: their sizes add up to len(data)
     # (offset in data, address, size) of each piece read from memory
     memory_pieces: tuple[tuple[int, int, int], ...] = ()
+    since: Optional[int] = None  # link-time pc where its location-list entry begins
 
 
 class _Unknown(Exception):
@@ -415,6 +418,11 @@ class ExpressionEvaluator:
             raise _Unknown() from None
 
 
+def has_location_list(variable: "VariableDie") -> bool:
+    """Whether the variable's location changes with the pc (a location list)."""
+    return variable.location is not None and variable.location_form in _LOCLIST_FORMS
+
+
 def evaluate_location(
     program: "GoProgram", dwarf: "DwarfTypes", variable: "VariableDie", pc: int, frame: Any, registers: dict[str, int]
 ) -> Optional[Location]:
@@ -435,16 +443,124 @@ def evaluate_location(
         listed = _loclist_expression(dwarf, variable, pc)
         if listed is None:
             return Location(optimized_out=True)
-        ops = listed
+        since, ops = listed
         if not ops:
             return Location(optimized_out=True)
-        return evaluator.evaluate(ops)
+        location = evaluator.evaluate(ops)
+        location.since = since
+        return location
     raise GoextError(f"unsupported location form {form} for {variable.name}")
 
 
-def _loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -> Optional[bytes]:
-    """The expression of ``variable``'s location list for ``pc``, memoized per binary
-    (every goroutine parked at one call site asks the same)."""
+# -- stack slots written since a location-list entry began -------------------------------
+MAX_SCANNED_FUNCTION = 1 << 22  # bytes of one function's code scanned for stack writes
+
+
+def rewritten_stack_bytes(program: "GoProgram", since: int, frame: Any) -> Optional[list[tuple[int, int]]]:
+    """(address, size) of the stack bytes of ``frame`` that an instruction
+    between ``since`` (link-time; a location-list entry's start) and the
+    frame's pc writes, or whose address it takes; None when goext cannot tell.
+
+    The compiler reuses a dead variable's spill slot for another value (of the
+    same type), yet the variable's location list may still say it is there: a
+    slot written after the entry began may hold something else.  The entry
+    starts after the instruction that put the variable there, so a write in
+    between is not the variable's own (a write further down the function that
+    runs before the pc, across a loop's back edge, is not seen)."""
+    bias = program.target.load_bias()
+    stop = frame.pc - bias
+    if stop <= since:
+        return []
+    func = program.func_for_pc(frame.pc)
+    if func is None or not func.entry <= since:
+        return None
+    memo: dict[int, Optional[list[tuple[int, int, int]]]] = program.binary_memo("stack_writes", dict)
+    if func.entry not in memo:
+        memo[func.entry] = _function_stack_writes(program, func.entry, func.end)
+    writes = memo[func.entry]
+    if writes is None:
+        return None
+    try:
+        frame_delta = program.sp_delta(frame.pc)
+    except GoextError:
+        return None
+    start = bisect_left(writes, (since, -(1 << 62), 0))
+    out = []
+    for pc, from_entry_sp, width in writes[start:]:
+        if pc >= stop:
+            break
+        out.append((frame.sp + frame_delta + from_entry_sp, width))
+    return out
+
+
+def _function_stack_writes(program: "GoProgram", entry: int, end: int) -> Optional[list[tuple[int, int, int]]]:
+    """(link-time pc, offset from the stack pointer at the function's entry,
+    size) of the stack writes of one function, in code order."""
+    if not 0 < end - entry <= MAX_SCANNED_FUNCTION:
+        return None
+    bias = program.target.load_bias()
+    try:
+        code = program.binary.read_static(entry, end - entry)
+        writes = stack_writes(program.binary.arch, code, entry)
+        if writes is None:
+            return None
+        # The stack pointer at a write is the entry's minus the pcsp value there
+        # (Go moves it only in prologues and epilogues).
+        return [(write.pc, write.offset - program.sp_delta(write.pc + bias), max(write.width, 1)) for write in writes]
+    except GoextError:
+        return None
+
+
+def without_rewritten_bytes(program: "GoProgram", location: Location, size: int, frame: Any) -> Location:
+    """``location`` with the stack bytes written since its location-list entry
+    began (rewritten_stack_bytes) marked unavailable, never shown as the variable's."""
+    if location.since is None or location.optimized_out:
+        return location
+    if location.address is not None:
+        regions: tuple[tuple[int, int, int], ...] = ((0, location.address, size),)
+    else:
+        regions = location.memory_pieces
+    if not regions:
+        return location
+    writes = rewritten_stack_bytes(program, location.since, frame)
+    if writes is None:
+        writes = [(address, length) for _, address, length in regions]  # cannot tell: nothing in memory is sure
+    stale: set[int] = set()
+    for offset, address, length in regions:
+        for written, width in writes:
+            low, high = max(address, written), min(address + length, written + width)
+            stale.update(range(offset + low - address, offset + high - address))
+    if not stale:
+        return location
+    if location.address is not None:
+        try:
+            data = program.target.read(location.address, size)
+        except MemoryReadError:
+            return Location(optimized_out=True, reason=UNAVAILABLE)
+        known = bytearray([BYTE_KNOWN]) * size
+        placed = regions
+    else:
+        data = location.data
+        known = bytearray(location.known if location.known is not None else bytes([BYTE_KNOWN]) * len(data))
+        placed = location.memory_pieces
+    for index in stale:
+        if index < len(known):
+            known[index] = BYTE_UNAVAILABLE
+    if all(byte != BYTE_KNOWN for byte in known):
+        return Location(optimized_out=True, reason=UNAVAILABLE)
+    return Location(
+        data=bytes(data),
+        partial=True,
+        known=bytes(known),
+        pieces=location.pieces,
+        memory_pieces=placed,
+        since=location.since,
+    )
+
+
+def _loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -> Optional[tuple[int, bytes]]:
+    """Where the entry of ``variable``'s location list for ``pc`` begins, and its
+    expression, memoized per binary (every goroutine parked at one call site asks the same)."""
     key = (variable.die_offset, pc)
     memo = dwarf.location_memo
     if key not in memo:
@@ -457,7 +573,7 @@ def _loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -
 _MAX_LOCATION_MEMO = 1 << 16
 
 
-def _find_loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -> Optional[bytes]:
+def _find_loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: int) -> Optional[tuple[int, bytes]]:
     try:
         die = dwarf.dwarf.get_DIE_from_refaddr(variable.die_offset)
         lists = dwarf.dwarf.location_lists()
@@ -488,7 +604,7 @@ def _find_loclist_expression(dwarf: "DwarfTypes", variable: "VariableDie", pc: i
         if not getattr(entry, "is_absolute", False):
             begin, end = begin + base, end + base
         if begin <= pc < end:
-            return bytes(entry.loc_expr)
+            return begin, bytes(entry.loc_expr)
     return None
 
 
@@ -503,5 +619,8 @@ __all__ = [
     "Location",
     "decode_operations",
     "evaluate_location",
+    "has_location_list",
     "mask_reason",
+    "rewritten_stack_bytes",
+    "without_rewritten_bytes",
 ]

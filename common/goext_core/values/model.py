@@ -99,6 +99,10 @@ class Value:
     unavailable: Optional[str] = None  # why the whole value is not known
     partial: bool = False  # some part (see missing, children, entries) is not known
     missing: dict[str, str] = field(default_factory=dict)  # header word -> why it is not known
+    # The bytes a value with no address was decoded from (a variable in
+    # registers or DWARF pieces), when all of them are known: what Go
+    # expressions index, slice and select from.
+    raw: Optional[bytes] = field(default=None, repr=False, compare=False)
 
     @property
     def marked(self) -> bool:

@@ -167,6 +167,24 @@ func holdExprs(ch chan int) {
 	runtime.KeepAlive(escaped)
 }
 
+// holdClosure parks inside a closure literal it calls directly.  Optimized
+// builds inline the closure: DWARF lists no variables for the inlined call,
+// and the ones it captured (count, words) are holdClosure's own, in the same
+// physical frame.  Its string argument is spilled in DWARF pieces.
+//
+//go:noinline
+func holdClosure(tag string, ch chan int) {
+	count := 3 + len(tag)
+	words := []string{"p", "q"}
+	func() {
+		count++
+		words = append(words, tag)
+		parked.Done()
+		<-ch
+	}()
+	sink = []interface{}{count, words, tag}
+}
+
 // keepAll references every global so the linker keeps them (and their DWARF).
 func keepAll() {
 	sink = []interface{}{
@@ -188,8 +206,9 @@ func main() {
 	for i := 0; i < 300; i++ {
 		gManyInts[i] = i * i
 	}
-	parked.Add(1)
+	parked.Add(2)
 	go holdExprs(never)
+	go holdClosure("dir", never)
 	parked.Wait()
 	time.Sleep(300 * time.Millisecond)
 	keepAll()

@@ -532,6 +532,31 @@ func parkLive(n int, word string, xs []int, pt *Point, err error, m map[string]i
 	return total, msg
 }
 
+type Entry struct {
+	Key string
+	Val float64
+}
+
+// parkReused's fallback is dead once pairs is made: optimized builds give its
+// stack slots to v (of the same type) after the map lookup, while fallback's
+// location list still says it is there.
+//
+//go:noinline
+func parkReused(items map[int]Entry, key int, fallback Entry) (Entry, bool) {
+	described := d(fallback)
+	pairs := []Entry{fallback}
+	truthMu.Lock()
+	v, ok := items[key]
+	truthMu.Unlock()
+	gSink += len(fallback.Key) + int(fallback.Val) // fallback's last use: its slots are free from here
+	record("", map[string]interface{}{
+		"items": d(items), "key": d(key), "fallback": described, "pairs": d(pairs), "v": d(v), "ok": d(ok),
+	})
+	<-block
+	sink(pairs, v, ok)
+	return v, ok
+}
+
 func main() {
 	mode := "panic"
 	if len(os.Args) > 1 {
@@ -542,7 +567,7 @@ func main() {
 		os.Exit(2)
 	}
 	seed := len(os.Args) - 2 // 0, but not a constant the compiler could fold
-	parked.Add(8)
+	parked.Add(9)
 	go parkScalars(seed)
 	go parkComposites(seed)
 	go parkInterfaces(seed)
@@ -551,6 +576,7 @@ func main() {
 	go parkClosure(seed)
 	go parkInlined(seed)
 	go parkLive(7+seed, "live", []int{3, 1, 4, 1, 5}, &Point{2, 9}, errors.New("cause"), map[string]int{"a": 1, "b": 2})
+	go parkReused(map[int]Entry{7: {"seven", 7.5}}, 7+seed, Entry{"none", -1})
 	parked.Wait()
 	blob, err := json.Marshal(truth)
 	if err != nil {
