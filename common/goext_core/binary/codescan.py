@@ -92,6 +92,22 @@ class DataRef:
     immediate: Optional[int] = None  # the immediate stored or compared, if the instruction has one
 
 
+def _prefixes_before(code: bytes, opcode_at: int) -> tuple[int, int, set[int]]:
+    """(where the instruction starts, its REX byte or 0, its legacy prefixes)
+    for the opcode at ``opcode_at``: the REX byte just before it, and up to
+    three legacy prefixes before that."""
+    start = opcode_at
+    rex = 0
+    if start >= 1 and 0x40 <= code[start - 1] <= 0x4F:
+        rex = code[start - 1]
+        start -= 1
+    prefixes: set[int] = set()
+    while start >= 1 and code[start - 1] in _LEGACY_PREFIXES and len(prefixes) < 3:
+        prefixes.add(code[start - 1])
+        start -= 1
+    return start, rex, prefixes
+
+
 def _operand_width(width: Optional[int], rex: int, operand16: bool) -> int:
     if width is not None:
         return width
@@ -115,15 +131,7 @@ def amd64_data_refs(code: bytes, base: int) -> list[DataRef]:
         if entry is None:
             continue
         kind, width, immediate_size = entry
-        start = modrm_at - (2 if two_byte else 1)
-        rex = 0
-        if start >= 1 and 0x40 <= code[start - 1] <= 0x4F:
-            rex = code[start - 1]
-            start -= 1
-        prefixes: set[int] = set()
-        while start >= 1 and code[start - 1] in _LEGACY_PREFIXES and len(prefixes) < 3:
-            prefixes.add(code[start - 1])
-            start -= 1
+        start, rex, prefixes = _prefixes_before(code, modrm_at - (2 if two_byte else 1))
         operand16 = 0x66 in prefixes
         if two_byte and opcode in (0x10, 0x11):
             width = 4 if 0xF3 in prefixes else 8 if 0xF2 in prefixes else 16  # MOVSS, MOVSD, MOVUPS
@@ -219,17 +227,9 @@ def amd64_stack_writes(code: bytes, base: int) -> list[StackWrite]:
         reg = (modrm >> 3) & 7
         opcode = code[modrm_at - 1]
         two_byte = modrm_at >= 2 and code[modrm_at - 2] == 0x0F
-        start = modrm_at - (2 if two_byte else 1)
-        rex = 0
-        if start >= 1 and 0x40 <= code[start - 1] <= 0x4F:
-            rex = code[start - 1]
-            start -= 1
         # With REX.B or REX.X the base or index would be r12, not RSP; but the
         # byte before may be the end of another instruction: kept, an extra write.
-        prefixes: set[int] = set()
-        while start >= 1 and code[start - 1] in _LEGACY_PREFIXES and len(prefixes) < 3:
-            prefixes.add(code[start - 1])
-            start -= 1
+        start, rex, prefixes = _prefixes_before(code, modrm_at - (2 if two_byte else 1))
         operand16 = 0x66 in prefixes
         if two_byte:
             if opcode not in _STORES_0F:

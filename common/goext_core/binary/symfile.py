@@ -752,63 +752,54 @@ def _fde_instructions(
     """The call frame instructions of one function's FDE: the pcsp runs (split
     where the frame pointer becomes saved) as CFA offsets and BP rules."""
     # No caller: say so, or the debugger unwinds into garbage.
-    out = bytearray(_UNDEFINED_RA if outermost else b"")
+    instructions = bytearray(_UNDEFINED_RA if outermost else b"")
     # The instruction stream so far describes [.., offset) with CFA = rsp + cfa
     # and BP saved or not; each segment [start, end) that changes either emits
-    # an advance to its start and the new rules.  The emitting is written out
-    # twice inline: this runs for each of the ~20,000 distinct pcsp tables of a
-    # large binary, and a helper call per rule change cost a third of the time.
+    # an advance to its start and the new rules.
     offset = 0
     cfa = 8
     saved = False
     start = 0
     split = -1 if saved_from is None else saved_from
     for end, pushed in runs:
-        new_cfa = pushed + 8
         if start < split < end:  # [start, split): BP not saved yet
             if split > size:
                 break
-            if new_cfa != cfa or saved:
-                if start != offset:
-                    out += _advance(start - offset, endian)
-                    offset = start
-                if new_cfa != cfa:
-                    cfa = new_cfa
-                    out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else _def_cfa_offset(cfa)
-                if saved:
-                    out += _BP_SAME
-                    saved = False
+            if pushed + 8 != cfa or saved:
+                offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, False, endian)
             start = split
         if end > size:
             break
         want_saved = split >= 0 and start >= split and pushed >= 8
-        if new_cfa != cfa or want_saved != saved:
-            if start != offset:
-                out += _advance(start - offset, endian)
-                offset = start
-            if new_cfa != cfa:
-                cfa = new_cfa
-                out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else _def_cfa_offset(cfa)
-            if want_saved != saved:
-                # BP at CFA-16 (factored by the CIE's data alignment, -8); else back in
-                # its register (DW_CFA_restore would leave lldb's last rule: the CIE has none).
-                out += _BP_SAVED if want_saved else _BP_SAME
-                saved = want_saved
+        if pushed + 8 != cfa or want_saved != saved:
+            offset, cfa, saved = _emit(instructions, offset, start, cfa, pushed + 8, saved, want_saved, endian)
         start = end
-    return bytes(out)
+    return bytes(instructions)
 
 
-def _advance(advance: int, endian: str) -> bytes:
-    """DW_CFA_advance_loc1/2/4 by ``advance`` bytes (code alignment 1)."""
-    if advance < 1 << 8:
-        return _ADVANCE_LOC1[advance]
-    if advance < 1 << 16:
-        return bytes([_DW_CFA_advance_loc2]) + struct.pack(endian + "H", advance)
-    return bytes([_DW_CFA_advance_loc4]) + struct.pack(endian + "I", advance)
-
-
-def _def_cfa_offset(cfa: int) -> bytes:
-    return bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
+def _emit(
+    out: bytearray, offset: int, start: int, cfa: int, new_cfa: int, saved: bool, want_saved: bool, endian: str
+) -> tuple[int, int, bool]:
+    """Append the rules that change at ``start``; the new (offset, cfa, saved)."""
+    advance = start - offset
+    if advance:
+        if advance < 1 << 8:
+            out += _ADVANCE_LOC1[advance]
+        elif advance < 1 << 16:
+            out.append(_DW_CFA_advance_loc2)
+            out += struct.pack(endian + "H", advance)
+        else:
+            out.append(_DW_CFA_advance_loc4)
+            out += struct.pack(endian + "I", advance)
+        offset = start
+    if new_cfa != cfa:
+        cfa = new_cfa
+        out += _DEF_CFA_OFFSET[cfa] if cfa < 0x80 else bytes([_DW_CFA_def_cfa_offset]) + encode_uleb128(cfa)
+    if want_saved != saved:
+        # BP at CFA-16 (factored by the CIE's data alignment, -8); else back in
+        # its register (DW_CFA_restore would leave lldb's last rule: the CIE has none).
+        out += _BP_SAVED if want_saved else _BP_SAME
+    return offset, cfa, want_saved
 
 
 class FrameRule(NamedTuple):
