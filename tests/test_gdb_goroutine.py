@@ -98,9 +98,7 @@ def test_goroutine_commands_at_a_breakpoint_in_main(go_version, flavour, tmp_pat
     result = run_gdb(commands, exe=exe, env=_fixture_env(), cwd=tmp_path)
     assert "Traceback" not in result.stdout + result.stderr, result.transcript()
 
-    def out(command: str, occurrence: int = 0) -> str:
-        indices = [i for i, c in enumerate(commands) if c == command]
-        return result.stdouts[indices[occurrence]]
+    out = result.stdout_of
 
     assert "Breakpoint 1, main.main" in out("run wait"), result.transcript()
     _assert_same_frames(out('eval "go bt %d", $gpark'), out('eval "goroutine %d bt", $gpark'), 1)
@@ -174,10 +172,7 @@ def test_goroutine_stay_and_frame_forms_live_on_syscall_parked_running_runnable(
     ]
     result = run_gdb(commands, exe=exe, env=_fixture_env(), cwd=tmp_path)
     assert "Traceback" not in result.stdout + result.stderr, result.transcript()
-    outs = result.stdouts
-
-    def out(command: str, occurrence: int = 0) -> str:
-        return outs[[i for i, c in enumerate(commands) if c == command][occurrence]]
+    out = result.stdout_of
 
     # In a system call: the stay form shows go bt's frames (gdb numbers them from 1).
     syscall_bt = out('eval "go bt %d", $gsys')

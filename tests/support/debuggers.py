@@ -99,6 +99,11 @@ class DebuggerRun:
     def outputs(self) -> list[str]:
         return [out + err for out, err in zip(self.stdouts, self.stderrs)]
 
+    def stdout_of(self, command: str, occurrence: int = 0) -> str:
+        """The stdout of the ``occurrence``-th run of ``command`` (a plan may repeat a command)."""
+        indices = [index for index, planned in enumerate(self.commands) if planned == command]
+        return self.stdouts[indices[occurrence]]
+
     def transcript(self) -> str:
         """Everything, for assertion messages."""
         return (
