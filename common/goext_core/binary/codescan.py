@@ -304,6 +304,23 @@ def stack_writes(arch: str, code: bytes, base: int) -> Optional[list[StackWrite]
     return None
 
 
+def call_targets(arch: str, code: bytes, base: int) -> set[int]:
+    """Targets of the direct calls that may be in ``code`` (loaded at ``base``;
+    amd64 CALL rel32, arm64 BL imm26): a pattern match at every position, so
+    only to be compared against known entries; empty for an architecture not decoded."""
+    targets: set[int] = set()
+    if arch == "amd64":
+        for at in range(len(code) - 4):
+            if code[at] == 0xE8:
+                targets.add(base + at + 5 + int.from_bytes(code[at + 1 : at + 5], "little", signed=True))
+    elif arch == "arm64":
+        for at in range(0, len(code) - 3, 4):
+            word = int.from_bytes(code[at : at + 4], "little")
+            if word & 0xFC000000 == 0x94000000:
+                targets.add(base + at + 4 * _sign_extend(word & 0x3FFFFFF, 26))
+    return targets
+
+
 def data_refs(arch: str, code: bytes, base: int) -> list[DataRef]:
     """The references of ``code`` for GOARCH ``arch``; [] for an architecture not decoded."""
     if arch == "amd64":
@@ -325,6 +342,7 @@ __all__ = [
     "amd64_stack_writes",
     "arm64_stack_writes",
     "arm64_data_refs",
+    "call_targets",
     "data_refs",
     "stack_writes",
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from goext_core.binary.codescan import call_targets
 from goext_core.binary.leb128 import TruncatedLeb128Error, read_uleb128
 from goext_core.binary.pclntab import FUNCDATA_OPEN_CODED_DEFER_INFO
 from goext_core.errors import GoextError, MemoryReadError
@@ -79,23 +80,6 @@ def _defer_layout(program: "GoProgram", pc: int) -> DeferLayout:
     return layout
 
 
-def _call_targets(arch: str, code: bytes, base: int) -> set[int]:
-    """Targets of the direct calls that may be in ``code`` (amd64 CALL rel32, arm64 BL):
-    a pattern match at every position, so only compared against known entries."""
-    targets: set[int] = set()
-    if arch == "amd64":
-        for at in range(len(code) - 4):
-            if code[at] == 0xE8:
-                targets.add(base + at + 5 + int.from_bytes(code[at + 1 : at + 5], "little", signed=True))
-    elif arch == "arm64":
-        for at in range(0, len(code) - 3, 4):
-            word = int.from_bytes(code[at : at + 4], "little")
-            if word & 0xFC000000 == 0x94000000:
-                imm = word & 0x3FFFFFF
-                targets.add(base + at + 4 * (imm - (1 << 26) if imm & (1 << 25) else imm))
-    return targets
-
-
 def _unlocks_a_mutex(program: "GoProgram", pc: int) -> bool:
     """Whether the function at run-time ``pc`` (a defer wrapper) is a call of sync.(*Mutex).Unlock:
     Unlock inlined at its outermost level, or called directly."""
@@ -116,7 +100,7 @@ def _unlocks_a_mutex(program: "GoProgram", pc: int) -> bool:
                 unlock = program.pclntab.func_by_name(MUTEX_UNLOCK)
                 if unlock is not None:
                     code = program.binary.read_static(func.entry, size)
-                    found = unlock.entry in _call_targets(program.binary.arch, code, func.entry)
+                    found = unlock.entry in call_targets(program.binary.arch, code, func.entry)
         except (GoextError, MemoryReadError, ValueError):
             found = False
         cache[func.entry] = found
