@@ -16,7 +16,7 @@ writes a file with CFI for every function, on demand.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import gdb  # type: ignore[import-not-found]
 from gdb.unwinder import Unwinder, register_unwinder  # type: ignore[import-not-found]
@@ -91,6 +91,10 @@ def _maybe_attach(objfile: "gdb.Objfile") -> None:
     objfile.add_separate_debug_file(path)
 
 
+def _real_path(path: Optional[str]) -> str:
+    return os.path.realpath(path) if path else ""
+
+
 class _FrameId:
     """gdb wants an object with gdb.Value ``sp`` and ``pc`` attributes."""
 
@@ -135,8 +139,9 @@ class StrippedGoUnwinder(Unwinder):
         pc_value = pending.read_register("rip")
         pc = int(pc_value)
         program = current_program()
-        executable = program.target.executable()
-        if not executable or os.path.realpath(executable) not in _unwound:
+        # gdb sniffs every frame of every thread: the executable's real path once per binary.
+        executable = program.binary_memo("executable real path", lambda: _real_path(program.target.executable()))
+        if executable not in _unwound:
             return None
         rules: FrameRules = program.binary_memo(
             "gdb frame rules", lambda: FrameRules(program.pclntab, code_reader(program.binary))

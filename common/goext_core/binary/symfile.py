@@ -827,7 +827,7 @@ class FrameRules:
 
     def is_signal_restorer(self, link_pc: int) -> bool:
         func = self._pclntab.find_func(link_pc)
-        return func is not None and _RENAMED.get(_name_of(func), _name_of(func)) == SIGNAL_RESTORER
+        return func is not None and _symbol_name(func) == SIGNAL_RESTORER
 
     def rule(self, link_pc: int) -> Optional[FrameRule]:
         """The rule at ``link_pc`` (as the debugger's CFI lookup would use it:
@@ -853,8 +853,7 @@ class FrameRules:
         return FrameRule(entry, cfa_offset, bp_saved)
 
     def _function_instructions(self, func: Func) -> Optional[tuple[bytes, int]]:
-        name = _name_of(func)
-        name = _RENAMED.get(name, name)
+        name = _symbol_name(func)
         if not name or name in _NO_CFI or name in DEBUGGER_UNWOUND or func.end <= func.entry or not func.pcsp:
             return None
         size = func.end - func.entry
@@ -877,6 +876,12 @@ def _name_of(func: Func) -> str:
         return func.name
     except GoextError:
         return ""
+
+
+def _symbol_name(func: Func) -> str:
+    """The function's name as the symbol file has it (after _RENAMED); "" when unreadable."""
+    name = _name_of(func)
+    return _RENAMED.get(name, name)
 
 
 def _row_at(instructions: bytes, offset: int) -> tuple[int, bool]:
