@@ -204,13 +204,15 @@ class GoroutineFrameFilter:
 def _with_trap_locations(group: list[Any], index: Optional[int], selection: _Selection) -> list[Any]:
     """Decorate the gdb frames of one physical frame where gdb alone would be
     wrong: gdb symbolizes a caller's pc at pc-1 (a return address), but a frame
-    that was interrupted (signal, preemption, fault) is at its pc, as 'go bt'
-    and the runtime show it; and a frame with a stand-in id (see _frame_ids)
+    that was interrupted (signal, preemption, fault), or whose pc is its
+    function's entry (before Go 1.21 the frame below asyncPreempt is not
+    counted as interrupted, yet may stop there), is at its pc, as 'go bt' and
+    the runtime show it; and a frame with a stand-in id (see _frame_ids)
     has no frame base, so its arguments cannot be read."""
     if index is None:
         return group
     physical = selection.physical[index]
-    at_pc = physical.logical[0].trap and len(group) == len(physical.logical)
+    at_pc = physical.logical[0].symbolized_at_pc and len(group) == len(physical.logical)
     no_base = physical.frame_id < _FAKE_ID_LIMIT + _FAKE_ID_STEP
     if not at_pc and not no_base:
         return group

@@ -4,7 +4,7 @@ are not available), loops, garbage and depth caps."""
 from __future__ import annotations
 
 from goext_core.runtime.goroutines import GoroutineRecord
-from goext_core.runtime.unwind import FUNC_FLAG_TOPFRAME, MAX_FRAMES, unwind_goroutine
+from goext_core.runtime.unwind import FUNC_FLAG_TOPFRAME, MAX_FRAMES, Frame, unwind_goroutine
 from unit.fakes import FakeFunc, FakePclntab, FakeProgram, FakeTarget
 
 STACK_LO, STACK_HI = 0x7000, 0x8000
@@ -97,3 +97,13 @@ def test_depth_is_capped() -> None:
     )
     assert len(stack.frames) == MAX_FRAMES
     assert "deeper" in (stack.error or "")
+
+
+def test_a_frame_is_symbolized_at_its_pc_when_interrupted_or_at_its_entry():
+    """The rule the unwinder symbolizes by, which gdb's frame decorations and
+    the locals' DWARF lookup follow: before Go 1.21 the frame below
+    asyncPreempt is not 'interrupted', yet it may stop at its first byte, where
+    pc-1 lies in the function before."""
+    assert Frame("main.f", "f.go", 3, 0x1000, 0, 0, 0x1000).symbolized_at_pc
+    assert not Frame("main.f", "f.go", 4, 0x1005, 0, 0, 0x1000).symbolized_at_pc
+    assert Frame("main.f", "f.go", 4, 0x1005, 0, 0, 0x1000, trap=True).symbolized_at_pc

@@ -79,6 +79,13 @@ class Frame:
     def offset(self) -> int:
         return self.pc - self.entry
 
+    @property
+    def symbolized_at_pc(self) -> bool:
+        """Whether the frame's source position is the one at its pc, not at pc-1:
+        an interrupted frame, or a pc at its function's entry (no return
+        address is ever there), as the runtime's unwinder.symPC decides."""
+        return self.trap or self.pc <= self.entry
+
 
 @dataclass
 class Stack:

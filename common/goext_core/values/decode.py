@@ -768,7 +768,7 @@ def frame_variables(
     physical = frames[physical_index]
     # A return address points after the call: look the variables up at the call.
     running = physical_index == 0 and record.plain_status == 2
-    lookup_pc = physical.pc - bias if physical.trap or running else physical.pc - bias - 1
+    lookup_pc = physical.pc - bias if physical.symbolized_at_pc or running else physical.pc - bias - 1
     function = types.dwarf.function_at(lookup_pc)
     if function is None:
         raise GoextError(f"no DWARF for {frame.function}")
