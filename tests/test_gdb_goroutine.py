@@ -32,7 +32,7 @@ _FIND_GOROUTINES = (
     "and any(x.function == name for x in P().stack(r).frames)), -1); "
     "[gdb.set_convenience_variable(var, f(*how)) for var, how in ("
     "('gpark', ('main.blockChanSend',)), ('gsys', ('main.blockSyscallRead',)), "
-    "('ginl', ('main.inlinedRoot',)), ('grun', ('main.busyWork', True)))]"
+    "('ginl', ('main.inlinedRoot',)), ('grun', ('main.busyLoop', True)))]"
 )
 _INLINED_FRAMES = 8  # frames of the inlinedRoot goroutine checked one by one
 
