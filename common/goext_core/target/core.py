@@ -309,8 +309,13 @@ class CoreTarget(Target):
     def read(self, address: int, size: int) -> bytes:
         if size < 0 or size > 1 << 30 or address < 0:
             raise MemoryReadError(address, size, "invalid request")
-        out = bytearray()
-        cursor = address
+        first = self._read_some(address, size)
+        if len(first) == size:  # the usual case: one segment holds it all, no copy
+            return first
+        if not first:
+            raise MemoryReadError(address, size, f"address {address:#x} is not in the core")
+        out = bytearray(first)
+        cursor = address + len(first)
         end = address + size
         while cursor < end:
             chunk = self._read_some(cursor, end - cursor)
