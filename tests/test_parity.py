@@ -12,6 +12,8 @@ import pytest
 
 from goext_core.output.snapshot import build_snapshot
 from goext_core.program import GoProgram
+from goext_core.runtime.stacks import user_frame
+from goext_core.runtime.unwind import ParkedWalk
 from goext_core.target.core import CoreTarget
 from support.cores import kernel_core
 from support.oracle import parse_traceback
@@ -50,6 +52,28 @@ def test_snapshot_matches_runtime_traceback(program, mode, arguments, crashing, 
     report = compare(snapshot, traceback, _crashing_goroutine(traceback, crashing))
     assert report.compared >= len(traceback.by_id()) - 1
     assert report.ok(), f"{len(report.mismatches)} mismatches:\n{report.summary()}"
+
+
+@pytest.mark.parametrize(
+    "program,mode,arguments,crashing",
+    SCENARIOS,
+    ids=[f"{p}-{m}{'-' + '-'.join(a) if a else ''}" for p, m, a, _ in SCENARIOS],
+)
+@pytest.mark.go_versions("1.19", "1.22", "1.27")
+def test_list_walk_finds_the_unwinders_user_frame(program, mode, arguments, crashing, go_version, flavour):
+    """The goroutine list's short walk (ParkedWalk) answers with exactly the
+    frame the full unwinder's stack gives, or leaves the goroutine to it."""
+    artifact = kernel_core(program, go_version, flavour, mode, arguments)
+    go = GoProgram(CoreTarget(str(artifact.exe), str(artifact.core)))
+    walk = ParkedWalk(go, go.library_code.holds_code)
+    answered = 0
+    for record in go.goroutines():
+        quick = walk.user_frame(record)
+        if quick is not None:
+            answered += 1
+            assert quick == user_frame(go.stack(record), go.library_code), record.id
+            assert quick == go.user_frame(record)
+    assert answered > 0  # every fixture parks goroutines in its own code
 
 
 @pytest.mark.slow

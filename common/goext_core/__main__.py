@@ -20,12 +20,12 @@ except ImportError:  # a Python without pyelftools (e.g. another python3 first o
         "(run install.sh, or apt-get install python3-pyelftools)"
     )
 
-from goext_core.commands import COMMANDS, Context, dispatch
+from goext_core.commands import COMMAND_MODULES, Context, dispatch
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.target.corefind import open_core
 
-USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMANDS)) + "\n"
+USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMAND_MODULES)) + "\n"
 
 
 def _write_stdout(text: str) -> None:

@@ -24,7 +24,14 @@ from goext_core.runtime.layout_tables import WAIT_REASONS
 from goext_core.runtime.layouts import RUNTIME_FIELDS, RuntimeLayouts, load_layouts
 from goext_core.runtime.stacks import LibraryCode, creation_site, is_user_code, user_frame
 from goext_core.runtime.stripped import FOUND_FROM_CODE, NotYetKnown, recover_runtime_symbol, recovered_symbol_size
-from goext_core.runtime.unwind import Frame, FrameStep, Stack, frame_step, unwind_goroutine
+from goext_core.runtime.unwind import (
+    Frame,
+    FrameStep,
+    ParkedWalk,
+    Stack,
+    frame_step,
+    unwind_goroutine,
+)
 from goext_core.target import Target
 from goext_core.values.maps import read_string_map
 
@@ -419,6 +426,10 @@ class GoProgram:
         library = self.library_code
         stack = stacks.get(record.address)
         if stack is None:
+            walk = self.binary_memo("parked_walk", lambda: ParkedWalk(self, self.library_code.holds_code))
+            found = walk.user_frame(record)
+            if found is not None:
+                return found
             # Whether a frame is user code depends on its function, file and stack only.
             verdicts: dict[tuple[str, str, str], bool] = self.binary_memo("user_code_verdicts", dict)
 

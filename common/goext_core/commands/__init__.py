@@ -2,21 +2,37 @@
 
 :mod:`goext_core.commands.base` holds the machinery (CommandSpec, Context,
 dispatch, the ``command`` decorator and the COMMANDS registry); each command
-module registers its commands into COMMANDS when it is imported.  Importing
-this package imports every command module, so ``COMMANDS`` here is complete.
-Command modules import :mod:`goext_core.commands.base`, never this package.
+module registers its commands into COMMANDS when it is imported.  Command
+modules import :mod:`goext_core.commands.base`, never this package.
+
+Importing this package imports no command module: the heap and value
+commands pull in most of goext, which a one-shot ``go goroutines`` on a core
+should not pay for (it is a third of a 10,000-goroutine list).  The front
+ends call :func:`load_all_commands`; :func:`dispatch` loads the module of the
+command it runs (:func:`load_command`).  :data:`COMMAND_MODULES` names each
+command's module; a unit test checks it against what the modules register.
 """
 
 from __future__ import annotations
 
-# Imported in the order their commands were always registered (help first, in base).
-from goext_core.commands import (
-    heap,
-    process,
-    stacks,
-    values,
-    workflow,
+from goext_core.commands.base import (
+    COMMAND_MODULES,
+    COMMANDS,
+    CommandSpec,
+    Context,
+    Write,
+    dispatch,
+    load_all_commands,
+    load_command,
 )
-from goext_core.commands.base import COMMANDS, CommandSpec, Context, Write, dispatch
 
-__all__ = ["COMMANDS", "CommandSpec", "Context", "Write", "dispatch", "heap", "process", "stacks", "values", "workflow"]
+__all__ = [
+    "COMMANDS",
+    "COMMAND_MODULES",
+    "CommandSpec",
+    "Context",
+    "Write",
+    "dispatch",
+    "load_all_commands",
+    "load_command",
+]

@@ -10,6 +10,7 @@ every exception into one line so no debugger ever shows a Python traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shlex
 import traceback
@@ -136,6 +137,47 @@ class CommandSpec:
 
 COMMANDS: dict[str, CommandSpec] = {}
 
+# The module of each command, so that running one imports only its module
+# (see the package's docstring).  Help is in this module.
+_COMMAND_PACKAGE = "goext_core.commands"
+_MODULES = ("heap", "process", "stacks", "values", "workflow")  # the order commands were always registered in
+COMMAND_MODULES: dict[str, str] = {
+    "help": "base",
+    "heap": "heap",
+    "leaks": "heap",
+    "sched": "process",
+    "threads": "process",
+    "deadlock": "process",
+    "snapshot": "process",
+    "report": "process",
+    "goroutines": "stacks",
+    "bt": "stacks",
+    "info": "stacks",
+    "print": "values",
+    "locals": "values",
+    "args": "values",
+    "symbols": "workflow",
+    "list": "workflow",
+}
+
+
+def load_all_commands() -> dict[str, CommandSpec]:
+    """Import every command module; COMMANDS is then complete."""
+    for module in _MODULES:
+        importlib.import_module(f"{_COMMAND_PACKAGE}.{module}")
+    return COMMANDS
+
+
+def load_command(name: str) -> dict[str, CommandSpec]:
+    """Import the module of command ``name`` only (every module for a name
+    that is no command: the table must be complete to say so)."""
+    module = COMMAND_MODULES.get(name)
+    if module is None:
+        return load_all_commands()
+    if module != "base":
+        importlib.import_module(f"{_COMMAND_PACKAGE}.{module}")
+    return COMMANDS
+
 
 def command(
     name: str, summary: str, configure: Callable[[argparse.ArgumentParser], None], raw_tail: bool = False
@@ -218,7 +260,7 @@ def dispatch(context: Context, name: str, arg_string: str, write: Write) -> bool
     target string a renderer forgot to escape still cannot drive the terminal.
     """
     write = _terminal_safe(write)
-    spec = COMMANDS.get(name)
+    spec = COMMANDS.get(name) or load_command(name).get(name)
     if spec is None:
         write(f"goext: error: unknown command 'go {name}'; try 'go help'\n")
         return False
@@ -257,6 +299,7 @@ def _configure_help(parser: argparse.ArgumentParser) -> None:
 
 @command("help", "List goext's commands, or show one command's help.", _configure_help)
 def _run_help(context: Context, args: argparse.Namespace, write: Write) -> None:
+    load_all_commands()
     if args.topic:
         spec = COMMANDS.get(args.topic)
         if spec is None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Hashable, Optional
 
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.symfile import symbol_file_for
-from goext_core.commands.base import COMMANDS, CommandSpec
+from goext_core.commands.base import CommandSpec, load_all_commands
 from goext_core.errors import GoextError
 
 if TYPE_CHECKING:
@@ -17,9 +17,8 @@ if TYPE_CHECKING:
 
 
 def load_command_table() -> tuple[dict[str, CommandSpec], list[str]]:
-    """Every declared command, plus warning lines (none today: command modules
-    are imported by goext_core.commands itself)."""
-    return COMMANDS, []
+    """Every declared command, plus warning lines (none today)."""
+    return load_all_commands(), []
 
 
 class HeldBackWriter:

@@ -124,7 +124,12 @@ def _frame_text(function: str, file: str, line: int, pc: int, entry: int, inline
 def _location(frame: Optional[Frame]) -> str:
     if frame is None:
         return "?"
-    return f"{_name(frame.function)} at {safe_field(short_path(frame.file))}:{frame.line}"
+    return _location_text(frame.function, frame.file, frame.line)
+
+
+@lru_cache(maxsize=_RENDER_CACHE)
+def _location_text(function: str, file: str, line: int) -> str:
+    return f"{_name(function)} at {safe_field(short_path(file))}:{line}"
 
 
 def _header_state(record: GoroutineRecord) -> str:
@@ -153,15 +158,26 @@ def _thread_text(context: Context, record: GoroutineRecord) -> str:
     return f"m{machine.id}" + (f"/tid {machine.procid}" if machine.procid else "")
 
 
-def _write_frames(write: Write, stack: Stack, limit: Optional[int], indent: str = "    ") -> None:
+def _listing_frame_lines(stack: Stack, limit: Optional[int], indent: str = "    ") -> list[str]:
     frames = stack.frames if limit is None else stack.frames[:limit]
+    lines = []
     for frame in frames:
         marker = " (inlined)" if frame.inlined else ""
-        write(f"{indent}{_name(frame.function)}{marker}\n{indent}    {safe_field(frame.file)}:{frame.line}\n")
+        lines.append(f"{indent}{_name(frame.function)}{marker}\n{indent}    {safe_field(frame.file)}:{frame.line}\n")
     if limit is not None and len(stack.frames) > limit:
-        write(f"{indent}...({len(stack.frames) - limit} more frames)\n")
+        lines.append(f"{indent}...({len(stack.frames) - limit} more frames)\n")
     if stack.error:
-        write(f"{indent}[unwinding stopped: {safe_field(stack.error)}]\n")
+        lines.append(f"{indent}[unwinding stopped: {safe_field(stack.error)}]\n")
+    return lines
+
+
+def _write_frames(write: Write, stack: Stack, limit: Optional[int], indent: str = "    ") -> None:
+    write("".join(_listing_frame_lines(stack, limit, indent)))
+
+
+# Lines of a goroutine list passed to the writer at once: each write is checked
+# and, in a debugger, handed over; 100,000 single lines cost 100,000 of both.
+_LINES_PER_WRITE = 256
 
 
 @command("goroutines", "List goroutines: id, state, wait, thread, user location, creator.", _configure_goroutines)
@@ -172,22 +188,31 @@ def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> 
         _write_groups(context, records, args, write)
         return
     current = current_goroutine(context)
+    creators: dict[tuple[int, Optional[int], bool], str] = {}  # a few go statements start most goroutines
+    pending: list[str] = []
     for record in records:
         if record.error:
-            write(f"  {record.id:>6}  <unreadable g at {record.address:#x}: {safe_field(record.error)}>\n")
+            pending.append(f"  {record.id:>6}  <unreadable g at {record.address:#x}: {safe_field(record.error)}>\n")
             continue
         mark = "*" if current is not None and record.address == current.address else " "
         kind = " [system]" if record.system else ""
-        thread = _thread_text(context, record)
+        thread = _thread_text(context, record) if record.m else ""
         thread = f" ({thread})" if thread else ""
         line = (
             f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}"
         )
-        creator = _created_text(context, record)
-        # One chunk per goroutine: each write passes the output checks.
-        write(line + (f"  {creator}\n" if creator else "\n"))
+        key = (record.gopc, record.parent_id, record.id == 1)
+        creator = creators.get(key)
+        if creator is None:
+            creator = creators[key] = _created_text(context, record)
+        pending.append(line + (f"  {creator}\n" if creator else "\n"))
         if args.trace:
-            _write_frames(write, program.stack(record), args.trace, indent="          ")
+            pending.append("".join(_listing_frame_lines(program.stack(record), args.trace, indent="          ")))
+        if len(pending) >= _LINES_PER_WRITE:
+            write("".join(pending))
+            pending.clear()
+    if pending:
+        write("".join(pending))
     write(f"{len(records)} goroutines\n")
 
 

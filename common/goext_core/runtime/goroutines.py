@@ -7,9 +7,10 @@ set (like delve's Unreadable G), never an exception.
 
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.progress import steps
@@ -23,6 +24,7 @@ MAX_GOROUTINES = 5_000_000  # allglen above this is taken as corrupt
 MAX_MS = 100_000  # the runtime's own default limit is 10,000 (debug.SetMaxThreads)
 MAX_LABELS = 64
 _GS_PER_READ = 4096  # pointers of allgs fetched per bulk read
+_G_WINDOW = 8192  # bytes read at once when decoding g structs (about 17 of them)
 
 
 @dataclass
@@ -128,6 +130,18 @@ class FieldReader:
         self._signed = set(signed)
         self._order = byte_order
         self.size = position
+
+    def values_getter(self, names: tuple[str, ...]) -> Callable[[bytes], tuple[int, ...]]:
+        """A function from a struct's bytes to the values of ``names`` in that
+        order (0 for a field this layout lacks), with no dict in between."""
+        if self._fallback is not None:
+            read = self.read
+            return lambda buf: tuple(read(buf).get(name, 0) for name in names)
+        absent = len(self._names)  # the index of the 0 appended to the unpacked values
+        position = {name: index for index, name in enumerate(self._names)}
+        pick = operator.itemgetter(*(position.get(name, absent) for name in names))
+        unpack = self._struct.unpack_from
+        return lambda buf: pick(unpack(buf) + (0,))
 
     def read(self, buf: bytes) -> dict[str, int]:
         if self._fallback is not None:
@@ -267,20 +281,16 @@ def estimate_now(program: "GoProgram", records: list[GoroutineRecord]) -> Option
     return max(candidates) if candidates else None
 
 
-def _last_wake(program: "GoProgram", record: GoroutineRecord, fields: dict[str, int]) -> int:
-    """When this goroutine's last sleep ended, if it is not sleeping now."""
-    if record.state == "sleep":
-        return 0
-    if "sleepWhen" in fields:
-        return max(fields["sleepWhen"], 0)
-    timer = fields.get("timer", 0)
+def _timer_when(program: "GoProgram", timer: int) -> int:
+    """g.timer.when (before Go 1.23): when the goroutine's last sleep ended."""
     layout = program.layouts.structs.get("runtime.timer")
     if not timer or layout is None or not layout.has("when"):
         return 0
     try:
-        when = int.from_bytes(program.target.read(timer + layout.offset("when"), 8), "little", signed=True)
+        data = program.target.read(timer + layout.offset("when"), 8)
     except MemoryReadError:
         return 0
+    when = int.from_bytes(data, program.target.byte_order, signed=True)
     return when if 0 < when < 1 << 62 else 0
 
 
@@ -304,53 +314,116 @@ def _labels(program: "GoProgram", pointer: int) -> dict[str, str]:
     return program.read_string_map(target.read_ptr(pointer), MAX_LABELS)  # classic hmap walker, old label maps
 
 
-def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
-    record = GoroutineRecord(address)
-    target = program.target
-    layout = program.layouts.g
-    try:
-        buf = target.read(address, layout.size)
-    except MemoryReadError as exc:
-        record.error = str(exc)
-        return record
-    reader: FieldReader = program.field_reader("g", _G_FIELDS, _G_SIGNED_FIELDS)
-    if len(buf) < reader.size:
-        record.error = f"g struct cut short ({len(buf)} of {reader.size} bytes)"
-        return record
-    v = reader.read(buf)
-    get = v.get
-    record.id = get("goid", 0)
-    record.status = get("atomicstatus", 0)
-    record.waitsince = get("waitsince", 0)
-    record.m = get("m", 0)
-    record.stack_lo, record.stack_hi = get("stack.lo", 0), get("stack.hi", 0)
-    record.sched_pc, record.sched_sp = get("sched.pc", 0), get("sched.sp", 0)
-    record.sched_bp, record.sched_lr = get("sched.bp", 0), get("sched.lr", 0)
-    record.syscall_pc, record.syscall_sp, record.syscall_bp = (
-        get("syscallpc", 0),
-        get("syscallsp", 0),
-        get("syscallbp", 0),
-    )
-    record.gopc, record.startpc = get("gopc", 0), get("startpc", 0)
-    record.locked_to_thread = get("lockedm", 0) != 0
-    record.sigcode0, record.sigcode1, record.sigpc = get("sigcode0", 0), get("sigcode1", 0), get("sigpc", 0)
-    if "parentGoid" in v:
-        record.parent_id = v["parentGoid"]
-    reason_index = get("waitreason", 0)
-    record.wait_reason = program.wait_reason(reason_index) if reason_index else ""
-    record.state = _state_text(program, record, reason_index)
-    try:
-        record.labels = _labels(program, get("labels", 0))
-    except GoextError:
-        record.labels = {"<unreadable>": "labels could not be read"}
-    if layout.has("stkbar"):
+class _GoroutineReader:
+    """What decoding one g needs, looked up once per walk rather than once per
+    goroutine (a list of 100,000 goroutines decodes 100,000 of them)."""
+
+    def __init__(self, program: "GoProgram") -> None:
+        self.program = program
+        self.target = program.target
+        self.layout = program.layouts.g
+        reader: FieldReader = program.field_reader("g", _G_FIELDS, _G_SIGNED_FIELDS)
+        self.size = reader.size
+        self.values = reader.values_getter(_G_FIELDS)
+        fields = self.layout.fields
+        self.has_parent = "parentGoid" in fields
+        self.has_sleep_when = "sleepWhen" in fields
+        self.has_barriers = self.layout.has("stkbar")
+        self.minor = program.go_minor or 99
+        self.statuses = status_strings(self.minor)
+        self._window = b""
+        self._window_start = 0
+
+    def _g_bytes(self, address: int) -> bytes:
+        """The g at ``address``, from a window read ahead of it: g structs come
+        from the same size class, and allgs mostly lists them in address order."""
+        size = self.layout.size
+        offset = address - self._window_start
+        if 0 <= offset and offset + size <= len(self._window):
+            return self._window[offset : offset + size]
         try:
-            record.stack_barriers = _stack_barriers(program, buf)
-        except GoextError as exc:
-            record.error = f"stack barriers unreadable: {exc}"
-    record.last_wake = _last_wake(program, record, v)
-    record.system = program.is_system_goroutine(record)
-    return record
+            self._window = self.target.read(address, max(size, _G_WINDOW))
+            self._window_start = address
+        except MemoryReadError:  # the window crosses the end of the mapping: the g alone
+            self._window = b""
+            return self.target.read(address, size)
+        return self._window[:size]
+
+    def read(self, address: int) -> GoroutineRecord:
+        record = GoroutineRecord(address)
+        program = self.program
+        try:
+            buf = self._g_bytes(address)
+        except MemoryReadError as exc:
+            record.error = str(exc)
+            return record
+        if len(buf) < self.size:
+            record.error = f"g struct cut short ({len(buf)} of {self.size} bytes)"
+            return record
+        (
+            record.id,
+            record.status,
+            record.waitsince,
+            record.m,
+            record.stack_lo,
+            record.stack_hi,
+            record.sched_pc,
+            record.sched_sp,
+            record.sched_bp,
+            record.sched_lr,
+            record.syscall_pc,
+            record.syscall_sp,
+            record.syscall_bp,
+            record.gopc,
+            record.startpc,
+            lockedm,
+            record.sigcode0,
+            record.sigcode1,
+            record.sigpc,
+            parent,
+            reason_index,
+            labels,
+            sleep_when,
+            timer,
+        ) = self.values(buf)
+        record.locked_to_thread = lockedm != 0
+        if self.has_parent:
+            record.parent_id = parent
+        record.wait_reason = program.wait_reason(reason_index) if reason_index else ""
+        record.state = self._state_text(record, reason_index)
+        if labels:
+            try:
+                record.labels = _labels(program, labels)
+            except GoextError:
+                record.labels = {"<unreadable>": "labels could not be read"}
+        if self.has_barriers:
+            try:
+                record.stack_barriers = _stack_barriers(program, buf)
+            except GoextError as exc:
+                record.error = f"stack barriers unreadable: {exc}"
+        if record.state != "sleep":  # when its last sleep ended, if it is not sleeping now
+            record.last_wake = max(sleep_when, 0) if self.has_sleep_when else _timer_when(program, timer)
+        record.system = program.is_system_goroutine(record)
+        return record
+
+    def _state_text(self, record: GoroutineRecord, reason_index: int) -> str:
+        """The header state exactly as src/runtime/traceback.go goroutineheader prints it,
+        without the ", N minutes" and ", locked to thread" parts."""
+        plain = record.plain_status
+        status = self.statuses.get(plain, "???" if not 0 <= plain < 16 else "")
+        if plain == G_WAITING or (plain == G_LEAKED and self.minor >= 26):
+            if reason_index:
+                status = record.wait_reason
+        if plain == G_LEAKED and self.minor >= 26:
+            status += " (leaked)"
+        if record.status & G_SCAN:
+            status += " (scan)"
+        return status
+
+
+def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
+    """The g at ``address``; never raises for bad target data (the record says)."""
+    return _GoroutineReader(program).read(address)
 
 
 MAX_STACK_BARRIERS = 1024
@@ -377,27 +450,12 @@ def _stack_barriers(program: "GoProgram", g_buf: bytes) -> list[tuple[int, int]]
     ]
 
 
-def _state_text(program: "GoProgram", record: GoroutineRecord, reason_index: int) -> str:
-    """The header state exactly as src/runtime/traceback.go goroutineheader prints it,
-    without the ", N minutes" and ", locked to thread" parts."""
-    plain = record.plain_status
-    minor = program.go_minor or 99
-    status = status_strings(minor).get(plain, "???" if not 0 <= plain < 16 else "")
-    if plain == G_WAITING or (plain == G_LEAKED and minor >= 26):
-        if reason_index:
-            status = record.wait_reason
-    if plain == G_LEAKED and minor >= 26:
-        status += " (leaked)"
-    if record.status & G_SCAN:
-        status += " (scan)"
-    return status
-
-
 def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[GoroutineRecord]:
     """Every live goroutine in allgs order (the order the runtime prints them)."""
     addresses = read_allgs(program)
     # Wait minutes need "now", which is estimated from all the records.
-    records = [read_goroutine(program, address) for address in steps(addresses, "goroutines")]
+    reader = _GoroutineReader(program)
+    records = [reader.read(address) for address in steps(addresses, "goroutines")]
     now = estimate_now(program, records)
     out: list[GoroutineRecord] = []
     for record in records:

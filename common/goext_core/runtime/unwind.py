@@ -471,6 +471,91 @@ def frame_step(program: "GoProgram", pc: int) -> Optional[FrameStep]:
     return FrameStep(name, entry, delta, plain, at_call, at_trap)
 
 
+# The list's walk reads the top of a parked stack first: the program's own
+# frame is usually within a few hundred bytes of sched.sp.
+_PARKED_WINDOW = 2048
+
+
+class ParkedWalk:
+    """The goroutine list's walk: the innermost frame of the program's own
+    code of a goroutine parked on its own stack whose frames up to that one
+    are plain (x86, no M, no stack barriers), with no Frame built until the
+    answer.  What it needs of each (pc, interrupted) is computed once.  Made
+    once per program; ``holds_code(function, file)`` is the library rule."""
+
+    def __init__(self, program: "GoProgram", holds_code: Callable[[str, str], bool]) -> None:
+        self.program = program
+        self.holds_code = holds_code
+        target = program.target
+        self.applies = target.arch in ("amd64", "386")
+        self.ptr = target.ptr_size
+        self.unpack = _POINTER_FORMATS[(target.byte_order, self.ptr)].unpack_from
+        minor = program.go_minor
+        self.injected = _INJECTED_BEFORE_1_21 if minor is not None and minor < 21 else _INJECTED
+        # (pc, interrupted) -> (delta, entry, the user source or None, the caller is interrupted), or None
+        self.facts: dict[tuple[int, bool], Optional[tuple[int, int, Optional[tuple], bool]]] = {}
+
+    def _facts(self, pc: int, trap: bool) -> Optional[tuple[int, int, Optional[tuple], bool]]:
+        step = self.program.frame_step(pc)
+        if step is None or not step.plain:
+            return None
+        sources = step.at_trap if trap or pc <= step.entry else step.at_call
+        user: Optional[tuple] = None
+        if not sources:  # no line table: the function alone, as _append_frames makes it
+            if not self.holds_code(step.name, "?"):
+                user = (step.name, "?", 0, False)
+        else:
+            for source in sources:
+                if not self.holds_code(source.function, source.file):
+                    user = (source.function, source.file, source.line, source.inlined)
+                    break
+        if len(self.facts) > 1 << 18:
+            self.facts.clear()
+        return (step.delta, step.entry, user, step.name in self.injected)
+
+    def user_frame(self, record: GoroutineRecord) -> Optional[Frame]:
+        """The frame, or None when this walk cannot answer: the caller then
+        unwinds with ``unwind_goroutine(stop=...)``, which finds the same frame
+        the long way."""
+        if not self.applies or record.error or record.m or record.syscall_sp or record.stack_barriers:
+            return None
+        sp, hi = record.sched_sp, record.stack_hi
+        if not record.stack_lo <= sp < hi or hi - sp > MAX_BUFFERED_STACK:
+            return None
+        target, ptr, unpack, facts = self.program.target, self.ptr, self.unpack, self.facts
+        try:
+            buf = target.read(sp, min(_PARKED_WINDOW, hi - sp))
+        except (MemoryReadError, GoextError):
+            return None
+        start, pc, trap = sp, record.sched_pc, False
+        for _ in range(MAX_FRAMES):
+            key = (pc, trap)
+            fact = facts.get(key)
+            if fact is None and key not in facts:
+                fact = facts[key] = self._facts(pc, trap)
+            if fact is None:
+                return None
+            delta, entry, user, caller_trap = fact
+            fp = sp + delta + ptr
+            if user is not None:
+                return Frame(user[0], user[1], user[2], pc, sp, fp, entry, user[3], STACK_GOROUTINE, trap)
+            slot = fp - ptr - start
+            if slot + ptr > len(buf):
+                if len(buf) == hi - start:
+                    return None  # past the top of the stack
+                try:
+                    buf = target.read(start, hi - start)
+                except (MemoryReadError, GoextError):
+                    return None
+                if slot + ptr > len(buf):
+                    return None
+            pc = unpack(buf, slot)[0]
+            if pc == 0:
+                return None
+            sp, trap = fp, caller_trap
+        return None
+
+
 def _start_from_thread(unwinder: _Unwinder, thread: "Thread") -> _Cursor:
     regs = thread.registers
     pc = regs.get("pc", regs.get("rip", 0))
