@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import gdb  # type: ignore[import-not-found]
 
+from goext_core.commands.frontend import is_go_executable
 from goext_core.commands.values import current_goroutine_of, default_frame
 from goext_core.errors import GoextError
 from goext_core.values.decode import Decoder
@@ -115,13 +116,7 @@ def _in_go_code() -> bool:
 
 
 def _is_go_program() -> bool:
-    for objfile in gdb.objfiles():
-        try:
-            if objfile.lookup_global_symbol("runtime.main") or objfile.lookup_static_symbol("runtime.main"):
-                return True
-        except (gdb.error, AttributeError):
-            continue
-    return False
+    return any(is_go_executable(objfile.filename or "") for objfile in gdb.objfiles())
 
 
 def gdb_value_of(value: Value) -> Optional[Any]:

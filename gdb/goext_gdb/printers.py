@@ -21,6 +21,7 @@ from typing import Any, Iterator, Optional
 import gdb  # type: ignore[import-not-found]
 import gdb.printing  # type: ignore[import-not-found]
 
+from goext_core.commands.frontend import is_go_executable
 from goext_core.errors import GoextError
 from goext_core.textsafe import safe_field
 from goext_core.values.decode import Decoder, type_system
@@ -408,14 +409,8 @@ def _register_for(objfile: Any) -> None:
     filename = getattr(objfile, "filename", None) or ""
     if not filename or filename in _registered_objfiles:
         return
-    try:  # only Go executables: their symbol table has runtime.main
-        if (
-            objfile.lookup_global_symbol("runtime.main") is None
-            and objfile.lookup_static_symbol("runtime.main") is None
-        ):
-            return
-    except (gdb.error, AttributeError):
-        pass
+    if not is_go_executable(filename):  # only Go executables
+        return
     _registered_objfiles.add(filename)
     gdb.printing.register_pretty_printer(objfile, _GoCollection(), replace=True)
 
