@@ -30,21 +30,20 @@ Files are written once per executable into the cache directory
 
 from __future__ import annotations
 
-import gc
 import os
 import struct
 import sys
 from array import array
 from bisect import bisect_left
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Optional
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
 from goext_core.binary.leb128 import encode_sleb128, encode_uleb128, read_uleb128
 from goext_core.binary.pclntab import Func, Pclntab
+from goext_core.collector import collector_paused
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.textsafe import safe_field
@@ -319,7 +318,7 @@ def symbol_file_image(
         if sec.allocated and sec.name
     ]
     with_frames = binary.arch == "amd64"
-    with _collector_paused():
+    with collector_paused():
         symbols = function_symbols(
             pclntab, with_frames, code_reader(binary), DEBUGGER_UNWOUND if unwound_by_goext else None
         )
@@ -362,21 +361,6 @@ def code_reader(binary: "GoBinary") -> Callable[[int, int], Optional[bytes]]:
         return _read_static(binary, address, size)
 
     return read_code
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a bulk build: the hundreds of
-    thousands of tuples a large binary's symbol file is made of hold no
-    cycles, and the collector scanning them again and again was a fifth of
-    the build (a sixth of it in gdb's embedded Python)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def named_by_executable(binary: "GoBinary", symbols: list[FunctionSymbol]) -> set[tuple[str, int]]:

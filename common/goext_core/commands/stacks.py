@@ -8,6 +8,7 @@ from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Optional
 
+from goext_core.collector import collector_paused
 from goext_core.commands.base import MAX_FRAMES, Context, Write, bounded_int, command
 from goext_core.errors import GoextError, UsageError
 from goext_core.progress import steps
@@ -182,6 +183,11 @@ _LINES_PER_WRITE = 256
 
 @command("goroutines", "List goroutines: id, state, wait, thread, user location, creator.", _configure_goroutines)
 def run_goroutines(context: Context, args: argparse.Namespace, write: Write) -> None:
+    with collector_paused():
+        _list_goroutines(context, args, write)
+
+
+def _list_goroutines(context: Context, args: argparse.Namespace, write: Write) -> None:
     program = context.program
     records = _selected(context, args)
     if args.group:
@@ -344,9 +350,10 @@ def run_bt(context: Context, args: argparse.Namespace, write: Write) -> None:
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must not be negative")
     if args.goroutine == "all":
-        for record in steps(program.goroutines(), "backtraces"):
-            write_backtrace(context, record, write, args.full, args.limit)
-            write("\n")
+        with collector_paused():
+            for record in steps(program.goroutines(), "backtraces"):
+                write_backtrace(context, record, write, args.full, args.limit)
+                write("\n")
         return
     if args.goroutine is None:
         current = current_goroutine(context)

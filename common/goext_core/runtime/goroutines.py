@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
+from goext_core.collector import collector_paused
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.progress import steps
 from goext_core.runtime.layouts import G_LEAKED, G_RUNNING, G_SCAN, G_SYSCALL, G_WAITING, is_dead_status, status_strings
@@ -333,6 +334,8 @@ class _GoroutineReader:
         self.statuses = status_strings(self.minor)
         self._window = b""
         self._window_start = 0
+        self._reasons: dict[int, str] = {}
+        self._system: dict[tuple[int, bool], bool] = {}
 
     def _g_bytes(self, address: int) -> bytes:
         """The g at ``address``, from a window read ahead of it: g structs come
@@ -389,7 +392,11 @@ class _GoroutineReader:
         record.locked_to_thread = lockedm != 0
         if self.has_parent:
             record.parent_id = parent
-        record.wait_reason = program.wait_reason(reason_index) if reason_index else ""
+        if reason_index:
+            reason = self._reasons.get(reason_index)
+            if reason is None:
+                reason = self._reasons[reason_index] = program.wait_reason(reason_index)
+            record.wait_reason = reason
         record.state = self._state_text(record, reason_index)
         if labels:
             try:
@@ -403,7 +410,13 @@ class _GoroutineReader:
                 record.error = f"stack barriers unreadable: {exc}"
         if record.state != "sleep":  # when its last sleep ended, if it is not sleeping now
             record.last_wake = max(sleep_when, 0) if self.has_sleep_when else _timer_when(program, timer)
-        record.system = program.is_system_goroutine(record)
+        # Whether it is a system goroutine depends on its start function, and
+        # for the finalizer goroutines on whether it runs.
+        key = (record.startpc, record.plain_status == G_RUNNING)
+        system = self._system.get(key)
+        if system is None:
+            system = self._system[key] = program.is_system_goroutine(record)
+        record.system = system
         return record
 
     def _state_text(self, record: GoroutineRecord, reason_index: int) -> str:
@@ -455,7 +468,8 @@ def walk_goroutines(program: "GoProgram", include_dead: bool = False) -> list[Go
     addresses = read_allgs(program)
     # Wait minutes need "now", which is estimated from all the records.
     reader = _GoroutineReader(program)
-    records = [reader.read(address) for address in steps(addresses, "goroutines")]
+    with collector_paused():
+        records = [reader.read(address) for address in steps(addresses, "goroutines")]
     now = estimate_now(program, records)
     out: list[GoroutineRecord] = []
     for record in records:
