@@ -439,6 +439,12 @@ def read_goroutine(program: "GoProgram", address: int) -> GoroutineRecord:
     return _GoroutineReader(program).read(address)
 
 
+def read_goroutines(program: "GoProgram", addresses: list[int]) -> list[GoroutineRecord]:
+    """The gs at ``addresses``, decoded with one reader (see read_goroutine)."""
+    reader = _GoroutineReader(program)
+    return [reader.read(address) for address in addresses]
+
+
 MAX_STACK_BARRIERS = 1024
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 from goext_core.binary.codescan import ADDRESS, COMPARE, LOAD, STORE, UPDATE, DataRef, data_refs
 from goext_core.errors import GoextError, MemoryReadError
 from goext_core.runtime.dwarflayout import StructLayout
-from goext_core.runtime.goroutines import read_allgs, read_goroutine
+from goext_core.runtime.goroutines import read_allgs, read_goroutines
 from goext_core.runtime.heap import plausible_mheap
 
 if TYPE_CHECKING:
@@ -132,8 +132,7 @@ def _find_allm(program: "GoProgram", words: Iterable[tuple[int, bytes]], hinted:
     word: of every goroutine, as the real allm does)."""
     layout_m = program.layouts.m
     known = set()
-    for address in read_allgs(program)[:4096]:
-        record = read_goroutine(program, address)
+    for record in read_goroutines(program, read_allgs(program)[:4096]):
         if record.m:
             known.add(record.m)
     # In a process where every goroutine is parked (an idle server), no goroutine has an M:
