@@ -310,6 +310,10 @@ class SectionNames:
     def __init__(self, read: ReadAt, header: FileHeader, file_size: int) -> None:
         self._read = read
         self._start = self._end = 0
+        if header.shoff == 0 or header.shnum == 0:
+            return  # no section headers at all
+        if header.shentsize < struct.calcsize(_SECTION_FIELDS[header.is_64]):
+            raise CorruptDataError(f"section header entries of {header.shentsize} bytes")
         if header.shstrndx == 0 or header.shstrndx >= _SHN_LORESERVE and header.shstrndx != _SHN_XINDEX:
             return  # SHN_UNDEF: the file has no section names
         if header.shstrndx >= header.shnum:
