@@ -29,10 +29,9 @@ def _goext_load() -> None:
     _goext_add_paths()
     from goext_core.dependencies import add_pyelftools
 
-    missing = add_pyelftools()
-    if missing:
-        gdb.write(f"goext: cannot load: {missing}\n", gdb.STDERR)
-        return
+    # pyelftools is needed for DWARF only: without it goext loads, and the
+    # commands that read DWARF say in one line that it is missing.
+    add_pyelftools()
     try:
         import goext_gdb
     except Exception as exc:

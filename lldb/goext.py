@@ -24,10 +24,9 @@ def __lldb_init_module(debugger, internal_dict) -> None:  # type: ignore[no-unty
     _add_paths()
     from goext_core.dependencies import add_pyelftools
 
-    missing = add_pyelftools()
-    if missing:
-        print(f"goext: cannot load: {missing}", file=sys.stderr)
-        return
+    # pyelftools is needed for DWARF only: without it goext loads, and the
+    # commands that read DWARF say in one line that it is missing.
+    add_pyelftools()
     try:
         import goext_lldb
     except Exception as exc:

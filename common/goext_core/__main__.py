@@ -12,18 +12,16 @@ import signal
 import sys
 from typing import Optional
 
-try:
-    import elftools  # noqa: F401
-except ImportError:  # a Python without pyelftools (e.g. another python3 first on PATH)
-    sys.exit(
-        f"goext: error: pyelftools is missing for {sys.executable} "
-        "(run install.sh, or apt-get install python3-pyelftools)"
-    )
-
 from goext_core.commands import COMMAND_MODULES, Context, dispatch
+from goext_core.dependencies import add_pyelftools
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
 from goext_core.target.corefind import open_core
+
+# A distribution's pyelftools for a Python that does not look there (e.g.
+# another python3 first on PATH).  Without it only DWARF is lost: the
+# commands that need DWARF say so in one line.
+add_pyelftools()
 
 USAGE = __doc__.strip() + "\n\nCommands: " + ", ".join(sorted(COMMAND_MODULES)) + "\n"
 

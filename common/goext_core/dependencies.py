@@ -11,6 +11,7 @@ before importing anything else of goext.  Standard library only.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from typing import Optional
@@ -28,11 +29,11 @@ _SITE_TEMPLATES = (
 
 
 def _importable() -> bool:
+    # find_spec, not import: goext imports pyelftools only when it reads DWARF.
     try:
-        import elftools  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("elftools") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def pyelftools_directory(candidates: Optional[list[str]] = None) -> Optional[str]:

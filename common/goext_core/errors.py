@@ -28,3 +28,7 @@ class UnsupportedError(GoextError):
 
 class UsageError(GoextError):
     """Wrong arguments given to a command."""
+
+
+class MissingDependencyError(GoextError):
+    """An optional third-party module (pyelftools, for DWARF) is not installed."""

@@ -157,7 +157,7 @@ class GoProgram:
         def compute() -> RuntimeLayouts:
             debug = self.debug_binary
             if debug is None:
-                layouts = load_layouts(self.binary.elf, False, self.go_minor, self.binary.arch, self.binary.ptr_size)
+                layouts = load_layouts(None, False, self.go_minor, self.binary.arch, self.binary.ptr_size)
             else:
                 layouts = self._dwarf_layouts(debug)
             self.notes.extend(layouts.notes)

@@ -1,9 +1,10 @@
 """Static facts about an ELF executable: sections, segments, symbols, notes.
 
 :class:`GoBinary` reads the file only: no debugger, no process.  The file is
-memory-mapped once; pyelftools parses the headers, and the hot paths (symbol
-table, segment reads) decode the raw bytes directly because pyelftools' object
-per symbol is too slow for Go binaries with tens of thousands of symbols.
+memory-mapped once and its headers, symbols and notes are decoded from the raw
+bytes (:mod:`goext_core.binary.elftables`).  pyelftools, slow to import and
+with an object per symbol, is used for DWARF only: :attr:`GoBinary.elf` is
+created on first use (:mod:`goext_core.binary.pyelf`).
 
 Addresses are link-time virtual addresses.  For a position-independent
 executable the caller adds the load bias (see ``Target.load_bias``).
@@ -15,60 +16,37 @@ import mmap
 import os
 import struct
 import sys
-import weakref
-import zlib
 from array import array
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any, Iterator, Optional
-
-from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
-from elftools.construct.core import ConstructError
-from elftools.elf.elffile import ELFFile
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from goext_core.binary.buildinfo import BuildInfo, read_buildinfo
+from goext_core.binary.elftables import (
+    ET_DYN,
+    MAX_SECTIONS,
+    PT_LOAD,
+    PT_NOTE,
+    SHF_COMPRESSED,
+    FileHeader,
+    ProgramHeader,
+    SectionNames,
+    decompress_section,
+    parse_file_header,
+    program_headers,
+    section_headers,
+)
+from goext_core.binary.pyelf import describe_parse_error, dwarf_info, open_elffile
 from goext_core.errors import CorruptDataError, MemoryReadError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.target.regularfile import open_regular_file
 
-# Everything pyelftools (and the construct/struct/zlib code under it) raises
-# for a malformed or truncated file: its own errors, construct's, failed
-# asserts on header fields, the odd TypeError or AttributeError from a field
-# of the wrong shape or a section that is not there.
-ELF_PARSE_ERRORS: tuple[type[BaseException], ...] = (
-    ELFError,
-    ELFParseError,
-    DWARFError,
-    ConstructError,
-    struct.error,
-    ValueError,
-    EOFError,
-    OSError,
-    zlib.error,
-    IndexError,
-    KeyError,
-    TypeError,
-    AttributeError,
-    AssertionError,
-    RecursionError,
-)
-_PARSE_ERRORS = ELF_PARSE_ERRORS
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
-# e_machine -> Go's GOARCH; the second element is the 64-bit name where the
-# class decides (MIPS).  Byte order picks the "le" variants below.
-_GOARCH_BY_MACHINE = {
-    "EM_X86_64": "amd64",
-    "EM_386": "386",
-    "EM_AARCH64": "arm64",
-    "EM_ARM": "arm",
-    "EM_PPC64": "ppc64",
-    "EM_S390": "s390x",
-    "EM_RISCV": "riscv64",
-    "EM_MIPS": "mips",
-    "EM_LOONGARCH": "loong64",
-    258: "loong64",  # pyelftools versions without the EM_LOONGARCH name
-}
-
+# What the header decoding below could still raise on a file it did not
+# foresee (a struct or slice error): reported as a malformed ELF, never a traceback.
+_DECODE_ERRORS = (struct.error, ValueError, OverflowError, IndexError)
 
 _SHF_ALLOC = 0x2
 _PF_X = 0x1
@@ -86,7 +64,7 @@ _RAW_BUILD_ID_SCAN = 32 * 1024
 _MAX_NOTE_BYTES = 1 << 16
 _MAX_SYMBOLS = 1 << 22
 _MAX_CACHED_SECTION = 1 << 20  # bigger sections (DWARF) are handed out, not kept
-_MAX_SECTIONS = 1 << 16
+_MAX_SECTIONS = MAX_SECTIONS
 
 
 @dataclass(frozen=True)
@@ -113,19 +91,6 @@ class Segment:
 
     def contains(self, address: int) -> bool:
         return self.vaddr <= address < self.vaddr + self.memsz
-
-
-class _SectionHeader:
-    """A parsed section header and its name: what the loop over the sections reads of a section object."""
-
-    __slots__ = ("name", "header")
-
-    def __init__(self, name: str, header: Any) -> None:
-        self.name = name
-        self.header = header
-
-    def __getitem__(self, key: str) -> Any:
-        return self.header[key]
 
 
 @dataclass(frozen=True)
@@ -330,13 +295,15 @@ class GoBinary:
             self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
             if self._map[:4] != b"\x7fELF":
                 raise CorruptDataError(f"{path}: not an ELF file (bad magic)")
-            self._parse_headers()
+            try:
+                self._parse_headers()
+            except CorruptDataError as exc:
+                raise CorruptDataError(f"{path}: {exc}") from None
+            except _DECODE_ERRORS as exc:
+                raise CorruptDataError(f"{path}: malformed ELF: {describe_parse_error(exc)}") from None
         except CorruptDataError:
             self.close()
             raise
-        except _PARSE_ERRORS as exc:
-            self.close()
-            raise CorruptDataError(f"{path}: malformed ELF: {_one_line(exc)}") from None
         self._symbols: Optional[dict[str, int]] = None
         self._symbol_sizes: Optional[dict[str, int]] = None
         self._dynamic_symbols: Optional[DynamicSymbols] = None
@@ -369,61 +336,57 @@ class GoBinary:
     # -- headers -------------------------------------------------------
     def _parse_headers(self) -> None:
         self.notes: list[str] = []  # damage found in the file, and what it costs
-        self.elf = ELFFile(self._file)
-        header = self.elf.header
-        self.ptr_size = 8 if self.elf.elfclass == 64 else 4
-        self.byte_order: ByteOrder = "little" if self.elf.little_endian else "big"
-        self.is_pie = header["e_type"] == "ET_DYN"
-        self.entry = int(header["e_entry"])
-        self.arch = self._goarch(header["e_machine"])
-
-        self.segments: list[Segment] = []
-        for phdr in self._segment_headers():
-            if phdr["p_type"] != "PT_LOAD":
-                continue
-            self.segments.append(
-                Segment(
-                    vaddr=int(phdr["p_vaddr"]),
-                    memsz=int(phdr["p_memsz"]),
-                    offset=int(phdr["p_offset"]),
-                    filesz=int(phdr["p_filesz"]),
-                    flags=int(phdr["p_flags"]),
-                )
-            )
-        self.segments.sort(key=lambda s: s.vaddr)
+        self._elf: Optional["ELFFile"] = None
         file_size = len(self._map)
+        header = parse_file_header(self._read_at, file_size)
+        self._header: FileHeader = header
+        self.ptr_size = header.ptr_size
+        self.byte_order: ByteOrder = header.byte_order
+        self.is_pie = header.file_type == ET_DYN
+        self.entry = header.entry
+        self.arch = header.goarch
+
+        self._program_headers: list[ProgramHeader] = program_headers(self._read_at, header, file_size)
+        self.segments: list[Segment] = [
+            Segment(vaddr=phdr.vaddr, memsz=phdr.memsz, offset=phdr.offset, filesz=phdr.filesz, flags=phdr.flags)
+            for phdr in self._program_headers
+            if phdr.type == PT_LOAD
+        ]
+        self.segments.sort(key=lambda s: s.vaddr)
         for seg in self.segments:
             if seg.offset + seg.filesz > file_size:
                 raise CorruptDataError(
-                    f"{self.path}: truncated: segment at {seg.vaddr:#x} needs {seg.offset + seg.filesz} bytes,"
-                    f" file has {file_size}"
+                    f"truncated: segment at {seg.vaddr:#x} needs {seg.offset + seg.filesz} bytes, file has {file_size}"
                 )
 
-        table_end = int(header["e_shoff"]) + int(header["e_shnum"]) * int(header["e_shentsize"])
-        if header["e_shoff"] and table_end > file_size:
+        table_end = header.section_table_end
+        if header.shoff and table_end > file_size:
             # The section header table is written last: a file cut short loses it first.
-            raise CorruptDataError(
-                f"{self.path}: truncated: its section headers end at byte {table_end}, the file has {file_size}"
-            )
+            raise CorruptDataError(f"truncated: its section headers end at byte {table_end}, the file has {file_size}")
 
         self._sections: dict[str, Section] = {}
         self._section_list: list[Section] = []
         # Section headers only describe the file (the loader never reads them):
         # a damaged one costs that section, with a note, not the binary.
         try:
-            for index, sec in enumerate(self._section_headers()):
-                if index >= _MAX_SECTIONS:
-                    self.notes.append(f"{self.path}: more than {_MAX_SECTIONS} section headers: the rest are ignored")
-                    break
+            names = SectionNames(self._read_at, header, file_size)
+            for index, sec in section_headers(self._read_at, header, _MAX_SECTIONS):
+                try:
+                    name = names.name(sec.name_offset)
+                except CorruptDataError as exc:
+                    self.notes.append(
+                        f"{self.path}: section header {index} is damaged ({exc}): that section is ignored"
+                    )
+                    continue
                 entry = Section(
-                    name=sec.name,
-                    address=int(sec["sh_addr"]),
-                    size=int(sec["sh_size"]),
-                    offset=int(sec["sh_offset"]),
-                    flags=int(sec["sh_flags"]),
-                    type=str(sec["sh_type"]),
+                    name=name,
+                    address=sec.address,
+                    size=sec.size,
+                    offset=sec.offset,
+                    flags=sec.flags,
+                    type=sec.type_name,
                     index=index,
-                    link=int(sec["sh_link"]),
+                    link=sec.link,
                 )
                 if (
                     entry.type not in ("SHT_NOBITS", "SHT_NULL")
@@ -431,7 +394,7 @@ class GoBinary:
                 ):
                     # A section cut by the end of the file: the file was cut short.
                     raise CorruptDataError(
-                        f"{self.path}: truncated: section {entry.name or index} needs "
+                        f"truncated: section {entry.name or index} needs "
                         f"{entry.offset + entry.size} bytes, the file has {file_size}"
                     )
                 if entry.type not in ("SHT_NOBITS", "SHT_NULL") and entry.offset + entry.size > file_size:
@@ -442,49 +405,37 @@ class GoBinary:
                     continue
                 self._section_list.append(entry)
                 self._sections.setdefault(entry.name, entry)
-        except _PARSE_ERRORS as exc:
+            if header.shnum > _MAX_SECTIONS:
+                self.notes.append(f"{self.path}: more than {_MAX_SECTIONS} section headers: the rest are ignored")
+        except CorruptDataError as exc:
+            if str(exc).startswith("truncated:"):
+                raise
             self.notes.append(
-                f"{self.path}: section headers are unreadable ({_one_line(exc)}): "
+                f"{self.path}: section headers are unreadable ({exc}): "
                 f"kept the {len(self._section_list)} before the damage"
             )
 
-    def _section_headers(self) -> Iterator[Any]:
-        """Each section header with its name.  pyelftools' iter_sections builds
-        a section object per header, and the one of a GNU hash table parses the
-        whole table (a Debian Go program exporting 140,000 dynamic symbols:
-        200,000 parsed entries, most of the executable's opening time)."""
-        header_of = getattr(self.elf, "_get_section_header", None)
-        name_of = getattr(self.elf, "_get_section_name", None)
-        if header_of is None or name_of is None:  # another pyelftools: the slow, public way
-            yield from self.elf.iter_sections()
-            return
-        for index in range(self.elf.num_sections()):
-            header = header_of(index)
-            if header is None:  # beyond the end of the file, as get_section would fail
-                raise ELFParseError(f"section header {index} lies beyond the end of the file")
-            yield _SectionHeader(name_of(header), header)
+    def _read_at(self, offset: int, size: int) -> bytes:
+        """``size`` bytes of the file at ``offset``; short past its end."""
+        return self._map[offset : offset + size] if offset >= 0 and size > 0 else b""
 
-    def _segment_headers(self) -> Iterator[Any]:
-        """Each program header (the fields only: pyelftools' segment object for
-        PT_DYNAMIC builds every section object, GNU hash tables included, to
-        find its string table)."""
-        header_of = getattr(self.elf, "_get_segment_header", None)
-        if header_of is None:  # another pyelftools: the slow, public way
-            yield from self.elf.iter_segments()
-            return
-        for index in range(self.elf.num_segments()):
-            yield header_of(index)
+    @property
+    def file_header(self) -> FileHeader:
+        """The ELF header's fields (class, byte order, section table, ...)."""
+        return self._header
 
-    def _goarch(self, machine: object) -> str:
-        name = _GOARCH_BY_MACHINE.get(machine)
-        if name is None:
-            return str(machine).removeprefix("EM_").lower()
-        if name == "ppc64" and self.byte_order == "little":
-            return "ppc64le"
-        if name == "mips":
-            base = "mips64" if self.ptr_size == 8 else "mips"
-            return base + ("le" if self.byte_order == "little" else "")
-        return name
+    @property
+    def elf(self) -> "ELFFile":
+        """pyelftools' view of the file, for DWARF: made on first use (importing
+        pyelftools takes tens of milliseconds).  MissingDependencyError when
+        pyelftools is not installed, CorruptDataError when it rejects the file."""
+        if self._elf is None:
+            self._file.seek(0)
+            try:
+                self._elf = open_elffile(self._file)
+            except CorruptDataError as exc:
+                raise CorruptDataError(f"{self.path}: {exc}") from None
+        return self._elf
 
     # -- sections ------------------------------------------------------
     def sections(self) -> list[Section]:
@@ -509,10 +460,12 @@ class GoBinary:
         else:
             if entry.offset + entry.size > len(self._map):
                 raise CorruptDataError(f"{self.path}: section {name} is truncated")
-            try:
-                data = self.elf.get_section(entry.index).data()
-            except _PARSE_ERRORS as exc:
-                raise CorruptDataError(f"{self.path}: section {name}: {_one_line(exc)}") from None
+            data = self._map[entry.offset : entry.offset + entry.size]
+            if entry.flags & SHF_COMPRESSED:
+                try:
+                    data = decompress_section(data, self.ptr_size == 8, self.byte_order)
+                except CorruptDataError as exc:
+                    raise CorruptDataError(f"{self.path}: section {name}: {exc}") from None
         if len(data) <= _MAX_CACHED_SECTION:
             self._section_data[name] = data
         return data
@@ -720,8 +673,6 @@ class GoBinary:
         )
 
     def _link_of(self, section: Section) -> int:
-        # From the header parsed with the others: pyelftools' section object
-        # for a GNU hash table parses the whole table first.
         return section.link
 
     # -- notes and ids -------------------------------------------------
@@ -729,9 +680,7 @@ class GoBinary:
         """(owner, type, desc) of every note in SHT_NOTE sections, else PT_NOTE segments."""
         regions: list[tuple[int, int]] = [(s.offset, s.size) for s in self._section_list if s.type == "SHT_NOTE"]
         if not regions:
-            for phdr in self._segment_headers():
-                if phdr["p_type"] == "PT_NOTE":
-                    regions.append((int(phdr["p_offset"]), int(phdr["p_filesz"])))
+            regions = [(phdr.offset, phdr.filesz) for phdr in self._program_headers if phdr.type == PT_NOTE]
         bo = "<" if self.byte_order == "little" else ">"
         for offset, size in regions:
             size = min(size, _MAX_NOTE_BYTES, max(0, len(self._map) - offset))
@@ -808,38 +757,8 @@ class GoBinary:
             raise UnsupportedError(f"{self.path}: not a Go executable")
 
 
-_DWARF_INFOS: "weakref.WeakKeyDictionary[ELFFile, Any]" = weakref.WeakKeyDictionary()
-
-
-def dwarf_info(elf: ELFFile) -> Any:
-    """``elf.get_dwarf_info()``, made once per file: it decompresses every
-    debug section.  A section that does not decompress or parse raises
-    CorruptDataError, so callers can go on without DWARF."""
-    if elf not in _DWARF_INFOS:
-        try:
-            info = elf.get_dwarf_info()
-        except ELF_PARSE_ERRORS as exc:
-            raise CorruptDataError(f"DWARF is unreadable: {_one_line(exc)}") from None
-        if info.debug_info_sec is None or info.debug_abbrev_sec is None:  # a section header renamed or lost
-            raise CorruptDataError("DWARF is unreadable: .debug_info or .debug_abbrev is missing")
-        _DWARF_INFOS[elf] = info
-    return _DWARF_INFOS[elf]
-
-
 def _align4(value: int) -> int:
     return (value + 3) & ~3
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, AssertionError):  # pyelftools asserts on header fields; its text is just the value
-        return f"a header field has an impossible value ({str(exc)[:40] or 'assertion'})"
-    if isinstance(exc, zlib.error):
-        return f"a compressed section does not decompress ({exc})"
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-describe_parse_error = _one_line
-
-
-__all__ = ["ELF_PARSE_ERRORS", "ByteOrder", "GoBinary", "Section", "Segment", "describe_parse_error", "dwarf_info"]
+__all__ = ["ByteOrder", "GoBinary", "Section", "Segment", "describe_parse_error", "dwarf_info"]

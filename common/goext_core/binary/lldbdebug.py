@@ -31,20 +31,18 @@ GNU build-id, else by path, size and modification time.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
-from elftools.elf.elffile import ELFFile
-
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
-from goext_core.binary.elf import ELF_PARSE_ERRORS, dwarf_info
+from goext_core.binary.elftables import section_in_image
 from goext_core.binary.leb128 import read_sleb128, read_uleb128
 from goext_core.binary.packagevars import package_globals, package_unit
 from goext_core.binary.pclntab import Pclntab
+from goext_core.binary.pyelf import dwarf_info, elf_parse_errors
 from goext_core.binary.symfile import symbol_file_image
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
 
@@ -114,15 +112,20 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
             original = source.read()
     except OSError as exc:
         raise GoextError(f"cannot read {binary.path}: {exc.strerror or exc}") from None
-    elf = binary.elf
-    wide = elf.elfclass == 64
-    endian = "<" if elf.little_endian else ">"
+    elf_header = binary.file_header
+    wide = elf_header.is_64
+    little_endian = elf_header.byte_order == "little"
+    endian = "<" if little_endian else ">"
     header_format = endian + ("IIQQQQIIQQ" if wide else "IIIIIIIIII")
-    section_count = int(elf.header["e_shnum"])
-    table_offset = int(elf.header["e_shoff"])
-    entry_size = int(elf.header["e_shentsize"])
-    names_index = int(elf.header["e_shstrndx"])
-    if entry_size != struct.calcsize(header_format) or table_offset + section_count * entry_size > len(original):
+    section_count = elf_header.shnum
+    table_offset = elf_header.shoff
+    entry_size = elf_header.shentsize
+    names_index = elf_header.shstrndx
+    if (
+        entry_size != struct.calcsize(header_format)
+        or table_offset + section_count * entry_size > len(original)
+        or names_index >= section_count
+    ):
         raise CorruptDataError(f"{binary.path}: malformed section header table")
     headers = [
         _SectionHeader(*struct.unpack_from(header_format, original, table_offset + index * entry_size))
@@ -141,9 +144,9 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
             debug_sections[plain] = _decompressed(raw, name, header, wide, endian)
     package_info = package_abbrevs = b""
     if ".debug_info" in debug_sections and ".debug_abbrev" in debug_sections:
-        packages = package_globals(debug_sections[".debug_info"], debug_sections[".debug_abbrev"], elf.little_endian)
+        packages = package_globals(debug_sections[".debug_info"], debug_sections[".debug_abbrev"], little_endian)
         package_info, package_abbrevs = package_unit(
-            packages, len(debug_sections[".debug_abbrev"]), 8 if wide else 4, elf.little_endian
+            packages, len(debug_sections[".debug_abbrev"]), 8 if wide else 4, little_endian
         )
 
     out = bytearray(original)
@@ -213,7 +216,7 @@ def _go_language_offsets(binary: "GoBinary") -> list[tuple[int, int]]:
             # AttributeValue.offset is where the attribute's value starts.
             offsets.append((attribute.offset, width))
         return offsets
-    except ELF_PARSE_ERRORS as exc:
+    except elf_parse_errors() as exc:
         raise CorruptDataError(f"{binary.path}: DWARF is unreadable: {exc}") from None
 
 
@@ -223,11 +226,9 @@ def _pclntab_frame_table(binary: "GoBinary") -> Optional[bytes]:
         return None
     try:
         image = symbol_file_image(binary, Pclntab.from_binary(binary))
-        section = ELFFile(io.BytesIO(image)).get_section_by_name(".debug_frame")
-        return bytes(section.data()) if section is not None and section.data_size else None
+        section = section_in_image(image, ".debug_frame")
+        return section or None
     except GoextError:
-        return None
-    except ELF_PARSE_ERRORS:
         return None
 
 

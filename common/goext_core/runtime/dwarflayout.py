@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
-from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
+from goext_core.binary.pyelf import describe_parse_error, dwarf_info, elf_parse_errors
 from goext_core.errors import CorruptDataError
 
 _MAX_DEPTH = 4  # nested struct members are flattened this deep ("sched.sp", "stack.lo")
@@ -146,6 +146,6 @@ def read_struct_layouts(
                     found[name] = layout
             if len(found) == len(wanted):
                 break
-    except ELF_PARSE_ERRORS as exc:
+    except elf_parse_errors() as exc:
         raise CorruptDataError(f"cannot read DWARF: {describe_parse_error(exc)}") from None
     return found

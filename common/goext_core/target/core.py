@@ -1,4 +1,4 @@
-"""Offline target: an ELF core file plus its executable, read with pyelftools.
+"""Offline target: an ELF core file plus its executable.
 
 Memory is the core's PT_LOAD segments layered over the executable's: the kernel
 leaves unmodified file-backed pages (text, rodata) out of the core (p_filesz 0
@@ -13,9 +13,16 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Optional
 
-from elftools.elf.elffile import ELFFile
-
-from goext_core.binary.elf import ELF_PARSE_ERRORS
+from goext_core.binary.elftables import (
+    ET_CORE,
+    ET_DYN,
+    PT_LOAD,
+    PT_NOTE,
+    FileHeader,
+    ProgramHeader,
+    parse_file_header,
+    program_headers,
+)
 from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
 from goext_core.target import ByteOrder, Target, Thread
 from goext_core.target.regularfile import open_regular_file
@@ -33,7 +40,6 @@ _AMD64_REGS = (
 # struct user_pt_regs, arch/arm64/include/uapi/asm/ptrace.h
 _ARM64_REGS = [f"x{i}" for i in range(31)] + ["sp", "pc", "pstate"]
 
-_EM_TO_ARCH = {"EM_X86_64": "amd64", "EM_AARCH64": "arm64"}
 _MAX_SEGMENTS = 1 << 20
 _MAX_THREADS = 1 << 16
 
@@ -57,13 +63,23 @@ class FileMapping:
     path: str
 
 
-def _open_elf(path: str, what: str) -> tuple[BinaryIO, ELFFile]:
+def _open_elf(path: str, what: str) -> tuple[BinaryIO, "_MappedFile", FileHeader]:
     handle = open_regular_file(path, what)
     try:
-        return handle, ELFFile(handle)
-    except ELF_PARSE_ERRORS as exc:
+        file = _MappedFile(handle)
+        return handle, file, parse_file_header(file.read, file.size)
+    except CorruptDataError as exc:
         handle.close()
-        raise CorruptDataError(f"{path} is not a valid ELF file: {_one_line(exc)}") from None
+        raise CorruptDataError(f"{path} is not a valid ELF file: {exc}") from None
+
+
+def _program_headers(file: "_MappedFile", header: FileHeader, what: str) -> list[ProgramHeader]:
+    if header.phnum > _MAX_SEGMENTS:
+        raise CorruptDataError(f"{what} has an absurd number of segments")
+    try:
+        return program_headers(file.read, header, file.size)
+    except CorruptDataError as exc:
+        raise CorruptDataError(f"{what} is corrupt or truncated: {exc}") from None
 
 
 class _MappedFile:
@@ -92,11 +108,6 @@ NT_FILE = 0x46494C45
 MAX_NOTE_SEGMENT_BYTES = 64 << 20
 _MAX_NOTES = 1 << 18
 _MAX_FILE_MAPPINGS = 1 << 20
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def iter_core_notes(data: bytes, byte_order: ByteOrder, ptr_size: int) -> Iterator[tuple[bytes, int, bytes]]:
@@ -154,18 +165,18 @@ class CoreTarget(Target):
 
     def __init__(self, executable: Optional[str], core: str) -> None:
         self._core_path = core
-        self._core_handle, core_elf = _open_elf(core, "core")
-        if core_elf.header["e_type"] != "ET_CORE":
-            raise CorruptDataError(f"{core} is not a core file (ELF type {core_elf.header['e_type']})")
-        self.arch = _EM_TO_ARCH.get(core_elf.header["e_machine"], str(core_elf.header["e_machine"]))
-        self.ptr_size = 8 if core_elf.elfclass == 64 else 4
-        self.byte_order = "little" if core_elf.little_endian else "big"
-        self._core_file = _MappedFile(self._core_handle)
+        self._core_handle, self._core_file, core_header = _open_elf(core, "core")
+        if core_header.file_type != ET_CORE:
+            self._core_handle.close()
+            raise CorruptDataError(f"{core} is not a core file (ELF type {core_header.type_name})")
+        self.arch = core_header.goarch
+        self.ptr_size = core_header.ptr_size
+        self.byte_order = core_header.byte_order
         self._segments: list[_Segment] = []
         self._threads: list[Thread] = []
         self.mappings: list[FileMapping] = []
         self.notes: list[str] = []  # what was damaged, and what that costs
-        self._read_core(core_elf)
+        self._read_core(core_header)
         self._starts = [s.start for s in self._segments]
 
         self._exe_path = executable or self._guess_executable()
@@ -177,27 +188,21 @@ class CoreTarget(Target):
             self._check_executable_matches()
 
     # -- core parsing -----------------------------------------------------
-    def _read_core(self, elf: "ELFFile") -> None:
+    def _read_core(self, header: FileHeader) -> None:
         note_ranges: list[tuple[int, int]] = []
-        try:
-            for count, segment in enumerate(elf.iter_segments()):
-                if count > _MAX_SEGMENTS:
-                    raise CorruptDataError("core has an absurd number of segments")
-                kind = segment["p_type"]
-                if kind == "PT_LOAD" and segment["p_memsz"]:
-                    self._segments.append(
-                        _Segment(
-                            start=segment["p_vaddr"],
-                            end=segment["p_vaddr"] + segment["p_memsz"],
-                            file_offset=segment["p_offset"],
-                            file_size=segment["p_filesz"],
-                            readable=bool(segment["p_flags"] & 4),
-                        )
+        for segment in _program_headers(self._core_file, header, f"core {self._core_path}"):
+            if segment.type == PT_LOAD and segment.memsz:
+                self._segments.append(
+                    _Segment(
+                        start=segment.vaddr,
+                        end=segment.vaddr + segment.memsz,
+                        file_offset=segment.offset,
+                        file_size=segment.filesz,
+                        readable=bool(segment.flags & 4),  # PF_R
                     )
-                elif kind == "PT_NOTE":
-                    note_ranges.append((segment["p_offset"], segment["p_filesz"]))
-        except ELF_PARSE_ERRORS as exc:
-            raise CorruptDataError(f"core {self._core_path} is corrupt or truncated: {_one_line(exc)}") from None
+                )
+            elif segment.type == PT_NOTE:
+                note_ranges.append((segment.offset, segment.filesz))
         self._segments.sort(key=lambda s: s.start)
         for offset, size in note_ranges:
             self._read_notes(self._core_file.read(offset, min(size, MAX_NOTE_SEGMENT_BYTES)))
@@ -249,20 +254,19 @@ class CoreTarget(Target):
 
     # -- executable --------------------------------------------------------
     def _load_executable(self, path: str) -> None:
-        handle, elf = _open_elf(path, "executable")
+        handle, file, header = _open_elf(path, "executable")
         self._exe_handle = handle
-        self._exe_file = _MappedFile(handle)
+        self._exe_file = file
         try:
-            for count, segment in enumerate(elf.iter_segments()):
-                if count > _MAX_SEGMENTS:
-                    raise CorruptDataError(f"{path} has an absurd number of segments")
-                if segment["p_type"] == "PT_LOAD":
-                    self._exe_segments.append(
-                        (segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"])
-                    )
-        except ELF_PARSE_ERRORS as exc:
-            raise CorruptDataError(f"{path}: malformed program headers: {_one_line(exc)}") from None
-        if elf.header["e_type"] == "ET_DYN":
+            segments = program_headers(file.read, header, file.size)
+        except CorruptDataError as exc:
+            raise CorruptDataError(f"{path}: malformed program headers: {exc}") from None
+        self._exe_segments.extend(
+            (segment.vaddr, segment.memsz, segment.offset, segment.filesz)
+            for segment in segments
+            if segment.type == PT_LOAD
+        )
+        if header.file_type == ET_DYN:
             self._bias = self._pie_bias(path)
 
     def _pie_bias(self, path: str) -> int:

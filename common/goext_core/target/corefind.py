@@ -19,10 +19,9 @@ import struct
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from elftools.elf.elffile import ELFFile
-
 from goext_core.binary import debuginfod
-from goext_core.binary.elf import ELF_PARSE_ERRORS, GoBinary
+from goext_core.binary.elf import GoBinary
+from goext_core.binary.elftables import ET_CORE, PT_LOAD, PT_NOTE, parse_file_header, program_headers
 from goext_core.errors import CorruptDataError, GoextError
 from goext_core.target import ByteOrder
 from goext_core.target.core import MAX_NOTE_SEGMENT_BYTES, NT_FILE, CoreTarget, iter_core_notes, parse_nt_file
@@ -60,20 +59,25 @@ def core_identity(core: str) -> CoreIdentity:
     core's memory may still be fine."""
     try:
         with open_regular_file(core, "core") as handle:
-            elf = ELFFile(handle)
-            if elf.header["e_type"] != "ET_CORE":
+            file_size = os.fstat(handle.fileno()).st_size
+
+            def read(offset: int, size: int) -> bytes:
+                return os.pread(handle.fileno(), size, offset) if 0 <= offset < file_size and size > 0 else b""
+
+            header = parse_file_header(read, file_size)
+            if header.file_type != ET_CORE:
                 raise CorruptDataError(f"{core} is not a core file")
-            byte_order: ByteOrder = "little" if elf.little_endian else "big"
-            ptr_size = 8 if elf.elfclass == 64 else 4
+            byte_order: ByteOrder = header.byte_order
+            ptr_size = header.ptr_size
+            if header.phnum > _MAX_SEGMENTS:
+                raise CorruptDataError(f"an absurd number of segments ({header.phnum})")
             loads: list[tuple[int, int, int]] = []  # vaddr, file offset, file size
             notes: list[tuple[int, int]] = []  # file offset, size
-            for count, segment in enumerate(elf.iter_segments()):
-                if count > _MAX_SEGMENTS:
-                    raise CorruptDataError(f"core {core} has an absurd number of segments")
-                if segment["p_type"] == "PT_LOAD":
-                    loads.append((segment["p_vaddr"], segment["p_offset"], segment["p_filesz"]))
-                elif segment["p_type"] == "PT_NOTE":
-                    notes.append((segment["p_offset"], segment["p_filesz"]))
+            for segment in program_headers(read, header, file_size):
+                if segment.type == PT_LOAD:
+                    loads.append((segment.vaddr, segment.offset, segment.filesz))
+                elif segment.type == PT_NOTE:
+                    notes.append((segment.offset, segment.filesz))
             mappings: list[tuple[int, int, str]] = []  # start, file offset, path
             for offset, size in notes:
                 handle.seek(offset)
@@ -99,11 +103,10 @@ def core_identity(core: str) -> CoreIdentity:
             return CoreIdentity(main[1], go_id, gnu_id)
     except OSError as exc:
         raise GoextError(f"cannot read core {core}: {exc.strerror or exc}") from None
-    except ELF_PARSE_ERRORS as exc:
-        text = str(exc).strip().splitlines()
-        raise CorruptDataError(
-            f"core {core} is corrupt or truncated: {text[0] if text else type(exc).__name__}"
-        ) from None
+    except CorruptDataError as exc:
+        if str(exc).startswith(f"{core} is not"):
+            raise
+        raise CorruptDataError(f"core {core} is corrupt or truncated: {exc}") from None
 
 
 def _ids_from_first_page(head: bytes) -> tuple[Optional[str], Optional[str]]:

@@ -19,7 +19,7 @@ import re
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from goext_core.errors import CorruptDataError, GoextError, MemoryReadError
+from goext_core.errors import CorruptDataError, GoextError, MemoryReadError, MissingDependencyError
 from goext_core.values.dwarftypes import load_dwarf_types
 from goext_core.values.formatters import error_message, format_value, recognize, wrapped_chain
 from goext_core.values.locations import Location, evaluate_location, has_location_list, without_rewritten_bytes
@@ -658,6 +658,11 @@ class TypeSystem:
                 # The executable's own DWARF, or the debug file debuginfod served for it.
                 source = self.program.debug_binary or self.program.binary
                 self._dwarf = load_dwarf_types(source, self.types_base_static())
+            except MissingDependencyError:
+                # DWARF is there but cannot be read here: a command that needs
+                # it says why, rather than answering as if there were none.
+                self._dwarf_loaded = False
+                raise
             except GoextError as exc:
                 self.program.notes.append(str(exc))
                 self._dwarf = None

@@ -19,8 +19,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
-from goext_core.binary.elf import ELF_PARSE_ERRORS, describe_parse_error, dwarf_info
 from goext_core.binary.leb128 import read_uleb128, skip_leb128
+from goext_core.binary.pyelf import describe_parse_error, dwarf_info, elf_parse_errors
 from goext_core.errors import CorruptDataError, GoextError
 from goext_core.values.types import CHAN_BOTH, CHAN_RECV, CHAN_SEND, Field, GoType, Kind, kind_from_int
 
@@ -147,7 +147,7 @@ def _damage_is_corruption(method: F) -> F:
             return method(*args, **kwargs)
         except GoextError:
             raise
-        except ELF_PARSE_ERRORS as exc:
+        except elf_parse_errors() as exc:
             raise CorruptDataError(f"DWARF is damaged: {describe_parse_error(exc)}") from None
 
     return guarded  # type: ignore[return-value]
