@@ -79,3 +79,13 @@ def test_dwarf_commands_read_dwarf_and_say_when_pyelftools_is_missing(simple: Co
         f"goext: error: pyelftools is missing for {sys.executable}: DWARF cannot be read "
         "(run install.sh, or apt-get install python3-pyelftools)"
     ], output
+
+
+def test_without_pyelftools_a_first_list_uses_the_layout_tables(simple: CoreArtifact, tmp_path: Path) -> None:
+    """No index yet and no pyelftools: the goroutines are listed with the
+    layouts of goext's tables for this Go release, the same as from DWARF."""
+    with_dwarf, code = _run(tmp_path / "with", str(simple.exe), str(simple.core), "goroutines")
+    assert code == 0
+    without, code = _run(tmp_path / "without", str(simple.exe), str(simple.core), "goroutines", without=True)
+    assert code == 0 and "elftools modules: 0" in without, without
+    assert without.split("elftools modules:")[0] == with_dwarf.split("elftools modules:")[0]

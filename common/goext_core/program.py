@@ -17,7 +17,7 @@ from goext_core.binary.debuginfod import find_debug_binary
 from goext_core.binary.diskindex import DiskIndex, sections_digest
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.pclntab import Pclntab
-from goext_core.errors import GoextError, MemoryReadError, UnsupportedError
+from goext_core.errors import GoextError, MemoryReadError, MissingDependencyError, UnsupportedError
 from goext_core.runtime.dwarflayout import struct_layouts_from_json, struct_layouts_to_json
 from goext_core.runtime.goroutines import FieldReader, GoroutineRecord, MachineRecord, read_allm, walk_goroutines
 from goext_core.runtime.layout_tables import WAIT_REASONS
@@ -176,7 +176,13 @@ class GoProgram:
             structs = index.load("layouts", depends_on, struct_layouts_from_json)
             if structs is not None and "runtime.g" in structs and "runtime.m" in structs:
                 return RuntimeLayouts(structs, "dwarf")
-        layouts = load_layouts(debug.elf, True, self.go_minor, self.binary.arch, self.binary.ptr_size)
+        try:
+            elf = debug.elf
+        except MissingDependencyError as exc:  # no pyelftools: the tables of this Go release, said so
+            layouts = load_layouts(None, False, self.go_minor, self.binary.arch, self.binary.ptr_size)
+            layouts.notes.append(f"runtime struct layouts from goext's tables, not DWARF: {exc}")
+            return layouts
+        layouts = load_layouts(elf, True, self.go_minor, self.binary.arch, self.binary.ptr_size)
         if index is not None and layouts.source == "dwarf":  # the table fallback is cheap; its notes show every time
             self._store_in_index(index, "layouts", depends_on, struct_layouts_to_json(layouts.structs))
         return layouts
