@@ -151,6 +151,8 @@ class ProgramHeader:
 
 @dataclass(frozen=True)
 class SectionHeader:
+    """One Elf32_Shdr/Elf64_Shdr, its fields in the file's order."""
+
     name_offset: int
     type: int
     flags: int
@@ -159,6 +161,8 @@ class SectionHeader:
     size: int
     link: int
     info: int
+    align: int
+    entry_size: int
 
     @property
     def type_name(self) -> str:
@@ -286,8 +290,7 @@ def _unpack_section_header(read: ReadAt, header: FileHeader, index: int) -> Opti
     raw = read(header.shoff + index * header.shentsize, layout.size)
     if len(raw) < layout.size:
         return None
-    name, kind, flags, address, offset, size, link, info, _align, _entsize = layout.unpack(raw)
-    return SectionHeader(name, kind, flags, address, offset, size, link, info)
+    return SectionHeader(*layout.unpack(raw))
 
 
 def section_headers(read: ReadAt, header: FileHeader, limit: int) -> Iterator[tuple[int, SectionHeader]]:

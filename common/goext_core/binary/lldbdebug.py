@@ -34,17 +34,18 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import astuple, replace
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
-from goext_core.binary.elftables import section_in_image
+from goext_core.binary.elftables import SectionHeader, decompress_section, section_headers, section_in_image
 from goext_core.binary.leb128 import read_sleb128, read_uleb128
 from goext_core.binary.packagevars import package_globals, package_unit
 from goext_core.binary.pclntab import Pclntab
 from goext_core.binary.pyelf import dwarf_info, elf_parse_errors
 from goext_core.binary.symfile import symbol_file_image
 from goext_core.errors import CorruptDataError, GoextError, UnsupportedError
+from goext_core.target import ByteOrder
 
 if TYPE_CHECKING:
     from goext_core.binary.elf import GoBinary
@@ -54,7 +55,6 @@ DW_LANG_GO = 0x16
 DW_LANG_C99 = 0x0C
 # ELF gABI: SHF_COMPRESSED, ELFCOMPRESS_ZLIB.
 _SHF_COMPRESSED = 0x800
-_ELFCOMPRESS_ZLIB = 1
 # DWARF 5 section 7.5: the tags and the one form with a value in the abbreviation table.
 _DW_TAG_SUBROUTINE_TYPE = 0x15
 _DW_TAG_POINTER_TYPE = 0x0F
@@ -67,20 +67,6 @@ _FORMAT_VERSION = 6
 _MAX_SECTION_SIZE = 1 << 31
 # DW_FORM_data1/2/4/8 (DWARF 5 section 7.5.6): widths of the language attribute.
 _DATA_FORM_WIDTHS = {"DW_FORM_data1": 1, "DW_FORM_data2": 2, "DW_FORM_data4": 4, "DW_FORM_data8": 8}
-
-
-@dataclass(frozen=True)
-class _SectionHeader:
-    name_offset: int
-    type: int
-    flags: int
-    address: int
-    offset: int
-    size: int
-    link: int
-    info: int
-    align: int
-    entry_size: int
 
 
 def lldb_debug_dir() -> str:
@@ -128,8 +114,10 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
     ):
         raise CorruptDataError(f"{binary.path}: malformed section header table")
     headers = [
-        _SectionHeader(*struct.unpack_from(header_format, original, table_offset + index * entry_size))
-        for index in range(section_count)
+        header
+        for _, header in section_headers(
+            lambda offset, size: original[offset : offset + size], elf_header, section_count
+        )
     ]
     old_names = headers[names_index]
     name_table = original[old_names.offset : old_names.offset + old_names.size]
@@ -141,7 +129,7 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
         if name.startswith((".debug_", ".zdebug_")) and header.type != 8:  # not SHT_NOBITS
             plain = "." + name[2:] if name.startswith(".zdebug_") else name
             raw = original[header.offset : header.offset + header.size]
-            debug_sections[plain] = _decompressed(raw, name, header, wide, endian)
+            debug_sections[plain] = _decompressed(raw, name, header, wide, elf_header.byte_order)
     package_info = package_abbrevs = b""
     if ".debug_info" in debug_sections and ".debug_abbrev" in debug_sections:
         packages = package_globals(debug_sections[".debug_info"], debug_sections[".debug_abbrev"], little_endian)
@@ -151,7 +139,7 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
 
     out = bytearray(original)
     new_names = bytearray(b"\0")
-    new_headers: list[_SectionHeader] = []
+    new_headers: list[SectionHeader] = []
     for index, header in enumerate(headers):
         name = _section_name(name_table, header.name_offset)
         contents: Optional[bytes] = None
@@ -170,11 +158,11 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
         if index == names_index:
             contents = b""  # written last, when every name is known
         if contents is None:
-            new_headers.append(_replace(header, name_offset=name_offset))
+            new_headers.append(replace(header, name_offset=name_offset))
             continue
         out += bytes(-len(out) % 8)
         new_headers.append(
-            _replace(
+            replace(
                 header,
                 name_offset=name_offset,
                 offset=len(out),
@@ -186,12 +174,12 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
         out += contents
     # The section name table, then the section header table.
     names_header = new_headers[names_index]
-    new_headers[names_index] = _replace(names_header, offset=len(out), size=len(new_names))
+    new_headers[names_index] = replace(names_header, offset=len(out), size=len(new_names))
     out += new_names
     out += bytes(-len(out) % 8)
     new_table_offset = len(out)
     for header in new_headers:
-        out += struct.pack(header_format, *_fields(header))
+        out += struct.pack(header_format, *astuple(header))
     # e_shoff: ELF64 at 0x28 (8 bytes), ELF32 at 0x20 (4 bytes) (System V gABI, Elf_Ehdr).
     if wide:
         struct.pack_into(endian + "Q", out, 0x28, new_table_offset)
@@ -275,18 +263,14 @@ def _rewrite_languages(contents: bytes, offsets: list[tuple[int, int]], endian: 
     return bytes(patched)
 
 
-def _decompressed(raw: bytes, name: str, header: _SectionHeader, wide: bool, endian: str) -> bytes:
+def _decompressed(raw: bytes, name: str, header: SectionHeader, wide: bool, byte_order: ByteOrder) -> bytes:
     """A debug section's contents: SHF_COMPRESSED (Elf_Chdr + zlib), ``.zdebug_``
     ("ZLIB", 8-byte big-endian size, zlib), or as is."""
     if header.flags & _SHF_COMPRESSED:
-        chdr_format = endian + ("IIQQ" if wide else "III")
-        if len(raw) < struct.calcsize(chdr_format):
-            raise CorruptDataError(f"{name}: truncated compression header")
-        fields = struct.unpack_from(chdr_format, raw)
-        kind, size = fields[0], fields[2] if wide else fields[1]
-        if kind != _ELFCOMPRESS_ZLIB:
-            raise UnsupportedError(f"{name}: compression type {kind} is not zlib")
-        return _inflate(raw[struct.calcsize(chdr_format) :], size, name)
+        try:
+            return decompress_section(raw, wide, byte_order)
+        except CorruptDataError as exc:
+            raise CorruptDataError(f"{name}: {exc}") from None
     if name.startswith(".zdebug_") and raw[:4] == b"ZLIB" and len(raw) >= 12:
         return _inflate(raw[12:], int.from_bytes(raw[4:12], "big"), name)
     return raw
@@ -308,16 +292,6 @@ def _inflate(data: bytes, size: int, name: str) -> bytes:
 def _section_name(table: bytes, offset: int) -> str:
     end = table.find(b"\0", offset)
     return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
-
-
-def _replace(header: _SectionHeader, **changes: int) -> _SectionHeader:
-    values = {name: getattr(header, name) for name in _SectionHeader.__dataclass_fields__}
-    values.update(changes)
-    return _SectionHeader(**values)
-
-
-def _fields(header: _SectionHeader) -> tuple[int, ...]:
-    return tuple(getattr(header, name) for name in _SectionHeader.__dataclass_fields__)
 
 
 __all__ = [
