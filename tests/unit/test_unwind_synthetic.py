@@ -4,7 +4,7 @@ are not available), loops, garbage and depth caps."""
 from __future__ import annotations
 
 from goext_core.runtime.goroutines import GoroutineRecord
-from goext_core.runtime.unwind import FUNC_FLAG_TOPFRAME, MAX_FRAMES, Frame, unwind_goroutine
+from goext_core.runtime.unwind import FUNC_FLAG_TOPFRAME, MAX_FRAMES, Frame, ParkedWalk, unwind_goroutine
 from unit.fakes import FakeFunc, FakePclntab, FakeProgram, FakeTarget
 
 STACK_LO, STACK_HI = 0x7000, 0x8000
@@ -107,3 +107,64 @@ def test_a_frame_is_symbolized_at_its_pc_when_interrupted_or_at_its_entry():
     assert Frame("main.f", "f.go", 3, 0x1000, 0, 0, 0x1000).symbolized_at_pc
     assert not Frame("main.f", "f.go", 4, 0x1005, 0, 0, 0x1000).symbolized_at_pc
     assert Frame("main.f", "f.go", 4, 0x1005, 0, 0, 0x1000, trap=True).symbolized_at_pc
+
+
+# -- the goroutine list's short walk (ParkedWalk) ------------------------------------------
+PARKED_FUNCS = [
+    FakeFunc("runtime.gopark", 0x1400, 0x1500, 0x18),
+    FakeFunc("runtime.bigframe", 0x1600, 0x1700, 0x900),  # its caller's return address lies past 2 KB
+    FakeFunc("main.worker", 0x1100, 0x1200, 0x28),
+    FakeFunc("runtime.goexit", 0x1200, 0x1210, 0, FUNC_FLAG_TOPFRAME),
+]
+
+
+def _library(function: str, file: str) -> bool:
+    return function.startswith("runtime.")
+
+
+def _parked(sched_pc: int = 0x1410) -> tuple[FakeProgram, FakeTarget, ParkedWalk]:
+    target = FakeTarget({STACK_LO: bytes(STACK_HI - STACK_LO)})
+    program = FakeProgram(target, FakePclntab(list(PARKED_FUNCS)), 22)
+    return program, target, ParkedWalk(program, _library)  # type: ignore[arg-type]
+
+
+def _unwinders_user_frame(program: FakeProgram, record: GoroutineRecord) -> Frame:
+    def is_user(frame: Frame) -> bool:
+        return not _library(frame.function, frame.file)
+
+    stack = unwind_goroutine(program, record, stop=is_user)  # type: ignore[arg-type]
+    return next(frame for frame in stack.frames if is_user(frame))
+
+
+def test_parked_walk_finds_the_unwinders_user_frame() -> None:
+    program, target, walk = _parked()
+    target.write_u64(0x7818, 0x1150)  # gopark returns into main.worker
+    target.write_u64(0x7848, 0x1201)
+    record = _record(sched_pc=0x1410)
+    found = walk.user_frame(record)
+    assert found is not None and found.function == "main.worker" and found.sp == 0x7820
+    assert found == _unwinders_user_frame(program, record)
+
+
+def test_parked_walk_reads_past_its_first_window_when_a_frame_is_big() -> None:
+    program, target, walk = _parked()
+    target.write_u64(0x7000 + 0x900, 0x1150)  # bigframe's return address, 2.3 KB above sched.sp
+    record = _record(sched_pc=0x1610, sched_sp=0x7000)
+    found = walk.user_frame(record)
+    assert found is not None and found == _unwinders_user_frame(program, record)
+
+
+def test_parked_walk_leaves_what_it_cannot_answer_to_the_unwinder() -> None:
+    program, target, walk = _parked()
+    target.write_u64(0x7818, 0x1201)  # straight into goexit: no frame of the program's own code
+    assert walk.user_frame(_record(sched_pc=0x1410)) is None
+    target.write_u64(0x7818, 0xDEADBEEF)  # garbage return address
+    assert walk.user_frame(_record(sched_pc=0x1410)) is None
+    target.write_u64(0x7818, 0)
+    assert walk.user_frame(_record(sched_pc=0x1410)) is None
+    target.write_u64(0x7818, 0x1150)
+    assert walk.user_frame(_record(sched_pc=0x1410, sched_sp=STACK_HI + 0x100)) is None  # sp off its stack
+    assert walk.user_frame(_record(sched_pc=0x1410, m=0x5000)) is None  # on a thread: the unwinder's case
+    assert walk.user_frame(_record(sched_pc=0x1410, syscall_sp=0x7800)) is None
+    assert walk.user_frame(_record(sched_pc=0x1410, error="unreadable")) is None
+    assert walk.user_frame(_record(sched_pc=0x1410)) is not None
