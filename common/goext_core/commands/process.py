@@ -290,6 +290,10 @@ def _heap_or_note(context: Context, notes: list[str]) -> Optional[dict[str, Any]
         return None
 
 
+def _one_line_for_terminal(data: Any) -> str:
+    return json_for_terminal(data, indent=None)
+
+
 @command(
     "snapshot",
     "Write goroutines, frames, scheduler, threads, GC and build info as JSON (goext.snapshot/2).",
@@ -306,6 +310,7 @@ def run_snapshot(context: Context, args: argparse.Namespace, write: Write) -> No
             dumps=json_for_terminal,
             heap=heap,
             extra_notes=heap_notes,
+            line_dumps=_one_line_for_terminal,
         )
         return
     try:

@@ -218,10 +218,16 @@ def write_snapshot(
     dumps: Callable[[Any], str] = lambda data: json.dumps(data, indent=1),
     heap: Optional[dict[str, Any]] = None,
     extra_notes: Sequence[str] = (),
+    line_dumps: Callable[[Any], str] = json.dumps,
 ) -> int:
     """Write the snapshot to ``handle`` goroutine by goroutine, so its size in
     memory does not grow with the number of goroutines; the text parses to
-    exactly what build_snapshot returns.  Returns the number of goroutines."""
+    exactly what build_snapshot returns.  Returns the number of goroutines.
+
+    Each goroutine is one line (``line_dumps``, no indentation): a snapshot of
+    100,000 goroutines can be searched line by line, and JSON without
+    indentation is written by the json module's C encoder, which indented
+    output bypasses (it was two thirds of the time).  The rest is ``dumps``."""
     head, notes = _snapshot_head(program, heap)
     marker = "@@goext-goroutines@@"
     text = dumps({**head, "goroutines": marker, "notes": []})
@@ -229,7 +235,7 @@ def write_snapshot(
     handle.write(before + "[")
     count = 0
     for entry in iter_goroutine_entries(program, with_locals, notes):
-        handle.write(("," if count else "") + "\n" + _indented(dumps(entry), "  "))
+        handle.write(("," if count else "") + "\n  " + line_dumps(entry))
         count += 1
     handle.write(("\n " if count else "") + "]")
     # The notes come last: the walk above adds to them.
