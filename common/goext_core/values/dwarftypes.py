@@ -15,6 +15,7 @@ an array of 3 "[4]int"), which is also how the model represents them.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, TypeVar
@@ -75,6 +76,9 @@ def ref_offset(die: Any, name: Any) -> Optional[int]:
     if attribute.form in _CU_RELATIVE_FORMS:
         return attribute.value + die.cu.cu_offset
     return int(attribute.value)
+
+
+_MAX_REMEMBERED_PCS = 1 << 16
 
 
 @dataclass
@@ -167,6 +171,10 @@ class DwarfTypes:
         self._global_cus_done: set[int] = set()
         self._cus: Optional[list[tuple[str, Any]]] = None
         self._functions: dict[int, Optional[FunctionDie]] = {}
+        # function_at by pc, misses included: the frames of 10,000 goroutines
+        # sit at a few pcs, and a miss would rescan its compile unit each time.
+        self._function_at_pc: dict[int, Optional[FunctionDie]] = {}
+        self._cu_subprograms: dict[int, tuple[list[int], list[tuple[int, int, Any]]]] = {}
         # (variable DIE offset, pc) -> its location list's expression there (values/locations.py)
         self.location_memo: dict[tuple[int, int], Optional[tuple[int, bytes]]] = {}
 
@@ -434,15 +442,44 @@ class DwarfTypes:
         return out
 
     # -- functions ------------------------------------------------------------------
-    @_damage_is_corruption
     def function_at(self, pc: int) -> Optional[FunctionDie]:
         """The DW_TAG_subprogram containing link-time ``pc`` and its variables."""
-        for function in self._functions.values():
-            if function is not None and function.low_pc <= pc < function.high_pc:
-                return function
+        if pc in self._function_at_pc:
+            return self._function_at_pc[pc]
+        function = self._find_function(pc)
+        if len(self._function_at_pc) > _MAX_REMEMBERED_PCS:
+            self._function_at_pc.clear()
+        self._function_at_pc[pc] = function
+        return function
+
+    @_damage_is_corruption
+    def _find_function(self, pc: int) -> Optional[FunctionDie]:
         cu = self._cu_for_pc(pc)
         if cu is None:
             return None
+        lows, subprograms = self._subprograms_of(cu)
+        index = bisect.bisect_right(lows, pc) - 1
+        if index < 0:
+            return None
+        low, high, die = subprograms[index]
+        if not low <= pc < high:
+            return None
+        function = self._functions.get(low)
+        if function is None:
+            name = _name(die) or _name(self._origin(die) or die)
+            function = FunctionDie(name, low, high, cu_offset=cu.cu_offset)
+            self._collect_variables(die, function, (), 0, 0)
+            self._functions[low] = function
+        return function
+
+    def _subprograms_of(self, cu: Any) -> tuple[list[int], list[tuple[int, int, Any]]]:
+        """The compile unit's functions with code, by address: read once per
+        unit (walking its DIEs again for every pc looked up was most of the
+        time of typing the heap from 10,000 goroutines' frames)."""
+        known = self._cu_subprograms.get(cu.cu_offset)
+        if known is not None:
+            return known
+        subprograms: list[tuple[int, int, Any]] = []
         for count, die in enumerate(cu.get_top_DIE().iter_children()):
             if count > _MAX_CHILDREN * 16:
                 break
@@ -454,13 +491,10 @@ class DwarfTypes:
                 continue
             if die.attributes["DW_AT_high_pc"].form != "DW_FORM_addr":
                 high = low + high
-            if low <= pc < high:
-                name = _name(die) or _name(self._origin(die) or die)
-                function = FunctionDie(name, low, high, cu_offset=cu.cu_offset)
-                self._collect_variables(die, function, (), 0, 0)
-                self._functions[low] = function
-                return function
-        return None
+            subprograms.append((low, high, die))
+        subprograms.sort(key=lambda entry: entry[0])
+        known = self._cu_subprograms[cu.cu_offset] = ([entry[0] for entry in subprograms], subprograms)
+        return known
 
     def _origin(self, die: Any) -> Optional[Any]:
         """The abstract DIE a concrete one refers to (DW_AT_abstract_origin):
