@@ -64,7 +64,6 @@ _RAW_BUILD_ID_SCAN = 32 * 1024
 _MAX_NOTE_BYTES = 1 << 16
 _MAX_SYMBOLS = 1 << 22
 _MAX_CACHED_SECTION = 1 << 20  # bigger sections (DWARF) are handed out, not kept
-_MAX_SECTIONS = MAX_SECTIONS
 
 
 @dataclass(frozen=True)
@@ -370,7 +369,7 @@ class GoBinary:
         # a damaged one costs that section, with a note, not the binary.
         try:
             names = SectionNames(self._read_at, header, file_size)
-            for index, sec in section_headers(self._read_at, header, _MAX_SECTIONS):
+            for index, sec in section_headers(self._read_at, header, MAX_SECTIONS):
                 try:
                     name = names.name(sec.name_offset)
                 except CorruptDataError as exc:
@@ -405,8 +404,8 @@ class GoBinary:
                     continue
                 self._section_list.append(entry)
                 self._sections.setdefault(entry.name, entry)
-            if header.shnum > _MAX_SECTIONS:
-                self.notes.append(f"{self.path}: more than {_MAX_SECTIONS} section headers: the rest are ignored")
+            if header.shnum > MAX_SECTIONS:
+                self.notes.append(f"{self.path}: more than {MAX_SECTIONS} section headers: the rest are ignored")
         except CorruptDataError as exc:
             if str(exc).startswith("truncated:"):
                 raise

@@ -140,7 +140,7 @@ COMMANDS: dict[str, CommandSpec] = {}
 # The module of each command, so that running one imports only its module
 # (see the package's docstring).  Help is in this module.
 _COMMAND_PACKAGE = "goext_core.commands"
-_MODULES = ("heap", "process", "stacks", "values", "workflow")  # the order commands were always registered in
+# In the order their commands were always registered in.
 COMMAND_MODULES: dict[str, str] = {
     "help": "base",
     "heap": "heap",
@@ -159,6 +159,7 @@ COMMAND_MODULES: dict[str, str] = {
     "symbols": "workflow",
     "list": "workflow",
 }
+_MODULES = tuple(dict.fromkeys(module for module in COMMAND_MODULES.values() if module != "base"))
 
 
 def load_all_commands() -> dict[str, CommandSpec]:

@@ -202,7 +202,7 @@ def _list_goroutines(context: Context, args: argparse.Namespace, write: Write) -
             continue
         mark = "*" if current is not None and record.address == current.address else " "
         kind = " [system]" if record.system else ""
-        thread = _thread_text(context, record) if record.m else ""
+        thread = _thread_text(context, record)
         thread = f" ({thread})" if thread else ""
         line = (
             f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}"
