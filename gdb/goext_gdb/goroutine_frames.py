@@ -37,7 +37,7 @@ from goext_core.runtime.unwind import Frame
 
 from .commands import current_program
 from .corefile import load_executable_for_core
-from .target import GdbTarget
+from .target import GdbTarget, quiet_core_registers
 
 # Frame ids of frames gdb must see as younger than an older frame on a lower
 # stack (a system or signal stack above the goroutine's): below the lowest page
@@ -468,6 +468,7 @@ def _show_on_thread(record: GoroutineRecord) -> None:
     """Switch to the goroutine's thread if it runs on one, then show it there."""
     thread = _thread_of(record)
     if thread is not None:
+        quiet_core_registers(gdb.selected_inferior())
         thread.switch()
     _select(record)
 
@@ -482,6 +483,7 @@ def _refuse_resuming(command: str) -> None:
 
 def _run_in(record: GoroutineRecord, command: str, frame_number: Optional[int]) -> None:
     _refuse_resuming(command)
+    quiet_core_registers(gdb.selected_inferior())  # gdb's command reads registers
     previous_thread = gdb.selected_thread()
     previous_frame = _selected_frame_or_none()
     previous = _selection

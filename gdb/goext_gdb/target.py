@@ -103,8 +103,9 @@ def connect_events() -> None:
 # `.reg-xstate/TID'" (older: "... too small") the first time it reads each
 # thread's registers.  The warning is harmless for Go, which keeps no vector
 # state in g.sched, so goext fetches every thread's registers once with the
-# output captured: gdb keeps them cached, and neither goext's commands nor the
-# user's own "info threads" / "thread apply all bt" repeat the warning.
+# output captured (before gdb's first prompt, and before goext itself switches
+# threads): gdb keeps them cached, and neither goext's commands nor the user's
+# own "info threads" / "thread apply all bt" repeat the warning.
 # (inferior, connection): each core gdb opens is a new connection, so a second
 # core loaded for the same executable is quieted too.
 _quieted_cores: set[tuple[int, int]] = set()
@@ -322,6 +323,9 @@ class GdbTarget(CachedTarget):
         inferior = self._inferior()
         if inferior.pid <= 0:
             return []
+        from_core = self._threads_of_core_file(inferior)
+        if from_core is not None:
+            return from_core
         quiet_core_registers(inferior)
         previous_thread = gdb.selected_thread()
         previous_frame = _selected_frame_or_none()
@@ -341,12 +345,37 @@ class GdbTarget(CachedTarget):
             _restore_selection(previous_thread, previous_frame)
         return result
 
+    def _threads_of_core_file(self, inferior: "gdb.Inferior") -> Optional[list[Thread]]:
+        """A core's threads as gdb numbers them, with the registers of the core
+        file's own notes: the registers gdb shows for a core.  Reading them
+        through gdb means switching threads, and saving the user's selection
+        first makes gdb select a frame, which reads the full symbols of that
+        function's compile unit: 0.06 s for Go's runtime, on every first
+        command.  None unless every gdb thread is in the file."""
+        core_file = self.core_file()
+        if core_file is None:
+            return None
+        by_tid = {thread.tid: thread for thread in core_file.threads()}
+        result: list[Thread] = []
+        for thread in sorted(inferior.threads(), key=lambda t: t.num):
+            if not thread.is_valid():
+                continue
+            pid, lwp, tid = thread.ptid
+            in_file = by_tid.get(lwp or tid or pid)
+            if in_file is None:
+                return None
+            result.append(
+                Thread(tid=in_file.tid, registers=dict(in_file.registers), index=thread.num, name=thread.name or "")
+            )
+        return result
+
     def native_frames(self, thread: Thread, limit: int) -> Optional[list[NativeFrame]]:
         """gdb's own unwinding of one thread (go threads): C frames get gdb's names."""
         inferior = self._inferior()
         wanted = next((t for t in inferior.threads() if t.is_valid() and thread.tid in t.ptid[1:]), None)
         if wanted is None or wanted.is_running() or wanted.is_exited():
             return None
+        quiet_core_registers(inferior)
         previous_thread = gdb.selected_thread()
         previous_frame = _selected_frame_or_none()
         out: list[NativeFrame] = []

@@ -265,6 +265,11 @@ class CachedTarget(Target):
                 pass  # not in the core or the executable (a shared library's file): the debugger may know
         return self._pages.read(address, size)
 
+    def core_file(self) -> Optional[CoreTarget]:
+        """The core file the debugger has open, read directly, once it gave the
+        debugger's own bytes and load bias (see :meth:`_open_core_file`); else None."""
+        return self._core_file if self._core_file_known else self._open_core_file()
+
     def _open_core_file(self) -> Optional[CoreTarget]:
         """When the debugger has a core open, its memory read straight from the
         core file and the executable, as the offline target reads it: a
