@@ -10,10 +10,10 @@ import os
 import gdb  # type: ignore[import-not-found]
 
 import goext_core
-from goext_core.commands import CommandSpec
+from goext_core.commands import CommandInfo
 from goext_core.commands.frontend import load_command_table
 
-from . import coexist, commands, corefile, goprint, goroutine_frames, printers, symbols, target
+from . import coexist, commands, corefile, goroutine_frames, hooks, symbols, target
 
 _loaded = False
 
@@ -35,15 +35,14 @@ def load() -> None:
     goroutine_frames.register()
     symbols.register()  # pclntab symbols for stripped Go executables
     corefile.register()  # gdb -c CORE alone: load the core's executable
-    printers.register()  # Go value pretty-printers and $len/$cap/$dtype
-    goprint.register()  # print falls back to Go expressions in Go code; $go("expr")
+    hooks.register()  # Go value printers, $len/$cap/$dtype/$go, print's Go fallback
     for warning in warnings:
         gdb.write(warning + "\n", gdb.STDERR)
     if not quiet():
         gdb.write(f"goext {goext_core.__version__}: go commands registered (go help)\n")
 
 
-def _reclaim(name: str, specs: dict[str, CommandSpec]) -> None:
+def _reclaim(name: str, specs: dict[str, CommandInfo]) -> None:
     if " ".join(name.split()) == goroutine_frames.COMMAND_NAME:
         goroutine_frames.reclaim()
     else:

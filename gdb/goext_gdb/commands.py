@@ -1,14 +1,13 @@
-"""gdb commands: the ``go`` prefix, one ``go NAME`` per command spec, and the
+"""gdb commands: the ``go`` prefix, one ``go NAME`` per command, and the
 top-level aliases some specs ask for (``info goroutines``)."""
 
 from __future__ import annotations
 
-import argparse
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
 import gdb  # type: ignore[import-not-found]
 
-from goext_core.commands import CommandSpec, Context, dispatch
+from goext_core.commands import CommandInfo, Context, dispatch
 from goext_core.commands.frontend import HeldBackWriter, ProgramCache
 from goext_core.program import GoProgram
 from goext_core.progress import set_reporter, terminal_reporter
@@ -61,23 +60,9 @@ def _write_status(text: str) -> None:
     gdb.flush(gdb.STDERR)
 
 
-def _documentation(spec: CommandSpec) -> str:
+def _documentation(info: CommandInfo) -> str:
     # gdb shows the first line in "help go"; the rest in "help go NAME".
-    try:
-        details = spec.help_text().rstrip()
-    except Exception as exc:
-        details = f"(no help: {exc})"
-    return f"{spec.summary}\n\n{details}"
-
-
-def _option_strings(spec: CommandSpec) -> list[str]:
-    try:
-        parser = spec.parser()
-    except Exception:
-        return []
-    # argparse has no public way to list options; _actions is stable since 2.7.
-    actions: Iterable[argparse.Action] = parser._actions
-    return sorted(option for action in actions for option in action.option_strings)
+    return f"{info.summary}\n\n{info.help_text().rstrip()}"
 
 
 class GoPrefixCommand(gdb.Command):
@@ -98,13 +83,12 @@ class GoPrefixCommand(gdb.Command):
 
 
 class GoSubcommand(gdb.Command):
-    """Runs one command spec; registered as ``go NAME`` or as an alias."""
+    """Runs one command; registered as ``go NAME`` or as an alias."""
 
-    def __init__(self, spec: CommandSpec, gdb_name: str) -> None:
-        self.__doc__ = _documentation(spec)  # gdb reads the help from the instance
-        self.spec_name = spec.name
-        self._spec = spec
-        self._options: Optional[list[str]] = None
+    def __init__(self, info: CommandInfo, gdb_name: str) -> None:
+        self.__doc__ = _documentation(info)  # gdb reads the help from the instance
+        self.spec_name = info.name
+        self._options = info.options
         super().__init__(gdb_name, gdb.COMMAND_USER)
 
     def invoke(self, arg: str, from_tty: bool) -> None:
@@ -117,37 +101,35 @@ class GoSubcommand(gdb.Command):
         token = "" if not text or text[-1].isspace() else text.split()[-1]
         if not token.startswith("-"):
             return gdb.COMPLETE_NONE
-        if self._options is None:
-            self._options = _option_strings(self._spec)
         cut = len(token) - len(word or "")
         return [option[cut:] for option in self._options if option.startswith(token)]
 
 
-def register_all(specs: dict[str, CommandSpec]) -> None:
-    """Register ``go`` and every spec (call once per gdb: gdb drops the
+def register_all(infos: dict[str, CommandInfo]) -> None:
+    """Register ``go`` and every command (call once per gdb: gdb drops the
     subcommands of a prefix command that is registered again)."""
     GoPrefixCommand()
-    for spec in specs.values():
-        GoSubcommand(spec, f"go {spec.name}")
-    for alias, spec_name in aliases_for(specs).items():
+    for info in infos.values():
+        GoSubcommand(info, f"go {info.name}")
+    for alias, spec_name in aliases_for(infos).items():
         ALIASES[alias] = spec_name
-        GoSubcommand(specs[spec_name], alias)
+        GoSubcommand(infos[spec_name], alias)
 
 
-def aliases_for(specs: dict[str, CommandSpec]) -> dict[str, str]:
-    """Top-level gdb commands: each spec's gdb_aliases, plus ``info goroutines``
+def aliases_for(infos: dict[str, CommandInfo]) -> dict[str, str]:
+    """Top-level gdb commands: each command's gdb_aliases, plus ``info goroutines``
     for users of Go's runtime-gdb.py."""
     aliases: dict[str, str] = {}
-    for spec in specs.values():
-        for alias in spec.gdb_aliases:
-            aliases[" ".join(alias.split())] = spec.name
-    if "goroutines" in specs:
+    for info in infos.values():
+        for alias in info.gdb_aliases:
+            aliases[" ".join(alias.split())] = info.name
+    if "goroutines" in infos:
         aliases.setdefault("info goroutines", "goroutines")
     return aliases
 
 
-def reclaim_alias(gdb_name: str, specs: dict[str, CommandSpec]) -> None:
+def reclaim_alias(gdb_name: str, infos: dict[str, CommandInfo]) -> None:
     """Register our alias again after another script took the name."""
     spec_name = ALIASES.get(" ".join(gdb_name.split()))
-    if spec_name is not None and spec_name in specs:
-        GoSubcommand(specs[spec_name], gdb_name)
+    if spec_name is not None and spec_name in infos:
+        GoSubcommand(infos[spec_name], gdb_name)

@@ -12,6 +12,10 @@
 - ``$go("expr")`` evaluates a Go expression anywhere, and returns a gdb value
   of its Go type when gdb knows that type (so pretty-printers, ``ptype`` and
   further gdb expressions apply), else its text.
+
+gdb holds the print wrapper, the parameter and ``$go`` from
+:mod:`goext_gdb.hooks`, which imports this module the first time gdb's own
+print fails or ``$go`` is called.
 """
 
 from __future__ import annotations
@@ -37,23 +41,6 @@ from .goroutine_frames import selected_goroutine
 # goext answers only in Go code and in frames gdb has no language for
 # (assembly runtime functions such as runtime.raise, where a core stops).
 _GO_FRAME_LANGUAGES = frozenset({"go", "asm", "unknown", "minimal", "auto"})
-
-
-class GoPrintParameter(gdb.Parameter):
-    """Whether gdb's print falls back to Go expressions when gdb itself cannot evaluate one."""
-
-    set_doc = "Set whether print evaluates Go expressions gdb cannot."
-    show_doc = "Show whether print evaluates Go expressions gdb cannot."
-
-    def __init__(self) -> None:
-        super().__init__("goext-print", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
-        self.value = True
-
-    def get_show_string(self, value: str) -> str:
-        return f"Falling back to goext's Go expressions in print is {value}."
-
-
-_parameter: Optional[GoPrintParameter] = None
 
 
 def evaluate_here(expression: str, settings: Optional[Settings] = None) -> Value:
@@ -176,11 +163,8 @@ def _gdb_type(go_type: GoType, depth: int = 0) -> Optional[Any]:
     return None
 
 
-class GoFunction(gdb.Function):
-    """$go("expr"): the value of a Go expression (goext's evaluator) in the selected goroutine frame."""
-
-    def __init__(self) -> None:
-        super().__init__("go")
+class _GoExpressionFunction:
+    """What ``$go("expr")`` computes (gdb holds a hooks.LazyFunction for it)."""
 
     def invoke(self, *arguments: Any) -> Any:
         if len(arguments) != 1:
@@ -202,44 +186,30 @@ class GoFunction(gdb.Function):
         return scalar if scalar is not None else format_value(value)
 
 
-class PrintCommand(gdb.Command):
-    """Print value of expression EXP (gdb's print; goext evaluates Go expressions gdb cannot).
+go_function = _GoExpressionFunction()
 
-    Usage: print [[OPTION]... --] [/FMT] [EXP]
-    Everything gdb's print does works as before ("help call" lists the
-    options and formats).  In Go code, when gdb cannot evaluate EXP, goext's
-    Go evaluator does: print main.gMap["key"], print s[1:3], print x.(*T).Field.
-    "set goext-print off" turns that fallback off."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name, gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+def print_fallback(arg: str, gdb_error: str) -> None:
+    """gdb's print failed on ``arg``: evaluate it as Go in Go code, else raise
+    gdb's own error (see the module's docstring)."""
+    if not _go_fallback_applies(arg):
+        raise gdb.GdbError(gdb_error)
+    try:
+        value = evaluate_here(arg.strip())
+    except GoextError as exc:
+        raise gdb.GdbError(f"{gdb_error} (goext: {exc})") from None
+    except (gdb.error, RuntimeError, ValueError, LookupError, OverflowError) as exc:
+        raise gdb.GdbError(f"{gdb_error} (goext: {type(exc).__name__}: {exc})") from None
+    _show(value)
 
-    def invoke(self, arg: str, from_tty: bool) -> None:
-        try:
-            gdb.execute(f"call {arg}" if arg.strip() else "call $", from_tty)
-            return
-        except gdb.error as exc:
-            gdb_error = str(exc)
-            if not self._go_fallback_applies(arg):
-                raise gdb.GdbError(gdb_error) from None
-        try:
-            value = evaluate_here(arg.strip())
-        except GoextError as exc:
-            raise gdb.GdbError(f"{gdb_error} (goext: {exc})") from None
-        except (gdb.error, RuntimeError, ValueError, LookupError, OverflowError) as exc:
-            raise gdb.GdbError(f"{gdb_error} (goext: {type(exc).__name__}: {exc})") from None
-        _show(value)
 
-    @staticmethod
-    def _go_fallback_applies(arg: str) -> bool:
-        text = arg.strip()
-        if not text or text.startswith(("/", "-")) and not text[1:2].isdigit():
-            return False  # print options and /FMT are gdb's own
-        if "$" in text:
-            return False  # gdb's convenience variables and functions: nothing goext knows
-        if _parameter is not None and not _parameter.value:
-            return False
-        return _in_go_code() and _is_go_program()
+def _go_fallback_applies(arg: str) -> bool:
+    text = arg.strip()
+    if not text or text.startswith(("/", "-")) and not text[1:2].isdigit():
+        return False  # print options and /FMT are gdb's own
+    if "$" in text:
+        return False  # gdb's convenience variables and functions: nothing goext knows
+    return _in_go_code() and _is_go_program()
 
 
 def _scalar_gdb_value(value: Value) -> Optional[Any]:
@@ -278,12 +248,3 @@ def _show(value: Value) -> None:
         except (gdb.error, AttributeError, RuntimeError):  # gdb < 12 has no add_history
             pass
     gdb.write(f"{text}\n")
-
-
-def register() -> None:
-    """$go(), the goext-print parameter and the print wrapper (gdb's aliases
-    ``p`` and ``inspect`` follow ``print`` to it)."""
-    global _parameter
-    GoFunction()
-    _parameter = GoPrintParameter()
-    PrintCommand("print")

@@ -9,6 +9,9 @@ one recognizer/formatter table.
   ``info pretty-printer``; ``disable pretty-printer .* goext-go`` turns it off).
 - ``$len(v)``, ``$cap(v)`` and ``$dtype(v)`` work on every kind.
 
+gdb holds the collection and the functions from :mod:`goext_gdb.hooks`, which
+imports this module when the first Go value is printed.
+
 The decoding itself is the core's (:mod:`goext_core.values.decode`): a printer reads
 a value's memory in bulk through the same Target the commands use.
 """
@@ -19,9 +22,7 @@ import struct
 from typing import Any, Iterator, Optional
 
 import gdb  # type: ignore[import-not-found]
-import gdb.printing  # type: ignore[import-not-found]
 
-from goext_core.commands.frontend import is_go_executable
 from goext_core.errors import GoextError
 from goext_core.textsafe import safe_field
 from goext_core.values.decode import Decoder, type_system
@@ -37,7 +38,6 @@ from goext_core.values.model import (
 )
 from goext_core.values.types import GoType, Kind
 
-PRINTER_NAME = "goext-go"
 _CONTAINER_KINDS = frozenset({Kind.SLICE, Kind.ARRAY, Kind.MAP, Kind.CHAN})
 _PRINTED_KINDS = frozenset({Kind.STRING, Kind.SLICE, Kind.MAP, Kind.CHAN, Kind.INTERFACE, Kind.FUNC})
 
@@ -288,18 +288,11 @@ def lookup(value: "gdb.Value") -> Optional[GoPrinter]:
     return None
 
 
-class _GoCollection(gdb.printing.PrettyPrinter):
-    def __init__(self) -> None:
-        super().__init__(PRINTER_NAME, [])
-
-    def __call__(self, value: "gdb.Value") -> Optional[GoPrinter]:
-        return lookup(value)
-
-
 # -- convenience functions ---------------------------------------------------------------------
-class _GoFunction(gdb.Function):
+class _GoFunction:
+    """What ``$NAME(v)`` computes (gdb holds a hooks.LazyFunction for it)."""
+
     def __init__(self, name: str) -> None:
-        super().__init__(name)
         self.function_name = name
 
     def invoke(self, value: "gdb.Value") -> Any:
@@ -402,24 +395,6 @@ class DtypeFunction(_GoFunction):
         return safe_field(decoded.details.get("dynamic_type", "?"))
 
 
-_registered_objfiles: set[str] = set()
-
-
-def _register_for(objfile: Any) -> None:
-    filename = getattr(objfile, "filename", None) or ""
-    if not filename or filename in _registered_objfiles:
-        return
-    if not is_go_executable(filename):  # only Go executables
-        return
-    _registered_objfiles.add(filename)
-    gdb.printing.register_pretty_printer(objfile, _GoCollection(), replace=True)
-
-
-def register() -> None:
-    """Printers for every loaded objfile and every one loaded later; the functions once."""
-    for objfile in gdb.objfiles():
-        _register_for(objfile)
-    gdb.events.new_objfile.connect(lambda event: _register_for(event.new_objfile))
-    LenFunction()
-    CapFunction()
-    DtypeFunction()
+len_function = LenFunction()
+cap_function = CapFunction()
+dtype_function = DtypeFunction()

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import lldb  # type: ignore[import-not-found]
 
-from goext_core.commands import CommandSpec, Context, dispatch
+from goext_core.commands import CommandInfo, Context, dispatch
 from goext_core.commands.frontend import HeldBackWriter, ProgramCache, quote_argument
 from goext_core.errors import GoextError
 from goext_core.program import GoProgram
@@ -112,8 +112,8 @@ def class_name(spec_name: str) -> str:
     return "GoextCommand_" + re.sub(r"\W", "_", spec_name)
 
 
-def command_class(spec: CommandSpec) -> type:
-    """A class for ``command script add -c`` running ``spec``."""
+def command_class(spec: CommandInfo) -> type:
+    """A class for ``command script add -c`` running command ``spec``."""
 
     class GoCommand:
         def __init__(self, debugger: "lldb.SBDebugger", internal_dict: dict) -> None:
@@ -140,13 +140,13 @@ def lldb_quote(text: str) -> str:
     return quote_argument(text.replace("\n", " "))
 
 
-def attach_classes(specs: dict[str, CommandSpec], entry_module: ModuleType) -> None:
+def attach_classes(specs: dict[str, CommandInfo], entry_module: ModuleType) -> None:
     for spec in specs.values():
         command = command_class(spec)
         setattr(entry_module, command.__name__, command)
 
 
-def register_all(debugger: "lldb.SBDebugger", specs: dict[str, CommandSpec], entry_module: ModuleType) -> list[str]:
+def register_all(debugger: "lldb.SBDebugger", specs: dict[str, CommandInfo], entry_module: ModuleType) -> list[str]:
     """Add the ``go`` container and its subcommands; returns error lines."""
     interpreter = debugger.GetCommandInterpreter()
     errors: list[str] = []

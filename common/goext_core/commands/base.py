@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import shlex
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from goext_core.errors import GoextError, UsageError
 from goext_core.textsafe import safe_output
@@ -24,21 +25,25 @@ if TYPE_CHECKING:
     from goext_core.program import GoProgram
 
 Write = Callable[[str], None]
+_AnyAction = TypeVar("_AnyAction", bound=argparse.Action)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting the debugger, and
-    remembers which options take a value (for :func:`split_raw_tail`)."""
+    remembers its options and which take a value (for :func:`split_raw_tail`)."""
 
     valued_options: set[str]
+    all_options: list[str]
 
-    def add_argument(self, *names: Any, **options: Any) -> argparse.Action:
-        action = super().add_argument(*names, **options)
+    def _add_action(self, action: _AnyAction) -> _AnyAction:
+        # Every option passes here, those of argument groups and mutually
+        # exclusive groups included (add_argument misses those).
+        if not hasattr(self, "all_options"):  # -h is added by ArgumentParser.__init__
+            self.all_options, self.valued_options = [], set()
+        self.all_options += action.option_strings
         if action.option_strings and action.nargs is None and not isinstance(action.const, bool):
-            if not hasattr(self, "valued_options"):
-                self.valued_options = set()
             self.valued_options.update(action.option_strings)
-        return action
+        return super()._add_action(action)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
@@ -57,9 +62,18 @@ class _HelpShown(Exception):
     pass
 
 
+# Help is wrapped at one width, not the terminal's: the front ends register
+# it from the manifest (see load_command_infos) before any terminal is known,
+# and a debugger's own help and 'go help' must read the same.
+HELP_WIDTH = 78
+
+
 class _HelpWithDefaults(argparse.HelpFormatter):
     """Every option's help ends with its default, unless it has none worth
     saying (flags, None) or the help text names it already."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: Optional[int] = None):
+        super().__init__(prog, indent_increment, max_help_position, HELP_WIDTH if width is None else width)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -134,6 +148,29 @@ class CommandSpec:
     def help_text(self) -> str:
         return self.parser().format_help()
 
+    def option_strings(self) -> tuple[str, ...]:
+        """Every option the command takes (the front ends complete them)."""
+        return tuple(sorted(getattr(self.parser(), "all_options", ())))
+
+    def info(self) -> "CommandInfo":
+        return CommandInfo(self.name, self.summary, self.help_text(), tuple(self.gdb_aliases), self.option_strings())
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """What a front end registers for a command: its name, help and options,
+    read from the manifest (:func:`load_command_infos`) without importing the
+    command's module.  ``help_text()`` as :class:`CommandSpec` has it."""
+
+    name: str
+    summary: str
+    help: str
+    gdb_aliases: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+    def help_text(self) -> str:
+        return self.help
+
 
 COMMANDS: dict[str, CommandSpec] = {}
 
@@ -178,6 +215,69 @@ def load_command(name: str) -> dict[str, CommandSpec]:
     if module != "base":
         importlib.import_module(f"{_COMMAND_PACKAGE}.{module}")
     return COMMANDS
+
+
+# The front ends' view of every command, written by tools/command_manifest.py
+# from the command modules (a unit test says when it is stale): registering
+# commands in a debugger then imports none of them, and a session that runs
+# one command pays for that command's module only.
+MANIFEST_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifest.json")
+MANIFEST_FORMAT = 1
+
+
+def build_manifest() -> dict[str, Any]:
+    """The manifest's content, from the command modules themselves."""
+    specs = load_all_commands()
+    commands = {name: specs[name].info() for name in COMMAND_MODULES}
+    return {
+        "format": MANIFEST_FORMAT,
+        "commands": {
+            name: {
+                "summary": info.summary,
+                "help": info.help,
+                "gdb_aliases": list(info.gdb_aliases),
+                "options": list(info.options),
+            }
+            for name, info in commands.items()
+        },
+    }
+
+
+def load_command_infos() -> dict[str, CommandInfo]:
+    """Every command as the front ends register it: goext's own in
+    COMMAND_MODULES order, from the manifest (from the modules when it is
+    missing or does not name exactly the declared commands), then any command
+    put into COMMANDS by other code before the front end loaded."""
+    infos = _manifest_infos()
+    if infos is None:
+        specs = load_all_commands()
+        infos = {name: specs[name].info() for name in COMMAND_MODULES if name in specs}
+    for name, spec in list(COMMANDS.items()):
+        module = COMMAND_MODULES.get(name)
+        if module is None or spec.run.__module__ != f"{_COMMAND_PACKAGE}.{module}":
+            infos[name] = spec.info()
+    return infos
+
+
+def _manifest_infos() -> Optional[dict[str, CommandInfo]]:
+    try:
+        with open(MANIFEST_PATH, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+        entries = manifest["commands"]
+        if manifest.get("format") != MANIFEST_FORMAT or list(entries) != list(COMMAND_MODULES):
+            return None
+        return {
+            name: CommandInfo(
+                name,
+                str(entry["summary"]),
+                str(entry["help"]),
+                tuple(map(str, entry["gdb_aliases"])),
+                tuple(map(str, entry["options"])),
+            )
+            for name, entry in entries.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def command(

@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Callable, Hashable, Optional
 
 from goext_core.binary.elf import GoBinary
 from goext_core.binary.symfile import symbol_file_for
-from goext_core.commands.base import CommandSpec, load_all_commands
+from goext_core.commands.base import CommandInfo, load_command_infos
 from goext_core.errors import GoextError
 
 if TYPE_CHECKING:
     from goext_core.program import GoProgram
 
 
-def load_command_table() -> tuple[dict[str, CommandSpec], list[str]]:
-    """Every declared command, plus warning lines (none today)."""
-    return load_all_commands(), []
+def load_command_table() -> tuple[dict[str, CommandInfo], list[str]]:
+    """Every declared command as the front ends register it (from the
+    manifest: no command module is imported), plus warning lines (none today)."""
+    return load_command_infos(), []
 
 
 class HeldBackWriter:
