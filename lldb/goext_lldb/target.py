@@ -236,6 +236,10 @@ class LldbTarget(CachedTarget):
         # (without the view, the registers of thousands of parked goroutines are read).
         count = process.GetNumThreads()
         view = presented(process)
+        # A core's registers as its own notes hold them (what lldb shows too),
+        # without a frame and dozens of SBValues per thread.
+        core_file = self.core_file()
+        in_file = {thread.tid: thread.registers for thread in core_file.threads()} if core_file is not None else {}
         for index in range(count):
             thread = process.GetThreadAtIndex(index)
             tid: Optional[int] = thread.GetThreadID()
@@ -243,13 +247,16 @@ class LldbTarget(CachedTarget):
                 tid = view.real_tid(thread.GetThreadID())
                 if tid is None:
                     continue
-            frame = thread.GetFrameAtIndex(0)
-            if not frame.IsValid():
-                continue
+            registers = in_file.get(tid)
+            if registers is None:
+                frame = thread.GetFrameAtIndex(0)
+                if not frame.IsValid():
+                    continue
+                registers = self._frame_registers(frame)
             result.append(
                 Thread(
                     tid=tid,
-                    registers=self._frame_registers(frame),
+                    registers=dict(registers),
                     index=thread.GetIndexID(),
                     # A goroutine's lldb thread carries the goroutine's name, not the OS thread's.
                     name="" if view is not None and tid != thread.GetThreadID() else thread.GetName() or "",
