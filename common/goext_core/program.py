@@ -428,28 +428,36 @@ class GoProgram:
     def user_frame(self, record: GoroutineRecord) -> "Optional[Frame]":
         """The innermost frame of the program's own code (stacks.user_frame),
         unwinding only as far as that frame when the stack is not cached."""
+        return self.user_frame_finder()(record)
+
+    def user_frame_finder(self) -> "Callable[[GoroutineRecord], Optional[Frame]]":
+        """:meth:`user_frame` for the goroutines of one command (a list asks
+        it of every goroutine): what it looks up is looked up once."""
         stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
         library = self.library_code
-        stack = stacks.get(record.address)
-        if stack is None:
-            walk = self.binary_memo("parked_walk", lambda: ParkedWalk(self, self.library_code.holds_code))
-            found = walk.user_frame(record)
-            if found is not None:
-                return found
-            # Whether a frame is user code depends on its function, file and stack only.
-            verdicts: dict[tuple[str, str, str], bool] = self.binary_memo("user_code_verdicts", dict)
+        walk = self.binary_memo("parked_walk", lambda: ParkedWalk(self, library.holds_code))
+        # Whether a frame is user code depends on its function, file and stack only.
+        verdicts: dict[tuple[str, str, str], bool] = self.binary_memo("user_code_verdicts", dict)
 
-            def is_user(frame: "Frame") -> bool:
-                key = (frame.function, frame.file, frame.stack)
-                verdict = verdicts.get(key)
-                if verdict is None:
-                    verdict = verdicts[key] = is_user_code(frame, library)
-                return verdict
+        def is_user(frame: "Frame") -> bool:
+            key = (frame.function, frame.file, frame.stack)
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = verdicts[key] = is_user_code(frame, library)
+            return verdict
 
-            stack = unwind_goroutine(self, record, stop=is_user)
-            if not stack.complete:  # it stopped at the physical frame holding the first user frame
-                return next(frame for frame in stack.frames if is_user(frame))
-        return user_frame(stack, library)
+        def find(record: GoroutineRecord) -> "Optional[Frame]":
+            stack = stacks.get(record.address)
+            if stack is None:
+                found = walk.user_frame(record)
+                if found is not None:
+                    return found
+                stack = unwind_goroutine(self, record, stop=is_user)
+                if not stack.complete:  # it stopped at the physical frame holding the first user frame
+                    return next(frame for frame in stack.frames if is_user(frame))
+            return user_frame(stack, library)
+
+        return find
 
     def creation_site(self, gopc: int) -> Optional[tuple[str, str, int]]:
         """(function, file, line) of the go statement at run-time pc ``gopc``, memoized."""

@@ -194,6 +194,7 @@ def _list_goroutines(context: Context, args: argparse.Namespace, write: Write) -
         _write_groups(context, records, args, write)
         return
     current = current_goroutine(context)
+    user_frame = program.user_frame_finder()
     creators: dict[tuple[int, Optional[int], bool], str] = {}  # a few go statements start most goroutines
     pending: list[str] = []
     for record in records:
@@ -202,11 +203,9 @@ def _list_goroutines(context: Context, args: argparse.Namespace, write: Write) -
             continue
         mark = "*" if current is not None and record.address == current.address else " "
         kind = " [system]" if record.system else ""
-        thread = _thread_text(context, record)
+        thread = _thread_text(context, record) if record.m else ""
         thread = f" ({thread})" if thread else ""
-        line = (
-            f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(program.user_frame(record))}"
-        )
+        line = f"{mark} {record.id:>6}  [{_header_state(record)}]{thread}{kind}  {_location(user_frame(record))}"
         key = (record.gopc, record.parent_id, record.id == 1)
         creator = creators.get(key)
         if creator is None:

@@ -90,17 +90,20 @@ class _MappedFile:
     (354 MB peak against 101 MB with pread, at the same speed)."""
 
     def __init__(self, handle: BinaryIO) -> None:
-        self._fd = handle.fileno()
-        self.size = os.fstat(self._fd).st_size
+        self.fd = handle.fileno()
+        self.size = os.fstat(self.fd).st_size
 
     def read(self, offset: int, size: int) -> bytes:
         if offset >= self.size or size <= 0:
             return b""
         try:
-            return os.pread(self._fd, min(size, self.size - offset), offset)
+            return os.pread(self.fd, min(size, self.size - offset), offset)
         except OSError:  # an I/O error on a damaged disk: the bytes are not there
             return b""
 
+
+# Reads up to this size that one core segment holds whole take read()'s fast path.
+_FAST_READ_LIMIT = 1 << 20
 
 # Note types (include/uapi/linux/elf.h), owner "CORE".
 NT_PRSTATUS = 1
@@ -178,6 +181,15 @@ class CoreTarget(Target):
         self.notes: list[str] = []  # what was damaged, and what that costs
         self._read_core(core_header)
         self._starts = [s.start for s in self._segments]
+        # Per segment: where its bytes in the file end (as an address) and
+        # start, for reads the file holds whole (the fast path of read()).
+        self._in_file = [
+            (s.start + max(0, min(s.file_size, s.end - s.start, self._core_file.size - s.file_offset)), s.file_offset)
+            if s.readable
+            else (s.start, 0)
+            for s in self._segments
+        ]
+        self._core_fd = self._core_file.fd
 
         self._exe_path = executable or self._guess_executable()
         self._exe_segments: list[tuple[int, int, int, int]] = []  # vaddr, memsz, offset, filesz
@@ -308,6 +320,17 @@ class CoreTarget(Target):
 
     # -- Target API ---------------------------------------------------------
     def read(self, address: int, size: int) -> bytes:
+        # The usual read, inlined: a goroutine list makes one per goroutine.
+        index = bisect.bisect_right(self._starts, address) - 1
+        if index >= 0 and 0 < size <= _FAST_READ_LIMIT:
+            file_end, file_offset = self._in_file[index]
+            if address + size <= file_end:
+                try:
+                    data = os.pread(self._core_fd, size, file_offset + address - self._starts[index])
+                except OSError:
+                    data = b""
+                if len(data) == size:
+                    return data
         if size < 0 or size > 1 << 30 or address < 0:
             raise MemoryReadError(address, size, "invalid request")
         first = self._read_some(address, size)
