@@ -31,9 +31,11 @@ real threads (what we asked for).
 
 from __future__ import annotations
 
+import heapq
 import os
 import sys
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Callable, Optional
 
 import lldb  # type: ignore[import-not-found]
@@ -52,6 +54,7 @@ _G_DEAD = 6
 # A goroutine id equal to the tid of a real thread lldb keeps would make two
 # threads with one id; such a goroutine's thread id is moved above this.
 _COLLISION_OFFSET = 1 << 40
+_by_id = attrgetter("id")
 
 # Every general register in the order of lldb's own numbering for the
 # architecture (lldb-x86-register-enums.h, lldb-arm64-register-enums.h): lldb
@@ -301,12 +304,14 @@ class OperatingSystemPlugIn:
             and (r.plain_status != _G_RUNNING or r.address in backed_goroutines)
         ]
         if len(shown) > SETTINGS.limit:
-            shown.sort(key=lambda r: (r.address not in backed_goroutines, r.id))
             _warn_once(
                 f"{len(shown)} goroutines; lldb shows {SETTINGS.limit} of them as threads (the running ones, "
                 "then the lowest ids): 'go lldb-threads limit N' changes that, 'go goroutines' lists them all"
             )
-            shown = sorted(shown[: SETTINGS.limit], key=lambda r: r.id)
+            # The running ones, then the lowest ids, without sorting 100,000 records.
+            running = sorted((r for r in shown if r.address in backed_goroutines), key=_by_id)[: SETTINGS.limit]
+            parked = (r for r in shown if r.address not in backed_goroutines)
+            shown = sorted(running + heapq.nsmallest(SETTINGS.limit - len(running), parked, key=_by_id), key=_by_id)
         for record in shown:
             tid = record.id + _COLLISION_OFFSET if record.id in kept_real else record.id
             info: dict[str, Any] = {
