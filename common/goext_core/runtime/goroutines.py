@@ -284,8 +284,10 @@ def estimate_now(program: "GoProgram", records: list[GoroutineRecord]) -> Option
 
 def _timer_when(program: "GoProgram", timer: int) -> int:
     """g.timer.when (before Go 1.23): when the goroutine's last sleep ended."""
+    if not timer:  # most goroutines never slept
+        return 0
     layout = program.layouts.structs.get("runtime.timer")
-    if not timer or layout is None or not layout.has("when"):
+    if layout is None or not layout.has("when"):
         return 0
     try:
         data = program.target.read(timer + layout.offset("when"), 8)

@@ -492,8 +492,10 @@ class ParkedWalk:
         self.unpack = _POINTER_FORMATS[(target.byte_order, self.ptr)].unpack_from
         minor = program.go_minor
         self.injected = _INJECTED_BEFORE_1_21 if minor is not None and minor < 21 else _INJECTED
-        # (pc, interrupted) -> (delta, entry, the user source or None, the caller is interrupted), or None
-        self.facts: dict[tuple[int, bool], Optional[tuple[int, int, Optional[tuple], bool]]] = {}
+        # pc -> (delta, entry, the user source or None, the caller is interrupted), or None;
+        # one table for return addresses, one for interrupted pcs (no key tuple per frame).
+        self.facts: dict[int, Optional[tuple[int, int, Optional[tuple], bool]]] = {}
+        self.trap_facts: dict[int, Optional[tuple[int, int, Optional[tuple], bool]]] = {}
 
     def _facts(self, pc: int, trap: bool) -> Optional[tuple[int, int, Optional[tuple], bool]]:
         step = self.program.frame_step(pc)
@@ -509,8 +511,9 @@ class ParkedWalk:
                 if not self.holds_code(source.function, source.file):
                     user = (source.function, source.file, source.line, source.inlined)
                     break
-        if len(self.facts) > 1 << 18:
+        if len(self.facts) + len(self.trap_facts) > 1 << 18:
             self.facts.clear()
+            self.trap_facts.clear()
         return (step.delta, step.entry, user, step.name in self.injected)
 
     def user_frame(self, record: GoroutineRecord) -> Optional[Frame]:
@@ -522,17 +525,18 @@ class ParkedWalk:
         sp, hi = record.sched_sp, record.stack_hi
         if not record.stack_lo <= sp < hi or hi - sp > MAX_BUFFERED_STACK:
             return None
-        target, ptr, unpack, facts = self.program.target, self.ptr, self.unpack, self.facts
+        target, ptr, unpack = self.program.target, self.ptr, self.unpack
         try:
             buf = target.read(sp, min(_PARKED_WINDOW, hi - sp))
         except (MemoryReadError, GoextError):
             return None
         start, pc, trap = sp, record.sched_pc, False
         for _ in range(MAX_FRAMES):
-            key = (pc, trap)
-            fact = facts.get(key)
-            if fact is None and key not in facts:
-                fact = facts[key] = self._facts(pc, trap)
+            facts = self.trap_facts if trap else self.facts
+            fact = facts.get(pc)
+            if fact is None and pc not in facts:
+                fact = self._facts(pc, trap)
+                (self.trap_facts if trap else self.facts)[pc] = fact  # _facts may have cleared the tables
             if fact is None:
                 return None
             delta, entry, user, caller_trap = fact
