@@ -66,6 +66,17 @@ def test_sched_shows_what_the_fixture_set_up(go_version, flavour):
     assert any(m.curg == 1 and m.p is not None for m in view.machines), main.state
     assert view.gc.phase in ("off", "mark", "mark termination") and view.gc.heap_live
 
+    # Before the first GC has ended nothing was marked and no goal was met:
+    # unknown, not "0 bytes" (gcController reads 0 then).
+    out: list[str] = []
+    assert dispatch(Context(lambda: program), "sched", "", out.append)
+    heap_line = next(line for line in "".join(out).splitlines() if line.startswith("heap: "))
+    if view.gc.cycles == 0:
+        assert view.gc.heap_marked is None and view.gc.heap_goal is None
+        assert heap_line.endswith("no GC cycle has completed yet"), heap_line
+    else:
+        assert "the last GC marked " in heap_line and " 0 bytes" not in heap_line, heap_line
+
 
 @pytest.mark.go_versions("1.22", "1.27")
 @pytest.mark.flavours("default")

@@ -64,7 +64,13 @@ def write_sched(view: SchedView, write: Write) -> None:
         f"GC: phase {gc.phase}, {_num(gc.cycles)} cycles completed ({_num(gc.forced_cycles)} forced), "
         f"GOGC {_num(gc.gc_percent)}, enabled {_flag(gc.enabled)}\n"
     )
-    write(f"heap: live {_bytes(gc.heap_live)}, marked {_bytes(gc.heap_marked)}, goal {_bytes(gc.heap_goal)}\n")
+    if gc.cycles == 0:
+        write(f"heap: live {_bytes(gc.heap_live)}; no GC cycle has completed yet\n")
+    else:
+        write(
+            f"heap: live {_bytes(gc.heap_live)}; the last GC marked {_bytes(gc.heap_marked)}, "
+            f"its goal {_bytes(gc.heap_goal)}\n"
+        )
     write("\nPs:\n")
     write(
         f"  {'P':>4} {'status':<10} {'M':>5} {'schedtick':>10} {'syscalltick':>11} {'runq':>5} {'runnext':>8}  queued\n"

@@ -713,7 +713,8 @@ if (SC) {
     ", sysmon " + (SC.sysmon == null ? "?" : "m" + SC.sysmon) + "; idle Ps " + num(SC.npidle) + ", idle Ms " + num(SC.nmidle) + ", spinning Ms " + num(SC.nmspinning) +
     "; global run queue " + num(SC.global_runq_size) + (SC.global_runq.length ? " [" + SC.global_runq.slice(0, 50).join(" ") + "]" : "")}));
   if (D.gc) sched.append(el("p", {text: "GC: phase " + D.gc.phase + ", " + num(D.gc.cycles) + " cycles, GOGC " + num(D.gc.gc_percent) +
-    "; heap live " + fmtBytes(D.gc.heap_live) + ", marked " + fmtBytes(D.gc.heap_marked) + ", goal " + fmtBytes(D.gc.heap_goal)}));
+    "; heap live " + fmtBytes(D.gc.heap_live) + (D.gc.cycles === 0 ? "; no GC cycle has completed yet" :
+    "; the last GC marked " + fmtBytes(D.gc.heap_marked) + ", its goal " + fmtBytes(D.gc.heap_goal))}));
   sched.append(table(["P", "status", "M", "schedtick", "syscalltick", "run queue", "runnext", "queued goroutines"],
     SC.processors.map(p => [p.id, p.status, p.m == null ? null : "m" + p.m, p.schedtick, p.syscalltick, p.runq.length, p.runnext, p.runq.slice(0, 30).join(" ")])));
   sched.append(el("p"));

@@ -79,8 +79,8 @@ class GcView:
     enabled: Optional[bool] = None
     gc_percent: Optional[int] = None
     heap_live: Optional[int] = None  # bytes the GC considers live now
-    heap_marked: Optional[int] = None  # bytes marked by the previous cycle
-    heap_goal: Optional[int] = None  # the goal at the end of the last cycle
+    heap_marked: Optional[int] = None  # bytes marked by the last cycle (None before the first)
+    heap_goal: Optional[int] = None  # the last cycle's goal, gcController.lastHeapGoal (None before the first)
     heap_in_use: Optional[int] = None  # in-use heap at the last mark termination
     last_gc_unix_ns: Optional[int] = None
     pause_total_ns: Optional[int] = None
@@ -376,6 +376,9 @@ def _gc_view(program: "GoProgram", notes: list[str]) -> GcView:
             gc.gc_percent = pacer.i("gcPercent")
             gc.heap_live, gc.heap_marked = pacer.u("heapLive"), pacer.u("heapMarked")
             gc.heap_goal = pacer.u("lastHeapGoal")
+            if gc.cycles == 0:
+                # No cycle has ended: both read 0, which is no amount (src/runtime/mgcpacer.go).
+                gc.heap_marked = gc.heap_goal = None
     except MemoryReadError as exc:
         notes.append(f"gcController: {exc}")
     return gc
