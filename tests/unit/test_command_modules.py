@@ -13,6 +13,12 @@ from goext_core.commands import COMMAND_MODULES, base, load_all_commands, load_c
 COMMON = Path(__file__).resolve().parents[2] / "common"
 
 
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (nothing of goext imported yet)."""
+    env = {"PYTHONPATH": str(COMMON)}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+
 def test_the_manifest_names_every_command_and_its_module() -> None:
     registered = {name: spec.run.__module__.rsplit(".", 1)[-1] for name, spec in load_all_commands().items()}
     assert registered == COMMAND_MODULES
@@ -25,10 +31,8 @@ def test_a_command_loads_its_module_only() -> None:
         "assert 'goroutines' in ''.join(out), out; "
         "print(sorted(m for m in sys.modules if m.startswith('goext_core.commands.')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={"PYTHONPATH": str(COMMON)}, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "['goext_core.commands.base', 'goext_core.commands.stacks']", result.stdout
+    output = _fresh_python(code)
+    assert output.strip() == "['goext_core.commands.base', 'goext_core.commands.stacks']", output
 
 
 def test_help_lists_every_command() -> None:
@@ -36,11 +40,9 @@ def test_help_lists_every_command() -> None:
         "from goext_core.commands import dispatch, Context; "
         "out = []; dispatch(Context(lambda: None), 'help', '', out.append); print(''.join(out))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={"PYTHONPATH": str(COMMON)}, capture_output=True, text=True, check=True
-    )
+    output = _fresh_python(code)
     for name in COMMAND_MODULES:
-        assert f"go {name} " in result.stdout, name
+        assert f"go {name} " in output, name
 
 
 def test_the_front_ends_manifest_is_up_to_date() -> None:
@@ -61,10 +63,8 @@ def test_front_ends_register_commands_without_importing_them() -> None:
         "infos, _ = load_command_table(); assert 'goroutines' in infos and '--help' in infos['goroutines'].options; "
         "print(sorted(m for m in sys.modules if m.startswith('goext_core.commands.')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={"PYTHONPATH": str(COMMON)}, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "['goext_core.commands.base', 'goext_core.commands.frontend']", result.stdout
+    output = _fresh_python(code)
+    assert output.strip() == "['goext_core.commands.base', 'goext_core.commands.frontend']", output
 
 
 def test_a_missing_manifest_falls_back_to_the_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +82,5 @@ def test_commands_added_before_the_front_end_loads_are_registered() -> None:
         "lambda context, args, write: None, gdb_aliases=['info extra']); "
         "infos = load_command_infos(); print(list(infos)[-1], infos['zz-extra'].gdb_aliases)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={"PYTHONPATH": str(COMMON)}, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "zz-extra ('info extra',)", result.stdout
+    output = _fresh_python(code)
+    assert output.strip() == "zz-extra ('info extra',)", output
