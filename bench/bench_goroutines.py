@@ -19,9 +19,12 @@ the test support code):
   index), against gdb's own load of the same core.
 
 Times are medians of ``--repeat`` runs and include each tool's start-up;
-``rss`` is the peak resident memory of the tool's process.  Ratios are
-computed between tools measured in this same run.  delve comes from PATH
-(``dlv``); a missing tool is reported, not fatal.
+``rss`` is the peak resident memory of the tool's process.  The list
+scenarios run every tool once per round, so that a machine's load drifting
+over minutes weighs on all of them alike; goext's own cost in a debugger is
+the median over rounds of the session minus the debugger's load of that
+round.  Ratios are computed between tools measured in this same run.  delve
+comes from PATH (``dlv``); a missing tool is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -132,6 +135,44 @@ def _measure(
     return measure
 
 
+# One command to measure: argv, extra environment, stdin, a pattern its output must match.
+Plan = tuple[list[str], Optional[dict[str, str]], str, Optional[str]]
+
+
+def _measure_rounds(plans: dict[str, Plan], repeat: int) -> tuple[dict[str, Measure], dict[str, list[tuple]]]:
+    """Every plan once per round, ``repeat`` rounds: a load that drifts over
+    minutes on a shared machine weighs on every tool alike, and a debugger
+    session and its load are paired within a round.  Returns the medians and
+    each plan's runs."""
+    runs: dict[str, list[tuple]] = {name: [] for name in plans}
+    for _ in range(repeat):
+        for name, (argv, env, stdin, _) in plans.items():
+            runs[name].append(_run(argv, env, stdin))
+    measures: dict[str, Measure] = {}
+    for name, (_, _, _, expect) in plans.items():
+        done = runs[name]
+        measure = Measure(
+            statistics.median(run[0] for run in done),
+            max(run[1] for run in done),
+            cpu_seconds=statistics.median(run[3] for run in done),
+        )
+        output = done[-1][2]
+        if expect is not None and not re.search(expect, output, re.M):
+            tail = output.strip().splitlines()[-1:] or ["no output"]
+            measure.note = f"unexpected output: {tail[0][:100]}"
+        measures[name] = measure
+    return measures, runs
+
+
+def _paired_difference(session: list[tuple], load: list[tuple]) -> Measure:
+    """A debugger session's time beyond the debugger's own load, each round's
+    session minus the same round's load (medians)."""
+    return Measure(
+        statistics.median(run[0] - base[0] for run, base in zip(session, load)),
+        cpu_seconds=statistics.median(run[3] - base[3] for run, base in zip(session, load)),
+    )
+
+
 def _gdb(exe: str, core: str, *commands: str) -> list[str]:
     argv = ["gdb", "-nx", "-batch", "-iex", "set auto-load python-scripts off"]
     for command in commands:
@@ -178,28 +219,39 @@ def list_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario
     scenario = Scenario(f"list-{version}-{count // 1000}k" + (f"-deep{depth}" if depth else ""))
     exe, core = _many_core(version, count, depth)
     total = r"^\d+ goroutines"
-    rows = scenario.rows
-    rows["goext offline"] = _measure(_offline(exe, core, "goroutines"), repeat, expect=total)
-    rows["goext in gdb"] = _measure(_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), repeat, expect=total)
-    # What goext itself adds inside a debugger: the session minus the
-    # debugger's own start and load of the same core (at 10,000 goroutines
-    # that load is as long as goext's whole offline run).
-    rows["gdb load (no command)"] = _measure(_gdb(exe, core), repeat)
-    rows["goext's own cost in gdb"] = _difference(rows["goext in gdb"], rows["gdb load (no command)"])
+    plans: dict[str, Plan] = {
+        "goext offline": (_offline(exe, core, "goroutines"), None, "", total),
+        "goext in gdb": (_gdb(exe, core, f"source {GDB_ENTRY}", "go goroutines"), None, "", total),
+        # What goext itself adds inside a debugger: the session minus the
+        # debugger's own start and load of the same core (at 10,000 goroutines
+        # that load is as long as goext's whole offline run).
+        "gdb load (no command)": (_gdb(exe, core), None, "", None),
+    }
     lldb = lldb_binary()
     if lldb:
         session = [lldb, "-b", "--no-lldbinit", "-o", f"command script import {LLDB_ENTRY}", "-o", "go goroutines"]
-        rows["goext in lldb"] = _measure([*session, exe, "-c", core], repeat, expect=total)
-        rows["lldb load (no command)"] = _measure([lldb, "-b", "--no-lldbinit", exe, "-c", core], repeat)
-        rows["goext's own cost in lldb"] = _difference(rows["goext in lldb"], rows["lldb load (no command)"])
+        plans["goext in lldb"] = ([*session, exe, "-c", core], None, "", total)
+        plans["lldb load (no command)"] = ([lldb, "-b", "--no-lldbinit", exe, "-c", core], None, "", None)
     runtime_gdb = Path(toolchain(version).goroot) / "src" / "runtime" / "runtime-gdb.py"
     if runtime_gdb.exists():
-        rows["runtime-gdb.py info goroutines"] = _measure(
-            _gdb(exe, core, f"source {runtime_gdb}", "info goroutines"), repeat, expect=r"^\*?\s*\d+ "
+        plans["runtime-gdb.py info goroutines"] = (
+            _gdb(exe, core, f"source {runtime_gdb}", "info goroutines"),
+            None,
+            "",
+            r"^\*?\s*\d+ ",
         )
     if shutil.which("dlv"):
         argv, stdin = _delve(exe, core, "goroutines")
-        rows["delve goroutines"] = _measure(argv, repeat, stdin=stdin, expect=r"Goroutine \d+")
+        plans["delve goroutines"] = (argv, None, stdin, r"Goroutine \d+")
+    measures, runs = _measure_rounds(plans, repeat)
+    rows = scenario.rows
+    for name in plans:
+        rows[name] = measures[name]
+        debugger = name.split()[-1] if name.startswith("goext in ") else None
+        if debugger:
+            rows[f"goext's own cost in {debugger}"] = _paired_difference(
+                runs[name], runs[f"{debugger} load (no command)"]
+            )
     scenario.ratios = [
         ("offline / delve", "goext offline", "delve goroutines", 0.5),
         ("offline / runtime-gdb.py", "goext offline", "runtime-gdb.py info goroutines", 0.5),
@@ -209,11 +261,6 @@ def list_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario
         ("lldb own cost / offline", "goext's own cost in lldb", "goext offline", 1.3),
     ]
     return scenario
-
-
-def _difference(session: Measure, load: Measure) -> Measure:
-    """A debugger session's time beyond the debugger's own load (medians)."""
-    return Measure(session.seconds - load.seconds, cpu_seconds=session.cpu_seconds - load.cpu_seconds)
 
 
 def stacks_scenario(version: str, count: int, depth: int, repeat: int) -> Scenario:
@@ -281,10 +328,7 @@ def stripped_scenario(repeat: int) -> Scenario:
             scenario.rows[f"goext in gdb, first command, {name}"] = Measure(
                 statistics.median(run[0] for run in runs), cpu_seconds=statistics.median(run[3] for run in runs)
             )
-            scenario.rows[f"goext's own cost, first command, {name}"] = Measure(
-                statistics.median(run[0] - base[0] for run, base in zip(runs, load_runs)),
-                cpu_seconds=statistics.median(run[3] - base[3] for run, base in zip(runs, load_runs)),
-            )
+            scenario.rows[f"goext's own cost, first command, {name}"] = _paired_difference(runs, load_runs)
         env = {"GOEXT_CACHE_DIR": os.path.join(cache, "offline")}
         _run(_offline(exe, core, "goroutines"), env)
         scenario.rows["goext offline, warm"] = _measure(_offline(exe, core, "goroutines"), repeat, env)
