@@ -38,7 +38,41 @@ from goext_core.values.maps import read_string_map
 T = TypeVar("T")
 
 # Full stacks kept per target generation (least recently used dropped first).
+# The stack cache keeps this many stacks at least, and more while they hold
+# no more frames than MAX_CACHED_FRAMES (~260 bytes each): every stack of a
+# program with ten thousand goroutines stays for an analysis that walks them
+# all more than once (go report: heap graph, heap types, wait graph), and
+# 100,000 goroutines do not keep 100,000 stacks alive.
 MAX_CACHED_STACKS = 4096
+MAX_CACHED_FRAMES = 100_000
+
+
+class StackCache:
+    """The most recently used stacks of one stop, by g address (see above)."""
+
+    def __init__(self) -> None:
+        self._stacks: "OrderedDict[int, Stack]" = OrderedDict()
+        self._frames = 0
+
+    def peek(self, address: int) -> "Optional[Stack]":
+        return self._stacks.get(address)
+
+    def get(self, address: int) -> "Optional[Stack]":
+        stack = self._stacks.get(address)
+        if stack is not None:
+            self._stacks.move_to_end(address)
+        return stack
+
+    def put(self, address: int, stack: "Stack") -> None:
+        old = self._stacks.pop(address, None)
+        if old is not None:
+            self._frames -= len(old.frames)
+        self._stacks[address] = stack
+        self._frames += len(stack.frames)
+        while len(self._stacks) > MAX_CACHED_STACKS and self._frames > MAX_CACHED_FRAMES:
+            _, evicted = self._stacks.popitem(last=False)
+            self._frames -= len(evicted.frames)
+
 
 # Goroutines whose start function is in package runtime are "system" goroutines,
 # except these (src/runtime/traceback.go isSystemGoroutine).
@@ -411,18 +445,12 @@ class GoProgram:
         raise GoextError(f"no goroutine with id {goid}")
 
     def stack(self, record: GoroutineRecord) -> "Stack":
-        """Every frame of a goroutine.  The most recent stacks stay cached (a
-        command often asks twice); not all of them, so 100,000 goroutines do not
-        keep 100,000 stacks alive."""
-        stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
+        """Every frame of a goroutine, kept in a bounded cache (StackCache)."""
+        stacks: StackCache = self._dynamic_value("stacks", StackCache)
         stack = stacks.get(record.address)
         if stack is None:
             stack = unwind_goroutine(self, record)
-            stacks[record.address] = stack
-            if len(stacks) > MAX_CACHED_STACKS:
-                stacks.popitem(last=False)
-        else:
-            stacks.move_to_end(record.address)
+            stacks.put(record.address, stack)
         return stack
 
     def user_frame(self, record: GoroutineRecord) -> "Optional[Frame]":
@@ -433,7 +461,7 @@ class GoProgram:
     def user_frame_finder(self) -> "Callable[[GoroutineRecord], Optional[Frame]]":
         """:meth:`user_frame` for the goroutines of one command (a list asks
         it of every goroutine): what it looks up is looked up once."""
-        stacks: "OrderedDict[int, Stack]" = self._dynamic_value("stacks", OrderedDict)
+        stacks: StackCache = self._dynamic_value("stacks", StackCache)
         library = self.library_code
         walk = self.binary_memo("parked_walk", lambda: ParkedWalk(self, library.holds_code))
         # Whether a frame is user code depends on its function, file and stack only.
@@ -447,7 +475,7 @@ class GoProgram:
             return verdict
 
         def find(record: GoroutineRecord) -> "Optional[Frame]":
-            stack = stacks.get(record.address)
+            stack = stacks.peek(record.address)
             if stack is None:
                 found = walk.user_frame(record)
                 if found is not None:
