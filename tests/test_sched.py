@@ -71,6 +71,9 @@ def test_sched_shows_what_the_fixture_set_up(go_version, flavour):
     out: list[str] = []
     assert dispatch(Context(lambda: program), "sched", "", out.append)
     heap_line = next(line for line in "".join(out).splitlines() if line.startswith("heap: "))
+    # The fixture panics: freezetheworld set sched.stopwait (src/runtime/proc.go freezeStopWait).
+    assert view.stopwait is not None and view.stopwait > 0x7FFFFFFF - 64, view.stopwait
+    assert "(the world frozen for the crash)" in "".join(out)
     if view.gc.cycles == 0:
         assert view.gc.heap_marked is None and view.gc.heap_goal is None
         assert heap_line.endswith("no GC cycle has completed yet"), heap_line

@@ -48,10 +48,21 @@ def _configure_sched(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the scheduler view as JSON")
 
 
+# src/runtime/proc.go: freezetheworld sets sched.stopwait to freezeStopWait
+# when the runtime crashes, and each P that stops then counts it down.
+_FREEZE_STOP_WAIT = 0x7FFFFFFF
+
+
+def _stopwait_text(stopwait: Optional[int]) -> str:
+    if stopwait is not None and _FREEZE_STOP_WAIT - (1 << 20) < stopwait <= _FREEZE_STOP_WAIT:
+        return f"{stopwait} (the world frozen for the crash)"
+    return _num(stopwait)
+
+
 def write_sched(view: SchedView, write: Write) -> None:
     write(f"GOMAXPROCS: {_num(view.gomaxprocs)}   ncpu: {_num(view.ncpu)}\n")
     write(
-        f"gcwaiting: {_flag(view.gcwaiting)}   stopwait: {_num(view.stopwait)}   "
+        f"gcwaiting: {_flag(view.gcwaiting)}   stopwait: {_stopwait_text(view.stopwait)}   "
         f"sysmonwait: {_flag(view.sysmonwait)}   sysmon: {'m' + str(view.sysmon) if view.sysmon is not None else '?'}\n"
     )
     write(

@@ -709,7 +709,7 @@ function table(headers, rows) {
 const sched = document.getElementById("sched");
 const SC = D.scheduler;
 if (SC) {
-  sched.append(el("p", {text: "GOMAXPROCS " + num(SC.gomaxprocs) + ", ncpu " + num(SC.ncpu) + "; gcwaiting " + num(SC.gcwaiting) + ", stopwait " + num(SC.stopwait) +
+  sched.append(el("p", {text: "GOMAXPROCS " + num(SC.gomaxprocs) + ", ncpu " + num(SC.ncpu) + "; gcwaiting " + num(SC.gcwaiting) + ", stopwait " + num(SC.stopwait) + (SC.stopwait > 0x7fffffff - (1 << 20) ? " (the world frozen for the crash)" : "") +
     ", sysmon " + (SC.sysmon == null ? "?" : "m" + SC.sysmon) + "; idle Ps " + num(SC.npidle) + ", idle Ms " + num(SC.nmidle) + ", spinning Ms " + num(SC.nmspinning) +
     "; global run queue " + num(SC.global_runq_size) + (SC.global_runq.length ? " [" + SC.global_runq.slice(0, 50).join(" ") + "]" : "")}));
   if (D.gc) sched.append(el("p", {text: "GC: phase " + D.gc.phase + ", " + num(D.gc.cycles) + " cycles, GOGC " + num(D.gc.gc_percent) +
