@@ -37,12 +37,12 @@ from goext_core.values.maps import read_string_map
 
 T = TypeVar("T")
 
-# Full stacks kept per target generation (least recently used dropped first).
-# The stack cache keeps this many stacks at least, and more while they hold
-# no more frames than MAX_CACHED_FRAMES (~260 bytes each): every stack of a
-# program with ten thousand goroutines stays for an analysis that walks them
-# all more than once (go report: heap graph, heap types, wait graph), and
-# 100,000 goroutines do not keep 100,000 stacks alive.
+# Full stacks kept per target generation, least recently used dropped first:
+# at least MAX_CACHED_STACKS, and more while they hold no more frames than
+# MAX_CACHED_FRAMES (~260 bytes each).  Every stack of a program with ten
+# thousand goroutines stays for an analysis that walks them all more than
+# once (go report: heap graph, heap types, wait graph), and 100,000
+# goroutines do not keep 100,000 stacks alive.
 MAX_CACHED_STACKS = 4096
 MAX_CACHED_FRAMES = 100_000
 

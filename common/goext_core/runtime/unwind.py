@@ -535,8 +535,7 @@ class ParkedWalk:
             facts = self.trap_facts if trap else self.facts
             fact = facts.get(pc)
             if fact is None and pc not in facts:
-                fact = self._facts(pc, trap)
-                (self.trap_facts if trap else self.facts)[pc] = fact  # _facts may have cleared the tables
+                fact = facts[pc] = self._facts(pc, trap)  # _facts clears the tables in place when they grow
             if fact is None:
                 return None
             delta, entry, user, caller_trap = fact

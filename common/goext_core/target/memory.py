@@ -248,15 +248,12 @@ class CachedTarget(Target):
             return value
 
     def read(self, address: int, size: int) -> bytes:
-        core_file = self._core_file
+        core_file = self._core_file if self._core_file_known else self._open_core_file()
         if core_file is not None and 0 < size <= MAX_READ:  # the core file, checked once (_open_core_file)
             try:
                 return core_file.read(address, size)
             except MemoryReadError:
                 pass  # not in the core or the executable (a shared library's file): the debugger may know
-        return self._read_checked(address, size)
-
-    def _read_checked(self, address: int, size: int) -> bytes:
         if size <= 0:
             return b""
         end = self._address_end
@@ -266,13 +263,6 @@ class CachedTarget(Target):
             raise MemoryReadError(address, size, "address out of range")
         if size > MAX_READ:
             raise MemoryReadError(address, size, "invalid request")
-        if not self._core_file_known:
-            core_file = self._open_core_file()
-            if core_file is not None:
-                try:
-                    return core_file.read(address, size)
-                except MemoryReadError:
-                    pass  # as in read()
         return self._pages.read(address, size)
 
     def core_file(self) -> Optional[CoreTarget]:
