@@ -22,6 +22,10 @@ class CorruptDataError(GoextError):
     """Target data was read but does not make sense (bad magic, absurd length, cycle)."""
 
 
+class TruncatedError(CorruptDataError):
+    """A file ends before data its own headers describe: it was cut short."""
+
+
 class UnsupportedError(GoextError):
     """The binary or target uses something goext does not support."""
 

@@ -6,7 +6,7 @@ import os
 from typing import Iterator, Optional
 
 from goext_core.binary.elfheader import read_elf_header
-from goext_core.binary.elftables import PT_NOTE, parse_file_header, program_headers
+from goext_core.binary.elftables import PT_NOTE, file_reader, parse_file_header, program_headers
 from goext_core.errors import CorruptDataError
 from goext_core.target.core import MAX_NOTE_SEGMENT_BYTES, iter_core_notes
 
@@ -58,10 +58,7 @@ def _core_pid(path: str) -> Optional[int]:
     try:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
-
-            def read(offset: int, length: int) -> bytes:
-                return os.pread(stream.fileno(), length, offset) if 0 <= offset < size and length > 0 else b""
-
+            read = file_reader(stream.fileno(), size)
             header = parse_file_header(read, size)
             for segment in program_headers(read, header, size):
                 if segment.type != PT_NOTE:

@@ -31,13 +31,14 @@ from goext_core.binary.elftables import (
     FileHeader,
     ProgramHeader,
     SectionNames,
+    buffer_reader,
     decompress_section,
     parse_file_header,
     program_headers,
     section_headers,
 )
 from goext_core.binary.pyelf import describe_parse_error, dwarf_info, open_elffile
-from goext_core.errors import CorruptDataError, MemoryReadError, UnsupportedError
+from goext_core.errors import CorruptDataError, MemoryReadError, TruncatedError, UnsupportedError
 from goext_core.target import ByteOrder
 from goext_core.target.regularfile import open_regular_file
 
@@ -336,6 +337,7 @@ class GoBinary:
     def _parse_headers(self) -> None:
         self.notes: list[str] = []  # damage found in the file, and what it costs
         self._elf: Optional["ELFFile"] = None
+        self._read_at = buffer_reader(self._map)
         file_size = len(self._map)
         header = parse_file_header(self._read_at, file_size)
         self._header: FileHeader = header
@@ -354,14 +356,14 @@ class GoBinary:
         self.segments.sort(key=lambda s: s.vaddr)
         for seg in self.segments:
             if seg.offset + seg.filesz > file_size:
-                raise CorruptDataError(
+                raise TruncatedError(
                     f"truncated: segment at {seg.vaddr:#x} needs {seg.offset + seg.filesz} bytes, file has {file_size}"
                 )
 
         table_end = header.section_table_end
         if header.shoff and table_end > file_size:
             # The section header table is written last: a file cut short loses it first.
-            raise CorruptDataError(f"truncated: its section headers end at byte {table_end}, the file has {file_size}")
+            raise TruncatedError(f"truncated: its section headers end at byte {table_end}, the file has {file_size}")
 
         self._sections: dict[str, Section] = {}
         self._section_list: list[Section] = []
@@ -392,7 +394,7 @@ class GoBinary:
                     and entry.offset < file_size < entry.offset + entry.size
                 ):
                     # A section cut by the end of the file: the file was cut short.
-                    raise CorruptDataError(
+                    raise TruncatedError(
                         f"truncated: section {entry.name or index} needs "
                         f"{entry.offset + entry.size} bytes, the file has {file_size}"
                     )
@@ -406,17 +408,13 @@ class GoBinary:
                 self._sections.setdefault(entry.name, entry)
             if header.shnum > MAX_SECTIONS:
                 self.notes.append(f"{self.path}: more than {MAX_SECTIONS} section headers: the rest are ignored")
+        except TruncatedError:
+            raise  # the file, not a section header: the binary cannot be trusted
         except CorruptDataError as exc:
-            if str(exc).startswith("truncated:"):
-                raise
             self.notes.append(
                 f"{self.path}: section headers are unreadable ({exc}): "
                 f"kept the {len(self._section_list)} before the damage"
             )
-
-    def _read_at(self, offset: int, size: int) -> bytes:
-        """``size`` bytes of the file at ``offset``; short past its end."""
-        return self._map[offset : offset + size] if offset >= 0 and size > 0 else b""
 
     @property
     def file_header(self) -> FileHeader:

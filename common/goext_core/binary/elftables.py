@@ -10,15 +10,38 @@ the file returns short.  Damage raises :class:`CorruptDataError` with one line.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Union
 
 from goext_core.errors import CorruptDataError
 from goext_core.target import ByteOrder
 
+if TYPE_CHECKING:
+    import mmap
+
 ReadAt = Callable[[int, int], bytes]
+
+
+def buffer_reader(data: Union[bytes, "mmap.mmap"]) -> ReadAt:
+    """A ``read`` over a file held in memory (mapped, or an image built in memory)."""
+
+    def read(offset: int, size: int) -> bytes:
+        return data[offset : offset + size] if offset >= 0 and size > 0 else b""
+
+    return read
+
+
+def file_reader(fd: int, file_size: int) -> ReadAt:
+    """A ``read`` over an open file of ``file_size`` bytes, with pread (an I/O error raises OSError)."""
+
+    def read(offset: int, size: int) -> bytes:
+        return os.pread(fd, size, offset) if 0 <= offset < file_size and size > 0 else b""
+
+    return read
+
 
 ELF_MAGIC = b"\x7fELF"
 _ELFCLASS32 = 1
@@ -197,6 +220,11 @@ _PROGRAM_FIELDS = {False: "IIIIIIII", True: "IIQQQQQQ"}
 _SECTION_FIELDS = {False: "IIIIIIIIII", True: "IIQQQQIIQQ"}
 
 
+def section_header_layout(header: FileHeader) -> struct.Struct:
+    """One section header's layout in this file (SectionHeader's fields, in order)."""
+    return struct.Struct(("<" if header.byte_order == "little" else ">") + _SECTION_FIELDS[header.is_64])
+
+
 def parse_file_header(read: ReadAt, file_size: int) -> FileHeader:
     """The ELF header; CorruptDataError when it is not ELF or is cut short."""
     ident = read(0, 16)
@@ -284,7 +312,7 @@ def program_headers(read: ReadAt, header: FileHeader, file_size: int) -> list[Pr
 
 
 def _unpack_section_header(read: ReadAt, header: FileHeader, index: int) -> Optional[SectionHeader]:
-    layout = struct.Struct(("<" if header.byte_order == "little" else ">") + _SECTION_FIELDS[header.is_64])
+    layout = section_header_layout(header)
     if header.shentsize < layout.size:
         return None
     raw = read(header.shoff + index * header.shentsize, layout.size)
@@ -298,7 +326,7 @@ def section_headers(read: ReadAt, header: FileHeader, limit: int) -> Iterator[tu
     cannot be read at all raises CorruptDataError before the first one."""
     if header.shoff == 0 or header.shnum == 0:
         return
-    if header.shentsize < struct.calcsize(_SECTION_FIELDS[header.is_64]):
+    if header.shentsize < section_header_layout(header).size:
         raise CorruptDataError(f"section header entries of {header.shentsize} bytes")
     for index in range(min(header.shnum, limit)):
         entry = _unpack_section_header(read, header, index)
@@ -315,7 +343,7 @@ class SectionNames:
         self._start = self._end = 0
         if header.shoff == 0 or header.shnum == 0:
             return  # no section headers at all
-        if header.shentsize < struct.calcsize(_SECTION_FIELDS[header.is_64]):
+        if header.shentsize < section_header_layout(header).size:
             raise CorruptDataError(f"section header entries of {header.shentsize} bytes")
         if header.shstrndx == 0 or header.shstrndx >= _SHN_LORESERVE and header.shstrndx != _SHN_XINDEX:
             return  # SHN_UNDEF: the file has no section names
@@ -369,9 +397,7 @@ def section_in_image(image: bytes, name: str) -> Optional[bytes]:
     in memory (decompressed when SHF_COMPRESSED), or None; CorruptDataError
     when the file is malformed."""
 
-    def read(offset: int, size: int) -> bytes:
-        return image[offset : offset + size] if offset >= 0 and size > 0 else b""
-
+    read = buffer_reader(image)
     header = parse_file_header(read, len(image))
     names = SectionNames(read, header, len(image))
     for _, section in section_headers(read, header, MAX_SECTIONS):

@@ -38,7 +38,15 @@ from dataclasses import astuple, replace
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from goext_core.binary.diskindex import cached_file_name, goext_cache_dir, write_cached_file
-from goext_core.binary.elftables import SectionHeader, decompress_section, section_headers, section_in_image
+from goext_core.binary.elftables import (
+    SHF_COMPRESSED,
+    SectionHeader,
+    buffer_reader,
+    decompress_section,
+    section_header_layout,
+    section_headers,
+    section_in_image,
+)
 from goext_core.binary.leb128 import read_sleb128, read_uleb128
 from goext_core.binary.packagevars import package_globals, package_unit
 from goext_core.binary.pclntab import Pclntab
@@ -53,8 +61,6 @@ if TYPE_CHECKING:
 # DWARF 5 section 7.12 (language codes); DW_LANG_Go is 0x16.
 DW_LANG_GO = 0x16
 DW_LANG_C99 = 0x0C
-# ELF gABI: SHF_COMPRESSED, ELFCOMPRESS_ZLIB.
-_SHF_COMPRESSED = 0x800
 # DWARF 5 section 7.5: the tags and the one form with a value in the abbreviation table.
 _DW_TAG_SUBROUTINE_TYPE = 0x15
 _DW_TAG_POINTER_TYPE = 0x0F
@@ -102,23 +108,18 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
     wide = elf_header.is_64
     little_endian = elf_header.byte_order == "little"
     endian = "<" if little_endian else ">"
-    header_format = endian + ("IIQQQQIIQQ" if wide else "IIIIIIIIII")
+    header_layout = section_header_layout(elf_header)
     section_count = elf_header.shnum
     table_offset = elf_header.shoff
     entry_size = elf_header.shentsize
     names_index = elf_header.shstrndx
     if (
-        entry_size != struct.calcsize(header_format)
+        entry_size != header_layout.size
         or table_offset + section_count * entry_size > len(original)
         or names_index >= section_count
     ):
         raise CorruptDataError(f"{binary.path}: malformed section header table")
-    headers = [
-        header
-        for _, header in section_headers(
-            lambda offset, size: original[offset : offset + size], elf_header, section_count
-        )
-    ]
+    headers = [header for _, header in section_headers(buffer_reader(original), elf_header, section_count)]
     old_names = headers[names_index]
     name_table = original[old_names.offset : old_names.offset + old_names.size]
     language_offsets = _go_language_offsets(binary)
@@ -167,7 +168,7 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
                 name_offset=name_offset,
                 offset=len(out),
                 size=len(contents),
-                flags=header.flags & ~_SHF_COMPRESSED,
+                flags=header.flags & ~SHF_COMPRESSED,
                 align=1 if index != names_index else header.align,
             )
         )
@@ -179,7 +180,7 @@ def lldb_debug_image(binary: "GoBinary") -> bytes:
     out += bytes(-len(out) % 8)
     new_table_offset = len(out)
     for header in new_headers:
-        out += struct.pack(header_format, *astuple(header))
+        out += header_layout.pack(*astuple(header))
     # e_shoff: ELF64 at 0x28 (8 bytes), ELF32 at 0x20 (4 bytes) (System V gABI, Elf_Ehdr).
     if wide:
         struct.pack_into(endian + "Q", out, 0x28, new_table_offset)
@@ -266,7 +267,7 @@ def _rewrite_languages(contents: bytes, offsets: list[tuple[int, int]], endian: 
 def _decompressed(raw: bytes, name: str, header: SectionHeader, wide: bool, byte_order: ByteOrder) -> bytes:
     """A debug section's contents: SHF_COMPRESSED (Elf_Chdr + zlib), ``.zdebug_``
     ("ZLIB", 8-byte big-endian size, zlib), or as is."""
-    if header.flags & _SHF_COMPRESSED:
+    if header.flags & SHF_COMPRESSED:
         try:
             return decompress_section(raw, wide, byte_order)
         except CorruptDataError as exc:

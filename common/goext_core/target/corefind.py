@@ -21,7 +21,7 @@ from typing import Iterable, Optional
 
 from goext_core.binary import debuginfod
 from goext_core.binary.elf import GoBinary
-from goext_core.binary.elftables import ET_CORE, PT_LOAD, PT_NOTE, parse_file_header, program_headers
+from goext_core.binary.elftables import ET_CORE, PT_LOAD, PT_NOTE, file_reader, parse_file_header, program_headers
 from goext_core.errors import CorruptDataError, GoextError
 from goext_core.target import ByteOrder
 from goext_core.target.core import MAX_NOTE_SEGMENT_BYTES, NT_FILE, CoreTarget, iter_core_notes, parse_nt_file
@@ -58,18 +58,19 @@ def core_identity(core: str) -> CoreIdentity:
     try:
         with open_regular_file(core, "core") as handle:
             file_size = os.fstat(handle.fileno()).st_size
-
-            def read(offset: int, size: int) -> bytes:
-                return os.pread(handle.fileno(), size, offset) if 0 <= offset < file_size and size > 0 else b""
-
-            header = parse_file_header(read, file_size)
+            read = file_reader(handle.fileno(), file_size)
+            try:
+                header = parse_file_header(read, file_size)
+                segments = program_headers(read, header, file_size) if header.file_type == ET_CORE else []
+            except CorruptDataError as exc:
+                raise CorruptDataError(f"core {core}: {exc}") from None
             if header.file_type != ET_CORE:
                 raise CorruptDataError(f"{core} is not a core file")
             byte_order: ByteOrder = header.byte_order
             ptr_size = header.ptr_size
             loads: list[tuple[int, int, int]] = []  # vaddr, file offset, file size
             notes: list[tuple[int, int]] = []  # file offset, size
-            for segment in program_headers(read, header, file_size):
+            for segment in segments:
                 if segment.type == PT_LOAD:
                     loads.append((segment.vaddr, segment.offset, segment.filesz))
                 elif segment.type == PT_NOTE:
@@ -99,10 +100,6 @@ def core_identity(core: str) -> CoreIdentity:
             return CoreIdentity(main[1], go_id, gnu_id)
     except OSError as exc:
         raise GoextError(f"cannot read core {core}: {exc.strerror or exc}") from None
-    except CorruptDataError as exc:
-        if str(exc).startswith(f"{core} is not"):
-            raise
-        raise CorruptDataError(f"core {core}: {exc}") from None
 
 
 def _ids_from_first_page(head: bytes) -> tuple[Optional[str], Optional[str]]:
